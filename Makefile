@@ -1,0 +1,41 @@
+# The project's commands. The stack lives in .local/ (see devstack/stack.sh).
+SHELL := /bin/bash
+STACK := devstack/stack.sh
+PYTHON := .local/venv/bin/python
+
+.PHONY: demo test up down clean install i18n
+
+## demo: install and start the whole stack, then run the extension on sample documents
+demo:
+	@$(STACK) up
+	@$(PYTHON) devstack/demo.py
+
+## test: build/start what the tests need, run the whole suite
+test:
+	@$(STACK) services
+	@set -o pipefail; eval "$$($(STACK) env)"; \
+	$(PYTHON) -m pytest tests --ignore=tests/ckan -q -p no:cacheprovider && \
+	$(PYTHON) -m pytest tests/ckan -q -p no:cacheprovider -p ckan -p ckan_fixtures --ckan-ini=test.ini
+
+up:
+	@$(STACK) up
+
+down:
+	@$(STACK) down
+
+clean:
+	@$(STACK) clean
+
+install:
+	@$(STACK) install
+
+## i18n: refresh the translation template and catalogues from the sources
+i18n:
+	.local/venv/bin/pybabel extract -F babel.cfg -o i18n/ckanext-budgetod.pot --no-wrap --sort-output --project ckanext-budgetod .
+	for lang in fr en; do \
+	  if [ -f i18n/$$lang/LC_MESSAGES/ckanext-budgetod.po ]; then \
+	    .local/venv/bin/pybabel update -i i18n/ckanext-budgetod.pot -d i18n -D ckanext-budgetod -l $$lang --no-wrap; \
+	  else \
+	    .local/venv/bin/pybabel init -i i18n/ckanext-budgetod.pot -d i18n -D ckanext-budgetod -l $$lang --no-wrap; \
+	  fi; \
+	done

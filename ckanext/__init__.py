@@ -1,0 +1,2 @@
+# Namespace package shared with the other CKAN extensions.
+__path__ = __import__("pkgutil").extend_path(__path__, __name__)

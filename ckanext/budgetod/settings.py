@@ -1,0 +1,39 @@
+"""The extension's settings read from the CKAN ini, in the shape the pure domain expects."""
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass
+
+import ckan.plugins.toolkit as tk
+
+
+@dataclass(frozen=True)
+class Settings:
+    plans_de_comptes: str
+    scdl_schema: str
+    cache_dir: str
+    max_document_size: int
+    http_timeout: int
+    allow_private_urls: bool
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def current() -> Settings:
+    cache_dir = tk.config.get("ckanext.budgetod.cache_dir")
+    if not cache_dir:
+        storage_path = tk.config.get("ckan.storage_path")
+        cache_dir = (
+            os.path.join(storage_path, "budgetod")
+            if storage_path
+            else os.path.join(os.path.expanduser("~"), ".cache", "budgetod")
+        )
+    return Settings(
+        plans_de_comptes=tk.config.get("ckanext.budgetod.plans_de_comptes"),
+        scdl_schema=tk.config.get("ckanext.budgetod.scdl_schema"),
+        cache_dir=cache_dir,
+        max_document_size=tk.config.get("ckanext.budgetod.max_document_size"),
+        http_timeout=tk.config.get("ckanext.budgetod.http_timeout"),
+        allow_private_urls=tk.config.get("ckanext.budgetod.allow_private_urls"),
+    )

@@ -1,0 +1,1 @@
+"""Pure domain: read TOTEM documents, nomenclatures, SCDL conversion, validation. Imports nothing from CKAN."""

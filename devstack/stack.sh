@@ -1,0 +1,294 @@
+#!/usr/bin/env bash
+# The local stack, built by the repository itself under .local/ (git-ignored):
+# PostgreSQL and Redis from Debian packages, the Solr-protocol stand-in, CKAN 2.11 with
+# ckanext-harvest and this extension. Usage: devstack/stack.sh install|services|up|down|clean|status
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+LOCAL="$ROOT/.local"
+VENV="$LOCAL/venv"
+RUN="$LOCAL/run"
+LOG="$LOCAL/log"
+CKAN_INI="$LOCAL/ckan.ini"
+SHARED_DATA="$ROOT/../shared/data"
+
+PG_PORT=${BUDGETOD_PG_PORT:-5433}
+REDIS_PORT=${BUDGETOD_REDIS_PORT:-6380}
+SOLR_PORT=${BUDGETOD_SOLR_PORT:-8983}
+SOLR_TEST_PORT=${BUDGETOD_SOLR_TEST_PORT:-8984}
+CKAN_PORT=${BUDGETOD_CKAN_PORT:-5000}
+CKAN_VERSION=${CKAN_VERSION:-2.11}
+# Local-only role: the cluster listens on 127.0.0.1 and its socket directory is private.
+DB_USER=ckan_default
+DB_PASSWORD=pass
+
+say() { printf '\033[1m[stack]\033[0m %s\n' "$*" >&2; }
+die() { printf '[stack] error: %s\n' "$*" >&2; exit 1; }
+
+as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi; }
+
+# ---------------------------------------------------------------- install
+
+pg_bindir() {
+  local dir
+  for dir in /usr/lib/postgresql/15/bin $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV); do
+    [ -x "$dir/initdb" ] && { echo "$dir"; return; }
+  done
+  return 1
+}
+
+install_system() {
+  local missing=()
+  pg_bindir >/dev/null || missing+=(postgresql-15)
+  command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v msgfmt >/dev/null || missing+=(gettext)
+  command -v pg_config >/dev/null || missing+=(libpq-dev)
+  command -v gcc >/dev/null || missing+=(build-essential)
+  command -v curl >/dev/null || missing+=(curl)
+  python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv python3-dev)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing Debian packages: ${missing[*]}"
+    as_root apt-get update -qq
+    as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+install_python() {
+  local stamp="$VENV/.budgetod-installed" wanted
+  wanted=$(cat "$ROOT/pyproject.toml" "$ROOT/setup.py" | sha1sum | cut -c1-40)-$CKAN_VERSION
+  if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ]; then
+    return
+  fi
+  [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+  say "installing CKAN $CKAN_VERSION, ckanext-harvest and ckanext-budgetod into .local/venv"
+  "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
+  "$VENV/bin/pip" install -q "ckan[requirements]==$CKAN_VERSION.*" "ckanext-harvest==1.6.*"
+  "$VENV/bin/pip" install -q -e "$ROOT[test]"
+  echo "$wanted" >"$stamp"
+}
+
+compile_catalogues() {
+  local po
+  for po in "$ROOT"/i18n/*/LC_MESSAGES/*.po; do
+    [ -e "$po" ] || continue
+    [ "${po%.po}.mo" -nt "$po" ] || msgfmt --check -o "${po%.po}.mo" "$po"
+  done
+}
+
+install_all() {
+  install_system
+  install_python
+  compile_catalogues
+}
+
+# ---------------------------------------------------------------- services
+
+PG_DATA="$LOCAL/pg"
+
+# PostgreSQL refuses to run as root: as root, the cluster belongs to the postgres user, which
+# must be able to reach it. A checkout under an unreachable directory (e.g. /root) keeps its
+# cluster under /var/tmp instead, linked from .local/pg.
+pg_prepare_dir() {
+  [ -e "$PG_DATA" ] && return
+  mkdir -p "$LOCAL"
+  if [ "$(id -u)" = 0 ]; then
+    if ! runuser -u postgres -- test -x "$LOCAL"; then
+      local outside="/var/tmp/budgetod-$(echo "$ROOT" | sha1sum | cut -c1-12)/pg"
+      mkdir -p "$outside"
+      chown postgres: "$outside" "$(dirname "$outside")"
+      ln -s "$outside" "$PG_DATA"
+      return
+    fi
+    mkdir -p "$PG_DATA"
+    chown postgres: "$PG_DATA"
+  else
+    mkdir -p "$PG_DATA"
+  fi
+}
+
+as_pg_owner() { if [ "$(id -u)" = 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+
+pg_running() { [ -f "$PG_DATA/data/postmaster.pid" ] && as_pg_owner "$(pg_bindir)/pg_ctl" -D "$PG_DATA/data" status >/dev/null 2>&1; }
+
+psql_admin() { as_pg_owner "$(pg_bindir)/psql" -h "$PG_DATA/run" -p "$PG_PORT" -U postgres -v ON_ERROR_STOP=1 -qAt "$@"; }
+
+start_postgres() {
+  local bin; bin=$(pg_bindir) || die "PostgreSQL is not installed (run: make install)"
+  pg_prepare_dir
+  if [ ! -f "$PG_DATA/data/PG_VERSION" ]; then
+    say "creating the PostgreSQL cluster in .local/pg"
+    as_pg_owner mkdir -p "$PG_DATA/run"
+    as_pg_owner "$bin/initdb" -D "$PG_DATA/data" -U postgres --auth-local=trust \
+      --auth-host=scram-sha-256 -E UTF8 --locale=C.UTF-8 >/dev/null
+  fi
+  if ! pg_running; then
+    as_pg_owner chmod 700 "$PG_DATA/run"
+    as_pg_owner "$bin/pg_ctl" -D "$PG_DATA/data" -l "$PG_DATA/postgresql.log" -w -t 60 \
+      -o "-p $PG_PORT -k $PG_DATA/run -c listen_addresses=127.0.0.1 -c fsync=off" start >/dev/null
+  fi
+  if [ "$(psql_admin -c "select 1 from pg_roles where rolname='$DB_USER'")" != 1 ]; then
+    psql_admin -c "create role $DB_USER login password '$DB_PASSWORD'"
+  fi
+  local db
+  for db in ckan ckan_test; do
+    if [ "$(psql_admin -c "select 1 from pg_database where datname='$db'")" != 1 ]; then
+      psql_admin -c "create database $db owner $DB_USER encoding 'UTF8'"
+    fi
+  done
+}
+
+stop_postgres() {
+  [ -e "$PG_DATA/data" ] || return 0
+  pg_running && as_pg_owner "$(pg_bindir)/pg_ctl" -D "$PG_DATA/data" -m fast -w stop >/dev/null
+  return 0
+}
+
+pid_alive() { [ -f "$1" ] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+stop_pidfile() {
+  local pidfile=$1 pid i
+  pid_alive "$pidfile" || { rm -f "$pidfile"; return 0; }
+  pid=$(cat "$pidfile")
+  kill "$pid" 2>/dev/null || true
+  for i in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  kill -9 "$pid" 2>/dev/null || true
+  rm -f "$pidfile"
+}
+
+wait_for_url() {
+  local url=$1 name=$2 i
+  for i in $(seq 300); do
+    curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
+    sleep 0.2
+  done
+  die "$name did not answer at $url (see .local/log)"
+}
+
+start_redis() {
+  mkdir -p "$RUN" "$LOG"
+  pid_alive "$RUN/redis.pid" && return
+  redis-server --bind 127.0.0.1 --port "$REDIS_PORT" --save "" --appendonly no --daemonize yes \
+    --pidfile "$RUN/redis.pid" --logfile "$LOG/redis.log" --dir "$RUN"
+  local i
+  for i in $(seq 100); do redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && return; sleep 0.1; done
+  die "Redis did not start (see .local/log/redis.log)"
+}
+
+# Two stand-in instances: the portal's index, and the tests' (which the tests wipe freely).
+start_solr() {
+  local name=$1 port=$2
+  mkdir -p "$RUN" "$LOG" "$LOCAL/$name"
+  pid_alive "$RUN/$name.pid" && return
+  (exec "$VENV/bin/python" "$ROOT/devstack/solr_standin.py" --host 127.0.0.1 --port "$port" \
+    --data-file "$LOCAL/$name/index.json" >>"$LOG/$name.log" 2>&1) &
+  echo $! >"$RUN/$name.pid"
+  wait_for_url "http://127.0.0.1:$port/solr/ckan/admin/ping" "the Solr stand-in ($name)"
+}
+
+start_services() {
+  start_postgres
+  start_redis
+  start_solr solr "$SOLR_PORT"
+  start_solr solr-test "$SOLR_TEST_PORT"
+}
+
+# ---------------------------------------------------------------- CKAN
+
+ckan() { "$VENV/bin/ckan" -c "$CKAN_INI" "$@"; }
+
+first_existing() { local p; for p in "$@"; do [ -e "$p" ] && { echo "$p"; return; }; done; }
+
+write_ckan_ini() {
+  [ -f "$CKAN_INI" ] && return
+  say "writing .local/ckan.ini"
+  mkdir -p "$LOCAL/storage"
+  "$VENV/bin/ckan" generate config "$CKAN_INI" >/dev/null
+  local plans schema
+  plans=$(first_existing "$SHARED_DATA/plans-de-comptes")
+  schema=$(first_existing "$SHARED_DATA/scdl-budget/schema-0.8.3.json")
+  "$VENV/bin/ckan" config-tool "$CKAN_INI" \
+    "sqlalchemy.url = postgresql://$DB_USER:$DB_PASSWORD@127.0.0.1:$PG_PORT/ckan" \
+    "solr_url = http://127.0.0.1:$SOLR_PORT/solr/ckan" \
+    "ckan.redis.url = redis://127.0.0.1:$REDIS_PORT/0" \
+    "ckan.site_url = http://127.0.0.1:$CKAN_PORT" \
+    "ckan.site_title = Budgets ouverts (démo ckanext-budgetod)" \
+    "ckan.plugins = activity harvest budgetod" \
+    "ckan.storage_path = $LOCAL/storage" \
+    "ckan.locale_default = fr" \
+    "ckan.locales_offered = fr en" \
+    "ckan.harvest.mq.type = redis" \
+    "ckanext.budgetod.allow_private_urls = true" \
+    "ckanext.budgetod.cache_dir = $LOCAL/cache" \
+    ${plans:+"ckanext.budgetod.plans_de_comptes = $plans"} \
+    ${schema:+"ckanext.budgetod.scdl_schema = $schema"} >/dev/null
+}
+
+init_ckan_db() {
+  local stamp="$LOCAL/.db-initialised"
+  [ -f "$stamp" ] && [ "$stamp" -nt "$CKAN_INI" ] && return
+  say "initialising the CKAN database"
+  ckan db init >/dev/null
+  ckan db pending-migrations --apply >/dev/null
+  touch "$stamp"
+}
+
+start_ckan() {
+  pid_alive "$RUN/ckan.pid" && return
+  (exec "$VENV/bin/ckan" -c "$CKAN_INI" run -H 127.0.0.1 -p "$CKAN_PORT" --disable-reloader \
+    >>"$LOG/ckan.log" 2>&1) &
+  echo $! >"$RUN/ckan.pid"
+  wait_for_url "http://127.0.0.1:$CKAN_PORT/api/3/action/status_show" "CKAN"
+}
+
+up() {
+  install_all
+  start_services
+  write_ckan_ini
+  init_ckan_db
+  start_ckan
+  say "CKAN is running at http://127.0.0.1:$CKAN_PORT"
+}
+
+down() {
+  stop_pidfile "$RUN/ckan.pid"
+  stop_pidfile "$RUN/solr.pid"
+  stop_pidfile "$RUN/solr-test.pid"
+  if pid_alive "$RUN/redis.pid"; then
+    redis-cli -p "$REDIS_PORT" shutdown nosave >/dev/null 2>&1 || true
+    stop_pidfile "$RUN/redis.pid"
+  fi
+  stop_postgres
+}
+
+clean() {
+  down
+  local target
+  target=$(readlink -f "$PG_DATA" 2>/dev/null || true)
+  [ -L "$PG_DATA" ] && [ -n "$target" ] && rm -rf "$(dirname "$target")"
+  rm -rf "$LOCAL"
+}
+
+status() {
+  local name
+  pg_running && echo "postgresql: running on 127.0.0.1:$PG_PORT" || echo "postgresql: stopped"
+  for name in redis solr solr-test ckan; do
+    pid_alive "$RUN/$name.pid" && echo "$name: running (pid $(cat "$RUN/$name.pid"))" || echo "$name: stopped"
+  done
+}
+
+case "${1:-}" in
+  install) install_all ;;
+  services) install_all; start_services ;;
+  up) up ;;
+  down) down ;;
+  clean) clean ;;
+  status) status ;;
+  env)
+    # The connection settings the tests use (CKAN reads these variables over test.ini).
+    echo "export CKAN_SQLALCHEMY_URL=postgresql://$DB_USER:$DB_PASSWORD@127.0.0.1:$PG_PORT/ckan_test"
+    echo "export CKAN_SOLR_URL=http://127.0.0.1:$SOLR_TEST_PORT/solr/ckan"
+    echo "export CKAN_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/1"
+    echo "export CKAN_STORAGE_PATH=$LOCAL/test-storage"
+    ;;
+  *) die "usage: $0 install|services|up|down|clean|status|env" ;;
+esac

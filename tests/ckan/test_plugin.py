@@ -1,0 +1,88 @@
+"""The extension loaded in a real CKAN: configuration, the action API, search through Solr."""
+from pathlib import Path
+
+import pytest
+import yaml
+
+import ckan.plugins as plugins
+import ckan.plugins.toolkit as tk
+from ckan.cli.cli import ckan as ckan_command
+from ckan.tests import factories, helpers
+
+import ckanext.budgetod
+
+
+pytestmark = pytest.mark.usefixtures("clean_db")
+
+
+def test_status_show_lists_the_extension(app):
+    status = app.get("/api/3/action/status_show").json["result"]
+    assert "budgetod" in status["extensions"]
+    assert plugins.plugin_loaded("budgetod")
+
+
+def test_a_dataset_created_through_the_action_api_is_found_by_search(app):
+    sysadmin = factories.SysadminWithToken()
+    organization = factories.Organization()
+    response = app.post(
+        "/api/3/action/package_create",
+        json={
+            "name": "budget-21560046100085-2022",
+            "title": "Budget 2022 — Crach",
+            "owner_org": organization["id"],
+            "resources": [{"url": "http://example.org/budget.csv", "format": "CSV"}],
+        },
+        headers={"Authorization": sysadmin["token"]},
+    )
+    assert response.status_code == 200, response.body
+    created = response.json["result"]
+
+    found = app.get("/api/3/action/package_search", query_string={"q": "Crach"}).json["result"]
+    assert found["count"] == 1
+    assert found["results"][0]["id"] == created["id"]
+    assert found["results"][0]["num_resources"] == 1
+
+
+def test_config_declaration_prints_every_option_with_its_description(cli):
+    declared = yaml.safe_load(
+        (Path(ckanext.budgetod.__file__).parent / "config_declaration.yaml").read_text()
+    )
+    options = [option for group in declared["groups"] for option in group["options"]]
+    assert len(options) >= 6
+
+    keys_only = cli.invoke(ckan_command, ["config", "declaration", "budgetod"])
+    # CKAN prints the descriptions with --include-docs.
+    documented = cli.invoke(ckan_command, ["config", "declaration", "budgetod", "--include-docs"])
+
+    assert keys_only.exit_code == 0, keys_only.output
+    assert documented.exit_code == 0, documented.output
+    for option in options:
+        assert option["key"].startswith("ckanext.budgetod.")
+        assert f"\n{option['key']} = " in keys_only.output
+        for line in option["description"].strip().splitlines():
+            assert f"## {line}\n" in documented.output, option["key"]
+
+
+def test_config_show_is_for_sysadmins_only():
+    sysadmin = factories.Sysadmin()
+    user = factories.User()
+    shown = helpers.call_action("budgetod_config_show", context={"user": sysadmin["name"]})
+    assert shown["allow_private_urls"] is True
+    assert shown["plans_de_comptes"].endswith("plans-de-comptes")
+    with pytest.raises(tk.NotAuthorized):
+        helpers.call_action(
+            "budgetod_config_show", context={"user": user["name"], "ignore_auth": False}
+        )
+
+
+@pytest.mark.parametrize(
+    "path, expected",
+    [
+        ("/api/3/action/budgetod_config_show", "Seuls les administrateurs du système"),
+        ("/en/api/3/action/budgetod_config_show", "Only system administrators"),
+    ],
+)
+def test_messages_follow_the_language_french_by_default(app, path, expected):
+    user = factories.UserWithToken()
+    response = app.get(path, headers={"Authorization": user["token"]}, status=403)
+    assert expected in response.json["error"]["message"]
