@@ -2,6 +2,7 @@
 sample documents. Idempotent: what exists already is kept."""
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 import sys
@@ -35,6 +36,7 @@ def ensure_portal_content(password: str) -> None:
     import ckan.plugins.toolkit as tk
 
     app = make_app(load_config(str(CKAN_INI)))
+    logging.disable(logging.INFO)  # the demo prints its own summary
     with app._wsgi_app.test_request_context():
         site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
 

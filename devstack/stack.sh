@@ -60,10 +60,16 @@ install_python() {
     return
   fi
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
-  say "installing CKAN $CKAN_VERSION, ckanext-harvest and ckanext-budgetod into .local/venv"
-  "$VENV/bin/pip" install -q --upgrade pip setuptools wheel
-  "$VENV/bin/pip" install -q "ckan[requirements]==$CKAN_VERSION.*" "ckanext-harvest==1.6.*"
-  "$VENV/bin/pip" install -q -e "$ROOT[test]"
+  mkdir -p "$LOG"
+  say "installing CKAN $CKAN_VERSION, ckanext-harvest and ckanext-budgetod into .local/venv (log: .local/log/install.log)"
+  if ! {
+    "$VENV/bin/pip" install --upgrade pip setuptools wheel &&
+      "$VENV/bin/pip" install "ckan[requirements]==$CKAN_VERSION.*" "ckanext-harvest==1.6.*" &&
+      "$VENV/bin/pip" install -e "$ROOT[test]"
+  } >"$LOG/install.log" 2>&1; then
+    tail -n 30 "$LOG/install.log" >&2
+    die "the Python installation failed (see .local/log/install.log)"
+  fi
   echo "$wanted" >"$stamp"
 }
 
@@ -227,8 +233,8 @@ init_ckan_db() {
   local stamp="$LOCAL/.db-initialised"
   [ -f "$stamp" ] && [ "$stamp" -nt "$CKAN_INI" ] && return
   say "initialising the CKAN database"
-  ckan db init >/dev/null
-  ckan db pending-migrations --apply >/dev/null
+  { ckan db init && ckan db pending-migrations --apply; } >>"$LOG/ckan-db.log" 2>&1 ||
+    die "the CKAN database could not be initialised (see .local/log/ckan-db.log)"
   touch "$stamp"
 }
 
