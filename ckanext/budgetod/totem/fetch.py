@@ -1,0 +1,559 @@
+"""The project's only outbound HTTP client, and mirror/cache resolution.
+
+``http_get`` fetches one URL with the safeguards a server-side fetcher needs:
+http/https only, connect and read timeouts, an overall time budget, a size cap,
+redirects followed by hand (bounded), and a refusal to reach loopback, private,
+link-local, multicast, reserved or unspecified addresses unless
+``allow_private`` is set. ``open_location`` turns "base + relative path" into a
+local file: the base is a mirror directory or an http(s) base URL whose files
+are downloaded once into a cache.
+
+Why the standard library (``http.client``) rather than ``requests``: the
+address check is only meaningful if the connection goes to the very address
+that was checked. ``requests`` resolves the host name again when it connects,
+so a DNS answer that changes between check and connection (DNS rebinding) would
+slip through; pinning the address there needs adapter internals. Here the host
+name is resolved once, every address is checked, and the socket is opened to a
+checked address while TLS still verifies the certificate against the host
+name. Consequence: proxy environment variables are not used (a proxy would
+resolve names itself and defeat the check).
+"""
+from __future__ import annotations
+
+import errno
+import hashlib
+import http.client
+import ipaddress
+import os
+import re
+import shutil
+import socket
+import ssl
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+from urllib.parse import quote, urljoin, urlsplit
+from urllib.request import url2pathname
+
+from . import messages
+from .errors import BudgetodError
+
+DEFAULT_TIMEOUT = 30.0
+DEFAULT_MAX_BYTES = 64 * 2**20
+DEFAULT_MAX_REDIRECTS = 5
+# A server dribbling one byte per read timeout must not hold a worker forever.
+DEFAULT_TOTAL_TIMEOUT = 600.0
+# Bodies above this size go to a temporary file instead of memory.
+DEFAULT_MEMORY_LIMIT = 4 * 2**20
+CACHE_DIR_ENV = "BUDGETOD_CACHE_DIR"
+USER_AGENT = "ckanext-budgetod"
+
+_CHUNK_SIZE = 64 * 1024
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_GONE_STATUSES = frozenset({404, 410})
+# Headers that must not follow a redirect to another origin.
+_CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# One path segment of a relative location: no "." / "..", no hidden files, no
+# separators, no percent-escapes; enough for "2018/M14/M14_COM_SUP3500/planDeCompte.xml".
+_SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
+_NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+_URL_PATH_SAFE = "/%:@!$&'()*+,;=~"
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    """A user-facing text in French and English; ``str()`` follows $BUDGETOD_LANG (French by default)."""
+
+    fr: str
+    en: str
+
+    def render(self, lang: str | None = None) -> str:
+        return self.en if (lang or messages.current_language()) == "en" else self.fr
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class BilingualError(BudgetodError):
+    """A BudgetodError whose cause is a Bilingual text, rendered in the language asked for."""
+
+    def localized_cause(self, lang: str | None = None) -> str:
+        if isinstance(self.cause, Bilingual):
+            return self.cause.render(lang)
+        return super().localized_cause(lang)
+
+
+class FetchError(BilingualError):
+    """A location could not be fetched; ``source`` is the URL or path, ``cause`` says why."""
+
+
+class NotFound(FetchError):
+    """The location does not exist (missing file, HTTP 404 or 410)."""
+
+
+class RefusedLocation(FetchError):
+    """The location is refused before any connection: scheme, address or unsafe path."""
+
+
+class FetchTimeout(FetchError):
+    """Connecting, reading or the whole transfer took longer than allowed."""
+
+
+class BodyTooLarge(FetchError):
+    """The response body is larger than the allowed size."""
+
+
+@dataclass
+class HttpResponse:
+    """Outcome of ``http_get``: status, final URL, headers and body (memory or temporary file).
+
+    Header names are lower-cased. A body larger than the memory limit is in
+    ``body_path`` (a temporary file the caller moves with ``save_to`` or drops
+    with ``discard``; using the response as a context manager discards it).
+    """
+
+    url: str
+    final_url: str
+    status: int
+    headers: dict[str, str]
+    size: int
+    sha256: str
+    body: bytes | None = None
+    body_path: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return 200 <= self.status < 300
+
+    @property
+    def not_modified(self) -> bool:
+        return self.status == 304
+
+    @property
+    def etag(self) -> str | None:
+        return self.headers.get("etag")
+
+    @property
+    def last_modified(self) -> str | None:
+        return self.headers.get("last-modified")
+
+    def content(self) -> bytes:
+        if self.body_path is not None:
+            return Path(self.body_path).read_bytes()
+        return self.body or b""
+
+    def raise_for_status(self) -> None:
+        """Raise NotFound for 404/410 and FetchError for any other status >= 400."""
+        if self.status in _GONE_STATUSES:
+            raise NotFound(self.final_url, Bilingual(
+                f"introuvable (HTTP {self.status})", f"not found (HTTP {self.status})"))
+        if self.status >= 400:
+            raise FetchError(self.final_url, Bilingual(
+                f"le serveur a répondu HTTP {self.status}", f"server answered HTTP {self.status}"))
+
+    def save_to(self, destination: str | os.PathLike) -> None:
+        """Write the body to ``destination`` atomically (temporary file in the same directory + os.replace)."""
+        destination = Path(destination)
+        destination.parent.mkdir(parents=True, exist_ok=True)
+        if self.body_path is not None:
+            try:
+                os.replace(self.body_path, destination)
+                self.body_path = None
+                return
+            except OSError as exc:
+                if exc.errno != errno.EXDEV:
+                    raise
+                # The spool file is on another file system: copy below, then drop it.
+        partial = _temporary_file(destination.parent)
+        try:
+            with partial:
+                if self.body_path is not None:
+                    with open(self.body_path, "rb") as spooled:
+                        shutil.copyfileobj(spooled, partial)
+                else:
+                    partial.write(self.body or b"")
+            os.replace(partial.name, destination)
+        except BaseException:
+            _remove_quietly(partial.name)
+            raise
+        self.discard()
+
+    def discard(self) -> None:
+        if self.body_path is not None:
+            _remove_quietly(self.body_path)
+            self.body_path = None
+
+    def __enter__(self) -> "HttpResponse":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.discard()
+
+
+def address_refusal_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Bilingual | None:
+    """Why ``address`` is not a public destination, or None if it is public.
+
+    IPv6 forms that carry an IPv4 address (IPv4-mapped, NAT64, 6to4) are judged
+    by that IPv4 address, so ``::ffff:127.0.0.1`` is loopback.
+    """
+    embedded = _embedded_ipv4(address)
+    if embedded is not None:
+        return address_refusal_reason(embedded)
+    if address.is_unspecified:
+        return Bilingual("adresse non spécifiée", "unspecified address")
+    if address.is_loopback:
+        return Bilingual("adresse de bouclage (loopback)", "loopback address")
+    if address.is_link_local:
+        return Bilingual("adresse lien-local", "link-local address")
+    if address.is_multicast:
+        return Bilingual("adresse multicast", "multicast address")
+    if address.is_reserved:
+        return Bilingual("adresse réservée", "reserved address")
+    if address.is_private:
+        return Bilingual("adresse privée", "private address")
+    if not address.is_global:
+        return Bilingual("adresse non routable sur Internet", "address not globally routable")
+    return None
+
+
+def _embedded_ipv4(address) -> ipaddress.IPv4Address | None:
+    if address.version != 6:
+        return None
+    if address.ipv4_mapped is not None:
+        return address.ipv4_mapped
+    if address in _NAT64_PREFIX:
+        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+    return address.sixtofour
+
+
+@dataclass(frozen=True)
+class _Target:
+    url: str
+    scheme: str
+    host: str
+    port: int
+    request_path: str
+
+    @classmethod
+    def parse(cls, url: str) -> "_Target":
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise RefusedLocation(url, Bilingual(f"URL invalide ({exc})", f"invalid URL ({exc})")) from None
+        scheme = parts.scheme.lower()
+        if scheme not in ("http", "https"):
+            raise RefusedLocation(url, Bilingual(
+                f"schéma « {scheme or '(aucun)'} » refusé, seuls http et https sont acceptés",
+                f"scheme '{scheme or '(none)'}' refused, only http and https are accepted"))
+        if not parts.hostname:
+            raise RefusedLocation(url, Bilingual("URL sans nom d'hôte", "URL without a host name"))
+        # Percent-encode what a redirect may carry raw (non-ASCII, spaces); keep existing escapes.
+        request_path = quote(parts.path or "/", safe=_URL_PATH_SAFE)
+        if parts.query:
+            request_path += "?" + quote(parts.query, safe=_URL_PATH_SAFE + "?")
+        return cls(url, scheme, parts.hostname, port or (443 if scheme == "https" else 80), request_path)
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        return self.scheme, self.host, self.port
+
+
+def _checked_addresses(target: _Target, allow_private: bool) -> list[tuple[int, tuple]]:
+    """Resolve the host once and check every address; the connection will use only these."""
+    try:
+        infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise FetchError(target.url, Bilingual(
+            f"nom d'hôte « {target.host} » introuvable ({exc})",
+            f"host name '{target.host}' could not be resolved ({exc})")) from None
+    checked = []
+    for family, _type, _proto, _canonname, sockaddr in infos:
+        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])  # drop an IPv6 zone index
+        if not allow_private:
+            reason = address_refusal_reason(address)
+            if reason is not None:
+                raise RefusedLocation(target.url, Bilingual(
+                    f"{reason.fr} {address} refusée", f"{reason.en} {address} refused"))
+        if (family, sockaddr) not in checked:
+            checked.append((family, sockaddr))
+    return checked
+
+
+class _PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP connection opened to already checked addresses instead of resolving the host again."""
+
+    def __init__(self, target: _Target, addresses, connect_timeout: float, read_timeout: float):
+        super().__init__(target.host, target.port)
+        self._target = target
+        self._addresses = addresses
+        self._connect_timeout = connect_timeout
+        self._read_timeout = read_timeout
+
+    def connect(self) -> None:
+        failures, timeouts = [], 0
+        for family, sockaddr in self._addresses:
+            sock = socket.socket(family, socket.SOCK_STREAM)
+            sock.settimeout(self._connect_timeout)
+            try:
+                sock.connect(sockaddr)
+            except OSError as exc:
+                sock.close()
+                timed_out = isinstance(exc, TimeoutError)
+                timeouts += timed_out
+                failures.append(f"{sockaddr[0]}: {'timeout' if timed_out else exc.strerror or exc}")
+                continue
+            sock.settimeout(self._read_timeout)
+            self.sock = sock
+            return
+        if timeouts == len(failures):
+            raise FetchTimeout(self._target.url, Bilingual(
+                f"délai de connexion dépassé ({self._connect_timeout:g} s)",
+                f"connection timed out ({self._connect_timeout:g} s)"))
+        detail = "; ".join(failures)
+        raise FetchError(self._target.url, Bilingual(
+            f"connexion impossible ({detail})", f"could not connect ({detail})"))
+
+
+class _PinnedHTTPSConnection(_PinnedHTTPConnection):
+    default_port = 443
+
+    def connect(self) -> None:
+        super().connect()
+        # A fresh default context per connection: system trust store, certificate
+        # and host name verification against the URL's host, not the pinned address.
+        context = ssl.create_default_context()
+        self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
+
+
+def http_get(
+    url: str,
+    *,
+    timeout: float | tuple[float, float] = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    allow_private: bool = False,
+    headers: Mapping[str, str] | None = None,
+    max_redirects: int = DEFAULT_MAX_REDIRECTS,
+    if_none_match: str | None = None,
+    if_modified_since: str | None = None,
+    total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
+    memory_limit: int = DEFAULT_MEMORY_LIMIT,
+    spool_dir: str | os.PathLike | None = None,
+) -> HttpResponse:
+    """GET ``url`` safely and return the final response, whatever its status.
+
+    ``timeout`` is one number for connect and each read, or ``(connect, read)``.
+    ``if_none_match`` / ``if_modified_since`` make a conditional request; a 304
+    comes back as a response with ``not_modified`` true. Bodies larger than
+    ``memory_limit`` are spooled to a temporary file in ``spool_dir`` (default:
+    the system temporary directory); put it on the destination's file system
+    so ``save_to`` is a rename. Raises FetchError (or a subclass) naming the URL.
+    """
+    connect_timeout, read_timeout = timeout if isinstance(timeout, tuple) else (timeout, timeout)
+    deadline = time.monotonic() + total_timeout
+    request_headers = {"User-Agent": USER_AGENT, "Accept": "*/*"}
+    if if_none_match:
+        request_headers["If-None-Match"] = if_none_match
+    if if_modified_since:
+        request_headers["If-Modified-Since"] = if_modified_since
+    overridden = {name.lower() for name in headers or {}}  # the caller's headers win, whatever their case
+    request_headers = {name: value for name, value in request_headers.items() if name.lower() not in overridden}
+    request_headers.update(headers or {})
+    request_headers["Connection"] = "close"
+
+    target = _Target.parse(url)
+    for _hop in range(max_redirects + 1):
+        addresses = _checked_addresses(target, allow_private)
+        connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+        connection = None
+        try:
+            connection = connection_class(target, addresses, connect_timeout, read_timeout)
+            connection.request("GET", target.request_path, headers=request_headers)
+            response = connection.getresponse()
+            location = response.getheader("Location")
+            if response.status in _REDIRECT_STATUSES and location:
+                next_target = _Target.parse(urljoin(target.url, location.strip()))
+                if next_target.origin != target.origin:
+                    request_headers = {name: value for name, value in request_headers.items()
+                                       if name.lower() not in _CREDENTIAL_HEADERS}
+                target = next_target
+                continue
+            size, digest, body, body_path = _read_body(
+                response, target.url, max_bytes, deadline, memory_limit, spool_dir)
+            return HttpResponse(
+                url=url,
+                final_url=target.url,
+                status=response.status,
+                headers={name.lower(): value for name, value in response.getheaders()},
+                size=size,
+                sha256=digest,
+                body=body,
+                body_path=body_path,
+            )
+        except socket.timeout:
+            raise FetchTimeout(target.url, Bilingual(f"délai de lecture dépassé ({read_timeout:g} s)",
+                                                     f"read timed out ({read_timeout:g} s)")) from None
+        except ssl.SSLError as exc:
+            detail = getattr(exc, "verify_message", None) or exc.reason or exc
+            raise FetchError(target.url, Bilingual(f"échec TLS ({detail})", f"TLS failure ({detail})")) from None
+        except (OSError, ValueError, http.client.HTTPException) as exc:
+            raise FetchError(target.url, Bilingual(
+                f"échange HTTP interrompu ({exc!r})", f"HTTP exchange failed ({exc!r})")) from None
+        finally:
+            if connection is not None:
+                connection.close()
+    raise FetchError(url, Bilingual(
+        f"plus de {max_redirects} redirections", f"more than {max_redirects} redirects"))
+
+
+def _read_body(response, url, max_bytes, deadline, memory_limit, spool_dir):
+    """Stream the body: size cap (declared and actual), time budget, sha256, spooling."""
+    declared = (response.getheader("Content-Length") or "").strip()
+    if declared.isdigit() and int(declared) > max_bytes:
+        raise _too_large(url, max_bytes)
+    digest = hashlib.sha256()
+    size = 0
+    in_memory = bytearray()
+    spool = None
+    try:
+        while True:
+            if time.monotonic() > deadline:
+                raise FetchTimeout(url, Bilingual(
+                    "durée totale de téléchargement dépassée", "total download time exceeded"))
+            chunk = response.read(_CHUNK_SIZE)
+            if not chunk:
+                break
+            size += len(chunk)
+            if size > max_bytes:
+                raise _too_large(url, max_bytes)
+            digest.update(chunk)
+            if spool is None and size > memory_limit:
+                spool = _temporary_file(spool_dir)
+                spool.write(in_memory)
+                in_memory = bytearray()
+            if spool is not None:
+                spool.write(chunk)
+            else:
+                in_memory += chunk
+    except BaseException:
+        if spool is not None:
+            spool.close()
+            _remove_quietly(spool.name)
+        raise
+    if spool is not None:
+        spool.close()
+        return size, digest.hexdigest(), None, spool.name
+    return size, digest.hexdigest(), bytes(in_memory), None
+
+
+def _too_large(url: str, max_bytes: int) -> BodyTooLarge:
+    return BodyTooLarge(url, Bilingual(
+        f"réponse plus grosse que la limite de {max_bytes} octets",
+        f"response larger than the {max_bytes}-byte limit"))
+
+
+def _temporary_file(directory):
+    if directory is not None:
+        os.makedirs(directory, exist_ok=True)
+    return tempfile.NamedTemporaryFile(dir=directory, prefix=".budgetod-", suffix=".part", delete=False)
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def default_cache_dir() -> Path:
+    """``$BUDGETOD_CACHE_DIR``, else ``$XDG_CACHE_HOME/budgetod``, else ``~/.cache/budgetod``."""
+    configured = os.environ.get(CACHE_DIR_ENV)
+    if configured:
+        return Path(configured).expanduser()
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "budgetod"
+
+
+def open_location(
+    base: str,
+    relative: str,
+    *,
+    cache_dir: str | os.PathLike | None = None,
+    allow_private: bool = False,
+    timeout: float = DEFAULT_TIMEOUT,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+) -> str:
+    """Local file path for ``relative`` under ``base``.
+
+    ``base`` is a local directory (a mirror; ``file://`` accepted) or an http(s)
+    base URL (a mirror or the official site). URLs are downloaded once into
+    ``cache_dir`` (default: ``default_cache_dir()``) and served from there
+    afterwards, without revalidation: the files are versioned by their path
+    (year, norm, schema version); delete the cache to refresh it. ``relative``
+    must be plain "/"-separated names, so it can neither leave ``base`` nor the
+    cache. Raises NotFound when the file does not exist, RefusedLocation for an
+    unsafe path, scheme or address, FetchError otherwise.
+    """
+    segments = _safe_segments(base, relative)
+    parts = urlsplit(base)
+    scheme = parts.scheme.lower()
+    if scheme in ("http", "https"):
+        return _cached_download(base, segments, cache_dir, allow_private, timeout, max_bytes)
+    if scheme == "file":
+        return _local_file(url2pathname(parts.path), segments)
+    if len(scheme) > 1:  # one letter would be a Windows drive, i.e. a local path
+        raise RefusedLocation(base, Bilingual(
+            f"schéma « {scheme} » non pris en charge (répertoire local, http ou https)",
+            f"unsupported scheme '{scheme}' (local directory, http or https)"))
+    return _local_file(base, segments)
+
+
+def _safe_segments(base: str, relative: str) -> list[str]:
+    segments = relative.split("/")
+    if not relative or not all(_SAFE_SEGMENT.fullmatch(segment) for segment in segments):
+        raise RefusedLocation(f"{base} + {relative!r}", Bilingual(
+            "chemin relatif refusé (noms simples séparés par « / » attendus, sans « .. »)",
+            "relative path refused (plain names separated by '/' expected, no '..')"))
+    return segments
+
+
+def _local_file(directory: str, segments: list[str]) -> str:
+    root = Path(directory).expanduser()
+    if not root.is_dir():
+        raise FetchError(directory, Bilingual(
+            "le miroir n'est pas un répertoire existant", "the mirror is not an existing directory"))
+    path = root.joinpath(*segments)
+    if not path.is_file():
+        raise NotFound(str(path), Bilingual("fichier absent du miroir", "file missing from the mirror"))
+    return str(path)
+
+
+def _cached_download(base, segments, cache_dir, allow_private, timeout, max_bytes) -> str:
+    parts = urlsplit(base)
+    if parts.query or parts.fragment:
+        raise RefusedLocation(base, Bilingual(
+            "une URL de base ne peut pas avoir de requête ni de fragment",
+            "a base URL cannot have a query or a fragment"))
+    base_url = base.rstrip("/")
+    url = base_url + "/" + "/".join(segments)
+    # One directory per base URL: readable host name plus a hash of the whole base,
+    # so two mirrors never share files and nothing from the URL becomes a path.
+    host_label = re.sub(r"[^A-Za-z0-9.-]", "_", parts.hostname or "host")
+    base_key = hashlib.sha256(base_url.encode("utf-8")).hexdigest()[:16]
+    cached = Path(cache_dir or default_cache_dir()).joinpath(f"{host_label}-{base_key}", *segments)
+    if cached.is_file():
+        return str(cached)
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise FetchError(str(cached.parent), Bilingual(f"répertoire de cache inutilisable ({exc.strerror})",
+                                                       f"unusable cache directory ({exc.strerror})")) from None
+    with http_get(url, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private,
+                  memory_limit=0, spool_dir=cached.parent) as response:
+        response.raise_for_status()
+        if response.status != 200:
+            raise FetchError(response.final_url, Bilingual(
+                f"réponse inattendue (HTTP {response.status})", f"unexpected response (HTTP {response.status})"))
+        response.save_to(cached)
+    return str(cached)

@@ -1,0 +1,466 @@
+"""Validate an SCDL budget CSV the way Validata does, in-process.
+
+Same verdicts as Validata: frictionless 5 against the official Table Schema,
+plus the schema's ``custom_checks`` (here ``french-siret-value``) run as a
+frictionless row check, so its errors sit in the frictionless report with the
+others. frictionless' defaults apply: header labels are compared with the
+schema's fields in order, and the CSV dialect (delimiter…) is detected.
+On top of the frictionless report we give a summary: error counts by type and
+by field, and the first errors with French and English messages.
+
+frictionless is imported inside functions: it is slow to import and the
+converter's command line must start fast.
+"""
+from __future__ import annotations
+
+import csv
+import functools
+import io
+import json
+import os
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import fetch
+from .fetch import Bilingual, BilingualError
+
+DEFAULT_SCHEMA_URL = "https://schema.data.gouv.fr/schemas/scdl/budget/0.8.3/schema.json"
+SCHEMA_ENV = "BUDGETOD_SCDL_SCHEMA"
+# frictionless' own default: past this many errors it stops reading the file.
+DEFAULT_ERROR_LIMIT = 1000
+FIRST_ERRORS_IN_REPORT = 100
+SIRET_CHECK = "french-siret-value"
+LA_POSTE_SIREN = "356000000"
+LA_POSTE_HEAD_OFFICE_SIRET = "35600000000048"  # the one La Poste SIRET that follows Luhn
+
+# Frictionless errors meaning the file could not be read as a table at all.
+_UNREADABLE_SOURCE_ERRORS = frozenset({"source-error", "scheme-error", "format-error", "encoding-error",
+                                       "compression-error"})
+_BINARY_PROBE_BYTES = 8192
+
+
+class UnusableInput(BilingualError):
+    """The file cannot be validated at all: missing, empty, not UTF-8, not a CSV."""
+
+
+class UnusableSchema(BilingualError):
+    """The Table Schema cannot be read or used."""
+
+
+def is_valid_siret(value: str) -> bool:
+    """SIRET check as the ``french-siret-value`` check does it (python-stdnum's rules).
+
+    Spaces and dots are ignored; 14 digits; Luhn on the 14 digits, except La Poste's
+    establishments (SIREN 356000000, head office excepted) whose digits must add up
+    to a multiple of 5; and the SIREN (first 9 digits) must pass Luhn too.
+    """
+    digits = re.sub(r"[ .]", "", value).strip()
+    if len(digits) != 14 or not digits.isascii() or not digits.isdigit():
+        return False
+    if digits.startswith(LA_POSTE_SIREN) and digits != LA_POSTE_HEAD_OFFICE_SIRET:
+        checksum_ok = sum(map(int, digits)) % 5 == 0
+    else:
+        checksum_ok = _passes_luhn(digits)
+    return checksum_ok and _passes_luhn(digits[:9])
+
+
+def _passes_luhn(digits: str) -> bool:
+    total = 0
+    for position, digit in enumerate(reversed(digits)):
+        value = int(digit)
+        if position % 2 == 1:
+            value = value * 2 - 9 if value > 4 else value * 2
+        total += value
+    return total % 10 == 0
+
+
+@dataclass
+class ValidationIssue:
+    """One error of the report, located and explained in French and English.
+
+    ``row`` is frictionless' row number: the header is row 1, so it is the file's line
+    number as long as no cell spans several lines.
+    """
+
+    type: str
+    row: int | None
+    field: str | None
+    cell: str | None
+    message_fr: str
+    message_en: str
+
+    def to_dict(self) -> dict:
+        return {"type": self.type, "row": self.row, "field": self.field, "cell": self.cell,
+                "message_fr": self.message_fr, "message_en": self.message_en}
+
+
+@dataclass
+class ValidationReport:
+    """Verdict on one CSV. ``errors`` holds every error frictionless recorded
+    (at most the error limit; ``error_limit_reached`` says when it stopped early)."""
+
+    valid: bool
+    rows: int
+    errors: list[ValidationIssue]
+    csv_path: str
+    schema_source: str
+    seconds: float
+    error_limit_reached: bool = False
+    warnings: list[Bilingual] = field(default_factory=list)
+    frictionless: dict = field(default_factory=dict)
+
+    @property
+    def error_count(self) -> int:
+        return len(self.errors)
+
+    def counts_by_type(self) -> dict[str, int]:
+        return dict(Counter(issue.type for issue in self.errors).most_common())
+
+    def counts_by_field(self) -> dict[str, int]:
+        return dict(Counter(issue.field for issue in self.errors if issue.field).most_common())
+
+    def counts_by_type_and_field(self) -> list[dict]:
+        counts = Counter((issue.type, issue.field) for issue in self.errors)
+        return [{"type": error_type, "field": field_name, "count": count}
+                for (error_type, field_name), count in counts.most_common()]
+
+    def to_dict(self) -> dict:
+        return {
+            "valid": self.valid,
+            "file": self.csv_path,
+            "schema": self.schema_source,
+            "rows": self.rows,
+            "error_count": self.error_count,
+            "error_limit_reached": self.error_limit_reached,
+            "errors_by_type": self.counts_by_type(),
+            "errors_by_field": self.counts_by_field(),
+            "errors_by_type_and_field": self.counts_by_type_and_field(),
+            "first_errors": [issue.to_dict() for issue in self.errors[:FIRST_ERRORS_IN_REPORT]],
+            "warnings": [{"message_fr": warning.fr, "message_en": warning.en} for warning in self.warnings],
+            "seconds": round(self.seconds, 3),
+            "frictionless": self.frictionless,
+        }
+
+
+def validate_csv(
+    csv_path: str,
+    schema: str | None = None,
+    *,
+    cache_dir: str | None = None,
+    allow_private: bool = False,
+    limit_errors: int = DEFAULT_ERROR_LIMIT,
+) -> ValidationReport:
+    """Validate ``csv_path`` against the SCDL budget schema (path or URL).
+
+    The schema defaults to ``$BUDGETOD_SCDL_SCHEMA`` or DEFAULT_SCHEMA_URL; URLs
+    go through ``fetch.open_location`` and its cache. Raises UnusableInput when the
+    file cannot be validated at all, UnusableSchema / FetchError for the schema.
+    """
+    started = time.monotonic()
+    # Imported first: frictionless raises the csv module's field size limit on import,
+    # and the pre-check below must parse exactly as frictionless will.
+    from frictionless import Checklist, FrictionlessException, Resource, Schema
+
+    path = Path(csv_path)
+    row_count = _check_usable_csv(path)
+    schema_source = schema or os.environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA_URL
+    descriptor = load_schema(schema_source, cache_dir=cache_dir, allow_private=allow_private)
+    checks, warnings = _custom_checks(descriptor)
+
+    try:
+        table_schema = Schema.from_descriptor(descriptor)
+    except FrictionlessException as exc:
+        raise UnusableSchema(schema_source, Bilingual(f"Table Schema invalide ({exc.error.message})",
+                                                      f"invalid Table Schema ({exc.error.message})")) from None
+    with path.open("rb") as stream:
+        # An open stream rather than a path: frictionless 5 refuses absolute paths.
+        resource = Resource(stream, format="csv", encoding="utf-8-sig", schema=table_schema)
+        try:
+            frictionless_report = resource.validate(Checklist(checks=checks), limit_errors=limit_errors)
+        except FrictionlessException as exc:
+            raise UnusableInput(csv_path, Bilingual(
+                f"illisible comme tableau CSV ({exc.error.message})",
+                f"unreadable as a CSV table ({exc.error.message})")) from None
+
+    task = frictionless_report.tasks[0] if frictionless_report.tasks else None
+    raw_errors = list(frictionless_report.errors) + (list(task.errors) if task else [])
+    for error in raw_errors:
+        if error.type in _UNREADABLE_SOURCE_ERRORS:
+            raise UnusableInput(csv_path, Bilingual(
+                f"illisible comme tableau CSV ({error.message})", f"unreadable as a CSV table ({error.message})"))
+    limit_reached = bool(task) and any(warning.startswith("reached error limit") for warning in task.warnings)
+    fields_by_name = {item.get("name"): item for item in descriptor.get("fields", [])}
+    return ValidationReport(
+        valid=frictionless_report.valid,
+        # Once the error limit stops frictionless its row count is partial: use ours.
+        rows=row_count if limit_reached or task is None else task.stats.get("rows", row_count),
+        errors=[_issue(error, fields_by_name) for error in raw_errors],
+        csv_path=csv_path,
+        schema_source=schema_source,
+        seconds=time.monotonic() - started,
+        error_limit_reached=limit_reached,
+        warnings=warnings,
+        frictionless=frictionless_report.to_descriptor(),
+    )
+
+
+def load_schema(source: str, *, cache_dir: str | None = None, allow_private: bool = False) -> dict:
+    """The Table Schema descriptor from a local path or a URL (http(s) ones are cached)."""
+    if "://" in source:  # fetch accepts http, https and file URLs and refuses the others
+        base, _, name = source.rpartition("/")
+        local_path = fetch.open_location(base, name, cache_dir=cache_dir, allow_private=allow_private)
+    else:
+        local_path = source
+    try:
+        with open(local_path, encoding="utf-8") as schema_file:
+            descriptor = json.load(schema_file)
+    except FileNotFoundError:
+        raise UnusableSchema(source, Bilingual("schéma introuvable", "schema not found")) from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UnusableSchema(source, Bilingual(
+            f"schéma illisible ({exc})", f"unreadable schema ({exc})")) from None
+    if not isinstance(descriptor, dict) or not isinstance(descriptor.get("fields"), list):
+        raise UnusableSchema(source, Bilingual(
+            "ce n'est pas un Table Schema (pas de liste « fields »)", "not a Table Schema (no 'fields' list)"))
+    return descriptor
+
+
+def _check_usable_csv(path: Path) -> int:
+    """Refuse files that cannot be validated at all; return the number of data rows.
+
+    Reads the whole file (an SCDL budget is a few megabytes) to decode it strictly
+    as UTF-8 (a BOM is allowed) and to parse it as CSV.
+    """
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise UnusableInput(str(path), Bilingual("fichier introuvable", "file not found")) from None
+    except OSError as exc:
+        raise UnusableInput(str(path), Bilingual(
+            f"fichier illisible ({exc.strerror})", f"unreadable file ({exc.strerror})")) from None
+    if b"\x00" in data[:_BINARY_PROBE_BYTES]:
+        raise UnusableInput(str(path), Bilingual("fichier binaire, ce n'est pas un CSV", "binary file, not a CSV"))
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data.count(b"\n", 0, exc.start) + 1
+        raise UnusableInput(str(path), Bilingual(
+            f"n'est pas encodé en UTF-8 (octet invalide ligne {line})",
+            f"not UTF-8 encoded (invalid byte on line {line})")) from None
+    if not text.strip():
+        raise UnusableInput(str(path), Bilingual("fichier vide", "empty file"))
+    if text.lstrip().startswith("<"):
+        raise UnusableInput(str(path), Bilingual(
+            "contenu XML ou HTML, ce n'est pas un CSV", "XML or HTML content, not a CSV"))
+    reader = csv.reader(io.StringIO(text, newline=""))
+    try:
+        records = sum(1 for _record in reader)
+    except csv.Error as exc:
+        raise UnusableInput(str(path), Bilingual(
+            f"ce n'est pas un CSV lisible (ligne {reader.line_num} : {exc})",
+            f"not a readable CSV (line {reader.line_num}: {exc})")) from None
+    return records - 1  # the header
+
+
+def _custom_checks(descriptor: dict) -> tuple[list, list[Bilingual]]:
+    """frictionless checks for the schema's ``custom_checks``; warnings for those we do not know."""
+    checks, warnings = [], []
+    for declared in descriptor.get("custom_checks") or []:
+        name = declared.get("name")
+        params = declared.get("params") or {}
+        if name == SIRET_CHECK and params.get("column"):
+            checks.append(_siret_check_class()(column=params["column"]))
+        else:
+            warnings.append(Bilingual(
+                f"contrôle personnalisé « {name} » non pris en charge, ignoré",
+                f"custom check '{name}' not supported, skipped"))
+    return checks, warnings
+
+
+@functools.cache
+def _siret_check_class():
+    """Build the frictionless check class on first use (frictionless is imported lazily)."""
+    import attrs
+    from frictionless import Check, errors
+
+    @attrs.define(kw_only=True, repr=False)
+    class FrenchSiretValueError(errors.CellError):
+        type = SIRET_CHECK
+        title = "French SIRET Value"
+        description = "The value is not a valid French SIRET number (INSEE establishment identifier)."
+        template = ('The cell "{cell}" in row "{rowNumber}" and field "{fieldName}" '
+                    "is not a valid SIRET number: {note}")
+        tags = ["#table", "#row", "#cell"]
+
+    @attrs.define(kw_only=True, repr=False)
+    class FrenchSiretValue(Check):
+        type = SIRET_CHECK
+        Errors = [FrenchSiretValueError]
+
+        column: str
+
+        def validate_start(self):
+            if self.column not in self.resource.schema.field_names:
+                yield errors.CheckError(note=f'{SIRET_CHECK} check requires field "{self.column}"')
+
+        def validate_row(self, row):
+            value = row[self.column] if self.column in row.field_names else None
+            if value in (None, "") or is_valid_siret(str(value)):
+                return
+            yield FrenchSiretValueError.from_row(
+                row, note="14 digits with a correct check digit expected", field_name=self.column)
+
+    return FrenchSiretValue
+
+
+# --- messages -------------------------------------------------------------------
+
+_TYPE_NAMES = {
+    "number": ("un nombre", "a number"),
+    "integer": ("un nombre entier", "an integer"),
+    "year": ("une année sur 4 chiffres", "a 4-digit year"),
+    "date": ("une date AAAA-MM-JJ", "a YYYY-MM-DD date"),
+    "boolean": ("un booléen", "a boolean"),
+}
+_TYPE_HINTS = {
+    "number": (" (séparateur décimal : le point, sans espace ni symbole)",
+               " (decimal separator: point, no spaces or symbols)"),
+}
+_CONSTRAINT_NOTE = re.compile(r'constraint "(?P<name>\w+)" is "(?P<value>.*)"$', re.DOTALL)
+_TYPE_NOTE = re.compile(r'type is "(?P<type>\w+)')
+
+
+def _issue(error, fields_by_name: dict) -> ValidationIssue:
+    row = getattr(error, "row_number", None)
+    if row is None:
+        row_numbers = getattr(error, "row_numbers", None)
+        row = row_numbers[0] if row_numbers else None
+    field_name = getattr(error, "field_name", None) or getattr(error, "label", None) or None
+    cell = getattr(error, "cell", None)
+    french, english = _messages(error, fields_by_name.get(field_name, {}))
+    return ValidationIssue(type=error.type, row=row, field=field_name, cell=cell,
+                           message_fr=french, message_en=english)
+
+
+def _messages(error, field_descriptor: dict) -> tuple[str, str]:
+    """French and English explanation of one frictionless error (location given separately)."""
+    cell = getattr(error, "cell", "")
+    label = getattr(error, "label", "")
+    field_name = getattr(error, "field_name", "")
+    position = getattr(error, "field_number", "")
+    kind = error.type
+    if kind == "type-error":
+        match = _TYPE_NOTE.search(error.note or "")
+        type_name = match["type"] if match else field_descriptor.get("type", "?")
+        french_type, english_type = _TYPE_NAMES.get(type_name, (f"du type {type_name}", f"of type {type_name}"))
+        french_hint, english_hint = _TYPE_HINTS.get(type_name, ("", ""))
+        return (f"« {cell} » n'est pas {french_type}{french_hint}.",
+                f'"{cell}" is not {english_type}{english_hint}.')
+    if kind == "constraint-error":
+        return _constraint_messages(error, cell, field_descriptor)
+    if kind == SIRET_CHECK:
+        return (f"« {cell} » n'est pas un numéro SIRET valide "
+                "(14 chiffres avec une clé de contrôle correcte attendus).",
+                f'"{cell}" is not a valid SIRET number (14 digits with a correct check digit expected).')
+    if kind == "missing-label":
+        return (f"colonne « {field_name} » absente de l'en-tête (position {position} attendue).",
+                f'column "{field_name}" is missing from the header (expected at position {position}).')
+    if kind == "extra-label":
+        return (f"colonne « {label} » en trop (position {position}) : elle n'est pas dans le schéma.",
+                f'extra column "{label}" (position {position}): it is not in the schema.')
+    if kind == "incorrect-label":
+        return (f"en-tête « {label} » en position {position}, « {field_name} » attendu.",
+                f'header "{label}" at position {position}, "{field_name}" expected.')
+    if kind == "duplicate-label":
+        return (f"colonne « {label} » en double (position {position}).",
+                f'duplicate column "{label}" (position {position}).')
+    if kind == "blank-label":
+        return (f"en-tête vide en position {position}.", f"blank header at position {position}.")
+    if kind == "blank-header":
+        return "en-tête entièrement vide.", "header is completely blank."
+    if kind == "blank-row":
+        return "ligne vide.", "blank row."
+    if kind == "missing-cell":
+        return (f"valeur manquante pour « {field_name} » : la ligne a moins de colonnes que l'en-tête.",
+                f'missing value for "{field_name}": the row has fewer columns than the header.')
+    if kind == "extra-cell":
+        return (f"valeur « {cell} » en trop en position {position} : "
+                "la ligne a plus de colonnes que l'en-tête.",
+                f'extra value "{cell}" at position {position}: the row has more columns than the header.')
+    if kind == "unique-error":
+        return (f"valeur « {cell} » en double alors qu'elle doit être unique.",
+                f'duplicate value "{cell}" where values must be unique.')
+    return f"erreur {kind} : {error.message}", error.message
+
+
+def _constraint_messages(error, cell: str, field_descriptor: dict) -> tuple[str, str]:
+    match = _CONSTRAINT_NOTE.search(error.note or "")
+    name = match["name"] if match else "?"
+    # The constraint's value from the schema itself reads better than the note's repr.
+    value = (field_descriptor.get("constraints") or {}).get(name, match["value"] if match else "")
+    if name == "required":
+        return "valeur obligatoire manquante.", "required value is missing."
+    if name == "enum":
+        french_choices = ", ".join(f"« {choice} »" for choice in value)
+        english_choices = ", ".join(f'"{choice}"' for choice in value)
+        return (f"« {cell} » n'est pas une valeur autorisée ; valeurs possibles : {french_choices}.",
+                f'"{cell}" is not an allowed value; possible values: {english_choices}.')
+    if name == "pattern":
+        return (f"« {cell} » n'a pas le format attendu (motif {value}).",
+                f'"{cell}" does not have the expected format (pattern {value}).')
+    if name == "minLength":
+        return (f"« {cell} » est trop court (au moins {value} caractères).",
+                f'"{cell}" is too short (at least {value} characters).')
+    if name == "maxLength":
+        return (f"« {cell} » est trop long (au plus {value} caractères).",
+                f'"{cell}" is too long (at most {value} characters).')
+    if name == "minimum":
+        return f"« {cell} » est inférieur au minimum {value}.", f'"{cell}" is below the minimum {value}.'
+    if name == "maximum":
+        return f"« {cell} » est supérieur au maximum {value}.", f'"{cell}" is above the maximum {value}.'
+    return (f"« {cell} » ne respecte pas la contrainte {name} ({value}).",
+            f'"{cell}" does not satisfy the {name} constraint ({value}).')
+
+
+# --- summary --------------------------------------------------------------------
+
+
+def format_summary(report: ValidationReport, lang: str = "fr", *, listed_errors: int = 10) -> str:
+    """Readable verdict in French (default) or English, with the first errors listed."""
+    english = lang.lower().startswith("en")
+    rows = _count(report.rows, "row" if english else "ligne", english)
+    if report.valid:
+        lines = [f"Valid: {rows}, no errors." if english else f"Valide : {rows}, aucune erreur."]
+    else:
+        errors = _count(report.error_count, "error" if english else "erreur", english)
+        if report.error_limit_reached:
+            errors = ("at least " if english else "au moins ") + errors
+        on = "on" if english else "sur"
+        groups = report.counts_by_type_and_field()
+        breakdown = ", ".join(
+            f"{group['count']} × {group['type']}" + (f" {on} {group['field']}" if group["field"] else "")
+            for group in groups[:5]) + (", …" if len(groups) > 5 else "")
+        lines = [f"Invalid: {errors} in {rows} ({breakdown})." if english
+                 else f"Invalide : {errors} sur {rows} ({breakdown})."]
+        for issue in report.errors[:listed_errors]:
+            place = ([f"{'row' if english else 'ligne'} {issue.row}"] if issue.row is not None else [])
+            place += [issue.field] if issue.field else []
+            message = issue.message_en if english else issue.message_fr
+            colon = ":" if english else " :"  # French typography: space before the colon
+            lines.append(f"  - {', '.join(place)}{colon} {message}" if place else f"  - {message}")
+        if report.error_count > listed_errors:
+            more = report.error_count - listed_errors
+            lines.append(f"  … {more} more." if english else f"  … et {more} autres.")
+    for warning in report.warnings:
+        lines.append(f"Warning: {warning.en}" if english else f"Avertissement : {warning.fr}")
+    return "\n".join(lines)
+
+
+def _count(number: int, noun: str, english: bool) -> str:
+    if english:
+        return f"{number:,} {noun}{'s' if number != 1 else ''}"
+    # French groups thousands with a space and, as in French, 0 and 1 take the singular.
+    return f"{number:,}".replace(",", " ") + f" {noun}{'s' if number > 1 else ''}"
