@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := devstack/stack.sh
 PYTHON := .local/venv/bin/python
 
-.PHONY: demo test up down clean install i18n
+.PHONY: demo test up down clean install i18n bench
 
 ## demo: install and start the whole stack, then run the extension on sample documents
 demo:
@@ -39,3 +39,8 @@ i18n:
 	    .local/venv/bin/pybabel init -i i18n/ckanext-budgetod.pot -d i18n -D ckanext-budgetod -l $$lang --no-wrap; \
 	  fi; \
 	done
+
+## bench: whole-process speed and memory of the converter against yatotem2scdl 0.1.5
+bench: install
+	@[ -x .local/bench-venv/bin/yatotem2scdl ] || { python3 -m venv .local/bench-venv && .local/bench-venv/bin/pip install -q yatotem2scdl==0.1.5; }
+	@$(PYTHON) bench/convert.py

@@ -1,0 +1,305 @@
+"""The ``budgetod`` command line: convert, validate, inspect — without CKAN.
+
+``build_cli(settings)`` builds the click group, so that CKAN can expose the same
+commands (``ckan budgetod ...``) with defaults taken from its ini file.
+Exit status: 0 success, 1 converted or read but invalid, 2 unusable input;
+errors are one line on stderr, ``error: <file>: <cause>``, no traceback unless
+``--debug``.
+"""
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import click
+
+from . import messages
+from .errors import BudgetodError
+from .nomenclature import DEFAULT_PLANS_BASE, default_plans_base
+from .reader import DEFAULT_MAX_BYTES
+
+EXIT_OK, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
+_LANG_META_KEY = "budgetod.lang"
+
+
+@dataclass
+class Settings:
+    """Defaults of the commands; from the environment unless given (CKAN gives its ini's).
+
+    ``schema`` None means $BUDGETOD_SCDL_SCHEMA, else the published SCDL budget schema;
+    ``cache_dir`` None means $BUDGETOD_CACHE_DIR, else ~/.cache/budgetod.
+    """
+
+    plans_de_comptes: str = field(default_factory=default_plans_base)
+    schema: str | None = None
+    cache_dir: str | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+    allow_private: bool = False
+    timeout: float = 30
+
+
+class _Failure(Exception):
+    """Ends a command with an error line already chosen."""
+
+    def __init__(self, line: str):
+        super().__init__(line)
+        self.line = line
+
+
+def _fail(source: str, message_id: str, lang: str, **params) -> _Failure:
+    return _Failure(f"{source}: {messages.text(message_id, lang, **params)}")
+
+
+def _error_line(error: BaseException, source: str, lang: str) -> str:
+    if isinstance(error, _Failure):
+        return error.line
+    if isinstance(error, BudgetodError):
+        return error.describe(lang)
+    if isinstance(error, OSError):
+        return f"{error.filename or source}: {error.strerror or error}"
+    detail = str(error).splitlines()[0][:200] if str(error) else ""
+    return f"{source}: {messages.text('cli_unexpected_error', lang, kind=type(error).__name__, detail=detail)}"
+
+
+def _report_error(error: BaseException, source: str, lang: str, debug: bool) -> None:
+    if debug:
+        import traceback
+
+        traceback.print_exception(error, file=sys.stderr)
+    click.echo(f"error: {_error_line(error, source, lang)}", err=True)
+
+
+def _language(value: str | None) -> str:
+    """The command's --lang, else the group's, else $BUDGETOD_LANG, else French."""
+    if value not in messages.LANGUAGES:
+        context = click.get_current_context(silent=True)
+        value = context.meta.get(_LANG_META_KEY) if context is not None else None
+    return value if value in messages.LANGUAGES else messages.current_language()
+
+
+def _common_options(lang: str):
+    def decorate(command):
+        command = click.help_option(help=messages.text("cli_opt_help", lang))(command)
+        command = click.option("--debug", is_flag=True, help=messages.text("cli_opt_debug", lang))(command)
+        command = click.option("--lang", type=click.Choice(messages.LANGUAGES), default=None,
+                               help=messages.text("cli_opt_lang", lang))(command)
+        return command
+    return decorate
+
+
+def _documents(inputs: tuple[str, ...]) -> list[str]:
+    """Files as given; directories contribute their *.xml files, sorted."""
+    documents = []
+    for given in inputs:
+        if os.path.isdir(given):
+            documents += sorted(str(path) for path in Path(given).iterdir()
+                                if path.suffix.lower() == ".xml" and path.is_file())
+        else:
+            documents.append(given)
+    return documents
+
+
+def _output_names(documents: list[str], directory: str) -> list[str]:
+    """<stem>.csv in the output directory, made unique when two inputs share a stem."""
+    names, taken = [], set()
+    for document in documents:
+        stem = Path(document).stem
+        candidate, number = f"{stem}.csv", 2
+        while candidate in taken:
+            candidate, number = f"{stem}-{number}.csv", number + 1
+        taken.add(candidate)
+        names.append(os.path.join(directory, candidate))
+    return names
+
+
+def _write_json(data, path: str | None) -> None:
+    text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
+    if path is None or path == "-":
+        click.echo(text, nl=False)
+    else:
+        Path(path).write_text(text, encoding="utf-8")
+
+
+def build_cli(settings: Settings | None = None, *, lang: str | None = None, name: str = "budgetod") -> click.Group:
+    """The command group; ``settings`` gives the defaults (environment when None)."""
+    help_lang = _language(lang)
+
+    def current_settings() -> Settings:
+        return settings if settings is not None else Settings()
+
+    @click.group(name=name, help=messages.text("cli_help", help_lang))
+    @click.help_option(help=messages.text("cli_opt_help", help_lang))
+    @click.option("--lang", type=click.Choice(messages.LANGUAGES), default=None,
+                  help=messages.text("cli_opt_lang", help_lang))
+    @click.pass_context
+    def group(context, lang):
+        # meta is shared by the whole context chain, whoever owns ``obj`` (CKAN's own root group).
+        context.meta[_LANG_META_KEY] = lang
+
+    @group.command("convert", help=messages.text("cli_convert_help", help_lang))
+    @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+    @click.option("-o", "--output", type=click.Path(path_type=str), default=None,
+                  help=messages.text("cli_opt_output", help_lang))
+    @click.option("--plans-de-comptes", "plans", default=None,
+                  help=messages.text("cli_opt_plans", help_lang, default=DEFAULT_PLANS_BASE))
+    @click.option("--report", type=click.Path(path_type=str), default=None,
+                  help=messages.text("cli_opt_report", help_lang))
+    @click.option("--schema", default=None, help=messages.text("cli_opt_schema", help_lang))
+    @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
+                  help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_BYTES))
+    @_common_options(help_lang)
+    def convert(inputs, output, plans, report, schema, max_bytes, lang, debug):
+        lang = _language(lang)
+        config = current_settings()
+        documents = _documents(inputs)
+        several = len(inputs) > 1 or os.path.isdir(inputs[0])
+        to_directory = several or (output is not None and os.path.isdir(output))
+        try:
+            if not documents:
+                raise _fail(", ".join(inputs), "cli_no_documents", lang)
+            if to_directory:
+                if output is None or os.path.isfile(output):
+                    raise _fail(output or "-o", "cli_several_inputs_need_directory", lang)
+                os.makedirs(output, exist_ok=True)
+                outputs = _output_names(documents, output)
+            else:
+                outputs = [None if output in (None, "-") else output]
+        except (BudgetodError, OSError, _Failure) as error:
+            _report_error(error, output or "-o", lang, debug)
+            sys.exit(EXIT_UNUSABLE)
+
+        entries, status = [], EXIT_OK
+        pairs = list(zip(documents, outputs))
+        show_progress = several and sys.stderr.isatty()
+        with click.progressbar(pairs, label=messages.text("cli_progress", lang), file=sys.stderr) \
+                if show_progress else contextlib.nullcontext(pairs) as progress:
+            for document, target in progress:
+                entry, outcome = _convert_one(document, target, config, plans=plans,
+                                              schema=schema or config.schema, validate=report is not None,
+                                              max_bytes=max_bytes or config.max_bytes, lang=lang, debug=debug,
+                                              announce=not show_progress)
+                entries.append(entry)
+                status = max(status, outcome)
+        if report is not None:
+            try:
+                _write_json(entries if several else entries[0], report)
+            except OSError as error:
+                _report_error(error, report, lang, debug)
+                status = EXIT_UNUSABLE
+        sys.exit(status)
+
+    @group.command("validate", help=messages.text("cli_validate_help", help_lang))
+    @click.argument("csv_file", type=click.Path(path_type=str))
+    @click.option("--schema", default=None, help=messages.text("cli_opt_schema", help_lang))
+    @click.option("--json", "as_json", is_flag=True, help=messages.text("cli_opt_json", help_lang))
+    @_common_options(help_lang)
+    def validate(csv_file, schema, as_json, lang, debug):
+        lang = _language(lang)
+        try:
+            from .validation import format_summary, validate_csv
+
+            config = current_settings()
+            report = validate_csv(csv_file, schema or config.schema, cache_dir=config.cache_dir,
+                                  allow_private=config.allow_private)
+            if as_json:
+                _write_json(report.to_dict(), None)
+            else:
+                click.echo(format_summary(report, lang))
+        except Exception as error:  # noqa: BLE001 - any failure is one line and exit 2
+            _report_error(error, csv_file, lang, debug)
+            sys.exit(EXIT_UNUSABLE)
+        sys.exit(EXIT_OK if report.valid else EXIT_INVALID)
+
+    @group.command("inspect", help=messages.text("cli_inspect_help", help_lang))
+    @click.argument("totem_file", type=click.Path(path_type=str))
+    @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
+                  help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_BYTES))
+    @_common_options(help_lang)
+    def inspect(totem_file, max_bytes, lang, debug):
+        lang = _language(lang)
+        try:
+            from .reader import inspect_document
+
+            info = inspect_document(totem_file, max_bytes=max_bytes or current_settings().max_bytes)
+            _write_json(info.to_dict(), None)
+        except Exception as error:  # noqa: BLE001 - any failure is one line and exit 2
+            _report_error(error, totem_file, lang, debug)
+            sys.exit(EXIT_UNUSABLE)
+
+    return group
+
+
+def _convert_one(document, target, config: Settings, *, plans, schema, validate, max_bytes, lang, debug,
+                 announce=True):
+    """Convert (and validate) one document; returns its report entry and exit status.
+
+    ``target`` None means standard output; validating then goes through a
+    temporary file, since a stream cannot be read back. ``announce`` prints a
+    line per converted file (not under a progress bar, which it would break).
+    """
+    import shutil
+    import tempfile
+
+    from .scdl import convert_document, validate_output
+
+    status = EXIT_OK
+    stdout = click.get_binary_stream("stdout")
+    with contextlib.ExitStack() as stack:
+        if target is not None:
+            destination = target
+        elif validate:
+            directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="budgetod-"))
+            destination = os.path.join(directory, "converted.csv")
+        else:
+            destination = stdout
+        try:
+            result = convert_document(document, destination, plans=plans or config.plans_de_comptes,
+                                      cache_dir=config.cache_dir, allow_private=config.allow_private,
+                                      max_bytes=max_bytes, timeout=config.timeout)
+        except BrokenPipeError:
+            raise  # the reader of standard output went away: click ends quietly
+        except Exception as error:  # noqa: BLE001 - one document's failure must not stop the others
+            _report_error(error, document, lang, debug)
+            return {"source": document, "error": _error_line(error, document, lang)}, EXIT_UNUSABLE
+        for warning in result.warnings:
+            click.echo(f"warning: {document}: {warning.message(lang)}", err=True)
+        if target is not None and announce:
+            click.echo(messages.text("cli_converted", lang, source=document, output=target, rows=result.rows),
+                       err=True)
+        if validate:
+            try:
+                validate_output(result, schema, cache_dir=config.cache_dir, allow_private=config.allow_private)
+                status = EXIT_OK if result.validation.get("valid") else EXIT_INVALID
+            except Exception as error:  # noqa: BLE001 - reported like a conversion failure
+                _report_error(error, document, lang, debug)
+                result.validation = {"error": _error_line(error, document, lang)}
+                status = EXIT_UNUSABLE
+            if target is None:
+                with open(destination, "rb") as converted:
+                    shutil.copyfileobj(converted, stdout)
+                result.output = None
+        stdout.flush()
+    return result.to_report(lang), status
+
+
+def _language_from_arguments(arguments: list[str]) -> str | None:
+    """--lang must be known before click parses, since help texts are built first."""
+    for index, argument in enumerate(arguments):
+        if argument == "--lang" and index + 1 < len(arguments):
+            return arguments[index + 1]
+        if argument.startswith("--lang="):
+            return argument.split("=", 1)[1]
+    return None
+
+
+def main(argv: list[str] | None = None) -> None:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    build_cli(lang=_language_from_arguments(arguments)).main(args=arguments, prog_name="budgetod")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,244 @@
+"""Plans de comptes (nomenclatures): finding them, reading them once, looking codes up.
+
+A plan is published per year, norme and déclinaison, at
+``{year}/{norme}/{declinaison}/planDeCompte.xml`` under a base that is either a
+local mirror directory or a base URL (downloaded once into a cache by
+``fetch.open_location``). When the document's year has no plan, the nearest
+year's is used (the caller reports it); when none exists, conversion goes on
+without labels.
+
+Structure read (the rest is ignored)::
+
+    Nomenclature
+      Nature/Chapitres/Chapitre      Code Libelle Section(I|F) TypeChapitre
+      Nature/Comptes/Compte...       nested; Code Libelle DR RR DOES ROES DOIS ROIS
+      Fonction/Chapitres/Chapitre    same attributes as nature chapters
+      Fonction/RefFonctionnelles/RefFonc...   nested; Code Libelle
+"""
+from __future__ import annotations
+
+import functools
+import os
+import threading
+from dataclasses import dataclass
+
+from lxml import etree
+
+from .errors import DocumentError, NomenclatureError
+from .reader import PROLOG_LIMIT, check_prolog
+
+DEFAULT_PLANS_BASE = "http://odm-budgetaire.org/composants/normes"
+PLANS_ENV = "BUDGETOD_PLANS_DE_COMPTES"
+# How far from the document's year a plan may be taken.
+MAX_YEAR_DISTANCE = 5
+# A plan is a few hundred kilobytes; anything far larger is not a plan.
+MAX_PLAN_BYTES = 16 * 2**20
+PLAN_FILE = "planDeCompte.xml"
+
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                          remove_blank_text=True, remove_comments=True, remove_pis=True)
+
+
+@dataclass(frozen=True)
+class Chapter:
+    code: str
+    label: str
+    section: str  # "I" investissement, "F" fonctionnement, "" unknown
+    kind: str  # TypeChapitre
+
+
+@dataclass(frozen=True)
+class Account:
+    code: str
+    label: str
+    chapters: dict  # column (DR, RR, DOES, ROES, DOIS, ROIS) -> chapter code
+
+
+ACCOUNT_COLUMNS = ("DR", "RR", "DOES", "ROES", "DOIS", "ROIS")
+
+
+class PlanDeComptes:
+    """The lookups a conversion needs from one plan de comptes."""
+
+    def __init__(self, location: str, norme: str, declinaison: str, chapters: dict[str, Chapter],
+                 accounts: dict[str, Account], functions: dict[str, str]):
+        self.location = location
+        self.norme = norme
+        self.declinaison = declinaison
+        self.chapters = chapters
+        self.accounts = accounts
+        self.functions = functions
+
+    def chapter(self, code: str) -> Chapter | None:
+        return self.chapters.get(code)
+
+    def chapter_by_prefix(self, code: str) -> Chapter | None:
+        """The chapter whose code is the longest proper prefix of ``code`` (2313 → 23)."""
+        for length in range(len(code) - 1, 0, -1):
+            chapter = self.chapters.get(code[:length])
+            if chapter is not None:
+                return chapter
+        return None
+
+    def parent_account(self, code: str) -> Account | None:
+        """The account whose code is the longest proper prefix of ``code`` (6518 → 651)."""
+        for length in range(len(code) - 1, 0, -1):
+            account = self.accounts.get(code[:length])
+            if account is not None:
+                return account
+        return None
+
+    def parent_function(self, code: str) -> tuple[str, str] | None:
+        for length in range(len(code) - 1, 0, -1):
+            label = self.functions.get(code[:length])
+            if label is not None:
+                return code[:length], label
+        return None
+
+
+@dataclass(frozen=True)
+class PlanLookup:
+    """Which plan serves a document: ``plan`` is None when none was found."""
+
+    nomenclature: str
+    requested_year: int
+    used_year: int | None
+    plan: PlanDeComptes | None
+
+    @property
+    def year_fallback(self) -> bool:
+        return self.used_year is not None and self.used_year != self.requested_year
+
+    def to_dict(self) -> dict:
+        return {
+            "nomenclature": self.nomenclature,
+            "requested_year": self.requested_year,
+            "used_year": self.used_year,
+            "location": self.plan.location if self.plan else None,
+        }
+
+
+def default_plans_base() -> str:
+    """``$BUDGETOD_PLANS_DE_COMPTES``, else the official publication site."""
+    return os.environ.get(PLANS_ENV) or DEFAULT_PLANS_BASE
+
+
+def candidate_years(year: int) -> list[int]:
+    """The exact year, then nearer years first, the earlier one first at equal distance."""
+    years = [year]
+    for distance in range(1, MAX_YEAR_DISTANCE + 1):
+        years += [year - distance, year + distance]
+    return years
+
+
+_locations: dict[tuple, tuple[str, int] | None] = {}
+_locations_lock = threading.Lock()
+
+
+def find_plan(base: str, norme: str, declinaison: str, year: int, *, cache_dir: str | None = None,
+              allow_private: bool = False, timeout: float = 30) -> PlanLookup:
+    """Locate and read the plan for a document; NotFound everywhere gives ``plan=None``.
+
+    Any other fetch failure (unreachable server, refused address, missing mirror
+    directory) raises: the plan may exist, and converting without it would
+    silently degrade the output.
+    """
+    nomenclature = f"{norme}-{declinaison}"
+    key = (base, norme, declinaison, year, cache_dir, allow_private)
+    with _locations_lock:
+        known = _locations.get(key, False)
+    # Located before but gone since (a cache emptied under a long-running process): look again.
+    if known is False or (known is not None and not os.path.isfile(known[0])):
+        known = _locate(base, norme, declinaison, year, cache_dir=cache_dir,
+                        allow_private=allow_private, timeout=timeout)
+        with _locations_lock:
+            _locations[key] = known
+    if known is None:
+        return PlanLookup(nomenclature, year, None, None)
+    path, used_year = known
+    return PlanLookup(nomenclature, year, used_year, load_plan(path))
+
+
+def _locate(base, norme, declinaison, year, *, cache_dir, allow_private, timeout):
+    from .fetch import NotFound, open_location  # network machinery only when a plan is needed
+
+    for candidate in candidate_years(year):
+        relative = f"{candidate}/{norme}/{declinaison}/{PLAN_FILE}"
+        try:
+            return open_location(base, relative, cache_dir=cache_dir, allow_private=allow_private,
+                                 timeout=timeout, max_bytes=MAX_PLAN_BYTES), candidate
+        except NotFound:
+            continue
+    return None
+
+
+def load_plan(path: str) -> PlanDeComptes:
+    """Read a plan file, once per process for a given file content."""
+    try:
+        status = os.stat(path)
+    except OSError as error:
+        raise NomenclatureError.from_message(path, "plan_unreadable",
+                                             detail=error.strerror or str(error)) from None
+    return _load_plan(path, status.st_mtime_ns, status.st_size)
+
+
+@functools.lru_cache(maxsize=64)
+def _load_plan(path: str, _mtime_ns: int, size: int) -> PlanDeComptes:
+    if size > MAX_PLAN_BYTES:
+        raise NomenclatureError.from_message(path, "plan_too_large", size=size)
+    try:
+        with open(path, "rb") as stream:
+            content = stream.read()
+    except OSError as error:
+        raise NomenclatureError.from_message(path, "plan_unreadable",
+                                             detail=error.strerror or str(error)) from None
+    # Plans may come from a remote mirror: same DOCTYPE refusal as documents.
+    try:
+        check_prolog(path, content[:PROLOG_LIMIT], complete=len(content) <= PROLOG_LIMIT)
+    except DocumentError as error:
+        raise NomenclatureError.from_message(path, "plan_unreadable", detail=error.localized_cause()) from None
+    try:
+        root = etree.fromstring(content, _PARSER)
+    except etree.XMLSyntaxError as error:
+        raise NomenclatureError.from_message(path, "plan_unreadable", detail=str(error.msg)[:200]) from None
+    if root.tag != "Nomenclature":
+        raise NomenclatureError.from_message(path, "plan_not_a_plan", root=str(root.tag)[:60])
+    return _plan_from_tree(path, root)
+
+
+def _plan_from_tree(path: str, root) -> PlanDeComptes:
+    chapters: dict[str, Chapter] = {}
+    # Nature chapters first: they win over a function chapter with the same code.
+    for chapter in root.iterfind("Nature/Chapitres/Chapitre"):
+        _add_chapter(chapters, chapter)
+    for chapter in root.iterfind("Fonction/Chapitres/Chapitre"):
+        _add_chapter(chapters, chapter)
+    accounts: dict[str, Account] = {}
+    for account in root.iterfind("Nature/Comptes//Compte"):
+        code = (account.get("Code") or "").strip()
+        if code and code not in accounts:
+            columns = {column: (account.get(column) or "").strip() for column in ACCOUNT_COLUMNS}
+            accounts[code] = Account(code, (account.get("Libelle") or "").strip(),
+                                     {column: value for column, value in columns.items() if value})
+    functions: dict[str, str] = {}
+    for function in root.iterfind("Fonction/RefFonctionnelles//RefFonc"):
+        code = (function.get("Code") or "").strip()
+        if code:
+            functions.setdefault(code, (function.get("Libelle") or "").strip())
+    return PlanDeComptes(path, root.get("Norme", ""), root.get("Declinaison", ""),
+                         chapters, accounts, functions)
+
+
+def _add_chapter(chapters: dict[str, Chapter], element) -> None:
+    code = (element.get("Code") or "").strip()
+    if code and code not in chapters:
+        chapters[code] = Chapter(code, (element.get("Libelle") or "").strip(),
+                                 (element.get("Section") or "").strip(),
+                                 (element.get("TypeChapitre") or "").strip())
+
+
+def clear_caches() -> None:
+    """Forget located and parsed plans (tests; a long-running process after a mirror update)."""
+    with _locations_lock:
+        _locations.clear()
+    _load_plan.cache_clear()

@@ -1,0 +1,310 @@
+"""TOTEM → SCDL budget conversion (schema 0.8.3).
+
+One CSV row per non-calculated ``LigneBudget``:
+
+- BGT_CONTNAT is the chapter the credits are voted at: the line's ContNat when it
+  is a chapter, its longest chapter prefix when it is an account or a sub-chapter
+  (2313 → 23, 45411 → 4541), else the chapter the plan gives the account (Nature)
+  for the line's kind of operation: DR/RR for real operations, DOES/ROES for
+  ordre operations between sections (TypOpBudg 2), DOIS/ROIS within a section
+  (TypOpBudg 1). BGT_CONTNAT_LABEL is that chapter's label.
+- BGT_NATURE is the account, labelled from the plan (nearest parent account when
+  the account is missing, with a warning).
+- BGT_SECTION: the line's ``CaracSup Code="Section"``, else the chapter's
+  section, else the account's class (balance-sheet classes 1-5 and 001/020/021/024
+  are investissement, classes 6-7 and 002/022/023 fonctionnement).
+- Amounts are copied as written (decimal strings, never floats).
+
+The CSV is UTF-8 without BOM, comma-separated, LF line ends, header in schema
+order; the same document and plan always give the same bytes.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import os
+import tempfile
+from dataclasses import dataclass, field
+from typing import BinaryIO
+
+from . import messages
+from .nomenclature import PlanDeComptes, PlanLookup, default_plans_base, find_plan
+from .reader import DEFAULT_MAX_BYTES, BudgetLine, DocumentHeader, DocumentInfo, TotemReader
+
+SCDL_FIELDS = (
+    "BGT_NATDEC", "BGT_ANNEE", "BGT_SIRET", "BGT_NOM",
+    "BGT_CONTNAT", "BGT_CONTNAT_LABEL", "BGT_NATURE", "BGT_NATURE_LABEL",
+    "BGT_FONCTION", "BGT_FONCTION_LABEL", "BGT_OPERATION", "BGT_SECTION",
+    "BGT_OPBUDG", "BGT_CODRD",
+    "BGT_MTREAL", "BGT_MTBUDGPREC", "BGT_MTRARPREC", "BGT_MTPROPNOUV", "BGT_MTPREV",
+    "BGT_CREDOUV", "BGT_MTRAR3112",
+    "BGT_ARTSPE",
+)
+SECTIONS = {"I": "investissement", "F": "fonctionnement"}
+OPBUDG = {"0": "réel", "1": "ordre"}
+CODRD = {"R": "recette", "D": "dépense"}
+ARTSPE = {"true": "spécialisé", "1": "spécialisé", "false": "non spécialisé", "0": "non spécialisé"}
+
+# Plan columns giving an account's chapter, by (CodRD, OpBudg, TypOpBudg). An ordre
+# operation without TypOpBudg tries between-sections first, the most common case.
+_CHAPTER_COLUMNS = {
+    ("D", "0"): ("DR",), ("R", "0"): ("RR",),
+    ("D", "1", "1"): ("DOIS",), ("R", "1", "1"): ("ROIS",),
+    ("D", "1", "2"): ("DOES",), ("R", "1", "2"): ("ROES",),
+    ("D", "1", ""): ("DOES", "DOIS"), ("R", "1", ""): ("ROES", "ROIS"),
+}
+# Accounts of class 0 are budget-only codes, each in a fixed section.
+_CLASS_ZERO_SECTIONS = {"001": "I", "020": "I", "021": "I", "024": "I", "002": "F", "022": "F", "023": "F"}
+
+
+@dataclass
+class ConversionWarning:
+    """A condition met while converting, counted over the lines it affects."""
+
+    message_id: str
+    params: dict
+    count: int = 1
+
+    @property
+    def code(self) -> str:
+        return self.message_id.removeprefix("warn_")
+
+    def message(self, lang: str | None = None) -> str:
+        return messages.text(self.message_id, lang, count=self.count, **self.params)
+
+    def to_dict(self, lang: str | None = None) -> dict:
+        return {"code": self.code, "message": self.message(lang), "count": self.count, "details": self.params}
+
+
+class _Warnings:
+    def __init__(self) -> None:
+        self._by_key: dict[tuple, ConversionWarning] = {}
+
+    @staticmethod
+    def key(message_id: str, **params: str) -> tuple:
+        return (message_id, tuple(params.items()))
+
+    def add(self, key: tuple) -> None:
+        warning = self._by_key.get(key)
+        if warning is None:
+            self._by_key[key] = ConversionWarning(key[0], dict(key[1]))
+        else:
+            warning.count += 1
+
+    def as_list(self) -> list[ConversionWarning]:
+        return list(self._by_key.values())  # first-occurrence order: deterministic
+
+
+@dataclass
+class ConversionResult:
+    """What ``convert_document`` did, and the material of the JSON report."""
+
+    source: str
+    output: str | None
+    info: DocumentInfo
+    rows: int
+    plan: PlanLookup
+    warnings: list[ConversionWarning] = field(default_factory=list)
+    validation: dict | None = None
+
+    def to_report(self, lang: str | None = None) -> dict:
+        return {
+            "source": self.source,
+            "output": self.output,
+            "document": self.info.to_dict(),
+            "rows": self.rows,
+            "plan": self.plan.to_dict(),
+            "warnings": [warning.to_dict(lang) for warning in self.warnings],
+            "validation": self.validation,
+        }
+
+
+class RowBuilder:
+    """Turns lines into SCDL rows; remembers each distinct code combination it resolved."""
+
+    def __init__(self, header: DocumentHeader, plan: PlanDeComptes | None, warnings: _Warnings):
+        self._plan = plan
+        self._warnings = warnings
+        self._document_cells = (header.natdec_label, str(header.exercice), header.siret, header.budget_name)
+        self._classified: dict[tuple, tuple] = {}
+        self._functions: dict[str, tuple] = {}
+
+    def row(self, line: BudgetLine) -> list[str]:
+        key = (line.nature, line.contnat, line.codrd, line.opbudg or "0", line.typopbudg, line.section)
+        classified = self._classified.get(key)
+        if classified is None:
+            classified = self._classified[key] = self._classify(*key)
+        contnat, contnat_label, nature_label, section, warnings = classified
+        for warning in warnings:
+            self._warnings.add(warning)
+        fonction_label = ""
+        if line.fonction:
+            described = self._functions.get(line.fonction)
+            if described is None:
+                described = self._functions[line.fonction] = self._describe_function(line.fonction)
+            fonction_label, warning = described
+            if warning is not None:
+                self._warnings.add(warning)
+        return [
+            *self._document_cells,
+            contnat, contnat_label, line.nature, nature_label,
+            line.fonction, fonction_label, line.operation, section,
+            OPBUDG[line.opbudg or "0"], CODRD[line.codrd],
+            *[amount or "" for amount in line.amounts],
+            ARTSPE.get(line.artspe, ""),
+        ]
+
+    def _classify(self, nature, contnat, codrd, opbudg, typopbudg, section_code):
+        warnings = []
+        plan = self._plan
+        chapter = None
+        nature_label = ""
+        if plan is not None:
+            if contnat:
+                chapter = plan.chapter(contnat)
+                if chapter is None:
+                    chapter = plan.chapter_by_prefix(contnat)
+                    if chapter is not None:
+                        warnings.append(_Warnings.key("warn_chapter_from_prefix", contnat=contnat,
+                                                      chapter=chapter.code))
+            if chapter is None:
+                chapter = self._chapter_of_account(nature, codrd, opbudg, typopbudg)
+            if chapter is None:
+                warnings.append(_Warnings.key("warn_chapter_unknown", nature=nature, contnat=contnat))
+            account = plan.accounts.get(nature)
+            if account is not None:
+                nature_label = account.label
+            else:
+                parent = plan.parent_account(nature)
+                if parent is not None:
+                    nature_label = parent.label
+                    warnings.append(_Warnings.key("warn_nature_label_from_parent", nature=nature,
+                                                  parent=parent.code))
+                else:
+                    warnings.append(_Warnings.key("warn_nature_unknown", nature=nature))
+        section = (SECTIONS.get(section_code)
+                   or (chapter is not None and SECTIONS.get(chapter.section))
+                   or _section_of_account_class(nature))
+        if not section:
+            warnings.append(_Warnings.key("warn_section_unknown", nature=nature))
+        if chapter is None:
+            return contnat, "", nature_label, section, tuple(warnings)
+        return chapter.code, chapter.label, nature_label, section, tuple(warnings)
+
+    def _chapter_of_account(self, nature, codrd, opbudg, typopbudg):
+        """The chapter the plan assigns to the account, or to its nearest described parent."""
+        plan = self._plan
+        columns = _CHAPTER_COLUMNS[(codrd, opbudg) if opbudg == "0" else (codrd, opbudg, typopbudg)]
+        for length in range(len(nature), 0, -1):
+            account = plan.accounts.get(nature[:length])
+            if account is None:
+                continue
+            for column in columns:
+                chapter = plan.chapter(account.chapters.get(column, ""))
+                if chapter is not None:
+                    return chapter
+        # Accounts missing from the plan: class 6/7 chapters are often the account's prefix (6518 → 65).
+        return plan.chapter_by_prefix(nature)
+
+    def _describe_function(self, fonction):
+        plan = self._plan
+        if plan is None:
+            return "", None
+        label = plan.functions.get(fonction)
+        if label is not None:
+            return label, None
+        parent = plan.parent_function(fonction)
+        if parent is not None:
+            return parent[1], _Warnings.key("warn_fonction_label_from_parent", fonction=fonction, parent=parent[0])
+        return "", _Warnings.key("warn_fonction_unknown", fonction=fonction)
+
+
+def _section_of_account_class(nature: str) -> str:
+    if not nature:
+        return ""
+    if nature[0] == "0":
+        return SECTIONS.get(_CLASS_ZERO_SECTIONS.get(nature[:3], ""), "")
+    if nature[0] in "12345":
+        return SECTIONS["I"]
+    if nature[0] in "67":
+        return SECTIONS["F"]
+    return ""
+
+
+def convert_document(
+    source: str | os.PathLike,
+    output: str | os.PathLike | BinaryIO,
+    *,
+    plans: str | None = None,
+    cache_dir: str | None = None,
+    allow_private: bool = False,
+    max_bytes: int = DEFAULT_MAX_BYTES,
+    timeout: float = 30,
+) -> ConversionResult:
+    """Convert one TOTEM document to an SCDL budget CSV.
+
+    ``output`` is a file path (written atomically: nothing is left behind on
+    failure) or a binary stream. ``plans`` is the plans de comptes directory or
+    base URL (default: ``$BUDGETOD_PLANS_DE_COMPTES`` or the official site).
+    Raises BudgetodError (DocumentError, FetchError, NomenclatureError).
+    """
+    warnings = _Warnings()
+    with TotemReader(source, max_bytes=max_bytes) as reader:
+        header = reader.header
+        lookup = find_plan(plans or default_plans_base(), header.norme, header.declinaison, header.exercice,
+                           cache_dir=cache_dir, allow_private=allow_private, timeout=timeout)
+        if lookup.plan is None:
+            warnings.add(_Warnings.key("warn_plan_missing", nomenclature=header.nomenclature,
+                                       year=str(header.exercice)))
+        elif lookup.year_fallback:
+            warnings.add(_Warnings.key("warn_plan_year_fallback", nomenclature=header.nomenclature,
+                                       year=str(header.exercice), used_year=str(lookup.used_year)))
+        builder = RowBuilder(header, lookup.plan, warnings)
+        if isinstance(output, (str, os.PathLike)):
+            output_path = os.fspath(output)
+            rows = _write_atomically(output_path, builder, reader)
+        else:
+            output_path = None
+            rows = _write_csv(output, builder, reader)
+        info = DocumentInfo(reader.source, reader.size, header, reader.lines_total, reader.lines_calculated)
+    return ConversionResult(reader.source, output_path, info, rows, lookup, warnings.as_list())
+
+
+def _write_atomically(path: str, builder: RowBuilder, reader: TotemReader) -> int:
+    directory = os.path.dirname(os.path.abspath(path))
+    handle, partial = tempfile.mkstemp(dir=directory, prefix=".budgetod-", suffix=".csv.part")
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            rows = _write_csv(stream, builder, reader)
+        os.chmod(partial, 0o644)
+        os.replace(partial, path)
+    except BaseException:
+        if os.path.exists(partial):
+            os.unlink(partial)
+        raise
+    return rows
+
+
+def _write_csv(stream: BinaryIO, builder: RowBuilder, reader: TotemReader) -> int:
+    text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=False)
+    try:
+        writer = csv.writer(text, lineterminator="\n")
+        writer.writerow(SCDL_FIELDS)
+        rows = 0
+        for line in reader.lines():
+            writer.writerow(builder.row(line))
+            rows += 1
+        text.flush()
+    finally:
+        text.detach()  # the caller owns the stream
+    return rows
+
+
+def validate_output(result: ConversionResult, schema: str | None = None, *, cache_dir: str | None = None,
+                    allow_private: bool = False):
+    """Validate a converted CSV file and record the outcome in ``result.validation``."""
+    from .validation import validate_csv  # frictionless is heavy: only when validating
+
+    report = validate_csv(result.output, schema, cache_dir=cache_dir, allow_private=allow_private)
+    result.validation = report.to_dict()
+    return report
