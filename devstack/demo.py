@@ -30,13 +30,9 @@ def admin_password() -> str:
     return password
 
 
-def ensure_portal_content(password: str) -> None:
-    from ckan.cli import load_config
-    from ckan.config.middleware import make_app
+def ensure_portal_content(app, password: str) -> None:
     import ckan.plugins.toolkit as tk
 
-    app = make_app(load_config(str(CKAN_INI)))
-    logging.disable(logging.INFO)  # the demo prints its own summary
     with app._wsgi_app.test_request_context():
         site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
 
@@ -55,16 +51,49 @@ def ensure_portal_content(password: str) -> None:
             call("organization_create", {**ORGANIZATION, "users": [{"name": ADMIN_NAME, "capacity": "admin"}]})
 
 
+def convert_samples() -> list[str]:
+    """Run the converter and validator on the sample documents, as the portal would."""
+    import ckanext.budgetod.settings as budgetod_settings
+    from ckanext.budgetod.totem.errors import BudgetodError
+    from ckanext.budgetod.totem.scdl import convert_document, validate_output
+
+    options = budgetod_settings.current().for_domain()
+    output_dir = LOCAL / "demo" / "scdl"
+    output_dir.mkdir(parents=True, exist_ok=True)
+    lines = []
+    for document in sorted(SHARED_TOTEM.glob("*.xml")):
+        target = output_dir / f"{document.stem}.csv"
+        try:
+            result = convert_document(document, target, plans=options.plans_de_comptes,
+                                      cache_dir=options.cache_dir, allow_private=options.allow_private)
+            report = validate_output(result, options.schema, cache_dir=options.cache_dir,
+                                     allow_private=options.allow_private)
+        except BudgetodError as error:
+            lines.append(f"  {document.name}: {error.describe()}")
+            continue
+        verdict = "valide / valid" if report.valid else "invalide / invalid"
+        lines.append(f"  {target.relative_to(ROOT)}: {result.rows} lignes / rows, {verdict}")
+    return lines
+
+
 def main() -> int:
+    from ckan.cli import load_config
+    from ckan.config.middleware import make_app
+
+    app = make_app(load_config(str(CKAN_INI)))
+    logging.disable(logging.INFO)  # the demo prints its own summary
     password = admin_password()
-    ensure_portal_content(password)
+    ensure_portal_content(app, password)
+    conversions = convert_samples()
     site_url = f"http://127.0.0.1:{os.environ.get('BUDGETOD_CKAN_PORT', '5000')}"
     print(f"""
 Portail / Portal:       {site_url}
 Administrateur / Admin: {ADMIN_NAME} / {password}   (.local/demo-credentials)
 Organisation:           {site_url}/organization/{ORGANIZATION['name']}
 Arrêt / Stop:           make down
-""")
+
+Documents convertis / Converted documents ({SHARED_TOTEM}):
+""" + "\n".join(conversions))
     return 0
 
 

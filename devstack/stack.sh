@@ -204,38 +204,47 @@ ckan() { "$VENV/bin/ckan" -c "$CKAN_INI" "$@"; }
 
 first_existing() { local p; for p in "$@"; do [ -e "$p" ] && { echo "$p"; return; }; done; }
 
-write_ckan_ini() {
-  [ -f "$CKAN_INI" ] && return
-  say "writing .local/ckan.ini"
-  mkdir -p "$LOCAL/storage"
-  "$VENV/bin/ckan" generate config "$CKAN_INI" >/dev/null
+CKAN_PLUGINS="activity harvest budgetod"
+
+ckan_settings() {
   local plans schema
   plans=$(first_existing "$SHARED_DATA/plans-de-comptes")
   schema=$(first_existing "$SHARED_DATA/scdl-budget/schema-0.8.3.json")
-  "$VENV/bin/ckan" config-tool "$CKAN_INI" \
+  printf '%s\n' \
     "sqlalchemy.url = postgresql://$DB_USER:$DB_PASSWORD@127.0.0.1:$PG_PORT/ckan" \
     "solr_url = http://127.0.0.1:$SOLR_PORT/solr/ckan" \
     "ckan.redis.url = redis://127.0.0.1:$REDIS_PORT/0" \
     "ckan.site_url = http://127.0.0.1:$CKAN_PORT" \
     "ckan.site_title = Budgets ouverts (démo ckanext-budgetod)" \
-    "ckan.plugins = activity harvest budgetod" \
+    "ckan.plugins = $CKAN_PLUGINS" \
     "ckan.storage_path = $LOCAL/storage" \
     "ckan.locale_default = fr" \
     "ckan.locales_offered = fr en" \
     "ckan.harvest.mq.type = redis" \
     "ckanext.budgetod.allow_private_urls = true" \
-    "ckanext.budgetod.cache_dir = $LOCAL/cache" \
-    ${plans:+"ckanext.budgetod.plans_de_comptes = $plans"} \
-    ${schema:+"ckanext.budgetod.scdl_schema = $schema"} >/dev/null
+    "ckanext.budgetod.cache_dir = $LOCAL/cache"
+  [ -n "$plans" ] && echo "ckanext.budgetod.plans_de_comptes = $plans"
+  [ -n "$schema" ] && echo "ckanext.budgetod.scdl_schema = $schema"
+  return 0
 }
 
-init_ckan_db() {
-  local stamp="$LOCAL/.db-initialised"
-  [ -f "$stamp" ] && [ "$stamp" -nt "$CKAN_INI" ] && return
-  say "initialising the CKAN database"
+# .local/ckan.ini is CKAN's generated template plus our settings, re-applied (and the database
+# migrated) whenever they change, e.g. when a plugin is added to the stack.
+configure_ckan() {
+  local settings stamp="$LOCAL/.ckan-settings"
+  settings=$(ckan_settings)
+  if [ ! -f "$CKAN_INI" ]; then
+    mkdir -p "$LOCAL/storage"
+    "$VENV/bin/ckan" generate config "$CKAN_INI" >/dev/null
+  fi
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$settings" ] && return
+  say "configuring .local/ckan.ini and migrating the database"
+  local lines=()
+  mapfile -t lines <<<"$settings"
+  "$VENV/bin/ckan" config-tool "$CKAN_INI" "${lines[@]}" >/dev/null
   { ckan db init && ckan db pending-migrations --apply; } >>"$LOG/ckan-db.log" 2>&1 ||
     die "the CKAN database could not be initialised (see .local/log/ckan-db.log)"
-  touch "$stamp"
+  echo "$settings" >"$stamp"
 }
 
 start_ckan() {
@@ -246,16 +255,34 @@ start_ckan() {
   wait_for_url "http://127.0.0.1:$CKAN_PORT/api/3/action/status_show" "CKAN"
 }
 
+# The background processes a portal runs beside the web server.
+start_workers() {
+  local name
+  for name in gather-consumer fetch-consumer; do
+    pid_alive "$RUN/$name.pid" && continue
+    (exec "$VENV/bin/ckan" -c "$CKAN_INI" harvester "$name" >>"$LOG/$name.log" 2>&1) &
+    echo $! >"$RUN/$name.pid"
+  done
+  if ! pid_alive "$RUN/jobs-worker.pid"; then
+    (exec "$VENV/bin/ckan" -c "$CKAN_INI" jobs worker >>"$LOG/jobs-worker.log" 2>&1) &
+    echo $! >"$RUN/jobs-worker.pid"
+  fi
+}
+
 up() {
   install_all
   start_services
-  write_ckan_ini
-  init_ckan_db
+  configure_ckan
   start_ckan
+  start_workers
   say "CKAN is running at http://127.0.0.1:$CKAN_PORT"
 }
 
+WORKERS="gather-consumer fetch-consumer jobs-worker"
+
 down() {
+  local name
+  for name in $WORKERS; do stop_pidfile "$RUN/$name.pid"; done
   stop_pidfile "$RUN/ckan.pid"
   stop_pidfile "$RUN/solr.pid"
   stop_pidfile "$RUN/solr-test.pid"
@@ -277,7 +304,7 @@ clean() {
 status() {
   local name
   pg_running && echo "postgresql: running on 127.0.0.1:$PG_PORT" || echo "postgresql: stopped"
-  for name in redis solr solr-test ckan; do
+  for name in redis solr solr-test ckan $WORKERS; do
     pid_alive "$RUN/$name.pid" && echo "$name: running (pid $(cat "$RUN/$name.pid"))" || echo "$name: stopped"
   done
 }

@@ -1,13 +1,9 @@
-"""`ckan budgetod …`: the kit's commands with their defaults taken from the CKAN ini."""
+"""`ckan budgetod convert|validate|inspect`: the kit's commands with defaults from the CKAN ini."""
 from __future__ import annotations
 
-import click
-
-
-@click.group(name="budgetod", short_help="Budgets TOTEM → SCDL")
-def budgetod():
-    """Budgets TOTEM → SCDL (ckanext-budgetod)."""
+from ckanext.budgetod import settings
+from ckanext.budgetod.totem.cli import build_cli
 
 
 def get_commands() -> list:
-    return [budgetod]
+    return [build_cli(settings.current().for_domain(), name="budgetod")]

@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass
 
 import ckan.plugins.toolkit as tk
 
+from ckanext.budgetod.totem.cli import Settings as DomainSettings
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -18,6 +20,16 @@ class Settings:
 
     def as_dict(self) -> dict:
         return asdict(self)
+
+    def for_domain(self) -> DomainSettings:
+        return DomainSettings(
+            plans_de_comptes=self.plans_de_comptes,
+            schema=self.scdl_schema,
+            cache_dir=self.cache_dir,
+            max_bytes=self.max_document_size,
+            allow_private=self.allow_private_urls,
+            timeout=self.http_timeout,
+        )
 
 
 def current() -> Settings:

@@ -1,4 +1,5 @@
 """The extension loaded in a real CKAN: configuration, the action API, search through Solr."""
+import json
 from pathlib import Path
 
 import pytest
@@ -86,3 +87,31 @@ def test_messages_follow_the_language_french_by_default(app, path, expected):
     user = factories.UserWithToken()
     response = app.get(path, headers={"Authorization": user["token"]}, status=403)
     assert expected in response.json["error"]["message"]
+
+
+SHARED_TOTEM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "totem"
+
+
+def test_ckan_budgetod_convert_uses_the_ini_nomenclatures_and_schema(cli, tmp_path):
+    output, report = tmp_path / "crach.csv", tmp_path / "crach.json"
+
+    result = cli.invoke(ckan_command, [
+        "budgetod", "convert", str(SHARED_TOTEM / "crach-principal-ca-2021.xml"),
+        "-o", str(output), "--report", str(report),
+    ])
+
+    assert result.exit_code == 0, result.output
+    assert output.read_text(encoding="utf-8").count("\n") == 1 + 196
+    details = json.loads(report.read_text(encoding="utf-8"))
+    assert details["validation"]["valid"] is True
+    assert details["plan"]["location"].endswith("2021/M14/M14_COM_500_3500/planDeCompte.xml")
+
+
+def test_ckan_budgetod_reports_bad_input_in_one_line(cli, tmp_path):
+    broken = SHARED_TOTEM / "broken" / "mauvais_siret.xml"
+
+    result = cli.invoke(ckan_command, ["budgetod", "inspect", str(broken)])
+
+    assert result.exit_code == 2
+    assert result.output.strip().startswith(f"error: {broken}:")
+    assert "Traceback" not in result.output
