@@ -1,0 +1,1 @@
+"""Harvesting TOTEM budget documents from where communities publish them."""
