@@ -1,0 +1,133 @@
+"""The metadata template ("fiche de métadonnées modèle") of the harvested budget datasets.
+
+The template shipped beside this module (``fiche_metadonnees.yaml``, documented in French) is the
+default; the ini option ``ckanext.budgetod.metadata_template`` names another file to use instead,
+and a harvest source's ``"metadata"`` object is merged over either. Texts hold ``{placeholders}``
+filled for each dataset.
+"""
+from __future__ import annotations
+
+import string
+from pathlib import Path
+from typing import Any, Mapping
+
+import yaml
+
+import ckan.plugins.toolkit as tk
+
+from ckanext.budgetod.totem.fetch import Bilingual, BilingualError
+
+DEFAULT_TEMPLATE = Path(__file__).with_name("fiche_metadonnees.yaml")
+TEMPLATE_OPTION = "ckanext.budgetod.metadata_template"
+# Dataset fields of CKAN's core schema a template may set; anything else goes under "extras".
+CORE_FIELDS = ("title", "notes", "tags", "license_id", "author", "author_email", "maintainer",
+               "maintainer_email", "url", "version")
+PLACEHOLDERS = ("exercice", "budget", "collectivite", "siret", "insee", "nomenclature", "etapes",
+                "organisation", "schema_version")
+# Extras the harvester computes itself: a template must not override them.
+RESERVED_EXTRA_PREFIX = "budgetod_"
+
+
+class MetadataTemplateError(BilingualError):
+    """A metadata template (file or a source's "metadata" object) that cannot be used."""
+
+
+def load_template(path: str | Path | None = None) -> dict:
+    """The template of the portal: ``path``, else the ini option's file, else the shipped one."""
+    location = Path(path or tk.config.get(TEMPLATE_OPTION) or DEFAULT_TEMPLATE)
+    try:
+        content = yaml.safe_load(location.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise MetadataTemplateError(location, Bilingual(
+            f"fiche de métadonnées illisible ({error.strerror})",
+            f"unreadable metadata template ({error.strerror})")) from None
+    except yaml.YAMLError as error:
+        raise MetadataTemplateError(location, Bilingual(
+            f"fiche de métadonnées en YAML invalide ({error})",
+            f"metadata template is not valid YAML ({error})")) from None
+    return checked(content, location)
+
+
+def effective_template(source_metadata: Mapping | None) -> dict:
+    """The portal's template with a harvest source's overrides merged over it."""
+    return merged(load_template(), checked(source_metadata or {}, "metadata"))
+
+
+def merged(base: Mapping, override: Mapping) -> dict:
+    """``override``'s keys replace ``base``'s, except "extras", merged key by key."""
+    result = {**base, **override}
+    result["extras"] = {**base.get("extras", {}), **override.get("extras", {})}
+    return result
+
+
+def checked(template: Any, origin: object) -> dict:
+    """The template itself once its shape and placeholders are known good."""
+
+    def fail(french: str, english: str) -> MetadataTemplateError:
+        return MetadataTemplateError(origin, Bilingual(french, english))
+
+    if not isinstance(template, dict):
+        raise fail("la fiche de métadonnées doit être un objet (clé : valeur)",
+                   "the metadata template must be a mapping (key: value)")
+    unknown = sorted(set(template) - set(CORE_FIELDS) - {"extras"})
+    if unknown:
+        raise fail(f"clé(s) inconnue(s) : {', '.join(map(str, unknown))} ; clés possibles : "
+                   f"{', '.join(CORE_FIELDS)}, extras",
+                   f"unknown key(s): {', '.join(map(str, unknown))}; possible keys: "
+                   f"{', '.join(CORE_FIELDS)}, extras")
+    extras = template.get("extras", {})
+    if not isinstance(extras, dict):
+        raise fail("« extras » doit être un objet (clé : valeur)", '"extras" must be a mapping (key: value)')
+    reserved = sorted(key for key in extras if str(key).startswith(RESERVED_EXTRA_PREFIX))
+    if reserved:
+        raise fail(f"les champs {', '.join(reserved)} sont calculés par le moissonneur",
+                   f"the fields {', '.join(reserved)} are computed by the harvester")
+    tags = template.get("tags", [])
+    if not isinstance(tags, list) or not all(isinstance(tag, (str, int)) for tag in tags):
+        raise fail("« tags » doit être une liste de mots-clés", '"tags" must be a list of keywords')
+    texts = [(key, value) for key, value in template.items() if key not in ("extras", "tags")]
+    texts += [(f"extras.{key}", value) for key, value in extras.items()]
+    texts += [("tags", tag) for tag in tags]
+    for key, value in texts:
+        if not isinstance(value, (str, int, float)) and value is not None:
+            raise fail(f"« {key} » doit être un texte", f'"{key}" must be a text')
+        _check_placeholders(str(value or ""), key, fail)
+    return template
+
+
+def _check_placeholders(text: str, key: str, fail) -> None:
+    try:
+        parsed = list(string.Formatter().parse(text))
+    except ValueError as error:
+        raise fail(f"« {key} » : accolades mal formées ({error}) ; écrire {{{{ et }}}} pour des accolades",
+                   f'"{key}": malformed braces ({error}); write {{{{ and }}}} for literal braces') from None
+    for _literal, field, spec, conversion in parsed:
+        # Plain names only: attribute, index, conversion and format syntax are refused.
+        if field is not None and (field not in PLACEHOLDERS or spec or conversion):
+            raise fail(f"« {key} » : variable {{{field}}} inconnue ; variables possibles : "
+                       + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS),
+                       f'"{key}": unknown placeholder {{{field}}}; possible placeholders: '
+                       + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS))
+
+
+def dataset_fields(template: Mapping, values: Mapping[str, str]) -> dict:
+    """The dataset fields the template gives for these placeholder values.
+
+    Returns the core fields (tags as CKAN tag dicts) and an "extras" dict; empty values are left out.
+    """
+
+    def fill(value: Any) -> str:
+        return str(value or "").format_map(values).strip()
+
+    fields: dict = {}
+    for key in CORE_FIELDS:
+        if key == "tags" or key not in template:
+            continue
+        text = fill(template[key])
+        if text:
+            fields[key] = text
+    tags = dict.fromkeys(fill(tag) for tag in template.get("tags", []))
+    fields["tags"] = [{"name": tag} for tag in tags if tag]
+    extras = {key: fill(value) for key, value in template.get("extras", {}).items()}
+    fields["extras"] = {key: value for key, value in extras.items() if value}
+    return fields

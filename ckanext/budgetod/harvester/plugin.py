@@ -1,0 +1,382 @@
+"""The `budgetod_harvester` plugin: harvest sources of type `budgetod_totem`, the readable validation
+report page, the licence Licence Ouverte 2.0, and the background conversion of hand-uploaded TOTEM
+resources.
+
+Stages (ckanext-harvest contract):
+
+- gather lists the source's documents (``sources.list_documents``; guid = normalised document URL).
+  A document that a previous harvest published and that the source no longer lists gets a harvest
+  object with the extra ``status`` = ``delete``. When the source cannot be read, gather records the
+  error and creates nothing: a source that cannot be read never deletes anything.
+- fetch downloads the document into a spool file, with the validators (ETag, Last-Modified) of the
+  object currently published for that guid. "unchanged" — no import work, reported "not modified" —
+  when the server answers 304, or when the content (sha256) and the publication settings
+  (grouping, metadata template, schema) are those of the current object.
+- import converts, validates, and publishes (``publish.upsert_document``); a failure is an object
+  error naming the URL and the cause in French and English, and what was published stays.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import tempfile
+
+from flask import Blueprint
+
+import ckan.model as model
+import ckan.plugins as plugins
+import ckan.plugins.toolkit as tk
+from ckan.lib import uploader
+from ckan.model.license import License
+
+from ckanext.harvest.harvesters.base import HarvesterBase
+from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
+
+from ckanext.budgetod import settings
+from ckanext.budgetod.harvester import jobs, metadata, publish, sources
+from ckanext.budgetod.totem.errors import BudgetodError
+
+log = logging.getLogger(__name__)
+
+SOURCE_TYPE = "budgetod_totem"
+STATUS_DELETE = "delete"
+LICENCE_OUVERTE_2 = {
+    "id": "lov2",
+    "title": "Licence Ouverte / Open Licence version 2.0",
+    "url": "https://www.etalab.gouv.fr/licence-ouverte-open-licence/",
+    "od_conformance": "approved",
+    "osd_conformance": "not reviewed",
+    "status": "active",
+    "domain_data": True,
+    "domain_content": True,
+}
+_TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
+
+
+# ---------------------------------------------------------------- messages
+
+def _bilingual(url: str, french: str, english: str) -> str:
+    """One stored message for both audiences: harvest reports are read in either language."""
+    return f"{url} — {french} / {english}"
+
+
+def _failure(url: str, error: BaseException, local_dir: str = "") -> str:
+    """A harvest report message naming the document URL and the cause, never a traceback."""
+    if isinstance(error, BudgetodError):
+        # A cause about a spool file says nothing more than the URL; one about another location
+        # (a plan de comptes, the schema) names it.
+        if not error.source or error.source == url or (local_dir and error.source.startswith(local_dir)):
+            return _bilingual(url, error.localized_cause("fr"), error.localized_cause("en"))
+        return _bilingual(url, error.describe("fr"), error.describe("en"))
+    if isinstance(error, tk.ValidationError):
+        details = "; ".join(f"{field}: {messages}" for field, messages in (error.error_dict or {}).items())
+        return _bilingual(url, f"publication refusée par CKAN ({details})",
+                          f"CKAN refused the publication ({details})")
+    log.error("Unexpected error on %s", url, exc_info=error)
+    detail = str(error).splitlines()[0][:300] if str(error) else ""
+    return _bilingual(url, f"erreur inattendue ({type(error).__name__} : {detail}), voir le journal du serveur",
+                      f"unexpected error ({type(error).__name__}: {detail}), see the server log")
+
+
+def _ui_language() -> str:
+    try:
+        return "en" if tk.h.lang() == "en" else "fr"
+    except RuntimeError:  # outside a request
+        return "fr"
+
+
+# ---------------------------------------------------------------- harvest objects
+
+def _extras(harvest_object: HarvestObject | None) -> dict:
+    return {extra.key: extra.value for extra in harvest_object.extras} if harvest_object else {}
+
+
+def _set_extras(harvest_object: HarvestObject, **values: str | None) -> None:
+    existing = {extra.key: extra for extra in harvest_object.extras}
+    for key, value in values.items():
+        if value is None:
+            continue
+        if key in existing:
+            existing[key].value = value
+        else:
+            harvest_object.extras.append(HarvestObjectExtra(key=key, value=value))
+
+
+def _current_objects(source_id: str, guid: str | None = None, exclude: str | None = None) -> list[HarvestObject]:
+    """The objects currently published for a source (one per guid), newest first."""
+    query = model.Session.query(HarvestObject).filter(
+        HarvestObject.harvest_source_id == source_id, HarvestObject.current == True)  # noqa: E712
+    if guid is not None:
+        query = query.filter(HarvestObject.guid == guid)
+    if exclude is not None:
+        query = query.filter(HarvestObject.id != exclude)
+    return query.order_by(HarvestObject.import_finished.desc().nullslast()).all()
+
+
+def _spool_dir() -> str:
+    directory = os.path.join(settings.current().cache_dir, "harvest")
+    os.makedirs(directory, exist_ok=True)
+    return directory
+
+
+def _spool_path(harvest_object: HarvestObject) -> str:
+    return os.path.join(_spool_dir(), f"{harvest_object.id}.xml")
+
+
+def _remove_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _fetch_options() -> sources.FetchOptions:
+    current = settings.current()
+    return sources.FetchOptions(
+        timeout=float(current.http_timeout), max_bytes=current.max_document_size,
+        allow_private=current.allow_private_urls,
+        archive_cache_dir=os.path.join(current.cache_dir, "archives"))
+
+
+def _source_owner(source_id: str) -> str | None:
+    source_dataset = model.Package.get(source_id)
+    return source_dataset.owner_org if source_dataset else None
+
+
+def _publication_fingerprint(config: sources.SourceConfig, template: dict) -> str:
+    """What besides the document decides what is published: a change re-imports unchanged documents."""
+    decisive = {"grouping": config.grouping, "template": template, "schema": settings.current().scdl_schema}
+    return hashlib.sha256(json.dumps(decisive, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _invalid(url: str, doc: publish.ConvertedDocument) -> str:
+    french, english = (doc.summary(lang) for lang in ("fr", "en"))
+    return _bilingual(url, f"CSV SCDL non conforme, rien n'est publié. {french}",
+                      f"SCDL CSV not valid, nothing published. {english}")
+
+
+# ---------------------------------------------------------------- the plugin
+
+class BudgetodHarvester(HarvesterBase):
+    plugins.implements(plugins.IConfigurable)
+    plugins.implements(plugins.IConfigurer)
+    plugins.implements(plugins.IBlueprint)
+    plugins.implements(plugins.IResourceController, inherit=True)
+
+    # IConfigurable
+
+    def configure(self, config) -> None:
+        if not plugins.plugin_loaded("budgetod"):
+            raise RuntimeError("budgetod_harvester needs the budgetod plugin: add both to ckan.plugins")
+        # CKAN 2.11 has no licence plugin interface: its register is built once, from
+        # licenses_group_url or the defaults, so the licence is added to it when missing.
+        register = model.Package.get_license_register()
+        if LICENCE_OUVERTE_2["id"] not in register.keys():
+            register.licenses.append(License(dict(LICENCE_OUVERTE_2)))
+
+    # IConfigurer
+
+    def update_config(self, config) -> None:
+        tk.add_template_directory(config, _TEMPLATES_DIR)
+
+    # IBlueprint
+
+    def get_blueprint(self) -> Blueprint:
+        blueprint = Blueprint("budgetod_report", __name__)
+        blueprint.add_url_rule("/budgetod/report/<resource_id>", view_func=report_page, endpoint="read")
+        return blueprint
+
+    # IResourceController
+
+    def after_resource_create(self, context, resource) -> None:
+        jobs.enqueue_if_uploaded_totem(resource)
+
+    def after_resource_update(self, context, resource) -> None:
+        jobs.enqueue_if_uploaded_totem(resource)
+
+    # IHarvester
+
+    def info(self) -> dict:
+        return {
+            "name": SOURCE_TYPE,
+            "title": "Budgets TOTEM (SCDL)",
+            "description": (
+                "Documents budgétaires TOTEM (fichier, page d'index, archive ZIP, portail CKAN ou udata), "
+                "convertis au format SCDL budget et validés / TOTEM budget documents (file, index page, "
+                "ZIP archive, CKAN or udata portal), converted to SCDL budget and validated"),
+        }
+
+    def validate_config(self, config: str | None) -> str | None:
+        # ckanext-harvest passes the configuration alone: the URL-dependent checks run at gather time.
+        try:
+            parsed = sources.parse_source_config("", config)
+            metadata.effective_template(parsed.metadata)
+        except BudgetodError as error:
+            raise ValueError(error.describe(_ui_language())) from None
+        return config
+
+    def get_original_url(self, harvest_object_id: str) -> str | None:
+        return _extras(HarvestObject.get(harvest_object_id)).get("url")
+
+    def gather_stage(self, harvest_job) -> list[str] | None:
+        source = harvest_job.source
+        try:
+            config = sources.parse_source_config(source.url, source.config)
+            listed = sources.list_documents(source.url, config, options=_fetch_options())
+        except Exception as error:  # noqa: BLE001 - whatever happens, the report gets a message
+            self._save_gather_error(_failure(source.url, error), harvest_job)
+            return None
+        objects = []
+        for ref in listed:
+            extras = [HarvestObjectExtra(key="url", value=ref.url)]
+            if ref.member:
+                extras.append(HarvestObjectExtra(key="member", value=ref.member))
+            objects.append(HarvestObject(guid=ref.guid, job=harvest_job, extras=extras))
+        listed_guids = {ref.guid for ref in listed}
+        for published in _current_objects(source.id):
+            if published.guid in listed_guids:
+                continue
+            listed_guids.add(published.guid)
+            kept = _extras(published)
+            objects.append(HarvestObject(
+                guid=published.guid, job=harvest_job, package_id=published.package_id,
+                extras=[HarvestObjectExtra(key=key, value=value) for key, value in (
+                    ("status", STATUS_DELETE), ("url", kept.get("url", published.guid)),
+                    ("document_key", kept.get("document_key")), ("dataset", kept.get("dataset")))
+                    if value]))
+        model.Session.add_all(objects)
+        model.Session.commit()
+        return [harvest_object.id for harvest_object in objects]
+
+    def fetch_stage(self, harvest_object):
+        extras = _extras(harvest_object)
+        if extras.get("status") == STATUS_DELETE:
+            return True
+        url = extras["url"]
+        published = next(iter(_current_objects(harvest_object.harvest_source_id, harvest_object.guid,
+                                               exclude=harvest_object.id)), None)
+        if published is not None and (published.package is None or published.package.state != "active"):
+            published = None  # its dataset was deleted: publish again whatever the content
+        before = _extras(published)
+        spool = _spool_path(harvest_object)
+        try:
+            source = harvest_object.source
+            config = sources.parse_source_config(source.url, source.config)
+            fingerprint = _publication_fingerprint(config, metadata.effective_template(config.metadata))
+            # `ckan harvester run-test --force-import=GUID` flags the object: publish it again anyway.
+            if before.get("fingerprint") != fingerprint or getattr(harvest_object, "force_import", False):
+                before = {}  # no conditional request, no comparison
+            retrieved = sources.retrieve_document(
+                sources.DocumentRef(harvest_object.guid, url, extras.get("member")), spool,
+                options=_fetch_options(), etag=before.get("etag"), last_modified=before.get("last_modified"))
+        except Exception as error:  # noqa: BLE001
+            _remove_quietly(spool)
+            self._save_object_error(_failure(url, error, _spool_dir()), harvest_object, "Fetch")
+            return False
+        if before and (retrieved.not_modified or retrieved.sha256 == before.get("sha256")):
+            _remove_quietly(spool)
+            # Same content under new validators: remember them for the next conditional request.
+            _set_extras(published, etag=retrieved.etag, last_modified=retrieved.last_modified)
+            published.save()
+            return "unchanged"
+        _set_extras(harvest_object, etag=retrieved.etag, last_modified=retrieved.last_modified,
+                    sha256=retrieved.sha256, fingerprint=fingerprint)
+        harvest_object.save()
+        return True
+
+    def import_stage(self, harvest_object):
+        extras = _extras(harvest_object)
+        url = extras.get("url", harvest_object.guid)
+        source = harvest_object.source
+        owner_org = _source_owner(source.id)
+        spool = _spool_path(harvest_object)
+        try:
+            config = sources.parse_source_config(source.url, source.config)
+            template = metadata.effective_template(config.metadata)
+            if extras.get("status") == STATUS_DELETE:
+                return self._import_deletion(harvest_object, extras, owner_org, template)
+            with tempfile.TemporaryDirectory(dir=_spool_dir()) as workdir:
+                sha256 = extras.get("sha256")
+                if not os.path.exists(spool):
+                    # `ckan harvester import` runs this stage alone, long after fetch.
+                    retrieved = sources.retrieve_document(
+                        sources.DocumentRef(harvest_object.guid, url, extras.get("member")), spool,
+                        options=_fetch_options())
+                    sha256 = retrieved.sha256
+                doc = publish.convert(spool, workdir, source=harvest_object.guid, sha256=sha256)
+                if not doc.valid:
+                    self._save_object_error(_invalid(url, doc), harvest_object, "Import")
+                    return False
+                target = publish.DatasetTarget(publish.dataset_name(doc.header, config.grouping), owner_org,
+                                               template)
+                dataset = publish.upsert_document(doc, target, user=self._get_user_name(), workdir=workdir)
+        except Exception as error:  # noqa: BLE001 - one bad document never stops the job
+            model.Session.rollback()
+            self._save_object_error(_failure(url, error, _spool_dir()), harvest_object, "Import")
+            return False
+        finally:
+            _remove_quietly(spool)
+        self._retire_previous(harvest_object, doc.key, target, url)
+        harvest_object.current = True
+        harvest_object.package_id = dataset["id"]
+        _set_extras(harvest_object, document_key=doc.key, dataset=target.name,
+                    fingerprint=_publication_fingerprint(config, template))
+        harvest_object.save()
+        return True
+
+    def _retire_previous(self, harvest_object, key: str, target: publish.DatasetTarget, url: str) -> None:
+        """The objects this one replaces stop being current; what they published elsewhere (their
+        document key or dataset changed since) is taken down."""
+        previous_objects = _current_objects(harvest_object.harvest_source_id, harvest_object.guid,
+                                            exclude=harvest_object.id)
+        for previous in previous_objects:
+            before = _extras(previous)
+            if before.get("dataset") and (before["dataset"], before.get("document_key")) != (target.name, key):
+                try:
+                    publish.remove_document(
+                        publish.DatasetTarget(before["dataset"], target.owner_org, target.template),
+                        before["document_key"], harvest_object.guid, user=self._get_user_name())
+                except Exception as error:  # noqa: BLE001
+                    model.Session.rollback()
+                    self._save_object_error(_failure(url, error), harvest_object, "Import")
+        # Flagged after the removals: taking a dataset's lock discards unsaved changes of the session.
+        for previous in previous_objects:
+            previous.current = False
+
+    def _import_deletion(self, harvest_object, extras: dict, owner_org, template) -> bool:
+        key, name = extras.get("document_key"), extras.get("dataset")
+        if key and name:
+            dataset_id = publish.remove_document(publish.DatasetTarget(name, owner_org, template), key,
+                                                 harvest_object.guid, user=self._get_user_name())
+            harvest_object.package_id = dataset_id or harvest_object.package_id
+        for previous in _current_objects(harvest_object.harvest_source_id, harvest_object.guid,
+                                         exclude=harvest_object.id):
+            previous.current = False
+        harvest_object.current = False  # reported as "deleted"
+        harvest_object.save()
+        return True
+
+
+# ---------------------------------------------------------------- readable report
+
+def report_page(resource_id: str):
+    """A validation report for people: the JSON report resource rendered in the page's language."""
+    try:
+        resource = tk.get_action("resource_show")({}, {"id": resource_id})
+        dataset = tk.get_action("package_show")({}, {"id": resource["package_id"]})
+    except (tk.ObjectNotFound, tk.NotAuthorized):
+        return tk.abort(404, tk._("Validation report not found"))
+    if resource.get("budgetod_role") != publish.ROLE_REPORT or resource.get("url_type") != "upload":
+        return tk.abort(404, tk._("Validation report not found"))
+    path = uploader.get_resource_uploader(resource).get_path(resource["id"])
+    try:
+        with open(path, encoding="utf-8") as stream:
+            report = json.load(stream)
+    except (OSError, ValueError):
+        return tk.abort(404, tk._("Validation report not found"))
+    return tk.render("budgetod/report.html", {
+        "report": report, "resource": resource, "pkg_dict": dataset,
+        "english": _ui_language() == "en",
+    })

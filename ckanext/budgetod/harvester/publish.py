@@ -1,0 +1,467 @@
+"""How converted budget documents become CKAN datasets and resources.
+
+Dataset model:
+
+- One dataset per budget and year (grouping "budget", the default), named
+  ``budget-{siret}-{exercice}``; or one dataset per document (grouping "document"), named
+  ``budget-{document key}``.
+- An annex budget (CodTypBud A, or attached to another établissement's budget) always adds
+  ``-annexe-{budget code}`` to its dataset name and document key: TOTEM lets an annex carry the
+  same SIRET as its main budget (IdEtab = IdColl in crach-lotissement-bp-2022.xml), and one
+  document alone cannot tell whether the SIRET is shared, so the suffix is never left out.
+- Each document adds three resources, stored in CKAN's filestore: the SCDL CSV (role ``scdl``),
+  the original TOTEM XML (``totem``) and the validation report (``report``). They carry the
+  document key (``budgetod_document``), so a document published again — even from another URL —
+  replaces its own resources, keeping their ids.
+
+Writers of one dataset are serialised by a PostgreSQL advisory lock keyed on the dataset name,
+taken before the dataset is read and released when the update commits: several fetch consumers
+may import documents of the same dataset at once without losing a resource.
+"""
+from __future__ import annotations
+
+import contextlib
+import datetime
+import hashlib
+import json
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Iterator
+
+import sqlalchemy as sa
+from werkzeug.datastructures import FileStorage
+
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+
+from ckanext.budgetod import settings
+from ckanext.budgetod.harvester import metadata
+from ckanext.budgetod.totem import scdl, validation
+from ckanext.budgetod.totem.reader import DocumentHeader
+
+ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT = "scdl", "totem", "report"
+GROUPING_BUDGET, GROUPING_DOCUMENT = "budget", "document"
+SCDL_SCHEMA_NAME = "scdl/budget"
+# Titles of the budget stages (NatDec) for people; the SCDL labels call a CFU a compte administratif.
+ETAPE_TITLES = {
+    "01": "budget primitif",
+    "02": "décision modificative",
+    "03": "budget supplémentaire",
+    "09": "compte administratif",
+    "10": "compte financier unique",
+}
+_FILE_SUFFIXES = {ROLE_SCDL: ".csv", ROLE_TOTEM: ".xml", ROLE_REPORT: ".json"}
+_FORMATS = {ROLE_SCDL: "CSV", ROLE_TOTEM: "XML", ROLE_REPORT: "JSON"}
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
+# ---------------------------------------------------------------- names
+
+def _slug(text: str) -> str:
+    return _NOT_SLUG.sub("-", text.lower()).strip("-")
+
+
+def budget_suffix(header: DocumentHeader) -> str:
+    """``annexe-{budget code}`` for an annex budget, "" for a main budget (see the module docstring)."""
+    if not header.is_annex:
+        return ""
+    code = _slug(header.budget_code)
+    return f"annexe-{code}" if code else "annexe"
+
+
+def document_key(header: DocumentHeader) -> str:
+    """What a document replaces: SIRET, exercice, étape, decision number, and the annex's budget code."""
+    suffix = budget_suffix(header)
+    return f"{header.document_key}-{suffix}" if suffix else header.document_key
+
+
+def dataset_name(header: DocumentHeader, grouping: str) -> str:
+    if grouping == GROUPING_DOCUMENT:
+        return _slug(f"budget-{document_key(header)}")[:100]
+    suffix = budget_suffix(header)
+    return f"budget-{header.siret}-{header.exercice}" + (f"-{suffix}" if suffix else "")
+
+
+def etape_title(natdec: str, decision_number: str = "") -> str:
+    title = ETAPE_TITLES.get(natdec, natdec)
+    # Several modifying decisions share a year: their number tells them apart.
+    return f"{title} n° {decision_number}" if natdec == "02" and decision_number else title
+
+
+# ---------------------------------------------------------------- conversion
+
+@dataclass
+class ConvertedDocument:
+    """A TOTEM document converted and validated, ready to publish.
+
+    ``source`` is where it comes from (the harvested or uploaded document's URL);
+    ``csv_path`` is None when the conversion failed, and ``report`` then says why.
+    """
+
+    header: DocumentHeader | None
+    source: str
+    sha256: str
+    totem_path: str
+    csv_path: str | None
+    report: dict
+    valid: bool
+    schema_version: str
+    validation: validation.ValidationReport | None = None
+
+    @property
+    def key(self) -> str:
+        return document_key(self.header)
+
+    def summary(self, lang: str) -> str:
+        """The validation verdict and its first errors, on one line."""
+        text = validation.format_summary(self.validation, lang, listed_errors=1)
+        return " ".join(line.strip() for line in text.splitlines())
+
+
+def sha256_of(path: str) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def convert(totem_path: str, workdir: str, *, source: str, sha256: str) -> ConvertedDocument:
+    """Convert and validate one document with the portal's settings.
+
+    Raises BudgetodError when the document cannot be converted or the schema is unusable.
+    """
+    options = settings.current()
+    csv_path = os.path.join(workdir, "scdl.csv")
+    result = scdl.convert_document(
+        totem_path, csv_path, plans=options.plans_de_comptes, cache_dir=options.cache_dir,
+        allow_private=options.allow_private_urls, max_bytes=options.max_document_size,
+        timeout=options.http_timeout)
+    report = scdl.validate_output(result, options.scdl_schema, cache_dir=options.cache_dir,
+                                  allow_private=options.allow_private_urls)
+    schema = validation.load_schema(options.scdl_schema, cache_dir=options.cache_dir,
+                                    allow_private=options.allow_private_urls)
+    version = str(schema.get("version") or "")
+    document = result.info.to_dict()
+    document.pop("source", None)  # a path on this server
+    validation_dict = report.to_dict()
+    for server_side in ("file", "frictionless"):  # local paths, and frictionless' raw descriptor
+        validation_dict.pop(server_side, None)
+    validation_dict["schema"] = {"name": SCDL_SCHEMA_NAME, "version": version}
+    published_report = {
+        "document_key": document_key(result.info.header),
+        "source": source,
+        "sha256": sha256,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "document": document,
+        "conversion": {
+            "rows": result.rows,
+            "plan": {key: value for key, value in result.plan.to_dict().items() if key != "location"},
+            "warnings": [{"code": warning.code, "count": warning.count, "details": warning.params,
+                          "message_fr": warning.message("fr"), "message_en": warning.message("en")}
+                         for warning in result.warnings],
+        },
+        "validation": validation_dict,
+    }
+    return ConvertedDocument(result.info.header, source, sha256, totem_path, csv_path, published_report,
+                             report.valid, version, report)
+
+
+def failure_report(source: str, sha256: str, error) -> dict:
+    """The report published for an uploaded document that could not be converted."""
+    return {
+        "document_key": None,
+        "source": source,
+        "sha256": sha256,
+        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+        "error": {"message_fr": error.localized_cause("fr"), "message_en": error.localized_cause("en")},
+        "validation": None,
+    }
+
+
+# ---------------------------------------------------------------- lock and actions
+
+def dataset_lock_key(name: str) -> int:
+    """The key of the dataset's PostgreSQL advisory lock: 64 bits of a hash of its name."""
+    digest = hashlib.sha256(f"ckanext-budgetod:dataset:{name}".encode()).digest()
+    return int.from_bytes(digest[:8], "big", signed=True)
+
+
+@contextlib.contextmanager
+def locked_dataset(name: str) -> Iterator[None]:
+    """Hold the dataset's advisory lock until the transaction ends (the update commits it)."""
+    model.Session.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": dataset_lock_key(name)})
+    # CKAN's session keeps objects across commits: what it read before the lock may be stale.
+    model.Session.expire_all()
+    try:
+        yield
+    except BaseException:
+        model.Session.rollback()
+        raise
+    model.Session.commit()
+
+
+def _context(user: str, **extra) -> dict:
+    # A fresh context per call: CKAN keeps per-call state in it. use_cache: read the database,
+    # not the search index, which lags behind concurrent writers.
+    return {"user": user, "ignore_auth": True, "use_cache": False, **extra}
+
+
+def _show(name_or_id: str, user: str) -> dict | None:
+    try:
+        return tk.get_action("package_show")(_context(user), {"id": name_or_id})
+    except tk.ObjectNotFound:
+        return None
+
+
+def _update(dataset: dict, user: str, uploads: dict[str, tuple[str, str]]) -> dict:
+    """package_update, storing the files of ``uploads`` (resource id → path, file name) in the filestore."""
+    with contextlib.ExitStack() as files:
+        for resource in dataset["resources"]:
+            if resource.get("id") in uploads:
+                path, filename = uploads[resource["id"]]
+                stream = files.enter_context(open(path, "rb"))
+                resource["upload"] = FileStorage(stream=stream, filename=filename)
+        return tk.get_action("package_update")(_context(user), dataset)
+
+
+# ---------------------------------------------------------------- resources
+
+def _resource_fields(doc: ConvertedDocument, role: str, identity: dict) -> dict:
+    header = doc.header
+    etape = etape_title(header.natdec, header.decision_number)
+    key = doc.key
+    stage = f"{etape.capitalize()}, exercice {header.exercice}"
+    names = {
+        ROLE_SCDL: f"{stage} — données au format SCDL (CSV)",
+        ROLE_TOTEM: f"{stage} — document budgétaire TOTEM (XML)",
+        ROLE_REPORT: f"{stage} — rapport de validation SCDL (JSON)",
+    }
+    descriptions = {
+        ROLE_SCDL: (f"{stage}, {header.budget_name} : données au format national SCDL « budget » "
+                    f"(schéma {SCDL_SCHEMA_NAME} {doc.schema_version}), converties du document TOTEM "
+                    "publié à côté."),
+        ROLE_TOTEM: f"{stage}, {header.budget_name} : document budgétaire TOTEM d'origine ({header.nomenclature}).",
+        ROLE_REPORT: ("Rapport de validation du CSV contre le schéma SCDL, avec les contrôles de Validata : "
+                      + ("valide." if doc.valid else "non valide.")),
+    }
+    fields = {
+        **identity,
+        "name": names[role],
+        "description": descriptions[role],
+        "format": _FORMATS[role],
+        "budgetod_role": role,
+        "budgetod_document": key,
+        "budgetod_etape": header.natdec,
+        "budgetod_decision": header.decision_number,
+        "budgetod_valid": "true" if doc.valid else "false",
+        "budgetod_sha256": doc.sha256,
+    }
+    if role == ROLE_SCDL:
+        fields["schema"] = json.dumps({"name": SCDL_SCHEMA_NAME, "version": doc.schema_version})
+    return fields
+
+
+def _write_report(doc: ConvertedDocument, workdir: str) -> str:
+    path = os.path.join(workdir, "report.json")
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(doc.report, stream, ensure_ascii=False, indent=2)
+    return path
+
+
+def _place_document(resources: list[dict], doc: ConvertedDocument, roles: tuple[str, ...],
+                    belongs: Callable[[dict], bool], identity: dict, workdir: str) -> dict[str, tuple[str, str]]:
+    """Put the document's resources in ``resources`` (in place: same position, same id when they
+    exist); return the files to upload by resource id."""
+    files = {ROLE_SCDL: doc.csv_path, ROLE_TOTEM: doc.totem_path, ROLE_REPORT: _write_report(doc, workdir)}
+    existing = {resource["budgetod_role"]: resource for resource in resources if belongs(resource)}
+    uploads = {}
+    for role in roles:
+        resource = existing.get(role)
+        if resource is None:
+            resource = {"id": str(uuid.uuid4())}
+            resources.append(resource)
+        resource.update(_resource_fields(doc, role, identity))
+        uploads[resource["id"]] = (files[role], f"{_slug(doc.key)}-{role}{_FILE_SUFFIXES[role]}")
+    return uploads
+
+
+def _schema_version(resource: dict) -> str:
+    schema = resource.get("schema")
+    try:
+        schema = json.loads(schema) if isinstance(schema, str) else schema
+    except ValueError:
+        return ""
+    return str(schema.get("version", "")) if isinstance(schema, dict) else ""
+
+
+def _etapes(resources: list[dict]) -> list[str]:
+    stages = {(resource.get("budgetod_etape", ""), resource.get("budgetod_decision", ""))
+              for resource in resources if resource.get("budgetod_role") == ROLE_SCDL}
+    ordered = sorted(stages, key=lambda stage: (stage[0], stage[1].zfill(8)))
+    return [etape_title(natdec, number) for natdec, number in ordered]
+
+
+# ---------------------------------------------------------------- datasets
+
+@dataclass(frozen=True)
+class DatasetTarget:
+    """Where harvested documents go: the dataset name and how its metadata is made."""
+
+    name: str
+    owner_org: str | None
+    template: dict
+
+
+FACT_EXTRAS = ("budgetod_siret", "budgetod_exercice", "budgetod_budget", "budgetod_collectivite",
+               "budgetod_nomenclature", "budgetod_insee")
+
+
+def _facts(header: DocumentHeader) -> dict:
+    """Dataset extras from a document; they also fill the template when a removal rebuilds it."""
+    return {
+        "budgetod_siret": header.siret,
+        "budgetod_exercice": str(header.exercice),
+        "budgetod_budget": header.budget_name,
+        "budgetod_collectivite": header.collectivite or header.budget_name,
+        "budgetod_nomenclature": header.nomenclature,
+        "budgetod_insee": header.insee,
+    }
+
+
+def _organisation_title(owner_org: str | None) -> str:
+    group = model.Group.get(owner_org) if owner_org else None
+    return (group.title or group.name) if group else tk.config.get("ckan.site_title", "")
+
+
+def _apply_metadata(dataset: dict, target: DatasetTarget, facts: dict) -> None:
+    resources = dataset["resources"]
+    etapes = _etapes(resources)
+    versions = sorted({_schema_version(resource) for resource in resources
+                       if resource.get("budgetod_role") == ROLE_SCDL} - {""})
+    values = {
+        "exercice": facts["budgetod_exercice"],
+        "budget": facts["budgetod_budget"],
+        "collectivite": facts["budgetod_collectivite"],
+        "siret": facts["budgetod_siret"],
+        "insee": facts["budgetod_insee"],
+        "nomenclature": facts["budgetod_nomenclature"],
+        "etapes": ", ".join(etapes),
+        "organisation": _organisation_title(target.owner_org),
+        "schema_version": ", ".join(versions),
+    }
+    fields = metadata.dataset_fields(target.template, values)
+    extras = {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
+    extras.update(fields.pop("extras"))
+    extras.update(facts)
+    extras["budgetod_etapes"] = ", ".join(etapes)
+    dataset.update(fields)
+    dataset["extras"] = [{"key": key, "value": value} for key, value in extras.items() if value != ""]
+    dataset["owner_org"] = target.owner_org
+    dataset["state"] = "active"  # a dataset deleted once all its documents vanished comes back
+
+
+def _harvested(key: str) -> Callable[[dict], bool]:
+    def belongs(resource: dict) -> bool:
+        return (resource.get("budgetod_document") == key and "budgetod_totem_resource" not in resource
+                and resource.get("budgetod_role") in (ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT))
+    return belongs
+
+
+def upsert_document(doc: ConvertedDocument, target: DatasetTarget, *, user: str, workdir: str) -> dict:
+    """Create or update the target dataset with the document's three resources; returns the dataset."""
+    with locked_dataset(target.name):
+        dataset = _show(target.name, user)
+        belongs = _harvested(doc.key)
+        if dataset is None:
+            # Not committed: the lock must cover the creation and the update with the files.
+            tk.get_action("package_create")(_context(user, defer_commit=True), {
+                "name": target.name, "title": target.name, "owner_org": target.owner_org})
+            dataset = _show(target.name, user)
+        elif dataset["state"] == "deleted":
+            # Deleted when its last document vanished: that document's resources are stale.
+            dataset["resources"] = [resource for resource in dataset["resources"] if belongs(resource)]
+        uploads = _place_document(dataset["resources"], doc, (ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT),
+                                  belongs, {"budgetod_source": doc.source}, workdir)
+        _apply_metadata(dataset, target, _facts(doc.header))
+        return _update(dataset, user, uploads)
+
+
+def remove_document(target: DatasetTarget, key: str, source: str, *, user: str) -> str | None:
+    """Remove the resources the document ``key`` got from ``source``; delete the dataset when no
+    resource is left. Returns the dataset id, or None when there is no such dataset."""
+    with locked_dataset(target.name):
+        dataset = _show(target.name, user)
+        if dataset is None or dataset["state"] == "deleted":
+            return dataset and dataset["id"]
+        belongs = _harvested(key)
+        kept = [resource for resource in dataset["resources"]
+                if not (belongs(resource) and resource.get("budgetod_source") == source)]
+        if len(kept) == len(dataset["resources"]):
+            return dataset["id"]  # another URL publishes this document now
+        if not kept:
+            tk.get_action("package_delete")(_context(user), {"id": dataset["id"]})
+            return dataset["id"]
+        dataset["resources"] = kept
+        extras = {extra["key"]: extra["value"] for extra in dataset["extras"]}
+        _apply_metadata(dataset, target, {name: extras.get(name, "") for name in FACT_EXTRAS})
+        return _update(dataset, user, {})["id"]
+
+
+# ---------------------------------------------------------------- hand-uploaded documents
+
+def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: ConvertedDocument, *, user: str,
+                    workdir: str) -> dict | None:
+    """Give an uploaded TOTEM resource its CSV and report siblings (only the report when the
+    conversion failed). Returns the dataset, or None when the resource is gone."""
+    dataset = _show(dataset_id, user)
+    if dataset is None:
+        return None
+    with locked_dataset(dataset["name"]):
+        dataset = _show(dataset_id, user)
+        resources = dataset["resources"] if dataset else []
+        totem = next((resource for resource in resources if resource["id"] == totem_resource_id), None)
+        if totem is None:
+            return None
+
+        def belongs(resource: dict) -> bool:
+            return resource.get("budgetod_totem_resource") == totem_resource_id
+
+        identity = {"budgetod_totem_resource": totem_resource_id}
+        if doc.csv_path is None:
+            # Nothing converted: the report says why, and a CSV of an older upload would mislead.
+            dataset["resources"] = resources = [resource for resource in resources
+                                                if not (belongs(resource) and resource.get("budgetod_role") == ROLE_SCDL)]
+            uploads = _place_failure(resources, doc, belongs, identity, workdir)
+        else:
+            uploads = _place_document(resources, doc, (ROLE_SCDL, ROLE_REPORT), belongs, identity, workdir)
+            totem.update({"budgetod_role": ROLE_TOTEM, "budgetod_document": doc.key,
+                          "budgetod_valid": "true" if doc.valid else "false"})
+        return _update(dataset, user, uploads)
+
+
+def _place_failure(resources: list[dict], doc: ConvertedDocument, belongs, identity: dict,
+                   workdir: str) -> dict[str, tuple[str, str]]:
+    report = next((resource for resource in resources
+                   if belongs(resource) and resource.get("budgetod_role") == ROLE_REPORT), None)
+    if report is None:
+        report = {"id": str(uuid.uuid4())}
+        resources.append(report)
+    report.update({
+        **identity,
+        "name": "Rapport de conversion TOTEM → SCDL (JSON)",
+        "description": "Le document TOTEM déposé n'a pas pu être converti au format SCDL : ce rapport dit pourquoi.",
+        "format": "JSON",
+        "budgetod_role": ROLE_REPORT,
+        "budgetod_valid": "false",
+        "budgetod_sha256": doc.sha256,
+    })
+    return {report["id"]: (_write_report(doc, workdir), "rapport-conversion.json")}
+
+
+def uploaded_siblings_sha256(dataset: dict, totem_resource_id: str) -> set[str]:
+    """The content fingerprints the siblings of an uploaded TOTEM resource were made from."""
+    return {resource.get("budgetod_sha256", "") for resource in dataset["resources"]
+            if resource.get("budgetod_totem_resource") == totem_resource_id}
