@@ -45,6 +45,19 @@ def test_document_key_without_decision_number(tmp_path):
     assert read_header(write_totem(tmp_path / "ca.xml", natdec="09")).document_key == "21560046100010-2022-09"
 
 
+@pytest.mark.parametrize("options, key", [
+    # One budget primitif a year: a corrected one with another number or date replaces it.
+    ({"natdec": "01", "decision_number": "7", "decision_date": "2022-05-01"}, "21560046100010-2022-01"),
+    # Several DM or BS a year: the number tells them apart, else the date.
+    ({"natdec": "02", "decision_number": None, "decision_date": "2022-06-30"}, "21560046100010-2022-02-2022-06-30"),
+    ({"natdec": "03", "decision_number": "1", "decision_date": "2022-06-30"}, "21560046100010-2022-03-1"),
+    # An annex that carries its main budget's SIRET stays apart from it.
+    ({"natdec": "01", "budget_type": "A", "main_siret": "21560046100028"}, "21560046100010-2022-01-annexe-00"),
+])
+def test_document_key_tells_budget_acts_apart(tmp_path, options, key):
+    assert read_header(write_totem(tmp_path / "doc.xml", **options)).document_key == key
+
+
 @pytest.mark.parametrize("natdec, label", [
     ("01", "budget primitif"), ("02", "décision modificative"), ("03", "budget supplémentaire"),
     ("09", "compte administratif"), ("10", "compte administratif"),

@@ -28,7 +28,7 @@ from flask import Blueprint
 import ckan.model as model
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
-from ckan.lib import uploader
+from ckan.lib import search, uploader
 from ckan.model.license import License
 
 from ckanext.harvest.harvesters.base import HarvesterBase
@@ -324,6 +324,9 @@ class BudgetodHarvester(HarvesterBase):
         _set_extras(harvest_object, document_key=doc.key, dataset=target.name,
                     fingerprint=_publication_fingerprint(config, template))
         harvest_object.save()
+        # ckanext-harvest adds the harvest source to a dataset's index entry from its current
+        # object, which only now exists: without this, searches by source miss new datasets.
+        search.rebuild(dataset["id"])
         return True
 
     def _retire_previous(self, harvest_object, key: str, target: publish.DatasetTarget, url: str) -> None:

@@ -63,24 +63,10 @@ def _slug(text: str) -> str:
     return _NOT_SLUG.sub("-", text.lower()).strip("-")
 
 
-def budget_suffix(header: DocumentHeader) -> str:
-    """``annexe-{budget code}`` for an annex budget, "" for a main budget (see the module docstring)."""
-    if not header.is_annex:
-        return ""
-    code = _slug(header.budget_code)
-    return f"annexe-{code}" if code else "annexe"
-
-
-def document_key(header: DocumentHeader) -> str:
-    """What a document replaces: SIRET, exercice, étape, decision number, and the annex's budget code."""
-    suffix = budget_suffix(header)
-    return f"{header.document_key}-{suffix}" if suffix else header.document_key
-
-
 def dataset_name(header: DocumentHeader, grouping: str) -> str:
     if grouping == GROUPING_DOCUMENT:
-        return _slug(f"budget-{document_key(header)}")[:100]
-    suffix = budget_suffix(header)
+        return _slug(f"budget-{header.document_key}")[:100]
+    suffix = header.annex_suffix
     return f"budget-{header.siret}-{header.exercice}" + (f"-{suffix}" if suffix else "")
 
 
@@ -112,7 +98,7 @@ class ConvertedDocument:
 
     @property
     def key(self) -> str:
-        return document_key(self.header)
+        return self.header.document_key
 
     def summary(self, lang: str) -> str:
         """The validation verdict and its first errors, on one line."""
@@ -151,7 +137,7 @@ def convert(totem_path: str, workdir: str, *, source: str, sha256: str) -> Conve
         validation_dict.pop(server_side, None)
     validation_dict["schema"] = {"name": SCDL_SCHEMA_NAME, "version": version}
     published_report = {
-        "document_key": document_key(result.info.header),
+        "document_key": result.info.header.document_key,
         "source": source,
         "sha256": sha256,
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),

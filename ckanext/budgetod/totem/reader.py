@@ -103,6 +103,10 @@ _SAFE_PARSER_OPTIONS = dict(
 )
 
 
+# Étapes a year may hold several of: décision modificative, budget supplémentaire.
+_REPEATABLE_STAGES = frozenset({"02", "03"})
+
+
 @dataclass(frozen=True)
 class Seal:
     """The ``Scellement`` of a document: checksums and date set by the producing software."""
@@ -155,10 +159,23 @@ class DocumentHeader:
         return self.collectivite or self.etablissement
 
     @property
+    def annex_suffix(self) -> str:
+        """``annexe-{budget code}`` for an annex budget, "" for a main one: an annex may carry its
+        main budget's SIRET (crach-lotissement does), so the SIRET alone cannot tell them apart."""
+        if not self.is_annex:
+            return ""
+        code = re.sub(r"[^a-z0-9]+", "-", self.budget_code.lower()).strip("-")
+        return f"annexe-{code}" if code else "annexe"
+
+    @property
     def document_key(self) -> str:
-        """Identifies one budget act: SIRET, year, stage and, for decisions, their number."""
-        key = f"{self.siret}-{self.exercice}-{self.natdec}"
-        return f"{key}-{self.decision_number}" if self.decision_number else key
+        """What a newer version of the same budget act replaces: SIRET, year, stage; for the
+        stages a year may hold several of (DM, BS) the decision number, else its date; the annex."""
+        parts = [self.siret, str(self.exercice), self.natdec]
+        if self.natdec in _REPEATABLE_STAGES:
+            parts.append(self.decision_number or self.decision_date)
+        parts.append(self.annex_suffix)
+        return "-".join(part for part in parts if part)
 
 
 @dataclass

@@ -85,6 +85,9 @@ def test_the_samples_become_one_dataset_per_budget_and_year_with_three_resources
 
     found = helpers.call_action("package_search", q="budgetod_siret:21560046100010")
     assert [result["name"] for result in found["results"]] == [CRACH_2021]
+    # The index links every dataset to its source (the source page and its dataset count use it).
+    by_source = helpers.call_action("package_search", fq=f'harvest_source_id:"{run.job["source_id"]}"', rows=100)
+    assert sorted(result["name"] for result in by_source["results"]) == sorted(set(SAMPLE_DATASETS.values()))
 
 
 def test_a_second_harvest_with_nothing_changed_converts_nothing_and_modifies_no_dataset(
