@@ -8,5 +8,6 @@ def clean_db(with_plugins, reset_db, reset_index, migrate_db_for):
     reset_db()
     migrate_db_for("harvest")
     migrate_db_for("activity")
+    migrate_db_for("budgetod")
     # The index of the previous test's datasets would outlive them.
     reset_index()

@@ -1,0 +1,70 @@
+"""The background job that syncs a changed dataset to data.gouv.fr, and how it gets queued.
+
+The dataset hooks (``plugin.py``) call ``dataset_changed`` inside the transaction that changes the
+dataset. It marks the state row pending in that same transaction — so the need to sync is durable
+and rolls back with the change — and the job is queued only once that transaction commits: a job
+queued earlier could run before the change is visible, or for a change that is rolled back.
+A harvest import commits once per document, so each import queues one job per changed dataset.
+"""
+from __future__ import annotations
+
+import logging
+
+import sqlalchemy as sa
+
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+
+from ckanext.budgetod.datagouv import model as state
+from ckanext.budgetod.datagouv import sync
+
+log = logging.getLogger(__name__)
+
+_CHANGED = "budgetod_datagouv_changed"  # key of Session.info: dataset ids waiting for the commit
+
+
+def enabled() -> bool:
+    return tk.config.get(sync.OPTION + "enabled")
+
+
+def dataset_changed(package_id: str) -> None:
+    if not enabled():
+        return
+    package = model.Package.get(package_id)
+    if package is None or not (sync.is_candidate(package) or state.get(package.id)):
+        return
+    state.mark_pending(package.id, package.name)
+    model.Session.info.setdefault(_CHANGED, set()).add(package.id)
+
+
+def _enqueue_committed(session) -> None:
+    for package_id in sorted(session.info.pop(_CHANGED, ())):
+        try:
+            enqueue(package_id)
+        except Exception:  # the change is committed: a queue outage must not fail the request
+            log.exception("Could not queue the data.gouv.fr sync of %s; it stays pending "
+                          "(ckan budgetod datagouv sync --all)", package_id)
+
+
+def _forget_rolled_back(session) -> None:
+    session.info.pop(_CHANGED, None)
+
+
+def listen_to_commits() -> None:
+    for event, handler in (("after_commit", _enqueue_committed), ("after_rollback", _forget_rolled_back)):
+        if not sa.event.contains(model.Session, event, handler):
+            sa.event.listen(model.Session, event, handler)
+
+
+def enqueue(package_id: str):
+    return tk.enqueue_job(sync_dataset, [package_id], title=f"budgetod: data.gouv.fr sync of {package_id}")
+
+
+def sync_dataset(package_id: str) -> None:
+    """The job (run by ``ckan jobs worker``); its outcome is kept in the dataset's state row."""
+    if not enabled():
+        return
+    options = sync.Options.from_config()
+    outcome = sync.Synchroniser(options.client(), options).sync(package_id)
+    log.info("data.gouv.fr sync of %s: %s %s", outcome.package_name, outcome.result,
+             "; ".join(outcome.operations))

@@ -1,0 +1,811 @@
+"""What a budget dataset becomes on data.gouv.fr, and the idempotent sync that makes udata match it.
+
+Mapping. One udata dataset per CKAN dataset, recognised by its extra ``budgetod:dataset`` (the CKAN
+dataset id); each CKAN resource becomes one udata resource recognised by ``budgetod:resource`` (the
+CKAN resource id). The SCDL CSV is uploaded with its ``schema``; the other resources are remote
+links to the portal, or uploads too with ``ckanext.budgetod.datagouv.upload_all``.
+
+Algorithm (``Synchroniser.sync``):
+
+1. What udata should hold (``Wanted``) is computed from the CKAN dataset alone, with a fingerprint
+   of it (metadata, the files' SHA-1, the target organisation).
+2. When the state row says the last sync succeeded with that fingerprint, nothing is called at all.
+3. Otherwise udata is read and compared field by field with what we own: the udata dataset is found
+   by the stored id, else by walking every page of the organisation's datasets for its extra; it is
+   created, or written whole (read, merged, written back: udata resets what a PUT leaves out) only
+   when a field differs. Then each resource: a changed file replaces the file of the same udata
+   resource (checksum compared), changed metadata is written whole, resources of removed documents
+   are deleted. udata's own additions (other extras, resources added there) are kept.
+4. Every udata id is saved in the state row as soon as the object exists, so a restart resumes.
+
+A create is not idempotent: when the client cannot tell whether the server applied it, the object
+is looked for (by its extras, or for an upload by its file name and checksum) before it is created
+again. Leftovers of interrupted runs found that way (a second copy, an upload whose metadata was
+never written) are adopted or deleted, so no duplicate survives.
+"""
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import logging
+import os
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from typing import Callable, Iterator
+
+import sqlalchemy as sa
+
+import ckan.model as model
+import ckan.plugins as plugins
+import ckan.plugins.toolkit as tk
+from ckan.lib import uploader
+
+from ckanext.budgetod.datagouv import model as state
+from ckanext.budgetod.datagouv.client import AmbiguousWriteError, UdataClient, UdataError
+from ckanext.budgetod.harvester import publish
+from ckanext.budgetod.totem.fetch import Bilingual, BilingualError
+
+log = logging.getLogger(__name__)
+
+OPTION = "ckanext.budgetod.datagouv."
+API_KEY_ENV = "BUDGETOD_DATAGOUV_API_KEY"
+# A dataset extra naming the udata organisation, for datasets no harvest source publishes.
+ORGANIZATION_EXTRA = "budgetod_datagouv_organization"
+KEY_DATASET = "budgetod:dataset"
+KEY_PORTAL_URL = "budgetod:portal_url"
+KEY_RESOURCE = "budgetod:resource"
+KEY_DOCUMENT = "budgetod:document"
+KEY_ROLE = "budgetod:role"
+ON_DELETE = ("delete", "archive")
+# The licence ids udata knows (GET /datasets/licenses/); any other CKAN licence is "notspecified".
+UDATA_LICENSES = frozenset({"cc-by", "cc-by-sa", "cc-zero", "fr-lo", "lov2", "notspecified", "odc-by",
+                            "odc-odbl", "odc-pddl", "other-at", "other-open", "other-pd"})
+DEFAULT_FREQUENCY = "annual"
+# How often a create whose outcome is unknown is looked for, then sent again.
+AMBIGUOUS_CREATE_TRIES = 3
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+_NOT_STORED_NAME = re.compile(r"[^A-Za-z0-9._-]+")
+
+
+class SyncError(BilingualError):
+    """The dataset cannot be synced as it is (configuration, missing file...)."""
+
+
+def bilingual(text: Bilingual) -> str:
+    """One stored message for both audiences, as the harvest reports do."""
+    return f"{text.fr} / {text.en}"
+
+
+# ---------------------------------------------------------------- configuration
+
+@dataclass(frozen=True)
+class Options:
+    url: str
+    api_key: str | None
+    enabled: bool
+    upload_all: bool
+    on_delete: str
+    timeout: float
+    allow_private: bool
+
+    @classmethod
+    def from_config(cls) -> "Options":
+        on_delete = tk.config.get(OPTION + "on_delete")
+        if on_delete not in ON_DELETE:
+            raise SyncError(OPTION + "on_delete", Bilingual(
+                f"valeur « {on_delete} » inconnue ; valeurs possibles : {', '.join(ON_DELETE)}",
+                f"unknown value '{on_delete}'; possible values: {', '.join(ON_DELETE)}"))
+        return cls(
+            url=tk.config.get(OPTION + "url").rstrip("/"),
+            api_key=tk.config.get(OPTION + "api_key") or os.environ.get(API_KEY_ENV) or None,
+            enabled=tk.config.get(OPTION + "enabled"),
+            upload_all=tk.config.get(OPTION + "upload_all"),
+            on_delete=on_delete,
+            timeout=float(tk.config.get("ckanext.budgetod.http_timeout")),
+            allow_private=tk.config.get("ckanext.budgetod.allow_private_urls"),
+        )
+
+    def client(self, **overrides) -> UdataClient:
+        return UdataClient(f"{self.url}/api/1", self.api_key, timeout=self.timeout,
+                           allow_private=self.allow_private, **overrides)
+
+
+def dataset_page(udata_id: str) -> str:
+    """The udata dataset's page for people (udata redirects an id to the page of its slug)."""
+    return f"{tk.config.get(OPTION + 'url').rstrip('/')}/datasets/{udata_id}/"
+
+
+def status(package: model.Package) -> dict:
+    """The sync state of a dataset as the action and the dataset page show it."""
+    row = state.get(package.id)
+    described = row.as_dict() if row is not None else {
+        "status": None, "message": "", "attempts": 0, "changed": None, "last_attempt": None,
+        "last_success": None, "udata_organization": None, "udata_dataset_id": None, "udata_resources": {}}
+    described.update(package_id=package.id, package_name=package.name,
+                     enabled=tk.config.get(OPTION + "enabled"))
+    described["udata_url"] = dataset_page(described["udata_dataset_id"]) if described["udata_dataset_id"] else None
+    return described
+
+
+# ---------------------------------------------------------------- which datasets, and where
+
+def _extras(dataset: dict) -> dict:
+    return {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
+
+
+def is_candidate(package: model.Package) -> bool:
+    """A dataset the sync looks at: a budget dataset, or one given a udata organisation."""
+    extras = package.extras
+    return bool(extras.get("budgetod_siret") or extras.get(ORGANIZATION_EXTRA))
+
+
+def target_organization(dataset: dict) -> str | None:
+    """The udata organisation (id or slug) the dataset goes to, or None when it goes nowhere.
+
+    The dataset extra ``budgetod_datagouv_organization`` first; else the ``datagouv.organization``
+    of the harvest source that publishes it: linked by its harvest objects, or — while the first
+    import is still running — by the document URLs its resources come from, among the sources of
+    the dataset's organisation.
+    """
+    configured = (_extras(dataset).get(ORGANIZATION_EXTRA) or "").strip()
+    if configured or not plugins.plugin_loaded("harvest"):
+        return configured or None
+    from ckanext.harvest.model import HarvestObject, HarvestSource
+
+    guids = {resource.get("budgetod_source") for resource in dataset.get("resources", [])} - {None, ""}
+    linked = HarvestObject.package_id == dataset["id"]
+    rows = (model.Session.query(HarvestSource, HarvestObject.package_id)
+            .join(HarvestObject, HarvestObject.harvest_source_id == HarvestSource.id)
+            .filter(sa.or_(linked, HarvestObject.guid.in_(guids)) if guids else linked)
+            .order_by(HarvestObject.gathered.desc()).all())
+    for source, package_id in rows:
+        if package_id != dataset["id"]:
+            source_dataset = model.Package.get(source.id)
+            if source_dataset is None or source_dataset.owner_org != dataset.get("owner_org"):
+                continue
+        organization = _source_organization(source.config)
+        if organization:
+            return organization
+    return None
+
+
+def _source_organization(config_text: str | None) -> str | None:
+    try:
+        section = json.loads(config_text or "{}").get("datagouv") or {}
+    except (ValueError, AttributeError):
+        return None  # the harvester reports a broken configuration itself
+    organization = section.get("organization") if isinstance(section, dict) else None
+    return organization.strip() if isinstance(organization, str) and organization.strip() else None
+
+
+# ---------------------------------------------------------------- the mapping
+
+def udata_tag(tag: str) -> str:
+    """A tag as udata stores it (ASCII, lower case, words joined by "-"), so that comparing works."""
+    ascii_text = unicodedata.normalize("NFKD", tag).encode("ascii", "ignore").decode("ascii")
+    return _NOT_SLUG.sub("-", ascii_text.lower()).strip("-")
+
+
+def udata_zone(insee: str) -> tuple[str, str] | None:
+    """(level, code) of a TOTEM CodInseeColl: a commune's INSEE code, or a groupement's SIREN."""
+    code = (insee or "").strip().upper()
+    if re.fullmatch(r"\d[\dAB]\d{3}", code):  # 2A/2B: Corsica
+        return "commune", code
+    if re.fullmatch(r"\d{9}", code):  # EPCI budgets carry their SIREN there
+        return "epci", code
+    return None
+
+
+def stored_name(filename: str) -> str:
+    """The file name udata keeps of an upload (and gives the new resource as title)."""
+    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
+    return _NOT_STORED_NAME.sub("_", ascii_name).strip("._") or "file"
+
+
+def sha1_of(path: str) -> str:
+    digest = hashlib.sha1()
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 16), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _schema(resource: dict) -> dict | None:
+    value = resource.get("schema")
+    try:
+        value = json.loads(value) if isinstance(value, str) and value else value
+    except ValueError:
+        return None
+    if not isinstance(value, dict) or not value.get("name"):
+        return None
+    schema = {"name": str(value["name"])}
+    if value.get("version"):
+        schema["version"] = str(value["version"])
+    return schema
+
+
+@dataclass(frozen=True)
+class WantedResource:
+    ckan_id: str
+    fields: dict  # title, description, type, format, schema, extras; url and filetype when remote
+    file_path: str | None = None  # uploaded when set
+    filename: str | None = None
+    sha1: str | None = None
+
+    @property
+    def filetype(self) -> str:
+        return "file" if self.file_path else "remote"
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """What udata should hold for one CKAN dataset."""
+
+    package_id: str
+    organization: str
+    fields: dict  # the dataset fields we own, spatial excepted
+    zone: tuple[str, str] | None
+    resources: tuple[WantedResource, ...]
+
+    def fingerprint(self) -> str:
+        content = {"organization": self.organization, "fields": self.fields, "zone": self.zone,
+                   "resources": [(item.ckan_id, item.fields, item.filename, item.sha1)
+                                 for item in self.resources]}
+        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
+
+
+def portal_url(name: str) -> str:
+    return f"{tk.config.get('ckan.site_url').rstrip('/')}/dataset/{name}"
+
+
+def wanted_dataset(dataset: dict, organization: str, options: Options) -> Wanted:
+    extras = _extras(dataset)
+    exercice = extras.get("budgetod_exercice", "")
+    tags = sorted({udata_tag(tag["name"]) for tag in dataset.get("tags", [])})
+    fields = {
+        "title": dataset.get("title") or dataset["name"],
+        "description": dataset.get("notes") or dataset.get("title") or dataset["name"],
+        "tags": [tag for tag in tags if 3 <= len(tag) <= 96],  # udata refuses other lengths
+        "license": dataset.get("license_id") if dataset.get("license_id") in UDATA_LICENSES else "notspecified",
+        "frequency": extras.get("frequency") or DEFAULT_FREQUENCY,
+        "temporal_coverage": ({"start": f"{exercice}-01-01", "end": f"{exercice}-12-31"}
+                              if re.fullmatch(r"\d{4}", exercice) else None),
+        "private": bool(dataset.get("private")),
+        "archived": None,
+        "extras": {KEY_DATASET: dataset["id"], KEY_PORTAL_URL: portal_url(dataset["name"])},
+    }
+    resources = tuple(_wanted_resource(resource, options) for resource in dataset.get("resources", []))
+    return Wanted(dataset["id"], organization, fields,
+                  udata_zone(extras.get("budgetod_insee", "")), resources)
+
+
+def _wanted_resource(resource: dict, options: Options) -> WantedResource:
+    role = resource.get("budgetod_role") or ""
+    filename = stored_name((resource.get("url") or "").rsplit("/", 1)[-1] or resource["id"])
+    extras = {KEY_RESOURCE: resource["id"]}
+    if resource.get("budgetod_document"):
+        extras[KEY_DOCUMENT] = resource["budgetod_document"]
+    if role:
+        extras[KEY_ROLE] = role
+    fields = {
+        "title": resource.get("name") or filename,
+        "description": resource.get("description") or "",
+        "type": "documentation" if role == publish.ROLE_REPORT else "main",
+        "format": (resource.get("format") or os.path.splitext(filename)[1].lstrip(".")).lower(),
+        "schema": _schema(resource),
+        "extras": extras,
+    }
+    uploaded = resource.get("url_type") == "upload" and (role == publish.ROLE_SCDL or options.upload_all)
+    if not uploaded:
+        return WantedResource(resource["id"], {**fields, "filetype": "remote", "url": resource["url"]})
+    path = uploader.get_resource_uploader(resource).get_path(resource["id"])
+    if not os.path.isfile(path):
+        raise SyncError(resource["id"], Bilingual(
+            "le fichier de la ressource manque dans le stockage du portail",
+            "the resource's file is missing from the portal's storage"))
+    return WantedResource(resource["id"], fields, path, filename, sha1_of(path))
+
+
+# ---------------------------------------------------------------- comparing with udata
+
+def _blank(value) -> bool:
+    return value is None or value == "" or value == [] or value == {}
+
+
+def _same(name: str, remote, wanted) -> bool:
+    """Whether udata's value of a field we own equals ours, as udata stores it."""
+    if _blank(remote) or _blank(wanted):
+        return _blank(remote) and _blank(wanted)
+    if name == "extras":
+        return all(remote.get(key) == value for key, value in wanted.items())
+    if name == "tags":
+        return sorted(remote) == sorted(wanted)
+    if name == "temporal_coverage":
+        return all(str(remote.get(end) or "")[:10] == wanted[end] for end in ("start", "end"))
+    if name == "spatial":
+        return (sorted(remote.get("zones") or []) == sorted(wanted["zones"])
+                and remote.get("granularity") == wanted["granularity"])
+    if name == "schema":
+        return all(remote.get(key) == value for key, value in wanted.items())
+    if name == "archived":
+        return bool(remote) == bool(wanted)
+    return remote == wanted
+
+
+def _differences(remote: dict, fields: dict) -> list[str]:
+    return [name for name, value in fields.items() if not _same(name, remote.get(name), value)]
+
+
+def _merged(remote: dict, fields: dict) -> dict:
+    """The whole object to PUT: what udata holds, our fields over it, extras merged key by key."""
+    return {**remote, **fields, "extras": {**(remote.get("extras") or {}), **fields.get("extras", {})}}
+
+
+def _extra(document: dict, key: str):
+    return (document.get("extras") or {}).get(key)
+
+
+def _checksum(resource: dict) -> str | None:
+    checksum = resource.get("checksum") or {}
+    return checksum.get("value") if checksum.get("type") == "sha1" else None
+
+
+# ---------------------------------------------------------------- the sync
+
+@dataclass
+class Outcome:
+    """What one sync did (or, dry, would do) to one dataset."""
+
+    package_id: str
+    package_name: str
+    result: str = "unchanged"  # unchanged, created, updated, deleted, archived, skipped, error
+    operations: list[str] = field(default_factory=list)
+    udata_id: str | None = None
+    message: str = ""
+
+
+class _Recorder:
+    """Keeps the state row up to date while a sync runs; writes nothing on a dry run."""
+
+    def __init__(self, package_id: str, dry_run: bool):
+        self.package_id, self.package_name, self.dry_run = package_id, package_id, dry_run
+        self.row = state.get(package_id)
+        self.started = state.utcnow()
+        self.begun = False
+
+    def begin(self) -> None:
+        """An attempt starts: counted (and the row made) before anything is written to udata."""
+        self.begun = True
+        if self.dry_run:
+            return
+        if self.row is None:
+            self.row = state.DatagouvSync(package_id=self.package_id, status=state.STATUS_PENDING,
+                                          message="", attempts=0, udata_resources={})
+            model.Session.add(self.row)
+        self.row.package_name = self.package_name
+        self.row.attempts = (self.row.attempts or 0) + 1
+        self.row.last_attempt = self.started
+        model.Session.commit()
+
+    def organization(self, organization_id: str) -> None:
+        if not self.dry_run:
+            self.row.udata_organization = organization_id
+            model.Session.commit()
+
+    def dataset(self, udata_id: str) -> None:
+        if not self.dry_run and self.row.udata_dataset_id != udata_id:
+            self.row.udata_dataset_id = udata_id
+            self.row.udata_resources = {}  # they belonged to another udata dataset
+            model.Session.commit()
+
+    def stored_resources(self) -> dict:
+        return dict(self.row.udata_resources or {}) if self.row is not None else {}
+
+    def resource(self, ckan_id: str, udata_id: str | None, file_sha1: str | None = None) -> None:
+        if self.dry_run:
+            return
+        resources = self.stored_resources()
+        if udata_id is None:
+            resources.pop(ckan_id, None)
+        else:
+            resources[ckan_id] = {"id": udata_id, "file": file_sha1}
+        self.row.udata_resources = resources  # a new dict: JSONB changes are seen on assignment
+        model.Session.commit()
+
+    def succeeded(self, content_hash: str) -> None:
+        if self.dry_run:
+            return
+        row = self.row
+        # The dataset changed again while this ran: the job queued since will sync it.
+        row.status = state.STATUS_PENDING if row.changed and row.changed > self.started else state.STATUS_OK
+        row.message, row.attempts, row.last_success, row.content_hash = "", 0, state.utcnow(), content_hash
+        model.Session.commit()
+
+    def failed(self, message: str) -> None:
+        if self.dry_run:
+            return
+        model.Session.rollback()
+        if not self.begun:
+            self.begin()
+        self.row.status, self.row.message = state.STATUS_ERROR, message
+        model.Session.commit()
+
+    def forget(self) -> None:
+        """Nothing was published and nothing is to be: no row."""
+        if not self.dry_run and self.row is not None:
+            model.Session.delete(self.row)
+            model.Session.commit()
+            self.row = None
+
+
+def _takedown_hash(on_delete: str) -> str:
+    return f"taken-down:{on_delete}"
+
+
+def _oldest_first(copies: list[dict]) -> list[dict]:
+    return sorted(copies, key=lambda remote: (remote.get("created_at") or "", remote["id"]))
+
+
+@contextlib.contextmanager
+def _advisory_lock(name: str) -> Iterator[None]:
+    """One sync of a dataset at a time, across workers. A session lock on a connection of its own:
+    the sync commits its state as it goes, and a killed worker's lock goes with its connection."""
+    key = int.from_bytes(hashlib.sha256(name.encode()).digest()[:8], "big", signed=True)
+    with model.meta.engine.connect() as connection:
+        connection.execute(sa.text("SELECT pg_advisory_lock(:key)"), {"key": key})
+        try:
+            yield
+        finally:
+            connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+
+
+def _show(package_id: str) -> dict | None:
+    user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+    try:
+        # use_cache: the database, not the search index, which lags behind writers.
+        return tk.get_action("package_show")({"user": user, "ignore_auth": True, "use_cache": False},
+                                             {"id": package_id})
+    except tk.ObjectNotFound:
+        return None
+
+
+class Synchroniser:
+    """Syncs datasets through one client. Organisations, zones and organisation listings are
+    cached for the run: ``sync --all`` walks an organisation's datasets once, not once per dataset."""
+
+    def __init__(self, client: UdataClient, options: Options, *, dry_run: bool = False):
+        self.client = client
+        self.options = options
+        self.dry_run = dry_run
+        self._organizations: dict[str, dict] = {}
+        self._zones: dict[tuple[str, str], str | None] = {}
+        self._listings: dict[str, dict[str, list[dict]]] = {}
+        self._outcome = Outcome("", "")
+
+    # ------------------------------------------------------------ entry point
+
+    def sync(self, package_id: str) -> Outcome:
+        """Make udata match the CKAN dataset ``package_id``, whether active, deleted or purged."""
+        lock = (contextlib.nullcontext() if self.dry_run
+                else _advisory_lock(f"ckanext-budgetod:datagouv:{package_id}"))
+        with lock:
+            dataset = _show(package_id)
+            recorder = _Recorder(package_id, self.dry_run)
+            recorder.package_name = name = dataset["name"] if dataset else (
+                recorder.row.package_name if recorder.row is not None else package_id)
+            self._outcome = outcome = Outcome(package_id, name)
+            try:
+                self._sync(dataset, recorder)
+            except (UdataError, SyncError) as error:
+                if isinstance(error, UdataError):
+                    text = Bilingual(f"data.gouv.fr : {error.describe('fr')}",
+                                     f"data.gouv.fr: {error.describe('en')}")
+                else:
+                    text = Bilingual(error.describe("fr"), error.describe("en"))
+                outcome.result, outcome.message = "error", bilingual(text)
+                log.warning("data.gouv.fr sync of %s failed: %s", name, text.en)
+                recorder.failed(outcome.message)
+            except Exception as error:
+                log.exception("data.gouv.fr sync of %s failed", name)
+                detail = str(error).splitlines()[0][:300] if str(error) else ""
+                recorder.failed(bilingual(Bilingual(
+                    f"erreur inattendue ({type(error).__name__} : {detail}), voir le journal du serveur",
+                    f"unexpected error ({type(error).__name__}: {detail}), see the server log")))
+                raise
+            return outcome
+
+    def _sync(self, dataset: dict | None, recorder: _Recorder) -> None:
+        outcome, row = self._outcome, recorder.row
+        organization = target_organization(dataset) if dataset else None
+        if dataset is None or dataset["state"] != "active":
+            self._take_down(organization, recorder)
+            return
+        if organization is None:
+            if row is not None and row.udata_dataset_id:
+                raise SyncError(dataset["name"], Bilingual(
+                    "aucune organisation data.gouv.fr n'est configurée ; le jeu de données "
+                    f"{row.udata_dataset_id} publié auparavant est laissé tel quel",
+                    f"no data.gouv.fr organisation is configured; the dataset {row.udata_dataset_id} "
+                    "published before is left as it is"))
+            outcome.result = "skipped"
+            recorder.forget()
+            return
+        wanted = wanted_dataset(dataset, organization, self.options)
+        fingerprint = wanted.fingerprint()
+        if (row is not None and row.udata_dataset_id and row.content_hash == fingerprint
+                and row.status != state.STATUS_ERROR):
+            outcome.udata_id = row.udata_dataset_id
+            recorder.succeeded(fingerprint)
+            return
+        self._check_api_key()
+        recorder.begin()
+        organization_id = self._organization_id(organization)
+        recorder.organization(organization_id)
+        fields = {**wanted.fields, "spatial": self._spatial(wanted.zone)}
+        remote = self._find(wanted.package_id, organization_id, row)
+        if remote is None:
+            outcome.result = "created"
+            remote = self._create(tk._("create the udata dataset"),
+                                  lambda: self.client.create_dataset({**fields, "organization": organization_id}),
+                                  lambda: self._listed(wanted.package_id, organization_id, fresh=True),
+                                  lambda duplicate: self.client.delete_dataset(duplicate["id"]))
+            if remote is None:  # dry run: the creation would bring every resource
+                for item in wanted.resources:
+                    self._note(_creation(item))
+                return
+        else:
+            self._update_dataset(remote, fields, organization_id)
+        recorder.dataset(remote["id"])
+        outcome.udata_id = remote["id"]
+        self._sync_resources(remote, wanted, recorder)
+        if outcome.result == "unchanged" and outcome.operations:
+            outcome.result = "updated"
+        recorder.succeeded(fingerprint)
+
+    def _check_api_key(self) -> None:
+        if not self.dry_run and not self.options.api_key:
+            raise SyncError(OPTION + "api_key", Bilingual(
+                f"aucune clé d'API data.gouv.fr n'est configurée (ou variable d'environnement {API_KEY_ENV})",
+                f"no data.gouv.fr API key is configured (or environment variable {API_KEY_ENV})"))
+
+    # ------------------------------------------------------------ datasets
+
+    def _organization_id(self, reference: str) -> str:
+        if reference not in self._organizations:
+            organization = self.client.get_organization(reference)
+            if organization is None:
+                raise SyncError(reference, Bilingual("organisation introuvable sur data.gouv.fr",
+                                                     "organisation not found on data.gouv.fr"))
+            self._organizations[reference] = organization
+        return self._organizations[reference]["id"]
+
+    def _spatial(self, zone: tuple[str, str] | None) -> dict | None:
+        if zone is None:
+            return None
+        if zone not in self._zones:
+            found = self.client.spatial_zone(zone[1], zone[0])
+            self._zones[zone] = found["id"] if found else None
+        zone_id = self._zones[zone]
+        return {"zones": [zone_id], "granularity": f"fr:{zone[0]}"} if zone_id else None
+
+    def _listed(self, package_id: str, organization_id: str, *, fresh: bool = False) -> list[dict]:
+        """The organisation's datasets carrying ``package_id`` as key, oldest first."""
+        if fresh or organization_id not in self._listings:
+            found: dict[str, list[dict]] = {}
+            for remote in self.client.iter_organization_datasets(organization_id):
+                if _extra(remote, KEY_DATASET):
+                    found.setdefault(_extra(remote, KEY_DATASET), []).append(remote)
+            self._listings[organization_id] = found
+        return _oldest_first(self._listings[organization_id].get(package_id, []))
+
+    def _find(self, package_id: str, organization_id: str, row: state.DatagouvSync | None) -> dict | None:
+        """The udata dataset of ``package_id`` — present, or soft-deleted (to restore) — or None.
+
+        Without a usable stored id the organisation is searched, and copies beyond the oldest
+        (left by a lost state) are deleted.
+        """
+        if row is not None and row.udata_dataset_id:
+            lookup = self.client.lookup_dataset(row.udata_dataset_id)
+            if lookup.dataset is not None and _extra(lookup.dataset, KEY_DATASET) == package_id:
+                return lookup.dataset
+        return self._keep_one(self._listed(package_id, organization_id))
+
+    def _keep_one(self, copies: list[dict]) -> dict | None:
+        for duplicate in copies[1:]:
+            self._write(tk._("delete the duplicate udata dataset {id}").format(id=duplicate["id"]),
+                        lambda duplicate=duplicate: self.client.delete_dataset(duplicate["id"]))
+        return copies[0] if copies else None
+
+    def _update_dataset(self, remote: dict, fields: dict, organization_id: str) -> None:
+        payload = _merged(remote, fields)
+        if remote.get("deleted"):
+            payload["organization"] = organization_id
+            self._write(tk._("restore the deleted udata dataset"),
+                        lambda: self.client.restore_dataset(remote["id"], payload))
+            return
+        changed = _differences(remote, fields)
+        if (remote.get("organization") or {}).get("id") != organization_id:
+            payload["organization"] = organization_id
+            changed.append("organization")
+        if changed:
+            self._write(tk._("update the udata dataset ({fields})").format(fields=", ".join(changed)),
+                        lambda: self.client.update_dataset(remote["id"], payload))
+
+    def _take_down(self, organization: str | None, recorder: _Recorder) -> None:
+        """The CKAN dataset is deleted or purged: delete (or archive) its udata dataset."""
+        outcome, row = self._outcome, recorder.row
+        done = _takedown_hash(self.options.on_delete)
+        if row is not None and row.content_hash == done and row.status != state.STATUS_ERROR:
+            recorder.succeeded(done)
+            return
+        stored_id = row.udata_dataset_id if row is not None else None
+        organization_id = (row.udata_organization if row is not None and row.udata_organization
+                           else self._organization_id(organization) if organization else None)
+        if stored_id is None and organization_id is None:
+            outcome.result = "skipped"  # never published, and no organisation to look in
+            recorder.forget()
+            return
+        if stored_id is not None:
+            remote = self.client.get_dataset(stored_id)
+            copies = [remote] if remote is not None else []
+        else:
+            copies = self._listed(outcome.package_id, organization_id)
+        if not copies and row is None:
+            return  # never published: nothing to take down, nothing to remember
+        self._check_api_key()
+        recorder.begin()
+        for remote in copies:
+            outcome.udata_id = remote["id"]
+            if self.options.on_delete == "archive":
+                if not remote.get("archived"):
+                    payload = _merged(remote, {"archived": state.utcnow().isoformat(timespec="seconds")})
+                    self._write(tk._("archive the udata dataset {id}").format(id=remote["id"]),
+                                lambda remote=remote, payload=payload: self.client.update_dataset(
+                                    remote["id"], payload))
+            else:
+                self._write(tk._("delete the udata dataset {id}").format(id=remote["id"]),
+                            lambda remote=remote: self.client.delete_dataset(remote["id"]))
+        if outcome.operations:
+            outcome.result = "archived" if self.options.on_delete == "archive" else "deleted"
+        if copies:
+            recorder.dataset(copies[0]["id"])
+        recorder.succeeded(done)
+
+    # ------------------------------------------------------------ resources
+
+    def _sync_resources(self, remote: dict, wanted: Wanted, recorder: _Recorder) -> None:
+        dataset_id = remote["id"]
+        stored = recorder.stored_resources()
+        available = list(remote.get("resources") or [])
+        for item in wanted.resources:
+            known = stored.get(item.ckan_id, {})
+            chosen, copies = _claim(item, available, known.get("id"))
+            for resource in [chosen, *copies]:
+                if resource is not None:
+                    available.remove(resource)
+            self._delete_resources(dataset_id, copies)
+            if chosen is None:
+                chosen = self._create(
+                    _creation(item), lambda item=item: self._send_new_resource(dataset_id, item),
+                    lambda item=item: self._claimed_again(dataset_id, item),
+                    lambda duplicate: self.client.delete_resource(dataset_id, duplicate["id"]))
+                if chosen is None:  # dry run
+                    continue
+                recorder.resource(item.ckan_id, chosen["id"])
+            chosen = self._refresh_file(dataset_id, chosen, item, known.get("file"))
+            self._update_resource(dataset_id, chosen, item)
+            recorder.resource(item.ckan_id, chosen["id"], item.sha1)
+        # What is left and carries our key belongs to removed documents.
+        self._delete_resources(dataset_id, [resource for resource in available
+                                            if _extra(resource, KEY_RESOURCE)])
+        for ckan_id in set(stored) - {item.ckan_id for item in wanted.resources}:
+            recorder.resource(ckan_id, None)
+
+    def _send_new_resource(self, dataset_id: str, item: WantedResource) -> dict:
+        if item.file_path:
+            return _resource_of(self.client.upload_resource(dataset_id, item.file_path, item.filename))
+        return self.client.create_resource(dataset_id, item.fields)
+
+    def _claimed_again(self, dataset_id: str, item: WantedResource) -> list[dict]:
+        """After a create of unknown outcome: the copies of ``item`` udata now holds, best first."""
+        dataset = self.client.get_dataset(dataset_id)
+        chosen, copies = _claim(item, list((dataset or {}).get("resources") or []), None)
+        return [chosen, *copies] if chosen is not None else copies
+
+    def _delete_resources(self, dataset_id: str, resources: list[dict]) -> None:
+        for resource in resources:
+            self._write(tk._("delete the resource {title}").format(title=resource.get("title") or resource["id"]),
+                        lambda resource=resource: self.client.delete_resource(dataset_id, resource["id"]))
+
+    def _refresh_file(self, dataset_id: str, resource: dict, item: WantedResource,
+                      stored_sha1: str | None) -> dict:
+        """Replace the udata file when ours differs (by udata's checksum, else the one we stored)."""
+        if not item.file_path or (_checksum(resource) or stored_sha1) == item.sha1:
+            return resource
+        replaced = self._write(
+            tk._("replace the file of {title}").format(title=item.fields["title"]),
+            lambda: self.client.upload_resource_file(dataset_id, resource["id"], item.file_path, item.filename))
+        return _resource_of(replaced) if replaced else resource
+
+    def _update_resource(self, dataset_id: str, resource: dict, item: WantedResource) -> None:
+        fields = {name: value for name, value in item.fields.items() if name != "filetype"}
+        changed = _differences(resource, fields)
+        if changed:
+            payload = _merged(resource, fields)
+            self._write(tk._("update the resource {title} ({fields})").format(
+                title=item.fields["title"], fields=", ".join(changed)),
+                lambda: self.client.update_resource(dataset_id, resource["id"], payload))
+
+    # ------------------------------------------------------------ writes
+
+    def _note(self, description: str) -> None:
+        self._outcome.operations.append(description)
+
+    def _write(self, description: str, call: Callable[[], object]):
+        """Run a write — on a dry run, only say it. Every write is listed in the outcome."""
+        self._note(description)
+        return None if self.dry_run else call()
+
+    def _create(self, description: str, create: Callable[[], dict], copies: Callable[[], list[dict]],
+                discard: Callable[[dict], None]) -> dict | None:
+        """A create udata may or may not have applied when it fails: look for the object (``copies``,
+        best first) before sending it again; keep the best copy, ``discard`` the others."""
+        self._note(description)
+        if self.dry_run:
+            return None
+        tries = 1
+        while True:
+            try:
+                return create()
+            except AmbiguousWriteError:
+                found = copies()
+                if found:
+                    for duplicate in found[1:]:
+                        self._write(tk._("delete the duplicate {id}").format(id=duplicate["id"]),
+                                    lambda duplicate=duplicate: discard(duplicate))
+                    return found[0]
+                if tries >= AMBIGUOUS_CREATE_TRIES:
+                    raise
+                tries += 1
+
+
+def _resource_of(uploaded: dict) -> dict:
+    """The resource an upload answers with, without the answer's own "success" flag."""
+    return {name: value for name, value in uploaded.items() if name != "success"}
+
+
+def _creation(item: WantedResource) -> str:
+    if item.file_path:
+        return tk._("upload {title}").format(title=item.fields["title"])
+    return tk._("link {title}").format(title=item.fields["title"])
+
+
+def _claim(item: WantedResource, available: list[dict], stored_id: str | None) -> tuple[dict | None, list[dict]]:
+    """The udata resource that is ``item``, and the other copies of it, to delete.
+
+    Candidates, best first: the resources carrying its key, the one whose id was stored, and for an
+    upload the files an interrupted run sent without writing their metadata (no key, the upload's
+    file name as title, or its checksum). A candidate of the wrong kind (a link where a file is
+    wanted, or the reverse) is a copy to delete.
+    """
+    keyed = [resource for resource in available if _extra(resource, KEY_RESOURCE) == item.ckan_id]
+    unkeyed = [resource for resource in available if not _extra(resource, KEY_RESOURCE)]
+    stored = [resource for resource in unkeyed if resource["id"] == stored_id]
+    orphans = [resource for resource in unkeyed
+               if item.file_path and resource.get("filetype") == "file" and resource not in stored
+               and (resource.get("title") == item.filename or _checksum(resource) == item.sha1)]
+    candidates = keyed + stored + orphans
+    fitting = [resource for resource in candidates if resource.get("filetype") == item.filetype]
+    same_file = [resource for resource in fitting if item.file_path and _checksum(resource) == item.sha1]
+    chosen = (same_file or fitting or [None])[0]
+    return chosen, [resource for resource in candidates if resource is not chosen]
+
+
+def candidate_ids() -> list[str]:
+    """Every dataset ``sync --all`` looks at: the candidates, whatever their state, and the datasets
+    that have a state row (a purged dataset whose udata dataset is still to take down)."""
+    extras = model.Session.query(model.PackageExtra.package_id).filter(
+        model.PackageExtra.key.in_(("budgetod_siret", ORGANIZATION_EXTRA)), model.PackageExtra.value != "")
+    return sorted({package_id for (package_id,) in extras} | {row.package_id for row in state.all_rows()})
