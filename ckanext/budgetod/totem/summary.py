@@ -1,0 +1,237 @@
+"""What a budget visualisation shows, aggregated from an SCDL budget CSV (no CKAN here).
+
+The amounts of a stage are read from one column, its *measure*: the realised amounts
+(BGT_MTREAL) for a compte administratif or a CFU (the SCDL calls both "compte administratif"),
+the amounts voted at that stage (BGT_MTPREV) for a budget primitif, a budget supplémentaire or a
+décision modificative. A compte administratif also carries what was voted for the year, its
+opened credits (BGT_CREDOUV), so that voted and realised can be compared.
+
+Aggregates:
+
+- ``totals``: by section × sens (BGT_CODRD) × real or ordre operation (BGT_OPBUDG);
+- ``chapters``: by section × sens × chapter (BGT_CONTNAT), with the chapter's label;
+- ``functions``: by sens × function (BGT_FONCTION), real operations only, when the file has
+  functions (a budget voted by nature alone has none);
+- ``natures``: the largest accounts (BGT_NATURE) of real operations, by sens.
+
+Sums are exact (Decimal) and serialised as plain decimal strings ("1234.50"). A cell that is
+not a number is left out and counted in ``unreadable_amounts``. The CSV is UTF-8 (a BOM is
+allowed), delimited by commas as the schema wants, or by semicolons or tabs.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from collections import defaultdict
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from .fetch import Bilingual, BilingualError
+from .scdl import SCDL_FIELDS
+
+# Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
+SUMMARY_VERSION = 1
+LARGEST_NATURES = 15
+
+MEASURE_REALISED = "BGT_MTREAL"
+MEASURE_VOTED = "BGT_MTPREV"
+MEASURE_OPENED_CREDITS = "BGT_CREDOUV"
+AMOUNT_COLUMNS = ("BGT_MTREAL", "BGT_MTBUDGPREC", "BGT_MTRARPREC", "BGT_MTPROPNOUV", "BGT_MTPREV",
+                  "BGT_CREDOUV", "BGT_MTRAR3112")
+ACCOUNT_STAGE = "compte administratif"
+REAL = "réel"
+_DELIMITERS = (",", ";", "\t")
+_HEADER_PROBE_BYTES = 4096
+
+
+class NotScdlBudget(BilingualError):
+    """The file is not an SCDL budget table: its header lacks the schema's columns."""
+
+
+def read_header(first_line: str) -> tuple[list[str], str] | None:
+    """The columns and delimiter of an SCDL budget header line, or None when the line is not one."""
+    for delimiter in _DELIMITERS:
+        columns = [column.strip() for column in next(csv.reader([first_line.strip("\r\n")], delimiter=delimiter), [])]
+        if set(SCDL_FIELDS) <= set(columns):
+            return columns, delimiter
+    return None
+
+
+def has_scdl_header(path: str | os.PathLike) -> bool:
+    """Whether the file starts with an SCDL budget header (reads only its first bytes)."""
+    try:
+        with open(path, "rb") as stream:
+            probe = stream.read(_HEADER_PROBE_BYTES)
+    except OSError:
+        return False
+    first_line = probe.decode("utf-8-sig", errors="replace").split("\n", 1)[0]
+    return read_header(first_line) is not None
+
+
+def _amount(cell: str) -> Decimal | None:
+    """The cell's amount; None when it is empty. Raises ValueError when it is not a number."""
+    cell = cell.strip()
+    if not cell:
+        return None
+    try:
+        value = Decimal(cell)
+    except InvalidOperation:
+        raise ValueError(cell) from None
+    if not value.is_finite():
+        raise ValueError(cell)
+    return value
+
+
+def _text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+def measure_of(natdec: str) -> str:
+    return MEASURE_REALISED if natdec == ACCOUNT_STAGE else MEASURE_VOTED
+
+
+def summarise(path: str | os.PathLike) -> dict:
+    """The aggregates of one SCDL budget CSV (see the module docstring). Raises NotScdlBudget."""
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            header = read_header(stream.readline())
+            if header is None:
+                raise NotScdlBudget(str(path), Bilingual(
+                    "l'en-tête n'est pas celui du schéma SCDL budget", "the header is not the SCDL budget schema's"))
+            columns, delimiter = header
+            return _aggregate(csv.DictReader(stream, fieldnames=columns, delimiter=delimiter))
+    except UnicodeDecodeError:
+        raise NotScdlBudget(str(path), Bilingual("n'est pas encodé en UTF-8", "not UTF-8 encoded")) from None
+    except csv.Error as error:
+        raise NotScdlBudget(str(path), Bilingual(f"CSV illisible ({error})", f"unreadable CSV ({error})")) from None
+
+
+def _aggregate(rows) -> dict:
+    column_totals = {column: Decimal(0) for column in AMOUNT_COLUMNS}
+    totals: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    chapters: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
+    functions: dict[tuple, Decimal] = defaultdict(Decimal)
+    natures: dict[tuple, Decimal] = defaultdict(Decimal)
+    labels: dict[tuple, str] = {}
+    first: dict = {}
+    measure = voted_measure = None
+    count = unreadable = 0
+    for row in rows:
+        if not first:
+            first = row
+            natdec = (row["BGT_NATDEC"] or "").strip()
+            measure = measure_of(natdec)
+            voted_measure = MEASURE_OPENED_CREDITS if natdec == ACCOUNT_STAGE else None
+        count += 1
+        amounts = {}
+        for column in AMOUNT_COLUMNS:
+            try:
+                amounts[column] = _amount(row[column] or "")
+            except ValueError:
+                amounts[column] = None
+                unreadable += 1
+            if amounts[column] is not None:
+                column_totals[column] += amounts[column]
+        amount = amounts[measure] or Decimal(0)
+        voted = (amounts[voted_measure] or Decimal(0)) if voted_measure else Decimal(0)
+        section, codrd, opbudg = (_cell(row, name) for name in ("BGT_SECTION", "BGT_CODRD", "BGT_OPBUDG"))
+
+        total = totals[(section, codrd, opbudg)]
+        total[0] += amount
+        total[1] += voted
+
+        chapter_key = (section, codrd, _cell(row, "BGT_CONTNAT"))
+        chapter = chapters[chapter_key]
+        chapter[0] += amount
+        chapter[1] += voted
+        _remember_label(labels, ("chapter",) + chapter_key, row, "BGT_CONTNAT_LABEL")
+
+        if opbudg != REAL:
+            continue
+        function = _cell(row, "BGT_FONCTION")
+        if function:
+            functions[(codrd, function)] += amount
+            _remember_label(labels, ("function", codrd, function), row, "BGT_FONCTION_LABEL")
+        nature_key = (codrd, _cell(row, "BGT_NATURE"))
+        natures[nature_key] += amount
+        _remember_label(labels, ("nature",) + nature_key, row, "BGT_NATURE_LABEL")
+        labels.setdefault(("nature-chapter",) + nature_key, _cell(row, "BGT_CONTNAT"))
+
+    with_voted = voted_measure is not None
+
+    def amounts_of(pair: list[Decimal]) -> dict:
+        return {"amount": _text(pair[0]), **({"voted": _text(pair[1])} if with_voted else {})}
+
+    return {
+        "version": SUMMARY_VERSION,
+        "natdec": _cell(first, "BGT_NATDEC") if first else "",
+        "exercice": _cell(first, "BGT_ANNEE") if first else "",
+        "siret": _cell(first, "BGT_SIRET") if first else "",
+        "nom": _cell(first, "BGT_NOM") if first else "",
+        "rows": count,
+        "measure": measure or MEASURE_VOTED,
+        "voted_measure": voted_measure,
+        "unreadable_amounts": unreadable,
+        "column_totals": {column: _text(value) for column, value in column_totals.items()},
+        "totals": [{"section": section, "codrd": codrd, "opbudg": opbudg, **amounts_of(pair)}
+                   for (section, codrd, opbudg), pair in sorted(totals.items())],
+        "chapters": [{"section": section, "codrd": codrd, "code": code,
+                      "label": labels.get(("chapter", section, codrd, code), ""), **amounts_of(pair)}
+                     for (section, codrd, code), pair in sorted(
+                         chapters.items(), key=lambda item: (item[0][0], item[0][1], -item[1][0], item[0][2]))],
+        "functions": [{"codrd": codrd, "code": code, "label": labels.get(("function", codrd, code), ""),
+                       "amount": _text(amount)}
+                      for (codrd, code), amount in sorted(
+                          functions.items(), key=lambda item: (item[0][0], -item[1], item[0][1]))],
+        "natures": {codrd: [{"code": code, "label": labels.get(("nature", codrd, code), ""),
+                             "chapter": labels.get(("nature-chapter", codrd, code), ""),
+                             "amount": _text(amount)}
+                            for (_sens, code), amount in ranked[:LARGEST_NATURES]]
+                    for codrd, ranked in _ranked_by_sens(natures).items()},
+    }
+
+
+def _cell(row: dict, name: str) -> str:
+    return (row.get(name) or "").strip()
+
+
+def _remember_label(labels: dict, key: tuple, row: dict, column: str) -> None:
+    # The first non-empty label wins: a code keeps one label within a document.
+    if not labels.get(key):
+        labels[key] = _cell(row, column)
+
+
+def _ranked_by_sens(natures: dict[tuple, Decimal]) -> dict[str, list]:
+    ranked: dict[str, list] = defaultdict(list)
+    for item in sorted(natures.items(), key=lambda item: (-item[1], item[0][1])):
+        ranked[item[0][0]].append(item)
+    return dict(sorted(ranked.items()))
+
+
+# ---------------------------------------------------------------- cache
+
+def cached_summary(path: str | os.PathLike, cache_dir: str | os.PathLike, key: str) -> dict:
+    """``summarise(path)``, kept in ``cache_dir/{key}.json`` until the file changes.
+
+    The file's size and modification time identify its content: the filestore replaces a
+    resource's file on every upload. Raises NotScdlBudget, and OSError when the file is missing.
+    """
+    stat = os.stat(path)
+    stamp = {"version": SUMMARY_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    cache_file = Path(cache_dir) / f"{key}.json"
+    try:
+        cached = json.loads(cache_file.read_text(encoding="utf-8"))
+        if cached.get("stamp") == stamp:
+            return cached["summary"]
+    except (OSError, ValueError, AttributeError):
+        pass  # no cache yet, or an unreadable one: rebuilt below
+    summary = summarise(path)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target then renamed: concurrent readers never see half a file.
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_file.parent, suffix=".tmp",
+                                     delete=False) as stream:
+        json.dump({"stamp": stamp, "summary": summary}, stream, ensure_ascii=False)
+    os.replace(stream.name, cache_file)
+    return summary

@@ -1,0 +1,1 @@
+"""The budget visualisation, dashboard and readable reports (the `budgetod_view` plugin)."""

@@ -1,0 +1,186 @@
+"""The public coverage dashboard: which budgets are published, by collectivité, year and stage;
+for the administrators of harvest sources, how the last harvests went and the data.gouv.fr sync."""
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import asdict, dataclass
+
+import ckan.model as model
+import ckan.plugins as plugins
+import ckan.plugins.toolkit as tk
+from ckan.lib.pagination import Page
+
+from ckanext.budgetod.view import helpers
+
+# Index fields: the harvester's extras are indexed under their own names; the département and the
+# norm are added by BudgetodViewPlugin.before_dataset_index.
+FIELD_DEPARTEMENT = "budgetod_departement"
+FIELD_NORME = "budgetod_norme"
+FIELD_EXERCICE = "budgetod_exercice"
+BUDGET_DATASETS = "budgetod_siret:[* TO *]"
+SOURCE_TYPE = "budgetod_totem"
+DATAGOUV_STATUS_ACTION = "budgetod_datagouv_status"
+
+_PATTERNS = {
+    "departement": re.compile(r"^(?:\d{2,3}|2[AB])$"),
+    "norme": re.compile(r"^M\d{1,3}$"),
+    "exercice": re.compile(r"^\d{4}$"),
+}
+
+
+@dataclass(frozen=True)
+class Filters:
+    departement: str = ""
+    norme: str = ""
+    exercice: str = ""
+
+    @classmethod
+    def from_args(cls, args) -> "Filters":
+        """The filters of the query string; a malformed value is ignored rather than searched for."""
+        values = {}
+        for name, pattern in _PATTERNS.items():
+            value = (args.get(name) or "").strip().upper()
+            values[name] = value if pattern.match(value) else ""
+        return cls(**values)
+
+    def fq(self) -> str:
+        clauses = [f"+{BUDGET_DATASETS}"]
+        for field, value in ((FIELD_DEPARTEMENT, self.departement), (FIELD_NORME, self.norme),
+                             (FIELD_EXERCICE, self.exercice)):
+            if value:
+                clauses.append(f'+{field}:"{value}"')
+        return " ".join(clauses)
+
+    def as_args(self) -> dict:
+        return {name: value for name, value in asdict(self).items() if value}
+
+
+def _facet_options(search_facets: dict, field: str, reverse: bool = False) -> list[str]:
+    items = (search_facets.get(field) or {}).get("items") or []
+    return sorted((item["name"] for item in items if item.get("name")), reverse=reverse)
+
+
+def coverage(datasets: list[dict]) -> tuple[list[str], list[dict]]:
+    """The years present and one row per budget (SIRET and budget name), each with its datasets
+    by year; the rows keep the search's order."""
+    years: set[str] = set()
+    rows: dict[tuple[str, str], dict] = {}
+    for dataset in datasets:
+        siret = helpers.extra(dataset, "budgetod_siret")
+        name = helpers.extra(dataset, "budgetod_budget") or helpers.extra(dataset, "budgetod_collectivite")
+        year = helpers.extra(dataset, "budgetod_exercice")
+        years.add(year)
+        row = rows.setdefault((siret, name), {
+            "siret": siret,
+            "name": name or dataset.get("title") or dataset["name"],
+            "departement": helpers.departement_of(helpers.extra(dataset, "budgetod_insee")),
+            "nomenclature": helpers.extra(dataset, "budgetod_nomenclature"),
+            "years": {},
+        })
+        row["years"].setdefault(year, []).append({
+            "dataset": dataset,
+            "documents": helpers.budget_documents(dataset, with_totals=False),
+        })
+    return sorted(years), list(rows.values())
+
+
+def search(filters: Filters, page_number: int, page_size: int) -> dict:
+    search_action = tk.get_action("package_search")
+    facets = [FIELD_DEPARTEMENT, FIELD_NORME, FIELD_EXERCICE]
+    result = search_action(helpers.user_context(), {
+        "q": "*:*",
+        "fq": filters.fq(),
+        "rows": page_size,
+        "start": (page_number - 1) * page_size,
+        "sort": "budgetod_collectivite asc, budgetod_siret asc, budgetod_exercice asc",
+        "include_private": True,
+    })
+    # The filters offer every value of the published budgets, not only those of the current selection.
+    choices = search_action(helpers.user_context(), {
+        "q": "*:*", "fq": f"+{BUDGET_DATASETS}", "rows": 0, "facet.field": facets, "facet.limit": -1,
+        "include_private": True,
+    })["search_facets"]
+    years, rows = coverage(result["results"])
+    page = Page(collection=result["results"], page=page_number, item_count=result["count"],
+                items_per_page=page_size, presliced_list=True,
+                url=lambda page=None, **_ignored: tk.h.url_for("budgetod_budgets.index", page=page,
+                                                              **filters.as_args()))
+    return {
+        "filters": filters,
+        "count": result["count"],
+        "datasets": result["results"],
+        "years": years,
+        "rows": rows,
+        "page": page,
+        "options": {
+            "departement": _facet_options(choices, FIELD_DEPARTEMENT),
+            "norme": _facet_options(choices, FIELD_NORME),
+            "exercice": _facet_options(choices, FIELD_EXERCICE, reverse=True),
+        },
+    }
+
+
+# ---------------------------------------------------------------- administrators
+
+def is_administrator() -> bool:
+    """A sysadmin, or an administrator of an organisation (who may run its harvest sources)."""
+    user = tk.current_user
+    if not user or not user.is_authenticated:
+        return False
+    if user.sysadmin:
+        return True
+    return bool(tk.get_action("organization_list_for_user")(helpers.user_context(),
+                                                            {"id": user.id, "permission": "admin"}))
+
+
+def harvest_status() -> list[dict]:
+    """The budget harvest sources the current user may update, each with its last job."""
+    if not plugins.plugin_loaded("harvest"):
+        return []
+    # Imported here: the dashboard works on a portal without ckanext-harvest.
+    from ckanext.harvest.model import HarvestSource
+
+    sources = (model.Session.query(HarvestSource)
+               .filter(HarvestSource.type == SOURCE_TYPE, HarvestSource.active.is_(True))
+               .order_by(HarvestSource.title).all())
+    status = []
+    for source in sources:
+        try:
+            tk.check_access("harvest_source_update", helpers.user_context(), {"id": source.id})
+        except (tk.NotAuthorized, tk.ObjectNotFound):
+            continue
+        source_status = tk.get_action("harvest_source_show_status")(helpers.user_context(),
+                                                                    {"id": source.id})
+        dataset = model.Package.get(source.id)
+        status.append({
+            "name": dataset.name if dataset else source.id,
+            "title": source.title or source.url,
+            "last_job": source_status.get("last_job"),
+            "total_datasets": source_status.get("total_datasets", 0),
+        })
+    return status
+
+
+def datagouv_states(datasets: list[dict]) -> dict | None:
+    """The data.gouv.fr sync state of the listed datasets, for those the user may see it: whether
+    the sync is enabled, the count of datasets by state and the failures. None when the sync is
+    not installed on this portal (no such action) or the user may see no state."""
+    try:
+        action = tk.get_action(DATAGOUV_STATUS_ACTION)
+    except KeyError:
+        return None
+    states = []
+    for dataset in datasets:
+        try:
+            states.append({"dataset": dataset, **action(helpers.user_context(), {"id": dataset["id"]})})
+        except (tk.NotAuthorized, tk.ObjectNotFound, tk.ValidationError):
+            continue
+    if not states:
+        return None
+    counts = Counter(state.get("status") or "never" for state in states)
+    return {
+        "enabled": any(state.get("enabled") for state in states),
+        "counts": [(status, counts[status]) for status in ("ok", "pending", "error", "never") if counts[status]],
+        "failures": [state for state in states if state.get("status") == "error"],
+    }

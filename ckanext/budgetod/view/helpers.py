@@ -1,0 +1,248 @@
+"""Template helpers of the budget pages: labels in the page's language, amounts in its format,
+and the per-document facts of a budget dataset."""
+from __future__ import annotations
+
+import logging
+import re
+from decimal import Decimal, InvalidOperation
+
+from babel.numbers import format_currency, format_percent
+
+import ckan.plugins.toolkit as tk
+
+log = logging.getLogger(__name__)
+
+ROLE_SCDL, ROLE_REPORT = "scdl", "report"
+# Budget stages (TOTEM NatDec codes) in the order of the budget year.
+STAGE_ORDER = ("01", "03", "02", "09", "10")
+SECTIONS = ("fonctionnement", "investissement")
+DIRECTIONS = ("recette", "dépense")
+_INSEE_COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
+
+
+def user_context() -> dict:
+    """A fresh action context for the current user (anonymous visitors included)."""
+    return {"user": tk.current_user.name if tk.current_user else ""}
+
+
+def _is(value: object) -> bool:
+    return str(value).lower() == "true"
+
+
+# ---------------------------------------------------------------- labels
+
+def stage_label(code: str, decision_number: str = "") -> str:
+    labels = {
+        "01": tk._("Initial budget"),
+        "02": tk._("Amending decision"),
+        "03": tk._("Supplementary budget"),
+        "09": tk._("Administrative account"),
+        "10": tk._("Single financial account"),
+    }
+    if code == "02" and decision_number:
+        return tk._("Amending decision no. {number}").format(number=decision_number)
+    return labels.get(code, code)
+
+
+def natdec_label(natdec: str) -> str:
+    """The stage named by an SCDL file's BGT_NATDEC (a CFU is written "compte administratif")."""
+    codes = {"budget primitif": "01", "décision modificative": "02", "budget supplémentaire": "03",
+             "compte administratif": "09"}
+    return stage_label(codes[natdec]) if natdec in codes else natdec
+
+
+def stage_abbreviation(code: str, decision_number: str = "") -> str:
+    # The French abbreviations are the names people use, in French public finance, in both languages.
+    abbreviation = {"01": "BP", "02": "DM", "03": "BS", "09": "CA", "10": "CFU"}.get(code, code)
+    return f"{abbreviation} {decision_number}" if code == "02" and decision_number else abbreviation
+
+
+def section_label(section: str) -> str:
+    return {"fonctionnement": tk._("Operating"), "investissement": tk._("Investment")}.get(section, section)
+
+
+def direction_label(codrd: str) -> str:
+    return {"recette": tk._("Revenue"), "dépense": tk._("Expenditure")}.get(codrd, codrd)
+
+
+def measure_label(column: str | None) -> str:
+    return {
+        "BGT_MTREAL": tk._("Realised"),
+        "BGT_MTPREV": tk._("Voted at this stage"),
+        "BGT_CREDOUV": tk._("Voted (opened credits)"),
+    }.get(column or "", column or "")
+
+
+def departement_of(insee: str) -> str:
+    """The département of a commune's INSEE code ("93048" → "93", "97411" → "974", "2A004" → "2A");
+    "" for other codes (an EPCI's SIREN says nothing of its département)."""
+    insee = (insee or "").strip().upper()
+    if not _INSEE_COMMUNE.match(insee):
+        return ""
+    return insee[:3] if insee.startswith("97") else insee[:2]
+
+
+def norme_of(nomenclature: str) -> str:
+    """The accounting norm of a nomenclature code ("M14-M14_COM_SUP3500" → "M14")."""
+    return (nomenclature or "").split("-", 1)[0].strip()
+
+
+# ---------------------------------------------------------------- numbers
+
+def _locale() -> str:
+    return "en_GB" if tk.h.lang() == "en" else "fr_FR"
+
+
+def format_amount(value: object) -> str:
+    """A decimal amount as the page's language writes euros: "1 234 567,89 €", "€1,234,567.89"."""
+    try:
+        return format_currency(Decimal(str(value)), "EUR", locale=_locale())
+    except (InvalidOperation, ValueError):
+        return ""
+
+
+def format_rate(part: object, whole: object) -> str:
+    """``part`` as a percentage of ``whole``, or "" when ``whole`` is zero."""
+    try:
+        whole = Decimal(str(whole))
+        return format_percent(Decimal(str(part)) / whole, format="#,##0.0 %", locale=_locale()) if whole else ""
+    except (InvalidOperation, ValueError):
+        return ""
+
+
+# ---------------------------------------------------------------- budget datasets
+
+def is_budget_dataset(pkg: dict) -> bool:
+    return any(extra.get("key") == "budgetod_siret" for extra in pkg.get("extras") or []) or any(
+        resource.get("budgetod_role") == ROLE_SCDL for resource in pkg.get("resources") or [])
+
+
+def extra(pkg: dict, key: str) -> str:
+    return next((item.get("value") or "" for item in pkg.get("extras") or [] if item.get("key") == key), "")
+
+
+def resource_summary(resource: dict) -> dict | None:
+    """The ``budgetod_budget_summary`` of a CSV resource for the current user, or None when it
+    cannot be made (file missing, not an SCDL budget, not visible)."""
+    try:
+        return tk.get_action("budgetod_budget_summary")(user_context(), {"resource_id": resource["id"]})
+    except (tk.ObjectNotFound, tk.NotAuthorized, tk.ValidationError):
+        return None
+    except OSError:
+        log.exception("The summary of resource %s could not be made", resource.get("id"))
+        return None
+
+
+def direction_totals(summary: dict) -> dict:
+    """Totals of the stage's amounts by sens (and the voted ones for an account), all operations."""
+    totals: dict[str, dict[str, Decimal]] = {}
+    for item in summary.get("totals", []):
+        entry = totals.setdefault(item["codrd"], {"amount": Decimal(0), "voted": Decimal(0)})
+        entry["amount"] += Decimal(item["amount"])
+        entry["voted"] += Decimal(item.get("voted") or 0)
+    return totals
+
+
+def _sibling(resources: list[dict], resource: dict, role: str) -> dict | None:
+    """The resource of ``role`` made from the same document as ``resource``: harvested documents
+    share a document key, the siblings of an uploaded TOTEM file share its id."""
+    for key in ("budgetod_totem_resource", "budgetod_document"):
+        if resource.get(key):
+            found = next((candidate for candidate in resources if candidate.get("budgetod_role") == role
+                          and candidate.get(key) == resource[key]), None)
+            if found:
+                return found
+    return None
+
+
+def report_of(resources: list[dict], csv_resource: dict) -> dict | None:
+    return _sibling(resources, csv_resource, ROLE_REPORT)
+
+
+def csv_of(resources: list[dict], report: dict) -> dict | None:
+    return _sibling(resources, report, ROLE_SCDL)
+
+
+def budget_documents(pkg: dict, with_totals: bool = True) -> list[dict]:
+    """One entry per SCDL CSV of the dataset, in budget-year order: stage, validity, resources and,
+    when ``with_totals``, revenue and expenditure totals."""
+    resources = pkg.get("resources") or []
+    documents = []
+    for resource in resources:
+        if resource.get("budgetod_role") != ROLE_SCDL:
+            continue
+        code, number = resource.get("budgetod_etape") or "", resource.get("budgetod_decision") or ""
+        document = {
+            "resource": resource,
+            "report": report_of(resources, resource),
+            "stage": code,
+            "label": stage_label(code, number),
+            "abbreviation": stage_abbreviation(code, number),
+            "valid": _is(resource.get("budgetod_valid")),
+            "totals": None,
+            "voted_measure": None,
+        }
+        if with_totals:
+            summary = resource_summary(resource)
+            if summary is not None:
+                document["totals"] = direction_totals(summary)
+                document["voted_measure"] = summary["voted_measure"]
+        documents.append(document)
+    order = {code: position for position, code in enumerate(STAGE_ORDER)}
+    return sorted(documents, key=lambda document: (
+        order.get(document["stage"], len(order)), (document["resource"].get("budgetod_decision") or "").zfill(8)))
+
+
+def datagouv_url(pkg: dict) -> str:
+    url = extra(pkg, "budgetod_datagouv_url")
+    return url if url.startswith(("https://", "http://")) else ""
+
+
+def budget_tables(summary: dict) -> dict:
+    """The rows of the view's tables, from a budget summary (amounts stay decimal strings)."""
+    totals = {(item["section"], item["codrd"], item["opbudg"]): item for item in summary["totals"]}
+
+    def amount(section: str, codrd: str, opbudg: str, field: str = "amount") -> Decimal:
+        return Decimal(totals.get((section, codrd, opbudg), {}).get(field) or 0)
+
+    sections = []
+    for section in SECTIONS:
+        for codrd in DIRECTIONS:
+            real, ordre = amount(section, codrd, "réel"), amount(section, codrd, "ordre")
+            sections.append({"section": section, "codrd": codrd, "real": real, "ordre": ordre,
+                             "total": real + ordre})
+    voted = []
+    if summary.get("voted_measure"):
+        for section in SECTIONS:
+            for codrd in DIRECTIONS:
+                voted.append({"section": section, "codrd": codrd,
+                              "voted": amount(section, codrd, "réel", "voted"),
+                              "realised": amount(section, codrd, "réel")})
+    chapters = {codrd: sorted((item for item in summary["chapters"] if item["codrd"] == codrd),
+                              key=lambda item: -Decimal(item["amount"]))
+                for codrd in DIRECTIONS}
+    return {
+        "sections": sections,
+        "voted": voted,
+        "chapters": chapters,
+        "functions": [item for item in summary["functions"] if item["codrd"] == "dépense"],
+        "natures": {codrd: summary["natures"].get(codrd, []) for codrd in DIRECTIONS},
+    }
+
+
+def get_helpers() -> dict:
+    return {
+        "budgetod_is_budget_dataset": is_budget_dataset,
+        "budgetod_extra": extra,
+        "budgetod_budget_documents": budget_documents,
+        "budgetod_datagouv_url": datagouv_url,
+        "budgetod_format_amount": format_amount,
+        "budgetod_format_rate": format_rate,
+        "budgetod_stage_label": stage_label,
+        "budgetod_natdec_label": natdec_label,
+        "budgetod_section_label": section_label,
+        "budgetod_direction_label": direction_label,
+        "budgetod_measure_label": measure_label,
+        "budgetod_budget_tables": budget_tables,
+    }
+

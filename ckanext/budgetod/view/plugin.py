@@ -1,0 +1,99 @@
+"""The `budgetod_view` plugin: the budget visualisation (resource view `budgetod_view`), the
+budget summary card of dataset pages, the public coverage dashboard (/budgets) and the readable
+validation report page. Needs the `budgetod` plugin (translations and the summary action)."""
+from __future__ import annotations
+
+import os
+
+import ckan.plugins as plugins
+import ckan.plugins.toolkit as tk
+from ckan.lib import uploader
+
+from ckanext.budgetod.totem import summary
+from ckanext.budgetod.view import helpers
+from ckanext.budgetod.view.blueprint import budgets
+
+VIEW_NAME = "budgetod_view"
+_PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+class BudgetodViewPlugin(plugins.SingletonPlugin):
+    plugins.implements(plugins.IConfigurable)
+    plugins.implements(plugins.IConfigurer)
+    plugins.implements(plugins.IResourceView, inherit=True)
+    plugins.implements(plugins.IBlueprint)
+    plugins.implements(plugins.ITemplateHelpers)
+    plugins.implements(plugins.IPackageController, inherit=True)
+
+    # IConfigurable
+
+    def configure(self, config) -> None:
+        if not plugins.plugin_loaded("budgetod"):
+            raise RuntimeError("budgetod_view needs the budgetod plugin: add both to ckan.plugins")
+
+    # IConfigurer
+
+    def update_config(self, config) -> None:
+        tk.add_template_directory(config, os.path.join(_PACKAGE_DIR, "templates"))
+        # The overrides of CKAN pages (dataset page card, navigation link) live apart from the
+        # shared templates directory: they must apply only when this plugin is loaded.
+        tk.add_template_directory(config, os.path.join(_PACKAGE_DIR, "templates", "budgetod", "view_overrides"))
+        # The ECharts bundle is copied there by the build (devstack/stack.sh assets).
+        tk.add_public_directory(config, os.path.join(_PACKAGE_DIR, "public"))
+        tk.add_resource(os.path.join(_PACKAGE_DIR, "assets"), "budgetod")
+        # Every SCDL budget resource gets the view by default (can_view picks them).
+        default_views = config.get("ckan.views.default_views")
+        if isinstance(default_views, str):
+            default_views = default_views.split()
+        if VIEW_NAME not in default_views:
+            config["ckan.views.default_views"] = [*default_views, VIEW_NAME]
+
+    # IResourceView
+
+    def info(self) -> dict:
+        return {
+            "name": VIEW_NAME,
+            "title": tk._("Budget visualisation"),
+            "default_title": tk._("Budget visualisation"),
+            "icon": "chart-column",
+            "iframed": False,
+            "always_available": False,
+        }
+
+    def can_view(self, data_dict: dict) -> bool:
+        resource = data_dict["resource"]
+        if resource.get("budgetod_role") == helpers.ROLE_SCDL:
+            return True
+        # Any other CSV stored here whose header is the SCDL budget one.
+        if resource.get("url_type") != "upload" or (resource.get("format") or "").lower() != "csv":
+            return False
+        return summary.has_scdl_header(uploader.get_resource_uploader(resource).get_path(resource["id"]))
+
+    def view_template(self, context, data_dict) -> str:
+        return "budgetod/view/budget_view.html"
+
+    def setup_template_variables(self, context, data_dict) -> dict:
+        return {"summary": helpers.resource_summary(data_dict["resource"])}
+
+    # IBlueprint
+
+    def get_blueprint(self):
+        return budgets
+
+    # ITemplateHelpers
+
+    def get_helpers(self) -> dict:
+        return helpers.get_helpers()
+
+    # IPackageController
+
+    def before_dataset_index(self, pkg_dict: dict) -> dict:
+        # Filters of the dashboard, as exact-match index fields (their values are not stored).
+        if pkg_dict.get("budgetod_siret"):
+            departement = helpers.departement_of(pkg_dict.get("budgetod_insee") or "")
+            norme = helpers.norme_of(pkg_dict.get("budgetod_nomenclature") or "")
+            if departement:
+                pkg_dict["budgetod_departement"] = departement
+            if norme:
+                pkg_dict["budgetod_norme"] = norme
+        return pkg_dict

@@ -1,0 +1,124 @@
+"""Budget datasets as the harvester publishes them (see ckanext/budgetod/harvester/publish.py),
+made here with CKAN actions from the sample documents converted by the real converter."""
+from __future__ import annotations
+
+import io
+import json
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+import ckan.plugins.toolkit as tk
+from ckan.tests import factories, helpers
+from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+
+from ckanext.budgetod.harvester import publish
+
+SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
+SHARED_TOTEM = SHARED_DATA / "totem"
+
+
+@dataclass(frozen=True)
+class Converted:
+    """One sample document, converted and validated once for the whole session."""
+
+    header: object
+    key: str
+    csv: bytes
+    report: dict
+    valid: bool
+
+
+@pytest.fixture(scope="session")
+def converted_documents(tmp_path_factory) -> dict[str, Converted]:
+    cache: dict[str, Converted] = {}
+
+    def convert(stem: str) -> Converted:
+        if stem not in cache:
+            workdir = tmp_path_factory.mktemp(stem)
+            totem = SHARED_TOTEM / f"{stem}.xml"
+            doc = publish.convert(str(totem), str(workdir), source=f"https://example.org/{stem}.xml",
+                                  sha256=publish.sha256_of(str(totem)))
+            cache[stem] = Converted(doc.header, doc.key, Path(doc.csv_path).read_bytes(), doc.report, doc.valid)
+        return cache[stem]
+
+    return convert
+
+
+def file_storage(content: bytes, filename: str) -> FakeFileStorage:
+    return FakeFileStorage(io.BytesIO(content), filename)
+
+
+def upload(user: dict, dataset_id: str, content: bytes, filename: str, **fields) -> dict:
+    return helpers.call_action("resource_create", context={"user": user["name"]}, package_id=dataset_id,
+                               upload=file_storage(content, filename), url=filename, **fields)
+
+
+@pytest.fixture
+def storage(ckan_config, monkeypatch, tmp_path):
+    """A private filestore: uploads and the summary cache of one test."""
+    monkeypatch.setitem(ckan_config, "ckan.storage_path", str(tmp_path / "storage"))
+    yield tmp_path / "storage"
+    shutil.rmtree(tmp_path / "storage", ignore_errors=True)
+
+
+@pytest.fixture
+def sysadmin(clean_db):
+    return factories.Sysadmin()
+
+
+@pytest.fixture
+def organization(clean_db, sysadmin):
+    return factories.Organization(name="collectivites", title="Collectivités",
+                                  users=[{"name": sysadmin["name"], "capacity": "admin"}])
+
+
+@pytest.fixture
+def publish_budget(clean_db, storage, sysadmin, organization, converted_documents):
+    """publish_budget(stem, private=False, extras=None) → the dataset of that sample document,
+    with its SCDL CSV, TOTEM XML and report resources in the filestore."""
+
+    def make(stem: str, *, private: bool = False, extras: dict | None = None, csv: bytes | None = None,
+             report: dict | None = None) -> dict:
+        doc = converted_documents(stem)
+        header = doc.header
+        key = doc.key
+        facts = {
+            "budgetod_siret": header.siret,
+            "budgetod_exercice": str(header.exercice),
+            "budgetod_budget": header.budget_name,
+            "budgetod_collectivite": header.collectivite or header.budget_name,
+            "budgetod_nomenclature": header.nomenclature,
+            "budgetod_insee": header.insee,
+            "budgetod_etapes": publish.etape_title(header.natdec, header.decision_number),
+            **(extras or {}),
+        }
+        name = publish.dataset_name(header, publish.GROUPING_BUDGET)
+        # Several stages of one budget year share a dataset, as the harvester groups them.
+        try:
+            dataset = helpers.call_action("package_show", id=name)
+        except tk.ObjectNotFound:
+            dataset = helpers.call_action(
+                "package_create", context={"user": sysadmin["name"]}, name=name,
+                title=f"Budget {header.exercice} — {header.budget_name}", owner_org=organization["id"],
+                private=private, extras=[{"key": k, "value": v} for k, v in facts.items() if v])
+        valid = doc.valid if report is None else report["validation"]["valid"]
+        # budgetod_source marks them harvested (uploaded XML files get converted in the background).
+        common = {"budgetod_document": key, "budgetod_source": f"https://example.org/{stem}.xml",
+                  "budgetod_etape": header.natdec,
+                  "budgetod_decision": header.decision_number, "budgetod_valid": "true" if valid else "false"}
+        upload(sysadmin, dataset["id"], csv if csv is not None else doc.csv, f"{key}-scdl.csv",
+               name=f"{stem} SCDL", format="CSV", budgetod_role="scdl", **common)
+        upload(sysadmin, dataset["id"], (SHARED_TOTEM / f"{stem}.xml").read_bytes(), f"{key}-totem.xml",
+               name=f"{stem} TOTEM", format="XML", budgetod_role="totem", **common)
+        upload(sysadmin, dataset["id"], json.dumps(report or doc.report, ensure_ascii=False).encode(),
+               f"{key}-report.json", name=f"{stem} report", format="JSON", budgetod_role="report", **common)
+        return helpers.call_action("package_show", id=dataset["id"])
+
+    return make
+
+
+def resource_of(dataset: dict, role: str) -> dict:
+    return next(resource for resource in dataset["resources"] if resource.get("budgetod_role") == role)
