@@ -3,7 +3,7 @@ SHELL := /bin/bash
 STACK := devstack/stack.sh
 PYTHON := .local/venv/bin/python
 
-.PHONY: demo test up down clean install i18n bench
+.PHONY: demo test up down clean install i18n bench bench-view
 
 ## demo: install and start the whole stack, then run the extension on sample documents
 demo:
@@ -11,11 +11,15 @@ demo:
 	@$(PYTHON) devstack/demo.py
 
 ## test: build/start what the tests need, run the whole suite
+## (then the browser tests, in Debian's Chromium, against the portal that `up` leaves running)
 test:
 	@$(STACK) services
 	@set -o pipefail; eval "$$($(STACK) env)"; \
 	$(PYTHON) -m pytest tests --ignore=tests/ckan -q -p no:cacheprovider && \
 	$(PYTHON) -m pytest tests/ckan -q -p no:cacheprovider -p ckan -p ckan_fixtures --ckan-ini=test.ini
+	@$(STACK) reload
+	@$(STACK) chromium
+	@npm run --silent test:browser
 
 up:
 	@$(STACK) up
@@ -44,3 +48,9 @@ i18n:
 bench: install
 	@[ -x .local/bench-venv/bin/yatotem2scdl ] || { python3 -m venv .local/bench-venv && .local/bench-venv/bin/pip install -q yatotem2scdl==0.1.5; }
 	@$(PYTHON) bench/convert.py
+
+## bench-view: seconds until the budget visualisation of Montreuil's CA 2018 is fully drawn (local portal)
+bench-view:
+	@$(STACK) up
+	@$(STACK) chromium
+	@npm run --silent bench:view

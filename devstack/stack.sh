@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The local stack, built by the repository itself under .local/ (git-ignored):
 # PostgreSQL and Redis from Debian packages, the Solr-protocol stand-in, CKAN 2.11 with
-# ckanext-harvest and this extension. Usage: devstack/stack.sh install|services|up|down|clean|status
+# ckanext-harvest and this extension. Usage: devstack/stack.sh install|services|up|reload|down|clean|status|chromium|env
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,6 +45,7 @@ install_system() {
   command -v pg_config >/dev/null || missing+=(libpq-dev)
   command -v gcc >/dev/null || missing+=(build-essential)
   command -v curl >/dev/null || missing+=(curl)
+  command -v npm >/dev/null || missing+=(nodejs npm)
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv python3-dev)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing Debian packages: ${missing[*]}"
@@ -81,10 +82,34 @@ compile_catalogues() {
   done
 }
 
+# The front-end packages (package.json): Apache ECharts, copied into the git-ignored
+# ckanext/budgetod/public/vendor/ that CKAN serves, and playwright-core for the browser tests.
+build_assets() {
+  local stamp="$ROOT/node_modules/.budgetod-installed" wanted
+  wanted=$(cat "$ROOT/package.json" "$ROOT/package-lock.json" | sha1sum | cut -c1-40)
+  if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$wanted" ]; then
+    mkdir -p "$LOG"
+    say "installing the npm packages (log: .local/log/npm.log)"
+    (cd "$ROOT" && npm ci --no-audit --no-fund) >"$LOG/npm.log" 2>&1 ||
+      { tail -n 20 "$LOG/npm.log" >&2; die "npm ci failed (see .local/log/npm.log)"; }
+    echo "$wanted" >"$stamp"
+  fi
+  (cd "$ROOT" && npm run --silent build)
+}
+
+# The browser tests drive Debian's Chromium; nothing downloads a browser.
+install_chromium() {
+  [ -x /usr/bin/chromium ] && return
+  say "installing Chromium (Debian package) for the browser tests"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+}
+
 install_all() {
   install_system
   install_python
   compile_catalogues
+  build_assets
 }
 
 # ---------------------------------------------------------------- services
@@ -204,7 +229,7 @@ ckan() { "$VENV/bin/ckan" -c "$CKAN_INI" "$@"; }
 
 first_existing() { local p; for p in "$@"; do [ -e "$p" ] && { echo "$p"; return; }; done; }
 
-CKAN_PLUGINS="activity harvest budgetod"
+CKAN_PLUGINS="activity harvest budgetod budgetod_harvester budgetod_view"
 
 ckan_settings() {
   local plans schema
@@ -218,6 +243,7 @@ ckan_settings() {
     "ckan.site_title = Budgets ouverts (démo ckanext-budgetod)" \
     "ckan.plugins = $CKAN_PLUGINS" \
     "ckan.storage_path = $LOCAL/storage" \
+    "ckan.max_resource_size = 100" \
     "ckan.locale_default = fr" \
     "ckan.locales_offered = fr en" \
     "ckan.harvest.mq.type = redis" \
@@ -278,7 +304,8 @@ up() {
   say "CKAN is running at http://127.0.0.1:$CKAN_PORT"
 }
 
-WORKERS="gather-consumer fetch-consumer jobs-worker"
+# samples: the demo's web server publishing sample documents (devstack/demo.py).
+WORKERS="gather-consumer fetch-consumer jobs-worker samples"
 
 down() {
   local name
@@ -311,8 +338,14 @@ status() {
 
 case "${1:-}" in
   install) install_all ;;
+  chromium) install_chromium ;;
   services) install_all; start_services ;;
   up) up ;;
+  reload)
+    # Restart CKAN and its workers so that they run the code as it is now (no reloader).
+    for name in gather-consumer fetch-consumer jobs-worker ckan; do stop_pidfile "$RUN/$name.pid"; done
+    up
+    ;;
   down) down ;;
   clean) clean ;;
   status) status ;;
@@ -323,5 +356,5 @@ case "${1:-}" in
     echo "export CKAN_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/1"
     echo "export CKAN_STORAGE_PATH=$LOCAL/test-storage"
     ;;
-  *) die "usage: $0 install|services|up|down|clean|status|env" ;;
+  *) die "usage: $0 install|services|up|reload|down|clean|status|chromium|env" ;;
 esac

@@ -1,4 +1,5 @@
-"""The `budgetod` CKAN plugin: configuration, translations, actions and the `ckan budgetod` CLI.
+"""The `budgetod` CKAN plugin: configuration, translations, actions, the `ckan budgetod` CLI, and
+the data.gouv.fr sync queued when a dataset changes (see ``datagouv/jobs.py``).
 
 Everything here is a thin layer over the pure domain in `ckanext.budgetod.totem`."""
 from __future__ import annotations
@@ -10,6 +11,8 @@ import ckan.plugins.toolkit as tk
 from ckan.lib.plugins import DefaultTranslation
 
 from ckanext.budgetod import cli
+from ckanext.budgetod.datagouv import helpers as datagouv_helpers
+from ckanext.budgetod.datagouv import jobs as datagouv_jobs
 from ckanext.budgetod.logic import action, auth
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
@@ -19,8 +22,33 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 @tk.blanket.actions(action.get_actions)
 @tk.blanket.auth_functions(auth.get_auth_functions)
 @tk.blanket.cli(cli.get_commands)
+@tk.blanket.helpers(datagouv_helpers.get_helpers)
 class BudgetodPlugin(plugins.SingletonPlugin, DefaultTranslation):
     plugins.implements(plugins.ITranslation)
+    plugins.implements(plugins.IConfigurer)
+    plugins.implements(plugins.IConfigurable)
+    plugins.implements(plugins.IPackageController, inherit=True)
+
+    # IConfigurer
+
+    def update_config(self, config) -> None:
+        tk.add_template_directory(config, str(_PACKAGE_DIR / "templates"))
+
+    # IConfigurable
+
+    def configure(self, config) -> None:
+        datagouv_jobs.listen_to_commits()
+
+    # IPackageController: each change of a dataset (its resources' included) may need a sync.
+
+    def after_dataset_create(self, context, pkg_dict) -> None:
+        datagouv_jobs.dataset_changed(pkg_dict["id"])
+
+    def after_dataset_update(self, context, pkg_dict) -> None:
+        datagouv_jobs.dataset_changed(pkg_dict["id"])
+
+    def after_dataset_delete(self, context, pkg_dict) -> None:
+        datagouv_jobs.dataset_changed(pkg_dict["id"])
 
     def i18n_directory(self) -> str:
         # An installed wheel carries the compiled catalogues inside the package (see setup.py);

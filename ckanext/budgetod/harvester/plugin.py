@@ -23,12 +23,10 @@ import logging
 import os
 import tempfile
 
-from flask import Blueprint
-
 import ckan.model as model
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
-from ckan.lib import search, uploader
+from ckan.lib import search
 from ckan.model.license import License
 
 from ckanext.harvest.harvesters.base import HarvesterBase
@@ -52,7 +50,6 @@ LICENCE_OUVERTE_2 = {
     "domain_data": True,
     "domain_content": True,
 }
-_TEMPLATES_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "templates")
 
 
 # ---------------------------------------------------------------- messages
@@ -161,8 +158,6 @@ def _invalid(url: str, doc: publish.ConvertedDocument) -> str:
 
 class BudgetodHarvester(HarvesterBase):
     plugins.implements(plugins.IConfigurable)
-    plugins.implements(plugins.IConfigurer)
-    plugins.implements(plugins.IBlueprint)
     plugins.implements(plugins.IResourceController, inherit=True)
 
     # IConfigurable
@@ -175,18 +170,6 @@ class BudgetodHarvester(HarvesterBase):
         register = model.Package.get_license_register()
         if LICENCE_OUVERTE_2["id"] not in register.keys():
             register.licenses.append(License(dict(LICENCE_OUVERTE_2)))
-
-    # IConfigurer
-
-    def update_config(self, config) -> None:
-        tk.add_template_directory(config, _TEMPLATES_DIR)
-
-    # IBlueprint
-
-    def get_blueprint(self) -> Blueprint:
-        blueprint = Blueprint("budgetod_report", __name__)
-        blueprint.add_url_rule("/budgetod/report/<resource_id>", view_func=report_page, endpoint="read")
-        return blueprint
 
     # IResourceController
 
@@ -360,26 +343,3 @@ class BudgetodHarvester(HarvesterBase):
         harvest_object.current = False  # reported as "deleted"
         harvest_object.save()
         return True
-
-
-# ---------------------------------------------------------------- readable report
-
-def report_page(resource_id: str):
-    """A validation report for people: the JSON report resource rendered in the page's language."""
-    try:
-        resource = tk.get_action("resource_show")({}, {"id": resource_id})
-        dataset = tk.get_action("package_show")({}, {"id": resource["package_id"]})
-    except (tk.ObjectNotFound, tk.NotAuthorized):
-        return tk.abort(404, tk._("Validation report not found"))
-    if resource.get("budgetod_role") != publish.ROLE_REPORT or resource.get("url_type") != "upload":
-        return tk.abort(404, tk._("Validation report not found"))
-    path = uploader.get_resource_uploader(resource).get_path(resource["id"])
-    try:
-        with open(path, encoding="utf-8") as stream:
-            report = json.load(stream)
-    except (OSError, ValueError):
-        return tk.abort(404, tk._("Validation report not found"))
-    return tk.render("budgetod/report.html", {
-        "report": report, "resource": resource, "pkg_dict": dataset,
-        "english": _ui_language() == "en",
-    })

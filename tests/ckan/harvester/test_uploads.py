@@ -112,18 +112,17 @@ def test_other_xml_files_are_left_alone(editor_dataset):
     assert len(helpers.call_action("package_show", id=dataset["id"])["resources"]) == 1
 
 
-@pytest.mark.parametrize("prefix, verdict, heading", [("", "Valide.", "Rapport de validation"),
-                                                       ("/en", "Valid.", "Validation report")])
-def test_the_report_has_a_readable_page_in_the_visitor_language(app, editor_dataset, prefix, verdict, heading):
+@pytest.mark.parametrize("prefix, verdict", [("", "Valide."), ("/en", "Valid.")])
+def test_the_report_of_an_uploaded_document_links_to_its_readable_page(app, editor_dataset, prefix, verdict):
+    # The page itself is the visualisation plugin's (tests/ckan/view/test_report_page.py).
     editor, dataset = editor_dataset
     totem = upload(editor, dataset["id"], (SHARED_TOTEM / "crach-principal-ca-2021.xml").read_bytes(), "ca-2021.xml")
     run_background_jobs()
     report = siblings(dataset["id"], totem["id"])["report"]
 
-    page = app.get(f"{prefix}/budgetod/report/{report['id']}")
+    page = app.get(f"{prefix}/budgets/report/{report['id']}")
     resource_page = app.get(f"{prefix}/dataset/{dataset['name']}/resource/{report['id']}")
 
-    assert page.status_code == 200
-    assert verdict in page.body and heading in page.body and "21560046100010" in page.body
-    assert f"/budgetod/report/{report['id']}" in resource_page.body
-    assert app.get(f"/budgetod/report/{totem['id']}", status=404)
+    assert page.status_code == 200 and f"<strong>{verdict}</strong>" in page.body
+    assert f"/budgets/report/{report['id']}" in resource_page.body
+    assert app.get(f"/budgets/report/{totem['id']}", status=404)
