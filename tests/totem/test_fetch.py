@@ -154,7 +154,7 @@ def never_connect(monkeypatch):
     def refuse(self):
         raise AssertionError("a connection was attempted")
 
-    monkeypatch.setattr(fetch._PinnedHTTPConnection, "connect", refuse)
+    monkeypatch.setattr(fetch.PinnedHTTPConnection, "connect", refuse)
 
 
 # --- http_get: success paths -------------------------------------------------

@@ -57,20 +57,20 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode, urljoin
 
+from ..totem.errors import BudgetodError
+from ..totem.messages import Bilingual
 from ..totem.fetch import (
     USER_AGENT,
-    Bilingual,
-    BilingualError,
     FetchError,
     FetchTimeout,
     RefusedLocation,
-    # The connection helpers of the project's HTTP client: reused so that the
-    # address checks and the pinned connections exist once.
-    _checked_addresses,
-    _PinnedHTTPConnection,
-    _PinnedHTTPSConnection,
-    _read_body,
-    _Target,
+    # The connection helpers of the project's HTTP client: the address checks and the
+    # pinned connections exist once.
+    checked_addresses,
+    PinnedHTTPConnection,
+    PinnedHTTPSConnection,
+    read_body,
+    Target,
 )
 
 log = logging.getLogger(__name__)
@@ -87,7 +87,7 @@ _UPLOAD_CHUNK = 256 * 1024
 _DETAIL_LIMIT = 400
 
 
-class UdataError(BilingualError):
+class UdataError(BudgetodError):
     """A udata API call failed. ``source`` is "METHOD URL"; ``cause`` a Bilingual text.
 
     ``status``: the HTTP status, None when no answer came. ``retryable``: trying
@@ -299,15 +299,15 @@ class UdataClient:
         raise UdataError(f"{method} {url}", Bilingual(f"plus de {MAX_REDIRECTS} redirections",
                                                      f"more than {MAX_REDIRECTS} redirects"))
 
-    def _send(self, method: str, target: _Target, body: _Body) -> _Reply:
+    def _send(self, method: str, target: Target, body: _Body) -> _Reply:
         source = f"{method} {target.url}"
         try:
-            addresses = _checked_addresses(target, self.allow_private)
+            addresses = checked_addresses(target, self.allow_private)
         except RefusedLocation as exc:
             raise UdataError(source, exc.cause) from None
         except FetchError as exc:  # name resolution: may be transient
             raise UdataError(source, exc.cause, retryable=True) from None
-        connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+        connection_class = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
         connection = connection_class(target, addresses, self.timeout, self.timeout)
         try:
             try:
@@ -335,7 +335,7 @@ class UdataClient:
                 raise _transport_error(source, exc, ambiguous=False) from None
             try:
                 response = connection.getresponse()
-                _size, _digest, content, _path = _read_body(
+                _size, _digest, content, _path = read_body(
                     response, target.url, self.max_bytes, time.monotonic() + self.total_timeout,
                     self.max_bytes, None)
             except FetchTimeout as exc:
@@ -473,9 +473,9 @@ class UdataClient:
                 raise
 
 
-def _parse_target(source: str, url: str) -> _Target:
+def _parse_target(source: str, url: str) -> Target:
     try:
-        return _Target.parse(url)
+        return Target.parse(url)
     except RefusedLocation as exc:
         raise UdataError(source, exc.cause) from None
 

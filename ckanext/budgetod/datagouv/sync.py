@@ -45,7 +45,8 @@ from ckan.lib import uploader
 from ckanext.budgetod.datagouv import model as state
 from ckanext.budgetod.datagouv.client import AmbiguousWriteError, UdataClient, UdataError
 from ckanext.budgetod.harvester import publish
-from ckanext.budgetod.totem.fetch import Bilingual, BilingualError
+from ckanext.budgetod.totem.errors import BudgetodError
+from ckanext.budgetod.totem.messages import Bilingual
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _NOT_STORED_NAME = re.compile(r"[^A-Za-z0-9._-]+")
 
 
-class SyncError(BilingualError):
+class SyncError(BudgetodError):
     """The dataset cannot be synced as it is (configuration, missing file...)."""
 
 

@@ -15,7 +15,8 @@ import yaml
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.budgetod.totem.fetch import Bilingual, BilingualError
+from ckanext.budgetod.totem.errors import BudgetodError
+from ckanext.budgetod.totem.messages import Bilingual
 
 DEFAULT_TEMPLATE = Path(__file__).with_name("fiche_metadonnees.yaml")
 TEMPLATE_OPTION = "ckanext.budgetod.metadata_template"
@@ -28,7 +29,7 @@ PLACEHOLDERS = ("exercice", "budget", "collectivite", "siret", "insee", "nomencl
 RESERVED_EXTRA_PREFIX = "budgetod_"
 
 
-class MetadataTemplateError(BilingualError):
+class MetadataTemplateError(BudgetodError):
     """A metadata template (file or a source's "metadata" object) that cannot be used."""
 
 

@@ -51,7 +51,9 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
-from ..totem.fetch import Bilingual, BilingualError, FetchError, NotFound, http_get
+from ..totem.errors import BudgetodError
+from ..totem.fetch import FetchError, NotFound, http_get
+from ..totem.messages import Bilingual
 
 log = logging.getLogger(__name__)
 
@@ -88,7 +90,7 @@ _SECRET_KEY_PARTS = ("apikey", "token", "password", "passwd", "secret", "authori
 _SECRET_KEY_NAMES = frozenset({"pwd", "pass", "auth", "bearer"})
 
 
-class SourceConfigError(BilingualError):
+class SourceConfigError(BudgetodError):
     """The configuration of a harvest source is invalid; ``field`` names the offending field."""
 
     def __init__(self, source: object, field: str, cause: Bilingual):
@@ -96,11 +98,11 @@ class SourceConfigError(BilingualError):
         self.field = field
 
 
-class SourceError(BilingualError):
+class SourceError(BudgetodError):
     """A source (page, archive, catalogue) could not be read completely; nothing may be concluded from it."""
 
 
-class UnsafeArchive(BilingualError):
+class UnsafeArchive(BudgetodError):
     """A ZIP archive is refused: not an archive, or a bomb, a path traversal or too many entries."""
 
 

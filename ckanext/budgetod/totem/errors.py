@@ -26,6 +26,8 @@ class BudgetodError(Exception):
         return cls(source, messages.text(message_id, **params), message_id=message_id, params=params)
 
     def localized_cause(self, lang: str | None = None) -> str:
+        if isinstance(self.cause, messages.Bilingual):
+            return self.cause.render(lang)
         if self.message_id is None:
             return str(self.cause)
         return messages.text(self.message_id, lang, **self.params)

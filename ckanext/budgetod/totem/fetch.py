@@ -37,7 +37,7 @@ from typing import Mapping
 from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import url2pathname
 
-from . import messages
+from .messages import Bilingual
 from .errors import BudgetodError
 
 DEFAULT_TIMEOUT = 30.0
@@ -62,30 +62,7 @@ _NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
 _URL_PATH_SAFE = "/%:@!$&'()*+,;=~"
 
 
-@dataclass(frozen=True)
-class Bilingual:
-    """A user-facing text in French and English; ``str()`` follows $BUDGETOD_LANG (French by default)."""
-
-    fr: str
-    en: str
-
-    def render(self, lang: str | None = None) -> str:
-        return self.en if (lang or messages.current_language()) == "en" else self.fr
-
-    def __str__(self) -> str:
-        return self.render()
-
-
-class BilingualError(BudgetodError):
-    """A BudgetodError whose cause is a Bilingual text, rendered in the language asked for."""
-
-    def localized_cause(self, lang: str | None = None) -> str:
-        if isinstance(self.cause, Bilingual):
-            return self.cause.render(lang)
-        return super().localized_cause(lang)
-
-
-class FetchError(BilingualError):
+class FetchError(BudgetodError):
     """A location could not be fetched; ``source`` is the URL or path, ``cause`` says why."""
 
 
@@ -229,7 +206,7 @@ def _embedded_ipv4(address) -> ipaddress.IPv4Address | None:
 
 
 @dataclass(frozen=True)
-class _Target:
+class Target:
     url: str
     scheme: str
     host: str
@@ -237,7 +214,7 @@ class _Target:
     request_path: str
 
     @classmethod
-    def parse(cls, url: str) -> "_Target":
+    def parse(cls, url: str) -> "Target":
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -261,7 +238,7 @@ class _Target:
         return self.scheme, self.host, self.port
 
 
-def _checked_addresses(target: _Target, allow_private: bool) -> list[tuple[int, tuple]]:
+def checked_addresses(target: Target, allow_private: bool) -> list[tuple[int, tuple]]:
     """Resolve the host once and check every address; the connection will use only these."""
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
@@ -282,10 +259,10 @@ def _checked_addresses(target: _Target, allow_private: bool) -> list[tuple[int, 
     return checked
 
 
-class _PinnedHTTPConnection(http.client.HTTPConnection):
+class PinnedHTTPConnection(http.client.HTTPConnection):
     """HTTP connection opened to already checked addresses instead of resolving the host again."""
 
-    def __init__(self, target: _Target, addresses, connect_timeout: float, read_timeout: float):
+    def __init__(self, target: Target, addresses, connect_timeout: float, read_timeout: float):
         super().__init__(target.host, target.port)
         self._target = target
         self._addresses = addresses
@@ -317,7 +294,7 @@ class _PinnedHTTPConnection(http.client.HTTPConnection):
             f"connexion impossible ({detail})", f"could not connect ({detail})"))
 
 
-class _PinnedHTTPSConnection(_PinnedHTTPConnection):
+class PinnedHTTPSConnection(PinnedHTTPConnection):
     default_port = 443
 
     def connect(self) -> None:
@@ -363,10 +340,10 @@ def http_get(
     request_headers.update(headers or {})
     request_headers["Connection"] = "close"
 
-    target = _Target.parse(url)
+    target = Target.parse(url)
     for _hop in range(max_redirects + 1):
-        addresses = _checked_addresses(target, allow_private)
-        connection_class = _PinnedHTTPSConnection if target.scheme == "https" else _PinnedHTTPConnection
+        addresses = checked_addresses(target, allow_private)
+        connection_class = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
         connection = None
         try:
             connection = connection_class(target, addresses, connect_timeout, read_timeout)
@@ -374,13 +351,13 @@ def http_get(
             response = connection.getresponse()
             location = response.getheader("Location")
             if response.status in _REDIRECT_STATUSES and location:
-                next_target = _Target.parse(urljoin(target.url, location.strip()))
+                next_target = Target.parse(urljoin(target.url, location.strip()))
                 if next_target.origin != target.origin:
                     request_headers = {name: value for name, value in request_headers.items()
                                        if name.lower() not in _CREDENTIAL_HEADERS}
                 target = next_target
                 continue
-            size, digest, body, body_path = _read_body(
+            size, digest, body, body_path = read_body(
                 response, target.url, max_bytes, deadline, memory_limit, spool_dir)
             return HttpResponse(
                 url=url,
@@ -408,7 +385,7 @@ def http_get(
         f"plus de {max_redirects} redirections", f"more than {max_redirects} redirects"))
 
 
-def _read_body(response, url, max_bytes, deadline, memory_limit, spool_dir):
+def read_body(response, url, max_bytes, deadline, memory_limit, spool_dir):
     """Stream the body: size cap (declared and actual), time budget, sha256, spooling."""
     declared = (response.getheader("Content-Length") or "").strip()
     if declared.isdigit() and int(declared) > max_bytes:

@@ -7,6 +7,7 @@ also carry, so a caller (CKAN, a harvester) can re-render them in its own langua
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
@@ -255,3 +256,18 @@ def text(message_id: str, lang: str | None = None, **params: object) -> str:
     translations = MESSAGES[message_id]
     language = lang if lang in LANGUAGES else current_language()
     return translations[language].format(**params)
+
+
+@dataclass(frozen=True)
+class Bilingual:
+    """A text written in both languages where it is raised (instead of a MESSAGES id);
+    ``str()`` follows $BUDGETOD_LANG (French by default)."""
+
+    fr: str
+    en: str
+
+    def render(self, lang: str | None = None) -> str:
+        return self.en if (lang or current_language()) == "en" else self.fr
+
+    def __str__(self) -> str:
+        return self.render()

@@ -28,7 +28,8 @@ from collections import defaultdict
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
 
-from .fetch import Bilingual, BilingualError
+from .errors import BudgetodError
+from .messages import Bilingual
 from .scdl import SCDL_FIELDS
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
@@ -46,7 +47,7 @@ _DELIMITERS = (",", ";", "\t")
 _HEADER_PROBE_BYTES = 4096
 
 
-class NotScdlBudget(BilingualError):
+class NotScdlBudget(BudgetodError):
     """The file is not an SCDL budget table: its header lacks the schema's columns."""
 
 

@@ -25,7 +25,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import fetch
-from .fetch import Bilingual, BilingualError
+from .errors import BudgetodError
+from .messages import Bilingual
 
 DEFAULT_SCHEMA_URL = "https://schema.data.gouv.fr/schemas/scdl/budget/0.8.3/schema.json"
 SCHEMA_ENV = "BUDGETOD_SCDL_SCHEMA"
@@ -42,11 +43,11 @@ _UNREADABLE_SOURCE_ERRORS = frozenset({"source-error", "scheme-error", "format-e
 _BINARY_PROBE_BYTES = 8192
 
 
-class UnusableInput(BilingualError):
+class UnusableInput(BudgetodError):
     """The file cannot be validated at all: missing, empty, not UTF-8, not a CSV."""
 
 
-class UnusableSchema(BilingualError):
+class UnusableSchema(BudgetodError):
     """The Table Schema cannot be read or used."""
 
 

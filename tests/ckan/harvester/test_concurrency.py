@@ -113,5 +113,7 @@ def test_an_import_waits_for_the_lock_of_its_dataset_before_reading_it(
     holder.close()
     consumer.join()
 
+    # CKAN's session keeps loaded objects across commits: read what the consumer wrote.
+    model.Session.expire_all()
     assert HarvestObject.get(object_id).state == "COMPLETE"
     assert len(dataset(DATASET)["resources"]) == 3
