@@ -305,7 +305,7 @@ FACT_EXTRAS = ("budgetod_siret", "budgetod_exercice", "budgetod_budget", "budget
                "budgetod_nomenclature", "budgetod_insee")
 
 
-def _facts(header: DocumentHeader) -> dict:
+def dataset_facts(header: DocumentHeader) -> dict:
     """Dataset extras from a document; they also fill the template when a removal rebuilds it."""
     return {
         "budgetod_siret": header.siret,
@@ -371,7 +371,7 @@ def upsert_document(doc: ConvertedDocument, target: DatasetTarget, *, user: str,
             dataset["resources"] = [resource for resource in dataset["resources"] if belongs(resource)]
         uploads = _place_document(dataset["resources"], doc, (ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT),
                                   belongs, {"budgetod_source": doc.source}, workdir)
-        _apply_metadata(dataset, target, _facts(doc.header))
+        _apply_metadata(dataset, target, dataset_facts(doc.header))
         return _update(dataset, user, uploads)
 
 

@@ -86,12 +86,7 @@ def publish_budget(clean_db, storage, sysadmin, organization, converted_document
         header = doc.header
         key = doc.key
         facts = {
-            "budgetod_siret": header.siret,
-            "budgetod_exercice": str(header.exercice),
-            "budgetod_budget": header.budget_name,
-            "budgetod_collectivite": header.collectivite or header.budget_name,
-            "budgetod_nomenclature": header.nomenclature,
-            "budgetod_insee": header.insee,
+            **publish.dataset_facts(header),
             "budgetod_etapes": publish.etape_title(header.natdec, header.decision_number),
             **(extras or {}),
         }
