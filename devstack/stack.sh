@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The local stack, built by the repository itself under .local/ (git-ignored):
 # PostgreSQL and Redis from Debian packages, the Solr-protocol stand-in, CKAN 2.11 with
-# ckanext-harvest and this extension. Usage: devstack/stack.sh install|services|up|reload|down|clean|status|chromium|env
+# ckanext-harvest and this extension. Usage: devstack/stack.sh install|services|up|reload|down|clean|status|chromium|env|venv
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 LOCAL="$ROOT/.local"
-VENV="$LOCAL/venv"
+CKAN_VERSION=${CKAN_VERSION:-2.11}
+# The one place that decides the virtualenv (the Makefile asks `stack.sh venv`): CKAN 2.11 in
+# .local/venv, any other CKAN_VERSION beside it in .local/venv-$CKAN_VERSION.
+if [ "$CKAN_VERSION" = 2.11 ]; then VENV="$LOCAL/venv"; else VENV="$LOCAL/venv-$CKAN_VERSION"; fi
 RUN="$LOCAL/run"
 LOG="$LOCAL/log"
 CKAN_INI="$LOCAL/ckan.ini"
@@ -17,7 +20,6 @@ REDIS_PORT=${BUDGETOD_REDIS_PORT:-6380}
 SOLR_PORT=${BUDGETOD_SOLR_PORT:-8983}
 SOLR_TEST_PORT=${BUDGETOD_SOLR_TEST_PORT:-8984}
 CKAN_PORT=${BUDGETOD_CKAN_PORT:-5000}
-CKAN_VERSION=${CKAN_VERSION:-2.11}
 # Local-only role: the cluster listens on 127.0.0.1 and its socket directory is private.
 DB_USER=ckan_default
 DB_PASSWORD=pass
@@ -62,7 +64,7 @@ install_python() {
   fi
   [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
   mkdir -p "$LOG"
-  say "installing CKAN $CKAN_VERSION, ckanext-harvest and ckanext-budgetod into .local/venv (log: .local/log/install.log)"
+  say "installing CKAN $CKAN_VERSION, ckanext-harvest and ckanext-budgetod into ${VENV#"$ROOT"/} (log: .local/log/install.log)"
   if ! {
     "$VENV/bin/pip" install --upgrade pip setuptools wheel &&
       "$VENV/bin/pip" install "ckan[requirements]==$CKAN_VERSION.*" "ckanext-harvest==1.6.*" &&
@@ -356,5 +358,6 @@ case "${1:-}" in
     echo "export CKAN_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/1"
     echo "export CKAN_STORAGE_PATH=$LOCAL/test-storage"
     ;;
-  *) die "usage: $0 install|services|up|reload|down|clean|status|chromium|env" ;;
+  venv) echo "$VENV" ;;
+  *) die "usage: $0 install|services|up|reload|down|clean|status|chromium|env|venv" ;;
 esac

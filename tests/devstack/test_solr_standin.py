@@ -437,9 +437,13 @@ def test_ckan_search_code_against_the_standin(catalogue, monkeypatch):
     from ckan.lib.search import common
     from ckan.lib.search.query import PackageSearchQuery
 
-    for attribute, value in (("_is_initialised", True), ("_url", catalogue.url),
-                             ("_user", None), ("_password", None)):
-        monkeypatch.setattr(common.SolrSettings, attribute, value)
+    # CKAN 2.11 reads the Solr address from common.SolrSettings, 2.12 from the config.
+    if hasattr(common, "SolrSettings"):
+        for attribute, value in (("_is_initialised", True), ("_url", catalogue.url),
+                                 ("_user", None), ("_password", None)):
+            monkeypatch.setattr(common.SolrSettings, attribute, value)
+    for key, value in (("solr_url", catalogue.url), ("solr_user", None), ("solr_password", None)):
+        monkeypatch.setitem(config, key, value)
     # Defaults a configured CKAN app would provide.
     monkeypatch.setitem(config, "ckan.site_id", SITE_ID)
     monkeypatch.setitem(config, "search.facets.limit", 50)

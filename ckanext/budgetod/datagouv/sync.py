@@ -807,6 +807,11 @@ def _claim(item: WantedResource, available: list[dict], stored_id: str | None) -
 def candidate_ids() -> list[str]:
     """Every dataset ``sync --all`` looks at: the candidates, whatever their state, and the datasets
     that have a state row (a purged dataset whose udata dataset is still to take down)."""
-    extras = model.Session.query(model.PackageExtra.package_id).filter(
-        model.PackageExtra.key.in_(("budgetod_siret", ORGANIZATION_EXTRA)), model.PackageExtra.value != "")
+    keys = ("budgetod_siret", ORGANIZATION_EXTRA)
+    if hasattr(model, "PackageExtra"):  # CKAN 2.11: one package_extra row per extra
+        extras = model.Session.query(model.PackageExtra.package_id).filter(
+            model.PackageExtra.key.in_(keys), model.PackageExtra.value != "")
+    else:  # CKAN 2.12: the extras are a JSONB column of package
+        extras = model.Session.query(model.Package.id).filter(
+            sa.or_(*(model.Package.extras[key].astext != "" for key in keys)))
     return sorted({package_id for (package_id,) in extras} | {row.package_id for row in state.all_rows()})
