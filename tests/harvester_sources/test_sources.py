@@ -210,6 +210,15 @@ def test_file_source_is_listed_without_any_request_and_retrieved(server, tmp_pat
     assert retrieved.final_url == server.url("/budgets/bp-2022.xml")
 
 
+def test_a_304_to_an_unconditional_request_is_a_clear_error(server, tmp_path):
+    server.route(r"/odd\.xml", lambda request, match: Reply(304))
+    document = listed(server.url("/odd.xml"))[0]
+    with pytest.raises(BudgetodError) as raised:
+        retrieve_document(document, str(tmp_path / "doc.xml"), options=OPTIONS)
+    assert "304" in raised.value.describe("en") and "unconditional" in raised.value.describe("en")
+    assert not (tmp_path / "doc.xml").exists()
+
+
 def test_several_files_from_urls_are_deduplicated(server):
     server.put("/a.xml", BP)
     server.put("/b.xml", DM)

@@ -13,6 +13,7 @@ import socket
 import ssl
 import subprocess
 import threading
+import time
 from collections import Counter
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -81,6 +82,20 @@ class _Handler(BaseHTTPRequestHandler):
                 piece = min(remaining, 4096)
                 self.wfile.write(b"x" * piece)
                 remaining -= piece
+        elif parts.path == "/truncated":
+            # Promises more than it sends, then closes the connection.
+            self.send_response(200)
+            self.send_header("Content-Length", "100000")
+            self.end_headers()
+            self.wfile.write(b"x" * 1000)
+            self.close_connection = True
+        elif parts.path == "/dribble":
+            # One byte at a time, each well within the read timeout, until released.
+            self.send_response(200)
+            self.end_headers()
+            while not site.release_stall.wait(0.02):
+                self.wfile.write(b"x")
+                self.wfile.flush()
         elif parts.path == "/declared-huge":
             self._reply(200, b"small", {"Content-Length": str(10**12)})
         elif parts.path == "/echo-headers":
@@ -334,6 +349,20 @@ def test_total_time_budget_is_enforced(site):
     site.files["a.txt"] = b"bonjour"
     with pytest.raises(FetchTimeout, match="total"):
         http_get(site.url("/files/a.txt"), allow_private=True, total_timeout=0)
+
+
+def test_a_dribbling_server_is_cut_at_the_total_time_budget(site):
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout, match="total"):
+        http_get(site.url("/dribble"), allow_private=True, timeout=5, total_timeout=0.3)
+    # Bounded by the budget, not by the (endless) body or a 64 KiB chunk at one byte per read.
+    assert time.monotonic() - started < 3
+
+
+def test_a_body_shorter_than_its_content_length_is_refused(site):
+    with pytest.raises(FetchError, match="truncated") as caught:
+        http_get(site.url("/truncated"), allow_private=True)
+    assert str(caught.value).startswith(site.url("/truncated"))
 
 
 def test_connection_refused_is_a_clear_fetch_error():

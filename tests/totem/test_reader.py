@@ -145,7 +145,9 @@ def test_calculated_lines_are_counted_not_returned(tmp_path):
     assert (reader.lines_total, reader.lines_calculated) == (4, 2)
 
 
-@pytest.mark.parametrize("amount", ["1,5", "12 000.00", "1e3", "NaN", "Infinity", "0x10", "", "--1", "1.2.3"])
+# The last two: Arabic-Indic and full-width digits, which Python's int() and Decimal() accept.
+@pytest.mark.parametrize("amount", ["1,5", "12 000.00", "1e3", "NaN", "Infinity", "0x10", "", "--1", "1.2.3",
+                                    "\u0661\u0662\u0663", "\uff11\uff12\uff13"])
 def test_an_amount_that_is_no_decimal_is_an_error(tmp_path, amount):
     lines = [Line(), Line(amounts={"MtReal": amount})]
     error = error_of(write_totem(tmp_path / "doc.xml", lines=lines))

@@ -1024,6 +1024,11 @@ def _retrieve_plain(url: str, destination: str, options: FetchOptions, etag: str
                   allow_private=options.allow_private, if_none_match=etag, if_modified_since=last_modified,
                   spool_dir=os.path.dirname(os.path.abspath(destination))) as response:
         if response.not_modified:
+            if not (etag or last_modified):
+                # Nothing to compare with: "unchanged" would leave the caller without a document.
+                raise FetchError(response.final_url, Bilingual(
+                    "le serveur a répondu HTTP 304 (non modifié) à une requête non conditionnelle",
+                    "server answered HTTP 304 (not modified) to an unconditional request"))
             return Retrieved(True, None, 0, response.etag or etag, response.last_modified or last_modified,
                              response.final_url)
         _require_ok(response)

@@ -390,6 +390,9 @@ def read_body(response, url, max_bytes, deadline, memory_limit, spool_dir):
     declared = (response.getheader("Content-Length") or "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(url, max_bytes)
+    # The body length HTTP promises: http.client's reading of Content-Length, 0 for a 204, a 304
+    # or a HEAD, None when unknown (chunked, or read to the connection's end).
+    promised = response.length
     digest = hashlib.sha256()
     size = 0
     in_memory = bytearray()
@@ -399,7 +402,9 @@ def read_body(response, url, max_bytes, deadline, memory_limit, spool_dir):
             if time.monotonic() > deadline:
                 raise FetchTimeout(url, Bilingual(
                     "durée totale de téléchargement dépassée", "total download time exceeded"))
-            chunk = response.read(_CHUNK_SIZE)
+            # read1 returns what has arrived: read() would wait for a whole chunk, so a server
+            # dribbling one byte per read timeout could hold the worker far past the deadline.
+            chunk = response.read1(_CHUNK_SIZE)
             if not chunk:
                 break
             size += len(chunk)
@@ -421,6 +426,14 @@ def read_body(response, url, max_bytes, deadline, memory_limit, spool_dir):
         raise
     if spool is not None:
         spool.close()
+    if promised is not None and size != promised:
+        # The connection closed early: a shortened body must not pass for the document.
+        if spool is not None:
+            _remove_quietly(spool.name)
+        raise FetchError(url, Bilingual(
+            f"réponse tronquée : {size} octets reçus sur {promised} annoncés",
+            f"truncated response: {size} bytes received of {promised} announced"))
+    if spool is not None:
         return size, digest.hexdigest(), None, spool.name
     return size, digest.hexdigest(), bytes(in_memory), None
 

@@ -52,13 +52,15 @@ _XML_DECLARATION = re.compile(
     rb"(?:\s+encoding\s*=\s*[\"']([^\"']*)[\"'])?"
     rb"(?:\s+standalone\s*=\s*[\"'][^\"']*[\"'])?\s*\?>"
 )
-_SIRET = re.compile(r"\d{14}")
-_YEAR = re.compile(r"\d{4}")
+# ASCII digits only: Python's \d also matches Arabic-Indic or full-width digits, which int() and
+# Decimal() accept but no SCDL consumer does.
+_SIRET = re.compile(r"[0-9]{14}")
+_YEAR = re.compile(r"[0-9]{4}")
 # NORME-DECLINAISON, e.g. M14-M14_COM_500_3500, M4-M43_D, M57-M57_A: the déclinaison
 # extends the norme's name, in capitals, digits and underscores.
-_NOMENCLATURE = re.compile(r"(M\d{1,3})-(M\d{1,3}[A-Z0-9]*(?:_[A-Z0-9]+)*)")
+_NOMENCLATURE = re.compile(r"(M[0-9]{1,3})-(M[0-9]{1,3}[A-Z0-9]*(?:_[A-Z0-9]+)*)")
 # xs:decimal, the type of every TOTEM amount.
-_DECIMAL = re.compile(r"[+-]?(?:\d+(?:\.\d*)?|\.\d+)")
+_DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 # Allowed line codes ("" when the element is absent and optional).
 _CODRD_VALUES = ("D", "R")
 _OPBUDG_VALUES = ("", "0", "1")
