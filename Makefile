@@ -5,7 +5,7 @@ STACK := devstack/stack.sh
 VENV := $(shell CKAN_VERSION=$(CKAN_VERSION) $(STACK) venv)
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test up down clean install i18n bench bench-view
+.PHONY: demo test up down clean install i18n bench bench-view bench-hostile
 
 ## demo: install and start the whole stack, then run the extension on sample documents
 demo:
@@ -60,3 +60,8 @@ bench-view:
 	@$(STACK) up
 	@$(STACK) chromium
 	@npm run --silent bench:view
+
+## bench-hostile: 200+ hostile cases through a real harvest (resets the test database)
+bench-hostile:
+	@$(STACK) services
+	@eval "$$($(STACK) env)"; $(PYTHON) bench/hostile.py

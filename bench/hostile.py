@@ -1,0 +1,502 @@
+"""Run the hostile corpus (bench/hostile_cases.py) through real harvests inside a real CKAN.
+
+    make bench-hostile      # the test database and index of the local stack
+    CKAN_SQLALCHEMY_URL=postgresql://…/ckan_test_x CKAN_SOLR_URL=… CKAN_REDIS_URL=… \\
+        CKAN_STORAGE_PATH=… .local/venv/bin/python bench/hostile.py
+
+It loads `test.ini` (connection settings from the CKAN_* environment variables) and **resets that
+database at start** (CKAN's reset_db, then the harvest, activity and budgetod migrations) and
+clears the search index: it refuses to run unless the database name ends in `_test` or
+`_test_<something>`. Every server it talks to listens on 127.0.0.1; a guard refuses, and counts,
+any connection to another address.
+
+Phase A (allow_private_urls = true, http_timeout = 2 s): a source listing the good samples of
+../shared/data/totem (served by path, read-only) is harvested; then every document-level case is
+added to it and it is harvested again; each source-level case (archives, index pages) is the URL
+of a source of its own. Phase B (allow_private_urls = false): the SSRF targets, which must all be
+refused before any connection. Printed: one row per case, counts, timings, peak RSS, and a
+PASS/FAIL line per criterion; CKAN's log goes to .local/log/bench-hostile.log.
+
+One deviation from production settings, to keep the run short: the overall time budget of one
+download (fetch.http_get's total_timeout, 600 s, not configurable) is lowered to 20 s; the
+"dribble-60s" case (one byte every 0.5 s for a minute) checks that the budget is enforced.
+"""
+from __future__ import annotations
+
+import ipaddress
+import json
+import logging
+import os
+import re
+import resource
+import socket
+import sys
+import threading
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from urllib.parse import urlsplit
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import hostile_cases  # noqa: E402
+from hostile_cases import Case  # noqa: E402
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+GOOD_SAMPLES = sorted(path.name for path in hostile_cases.SHARED_TOTEM.glob("*.xml"))
+HTTP_TIMEOUT_SECONDS = 2
+TOTAL_DOWNLOAD_BUDGET_SECONDS = 20.0
+PEAK_RSS_LIMIT_MB = 1024
+PROBE_PATH = "/probe/xxe"
+LOG_FILE = REPOSITORY / ".local" / "log" / "bench-hostile.log"
+
+
+# --- safety ------------------------------------------------------------------------------------
+
+
+def refuse_unless_test_database() -> None:
+    url = os.environ.get("CKAN_SQLALCHEMY_URL", "")
+    name = urlsplit(url).path.lstrip("/")
+    if not re.fullmatch(r".+_test(_[A-Za-z0-9_]+)?", name):
+        sys.exit(f"refused: CKAN_SQLALCHEMY_URL must name a test database (…_test or …_test_<x>), got {name!r}; "
+                 "this script resets it")
+
+
+class ConnectionGuard:
+    """Refuses and counts connections to anything but loopback: the bench never talks to the outside,
+    even if a case slipped through the extension's own checks."""
+
+    def __init__(self):
+        self.refused: list[str] = []
+        self.to_bench_server: list[str] = []
+        self.bench_port = 0
+        self._connect = socket.socket.connect
+
+    def install(self) -> None:
+        guard = self
+
+        def connect(sock, address):
+            host = address[0] if isinstance(address, tuple) else None
+            if host is not None:
+                try:
+                    loopback = ipaddress.ip_address(host.split("%", 1)[0]).is_loopback
+                except ValueError:
+                    loopback = False
+                if not loopback:
+                    guard.refused.append(str(address))
+                    raise ConnectionRefusedError(f"bench guard: no connection to {host}")
+                if address[1] == guard.bench_port:
+                    guard.to_bench_server.append(str(address))
+            return guard._connect(sock, address)
+
+        socket.socket.connect = connect
+
+
+# --- the hostile server ------------------------------------------------------------------------
+
+
+class HostileServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, routes: dict[str, hostile_cases.Respond]):
+        super().__init__(("127.0.0.1", 0), HostileHandler)
+        self.routes = routes
+        self.stopping = threading.Event()
+        self.hits: Counter[str] = Counter()
+        self.lock = threading.Lock()
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.server_address[1]}"
+
+    @property
+    def total_hits(self) -> int:
+        with self.lock:
+            return sum(self.hits.values())
+
+    def start(self) -> None:
+        threading.Thread(target=self.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.shutdown()
+        self.server_close()
+
+
+class HostileHandler(BaseHTTPRequestHandler):
+    server: HostileServer
+
+    def log_message(self, format, *args):
+        pass
+
+    def do_GET(self):
+        path = self.path.split("?", 1)[0]
+        with self.server.lock:
+            self.server.hits[path] += 1
+        respond = self.server.routes.get(path)
+        if respond is None:
+            hostile_cases.body(b"not found", "text/plain", status=404)(self)
+        else:
+            respond(self)
+
+
+def sample_route(name: str) -> hostile_cases.Respond:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        hostile_cases.body((hostile_cases.SHARED_TOTEM / name).read_bytes())(handler)
+    return respond
+
+
+# --- CKAN --------------------------------------------------------------------------------------
+
+
+def start_ckan():
+    from ckan.cli import load_config
+    from ckan.config.middleware import make_app
+
+    config = load_config(str(REPOSITORY / "test.ini"))
+    config["ckanext.budgetod.http_timeout"] = HTTP_TIMEOUT_SECONDS
+    config["ckanext.budgetod.allow_private_urls"] = True
+    app = make_app(config)
+    LOG_FILE.parent.mkdir(parents=True, exist_ok=True)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for name in ("ckan", "ckanext"):
+        for handler in list(logging.getLogger(name).handlers):
+            logging.getLogger(name).removeHandler(handler)
+    file_handler = logging.FileHandler(LOG_FILE, mode="w")
+    file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
+    root.addHandler(file_handler)
+    return app
+
+
+def reset_portal() -> None:
+    from ckan.cli.db import _run_migrations
+    from ckan.lib import search
+    from ckan.tests import helpers
+    from ckanext.harvest import queue
+
+    helpers.reset_db()
+    for plugin in ("harvest", "activity", "budgetod"):
+        _run_migrations(plugin, "head", True)
+    search.clear_all()
+    queue.purge_queues()
+
+
+@dataclass
+class CaseResult:
+    case: Case
+    errors: list[str] = field(default_factory=list)
+    imported: bool = False
+    seconds: float = 0.0
+    crashed: str = ""
+
+    @property
+    def outcome(self) -> str:
+        if self.crashed:
+            return "CRASH"
+        if len(self.errors) == 1:
+            return "refused"
+        if not self.errors and self.imported and self.case.may_import:
+            return "imported"
+        if not self.errors and not self.imported and self.case.may_list_nothing:
+            return "skipped"
+        return f"{len(self.errors)} errors" + (" +imported" if self.imported else "")
+
+    @property
+    def clear(self) -> bool:
+        return all(is_clear(message) for message in self.errors)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome in ACCEPTED_OUTCOMES and self.clear and not any(map(has_traceback, self.errors))
+
+
+ACCEPTED_OUTCOMES = ("refused", "imported", "skipped")
+
+
+def has_traceback(message: str) -> bool:
+    return "Traceback" in message or bool(re.search(r'File "[^"]+", line \d+', message))
+
+
+def is_clear(message: str) -> bool:
+    """Says what failed, in French then English, and is no catch-all for an unexpected exception."""
+    return " — " in message and " / " in message and "unexpected error" not in message
+
+
+class Harvester:
+    """Runs harvest jobs in-process like tests/ckan/harvester/conftest.py, timing each object."""
+
+    def __init__(self, sysadmin: dict, organization: dict):
+        import ckan.plugins as plugins
+        self.plugin = plugins.get_plugin("budgetod_harvester")
+        self.sysadmin, self.organization = sysadmin, organization
+        self.seconds_by_guid: Counter[str] = Counter()
+        for stage in ("fetch_stage", "import_stage"):
+            self._time(stage)
+
+    def _time(self, stage: str) -> None:
+        original = getattr(self.plugin, stage)
+
+        def timed(harvest_object):
+            started = time.monotonic()
+            try:
+                return original(harvest_object)
+            finally:
+                self.seconds_by_guid[harvest_object.guid] += time.monotonic() - started
+
+        setattr(self.plugin, stage, timed)
+
+    def create_source(self, name: str, url: str, config: dict | None) -> dict:
+        from ckan.tests import helpers
+        return helpers.call_action(
+            "harvest_source_create", context={"user": self.sysadmin["name"]}, name=name, title=name, url=url,
+            source_type="budgetod_totem", config=json.dumps(config) if config else "",
+            owner_org=self.organization["id"], frequency="MANUAL")
+
+    def set_config(self, source: dict, config: dict) -> None:
+        from ckan.tests import helpers
+        helpers.call_action("harvest_source_patch", context={"user": self.sysadmin["name"]},
+                            id=source["id"], config=json.dumps(config))
+
+    def harvest(self, source: dict) -> "JobOutcome":
+        from ckan.tests import helpers
+        from ckanext.harvest.model import HarvestGatherError, HarvestJob, HarvestObject
+        from ckanext.harvest.tests.lib import run_harvest_job
+        import ckan.model as model
+
+        job = helpers.call_action("harvest_job_create", source_id=source["id"], run=False)
+        started = time.monotonic()
+        crash = ""
+        try:
+            run_harvest_job(HarvestJob.get(job["id"]), self.plugin)
+        except Exception as error:  # noqa: BLE001 - a crash is what this bench looks for
+            model.Session.rollback()
+            crash = f"{type(error).__name__}: {str(error)[:200]}"
+        seconds = time.monotonic() - started
+        shown = helpers.call_action("harvest_job_show", id=job["id"])
+        gather_errors = [error.message for error in
+                         model.Session.query(HarvestGatherError).filter_by(harvest_job_id=job["id"])]
+        objects = model.Session.query(HarvestObject).filter_by(harvest_job_id=job["id"]).all()
+        if not crash and shown["status"] != "Finished":
+            crash = f"job status {shown['status']}"
+        stuck = [obj.guid for obj in objects if obj.state not in ("COMPLETE", "ERROR")]
+        if not crash and stuck:
+            crash = f"objects left in progress: {stuck[:3]}"
+        return JobOutcome(seconds, crash, gather_errors, {
+            obj.guid: ObjectOutcome([error.message for error in obj.errors], obj.state, obj.report_status,
+                                    self.seconds_by_guid.pop(obj.guid, 0.0))
+            for obj in objects})
+
+
+@dataclass
+class ObjectOutcome:
+    errors: list[str]
+    state: str
+    report_status: str | None
+    seconds: float
+
+
+@dataclass
+class JobOutcome:
+    seconds: float
+    crash: str
+    gather_errors: list[str]
+    objects: dict[str, ObjectOutcome]
+
+    def all_errors(self) -> list[str]:
+        return self.gather_errors + [message for obj in self.objects.values() for message in obj.errors]
+
+
+def good_datasets_state(organization: dict) -> dict[str, tuple]:
+    """name → (state, sorted resource ids with their sha256): what must survive hostile harvests."""
+    from ckan.tests import helpers
+    result = helpers.call_action("package_search", fq=f"owner_org:{organization['id']}", rows=1000,
+                                 include_private=True)
+    state = {}
+    for dataset in result["results"]:
+        shown = helpers.call_action("package_show", context={"use_cache": False}, id=dataset["id"])
+        state[shown["name"]] = (shown["state"], tuple(sorted(
+            (res["id"], res.get("budgetod_sha256") or "") for res in shown["resources"])))
+    return state
+
+
+# --- the run -----------------------------------------------------------------------------------
+
+
+def main() -> int:
+    refuse_unless_test_database()
+    started = time.monotonic()
+    guard = ConnectionGuard()
+    guard.install()
+
+    from ckanext.budgetod.harvester import sources
+    from ckanext.budgetod.totem import fetch
+
+    print("building cases…", flush=True)
+    documents = hostile_cases.document_cases(PROBE_PATH)
+    base_document = hostile_cases.latin1(hostile_cases.own_budget(hostile_cases.base_text(), "archived"))
+    source_level = hostile_cases.source_cases(base_document)
+    routes: dict[str, hostile_cases.Respond] = {f"/good/{name}": sample_route(name) for name in GOOD_SAMPLES}
+    routes.update({case.path: case.respond for case in documents + source_level})
+    server = HostileServer(routes)
+    server.start()
+    guard.bench_port = server.server_address[1]
+    ssrf = hostile_cases.ssrf_cases(guard.bench_port)
+    fetch.http_get.__kwdefaults__["total_timeout"] = TOTAL_DOWNLOAD_BUDGET_SECONDS
+
+    app = start_ckan()
+    results: list[CaseResult] = []
+    checks: list[tuple[str, bool, str]] = []
+    with app._wsgi_app.test_request_context():
+        import ckan.plugins.toolkit as tk
+        from ckan.tests import factories
+
+        print("resetting the test database and index…", flush=True)
+        reset_portal()
+        harvester = Harvester(factories.Sysadmin(), factories.Organization(name="collectivites"))
+        good_urls = [f"{server.base_url}/good/{name}" for name in GOOD_SAMPLES]
+
+        # Phase A.1: the good samples alone.
+        print(f"phase A: {len(GOOD_SAMPLES)} good samples…", flush=True)
+        documents_source = harvester.create_source("documents", f"{server.base_url}/documents",
+                                                   {"urls": good_urls})
+        first = harvester.harvest(documents_source)
+        published = good_datasets_state(harvester.organization)
+        checks.append(("good samples imported (first harvest)", not first.all_errors() and not first.crash
+                       and len(published) == len(set(SAMPLE_DATASET_NAMES)),
+                       f"{len(published)} datasets, errors: {first.all_errors()[:2]}"))
+
+        # Phase A.2: the same source with every document-level case added.
+        print(f"phase A: {len(documents)} hostile documents in the same source…", flush=True)
+        harvester.set_config(documents_source, {"urls": good_urls + [server.base_url + c.path for c in documents]})
+        second = harvester.harvest(documents_source)
+        by_guid = {sources.normalise_url(server.base_url + case.path): case for case in documents}
+        for guid, case in by_guid.items():
+            outcome = second.objects.get(guid)
+            result = CaseResult(case, crashed=second.crash)
+            if outcome is None:
+                result.errors = ["(no harvest object)"]
+            else:
+                result.errors, result.seconds = outcome.errors, outcome.seconds
+                result.imported = outcome.state == "COMPLETE" and not outcome.errors
+            results.append(result)
+        good_guids = {sources.normalise_url(url) for url in good_urls}
+        good_second = [second.objects[guid] for guid in good_guids if guid in second.objects]
+        checks.append(("good samples unchanged on the hostile harvest", len(good_second) == len(good_guids)
+                       and all(not obj.errors and obj.report_status == "not modified" for obj in good_second),
+                       ", ".join(sorted({str(obj.report_status) for obj in good_second}))))
+        checks.append(("hostile harvest: no gather error", not second.gather_errors, "; ".join(second.gather_errors)[:200]))
+
+        # Phase A.3: one source per source-level case.
+        print(f"phase A: {len(source_level)} hostile sources…", flush=True)
+        for case in source_level:
+            results.append(harvest_own_source(harvester, case, server.base_url + case.path))
+
+        after_phase_a = good_datasets_state(harvester.organization)
+        survived = all(after_phase_a.get(name) == state for name, state in published.items())
+        checks.append(("previously published datasets intact after hostile harvests", survived,
+                       f"{sum(after_phase_a.get(n) == s for n, s in published.items())}/{len(published)} unchanged"))
+        checks.append(("no XXE/DTD probe request", server.hits[PROBE_PATH] == 0, f"{server.hits[PROBE_PATH]} hits"))
+
+        # Phase B: private addresses refused before any connection.
+        print(f"phase B: {len(ssrf)} SSRF targets, allow_private_urls = false…", flush=True)
+        tk.config["ckanext.budgetod.allow_private_urls"] = False
+        hits_before, bench_connections_before = server.total_hits, len(guard.to_bench_server)
+        for case in ssrf:
+            results.append(harvest_own_source(harvester, case, case.url))
+        checks.append(("SSRF: no request reached the local server", server.total_hits == hits_before
+                       and len(guard.to_bench_server) == bench_connections_before,
+                       f"{server.total_hits - hits_before} requests, "
+                       f"{len(guard.to_bench_server) - bench_connections_before} connections"))
+        checks.append(("no connection attempted to a non-loopback address", not guard.refused,
+                       "; ".join(guard.refused[:5])))
+        tk.config["ckanext.budgetod.allow_private_urls"] = True
+        final = good_datasets_state(harvester.organization)
+        checks.append(("previously published datasets intact at the end",
+                       all(final.get(name) == state for name, state in published.items()), ""))
+
+    server.stop()
+    total_seconds = time.monotonic() - started
+    report(results, checks, total_seconds)
+    return 0 if all(passed for _name, passed, _detail in checks) else 1
+
+
+# The datasets the six samples become (tests/ckan/harvester/conftest.py SAMPLE_DATASETS).
+SAMPLE_DATASET_NAMES = ("budget-21560046100085-2022-annexe-06", "budget-21560046100010-2021",
+                        "budget-21560134500014-2023", "budget-21930048000015-2018",
+                        "budget-24350078200095-2022-annexe-06")
+
+
+def harvest_own_source(harvester: Harvester, case: Case, url: str) -> CaseResult:
+    """A case as the URL of a source of its own; a refused configuration is its one clear error."""
+    import ckan.plugins.toolkit as tk
+    config = case.source_config if case.level == "source" else {"kind": "file"}
+    try:
+        source = harvester.create_source(case.name[:100], url, config)
+    except tk.ValidationError as error:
+        details = "; ".join(f"{key}: {value}" for key, value in error.error_dict.items())
+        return CaseResult(case, errors=[f"{url} — (configuration) / {details}"])
+    outcome = harvester.harvest(source)
+    return CaseResult(case, errors=outcome.all_errors(), seconds=outcome.seconds, crashed=outcome.crash,
+                      imported=any(obj.state == "COMPLETE" and not obj.errors for obj in outcome.objects.values()))
+
+
+def short_message(message: str) -> str:
+    """The message without its leading URL, on one line, 100 characters."""
+    _url, separator, rest = message.partition(" — ")
+    return " ".join((rest if separator else message).split())[:100]
+
+
+def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total_seconds: float) -> None:
+    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print()
+    print(f"{'case':<46} {'outcome':<10} {'s':>6}  message (first 100 chars, URL removed)")
+    for result in sorted(results, key=lambda r: (r.case.category, r.case.name)):
+        flag = "" if result.ok else "  <-- "
+        message = result.crashed or (short_message(result.errors[0]) if result.errors else "")
+        print(f"{result.case.name[:46]:<46} {result.outcome:<10} {result.seconds:>6.2f}  {message}{flag}")
+    print()
+    by_category: dict[str, list[CaseResult]] = defaultdict(list)
+    for result in results:
+        by_category[result.case.category].append(result)
+    print(f"{'category':<12} {'cases':>5} {'refused':>7} {'imported':>8} {'skipped':>7} {'other':>5} {'max s':>6} {'sum s':>7}")
+    for category, items in sorted(by_category.items()):
+        outcomes = Counter(item.outcome for item in items)
+        print(f"{category:<12} {len(items):>5} {outcomes['refused']:>7} {outcomes['imported']:>8} "
+              f"{outcomes['skipped']:>7} {len(items) - sum(outcomes[o] for o in ACCEPTED_OUTCOMES):>5} "
+              f"{max(item.seconds for item in items):>6.2f} {sum(item.seconds for item in items):>7.1f}")
+    print(f"{'total':<12} {len(results):>5}")
+    print()
+    crashed = [r for r in results if r.crashed]
+    not_one = [r for r in results if r.outcome not in ACCEPTED_OUTCOMES]
+    unclear = [r for r in results if not r.clear]
+    tracebacks = [r for r in results if any(map(has_traceback, r.errors))]
+    slowest = max(results, key=lambda r: r.seconds)
+    # One download may take the time budget plus a last read timeout; anything longer holds a worker.
+    case_time_limit = TOTAL_DOWNLOAD_BUDGET_SECONDS + 2 * HTTP_TIMEOUT_SECONDS + 5
+    too_slow = [r for r in results if r.seconds > case_time_limit]
+    checks = [
+        ("at least 200 cases", len(results) >= 200, f"{len(results)}"),
+        ("0 crashed jobs (every job finished)", not crashed, ", ".join(r.case.name for r in crashed)),
+        ("exactly one error per case (or a clean import / nothing listed where allowed)", not not_one,
+         ", ".join(f"{r.case.name}: {r.outcome}" for r in not_one)),
+        ("every error clear (URL — French / English, no 'unexpected error')", not unclear,
+         ", ".join(r.case.name for r in unclear)),
+        ("no traceback text in any error", not tracebacks, ", ".join(r.case.name for r in tracebacks)),
+        (f"every case within {case_time_limit:g} s (download time budget enforced)", not too_slow,
+         ", ".join(f"{r.case.name}: {r.seconds:.1f} s" for r in too_slow)),
+        *checks,
+        (f"peak RSS under {PEAK_RSS_LIMIT_MB} MB", peak_mb < PEAK_RSS_LIMIT_MB, f"{peak_mb:.0f} MB"),
+    ]
+    print(f"wall time: total {total_seconds:.1f} s, slowest case {slowest.case.name} {slowest.seconds:.1f} s; "
+          f"peak RSS {peak_mb:.0f} MB; log {LOG_FILE}")
+    print(f"note: per-download total time budget lowered to {TOTAL_DOWNLOAD_BUDGET_SECONDS:g} s for this run "
+          f"(600 s in production, not configurable); http_timeout {HTTP_TIMEOUT_SECONDS} s")
+    for name, passed, detail in checks:
+        print(f"{'PASS' if passed else 'FAIL'}  {name}" + (f" — {detail[:300]}" if detail else ""))
+
+
+if __name__ == "__main__":
+    sys.exit(main())

