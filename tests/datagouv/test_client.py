@@ -16,20 +16,8 @@ from ckanext.budgetod.datagouv.client import (
     UdataError,
 )
 
+from .conftest import ALICE, BOB
 from .standin import Fault, UdataStandIn
-
-ALICE = "alice-key"  # editor of Metz
-BOB = "bob-key"  # admin of Nancy only
-
-
-@pytest.fixture
-def udata():
-    with UdataStandIn(stall_timeout=5) as standin:
-        yield standin
-        assert standin.violations == []
-        assert standin.unsupported == []
-        assert standin.internal_errors == []
-
 
 @pytest.fixture
 def metz(udata):

@@ -7,20 +7,8 @@ import socket
 
 import pytest
 
+from .conftest import ALICE, BOB
 from .standin import Fault, Swagger, UdataStandIn
-
-ALICE = "alice-key"  # editor of Metz
-BOB = "bob-key"  # admin of Nancy only
-
-
-@pytest.fixture
-def udata():
-    with UdataStandIn(stall_timeout=5) as standin:
-        yield standin
-        assert standin.violations == []
-        assert standin.unsupported == []
-        assert standin.internal_errors == []
-
 
 @pytest.fixture
 def metz(udata):

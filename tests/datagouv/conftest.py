@@ -1,0 +1,16 @@
+import pytest
+
+from .standin import UdataStandIn
+
+ALICE = "alice-key"  # editor of Metz
+BOB = "bob-key"  # admin of Nancy only
+
+
+@pytest.fixture
+def udata():
+    """The stand-in; every request the test made must have been one the real API accepts."""
+    with UdataStandIn(stall_timeout=5) as standin:
+        yield standin
+        assert standin.violations == []
+        assert standin.unsupported == []
+        assert standin.internal_errors == []
