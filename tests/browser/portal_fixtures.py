@@ -120,12 +120,13 @@ def publish_document(app, portal: Portal, stem: str, organization_id: str) -> di
     """Publish a sample document; the stem "<sample>-invalid" publishes that sample spoiled (see spoil)."""
     from ckanext.budgetod import settings
     from ckanext.budgetod.harvester import publish
+    from ckanext.budgetod.totem.fetch import file_digest
 
     invalid = stem.endswith(INVALID_SUFFIX)
     totem = SHARED_TOTEM / f"{stem.removesuffix(INVALID_SUFFIX)}.xml"
     with tempfile.TemporaryDirectory() as workdir, app._wsgi_app.test_request_context():
         doc = publish.convert(str(totem), workdir, source=f"https://example.org/{stem}.xml",
-                              sha256=publish.sha256_of(str(totem)))
+                              sha256=file_digest(str(totem)))
         report = dict(doc.report)
         if invalid:
             report["validation"] = spoil(doc.csv_path, settings.current().scdl_schema)

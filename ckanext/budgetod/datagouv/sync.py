@@ -46,6 +46,7 @@ from ckanext.budgetod.datagouv import model as state
 from ckanext.budgetod.datagouv.client import AmbiguousWriteError, UdataClient, UdataError
 from ckanext.budgetod.harvester import publish
 from ckanext.budgetod.totem.errors import BudgetodError
+from ckanext.budgetod.totem.fetch import file_digest
 from ckanext.budgetod.totem.messages import Bilingual
 
 log = logging.getLogger(__name__)
@@ -205,14 +206,6 @@ def stored_name(filename: str) -> str:
     return _NOT_STORED_NAME.sub("_", ascii_name).strip("._") or "file"
 
 
-def sha1_of(path: str) -> str:
-    digest = hashlib.sha1()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def _schema(resource: dict) -> dict | None:
     value = resource.get("schema")
     try:
@@ -306,7 +299,7 @@ def _wanted_resource(resource: dict, options: Options) -> WantedResource:
         raise SyncError(resource["id"], Bilingual(
             "le fichier de la ressource manque dans le stockage du portail",
             "the resource's file is missing from the portal's storage"))
-    return WantedResource(resource["id"], fields, path, filename, sha1_of(path))
+    return WantedResource(resource["id"], fields, path, filename, file_digest(path, "sha1"))
 
 
 # ---------------------------------------------------------------- comparing with udata

@@ -50,7 +50,7 @@ def build_siblings(resource_id: str) -> None:
     os.makedirs(options.cache_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=options.cache_dir, prefix="upload-") as workdir:
         path = _local_copy(resource, workdir, options)
-        sha256 = publish.sha256_of(path)
+        sha256 = fetch.file_digest(path)
         dataset = tk.get_action("package_show")({"user": user, "ignore_auth": True, "use_cache": False},
                                                 {"id": resource["package_id"]})
         if sha256 in publish.uploaded_siblings_sha256(dataset, resource_id):

@@ -106,14 +106,6 @@ class ConvertedDocument:
         return " ".join(line.strip() for line in text.splitlines())
 
 
-def sha256_of(path: str) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as stream:
-        for chunk in iter(lambda: stream.read(1 << 16), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def convert(totem_path: str, workdir: str, *, source: str, sha256: str) -> ConvertedDocument:
     """Convert and validate one document with the portal's settings.
 

@@ -438,6 +438,15 @@ def read_body(response, url, max_bytes, deadline, memory_limit, spool_dir):
     return size, digest.hexdigest(), bytes(in_memory), None
 
 
+def file_digest(path: str, algorithm: str = "sha256") -> str:
+    """Hex digest of a file, read in chunks (documents may be large)."""
+    digest = hashlib.new(algorithm)
+    with open(path, "rb") as stream:
+        for chunk in iter(lambda: stream.read(_CHUNK_SIZE), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
 def _too_large(url: str, max_bytes: int) -> BodyTooLarge:
     return BodyTooLarge(url, Bilingual(
         f"réponse plus grosse que la limite de {max_bytes} octets",

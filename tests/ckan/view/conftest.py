@@ -15,6 +15,7 @@ from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
 
 from ckanext.budgetod.harvester import publish
+from ckanext.budgetod.totem.fetch import file_digest
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 SHARED_TOTEM = SHARED_DATA / "totem"
@@ -40,7 +41,7 @@ def converted_documents(tmp_path_factory) -> dict[str, Converted]:
             workdir = tmp_path_factory.mktemp(stem)
             totem = SHARED_TOTEM / f"{stem}.xml"
             doc = publish.convert(str(totem), str(workdir), source=f"https://example.org/{stem}.xml",
-                                  sha256=publish.sha256_of(str(totem)))
+                                  sha256=file_digest(str(totem)))
             cache[stem] = Converted(doc.header, doc.key, Path(doc.csv_path).read_bytes(), doc.report, doc.valid)
         return cache[stem]
 
