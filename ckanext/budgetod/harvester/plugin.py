@@ -77,6 +77,15 @@ def _failure(url: str, error: BaseException, local_dir: str = "") -> str:
                       f"unexpected error ({type(error).__name__}: {detail}), see the server log")
 
 
+def _too_large_for_portal(url: str, size: int, limit_mb: int) -> str:
+    megabytes = f"{size / 2**20:.1f}"
+    return _bilingual(
+        url, f"document de {megabytes.replace('.', ',')} Mo non publié : le portail refuse les fichiers de plus de {limit_mb} Mo "
+             "(réglage ckan.max_resource_size)",
+        f"{megabytes} MB document not published: the portal refuses files over {limit_mb} MB "
+        "(setting ckan.max_resource_size)")
+
+
 def _ui_language() -> str:
     try:
         return "en" if tk.h.lang() == "en" else "fr"
@@ -264,6 +273,13 @@ class BudgetodHarvester(HarvesterBase):
             _set_extras(published, etag=retrieved.etag, last_modified=retrieved.last_modified)
             published.save()
             return "unchanged"
+        portal_limit_mb = tk.config.get("ckan.max_resource_size")
+        if retrieved.size > portal_limit_mb * 2**20:
+            # The original XML is published as a file: refused now rather than after converting it.
+            _remove_quietly(spool)
+            self._save_object_error(_too_large_for_portal(url, retrieved.size, portal_limit_mb), harvest_object,
+                                    "Fetch")
+            return False
         _set_extras(harvest_object, etag=retrieved.etag, last_modified=retrieved.last_modified,
                     sha256=retrieved.sha256, fingerprint=fingerprint)
         harvest_object.save()

@@ -246,3 +246,19 @@ def test_a_document_whose_csv_is_not_valid_is_an_error_and_is_not_published(sysa
     assert message.startswith(f"{url} — CSV SCDL non conforme")
     assert "french-siret-value" in message and "SCDL CSV not valid" in message
     assert helpers.call_action("package_search", q="budgetod_siret:21560046100011")["count"] == 0
+
+
+@pytest.mark.ckan_config("ckan.max_resource_size", 1)
+def test_a_document_larger_than_the_portal_accepts_is_refused_before_conversion_naming_the_setting(
+        sysadmin, organization, shared_server):
+    url = shared_server.url("/montreuil-ca-2018.xml")  # 3.4 MB
+
+    run = harvest(create_source(sysadmin, organization, url))
+
+    [error] = run.results[url]["errors_dicts"]
+    assert error["stage"] == "Fetch"
+    assert error["message"] == (
+        f"{url} — document de 3,4 Mo non publié : le portail refuse les fichiers de plus de 1 Mo "
+        "(réglage ckan.max_resource_size) / 3.4 MB document not published: the portal refuses files over 1 MB "
+        "(setting ckan.max_resource_size)")
+    assert helpers.call_action("package_search", q="budgetod_siret:21930048000015")["count"] == 0
