@@ -1,17 +1,23 @@
-"""Write a large, realistic TOTEM compte administratif for benchmarks.
+"""Write realistic TOTEM budget documents for benchmarks.
 
-Codes come from a real plan de comptes: each line draws an account that the
-plan allows for its kind of operation (real, ordre between sections, ordre
-within a section), with the matching chapter in ContNat (or no ContNat, as
-producers often do), a function from the plan's RefFonctionnelles, amounts with
-two decimals, a few calculated total lines and an annex block. Output is
-deterministic for a given seed and size.
+Codes come from the real plan de comptes of the document's year and nomenclature: each line draws
+an account that the plan allows for its kind of operation (real, ordre between sections, ordre
+within a section), with the matching chapter in ContNat (or no ContNat, as producers often do), a
+function from the plan's RefFonctionnelles when the plan has a functional presentation, amounts
+with two decimals as the budget stage carries them (BP, DM, CA), a few calculated total lines and
+an annex block (loans), which makes most of a large real document's size. Output is deterministic
+for a given specification.
 
     python bench/generate_totem.py OUT.xml [--size-mb 30] [--plans ../shared/data/plans-de-comptes]
+
+writes one compte administratif (M14, 2022) of about the given size; `bench/generate_corpus.py`
+writes the 1,000-document corpus of the harvest benchmark through `write_document`.
 """
 from __future__ import annotations
 
 import argparse
+import dataclasses
+import functools
 import random
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -21,7 +27,6 @@ from lxml import etree
 REPOSITORY = Path(__file__).resolve().parents[1]
 DEFAULT_PLANS = REPOSITORY / ".." / "shared" / "data" / "plans-de-comptes"
 NAMESPACE = "http://www.minefi.gouv.fr/cp/demat/docbudgetaire"
-YEAR, NORME, DECLINAISON = 2022, "M14", "M14_COM_SUP3500"
 
 # (CodRD, OpBudg, TypOpBudg, plan column giving the chapter), with their usual weights.
 LINE_KINDS = [
@@ -32,11 +37,36 @@ LINE_KINDS = [
     (("D", "1", "1", "DOIS"), 2),
     (("R", "1", "1", "ROIS"), 1),
 ]
+BUDGET_PRIMITIF, DECISION_MODIFICATIVE, COMPTE_ADMINISTRATIF = "01", "02", "09"
 
 
-def plan_codes(plans: Path):
-    """Accounts usable per plan column, and the plan's function codes."""
-    root = etree.parse(str(plans / str(YEAR) / NORME / DECLINAISON / "planDeCompte.xml")).getroot()
+@dataclasses.dataclass(frozen=True)
+class DocumentSpec:
+    """What one generated document says: who, which budget, which year, stage and size."""
+    siret: str
+    collectivite: str  # LibelleColl
+    nat_cepl: str
+    departement: str
+    insee: str
+    year: int
+    norme: str
+    declinaison: str
+    natdec: str
+    lines: int
+    loans: int  # annex entries: the bulk of a large document
+    etablissement: str = "BUDGET PRINCIPAL"
+    budget_code: str = "00"
+    budget_type: str = "P"
+    main_siret: str = ""  # IdEtabPal of an annex budget
+    decision_number: int = 1
+    encoding: str = "UTF-8"
+    seed: int = 0
+
+
+@functools.lru_cache(maxsize=None)
+def plan_codes(plans: Path, year: int, norme: str, declinaison: str):
+    """Accounts usable per plan column, and the plan's function codes (none for plans by nature only)."""
+    root = etree.parse(str(plans / str(year) / norme / declinaison / "planDeCompte.xml")).getroot()
     by_column: dict[str, list[tuple[str, str]]] = {}
     for account in root.iterfind("Nature/Comptes//Compte"):
         for column in ("DR", "RR", "DOES", "ROES", "DOIS", "ROIS"):
@@ -47,68 +77,91 @@ def plan_codes(plans: Path):
     return by_column, functions
 
 
-def amount(rng: random.Random) -> str:
-    return f"{rng.randint(0, 5_000_000_00) / 100:.2f}"
+def amount(rng: random.Random, maximum: int = 5_000_000_00, signed: bool = False) -> str:
+    cents = rng.randint(-maximum if signed else 0, maximum)
+    return f"{'-' if cents < 0 else ''}{abs(cents) // 100}.{abs(cents) % 100:02d}"
 
 
-def line_xml(rng: random.Random, by_column, functions) -> str:
+def stage_amounts(rng: random.Random, natdec: str) -> list[str]:
+    """The amount elements a line carries at each budget stage, as producers write them."""
+    if natdec == BUDGET_PRIMITIF:
+        proposed = amount(rng)
+        return [f'<MtBudgPrec V="{amount(rng)}"/>', f'<MtPropNouv V="{proposed}"/>',
+                f'<MtPrev V="{proposed}"/>', f'<CredOuv V="{proposed}"/>']
+    if natdec == DECISION_MODIFICATIVE:  # changes: often reductions
+        change = amount(rng, 50_000_000, signed=True)
+        return [f'<MtPropNouv V="{change}"/>', f'<MtPrev V="{change}"/>']
+    prevision = amount(rng)
+    amounts = [f'<MtPrev V="{prevision}"/>', f'<CredOuv V="{prevision}"/>', f'<MtReal V="{amount(rng)}"/>']
+    if rng.random() < 0.1:
+        amounts.append(f'<MtRAR3112 V="{amount(rng)}"/>')
+    return amounts
+
+
+def line_xml(rng: random.Random, natdec: str, by_column, functions) -> str:
     (codrd, opbudg, typopbudg, column), = rng.choices([kind for kind, _ in LINE_KINDS],
                                                       weights=[weight for _, weight in LINE_KINDS])
     nature, chapter = rng.choice(by_column[column])
-    parts = [f'<Nature V="{nature}"/>', f'<Fonction V="{rng.choice(functions)}"/>']
+    parts = [f'<Nature V="{nature}"/>']
+    if functions:
+        parts.append(f'<Fonction V="{rng.choice(functions)}"/>')
     if rng.random() < 0.75:  # a quarter of real documents' lines carry no ContNat
         parts.append(f'<ContNat V="{chapter}"/>')
     parts += ['<ArtSpe V="false"/>', f'<CodRD V="{codrd}"/>']
-    prevision = amount(rng)
-    parts += [f'<MtPrev V="{prevision}"/>', f'<CredOuv V="{prevision}"/>', f'<MtReal V="{amount(rng)}"/>']
-    if rng.random() < 0.1:
-        parts.append(f'<MtRAR3112 V="{amount(rng)}"/>')
+    parts += stage_amounts(rng, natdec)
     parts.append(f'<OpBudg V="{opbudg}"/>')
     if typopbudg:
         parts.append(f'<TypOpBudg V="{typopbudg}"/>')
-    parts.append(f'<MtSup Code="BudgetHorsRAR" V="{prevision}"/>')
     return "      <LigneBudget>\n         " + "\n         ".join(parts) + "\n      </LigneBudget>\n"
 
 
 def calculated_line_xml(rng: random.Random) -> str:
     return ('      <LigneBudget calculated="true">\n'
             f'         <CodRD V="{rng.choice("DR")}"/>\n'
-            f'         <MtReal V="{amount(rng)}"/>\n'
+            f'         <MtPrev V="{amount(rng)}"/>\n'
             '         <OpBudg V="0"/>\n'
             '      </LigneBudget>\n')
 
 
-HEADER = f"""<?xml version="1.0" encoding="UTF-8"?>
+def header_xml(spec: DocumentSpec) -> str:
+    decided = f"{spec.year + 1}-04-15" if spec.natdec == COMPTE_ADMINISTRATIF else (
+        f"{spec.year - 1}-12-14" if spec.natdec == BUDGET_PRIMITIF else f"{spec.year}-{5 + 2 * spec.decision_number:02d}-20")
+    main_budget = (f'         <IdEtabPal V="{spec.main_siret}"/>\n         <LibelleEtabPal V="BUDGET PRINCIPAL"/>\n'
+                   if spec.main_siret else "")
+    insee = f'         <CodInseeColl V="{spec.insee}"/>\n' if spec.insee else ""  # none for départements, régions
+    number = f'         <NumDec V="{spec.decision_number}"/>\n' if spec.natdec == DECISION_MODIFICATIVE else ""
+    return f"""<?xml version="1.0" encoding="{spec.encoding}"?>
 <DocumentBudgetaire xmlns="{NAMESPACE}">
    <VersionSchema V="100"/>
    <BlocEditeur><CodeEditeur V="budgetod bench generator"/></BlocEditeur>
-   <Scellement md5="00000000000000000000000000000000" sha1="0000000000000000000000000000000000000000" date="{YEAR + 1}-03-01T10:00:00"/>
+   <Scellement md5="00000000000000000000000000000000" sha1="0000000000000000000000000000000000000000" date="{decided}T10:00:00"/>
    <EnTeteDocBudgetaire>
-      <DteStr V="{YEAR + 1}-03-01"/>
+      <DteStr V="{decided}"/>
       <LibellePoste V="TRESORERIE GENERATED"/>
       <IdPost V="000000"/>
-      <LibelleColl V="VILLE GENEREE"/>
-      <IdColl V="21930048000015"/>
-      <NatCEPL V="Commune"/>
-      <Departement V="93"/>
+      <LibelleColl V={quoteattr(spec.collectivite)}/>
+      <IdColl V="{spec.main_siret or spec.siret}"/>
+      <NatCEPL V={quoteattr(spec.nat_cepl)}/>
+      <Departement V="{spec.departement}"/>
    </EnTeteDocBudgetaire>
    <Budget>
       <EnTeteBudget>
-         <LibelleEtab V="BUDGET PRINCIPAL"/>
-         <IdEtab V="21930048000015"/>
-         <CodColl V="101"/>
-         <CodInseeColl V="93048"/>
-         <CodBud V="00"/>
-         <Nomenclature V="{NORME}-{DECLINAISON}"/>
+         <LibelleEtab V={quoteattr(spec.etablissement)}/>
+         <IdEtab V="{spec.siret}"/>
+{main_budget}         <CodColl V="101"/>
+{insee}         <CodBud V="{spec.budget_code}"/>
+         <Nomenclature V="{spec.norme}-{spec.declinaison}"/>
       </EnTeteBudget>
       <BlocBudget>
-         <NatDec V="09"/>
-         <Exer V="{YEAR}"/>
-         <DteDec V="{YEAR + 1}-02-27"/>
+         <NatDec V="{spec.natdec}"/>
+{number}         <Exer V="{spec.year}"/>
+         <DteDec V="{decided}"/>
          <NatVote V="FcIc"/>
-         <CodTypBud V="P"/>
+         <CodTypBud V="{spec.budget_type}"/>
       </BlocBudget>
 """
+
+
 FOOTER = "   </Budget>\n</DocumentBudgetaire>\n"
 
 
@@ -122,17 +175,18 @@ def annexes_xml(rng: random.Random, count: int) -> str:
     return f"      <Annexes>\n         <DATA_EMPRUNT>\n{loans}         </DATA_EMPRUNT>\n      </Annexes>\n"
 
 
-def generate(output: Path, size_bytes: int, plans: Path, seed: int = 2022) -> int:
-    """Write the document; returns the number of non-calculated lines."""
-    rng = random.Random(seed)
-    by_column, functions = plan_codes(plans)
-    annexes = annexes_xml(rng, 200)
+def write_document(output: Path, spec: DocumentSpec, plans: Path, *, size_bytes: int | None = None) -> int:
+    """Write the document: ``spec.lines`` lines, or as many as reach ``size_bytes`` when given.
+    Returns the number of non-calculated lines."""
+    rng = random.Random(spec.seed)
+    by_column, functions = plan_codes(plans, spec.year, spec.norme, spec.declinaison)
+    header, annexes = header_xml(spec), annexes_xml(rng, spec.loans)
     lines = 0
-    with open(output, "w", encoding="utf-8", newline="\n") as stream:
-        stream.write(HEADER)
-        written = len(HEADER) + len(annexes) + len(FOOTER)
-        while written < size_bytes:
-            chunk = line_xml(rng, by_column, functions)
+    with open(output, "w", encoding=spec.encoding, newline="\n") as stream:
+        stream.write(header)
+        written = len(header) + len(annexes) + len(FOOTER)
+        while (written < size_bytes) if size_bytes is not None else (lines < spec.lines):
+            chunk = line_xml(rng, spec.natdec, by_column, functions)
             lines += 1
             if lines % 50 == 0:
                 chunk += calculated_line_xml(rng)
@@ -141,6 +195,17 @@ def generate(output: Path, size_bytes: int, plans: Path, seed: int = 2022) -> in
         stream.write(annexes)
         stream.write(FOOTER)
     return lines
+
+
+LARGE_CITY_CA_2022 = DocumentSpec(
+    siret="21930048000015", collectivite="VILLE GENEREE", nat_cepl="Commune", departement="93",
+    insee="93048", year=2022, norme="M14", declinaison="M14_COM_SUP3500", natdec=COMPTE_ADMINISTRATIF,
+    lines=0, loans=200, seed=2022)
+
+
+def generate(output: Path, size_bytes: int, plans: Path, seed: int = 2022) -> int:
+    """A large city's compte administratif 2022 of about ``size_bytes``; returns its line count."""
+    return write_document(output, dataclasses.replace(LARGE_CITY_CA_2022, seed=seed), plans, size_bytes=size_bytes)
 
 
 def main() -> None:

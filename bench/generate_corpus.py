@@ -1,0 +1,199 @@
+"""Write the harvest benchmark's corpus: 200 collectivités of a region × 5 exercices = 1,000 TOTEM documents.
+
+The collectivités are shaped on a region like Grand Est: 1 région (M71, then M57), 10 départements
+(M52, some moving to M57), 24 intercommunalités and 135 communes of three sizes (M14, some moving
+to M57), and 30 budgets annexes with their own SIRET (water M49, transport M43, other M4). Each
+exercice 2019–2023 gives one document per collectivité: a budget primitif, a décision modificative
+or a compte administratif, in turn. Line counts and sizes follow the collectivité's size and the
+stage (a DM is short, a CA the longest); the annex loans of the large ones take documents to tens of
+MB, as real large documents are. Half of the documents are written in ISO-8859-1, as many producers
+do. Codes come from each year's real plan de comptes (see generate_totem.py). Deterministic.
+
+    python bench/generate_corpus.py OUT_DIR [--plans ../shared/data/plans-de-comptes] [--collectivites 200]
+
+Writes OUT_DIR/*.xml and OUT_DIR/corpus.json (the specifications, the total size); an existing
+corpus with the same specifications is kept as it is.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import random
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from generate_totem import (BUDGET_PRIMITIF, COMPTE_ADMINISTRATIF, DECISION_MODIFICATIVE,  # noqa: E402
+                            DEFAULT_PLANS, DocumentSpec, write_document)
+
+YEARS = range(2019, 2024)
+DEPARTEMENTS = ("08", "10", "51", "52", "54", "55", "57", "67", "68", "88")
+# Stage of each exercice, in turn from a per-collectivité offset: 40 % BP, 20 % DM, 40 % CA.
+STAGES = (BUDGET_PRIMITIF, COMPTE_ADMINISTRATIF, DECISION_MODIFICATIVE, BUDGET_PRIMITIF, COMPTE_ADMINISTRATIF)
+# Lines of a DM and a BP relative to the CA's.
+STAGE_SHARE = {COMPTE_ADMINISTRATIF: 1.0, BUDGET_PRIMITIF: 0.8, DECISION_MODIFICATIVE: 0.12}
+ANNEX_LOAN_BYTES = 170  # one generated EMPRUNT entry
+
+
+@dataclasses.dataclass(frozen=True)
+class Kind:
+    """A kind of collectivité: how many, its nomenclature before and after moving to M57, and the
+    size of its compte administratif (lines, then megabytes of annexes)."""
+    name: str
+    count: int
+    nat_cepl: str
+    nomenclature: tuple[str, str]
+    m57: tuple[str, str] | None  # what it moves to, by 2023 declinaison
+    moves_to_m57: float  # share of them that move, in 2022 or 2023
+    lines: tuple[int, int]
+    annex_mb: tuple[float, float]
+
+
+KINDS = (
+    Kind("region", 1, "Region", ("M71", "M71"), ("M57", "M57_D"), 1.0, (4_000, 6_000), (25.0, 40.0)),
+    Kind("departement", 10, "Departement", ("M52", "M52"), ("M57", "M57_D"), 0.4, (2_500, 5_000), (5.0, 20.0)),
+    Kind("epci", 24, "Groupement a fiscalite propre", ("M14", "M14_COM_SUP3500"), ("M57", "M57_D"), 0.3,
+         (600, 2_000), (0.5, 5.0)),
+    Kind("commune-sup3500", 30, "Commune", ("M14", "M14_COM_SUP3500"), ("M57", "M57_D"), 0.3,
+         (400, 1_500), (0.3, 3.0)),
+    Kind("commune-500-3500", 70, "Commune", ("M14", "M14_COM_500_3500"), ("M57", "M57_A"), 0.15,
+         (150, 400), (0.05, 0.3)),
+    Kind("commune-inf500", 35, "Commune", ("M14", "M14_COM_INF500"), ("M57", "M57_A"), 0.1,
+         (60, 150), (0.02, 0.08)),
+    Kind("regie-eau", 15, "Commune", ("M4", "M49_A"), None, 0, (60, 300), (0.03, 0.3)),
+    Kind("regie-transport", 5, "Commune", ("M4", "M43_D"), None, 0, (100, 400), (0.05, 0.5)),
+    Kind("regie-m4", 10, "Commune", ("M4", "M4"), None, 0, (60, 250), (0.03, 0.2)),
+)
+NAME_STARTS = ("Saint-", "Sainte-", "Haut-", "Bas-", "Neuf-", "Vieux-", "", "", "", "")
+NAME_ROOTS = ("Dié", "Épinal", "Brûlon", "Étain", "Château", "Moûtiers", "Rémy", "Thionville", "Sélestat",
+              "Colmar", "Forbach", "Haguenau", "Lunéville", "Vitry", "Sézanne", "Chaumont", "Bar", "Toul",
+              "Verdun", "Sedan", "Rethel", "Troyes", "Langres", "Mulhouse", "Obernai", "Saverne")
+NAME_ENDS = ("", "", "-sur-Meuse", "-sur-Marne", "-le-Château", "-les-Bains", "-en-Argonne", "-la-Forêt")
+
+
+def luhn_completed(digits: str) -> str:
+    """``digits`` followed by the digit that makes the whole pass the Luhn check."""
+    for last in "0123456789":
+        candidate = digits + last
+        total = 0
+        for position, digit in enumerate(reversed(candidate)):
+            value = int(digit) * (2 if position % 2 else 1)
+            total += value - 9 if value > 9 else value
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable: one digit always completes a Luhn number")
+
+
+def siret(siren_head: str, establishment: int = 1) -> str:
+    """A SIRET whose SIREN and whole number both pass Luhn, as the SCDL check requires."""
+    siren = luhn_completed(siren_head)
+    return luhn_completed(f"{siren}{establishment:04d}")
+
+
+def collectivite_name(rng: random.Random) -> str:
+    return f"{rng.choice(NAME_STARTS)}{rng.choice(NAME_ROOTS)}{rng.choice(NAME_ENDS)}".upper()
+
+
+def corpus_specs(collectivites: int = 200) -> list[tuple[str, DocumentSpec]]:
+    """(file name, specification) of every document, 5 per collectivité."""
+    rng = random.Random(2026)
+    documents: list[tuple[str, DocumentSpec]] = []
+    number = 0
+    for kind in KINDS:
+        for index in range(kind.count):
+            if number >= collectivites:
+                return documents
+            number += 1
+            departement = DEPARTEMENTS[number % len(DEPARTEMENTS)]
+            commune = f"{number:03d}"
+            name = collectivite_name(rng)
+            identity = {"departement": departement, "insee": f"{departement}{commune}", "nat_cepl": kind.nat_cepl}
+            if kind.name == "region":
+                identity |= {"siret": siret("20005226"), "collectivite": "REGION GENEREE", "insee": ""}
+            elif kind.name == "departement":
+                identity |= {"siret": siret(f"22{departement}0001"), "collectivite": f"DEPARTEMENT {departement}",
+                             "insee": ""}
+            elif kind.name == "epci":
+                identity |= {"siret": siret(f"2000{number:04d}"), "collectivite": f"CC DU PAYS DE {name}"}
+            elif kind.name.startswith("regie"):
+                main = siret(f"21{departement}{commune}0")
+                identity |= {"siret": siret(f"21{departement}{commune}0", 2), "main_siret": main,
+                             "collectivite": f"COMMUNE DE {name}", "budget_type": "A", "budget_code": "01",
+                             "etablissement": {"regie-eau": "REGIE DES EAUX", "regie-transport": "TRANSPORTS URBAINS",
+                                               "regie-m4": "REGIE DU CAMPING"}[kind.name]}
+            else:
+                identity |= {"siret": siret(f"21{departement}{commune}0"), "collectivite": f"COMMUNE DE {name}"}
+            ca_lines = rng.randint(*kind.lines)
+            annex_mb = rng.uniform(*kind.annex_mb)
+            moving_year = rng.choice((2022, 2023)) if rng.random() < kind.moves_to_m57 else None
+            offset = rng.randrange(len(STAGES))
+            slug = f"{kind.name}-{number:03d}"
+            for year in YEARS:
+                natdec = STAGES[(offset + year) % len(STAGES)]
+                norme, declinaison = kind.nomenclature
+                if moving_year and year >= moving_year:
+                    # The M57 plan has one declinaison until 2022, then abridged and developed ones.
+                    norme, declinaison = "M57", "M57" if year <= 2022 else kind.m57[1]
+                if (norme, declinaison) == ("M4", "M43_D") and year >= 2023:
+                    declinaison = "M43"  # the M43 plan has a single declinaison from 2023
+                share = STAGE_SHARE[natdec]
+                spec = DocumentSpec(
+                    **identity, year=year, norme=norme, declinaison=declinaison, natdec=natdec,
+                    lines=max(10, int(ca_lines * share * rng.uniform(0.9, 1.1))),
+                    loans=int(annex_mb * share * 2**20 / ANNEX_LOAN_BYTES),
+                    encoding="ISO-8859-1" if number % 2 else "UTF-8",
+                    seed=number * 10_000 + year)
+                stage = {BUDGET_PRIMITIF: "bp", DECISION_MODIFICATIVE: "dm", COMPTE_ADMINISTRATIF: "ca"}[natdec]
+                documents.append((f"{slug}-{stage}-{year}.xml", spec))
+    return documents
+
+
+def fingerprint(documents: list[tuple[str, DocumentSpec]]) -> str:
+    text = json.dumps([[name, dataclasses.asdict(spec)] for name, spec in documents], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def write_corpus(directory: Path, plans: Path, collectivites: int = 200) -> dict:
+    """Write the corpus unless the same one is there already; returns its manifest."""
+    documents = corpus_specs(collectivites)
+    manifest_path = directory / "corpus.json"
+    wanted = fingerprint(documents)
+    if manifest_path.exists():
+        manifest = json.loads(manifest_path.read_text())
+        if manifest.get("fingerprint") == wanted and all((directory / name).exists() for name, _ in documents):
+            return manifest
+    directory.mkdir(parents=True, exist_ok=True)
+    for stale in directory.glob("*.xml"):
+        stale.unlink()
+    started = time.monotonic()
+    lines = 0
+    for name, spec in documents:
+        lines += write_document(directory / name, spec, plans)
+    sizes = sorted((directory / name).stat().st_size for name, _ in documents)
+    manifest = {
+        "fingerprint": wanted, "documents": len(documents), "collectivites": collectivites, "lines": lines,
+        "bytes": sum(sizes), "largest_bytes": sizes[-1], "median_bytes": sizes[len(sizes) // 2],
+        "nomenclatures": sorted({f"{spec.norme}-{spec.declinaison}" for _, spec in documents}),
+        "seconds_to_write": round(time.monotonic() - started, 1),
+    }
+    manifest_path.write_text(json.dumps(manifest, indent=1) + "\n")
+    return manifest
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("output", type=Path)
+    parser.add_argument("--plans", type=Path, default=DEFAULT_PLANS)
+    parser.add_argument("--collectivites", type=int, default=200)
+    arguments = parser.parse_args()
+    manifest = write_corpus(arguments.output, arguments.plans, arguments.collectivites)
+    print(f"{arguments.output}: {manifest['documents']} documents, {manifest['lines']} lines, "
+          f"{manifest['bytes'] / 2**20:.0f} MB (largest {manifest['largest_bytes'] / 2**20:.1f} MB, "
+          f"median {manifest['median_bytes'] / 2**10:.0f} KB); nomenclatures: {', '.join(manifest['nomenclatures'])}")
+
+
+if __name__ == "__main__":
+    main()
