@@ -5,7 +5,7 @@ STACK := devstack/stack.sh
 VENV := $(shell CKAN_VERSION=$(CKAN_VERSION) $(STACK) venv)
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test up down clean install i18n bench bench-view bench-hostile
+.PHONY: demo test up down clean install i18n bench bench-view bench-hostile bench-harvest
 
 ## demo: install and start the whole stack, then run the extension on sample documents
 demo:
@@ -65,3 +65,9 @@ bench-view:
 bench-hostile:
 	@$(STACK) services
 	@eval "$$($(STACK) env)"; $(PYTHON) bench/hostile.py
+
+## bench-harvest: 1,000 generated documents harvested through the Redis queues and consumers, then
+## again unchanged (BENCH_ARGS="--collectivites 20" for a quick run)
+bench-harvest:
+	@$(STACK) services
+	@eval "$$($(STACK) env)"; $(PYTHON) bench/harvest.py $(BENCH_ARGS)

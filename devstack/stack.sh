@@ -163,7 +163,7 @@ start_postgres() {
     psql_admin -c "create role $DB_USER login password '$DB_PASSWORD'"
   fi
   local db
-  for db in ckan ckan_test; do
+  for db in ckan ckan_test ckan_bench; do
     if [ "$(psql_admin -c "select 1 from pg_database where datname='$db'")" != 1 ]; then
       psql_admin -c "create database $db owner $DB_USER encoding 'UTF8'"
     fi
