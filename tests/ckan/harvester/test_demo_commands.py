@@ -1,24 +1,28 @@
-"""The commands `make demo` runs: a harvest source created and harvested from the command line."""
+"""The README's harvest commands: a source harvested with `ckan harvester run-test`, then one of its
+documents published again."""
 from __future__ import annotations
 
 import pytest
 
 from ckan.cli.cli import ckan as ckan_command
 
-from tests.ckan.harvester.conftest import SAMPLE_DATASETS, SHARED_TOTEM, dataset
+from tests.ckan.harvester.conftest import SAMPLE_DATASETS, SHARED_TOTEM, create_source, dataset
 from tests.harvester_sources.servers import LocalServer
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 
 
-def test_source_create_then_run_test_publishes_the_samples(cli, organization):
+def test_source_create_then_run_test_publishes_the_samples(cli, sysadmin, organization):
     with LocalServer(directory=SHARED_TOTEM) as server:
-        created = cli.invoke(ckan_command, [
-            "harvester", "source", "create", "budgets-demo", server.url("/"), "budgetod_totem",
-            "Budgets de démonstration", "true", organization["name"], "MANUAL", '{"kind": "index"}'])
-        assert created.exit_code == 0, created.output
+        # Created by the action, as the web form and `make demo` do: on CKAN 2.12, ckanext-harvest
+        # 1.6.3's `ckan harvester source create` creates the source, then fails printing it (README, Tests).
+        create_source(sysadmin, organization, server.url("/"), {"kind": "index"}, name="budgets-demo")
         harvested = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-demo"])
         assert harvested.exit_code == 0, harvested.output
+        # On CKAN 2.12, ckanext-harvest 1.6.3 leaves a source's search index entry unusable by
+        # `run-test` once a job has finished; rebuilding it is the workaround (README, Tests).
+        rebuilt = cli.invoke(ckan_command, ["search-index", "rebuild", "budgets-demo"])
+        assert rebuilt.exit_code == 0, rebuilt.output
         # A GUID after the source forces that document to be published again, changed or not.
         again = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-demo", server.url("/mohon-cfu-2023.xml")])
         assert again.exit_code == 0, again.output
