@@ -5,7 +5,7 @@ STACK := devstack/stack.sh
 VENV := $(shell CKAN_VERSION=$(CKAN_VERSION) $(STACK) venv)
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test up down clean install i18n bench bench-view bench-hostile bench-harvest
+.PHONY: demo test up down clean install i18n bench bench-view bench-hostile bench-harvest bench-fuzz
 
 ## demo: install and start the whole stack, then run the extension on sample documents
 demo:
@@ -71,3 +71,8 @@ bench-hostile:
 bench-harvest:
 	@$(STACK) services
 	@eval "$$($(STACK) env)"; $(PYTHON) bench/harvest.py $(BENCH_ARGS)
+
+## bench-fuzz: fuzz the TOTEM reader and the conversion (bench only, never CI; FUZZ_ARGS="--seconds 600 --seed 1")
+bench-fuzz: install
+	@$(PYTHON) -c 'import hypothesis' 2>/dev/null || $(VENV)/bin/pip install -q -e '.[bench]'
+	@$(PYTHON) bench/fuzz_reader.py $(FUZZ_ARGS)

@@ -107,6 +107,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "LigneBudget n° {index} : valeur « {value} » invalide pour {element} ({expected} attendu)",
         "en": "LigneBudget #{index}: invalid value \"{value}\" for {element} ({expected} expected)",
     },
+    "line_value_too_long": {
+        "fr": "LigneBudget n° {index} : valeur de {element} trop longue ({length} caractères, {limit} au plus)",
+        "en": "LigneBudget #{index}: {element} value too long ({length} characters, at most {limit})",
+    },
+    "header_value_too_long": {
+        "fr": "valeur de {element} trop longue dans l'en-tête du budget ({length} caractères, {limit} au plus)",
+        "en": "{element} value too long in the budget header ({length} characters, at most {limit})",
+    },
     "missing_line_element": {
         "fr": "LigneBudget n° {index} : élément obligatoire {element} absent",
         "en": "LigneBudget #{index}: mandatory element {element} missing",
@@ -119,6 +127,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "plan_too_large": {
         "fr": "plan de comptes inutilisable : {size} octets, bien plus qu'un plan de comptes",
         "en": "unusable plan de comptes: {size} bytes, far more than a plan de comptes",
+    },
+    "plan_value_too_long": {
+        "fr": "plan de comptes inutilisable : attribut {attribute} d'un élément {element} trop long ({length} caractères, {limit} au plus)",
+        "en": "unusable plan de comptes: {attribute} attribute of a {element} element too long ({length} characters, at most {limit})",
     },
     "plan_not_a_plan": {
         "fr": "plan de comptes inutilisable : élément racine « {root} » au lieu de Nomenclature",

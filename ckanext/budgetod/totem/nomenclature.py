@@ -21,11 +21,13 @@ import functools
 import os
 import threading
 from dataclasses import dataclass
+from typing import Iterator
 
 from lxml import etree
 
+from . import messages
 from .errors import DocumentError, NomenclatureError
-from .reader import PROLOG_LIMIT, check_prolog
+from .reader import MAX_VALUE_LENGTH, PROLOG_LIMIT, check_prolog, shown
 
 DEFAULT_PLANS_BASE = "http://odm-budgetaire.org/composants/normes"
 PLANS_ENV = "BUDGETOD_PLANS_DE_COMPTES"
@@ -35,8 +37,8 @@ MAX_YEAR_DISTANCE = 5
 MAX_PLAN_BYTES = 16 * 2**20
 PLAN_FILE = "planDeCompte.xml"
 
-_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                          remove_blank_text=True, remove_comments=True, remove_pis=True)
+_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
+                       remove_blank_text=True, remove_comments=True, remove_pis=True)
 
 
 @dataclass(frozen=True)
@@ -58,7 +60,13 @@ ACCOUNT_COLUMNS = ("DR", "RR", "DOES", "ROES", "DOIS", "ROIS")
 
 
 class PlanDeComptes:
-    """The lookups a conversion needs from one plan de comptes."""
+    """The lookups a conversion needs from one plan de comptes.
+
+    Prefix lookups only try the code lengths the plan has (a handful): a document's code may be
+    of any length, and trying each of its prefixes made a conversion quadratic in it (fuzzing: a
+    Nature of a million digits took minutes). ``chapters``, ``accounts`` and ``functions`` are
+    read-only once the plan is built.
+    """
 
     def __init__(self, location: str, norme: str, declinaison: str, chapters: dict[str, Chapter],
                  accounts: dict[str, Account], functions: dict[str, str]):
@@ -68,32 +76,48 @@ class PlanDeComptes:
         self.chapters = chapters
         self.accounts = accounts
         self.functions = functions
+        self._chapter_lengths = _lengths_longest_first(chapters)
+        self._account_lengths = _lengths_longest_first(accounts)
+        self._function_lengths = _lengths_longest_first(functions)
 
     def chapter(self, code: str) -> Chapter | None:
         return self.chapters.get(code)
 
     def chapter_by_prefix(self, code: str) -> Chapter | None:
         """The chapter whose code is the longest proper prefix of ``code`` (2313 → 23)."""
-        for length in range(len(code) - 1, 0, -1):
-            chapter = self.chapters.get(code[:length])
-            if chapter is not None:
-                return chapter
+        for length in self._chapter_lengths:
+            if length < len(code):
+                chapter = self.chapters.get(code[:length])
+                if chapter is not None:
+                    return chapter
         return None
+
+    def accounts_by_prefix(self, code: str) -> Iterator[Account]:
+        """The accounts whose code is ``code`` or a prefix of it, longest first (6518, 651, 65)."""
+        for length in self._account_lengths:
+            if length <= len(code):
+                account = self.accounts.get(code[:length])
+                if account is not None:
+                    yield account
 
     def parent_account(self, code: str) -> Account | None:
         """The account whose code is the longest proper prefix of ``code`` (6518 → 651)."""
-        for length in range(len(code) - 1, 0, -1):
-            account = self.accounts.get(code[:length])
-            if account is not None:
+        for account in self.accounts_by_prefix(code):
+            if len(account.code) < len(code):
                 return account
         return None
 
     def parent_function(self, code: str) -> tuple[str, str] | None:
-        for length in range(len(code) - 1, 0, -1):
-            label = self.functions.get(code[:length])
-            if label is not None:
-                return code[:length], label
+        for length in self._function_lengths:
+            if length < len(code):
+                label = self.functions.get(code[:length])
+                if label is not None:
+                    return code[:length], label
         return None
+
+
+def _lengths_longest_first(codes) -> tuple[int, ...]:
+    return tuple(sorted({len(code) for code in codes}, reverse=True))
 
 
 @dataclass(frozen=True)
@@ -194,15 +218,22 @@ def _load_plan(path: str, _mtime_ns: int, size: int) -> PlanDeComptes:
                                              detail=error.strerror or str(error)) from None
     # Plans may come from a remote mirror: same DOCTYPE refusal as documents.
     try:
-        check_prolog(path, content[:PROLOG_LIMIT], complete=len(content) <= PROLOG_LIMIT)
+        encoding = check_prolog(path, content[:PROLOG_LIMIT], complete=len(content) <= PROLOG_LIMIT)
     except DocumentError as error:
-        raise NomenclatureError.from_message(path, "plan_unreadable", detail=error.localized_cause()) from None
+        # The reader's cause in each language (rendered once, it was French in the English message).
+        causes = {lang: messages.text("plan_unreadable", lang, detail=error.localized_cause(lang))
+                  for lang in messages.LANGUAGES}
+        raise NomenclatureError(path, messages.Bilingual(causes["fr"], causes["en"]), message_id="plan_unreadable",
+                                params={"detail": error.localized_cause()}) from None
     try:
-        root = etree.fromstring(content, _PARSER)
+        # The encoding by its canonical name, as for documents: libxml2 does not know every alias.
+        root = etree.fromstring(content, etree.XMLParser(encoding=encoding, **_PARSER_OPTIONS))
     except etree.XMLSyntaxError as error:
-        raise NomenclatureError.from_message(path, "plan_unreadable", detail=str(error.msg)[:200]) from None
+        # libxml2 messages may quote the file over several lines: one line, cut.
+        raise NomenclatureError.from_message(path, "plan_unreadable",
+                                             detail=shown(" ".join(str(error.msg).split()), 200)) from None
     if root.tag != "Nomenclature":
-        raise NomenclatureError.from_message(path, "plan_not_a_plan", root=str(root.tag)[:60])
+        raise NomenclatureError.from_message(path, "plan_not_a_plan", root=shown(root.tag, 60))
     return _plan_from_tree(path, root)
 
 
@@ -210,31 +241,44 @@ def _plan_from_tree(path: str, root) -> PlanDeComptes:
     chapters: dict[str, Chapter] = {}
     # Nature chapters first: they win over a function chapter with the same code.
     for chapter in root.iterfind("Nature/Chapitres/Chapitre"):
-        _add_chapter(chapters, chapter)
+        _add_chapter(path, chapters, chapter)
     for chapter in root.iterfind("Fonction/Chapitres/Chapitre"):
-        _add_chapter(chapters, chapter)
+        _add_chapter(path, chapters, chapter)
     accounts: dict[str, Account] = {}
     for account in root.iterfind("Nature/Comptes//Compte"):
-        code = (account.get("Code") or "").strip()
+        code = _value(path, account, "Code")
         if code and code not in accounts:
-            columns = {column: (account.get(column) or "").strip() for column in ACCOUNT_COLUMNS}
-            accounts[code] = Account(code, (account.get("Libelle") or "").strip(),
+            columns = {column: _value(path, account, column) for column in ACCOUNT_COLUMNS}
+            accounts[code] = Account(code, _value(path, account, "Libelle"),
                                      {column: value for column, value in columns.items() if value})
     functions: dict[str, str] = {}
     for function in root.iterfind("Fonction/RefFonctionnelles//RefFonc"):
-        code = (function.get("Code") or "").strip()
+        code = _value(path, function, "Code")
         if code:
-            functions.setdefault(code, (function.get("Libelle") or "").strip())
+            functions.setdefault(code, _value(path, function, "Libelle"))
     return PlanDeComptes(path, root.get("Norme", ""), root.get("Declinaison", ""),
                          chapters, accounts, functions)
 
 
-def _add_chapter(chapters: dict[str, Chapter], element) -> None:
-    code = (element.get("Code") or "").strip()
+def _add_chapter(path: str, chapters: dict[str, Chapter], element) -> None:
+    code = _value(path, element, "Code")
     if code and code not in chapters:
-        chapters[code] = Chapter(code, (element.get("Libelle") or "").strip(),
-                                 (element.get("Section") or "").strip(),
-                                 (element.get("TypeChapitre") or "").strip())
+        chapters[code] = Chapter(code, _value(path, element, "Libelle"), _value(path, element, "Section"),
+                                 _value(path, element, "TypeChapitre"))
+
+
+def _value(path: str, element, attribute: str) -> str:
+    """An attribute of the plan, stripped; refused beyond the reader's bound on document values.
+
+    Real labels have 200 characters at most; a label of megabytes (a broken or hostile mirror)
+    went into the CSV, which could then not even be read back for validation (fuzzing).
+    """
+    value = (element.get(attribute) or "").strip()
+    if len(value) > MAX_VALUE_LENGTH:
+        raise NomenclatureError.from_message(path, "plan_value_too_long", attribute=attribute,
+                                             element=shown(element.tag, 60), length=len(value),
+                                             limit=MAX_VALUE_LENGTH)
+    return value
 
 
 def clear_caches() -> None:

@@ -34,6 +34,11 @@ NATDEC_LABELS = {
     "10": "compte administratif",
 }
 AMOUNT_ELEMENTS = ("MtReal", "MtBudgPrec", "MtRARPrec", "MtPropNouv", "MtPrev", "CredOuv", "MtRAR3112")
+# The longest value the reader takes from a document, in characters: ten times the longest the
+# XSD allows among them (100, LibelleColl), so that no genuine document meets it. Without it a code
+# or amount could be megabytes long (libxml2 allows 10 MB attribute values), and the CSV it gives
+# could not even be read back for validation (fuzzing: csv's 128 KiB field limit).
+MAX_VALUE_LENGTH = 1000
 MIN_YEAR = 2000
 # Budgets are voted before their year starts; two years ahead is already generous.
 MAX_YEARS_AHEAD = 2
@@ -59,6 +64,10 @@ _YEAR = re.compile(r"[0-9]{4}")
 # NORME-DECLINAISON, e.g. M14-M14_COM_500_3500, M4-M43_D, M57-M57_A: the déclinaison
 # extends the norme's name, in capitals, digits and underscores.
 _NOMENCLATURE = re.compile(r"(M[0-9]{1,3})-(M[0-9]{1,3}[A-Z0-9]*(?:_[A-Z0-9]+)*)")
+# The longest published one has 20 characters (M14-M14_COM_500_3500). The déclinaison becomes a
+# directory name in the plans de comptes mirror, and a name of 256 bytes or more made the lookup
+# fail with an OSError (File name too long) instead of a clear error (fuzzing).
+_NOMENCLATURE_MAX_LENGTH = 40
 # xs:decimal, the type of every TOTEM amount.
 _DECIMAL = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 # Allowed line codes ("" when the element is absent and optional).
@@ -69,6 +78,24 @@ _ARTSPE_VALUES = ("", "true", "false", "1", "0")
 _VALID_LINE_CODES = frozenset(
     (codrd, opbudg, typopbudg, artspe) for codrd in _CODRD_VALUES for opbudg in _OPBUDG_VALUES
     for typopbudg in _TYPOPBUDG_VALUES for artspe in _ARTSPE_VALUES)
+
+
+# What a message must not show raw: control characters, line and paragraph separators.
+_UNPRINTABLE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def shown(value: object, limit: int = 40) -> str:
+    """A value read from a document (or a parser's message about it), as a message shows it.
+
+    Errors are one line, ``error: <file>: <cause>``, and so are log lines: control characters
+    and line separators are written as escapes (``\\n``, ``\\x85``), and what is longer than
+    ``limit`` characters is cut, with "…". Fuzzing found a raw NEL (U+0085) in a code, and libxml2
+    messages that quote the document over several lines.
+    """
+    text = str(value)
+    cut = text[:limit]
+    cut = _UNPRINTABLE.sub(lambda match: match.group().encode("unicode_escape").decode("ascii"), cut)
+    return cut + "…" if len(text) > limit else cut
 
 
 _NAMESPACE_PREFIX = f"{{{TOTEM_NAMESPACE}}}"
@@ -105,6 +132,9 @@ _SAFE_PARSER_OPTIONS = dict(
 )
 
 
+# The header elements the reader keeps (DocumentHeader).
+_HEADER_ELEMENTS_READ = ("IdEtab", "LibelleEtab", "LibelleColl", "IdColl", "CodInseeColl", "Nomenclature", "NatDec",
+                         "NumDec", "Exer", "DteDec", "CodBud", "CodTypBud", "IdEtabPal", "LibelleEtabPal")
 # Étapes a year may hold several of: décision modificative, budget supplémentaire.
 _REPEATABLE_STAGES = frozenset({"02", "03"})
 
@@ -318,25 +348,38 @@ class TotemReader:
     def _root_name(self) -> str:
         """Look at the root element alone, so that foreign XML is refused before a full read."""
         with self._open() as stream:
+            events = etree.iterparse(stream, events=("start",), encoding=self._encoding, **_SAFE_PARSER_OPTIONS)
             try:
-                _event, root = next(etree.iterparse(stream, events=("start",), **_SAFE_PARSER_OPTIONS))
+                _event, root = next(events)
             except etree.XMLSyntaxError as error:
                 raise self._malformed(error) from None
-        qname = etree.QName(root)
-        if qname.localname == "CompteFinancierUnique":
+        tag = root.tag
+        if ":" in tag and not tag.startswith("{"):
+            # An undeclared prefix: libxml2 logs it without stopping (the full read raises it at
+            # the end) and leaves "prefix:name" as the tag, which lxml's QName refuses with a
+            # ValueError (found by fuzzing).
+            entry = next((entry for entry in events.error_log if entry.domain == etree.ErrorDomains.NAMESPACE), None)
+            raise self._malformed_entry(entry.message if entry is not None else f"undeclared prefix in {tag}",
+                                        entry.line if entry is not None else root.sourceline or 1)
+        namespace, _, localname = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
+        if localname == "CompteFinancierUnique":
             return "CompteFinancierUnique"
-        if qname.localname == "DocumentBudgetaire":
-            if qname.namespace != TOTEM_NAMESPACE:
-                raise self._error("wrong_namespace", element=qname.localname, namespace=TOTEM_NAMESPACE)
+        if localname == "DocumentBudgetaire":
+            if namespace != TOTEM_NAMESPACE:
+                raise self._error("wrong_namespace", element=localname, namespace=TOTEM_NAMESPACE)
             return "DocumentBudgetaire"
-        raise self._error("not_totem_root", root=qname.localname[:60])
+        raise self._error("not_totem_root", root=shown(localname, 60))
 
     def _malformed(self, error: etree.XMLSyntaxError) -> DocumentError:
         # The bare parser message: lxml's str() repeats the file name.
         last = error.error_log.last_error if error.error_log else None
-        detail = (last.message if last is not None else error.msg or "").strip()
+        detail = last.message if last is not None else error.msg or ""
         line = last.line if last is not None else (error.position or (0, 0))[0]
-        return self._error("malformed_xml", line=line, detail=detail[:200])
+        return self._malformed_entry(detail, line)
+
+    def _malformed_entry(self, detail: str, line: int) -> DocumentError:
+        # libxml2 messages may quote the document over several lines: one line, cut.
+        return self._error("malformed_xml", line=line, detail=shown(" ".join(detail.split()), 200))
 
     def _parse(self) -> Iterator[BudgetLine]:
         self._file = self._open()
@@ -344,8 +387,10 @@ class TotemReader:
         seal = None
         budgets = 0
         budget_documents = 1 if self._root == "DocumentBudgetaire" else 0
+        # The encoding as check_prolog understood it, by its canonical name: libxml2 does not know
+        # every alias accepted there ("latin-1": fuzzing), and the two must never disagree.
         events = etree.iterparse(self._file, events=("end",), tag=_REPORTED_TAGS, remove_blank_text=True,
-                                 collect_ids=False, **_SAFE_PARSER_OPTIONS)
+                                 collect_ids=False, encoding=self._encoding, **_SAFE_PARSER_OPTIONS)
         try:
             for _event, element in events:
                 tag = element.tag
@@ -397,7 +442,7 @@ class TotemReader:
                 values[tag] = child.get("V")
         amounts = tuple(values.get(tag) for tag in _AMOUNT_TAGS)
         for amount in amounts:
-            if amount is not None and not _DECIMAL.fullmatch(amount):
+            if amount is not None and (len(amount) > MAX_VALUE_LENGTH or not _DECIMAL.fullmatch(amount)):
                 amounts = self._checked_amounts(amounts)
                 break
         line = BudgetLine(
@@ -415,7 +460,16 @@ class TotemReader:
         )
         if (line.codrd, line.opbudg, line.typopbudg, line.artspe) not in _VALID_LINE_CODES:
             self._reject_codes(line)
+        if len(max(line[1:10], key=len)) > MAX_VALUE_LENGTH:
+            self._reject_long_value(line)
         return line
+
+    def _reject_long_value(self, line: BudgetLine) -> None:
+        for element, value in zip(("Nature", "ContNat", "Fonction", "Operation", "CodRD", "OpBudg", "TypOpBudg",
+                                   "ArtSpe", "CaracSup Section"), line[1:10]):
+            if len(value) > MAX_VALUE_LENGTH:
+                raise self._error("line_value_too_long", index=line.number, element=element, length=len(value),
+                                  limit=MAX_VALUE_LENGTH)
 
     def _checked_amounts(self, amounts: tuple) -> tuple:
         """Amounts stripped of surrounding blanks; an error names the first that is no decimal."""
@@ -423,9 +477,12 @@ class TotemReader:
         for position, amount in enumerate(amounts):
             if amount is not None:
                 amount = amount.strip()
+                if len(amount) > MAX_VALUE_LENGTH:
+                    raise self._error("line_value_too_long", index=self.lines_total, element=AMOUNT_ELEMENTS[position],
+                                      length=len(amount), limit=MAX_VALUE_LENGTH)
                 if not _DECIMAL.fullmatch(amount):
                     raise self._error("invalid_amount", index=self.lines_total, element=AMOUNT_ELEMENTS[position],
-                                      value=amount[:40])
+                                      value=shown(amount))
             checked.append(amount)
         return tuple(checked)
 
@@ -439,26 +496,30 @@ class TotemReader:
                                         ("ArtSpe", line.artspe, _ARTSPE_VALUES)):
             if value not in allowed:
                 raise self._error("invalid_line_value", index=line.number, element=element,
-                                  value=value[:40], expected=", ".join(choice for choice in allowed if choice))
+                                  value=shown(value), expected=", ".join(choice for choice in allowed if choice))
 
     def _validated_header(self, values: dict[str, str], seal: Seal | None) -> DocumentHeader:
         for element in ("IdEtab", "Nomenclature", "NatDec", "Exer"):
             if not values.get(element):
                 raise self._error("missing_header_element", element=element)
+        for element in _HEADER_ELEMENTS_READ:
+            if len(values.get(element, "")) > MAX_VALUE_LENGTH:
+                raise self._error("header_value_too_long", element=element, length=len(values[element]),
+                                  limit=MAX_VALUE_LENGTH)
         siret = values["IdEtab"]
         if not _SIRET.fullmatch(siret):
-            raise self._error("invalid_siret", value=siret[:40])
+            raise self._error("invalid_siret", value=shown(siret))
         year = values["Exer"]
         maximum = datetime.date.today().year + MAX_YEARS_AHEAD
         if not _YEAR.fullmatch(year) or not MIN_YEAR <= int(year) <= maximum:
-            raise self._error("invalid_year", value=year[:40], minimum=MIN_YEAR, maximum=maximum)
+            raise self._error("invalid_year", value=shown(year), minimum=MIN_YEAR, maximum=maximum)
         natdec = values["NatDec"]
         if natdec not in NATDEC_LABELS:
-            raise self._error("unknown_natdec", value=natdec[:40], expected=", ".join(NATDEC_LABELS))
+            raise self._error("unknown_natdec", value=shown(natdec), expected=", ".join(NATDEC_LABELS))
         nomenclature = values["Nomenclature"]
-        match = _NOMENCLATURE.fullmatch(nomenclature)
+        match = _NOMENCLATURE.fullmatch(nomenclature) if len(nomenclature) <= _NOMENCLATURE_MAX_LENGTH else None
         if match is None or not match.group(2).startswith(match.group(1)):
-            raise self._error("invalid_nomenclature", value=nomenclature[:60])
+            raise self._error("invalid_nomenclature", value=shown(nomenclature, 60))
         return DocumentHeader(
             root=self._root,
             encoding=self._encoding,
@@ -526,14 +587,16 @@ def check_prolog(source: str, head: bytes, *, complete: bool) -> str:
     """
     if head.startswith((b"\xff\xfe", b"\xfe\xff", b"<\x00", b"\x00<", b"\x00\x00\x00<")):
         raise DocumentError.from_message(source, "unsupported_encoding", encoding="UTF-16/UTF-32")
-    position = 3 if head.startswith(b"\xef\xbb\xbf") else 0
+    byte_order_mark = head.startswith(b"\xef\xbb\xbf")
+    position = 3 if byte_order_mark else 0
     encoding = "UTF-8"
     declaration = _XML_DECLARATION.match(head, position)
     if declaration is not None:
         declared = (declaration.group(1) or b"UTF-8").decode("ascii", "replace")
         if declared.strip().lower() not in _ACCEPTED_ENCODINGS:
-            raise DocumentError.from_message(source, "unsupported_encoding", encoding=declared[:40])
-        encoding = _ACCEPTED_ENCODINGS[declared.strip().lower()]
+            raise DocumentError.from_message(source, "unsupported_encoding", encoding=shown(declared))
+        # The byte order mark wins over the declaration, as in libxml2.
+        encoding = "UTF-8" if byte_order_mark else _ACCEPTED_ENCODINGS[declared.strip().lower()]
         position = declaration.end()
     elif re.match(rb"<\?xml\s", head[position:position + 6]):
         raise DocumentError.from_message(source, "malformed_xml_declaration")

@@ -29,7 +29,7 @@ from typing import BinaryIO
 
 from . import messages
 from .nomenclature import PlanDeComptes, PlanLookup, default_plans_base, find_plan
-from .reader import DEFAULT_MAX_BYTES, BudgetLine, DocumentHeader, DocumentInfo, TotemReader
+from .reader import DEFAULT_MAX_BYTES, BudgetLine, DocumentHeader, DocumentInfo, TotemReader, shown
 
 SCDL_FIELDS = (
     "BGT_NATDEC", "BGT_ANNEE", "BGT_SIRET", "BGT_NOM",
@@ -70,7 +70,9 @@ class ConversionWarning:
         return self.message_id.removeprefix("warn_")
 
     def message(self, lang: str | None = None) -> str:
-        return messages.text(self.message_id, lang, count=self.count, **self.params)
+        # Codes come from the document: shown on one line and cut (``params`` keeps them whole).
+        shown_params = {name: shown(value) for name, value in self.params.items()}
+        return messages.text(self.message_id, lang, count=self.count, **shown_params)
 
     def to_dict(self, lang: str | None = None) -> dict:
         return {"code": self.code, "message": self.message(lang), "count": self.count, "details": self.params}
@@ -195,10 +197,7 @@ class RowBuilder:
         """The chapter the plan assigns to the account, or to its nearest described parent."""
         plan = self._plan
         columns = _CHAPTER_COLUMNS[(codrd, opbudg) if opbudg == "0" else (codrd, opbudg, typopbudg)]
-        for length in range(len(nature), 0, -1):
-            account = plan.accounts.get(nature[:length])
-            if account is None:
-                continue
+        for account in plan.accounts_by_prefix(nature):
             for column in columns:
                 chapter = plan.chapter(account.chapters.get(column, ""))
                 if chapter is not None:
