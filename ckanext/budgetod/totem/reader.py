@@ -114,18 +114,20 @@ _HEADER_BLOCKS = frozenset(_tag(name) for name in ("EnTeteDocBudgetaire", "EnTet
 _SCELLEMENT = _tag("Scellement")
 _BUDGET = _tag("Budget")
 _DOCUMENT_BUDGETAIRE = _tag("DocumentBudgetaire")
-# Annex blocks (Class_Annexes.xsd), reported too so that each is freed once read past:
-# annexes can make up most of a document and are not converted.
-_ANNEX_BLOCKS = tuple(_tag(f"DATA_{name}") for name in (
-    "EMPRUNT", "TRESORERIE", "CHARGE", "TIERS", "CREDIT_BAIL", "PPP", "AUTRE_ENGAGEMENT", "CONCOURS",
-    "RECETTE_AFFECTEE", "FORMATION", "FISCALITE", "CONSOLIDATION", "ORGANISME_ENG", "ORGANISME_GROUP",
-    "PATRIMOINE", "PERSONNEL", "PERSONNEL_SOLDE", "DETTE", "VENTILATION", "CONTRAT_COUV",
-    "AMORTISSEMENT_METHODE", "PROVISION", "APCP", "SIGNATURE", "SIGNATAIRE", "ETAB_SERVICE", "PRET",
-    "CONTRAT_COUV_REFERENCE", "SERVICE_FERROVIAIRE_BUD", "SERVICE_FERROVIAIRE_PATRIM",
-    "SERVICE_FERROVIAIRE_TER", "FOND_COMM_HEBERGEMENT", "FOND_EUROPEEN", "FOND_EUROPEEN_PROGRAMMATION",
-    "FOND_AIDES_ECO", "FORMATION_PRO_JEUNES", "MEMBRESASA", "FLUX_CROISES", "SOMMAIRE"))
+# Annex blocks (Class_Annexes.xsd) and their rows, reported too so that each row is freed once read
+# past: annexes make up most of a large document (a region's loans or staff tables) and are not
+# converted; freed only at the end of their block, they took ten times the document's size in memory.
+_ANNEX_ROWS = ("EMPRUNT", "TRESORERIE", "CHARGE", "TIERS", "CREDIT_BAIL", "PPP", "AUTRE_ENGAGEMENT", "CONCOURS",
+               "RECETTE_AFFECTEE", "FORMATION", "FISCALITE", "CONSOLIDATION", "ORGANISME_ENG", "ORGANISME_GROUP",
+               "PATRIMOINE", "PERSONNEL", "PERSONNEL_SOLDE", "DETTE", "VENTILATION", "CONTRAT_COUV",
+               "AMORTISSEMENT_METHODE", "PROVISION", "APCP", "SIGNATURE", "SIGNATAIRE", "ETAB_SERVICE", "PRET",
+               "CONTRAT_COUV_REFERENCE", "SERVICE_FERROVIAIRE_BUD", "SERVICE_FERROVIAIRE_PATRIM",
+               "SERVICE_FERROVIAIRE_TER", "FOND_COMM_HEBERGEMENT", "FOND_EUROPEEN", "FOND_EUROPEEN_PROGRAMMATION",
+               "FOND_AIDES_ECO", "FORMATION_PRO_JEUNES", "MEMBREASA", "FLUX_CROISES", "SOMMAIRE")
+# Each block is DATA_ and its row's name, except DATA_MEMBRESASA (rows MEMBREASA).
+_ANNEX_BLOCKS = tuple(_tag("DATA_MEMBRESASA" if row == "MEMBREASA" else f"DATA_{row}") for row in _ANNEX_ROWS)
 _REPORTED_TAGS = (_LINE, *_HEADER_BLOCKS, _SCELLEMENT, _BUDGET, _DOCUMENT_BUDGETAIRE, _tag("Annexes"),
-                  *_ANNEX_BLOCKS, "{*}DocumentComptable")
+                  *(_tag(row) for row in _ANNEX_ROWS), *_ANNEX_BLOCKS, "{*}DocumentComptable")
 _SAFE_PARSER_OPTIONS = dict(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
     dtd_validation=False, attribute_defaults=False,
