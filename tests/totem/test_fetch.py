@@ -483,6 +483,11 @@ def test_local_directory_mirror():
         open_location(str(PLANS_MIRROR), "2018/M14/NOPE/planDeCompte.xml")
 
 
+def test_a_path_longer_than_the_system_allows_is_missing_from_the_mirror(tmp_path):
+    with pytest.raises(NotFound, match="missing from the mirror"):
+        open_location(str(tmp_path), "/".join(["M" * 200] * 30))
+
+
 def test_mirror_that_is_not_a_directory_is_a_fetch_error(tmp_path):
     with pytest.raises(FetchError, match="not an existing directory"):
         open_location(str(tmp_path / "absent"), "x.xml")

@@ -523,7 +523,11 @@ def _local_file(directory: str, segments: list[str]) -> str:
         raise FetchError(directory, Bilingual(
             "le miroir n'est pas un répertoire existant", "the mirror is not an existing directory"))
     path = root.joinpath(*segments)
-    if not path.is_file():
+    try:
+        present = path.is_file()
+    except OSError:  # a path longer than the system allows: no such file either
+        present = False
+    if not present:
         raise NotFound(str(path), Bilingual("fichier absent du miroir", "file missing from the mirror"))
     return str(path)
 
