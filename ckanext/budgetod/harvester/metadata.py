@@ -7,6 +7,8 @@ filled for each dataset.
 """
 from __future__ import annotations
 
+import copy
+import functools
 import string
 from pathlib import Path
 from typing import Any, Mapping
@@ -37,16 +39,30 @@ def load_template(path: str | Path | None = None) -> dict:
     """The template of the portal: ``path``, else the ini option's file, else the shipped one."""
     location = Path(path or tk.config.get(TEMPLATE_OPTION) or DEFAULT_TEMPLATE)
     try:
-        content = yaml.safe_load(location.read_text(encoding="utf-8"))
+        status = location.stat()
     except OSError as error:
-        raise MetadataTemplateError(location, Bilingual(
-            f"fiche de métadonnées illisible ({error.strerror})",
-            f"unreadable metadata template ({error.strerror})")) from None
+        raise _unreadable(location, error) from None
+    # Parsed once per version of the file: every harvested document needs it.
+    return copy.deepcopy(_parsed_template(str(location), status.st_mtime_ns, status.st_size))
+
+
+@functools.lru_cache(maxsize=8)
+def _parsed_template(location: str, _mtime_ns: int, _size: int) -> dict:
+    try:
+        content = yaml.safe_load(Path(location).read_text(encoding="utf-8"))
+    except OSError as error:
+        raise _unreadable(location, error) from None
     except yaml.YAMLError as error:
         raise MetadataTemplateError(location, Bilingual(
             f"fiche de métadonnées en YAML invalide ({error})",
             f"metadata template is not valid YAML ({error})")) from None
     return checked(content, location)
+
+
+def _unreadable(location: str | Path, error: OSError) -> MetadataTemplateError:
+    return MetadataTemplateError(location, Bilingual(
+        f"fiche de métadonnées illisible ({error.strerror})",
+        f"unreadable metadata template ({error.strerror})"))
 
 
 def effective_template(source_metadata: Mapping | None) -> dict:

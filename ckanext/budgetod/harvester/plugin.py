@@ -99,15 +99,19 @@ def _extras(harvest_object: HarvestObject | None) -> dict:
     return {extra.key: extra.value for extra in harvest_object.extras} if harvest_object else {}
 
 
-def _set_extras(harvest_object: HarvestObject, **values: str | None) -> None:
+def _set_extras(harvest_object: HarvestObject, **values: str | None) -> bool:
+    """Set the given extras (None: leave as is); returns whether anything changed."""
     existing = {extra.key: extra for extra in harvest_object.extras}
+    changed = False
     for key, value in values.items():
-        if value is None:
+        if value is None or (key in existing and existing[key].value == value):
             continue
+        changed = True
         if key in existing:
             existing[key].value = value
         else:
             harvest_object.extras.append(HarvestObjectExtra(key=key, value=value))
+    return changed
 
 
 def _current_objects(source_id: str, guid: str | None = None, exclude: str | None = None) -> list[HarvestObject]:
@@ -270,8 +274,8 @@ class BudgetodHarvester(HarvesterBase):
         if before and (retrieved.not_modified or retrieved.sha256 == before.get("sha256")):
             _remove_quietly(spool)
             # Same content under new validators: remember them for the next conditional request.
-            _set_extras(published, etag=retrieved.etag, last_modified=retrieved.last_modified)
-            published.save()
+            if _set_extras(published, etag=retrieved.etag, last_modified=retrieved.last_modified):
+                published.save()
             return "unchanged"
         portal_limit_mb = tk.config.get("ckan.max_resource_size")
         if retrieved.size > portal_limit_mb * 2**20:

@@ -63,6 +63,23 @@ def test_the_portal_template_file_replaces_the_shipped_one(
     assert published["license_id"] == "cc-by"
 
 
+def test_an_edited_template_file_is_read_again_and_republishes(
+        sysadmin, organization, document_url, tmp_path, ckan_config, monkeypatch):
+    template = yaml.safe_load(metadata.DEFAULT_TEMPLATE.read_text(encoding="utf-8"))
+    path = tmp_path / "fiche.yaml"
+    path.write_text(yaml.safe_dump({**template, "title": "Budget {exercice}"}, allow_unicode=True), encoding="utf-8")
+    monkeypatch.setitem(ckan_config, "ckanext.budgetod.metadata_template", str(path))
+    source = create_source(sysadmin, organization, document_url)
+    harvest(source)
+    assert dataset("budget-21560046100010-2021")["title"] == "Budget 2021"
+    path.write_text(yaml.safe_dump({**template, "title": "Budget {exercice} de {collectivite}"}, allow_unicode=True),
+                    encoding="utf-8")
+
+    harvest(source)
+
+    assert dataset("budget-21560046100010-2021")["title"] == "Budget 2021 de CRACH"
+
+
 def test_changing_the_metadata_publishes_unchanged_documents_again(sysadmin, organization, document_url):
     source = create_source(sysadmin, organization, document_url)
     harvest(source)
