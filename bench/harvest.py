@@ -41,6 +41,7 @@ from urllib.parse import urlsplit, urlunsplit
 REPOSITORY = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPOSITORY / "bench"))
 from generate_corpus import write_corpus  # noqa: E402
+from portal_reset import reset_portal  # noqa: E402
 
 BENCH = REPOSITORY / ".local" / "bench"
 LOG_DIRECTORY = REPOSITORY / ".local" / "log"
@@ -187,19 +188,6 @@ def load_ckan():
     app = make_app(load_config(str(REPOSITORY / "test.ini")))
     logging.disable(logging.WARNING)  # the consumers log to files; this process prints figures
     return app
-
-
-def reset_portal() -> None:
-    from ckan.cli.db import _run_migrations
-    from ckan.lib import search
-    from ckan.tests import helpers
-    from ckanext.harvest import queue
-
-    helpers.reset_db()
-    for plugin in ("harvest", "activity", "budgetod"):
-        _run_migrations(plugin, "head", True)
-    search.clear_all()
-    queue.purge_queues()
 
 
 def call(action: str, **data):

@@ -42,6 +42,7 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile_cases  # noqa: E402
 from hostile_cases import Case  # noqa: E402
+from portal_reset import reset_portal  # noqa: E402
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 GOOD_SAMPLES = sorted(path.name for path in hostile_cases.SHARED_TOTEM.glob("*.xml"))
@@ -169,19 +170,6 @@ def start_ckan():
     file_handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s [%(name)s] %(message)s"))
     root.addHandler(file_handler)
     return app
-
-
-def reset_portal() -> None:
-    from ckan.cli.db import _run_migrations
-    from ckan.lib import search
-    from ckan.tests import helpers
-    from ckanext.harvest import queue
-
-    helpers.reset_db()
-    for plugin in ("harvest", "activity", "budgetod"):
-        _run_migrations(plugin, "head", True)
-    search.clear_all()
-    queue.purge_queues()
 
 
 @dataclass
