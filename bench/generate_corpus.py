@@ -103,7 +103,7 @@ def corpus_specs(collectivites: int = 200) -> list[tuple[str, DocumentSpec]]:
     documents: list[tuple[str, DocumentSpec]] = []
     number = 0
     for kind in KINDS:
-        for index in range(kind.count):
+        for _ in range(kind.count):
             if number >= collectivites:
                 return documents
             number += 1

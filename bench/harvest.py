@@ -24,6 +24,7 @@ on 2 cores, the unchanged run at most 5 % of it.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -190,11 +191,16 @@ def load_ckan():
     return app
 
 
+@functools.cache
+def site_user() -> str:
+    import ckan.plugins.toolkit as tk
+    return tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+
+
 def call(action: str, **data):
     import ckan.plugins.toolkit as tk
-
-    site_user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
-    return tk.get_action(action)({"user": site_user, "ignore_auth": True}, data)
+    # A fresh context each call: CKAN keeps per-call state in it.
+    return tk.get_action(action)({"user": site_user(), "ignore_auth": True}, data)
 
 
 def create_source(corpus_url: str) -> dict:
