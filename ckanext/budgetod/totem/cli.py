@@ -31,7 +31,8 @@ class Settings:
     """Defaults of the commands; from the environment unless given (CKAN gives its ini's).
 
     ``schema`` None means $BUDGETOD_SCDL_SCHEMA, else the published SCDL budget schema;
-    ``cache_dir`` None means $BUDGETOD_CACHE_DIR, else ~/.cache/budgetod.
+    ``cache_dir`` None means $BUDGETOD_CACHE_DIR, else ~/.cache/budgetod;
+    ``occultation_rules`` None means $BUDGETOD_OCCULTATION_RULES, else the shipped rules.
     """
 
     plans_de_comptes: str = field(default_factory=default_plans_base)
@@ -40,6 +41,10 @@ class Settings:
     max_bytes: int = DEFAULT_MAX_BYTES
     allow_private: bool = False
     timeout: float = 30
+    occultation_rules: str | None = None
+
+    def rules_path(self) -> str | None:
+        return self.occultation_rules or os.environ.get("BUDGETOD_OCCULTATION_RULES") or None
 
 
 class _Failure(Exception):
@@ -103,14 +108,14 @@ def _documents(inputs: tuple[str, ...]) -> list[str]:
     return documents
 
 
-def _output_names(documents: list[str], directory: str) -> list[str]:
-    """<stem>.csv in the output directory, made unique when two inputs share a stem."""
+def _output_names(documents: list[str], directory: str, suffix: str = ".csv") -> list[str]:
+    """<stem><suffix> in the output directory, made unique when two inputs share a stem."""
     names, taken = [], set()
     for document in documents:
         stem = Path(document).stem
-        candidate, number = f"{stem}.csv", 2
+        candidate, number = f"{stem}{suffix}", 2
         while candidate in taken:
-            candidate, number = f"{stem}-{number}.csv", number + 1
+            candidate, number = f"{stem}-{number}{suffix}", number + 1
         taken.add(candidate)
         names.append(os.path.join(directory, candidate))
     return names
@@ -218,17 +223,59 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     @click.argument("totem_file", type=click.Path(path_type=str))
     @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
                   help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_BYTES))
+    @click.option("--rules", default=None, help=messages.text("cli_opt_rules", help_lang))
     @_common_options(help_lang)
-    def inspect(totem_file, max_bytes, lang, debug):
+    def inspect(totem_file, max_bytes, rules, lang, debug):
         lang = _language(lang)
+        config = current_settings()
         try:
+            from .occultation import load_rules, occult_document
             from .reader import inspect_document
 
-            info = inspect_document(totem_file, max_bytes=max_bytes or current_settings().max_bytes)
-            _write_json(info.to_dict(), None)
+            limit = max_bytes or config.max_bytes
+            info = inspect_document(totem_file, max_bytes=limit).to_dict()
+            occultation = occult_document(totem_file, None, rules=load_rules(rules or config.rules_path()),
+                                          max_bytes=limit)
+            info["occultation"] = occultation.to_dict()
+            _write_json(info, None)
         except Exception as error:  # noqa: BLE001 - any failure is one line and exit 2
             _report_error(error, totem_file, lang, debug)
             sys.exit(EXIT_UNUSABLE)
+
+    @group.command("occult", help=messages.text("cli_occult_help", help_lang))
+    @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+    @click.option("-o", "--output", type=click.Path(path_type=str), default=None,
+                  help=messages.text("cli_opt_occult_output", help_lang))
+    @click.option("--rules", default=None, help=messages.text("cli_opt_rules", help_lang))
+    @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
+                  help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_BYTES))
+    @_common_options(help_lang)
+    def occult(inputs, output, rules, max_bytes, lang, debug):
+        lang = _language(lang)
+        config = current_settings()
+        documents = _documents(inputs)
+        several = len(inputs) > 1 or os.path.isdir(inputs[0])
+        try:
+            from .occultation import load_rules
+
+            loaded_rules = load_rules(rules or config.rules_path())
+            if not documents:
+                raise _fail(", ".join(inputs), "cli_no_documents", lang)
+            if several or (output is not None and os.path.isdir(output)):
+                if output is None or os.path.isfile(output):
+                    raise _fail(output or "-o", "cli_several_inputs_need_directory", lang)
+                os.makedirs(output, exist_ok=True)
+                outputs = _output_names(documents, output, ".xml")
+            else:
+                outputs = [None if output in (None, "-") else output]
+        except (BudgetodError, OSError, _Failure) as error:
+            _report_error(error, output or rules or "-o", lang, debug)
+            sys.exit(EXIT_UNUSABLE)
+        status = EXIT_OK
+        for document, target in zip(documents, outputs):
+            status = max(status, _occult_one(document, target, loaded_rules, max_bytes=max_bytes or config.max_bytes,
+                                             lang=lang, debug=debug))
+        sys.exit(status)
 
     return group
 
@@ -284,6 +331,25 @@ def _convert_one(document, target, config: Settings, *, plans, schema, validate,
                 result.output = None
         stdout.flush()
     return result.to_report(lang), status
+
+
+def _occult_one(document: str, target: str | None, rules, *, max_bytes: int, lang: str, debug: bool) -> int:
+    """Occult one document into ``target`` (None: standard output); returns its exit status."""
+    from .occultation import occult_document
+
+    try:
+        if target is not None and os.path.exists(target) and os.path.samefile(document, target):
+            raise _fail(document, "cli_occult_same_file", lang)
+        destination = target if target is not None else click.get_binary_stream("stdout")
+        result = occult_document(document, destination, rules=rules, max_bytes=max_bytes)
+    except BrokenPipeError:
+        raise
+    except Exception as error:  # noqa: BLE001 - one document's failure must not stop the others
+        _report_error(error, document, lang, debug)
+        return EXIT_UNUSABLE
+    click.echo(messages.text("cli_occulted", lang, source=document, output=target or "-", total=result.total),
+               err=True)
+    return EXIT_OK
 
 
 def _language_from_arguments(arguments: list[str]) -> str | None:

@@ -136,6 +136,11 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "plan de comptes inutilisable : élément racine « {root} » au lieu de Nomenclature",
         "en": "unusable plan de comptes: root element \"{root}\" instead of Nomenclature",
     },
+    # --- occultation of personal data ---------------------------------------------------
+    "occultation_rules_invalid": {
+        "fr": "règles d'occultation inutilisables ({reason})",
+        "en": "unusable occultation rules ({reason})",
+    },
     # --- warnings -----------------------------------------------------------------------
     "warn_plan_year_fallback": {
         "fr": "plan de comptes {nomenclature} absent pour {year} : celui de {used_year} est utilisé",
@@ -249,6 +254,26 @@ MESSAGES: dict[str, dict[str, str]] = {
     "cli_progress": {
         "fr": "Conversion",
         "en": "Converting",
+    },
+    "cli_occult_help": {
+        "fr": "Occulte les données personnelles des documents TOTEM (CRPA, art. L311-7) : chaque valeur désignée par les règles est remplacée, le reste du document est inchangé.",
+        "en": "Occult the personal data of TOTEM documents (CRPA, art. L311-7): each value the rules designate is replaced, the rest of the document is unchanged.",
+    },
+    "cli_opt_occult_output": {
+        "fr": "Document occulté à écrire (un répertoire si plusieurs documents sont donnés).",
+        "en": "Occulted document to write (a directory when several documents are given).",
+    },
+    "cli_opt_rules": {
+        "fr": "Fichier YAML de règles d'occultation (par défaut : $BUDGETOD_OCCULTATION_RULES, sinon les règles livrées).",
+        "en": "YAML file of occultation rules (default: $BUDGETOD_OCCULTATION_RULES, else the shipped rules).",
+    },
+    "cli_occulted": {
+        "fr": "{source} → {output} : {total} valeur(s) occultée(s)",
+        "en": "{source} → {output}: {total} value(s) occulted",
+    },
+    "cli_occult_same_file": {
+        "fr": "le document occulté remplacerait l'original : donner un autre fichier de sortie",
+        "en": "the occulted document would replace the original: give another output file",
     },
     "cli_unexpected_error": {
         "fr": "erreur inattendue ({kind}) : {detail} — relancer avec --debug pour la trace",

@@ -128,7 +128,7 @@ _ANNEX_ROWS = ("EMPRUNT", "TRESORERIE", "CHARGE", "TIERS", "CREDIT_BAIL", "PPP",
 _ANNEX_BLOCKS = tuple(_tag("DATA_MEMBRESASA" if row == "MEMBREASA" else f"DATA_{row}") for row in _ANNEX_ROWS)
 _REPORTED_TAGS = (_LINE, *_HEADER_BLOCKS, _SCELLEMENT, _BUDGET, _DOCUMENT_BUDGETAIRE, _tag("Annexes"),
                   *(_tag(row) for row in _ANNEX_ROWS), *_ANNEX_BLOCKS, "{*}DocumentComptable")
-_SAFE_PARSER_OPTIONS = dict(
+SAFE_PARSER_OPTIONS = dict(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
     dtd_validation=False, attribute_defaults=False,
 )
@@ -315,6 +315,11 @@ class TotemReader:
             self._file = None
 
     @property
+    def encoding(self) -> str:
+        """The document's encoding, by the canonical name libxml2 is given."""
+        return self._encoding
+
+    @property
     def header(self) -> DocumentHeader:
         if self._header is None:
             self._first_line = next(self._stream, None)
@@ -350,7 +355,7 @@ class TotemReader:
     def _root_name(self) -> str:
         """Look at the root element alone, so that foreign XML is refused before a full read."""
         with self._open() as stream:
-            events = etree.iterparse(stream, events=("start",), encoding=self._encoding, **_SAFE_PARSER_OPTIONS)
+            events = etree.iterparse(stream, events=("start",), encoding=self._encoding, **SAFE_PARSER_OPTIONS)
             try:
                 _event, root = next(events)
             except etree.XMLSyntaxError as error:
@@ -372,6 +377,10 @@ class TotemReader:
             return "DocumentBudgetaire"
         raise self._error("not_totem_root", root=shown(localname, 60))
 
+    def syntax_error(self, error: etree.XMLSyntaxError) -> DocumentError:
+        """The one-line error of a libxml2 syntax error met reading this document."""
+        return self._malformed(error)
+
     def _malformed(self, error: etree.XMLSyntaxError) -> DocumentError:
         # The bare parser message: lxml's str() repeats the file name.
         last = error.error_log.last_error if error.error_log else None
@@ -392,7 +401,7 @@ class TotemReader:
         # The encoding as check_prolog understood it, by its canonical name: libxml2 does not know
         # every alias accepted there ("latin-1": fuzzing), and the two must never disagree.
         events = etree.iterparse(self._file, events=("end",), tag=_REPORTED_TAGS, remove_blank_text=True,
-                                 collect_ids=False, encoding=self._encoding, **_SAFE_PARSER_OPTIONS)
+                                 collect_ids=False, encoding=self._encoding, **SAFE_PARSER_OPTIONS)
         try:
             for _event, element in events:
                 tag = element.tag

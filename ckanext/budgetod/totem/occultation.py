@@ -1,0 +1,509 @@
+"""Occultation of personal data in TOTEM documents (CRPA article L311-7).
+
+TOTEM annexes name natural persons: subsidy beneficiaries, loan beneficiaries, individual pay.
+Before a document is published, the values the rules designate (``occultation_rules.yaml``, or a
+file of the same shape) are replaced by a fixed text. Every other byte is copied as it is, so the
+encoding declaration, the formatting, the namespace prefixes and the budget lines stay exactly as
+written, and the document converts to the same SCDL CSV.
+
+How, in one streaming pass with memory flat in the document's size:
+
+- libxml2 parses the chunks as a SAX parser with no Python callback (C speed), with the reader's
+  hardened options: the output is kept only when the whole document is well-formed, and errors are
+  the conversion's.
+- A byte scanner looks for the tags the rules name alone (by local name, whatever the prefix), plus
+  comments, CDATA sections and processing instructions so that nothing inside them is taken for a
+  tag, and rewrites the designated values in place: the non-namespace attributes (TOTEM's ``V``)
+  and any content. In a well-formed document every other ``<`` starts a tag, so no tag is missed.
+- A row whose condition comes after its values (``CodNatJurBenefCA`` after ``LibOrgaBenef``) is
+  held until its end; one longer than ``ROW_HOLD_LIMIT`` is treated as personal (the safe side).
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, Callable
+
+import yaml
+from lxml import etree
+
+from .errors import BudgetodError
+from .errors import DocumentError
+from .reader import DEFAULT_MAX_BYTES, SAFE_PARSER_OPTIONS, TotemReader, shown
+
+DEFAULT_RULES_PATH = str(Path(__file__).with_name("occultation_rules.yaml"))
+CHUNK_SIZE = 1 << 20
+# The most a row awaiting its condition may hold back; past it the row is occulted unconditionally.
+ROW_HOLD_LIMIT = 4 << 20
+_RULES_FILE_LIMIT = 1 << 20
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+# Python codecs of the encodings the reader accepts (reader._ACCEPTED_ENCODINGS' canonical names).
+_CODECS = {"UTF-8": "utf-8", "ISO-8859-1": "latin-1", "ISO-8859-15": "iso8859-15", "WINDOWS-1252": "cp1252",
+           "US-ASCII": "ascii"}
+_REST_OF_TAG = re.compile(rb"""(?:[^>"']+|"[^"]*"|'[^']*')*>""")
+_ATTRIBUTE = re.compile(rb"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
+_CHARACTER_REFERENCE = re.compile(r"&(#[0-9]+|#x[0-9A-Fa-f]+|lt|gt|amp|quot|apos);")
+_PREDEFINED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+_SECTION_ENDS = {b"!--": b"-->", b"![CDATA[": b"]]>", b"?": b"?>"}
+
+
+class RulesError(BudgetodError):
+    """The occultation rules file cannot be used."""
+
+
+# ---------------------------------------------------------------- rules
+
+@dataclass(frozen=True)
+class Condition:
+    """A code of the row deciding whether it is personal."""
+
+    element: str
+    values: frozenset[str]
+    # True: the row is personal when the code is NOT among ``values``.
+    negated: bool
+    or_absent: bool
+
+    def personal(self, seen: list[str]) -> bool:
+        if not seen:
+            return self.or_absent
+        return any((value in self.values) != self.negated for value in seen)
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    row: str | None  # None: anywhere in the document
+    elements: frozenset[str]
+    condition: Condition | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    rules: tuple[Rule, ...]
+    replacement: str
+    source: str = DEFAULT_RULES_PATH
+
+    @property
+    def ids(self) -> tuple[str, ...]:
+        return tuple(rule.id for rule in self.rules)
+
+
+def _rules_error(source: str, reason: str) -> RulesError:
+    return RulesError.from_message(source, "occultation_rules_invalid", reason=reason)
+
+
+def _names(value, source: str, where: str) -> list[str]:
+    names = value if isinstance(value, list) else [value]
+    for name in names:
+        if not isinstance(name, str) or not _NAME.fullmatch(name):
+            raise _rules_error(source, f"{where}: {shown(name)}")
+    return names
+
+
+def _condition(value, source: str, rule_id: str) -> Condition | None:
+    if value is None:
+        return None
+    where = f"{rule_id}.when"
+    if not isinstance(value, dict) or set(value) - {"element", "in", "not_in", "or_absent"}:
+        raise _rules_error(source, f"{where}: element, in | not_in, or_absent")
+    if ("in" in value) == ("not_in" in value):
+        raise _rules_error(source, f"{where}: in | not_in")
+    codes = value.get("in", value.get("not_in"))
+    if not isinstance(codes, list) or not all(isinstance(code, (str, int)) for code in codes):
+        raise _rules_error(source, f"{where}: in | not_in")
+    or_absent = value.get("or_absent", False)
+    if not isinstance(or_absent, bool):
+        raise _rules_error(source, f"{where}.or_absent: true | false")
+    element = _names(value.get("element"), source, f"{where}.element")
+    return Condition(element[0], frozenset(str(code) for code in codes), "not_in" in value, or_absent)
+
+
+def parse_rules(data, source: str) -> Rules:
+    """Rules from the parsed YAML; any unknown key or wrong type is an error naming the file."""
+    if not isinstance(data, dict) or set(data) - {"replacement", "rules"}:
+        raise _rules_error(source, "replacement, rules")
+    replacement = data.get("replacement")
+    if not isinstance(replacement, str) or not replacement.strip() or len(replacement) > 200:
+        raise _rules_error(source, "replacement")
+    entries = data.get("rules")
+    if not isinstance(entries, list) or not entries:
+        raise _rules_error(source, "rules")
+    rules, ids = [], set()
+    for entry in entries:
+        if not isinstance(entry, dict) or set(entry) - {"id", "row", "occult", "when"}:
+            raise _rules_error(source, "rules: id, row, occult, when")
+        rule_id = entry.get("id")
+        if not isinstance(rule_id, str) or not _NAME.fullmatch(rule_id) or rule_id in ids:
+            raise _rules_error(source, f"id: {shown(rule_id)}")
+        ids.add(rule_id)
+        row = entry.get("row")
+        if row is not None:
+            row = _names(row, source, f"{rule_id}.row")[0]
+        elements = _names(entry.get("occult"), source, f"{rule_id}.occult")
+        condition = _condition(entry.get("when"), source, rule_id)
+        if condition is not None and row is None:
+            raise _rules_error(source, f"{rule_id}.when: row")
+        rules.append(Rule(rule_id, row, frozenset(elements), condition))
+    return Rules(tuple(rules), replacement.strip(), source)
+
+
+def load_rules(path: str | None = None) -> Rules:
+    """The rules of ``path``, or the shipped default (the dtc-innovation anonymisation list)."""
+    source = path or DEFAULT_RULES_PATH
+    try:
+        with open(source, "rb") as stream:
+            content = stream.read(_RULES_FILE_LIMIT + 1)
+    except OSError as error:
+        raise _rules_error(source, error.strerror or str(error)) from None
+    if len(content) > _RULES_FILE_LIMIT:
+        raise _rules_error(source, f"> {_RULES_FILE_LIMIT} bytes")
+    try:
+        data = yaml.safe_load(content)
+    except yaml.YAMLError as error:
+        raise _rules_error(source, shown(" ".join(str(error).split()), 200)) from None
+    return parse_rules(data, source)
+
+
+# ---------------------------------------------------------------- result
+
+@dataclass
+class OccultationResult:
+    """How many values each rule occulted (counts only: never the values)."""
+
+    counts: dict[str, int]
+    replacement: str
+
+    @property
+    def total(self) -> int:
+        return sum(self.counts.values())
+
+    def to_dict(self) -> dict:
+        return {"total": self.total, "rules": dict(self.counts), "replacement": self.replacement}
+
+
+# ---------------------------------------------------------------- the rewriter
+
+@dataclass
+class _Edit:
+    """Bytes [start, end) of the stream replaced by ``replacement``; end None: not known yet."""
+
+    start: int
+    end: int | None
+    replacement: bytes
+    written: bool = False
+
+
+@dataclass
+class _Row:
+    name: str
+    start: int
+    rules: list[Rule]
+    depth: int = 1
+    seen: dict[str, list[str]] = field(default_factory=dict)
+    # Edits of a conditional rule's elements (one list per element), applied if the row is personal.
+    pending: dict[str, list[list[_Edit]]] = field(default_factory=dict)
+    decided: set[str] = field(default_factory=set)
+
+    @property
+    def undecided(self) -> bool:
+        return any(rule.condition is not None and rule.id not in self.decided for rule in self.rules)
+
+
+@dataclass
+class _Erasure:
+    """The content of an occulted element, erased up to its end tag."""
+
+    name: str
+    edit: _Edit
+    depth: int = 1
+
+
+class _Rewriter:
+    def __init__(self, rules: Rules, codec: str, write: Callable[[bytes], object]):
+        self.rules = rules
+        self.codec = codec
+        self.write = write
+        self.replacement = _escaped(rules.replacement, codec)
+        self.by_row: dict[str, list[Rule]] = {}
+        self.anywhere: dict[str, Rule] = {}
+        self.conditions: set[str] = set()
+        for rule in rules.rules:
+            if rule.row is None:
+                for element in rule.elements:
+                    self.anywhere.setdefault(element, rule)
+            else:
+                self.by_row.setdefault(rule.row, []).append(rule)
+                if rule.condition is not None:
+                    self.conditions.add(rule.condition.element)
+        targets = {element for rule in rules.rules for element in rule.elements}
+        names = sorted(targets | set(self.by_row) | self.conditions, key=len, reverse=True)
+        alternatives = b"|".join(re.escape(name.encode("ascii")) for name in names)
+        # One "<" then the alternatives: the engine looks for the literal first (twice as fast).
+        self.token = re.compile(
+            rb"<(?:(!--|!\[CDATA\[|\?)|(/?)(?:[^\s<>/:=\"'!?]+:)?(" + alternatives + rb")(?=[\s/>]))")
+        self.targets = targets
+        self.counts: Counter[str] = Counter({rule_id: 0 for rule_id in rules.ids})
+        self.buffer = bytearray()
+        self.base = 0  # stream offset of buffer[0]
+        self.out = 0  # stream offset up to which output is written
+        self.scan = 0  # stream offset where scanning resumes
+        self.section_end: bytes | None = None  # inside a comment, CDATA section or PI
+        self.rows: list[_Row] = []
+        self.erasure: _Erasure | None = None
+        self.edits: list[_Edit] = []
+
+    # -- feeding
+
+    def feed(self, data: bytes, final: bool = False) -> None:
+        self.buffer += data
+        self._scan(final)
+        self._flush(self._flush_limit(final))
+
+    def _scan(self, final: bool) -> None:
+        buffer, base = self.buffer, self.base
+        end = base + len(buffer)
+        while self.scan < end:
+            if self.section_end is not None:
+                found = buffer.find(self.section_end, self.scan - base)
+                if found < 0:
+                    # Keep the bytes that may begin the end marker.
+                    self.scan = max(self.scan, end - len(self.section_end) + 1)
+                    return
+                self.scan = base + found + len(self.section_end)
+                self.section_end = None
+                continue
+            match = self.token.search(buffer, self.scan - base)
+            if match is None:
+                # A tag may be cut at the end of the buffer: resume from its "<".
+                last = buffer.rfind(b"<", self.scan - base)
+                self.scan = end if final or last < 0 else base + last
+                return
+            if match.group(1):
+                self.section_end = _SECTION_ENDS[match.group(1)]
+                self.scan = base + match.end()
+                continue
+            rest = _REST_OF_TAG.match(buffer, match.end())
+            if rest is None:
+                if final:  # unreachable for a well-formed document
+                    self.scan = end
+                else:
+                    self.scan = base + match.start()
+                return
+            self._tag(match, rest)
+            self.scan = base + rest.end()
+
+    def _tag(self, match: re.Match, rest: re.Match) -> None:
+        name = match.group(3).decode("ascii")
+        closing = bool(match.group(2))
+        empty = rest.group().endswith(b"/>")
+        start = self.base + match.start()
+        if self.erasure is not None:
+            if name == self.erasure.name and not empty:
+                self.erasure.depth += -1 if closing else 1
+                if self.erasure.depth == 0:
+                    self.erasure.edit.end = start
+                    self.erasure = None
+            return
+        if closing:
+            if name in self.by_row:
+                self._close_row(name)
+            return
+        if name in self.conditions:
+            for row in self.rows:
+                for rule in row.rules:
+                    if rule.condition is not None and rule.condition.element == name:
+                        value = self._value(rest.group())
+                        if value:
+                            row.seen.setdefault(rule.id, []).append(value)
+        if name in self.targets:
+            self._occult(name, match, rest, empty)
+        if name in self.by_row and not empty:
+            if self.rows and self.rows[-1].name == name:
+                self.rows[-1].depth += 1
+            else:
+                self.rows.append(_Row(name, start, self.by_row[name]))
+
+    def _applicable(self, name: str) -> tuple[Rule, _Row | None] | None:
+        candidates = [(rule, row) for row in reversed(self.rows) for rule in row.rules if name in rule.elements]
+        if name in self.anywhere:
+            candidates.append((self.anywhere[name], None))
+        for rule, row in candidates:
+            if rule.condition is None or (row is not None and rule.id in row.decided):
+                return rule, row
+        return candidates[0] if candidates else None
+
+    def _occult(self, name: str, match: re.Match, rest: re.Match, empty: bool) -> None:
+        applicable = self._applicable(name)
+        if applicable is None:
+            return
+        rule, row = applicable
+        edits = []
+        tag_offset = self.base + match.end()
+        for attribute in _ATTRIBUTE.finditer(rest.group()):
+            attribute_name = attribute.group(1)
+            if attribute_name == b"xmlns" or attribute_name.startswith(b"xmlns:"):
+                continue
+            group = 2 if attribute.group(2) is not None else 3
+            if attribute.start(group) < attribute.end(group):
+                edits.append(_Edit(tag_offset + attribute.start(group), tag_offset + attribute.end(group),
+                                   self.replacement))
+        if not empty:
+            erase = _Edit(self.base + rest.end(), None, self.replacement)
+            edits.append(erase)
+            self.erasure = _Erasure(name, erase)
+        if not edits:
+            return
+        if rule.condition is not None and row is not None and rule.id not in row.decided:
+            row.pending.setdefault(rule.id, []).append(edits)
+        else:
+            self._apply(rule.id, edits)
+
+    def _apply(self, rule_id: str, edits: list[_Edit]) -> None:
+        self.counts[rule_id] += 1
+        self.edits.extend(edits)
+        self.edits.sort(key=lambda edit: edit.start)
+
+    def _close_row(self, name: str) -> None:
+        if not self.rows or self.rows[-1].name != name:
+            return
+        row = self.rows[-1]
+        row.depth -= 1
+        if row.depth:
+            return
+        self.rows.pop()
+        for rule in row.rules:
+            if rule.condition is not None and rule.id not in row.decided:
+                self._decide(row, rule, rule.condition.personal(row.seen.get(rule.id, [])))
+
+    def _decide(self, row: _Row, rule: Rule, personal: bool) -> None:
+        row.decided.add(rule.id)
+        for edits in row.pending.pop(rule.id, []):
+            if personal:
+                self._apply(rule.id, edits)
+
+    def _value(self, tag_rest: bytes) -> str:
+        for attribute in _ATTRIBUTE.finditer(tag_rest):
+            if attribute.group(1) == b"V":
+                raw = attribute.group(2) if attribute.group(2) is not None else attribute.group(3)
+                text = raw.decode(self.codec, "replace")
+                text = _CHARACTER_REFERENCE.sub(_unescape, text)
+                return " ".join(text.split())
+        return ""
+
+    # -- output
+
+    def _flush_limit(self, final: bool) -> int:
+        limit = self.base + len(self.buffer) if final else self.scan
+        for row in self.rows:
+            if row.undecided:
+                if limit - row.start > ROW_HOLD_LIMIT:
+                    # Too long to wait for its condition: occulted whatever it says.
+                    for rule in row.rules:
+                        if rule.condition is not None and rule.id not in row.decided:
+                            self._decide(row, rule, True)
+                else:
+                    limit = min(limit, row.start)
+                    break
+        return limit
+
+    def _flush(self, limit: int) -> None:
+        position = self.out
+        while position < limit:
+            edit = self.edits[0] if self.edits else None
+            if edit is None or edit.start >= limit:
+                self.write(bytes(self.buffer[position - self.base:limit - self.base]))
+                position = limit
+                break
+            if position < edit.start:
+                self.write(bytes(self.buffer[position - self.base:edit.start - self.base]))
+                position = edit.start
+            if not edit.written:
+                self.write(edit.replacement)
+                edit.written = True
+            position = max(position, min(limit, edit.end if edit.end is not None else limit))
+            if edit.end is not None and position >= edit.end:
+                self.edits.pop(0)
+            else:
+                break
+        self.out = position
+        del self.buffer[:position - self.base]
+        self.base = position
+
+
+def _escaped(text: str, codec: str) -> bytes:
+    escaped = (text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+               .replace('"', "&quot;").replace("'", "&apos;"))
+    return escaped.encode(codec, "xmlcharrefreplace")
+
+
+def _unescape(match: re.Match) -> str:
+    reference = match.group(1)
+    if reference.startswith("#"):
+        try:
+            code = int(reference[2:], 16) if reference[1:2] in ("x",) else int(reference[1:])
+            return chr(code)
+        except (ValueError, OverflowError):
+            return match.group()
+    return _PREDEFINED_ENTITIES[reference]
+
+
+class _WellFormedness:
+    """The parser target that builds nothing: libxml2 checks the stream without a Python callback."""
+
+    def close(self) -> None:
+        return None
+
+
+# ---------------------------------------------------------------- entry point
+
+def occult_document(source: str | os.PathLike, destination: str | os.PathLike | BinaryIO | None, *,
+                    rules: Rules | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> OccultationResult:
+    """Write the occulted document to ``destination`` (a path, a binary stream, or None to count
+    only) and say how many values each rule occulted.
+
+    A path destination is written whole or not at all. Raises DocumentError, with the conversion's
+    messages, when the document is unusable.
+    """
+    rules = rules or load_rules()
+    path = os.fspath(source)
+    # The conversion's checks and errors: size, prolog, root, header (read up to the first line).
+    with TotemReader(path, max_bytes=max_bytes) as reader:
+        reader.header  # noqa: B018 - validates
+        encoding = reader.encoding
+    if destination is None:
+        return _occult_stream(reader, path, encoding, rules, lambda data: None)
+    if not isinstance(destination, (str, os.PathLike)):
+        return _occult_stream(reader, path, encoding, rules, destination.write)
+    target = os.fspath(destination)
+    partial = f"{target}.{os.getpid()}.part"
+    try:
+        with open(partial, "wb") as output:
+            result = _occult_stream(reader, path, encoding, rules, output.write)
+        os.replace(partial, target)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(partial)
+        raise
+    return result
+
+
+def _occult_stream(reader: TotemReader, path: str, encoding: str, rules: Rules,
+                   write: Callable[[bytes], object]) -> OccultationResult:
+    rewriter = _Rewriter(rules, _CODECS[encoding], write)
+    parser = etree.XMLParser(target=_WellFormedness(), encoding=encoding, **SAFE_PARSER_OPTIONS)
+    try:
+        with open(path, "rb") as stream:
+            while chunk := stream.read(CHUNK_SIZE):
+                parser.feed(chunk)
+                rewriter.feed(chunk)
+        parser.close()
+    except etree.XMLSyntaxError as error:
+        raise reader.syntax_error(error) from None
+    except OSError as error:
+        raise DocumentError.from_message(path, "file_unreadable", reason=error.strerror or str(error)) from None
+    rewriter.feed(b"", final=True)
+    return OccultationResult(dict(rewriter.counts), rules.replacement)

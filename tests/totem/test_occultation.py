@@ -1,0 +1,421 @@
+"""Occultation of personal data (CRPA art. L311-7): checked against an independent oracle.
+
+The oracle reads both documents as trees with lxml and applies the rules by their meaning (row
+ancestors, the row's code, namespaces resolved): every element the rules designate must hold only
+the replacement, and every other element, attribute and text must be unchanged.
+"""
+from __future__ import annotations
+
+import io
+import re
+import subprocess
+import sys
+
+import pytest
+from lxml import etree
+
+from ckanext.budgetod.totem import occultation
+from ckanext.budgetod.totem.errors import BudgetodError, DocumentError
+from ckanext.budgetod.totem.occultation import RulesError, load_rules, occult_document
+from ckanext.budgetod.totem.scdl import convert_document
+
+from .conftest import BROKEN_DIR, CORPUS, PLANS_DIR
+from .totem_factory import Line, totem_document, write_plan
+
+pytestmark = pytest.mark.usefixtures("offline_environment")
+
+REPLACEMENT = "Occultation article L311-7 CRPA"
+RULES = load_rules()
+
+
+# ---------------------------------------------------------------- the oracle
+
+def _local(element) -> str:
+    return etree.QName(element).localname
+
+
+def _code(row, element_name: str) -> list[str]:
+    return [" ".join((code.get("V") or "").split()) for code in row.iter(f"{{*}}{element_name}")
+            if (code.get("V") or "").strip()]
+
+
+def designated(root) -> set:
+    """The elements the default rules designate, found by meaning rather than by bytes."""
+    found = set()
+    for rule in RULES.rules:
+        if rule.row is None:
+            found.update(element for element in root.iter(etree.Element) if _local(element) in rule.elements)
+            continue
+        for row in root.iter(f"{{*}}{rule.row}"):
+            if rule.condition is not None and not rule.condition.personal(_code(row, rule.condition.element)):
+                continue
+            found.update(element for element in row.iter(etree.Element)
+                         if element is not row and _local(element) in rule.elements)
+    return found
+
+
+def _plain_attributes(element) -> dict:
+    return dict(element.attrib)
+
+
+def assert_occulted(original: bytes, occulted: bytes) -> int:
+    """Compare the trees; returns the number of designated elements."""
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
+    before = etree.fromstring(original, parser)
+    after = etree.fromstring(occulted, parser)
+    targets = designated(before)
+
+    def compare(old, new, inside_target=False):
+        assert new.tag == old.tag and new.nsmap == old.nsmap
+        if old in targets:
+            for name, value in old.attrib.items():
+                assert new.get(name) == (REPLACEMENT if value else value), (old.tag, name)
+            if len(old) or (old.text or "").strip():
+                assert len(new) == 0 and new.text == REPLACEMENT, old.tag
+            else:
+                assert new.text == old.text
+        else:
+            assert _plain_attributes(new) == _plain_attributes(old), old.tag
+            assert new.text == old.text, old.tag
+            old_children = [child for child in old if isinstance(child.tag, str)]
+            new_children = [child for child in new if isinstance(child.tag, str)]
+            assert len(old_children) == len(new_children), old.tag
+            for old_child, new_child in zip(old_children, new_children):
+                compare(old_child, new_child)
+                assert new_child.tail == old_child.tail
+            old_others = [etree.tostring(child) for child in old if not isinstance(child.tag, str)]
+            assert [etree.tostring(child) for child in new if not isinstance(child.tag, str)] == old_others
+
+    compare(before, after)
+    # No value found only in designated elements is left anywhere in the occulted document.
+    personal = {value for element in targets for value in [*element.attrib.values(), element.text or ""]
+                if value.strip()}
+    personal -= {value for element in before.iter(etree.Element) if element not in targets
+                 for value in [*element.attrib.values(), element.text or ""]}
+    personal.discard(REPLACEMENT)
+    remaining = {value for element in after.iter(etree.Element)
+                 for value in [*element.attrib.values(), element.text or ""]}
+    assert not personal & remaining
+    return len(targets)
+
+
+def occulted_bytes(source, **options) -> tuple[bytes, occultation.OccultationResult]:
+    output = io.BytesIO()
+    result = occult_document(source, output, **options)
+    return output.getvalue(), result
+
+
+# ---------------------------------------------------------------- the real corpus
+
+@pytest.mark.parametrize("source", CORPUS, ids=lambda path: path.name)
+def test_every_designated_value_of_the_corpus_is_occulted_and_nothing_else(source):
+    occulted, result = occulted_bytes(source)
+    assert assert_occulted(source.read_bytes(), occulted) == result.total
+
+
+def test_the_named_persons_of_the_corpus_are_gone():
+    crach, result = occulted_bytes(next(path for path in CORPUS if path.name == "crach-principal-ca-2021.xml"))
+    assert "BERTIN Adélie".encode("iso-8859-1") not in crach and result.counts["concours"] == 1
+    mohon, result = occulted_bytes(next(path for path in CORPUS if path.name == "mohon-cfu-2023.xml"))
+    beneficiaries = etree.parse(str(next(path for path in CORPUS if path.name == "mohon-cfu-2023.xml")))
+    # No row of Mohon's says its beneficiary's legal nature: all of them are occulted (36 are persons).
+    rows = list(beneficiaries.iter("{*}CONCOURS"))
+    assert len(rows) == 37 and not any(_code(row, "CodNatJurBenefCA") for row in rows)
+    assert result.counts["concours"] == 37
+    for row in rows:
+        name = next(row.iter("{*}LibOrgaBenef")).get("V")
+        assert name.encode("utf-8") not in mohon
+
+
+@pytest.mark.parametrize("source", CORPUS, ids=lambda path: path.name)
+def test_the_occulted_document_converts_to_the_same_csv_bytes(source, tmp_path):
+    occulted = tmp_path / source.name
+    occult_document(source, occulted)
+    convert_document(source, tmp_path / "original.csv", plans=str(PLANS_DIR))
+    convert_document(occulted, tmp_path / "occulted.csv", plans=str(PLANS_DIR))
+    assert (tmp_path / "original.csv").read_bytes() == (tmp_path / "occulted.csv").read_bytes()
+
+
+@pytest.mark.parametrize("source", CORPUS, ids=lambda path: path.name)
+def test_occultation_is_idempotent_and_keeps_the_prolog(source, tmp_path):
+    once, _ = occulted_bytes(source)
+    (tmp_path / "once.xml").write_bytes(once)
+    twice, _ = occulted_bytes(tmp_path / "once.xml")
+    assert twice == once
+    original = source.read_bytes()
+    assert once[:once.index(b"?>")] == original[:original.index(b"?>")]
+
+
+# ---------------------------------------------------------------- every rule, generated
+
+ANNEXES = """
+<DATA_PROVISION><PROVISION><LibNatProv V="Litige avec M. Jean Provision"/><LibObjProv V="Contentieux Provision"/>
+  <MtProv V="10.00"/></PROVISION></DATA_PROVISION>
+<DATA_PERSONNEL><PERSONNEL><EmploiGradeAgent V="DGS"/><RemunAgent V="4321.09"/></PERSONNEL></DATA_PERSONNEL>
+<DATA_ORGANISME_ENG><ORGANISME_ENG><NomOrgEng V="Jeanne Organisme"/><RSOrgEng V="SARL Jeanne"/>
+  </ORGANISME_ENG></DATA_ORGANISME_ENG>
+<DATA_CONCOURS>
+  <CONCOURS><LibOrgaBenef V="Pierre Apres-Code"/><ObjSubv V="Bourse Pierre"/><CodNatJurBenefCA V="P3"/></CONCOURS>
+  <CONCOURS><CodNatJurBenefCA V="P1"/><LibOrgaBenef V="Association des amis"/><ObjSubv V="Fete"/></CONCOURS>
+  <CONCOURS><LibOrgaBenef V="Paul Sans-Code"/><DenomOuNumSubv V="Subvention Paul"/>
+    <LibPrestaNat V="Prestation Paul"/></CONCOURS>
+  <CONCOURS><CodNatJurBenefCA V="&#80;3"/><LibOrgaBenef V='Marie Reference'/></CONCOURS>
+  <CONCOURS><CodNatJurBenefCA V=""/><LibOrgaBenef V="Luc Code-Vide"/></CONCOURS>
+  <CONCOURS><CodNatJurBenefCA V="U4"/><LibOrgaBenef V="CCAS de Crach"/></CONCOURS>
+</DATA_CONCOURS>
+<DATA_PRET><PRET><NomBenefPret V="Emile Emprunteur"/><MtPret V="1000"/></PRET></DATA_PRET>
+<DATA_AUTRE_ENGAGEMENT>
+  <AUTRE_ENGAGEMENT><NomOrgaBenef V="Hugo Garanti"/><NatEng V="Caution Hugo"/><CodTypPersoMorale V="P"/>
+    </AUTRE_ENGAGEMENT>
+  <AUTRE_ENGAGEMENT><NomOrgaBenef V="Ines Sans-Type"/></AUTRE_ENGAGEMENT>
+  <AUTRE_ENGAGEMENT><CodTypPersoMorale V="U"/><NomOrgaBenef V="Office HLM"/><NatEng V="Garantie HLM"/>
+    </AUTRE_ENGAGEMENT>
+</DATA_AUTRE_ENGAGEMENT>
+<DATA_CREDIT_BAIL><CREDIT_BAIL><LibCredBail V="Voiture de Mme Kim"/></CREDIT_BAIL></DATA_CREDIT_BAIL>
+<DATA_DETTE><DETTE><LibTypDette V="Dette envers M. Leo"/></DETTE></DATA_DETTE>
+<PJRef><NomPJ V="releve-de-M-Noe.pdf"/><IdUnique V="PJ1"/></PJRef>
+<DATA_MEMBRESASA><MEMBREASA><Proprietaire V="Olga Proprietaire"/><Surface V="12"/></MEMBREASA></DATA_MEMBRESASA>
+<Champ_Editeur V="Note de Remi Editeur"/>
+<!-- a comment quoting a row: <CONCOURS><LibOrgaBenef V="comment text"/></CONCOURS> is no element -->
+<DATA_FORMATION><FORMATION><Champ_Editeur>Texte de Sarah <![CDATA[avec <CDATA> de Sarah]]></Champ_Editeur>
+  <MtFormation V="5 &gt; 4"/></FORMATION></DATA_FORMATION>
+<?producer <LibOrgaBenef V="pi text"?>
+<DATA_CONCOURS><CONCOURS ><CodNatJurBenefCA  V = "P3" /><LibOrgaBenef
+  V="Theo Espaces" Extra='x > y'/></CONCOURS></DATA_CONCOURS>
+"""
+
+GENERATED_PERSONS = ["Jean Provision", "4321.09", "Jeanne Organisme", "Pierre Apres-Code", "Paul Sans-Code",
+                     "Marie Reference", "Luc Code-Vide", "Emile Emprunteur", "Hugo Garanti", "Ines Sans-Type",
+                     "Mme Kim", "M. Leo", "M-Noe", "Olga Proprietaire", "Remi Editeur", "Sarah", "Theo Espaces"]
+KEPT = ["Association des amis", "CCAS de Crach", "Office HLM", "Garantie HLM", "comment text", "pi text",
+        "5 &gt; 4", "EmploiGradeAgent"]
+
+
+def _prefixed(document: bytes, encoding: str) -> bytes:
+    """The same document with every element in a prefixed namespace (db:), no default namespace."""
+    text = document.decode(encoding)
+    head, _, body = text.partition("?>")
+    body = re.sub(r"<(/?)(?=[A-Za-z])", r"<\1db:", body)
+    body = body.replace(' xmlns="', ' xmlns:db="')
+    return f"{head}?>{body}".encode(encoding)
+
+
+def generated(encoding="UTF-8", *, prefixed=False, cfu=False) -> bytes:
+    document = totem_document([Line(), Line(nature="7067", codrd="R")], annexes=ANNEXES, encoding=encoding,
+                              cfu=cfu, collectivite="CRACH Élysée")
+    return _prefixed(document, encoding) if prefixed else document
+
+
+VARIANTS = {
+    "utf-8": dict(),
+    "iso-8859-1": dict(encoding="ISO-8859-1"),
+    "prefixed": dict(prefixed=True),
+    "prefixed-iso-8859-1": dict(encoding="ISO-8859-1", prefixed=True),
+    "cfu": dict(cfu=True),
+}
+
+
+@pytest.mark.parametrize("variant", VARIANTS)
+def test_each_rule_on_generated_documents(variant, tmp_path):
+    source = tmp_path / "document.xml"
+    source.write_bytes(generated(**VARIANTS[variant]))
+    occulted, result = occulted_bytes(source)
+    encoding = VARIANTS[variant].get("encoding", "UTF-8")
+    text = occulted.decode(encoding)
+    assert assert_occulted(source.read_bytes(), occulted) == result.total
+    for person in GENERATED_PERSONS:
+        assert person not in text, person
+    for kept in KEPT:
+        assert kept in text, kept
+    assert result.counts == {"provision": 2, "personnel": 1, "organisme_eng": 2, "concours": 8, "pret": 1,
+                             "autre_engagement": 3, "credit_bail": 1, "dette": 1, "piece_jointe": 1,
+                             "champ_editeur": 2, "membre_asa": 1}
+    assert text.count(REPLACEMENT) == 24  # 23 elements, one of them with two attributes
+    assert "CRACH Élysée" in text  # the collectivité's name is no personal data
+
+
+@pytest.mark.parametrize("variant", ["utf-8", "prefixed-iso-8859-1"])
+def test_generated_documents_convert_to_the_same_csv(variant, tmp_path):
+    plans = tmp_path / "plans"
+    write_plan(plans)
+    source = tmp_path / "document.xml"
+    source.write_bytes(generated(**VARIANTS[variant]))
+    occult_document(source, tmp_path / "occulted.xml")
+    convert_document(source, tmp_path / "original.csv", plans=str(plans))
+    convert_document(tmp_path / "occulted.xml", tmp_path / "occulted.csv", plans=str(plans))
+    assert (tmp_path / "original.csv").read_bytes() == (tmp_path / "occulted.csv").read_bytes()
+
+
+@pytest.mark.parametrize("chunk_size", [1, 2, 7, 64, 4096])
+def test_chunk_boundaries_change_nothing(chunk_size, monkeypatch, tmp_path):
+    source = tmp_path / "document.xml"
+    source.write_bytes(generated(prefixed=True))
+    expected, expected_result = occulted_bytes(source)
+    monkeypatch.setattr(occultation, "CHUNK_SIZE", chunk_size)
+    occulted, result = occulted_bytes(source)
+    assert occulted == expected and result.counts == expected_result.counts
+
+
+def test_a_row_too_long_to_hold_is_occulted_whatever_its_code(monkeypatch, tmp_path):
+    source = tmp_path / "document.xml"
+    row = '<CONCOURS><LibOrgaBenef V="Association Longue"/>' + "<MtSubv V=\"1.00\"/>" * 200 + \
+          '<CodNatJurBenefCA V="P1"/></CONCOURS>'
+    source.write_bytes(totem_document(annexes=f"<DATA_CONCOURS>{row}</DATA_CONCOURS>"))
+    occulted, result = occulted_bytes(source)
+    assert b"Association Longue" in occulted and result.total == 0
+    monkeypatch.setattr(occultation, "ROW_HOLD_LIMIT", 100)
+    monkeypatch.setattr(occultation, "CHUNK_SIZE", 64)
+    occulted, result = occulted_bytes(source)
+    assert b"Association Longue" not in occulted and result.counts["concours"] == 1
+
+
+def test_a_path_destination_is_written_whole_or_not_at_all(tmp_path):
+    source = tmp_path / "document.xml"
+    good = generated()
+    source.write_bytes(good[:-40])  # truncated: malformed at the end
+    destination = tmp_path / "out.xml"
+    destination.write_bytes(b"published before")
+    with pytest.raises(DocumentError):
+        occult_document(source, destination)
+    assert destination.read_bytes() == b"published before"
+    assert sorted(path.name for path in tmp_path.iterdir()) == ["document.xml", "out.xml"]
+
+
+# ---------------------------------------------------------------- errors
+
+def _bad_inputs(tmp_path):
+    good = generated()
+    cases = {
+        "missing": tmp_path / "missing.xml",
+        "empty": b"",
+        "binary": b"\x89PNG\r\n\x1a\n\x00\x00",
+        "doctype": b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "b">]><DocumentBudgetaire/>',
+        "truncated": good[: len(good) // 2],
+        "foreign root": b"<html><body/></html>",
+        "wrong namespace": b'<DocumentBudgetaire xmlns="urn:other"><Budget/></DocumentBudgetaire>',
+        "encoding": b'<?xml version="1.0" encoding="UTF-7"?><DocumentBudgetaire/>',
+        "entity": good.replace(b"CRACH", b"&unknown;", 1),
+        "no budget": totem_document(with_budget=False),
+        "bad siret": totem_document(siret="123"),
+    }
+    for name, content in cases.items():
+        if isinstance(content, bytes):
+            path = tmp_path / f"{name.replace(' ', '-')}.xml"
+            path.write_bytes(content)
+            cases[name] = path
+    return cases
+
+
+def test_bad_input_gets_the_conversions_one_line_errors(tmp_path):
+    for name, path in _bad_inputs(tmp_path).items():
+        with pytest.raises(BudgetodError) as conversion:
+            convert_document(path, tmp_path / "out.csv", plans=str(PLANS_DIR))
+        with pytest.raises(BudgetodError) as occulting:
+            occult_document(path, tmp_path / "out.xml")
+        for lang in ("fr", "en"):
+            assert occulting.value.describe(lang) == conversion.value.describe(lang), name
+            assert "\n" not in occulting.value.describe(lang)
+        assert not (tmp_path / "out.xml").exists()
+    for broken in sorted(BROKEN_DIR.glob("*.xml")):
+        with pytest.raises(BudgetodError) as conversion:
+            convert_document(broken, tmp_path / "out.csv", plans=str(PLANS_DIR))
+        with pytest.raises(BudgetodError) as occulting:
+            occult_document(broken, None)
+        assert occulting.value.describe("en") == conversion.value.describe("en")
+
+
+def test_a_document_over_the_size_limit_is_refused_like_the_conversion(tmp_path):
+    source = tmp_path / "document.xml"
+    source.write_bytes(generated())
+    with pytest.raises(DocumentError) as caught:
+        occult_document(source, None, max_bytes=100)
+    assert caught.value.message_id == "file_too_large"
+
+
+# ---------------------------------------------------------------- rules as data
+
+def test_custom_rules_extend_the_default(tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(
+        "replacement: 'Donnée occultée <L311-7> & co'\n"
+        "rules:\n"
+        "  - id: emploi\n    row: PERSONNEL\n    occult: [EmploiGradeAgent]\n"
+        "  - id: subvention_personne\n    row: CONCOURS\n    occult: [LibOrgaBenef]\n"
+        "    when: {element: CodNatJurBenefCA, not_in: [U4, P1]}\n", encoding="utf-8")
+    source = tmp_path / "document.xml"
+    source.write_bytes(generated(encoding="ISO-8859-1"))
+    occulted, result = occulted_bytes(source, rules=load_rules(str(rules)))
+    text = occulted.decode("iso-8859-1")
+    assert "Donnée occultée &lt;L311-7&gt; &amp; co" in text
+    assert "DGS" not in text and "4321.09" in text  # only what these rules say
+    # Without or_absent, a missing or empty code leaves the row alone.
+    assert "Paul Sans-Code" in text and "Luc Code-Vide" in text
+    assert "Pierre Apres-Code" not in text and "Marie Reference" not in text and "Association des amis" in text
+    assert result.counts == {"emploi": 1, "subvention_personne": 3}
+    etree.fromstring(occulted)  # still well-formed
+
+
+@pytest.mark.parametrize("content, fragment", [
+    ("rules: []\nreplacement: x\n", "rules"),
+    ("replacement: x\nrules:\n  - id: a\n    row: PRET\n    ocult: [NomBenefPret]\n", "id, row, occult, when"),
+    ("replacement: x\nrules:\n  - id: a\n    occult: ['Nom Benef']\n", "Nom Benef"),
+    ("replacement: x\nrules:\n  - id: a\n    row: PRET\n    occult: [A]\n    when: {element: B, in: [1], not_in: [2]}\n",
+     "in | not_in"),
+    ("replacement: x\nrules:\n  - id: a\n    occult: [A]\n    when: {element: B, in: [1]}\n", "a.when: row"),
+    ("replacement: ''\nrules:\n  - id: a\n    occult: [A]\n", "replacement"),
+    ("rules: [\n", "YAML"),
+    ("replacement: x\nrules:\n  - id: a\n    occult: [A]\n  - id: a\n    occult: [B]\n", "id: a"),
+])
+def test_unusable_rules_name_the_file_and_the_cause(content, fragment, tmp_path):
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(content, encoding="utf-8")
+    with pytest.raises(RulesError) as caught:
+        load_rules(str(rules))
+    line = caught.value.describe("en")
+    assert line.startswith(f"{rules}: unusable occultation rules") and "\n" not in line
+    if fragment != "YAML":
+        assert fragment in line
+
+
+def test_missing_rules_file_is_a_clear_error(tmp_path):
+    with pytest.raises(RulesError) as caught:
+        load_rules(str(tmp_path / "none.yaml"))
+    assert caught.value.describe("fr").startswith(f"{tmp_path / 'none.yaml'}: règles d'occultation inutilisables")
+
+
+# ---------------------------------------------------------------- the offline kit
+
+def _budgetod(*arguments, **options):
+    return subprocess.run([sys.executable, "-m", "ckanext.budgetod.totem", *map(str, arguments)],
+                          capture_output=True, **options)
+
+
+def test_budgetod_occult_a_file_and_a_directory(tmp_path):
+    source = tmp_path / "in" / "document.xml"
+    source.parent.mkdir()
+    source.write_bytes(generated())
+    done = _budgetod("--lang", "en", "occult", source, "-o", tmp_path / "one.xml")
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.decode().strip() == f"{source} → {tmp_path / 'one.xml'}: 23 value(s) occulted"
+    assert b"Pierre Apres-Code" not in (tmp_path / "one.xml").read_bytes()
+    (source.parent / "broken.xml").write_bytes(b"<html/>")
+    done = _budgetod("occult", source.parent, "-o", tmp_path / "out")
+    assert done.returncode == 2
+    assert (tmp_path / "out" / "document.xml").read_bytes() == (tmp_path / "one.xml").read_bytes()
+    assert not (tmp_path / "out" / "broken.xml").exists()
+    assert f"error: {source.parent / 'broken.xml'}: élément racine « html »" in done.stderr.decode()
+    refused = _budgetod("--lang", "en", "occult", source, "-o", source)
+    assert refused.returncode == 2 and b"would replace the original" in refused.stderr
+    assert b"Pierre Apres-Code" in source.read_bytes()
+
+
+def test_budgetod_inspect_shows_the_counts(tmp_path):
+    source = tmp_path / "document.xml"
+    source.write_bytes(generated())
+    done = _budgetod("inspect", source)
+    assert done.returncode == 0, done.stderr
+    import json
+
+    counts = json.loads(done.stdout)["occultation"]
+    assert counts["total"] == 23 and counts["rules"]["concours"] == 8
+    assert counts["replacement"] == REPLACEMENT
