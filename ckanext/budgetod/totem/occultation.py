@@ -466,13 +466,13 @@ def occult_document(source: str | os.PathLike, destination: str | os.PathLike | 
     only) and say how many values each rule occulted.
 
     A path destination is written whole or not at all. Raises DocumentError, with the conversion's
-    messages, when the document is unusable.
+    message, when the document cannot be read: too large, not XML, not TOTEM, malformed.
     """
     rules = rules or load_rules()
     path = os.fspath(source)
-    # The conversion's checks and errors: size, prolog, root, header (read up to the first line).
+    # The conversion's checks and errors on size, prolog and root. The header is not validated:
+    # a document the conversion refuses (a wrong SIRET, say) still has its personal data occulted.
     with TotemReader(path, max_bytes=max_bytes) as reader:
-        reader.header  # noqa: B018 - validates
         encoding = reader.encoding
     if destination is None:
         return _occult_stream(reader, path, encoding, rules, lambda data: None)
