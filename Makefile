@@ -5,7 +5,7 @@ STACK := devstack/stack.sh
 VENV := $(shell CKAN_VERSION=$(CKAN_VERSION) $(STACK) venv)
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test up down clean install i18n bench bench-view bench-hostile bench-harvest bench-fuzz
+.PHONY: demo test up down clean install i18n bench bench-occult bench-view bench-hostile bench-harvest bench-fuzz
 
 ## demo: install and start the whole stack, then run the extension on sample documents
 demo:
@@ -54,6 +54,10 @@ i18n:
 bench: install
 	@[ -x .local/bench-venv/bin/yatotem2scdl ] || { python3 -m venv .local/bench-venv && .local/bench-venv/bin/pip install -q yatotem2scdl==0.1.5; }
 	@$(PYTHON) bench/convert.py
+
+## bench-occult: whole-process speed and memory of the occultation against the conversion (30 MB documents)
+bench-occult: install
+	@$(PYTHON) bench/occult.py $(BENCH_ARGS)
 
 ## bench-view: seconds until the budget visualisation of Montreuil's CA 2018 is fully drawn (local portal)
 bench-view:

@@ -1,13 +1,15 @@
-"""`ckan budgetod convert|validate|inspect`: the kit's commands with defaults from the CKAN ini;
-`ckan budgetod datagouv sync|status`: the data.gouv.fr sync."""
+"""`ckan budgetod convert|validate|inspect|occult`: the kit's commands with defaults from the CKAN ini,
+`occult --all` republishing the portal's documents occulted; `ckan budgetod datagouv sync|status`:
+the data.gouv.fr sync."""
 from __future__ import annotations
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.datagouv.cli import datagouv
+from ckanext.budgetod.harvester.republish import republish_all
 from ckanext.budgetod.totem.cli import build_cli
 
 
 def get_commands() -> list:
-    group = build_cli(settings.current().for_domain(), name="budgetod")
+    group = build_cli(settings.current().for_domain(), name="budgetod", republish_all=republish_all)
     group.add_command(datagouv)
     return [group]

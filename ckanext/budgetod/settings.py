@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 import ckan.plugins.toolkit as tk
 
 from ckanext.budgetod.totem.cli import Settings as DomainSettings
+from ckanext.budgetod.totem.occultation import Rules, load_rules
 
 
 @dataclass(frozen=True)
@@ -17,6 +18,7 @@ class Settings:
     max_document_size: int
     http_timeout: int
     allow_private_urls: bool
+    occultation_rules: str
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -29,7 +31,12 @@ class Settings:
             max_bytes=self.max_document_size,
             allow_private=self.allow_private_urls,
             timeout=self.http_timeout,
+            occultation_rules=self.occultation_rules or None,
         )
+
+    def rules(self) -> Rules:
+        """The occultation rules in force (ckanext.budgetod.occultation_rules, else the shipped ones)."""
+        return load_rules(self.occultation_rules or None)
 
 
 def current() -> Settings:
@@ -48,4 +55,5 @@ def current() -> Settings:
         max_document_size=tk.config.get("ckanext.budgetod.max_document_size"),
         http_timeout=tk.config.get("ckanext.budgetod.http_timeout"),
         allow_private_urls=tk.config.get("ckanext.budgetod.allow_private_urls"),
+        occultation_rules=tk.config.get("ckanext.budgetod.occultation_rules") or "",
     )

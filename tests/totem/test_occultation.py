@@ -1,12 +1,13 @@
 """Occultation of personal data (CRPA art. L311-7): checked against an independent oracle.
 
-The oracle reads both documents as trees with lxml and applies the rules by their meaning (row
-ancestors, the row's code, namespaces resolved): every element the rules designate must hold only
-the replacement, and every other element, attribute and text must be unchanged.
+The oracle (tests/occultation_oracle.py) reads both documents as trees and applies the rules by their
+meaning: every element the rules designate must hold only the replacement, and every other element,
+attribute and text must be unchanged.
 """
 from __future__ import annotations
 
 import io
+import json
 import re
 import subprocess
 import sys
@@ -19,85 +20,12 @@ from ckanext.budgetod.totem.errors import BudgetodError, DocumentError
 from ckanext.budgetod.totem.occultation import RulesError, load_rules, occult_document
 from ckanext.budgetod.totem.scdl import convert_document
 
+from tests.occultation_oracle import REPLACEMENT, assert_occulted, codes
+
 from .conftest import BROKEN_DIR, CORPUS, PLANS_DIR
 from .totem_factory import Line, totem_document, write_plan
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
-
-REPLACEMENT = "Occultation article L311-7 CRPA"
-RULES = load_rules()
-
-
-# ---------------------------------------------------------------- the oracle
-
-def _local(element) -> str:
-    return etree.QName(element).localname
-
-
-def _code(row, element_name: str) -> list[str]:
-    return [" ".join((code.get("V") or "").split()) for code in row.iter(f"{{*}}{element_name}")
-            if (code.get("V") or "").strip()]
-
-
-def designated(root) -> set:
-    """The elements the default rules designate, found by meaning rather than by bytes."""
-    found = set()
-    for rule in RULES.rules:
-        if rule.row is None:
-            found.update(element for element in root.iter(etree.Element) if _local(element) in rule.elements)
-            continue
-        for row in root.iter(f"{{*}}{rule.row}"):
-            if rule.condition is not None and not rule.condition.personal(_code(row, rule.condition.element)):
-                continue
-            found.update(element for element in row.iter(etree.Element)
-                         if element is not row and _local(element) in rule.elements)
-    return found
-
-
-def _plain_attributes(element) -> dict:
-    return dict(element.attrib)
-
-
-def assert_occulted(original: bytes, occulted: bytes) -> int:
-    """Compare the trees; returns the number of designated elements."""
-    parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
-    before = etree.fromstring(original, parser)
-    after = etree.fromstring(occulted, parser)
-    targets = designated(before)
-
-    def compare(old, new, inside_target=False):
-        assert new.tag == old.tag and new.nsmap == old.nsmap
-        if old in targets:
-            for name, value in old.attrib.items():
-                assert new.get(name) == (REPLACEMENT if value else value), (old.tag, name)
-            if len(old) or (old.text or "").strip():
-                assert len(new) == 0 and new.text == REPLACEMENT, old.tag
-            else:
-                assert new.text == old.text
-        else:
-            assert _plain_attributes(new) == _plain_attributes(old), old.tag
-            assert new.text == old.text, old.tag
-            old_children = [child for child in old if isinstance(child.tag, str)]
-            new_children = [child for child in new if isinstance(child.tag, str)]
-            assert len(old_children) == len(new_children), old.tag
-            for old_child, new_child in zip(old_children, new_children):
-                compare(old_child, new_child)
-                assert new_child.tail == old_child.tail
-            old_others = [etree.tostring(child) for child in old if not isinstance(child.tag, str)]
-            assert [etree.tostring(child) for child in new if not isinstance(child.tag, str)] == old_others
-
-    compare(before, after)
-    # No value found only in designated elements is left anywhere in the occulted document.
-    personal = {value for element in targets for value in [*element.attrib.values(), element.text or ""]
-                if value.strip()}
-    personal -= {value for element in before.iter(etree.Element) if element not in targets
-                 for value in [*element.attrib.values(), element.text or ""]}
-    personal.discard(REPLACEMENT)
-    remaining = {value for element in after.iter(etree.Element)
-                 for value in [*element.attrib.values(), element.text or ""]}
-    assert not personal & remaining
-    return len(targets)
-
 
 def occulted_bytes(source, **options) -> tuple[bytes, occultation.OccultationResult]:
     output = io.BytesIO()
@@ -120,7 +48,7 @@ def test_the_named_persons_of_the_corpus_are_gone():
     beneficiaries = etree.parse(str(next(path for path in CORPUS if path.name == "mohon-cfu-2023.xml")))
     # No row of Mohon's says its beneficiary's legal nature: all of them are occulted (36 are persons).
     rows = list(beneficiaries.iter("{*}CONCOURS"))
-    assert len(rows) == 37 and not any(_code(row, "CodNatJurBenefCA") for row in rows)
+    assert len(rows) == 37 and not any(codes(row, "CodNatJurBenefCA") for row in rows)
     assert result.counts["concours"] == 37
     for row in rows:
         name = next(row.iter("{*}LibOrgaBenef")).get("V")
@@ -415,8 +343,6 @@ def test_budgetod_inspect_shows_the_counts(tmp_path):
     source.write_bytes(generated())
     done = _budgetod("inspect", source)
     assert done.returncode == 0, done.stderr
-    import json
-
     counts = json.loads(done.stdout)["occultation"]
     assert counts["total"] == 23 and counts["rules"]["concours"] == 8
     assert counts["replacement"] == REPLACEMENT

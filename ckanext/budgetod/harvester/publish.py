@@ -22,10 +22,12 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import filecmp
 import hashlib
 import json
 import os
 import re
+import urllib.parse
 import uuid
 from dataclasses import dataclass
 from typing import Callable, Iterator
@@ -35,10 +37,12 @@ from werkzeug.datastructures import FileStorage
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+from ckan.lib import uploader
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.harvester import metadata
-from ckanext.budgetod.totem import scdl, validation
+from ckanext.budgetod.totem import occultation, scdl, validation
+from ckanext.budgetod.totem.errors import BudgetodError, DocumentError
 from ckanext.budgetod.totem.reader import DocumentHeader
 
 ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT = "scdl", "totem", "report"
@@ -55,6 +59,8 @@ ETAPE_TITLES = {
 _FILE_SUFFIXES = {ROLE_SCDL: ".csv", ROLE_TOTEM: ".xml", ROLE_REPORT: ".json"}
 _FORMATS = {ROLE_SCDL: "CSV", ROLE_TOTEM: "XML", ROLE_REPORT: "JSON"}
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# Reader verdicts meaning "some other XML file", not "a broken budget document".
+_NOT_TOTEM = frozenset({"not_totem_root", "wrong_namespace", "not_xml"})
 
 
 # ---------------------------------------------------------------- names
@@ -80,9 +86,10 @@ def etape_title(natdec: str, decision_number: str = "") -> str:
 
 @dataclass
 class ConvertedDocument:
-    """A TOTEM document converted and validated, ready to publish.
+    """A TOTEM document occulted, converted and validated, ready to publish.
 
-    ``source`` is where it comes from (the harvested or uploaded document's URL);
+    ``source`` is where it comes from (the harvested or uploaded document's URL); ``sha256`` is the
+    original's, for change detection; ``totem_path`` is the occulted document, the one published;
     ``csv_path`` is None when the conversion failed, and ``report`` then says why.
     """
 
@@ -106,12 +113,26 @@ class ConvertedDocument:
         return " ".join(line.strip() for line in text.splitlines())
 
 
-def convert(totem_path: str, workdir: str, *, source: str, sha256: str) -> ConvertedDocument:
-    """Convert and validate one document with the portal's settings.
+def occult(totem_path: str, workdir: str) -> tuple[str, occultation.OccultationResult]:
+    """The document with its personal data occulted, in ``workdir``: only this one is ever published.
 
-    Raises BudgetodError when the document cannot be converted or the schema is unusable.
+    Raises BudgetodError when the document cannot be read or the rules are unusable."""
+    options = settings.current()
+    occulted_path = os.path.join(workdir, "occulted.xml")
+    result = occultation.occult_document(totem_path, occulted_path, rules=options.rules(),
+                                         max_bytes=options.max_document_size)
+    return occulted_path, result
+
+
+def convert(totem_path: str, workdir: str, *, source: str, sha256: str) -> ConvertedDocument:
+    """Occult, convert and validate one document with the portal's settings.
+
+    The CSV is converted from the occulted document, so that nothing it or the metadata say can come
+    from an occulted value. Raises BudgetodError when the document cannot be read or converted, or
+    the schema or the occultation rules are unusable.
     """
     options = settings.current()
+    totem_path, occulted = occult(totem_path, workdir)
     csv_path = os.path.join(workdir, "scdl.csv")
     result = scdl.convert_document(
         totem_path, csv_path, plans=options.plans_de_comptes, cache_dir=options.cache_dir,
@@ -142,13 +163,15 @@ def convert(totem_path: str, workdir: str, *, source: str, sha256: str) -> Conve
                          for warning in result.warnings],
         },
         "validation": validation_dict,
+        "occultation": occulted.to_dict(),
     }
     return ConvertedDocument(result.info.header, source, sha256, totem_path, csv_path, published_report,
                              report.valid, version, report)
 
 
-def failure_report(source: str, sha256: str, error) -> dict:
-    """The report published for an uploaded document that could not be converted."""
+def failure_report(source: str, sha256: str, error, occulted: occultation.OccultationResult | None) -> dict:
+    """The report published for an uploaded document that could not be converted (``occulted``: what
+    the occultation did, None when the document could not even be read)."""
     return {
         "document_key": None,
         "source": source,
@@ -156,6 +179,7 @@ def failure_report(source: str, sha256: str, error) -> dict:
         "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
         "error": {"message_fr": error.localized_cause("fr"), "message_en": error.localized_cause("en")},
         "validation": None,
+        "occultation": occulted.to_dict() if occulted is not None else None,
     }
 
 
@@ -221,7 +245,8 @@ def _resource_fields(doc: ConvertedDocument, role: str, identity: dict) -> dict:
         ROLE_SCDL: (f"{stage}, {header.budget_name} : données au format national SCDL « budget » "
                     f"(schéma {SCDL_SCHEMA_NAME} {doc.schema_version}), converties du document TOTEM "
                     "publié à côté."),
-        ROLE_TOTEM: f"{stage}, {header.budget_name} : document budgétaire TOTEM d'origine ({header.nomenclature}).",
+        ROLE_TOTEM: (f"{stage}, {header.budget_name} : document budgétaire TOTEM d'origine ({header.nomenclature}), "
+                     "données personnelles occultées (CRPA, article L311-7)."),
         ROLE_REPORT: ("Rapport de validation du CSV contre le schéma SCDL, avec les contrôles de Validata : "
                       + ("valide." if doc.valid else "non valide.")),
     }
@@ -437,6 +462,116 @@ def _place_failure(resources: list[dict], doc: ConvertedDocument, belongs, ident
         "budgetod_sha256": doc.sha256,
     })
     return {report["id"]: (_write_report(doc, workdir), "rapport-conversion.json")}
+
+
+def is_uploaded_totem(resource: dict) -> bool:
+    """An XML resource people added: neither harvested nor one of the extension's siblings."""
+    return ((resource.get("format") or "").strip().lower() in ("xml", "application/xml", "text/xml")
+            and not resource.get("budgetod_source")
+            and resource.get("budgetod_role") in (None, "", ROLE_TOTEM))
+
+
+def not_totem(error: BudgetodError) -> bool:
+    """The reader's verdict means "some other XML file", not "a broken budget document"."""
+    return isinstance(error, DocumentError) and error.message_id in _NOT_TOTEM
+
+
+def _file_name(resource: dict) -> str:
+    return os.path.basename(urllib.parse.urlparse(resource.get("url") or "").path) or f"{resource['id']}.xml"
+
+
+def replace_upload(dataset_id: str, resource_id: str, path: str, *, user: str) -> None:
+    """Store ``path`` as the file of an uploaded resource, keeping its id and file name."""
+    dataset = _show(dataset_id, user)
+    if dataset is None:
+        return
+    with locked_dataset(dataset["name"]):
+        dataset = _show(dataset_id, user)
+        resource = next((resource for resource in (dataset or {}).get("resources", [])
+                         if resource["id"] == resource_id), None)
+        if resource is not None:
+            _update(dataset, user, {resource_id: (path, _file_name(resource))})
+
+
+# ---------------------------------------------------------------- republishing occulted
+
+@dataclass
+class Republished:
+    """What ``republish_occulted`` did to one stored TOTEM resource."""
+
+    resource_id: str
+    name: str
+    occulted: occultation.OccultationResult | None
+    replaced: bool
+    error: BudgetodError | None = None
+
+
+def _stored_path(resource: dict) -> str | None:
+    if resource.get("url_type") != "upload":
+        return None
+    path = uploader.get_resource_uploader(resource).get_path(resource["id"])
+    return path if os.path.isfile(path) else None
+
+
+def _with_occultation(report_path: str | None, occulted: occultation.OccultationResult, workdir: str,
+                      resource_id: str) -> str | None:
+    """A copy of a published report saying what the occultation did; None when it already says so."""
+    if report_path is None:
+        return None
+    try:
+        with open(report_path, encoding="utf-8") as stream:
+            report = json.load(stream)
+    except (OSError, ValueError):
+        return None
+    if not isinstance(report, dict) or report.get("occultation") == occulted.to_dict():
+        return None
+    report["occultation"] = occulted.to_dict()
+    path = os.path.join(workdir, f"{resource_id}-report.json")
+    with open(path, "w", encoding="utf-8") as stream:
+        json.dump(report, stream, ensure_ascii=False, indent=2)
+    return path
+
+
+def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, workdir: str,
+                       max_bytes: int) -> list[Republished]:
+    """Replace the stored TOTEM documents of a dataset (harvested or uploaded) by their occulted
+    version, and say so in the harvested ones' reports. Idempotent: what is already occulted by
+    these rules is left as it is. The update queues the data.gouv.fr sync like any change."""
+    dataset = _show(dataset_id, user)
+    if dataset is None:
+        return []
+    outcomes: list[Republished] = []
+    with locked_dataset(dataset["name"]):
+        dataset = _show(dataset_id, user)
+        resources = dataset["resources"]
+        uploads: dict[str, tuple[str, str]] = {}
+        for resource in resources:
+            if resource.get("budgetod_role") != ROLE_TOTEM and not is_uploaded_totem(resource):
+                continue
+            path = _stored_path(resource)
+            if path is None:
+                continue  # a link: the file lives elsewhere, on its publisher's site
+            occulted_path = os.path.join(workdir, f"{resource['id']}.xml")
+            try:
+                occulted = occultation.occult_document(path, occulted_path, rules=rules, max_bytes=max_bytes)
+            except BudgetodError as error:
+                if not not_totem(error):
+                    outcomes.append(Republished(resource["id"], resource.get("name") or "", None, False, error))
+                continue
+            replaced = not filecmp.cmp(path, occulted_path, shallow=False)
+            if replaced:
+                uploads[resource["id"]] = (occulted_path, _file_name(resource))
+            report = next((sibling for sibling in resources if sibling.get("budgetod_role") == ROLE_REPORT
+                           and "budgetod_source" in resource and _harvested(resource["budgetod_document"])(sibling)
+                           and sibling.get("budgetod_source") == resource["budgetod_source"]), None)
+            report_path = _with_occultation(_stored_path(report) if report else None, occulted, workdir,
+                                            resource["id"])
+            if report_path is not None:
+                uploads[report["id"]] = (report_path, _file_name(report))
+            outcomes.append(Republished(resource["id"], resource.get("name") or "", occulted, replaced))
+        if uploads:
+            _update(dataset, user, uploads)
+    return outcomes
 
 
 def uploaded_siblings_sha256(dataset: dict, totem_resource_id: str) -> set[str]:

@@ -14,6 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import click
 
@@ -129,8 +130,13 @@ def _write_json(data, path: str | None) -> None:
         Path(path).write_text(text, encoding="utf-8")
 
 
-def build_cli(settings: Settings | None = None, *, lang: str | None = None, name: str = "budgetod") -> click.Group:
-    """The command group; ``settings`` gives the defaults (environment when None)."""
+def build_cli(settings: Settings | None = None, *, lang: str | None = None, name: str = "budgetod",
+              republish_all: Callable[[str, bool], int] | None = None) -> click.Group:
+    """The command group; ``settings`` gives the defaults (environment when None).
+
+    ``republish_all(lang, debug)``, given by CKAN, gives ``occult`` the option ``--all``: every
+    TOTEM document the portal stores is republished occulted; it returns the exit status.
+    """
     help_lang = _language(lang)
 
     def current_settings() -> Settings:
@@ -242,16 +248,21 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             _report_error(error, totem_file, lang, debug)
             sys.exit(EXIT_UNUSABLE)
 
-    @group.command("occult", help=messages.text("cli_occult_help", help_lang))
-    @click.argument("inputs", nargs=-1, required=True, type=click.Path(path_type=str))
+    @click.argument("inputs", nargs=-1, type=click.Path(path_type=str))
     @click.option("-o", "--output", type=click.Path(path_type=str), default=None,
                   help=messages.text("cli_opt_occult_output", help_lang))
     @click.option("--rules", default=None, help=messages.text("cli_opt_rules", help_lang))
     @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
                   help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_BYTES))
     @_common_options(help_lang)
-    def occult(inputs, output, rules, max_bytes, lang, debug):
+    def occult(inputs, output, rules, max_bytes, lang, debug, all_stored=False):
         lang = _language(lang)
+        if all_stored:
+            if inputs or output or rules or max_bytes:
+                raise click.UsageError(messages.text("cli_occult_all_alone", lang))
+            sys.exit(republish_all(lang, debug))
+        if not inputs:
+            raise click.UsageError(messages.text("cli_occult_needs_inputs", lang))
         config = current_settings()
         documents = _documents(inputs)
         several = len(inputs) > 1 or os.path.isdir(inputs[0])
@@ -276,6 +287,11 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             status = max(status, _occult_one(document, target, loaded_rules, max_bytes=max_bytes or config.max_bytes,
                                              lang=lang, debug=debug))
         sys.exit(status)
+
+    if republish_all is not None:
+        occult = click.option("--all", "all_stored", is_flag=True,
+                              help=messages.text("cli_opt_occult_all", help_lang))(occult)
+    group.command("occult", help=messages.text("cli_occult_help", help_lang))(occult)
 
     return group
 

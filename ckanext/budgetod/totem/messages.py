@@ -275,6 +275,30 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "le document occulté remplacerait l'original : donner un autre fichier de sortie",
         "en": "the occulted document would replace the original: give another output file",
     },
+    "cli_occult_needs_inputs": {
+        "fr": "donner un ou plusieurs documents (ou, sur un portail, --all)",
+        "en": "give one or more documents (or, on a portal, --all)",
+    },
+    "cli_occult_all_alone": {
+        "fr": "--all s'emploie seul : il republie chaque document TOTEM du portail avec les règles du fichier ini",
+        "en": "--all goes alone: it republishes every TOTEM document of the portal with the ini file's rules",
+    },
+    "cli_opt_occult_all": {
+        "fr": "Republier occulté chaque document TOTEM stocké par le portail (moissonné ou déposé) ; idempotent. La synchronisation data.gouv.fr des jeux de données modifiés suit.",
+        "en": "Republish occulted every TOTEM document the portal stores (harvested or uploaded); idempotent. The data.gouv.fr sync of the changed datasets follows.",
+    },
+    "cli_occult_all_progress": {
+        "fr": "Occultation",
+        "en": "Occulting",
+    },
+    "cli_occult_all_dataset": {
+        "fr": "{dataset} : {replaced} document(s) republié(s) occulté(s), {total} valeur(s) occultée(s)",
+        "en": "{dataset}: {replaced} document(s) republished occulted, {total} value(s) occulted",
+    },
+    "cli_occult_all_summary": {
+        "fr": "{documents} document(s) TOTEM dans {datasets} jeu(x) de données : {replaced} republié(s) occulté(s), {unchanged} déjà occulté(s), {errors} en erreur ; {values} valeur(s) occultée(s) au total",
+        "en": "{documents} TOTEM document(s) in {datasets} dataset(s): {replaced} republished occulted, {unchanged} already occulted, {errors} in error; {values} value(s) occulted in all",
+    },
     "cli_unexpected_error": {
         "fr": "erreur inattendue ({kind}) : {detail} — relancer avec --debug pour la trace",
         "en": "unexpected error ({kind}): {detail} — run again with --debug for the traceback",

@@ -20,6 +20,7 @@ How, in one streaming pass with memory flat in the document's size:
 """
 from __future__ import annotations
 
+import bisect
 import contextlib
 import os
 import re
@@ -364,8 +365,9 @@ class _Rewriter:
 
     def _apply(self, rule_id: str, edits: list[_Edit]) -> None:
         self.counts[rule_id] += 1
-        self.edits.extend(edits)
-        self.edits.sort(key=lambda edit: edit.start)
+        for edit in edits:
+            # Mostly appended: a row decided late inserts its edits before those made since it began.
+            bisect.insort(self.edits, edit, key=_start)
 
     def _close_row(self, name: str) -> None:
         if not self.rows or self.rows[-1].name != name:
@@ -411,9 +413,9 @@ class _Rewriter:
         return limit
 
     def _flush(self, limit: int) -> None:
-        position = self.out
+        position, done = self.out, 0
         while position < limit:
-            edit = self.edits[0] if self.edits else None
+            edit = self.edits[done] if done < len(self.edits) else None
             if edit is None or edit.start >= limit:
                 self.write(bytes(self.buffer[position - self.base:limit - self.base]))
                 position = limit
@@ -426,12 +428,17 @@ class _Rewriter:
                 edit.written = True
             position = max(position, min(limit, edit.end if edit.end is not None else limit))
             if edit.end is not None and position >= edit.end:
-                self.edits.pop(0)
+                done += 1
             else:
                 break
+        del self.edits[:done]
         self.out = position
         del self.buffer[:position - self.base]
         self.base = position
+
+
+def _start(edit: _Edit) -> int:
+    return edit.start
 
 
 def _escaped(text: str, codec: str) -> bytes:

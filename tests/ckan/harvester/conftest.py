@@ -2,6 +2,7 @@
 local HTTP servers (tests/harvester_sources/servers.py)."""
 from __future__ import annotations
 
+import io
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,6 +13,7 @@ import ckan.plugins as plugins
 from ckan.lib import uploader
 from ckan.tests import factories, helpers
 
+from ckanext.budgetod.totem.occultation import occult_document
 from ckanext.harvest import queue
 from ckanext.harvest.model import HarvestJob
 from ckanext.harvest.tests.lib import run_harvest_job
@@ -86,6 +88,13 @@ def dataset(name: str) -> dict:
 def stored_file(resource: dict) -> Path:
     assert resource["url_type"] == "upload", resource
     return Path(uploader.get_resource_uploader(resource).get_path(resource["id"]))
+
+
+def occulted(path: Path) -> bytes:
+    """What the portal publishes of a TOTEM document: its occulted version."""
+    output = io.BytesIO()
+    occult_document(path, output)
+    return output.getvalue()
 
 
 def by_role(resources: list[dict], document: str) -> dict[str, dict]:

@@ -1,0 +1,113 @@
+"""Whole-process speed and peak memory of ``budgetod occult`` against ``budgetod convert``.
+
+Goal (issue: occultation of personal data): a 30 MB document is occulted in less time than its
+conversion, with a peak under 100 MB. Two generated documents of about the given size:
+
+- "loans": bench/generate_totem.py's compte administratif, whose annex is a loan table (no row the
+  rules designate: the scanner's fast path);
+- "personal": half budget lines, half annex rows the rules designate (subsidies to persons with
+  the code after the names, staff pay, loans granted, software fields): the rewriting path.
+
+Each command runs as its own process; time is the best of the runs, memory the child's peak RSS
+(``os.wait4``). The occulted document must convert to the same CSV bytes as the original.
+
+    python bench/occult.py [--runs 3] [--size-mb 30]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPOSITORY = Path(__file__).resolve().parents[1]
+PLANS = REPOSITORY / ".." / "shared" / "data" / "plans-de-comptes"
+BUDGETOD = REPOSITORY / ".local" / "venv" / "bin" / "budgetod"
+PEAK_MB_TARGET = 100
+
+
+def measure(command: list[str]) -> tuple[float, float]:
+    """Wall seconds and peak RSS (MB) of one process run."""
+    started = time.perf_counter()
+    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    _pid, status, usage = os.wait4(process.pid, 0)
+    elapsed = time.perf_counter() - started
+    error_output = process.stderr.read().decode("utf-8", "replace")
+    process.stderr.close()
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{' '.join(command)} failed:\n{error_output}")
+    return elapsed, usage.ru_maxrss / 1024
+
+
+def best_of(runs: int, command: list[str]) -> tuple[float, float]:
+    results = [measure(command) for _ in range(runs)]
+    return min(seconds for seconds, _ in results), max(peak for _, peak in results)
+
+
+def personal_rows(index: int) -> str:
+    return (
+        f'<CONCOURS><LibOrgaBenef V="BENEFICIAIRE {index}"/><ObjSubv V="Aide individuelle {index}"/>'
+        f'<MtSubv V="{index % 997}.50"/><CodNatJurBenefCA V="{"P3" if index % 2 else "P1"}"/></CONCOURS>\n'
+        f'<PERSONNEL><EmploiGradeAgent V="ADJOINT {index}"/><RemunAgent V="{1500 + index % 1000}.00"/></PERSONNEL>\n'
+        f'<PRET><NomBenefPret V="EMPRUNTEUR {index}"/><MtPret V="{index}.00"/></PRET>\n'
+        f'<Champ_Editeur V="note {index}"/>\n'
+    )
+
+
+def with_personal_annexes(base: Path, output: Path, size_bytes: int) -> None:
+    """``base`` with annex rows the rules designate inserted before ``</Annexes>``, up to the size."""
+    content = base.read_bytes()
+    marker = content.rindex(b"</Annexes>")
+    with open(output, "wb") as stream:
+        stream.write(content[:marker])
+        index = 0
+        while stream.tell() < size_bytes - (len(content) - marker):
+            stream.write("".join(personal_rows(index + offset) for offset in range(100)).encode("utf-8"))
+            index += 100
+        stream.write(content[marker:])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=3, help="runs per command and document (best time kept)")
+    parser.add_argument("--size-mb", type=float, default=30)
+    arguments = parser.parse_args()
+    sys.path.insert(0, str(REPOSITORY / "bench"))
+    from generate_totem import generate
+
+    size = int(arguments.size_mb * 2**20)
+    with tempfile.TemporaryDirectory(prefix="budgetod-bench-occult-") as directory:
+        work = Path(directory)
+        loans = work / "loans.xml"
+        generate(loans, size, PLANS)
+        half = work / "half.xml"
+        generate(half, size // 2, PLANS)
+        personal = work / "personal.xml"
+        with_personal_annexes(half, personal, size)
+        print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPU; best of {arguments.runs} runs\n")
+        print(f"{'document':<10} {'MB':>6} {'command':<8} {'seconds':>8} {'peak MB':>8}")
+        verdicts = []
+        for name, document in (("loans", loans), ("personal", personal)):
+            occulted, original_csv, occulted_csv = (work / f"{name}-occulted.xml", work / f"{name}.csv",
+                                                    work / f"{name}-occulted.csv")
+            occult = best_of(arguments.runs, [str(BUDGETOD), "occult", str(document), "-o", str(occulted)])
+            convert = best_of(arguments.runs, [str(BUDGETOD), "convert", str(document), "-o", str(original_csv),
+                                               "--plans-de-comptes", str(PLANS)])
+            measure([str(BUDGETOD), "convert", str(occulted), "-o", str(occulted_csv), "--plans-de-comptes", str(PLANS)])
+            megabytes = document.stat().st_size / 2**20
+            for label, (seconds, peak) in (("occult", occult), ("convert", convert)):
+                print(f"{name:<10} {megabytes:>6.1f} {label:<8} {seconds:>8.3f} {peak:>8.1f}")
+            same_csv = original_csv.read_bytes() == occulted_csv.read_bytes()
+            met = occult[0] < convert[0] and occult[1] < PEAK_MB_TARGET and same_csv
+            verdicts.append(f"{name}: occulted in {occult[0] / convert[0]:.0%} of the conversion's time, peak "
+                            f"{occult[1]:.0f} MB (target < {PEAK_MB_TARGET} MB), same CSV bytes: {same_csv}"
+                            + (" — met" if met else " — NOT MET"))
+        print()
+        print("\n".join(verdicts))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,80 @@
+"""`ckan budgetod occult --all`: every TOTEM document the portal stores, republished occulted.
+
+For portals that published documents before occultation existed, or after the rules changed. Each
+dataset is updated at most once, under its lock; the update queues its data.gouv.fr sync like any
+change, and an uploaded document's CSV and report are rebuilt by its background job.
+"""
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+
+import click
+
+import ckan.model as model
+import ckan.plugins.toolkit as tk
+
+from ckanext.budgetod import settings
+from ckanext.budgetod.harvester import jobs, publish
+from ckanext.budgetod.totem import messages
+from ckanext.budgetod.totem.errors import BudgetodError
+
+EXIT_OK, EXIT_ERRORS = 0, 1
+
+
+def _dataset_ids() -> list[tuple[str, str]]:
+    query = model.Session.query(model.Package.id, model.Package.name).filter(
+        model.Package.state == "active", model.Package.type == "dataset").order_by(model.Package.name)
+    return [(row.id, row.name) for row in query]
+
+
+def republish_all(lang: str, debug: bool) -> int:
+    """Republish every stored TOTEM document occulted; returns the exit status."""
+    options = settings.current()
+    try:
+        rules = options.rules()
+    except BudgetodError as error:
+        click.echo(f"error: {error.describe(lang)}", err=True)
+        return 2
+    user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
+    datasets = _dataset_ids()
+    totals = {"documents": 0, "datasets": 0, "replaced": 0, "unchanged": 0, "errors": 0, "values": 0}
+    os.makedirs(options.cache_dir, exist_ok=True)
+    show_progress = sys.stderr.isatty()
+    with click.progressbar(datasets, label=messages.text("cli_occult_all_progress", lang), file=sys.stderr) \
+            if show_progress else contextlib.nullcontext(datasets) as progress:
+        for dataset_id, name in progress:
+            with tempfile.TemporaryDirectory(dir=options.cache_dir, prefix="occult-") as workdir:
+                outcomes = publish.republish_occulted(dataset_id, rules, user=user, workdir=workdir,
+                                                      max_bytes=options.max_document_size)
+            if not outcomes:
+                continue
+            totals["datasets"] += 1
+            replaced = [outcome for outcome in outcomes if outcome.replaced]
+            for outcome in outcomes:
+                totals["documents"] += 1
+                if outcome.error is not None:
+                    totals["errors"] += 1
+                    click.echo(f"error: {name}/{outcome.resource_id}: {outcome.error.localized_cause(lang)}",
+                               err=True)
+                    continue
+                totals["replaced" if outcome.replaced else "unchanged"] += 1
+                totals["values"] += outcome.occulted.total
+            if replaced:
+                if not show_progress:
+                    click.echo(messages.text("cli_occult_all_dataset", lang, dataset=name, replaced=len(replaced),
+                                             total=sum(outcome.occulted.total for outcome in replaced)), err=True)
+                _rebuild_uploaded_siblings(dataset_id, {outcome.resource_id for outcome in replaced}, user)
+    click.echo(messages.text("cli_occult_all_summary", lang, **totals))
+    return EXIT_ERRORS if totals["errors"] else EXIT_OK
+
+
+def _rebuild_uploaded_siblings(dataset_id: str, resource_ids: set[str], user: str) -> None:
+    """Uploaded documents get their CSV and report again (the report says what was occulted)."""
+    dataset = tk.get_action("package_show")({"user": user, "ignore_auth": True, "use_cache": False},
+                                            {"id": dataset_id})
+    for resource in dataset["resources"]:
+        if resource["id"] in resource_ids:
+            jobs.enqueue_if_uploaded_totem(resource)

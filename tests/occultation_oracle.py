@@ -1,0 +1,99 @@
+"""An independent oracle of the occultation, for the core's and the portal's tests.
+
+It reads documents as trees with lxml and applies the default rules by their meaning (row ancestors,
+the row's code, namespaces resolved), where the product rewrites bytes.
+"""
+from __future__ import annotations
+
+from lxml import etree
+
+from ckanext.budgetod.totem.occultation import load_rules
+
+REPLACEMENT = "Occultation article L311-7 CRPA"
+RULES = load_rules()
+_PARSER = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=False)
+
+
+def _local(element) -> str:
+    return etree.QName(element).localname
+
+
+def codes(row, element_name: str) -> list[str]:
+    return [" ".join((code.get("V") or "").split()) for code in row.iter(f"{{*}}{element_name}")
+            if (code.get("V") or "").strip()]
+
+
+def designated(root) -> set:
+    """The elements the default rules designate."""
+    found = set()
+    for rule in RULES.rules:
+        if rule.row is None:
+            found.update(element for element in root.iter(etree.Element) if _local(element) in rule.elements)
+            continue
+        for row in root.iter(f"{{*}}{rule.row}"):
+            if rule.condition is not None and not rule.condition.personal(codes(row, rule.condition.element)):
+                continue
+            found.update(element for element in row.iter(etree.Element)
+                         if element is not row and _local(element) in rule.elements)
+    return found
+
+
+def _values(element) -> list[str]:
+    return [*element.attrib.values(), element.text or ""]
+
+
+def personal_values(original: bytes) -> set[str]:
+    """Values found in designated elements only, nowhere else in the document."""
+    root = etree.fromstring(original, _PARSER)
+    targets = designated(root)
+    personal = {value for element in targets for value in _values(element) if value.strip()}
+    personal -= {value for element in root.iter(etree.Element) if element not in targets
+                 for value in _values(element)}
+    personal.discard(REPLACEMENT)
+    return personal
+
+
+def named_persons(original: bytes) -> set[str]:
+    """The personal values that are words (names, labels), which no figure of a CSV can match by chance."""
+    return {value for value in personal_values(original) if sum(char.isalpha() for char in value) >= 4}
+
+
+def assert_occulted(original: bytes, occulted: bytes) -> int:
+    """Every designated element holds only the replacement, everything else is unchanged; returns the
+    number of designated elements with a value."""
+    before = etree.fromstring(original, _PARSER)
+    after = etree.fromstring(occulted, _PARSER)
+    targets = designated(before)
+
+    def compare(old, new):
+        assert new.tag == old.tag and new.nsmap == old.nsmap
+        if old in targets:
+            for name, value in old.attrib.items():
+                assert new.get(name) == (REPLACEMENT if value else value), (old.tag, name)
+            if len(old) or (old.text or "").strip():
+                assert len(new) == 0 and new.text == REPLACEMENT, old.tag
+            else:
+                assert new.text == old.text
+            return
+        assert dict(new.attrib) == dict(old.attrib), old.tag
+        assert new.text == old.text, old.tag
+        old_children = [child for child in old if isinstance(child.tag, str)]
+        new_children = [child for child in new if isinstance(child.tag, str)]
+        assert len(old_children) == len(new_children), old.tag
+        for old_child, new_child in zip(old_children, new_children):
+            compare(old_child, new_child)
+            assert new_child.tail == old_child.tail
+        others = [etree.tostring(child) for child in old if not isinstance(child.tag, str)]
+        assert [etree.tostring(child) for child in new if not isinstance(child.tag, str)] == others
+
+    compare(before, after)
+    remaining = {value for element in after.iter(etree.Element) for value in _values(element)}
+    assert not personal_values(original) & remaining
+    return sum(1 for element in targets if any(value.strip() for value in _values(element)))
+
+
+def leftover_personal_values(document: bytes) -> list[str]:
+    """The values of designated elements that are not the replacement (none in an occulted document)."""
+    root = etree.fromstring(document, _PARSER)
+    return [value for element in designated(root) for value in _values(element)
+            if value.strip() and value != REPLACEMENT]
