@@ -49,6 +49,8 @@ _REST_OF_TAG = re.compile(rb"""(?:[^>"']+|"[^"]*"|'[^']*')*>""")
 _ATTRIBUTE = re.compile(rb"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _CHARACTER_REFERENCE = re.compile(r"&(#[0-9]+|#x[0-9A-Fa-f]+|lt|gt|amp|quot|apos);")
 _PREDEFINED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
+_PREFIX = rb"(?:[^\s<>/:=\"'!?]+:)?"
+_WAIT = -1
 _SECTION_ENDS = {b"!--": b"-->", b"![CDATA[": b"]]>", b"?": b"?>"}
 
 
@@ -67,6 +69,10 @@ class Condition:
     # True: the row is personal when the code is NOT among ``values``.
     negated: bool
     or_absent: bool
+
+    @property
+    def element_bytes(self) -> bytes:
+        return self.element.encode("ascii")
 
     def personal(self, seen: list[str]) -> bool:
         if not seen:
@@ -241,11 +247,24 @@ class _Rewriter:
                 if rule.condition is not None:
                     self.conditions.add(rule.condition.element)
         targets = {element for rule in rules.rules for element in rule.elements}
-        names = sorted(targets | set(self.by_row) | self.conditions, key=len, reverse=True)
-        alternatives = b"|".join(re.escape(name.encode("ascii")) for name in names)
-        # One "<" then the alternatives: the engine looks for the literal first (twice as fast).
-        self.token = re.compile(
-            rb"<(?:(!--|!\[CDATA\[|\?)|(/?)(?:[^\s<>/:=\"'!?]+:)?(" + alternatives + rb")(?=[\s/>]))")
+        # Every tag the rules name, for the careful path; rows and elements occulted anywhere, for the
+        # fast one, which takes a plain row (self-closing elements, no comment...) at once.
+        self.token = _token(targets | set(self.by_row) | self.conditions)
+        self.fast_token = _token(set(self.by_row) | set(self.anywhere))
+        # Per row name: its end tag, its elements the rules name (with their attributes), what makes
+        # it not plain, its rules, and the unconditional rules that apply in it.
+        unsafe = _token(set(self.by_row)).pattern.replace(rb"(/?)", rb"/?", 1)
+        self.plain_rows = {}
+        for row, row_rules in self.by_row.items():
+            inner = ({element for rule in row_rules for element in rule.elements} | set(self.anywhere)
+                     | {rule.condition.element for rule in row_rules if rule.condition is not None})
+            self.plain_rows[row.encode("ascii")] = (
+                re.compile(rb"</" + _PREFIX + re.escape(row.encode("ascii")) + rb"\s*>"),
+                re.compile(rb"<" + _PREFIX + rb"(" + _alternatives(inner) + rb")(?=[\s/>])(" + _REST_OF_TAG.pattern
+                           + rb")"),
+                re.compile(unsafe),
+                row_rules,
+                [rule for rule in row_rules if rule.condition is None] + list(dict.fromkeys(self.anywhere.values())))
         self.targets = targets
         self.counts: Counter[str] = Counter({rule_id: 0 for rule_id in rules.ids})
         self.buffer = bytearray()
@@ -277,7 +296,8 @@ class _Rewriter:
                 self.scan = base + found + len(self.section_end)
                 self.section_end = None
                 continue
-            match = self.token.search(buffer, self.scan - base)
+            careful = bool(self.rows) or self.erasure is not None
+            match = (self.token if careful else self.fast_token).search(buffer, self.scan - base)
             if match is None:
                 # A tag may be cut at the end of the buffer: resume from its "<".
                 last = buffer.rfind(b"<", self.scan - base)
@@ -294,8 +314,57 @@ class _Rewriter:
                 else:
                     self.scan = base + match.start()
                 return
+            if not careful and not match.group(2):
+                after = self._plain_row(match, rest, final)
+                if after == _WAIT:
+                    self.scan = base + match.start()
+                    return
+                if after is not None:
+                    self.scan = after
+                    continue
             self._tag(match, rest)
             self.scan = base + rest.end()
+
+    def _plain_row(self, match: re.Match, rest: re.Match, final: bool) -> int | None:
+        """Occult a whole row at once if it is plain: complete in the buffer, only self-closing
+        elements inside, no comment, CDATA section, processing instruction or nested row. Returns the
+        stream offset after it, _WAIT when its end may come with the next chunk, or None for the
+        careful path (which also takes every element occulted anywhere)."""
+        plain = self.plain_rows.get(match.group(3))
+        if plain is None or rest.group().endswith(b"/>"):
+            return None
+        closing_tag, inner_tags, unsafe, rules, anywhere_first = plain
+        buffer, base = self.buffer, self.base
+        inside = rest.end()
+        closing = closing_tag.search(buffer, inside)
+        if closing is None:
+            waiting = not final and len(buffer) - match.start() < ROW_HOLD_LIMIT
+            return _WAIT if waiting else None
+        end = closing.start()
+        if unsafe.search(buffer, inside, end):
+            return None
+        found = list(inner_tags.finditer(buffer, inside, end))
+        if any(not inner.group(2).endswith(b"/>") for inner in found):
+            return None  # content to erase: the careful path
+        seen: dict[str, list[str]] = {}
+        for inner in found:
+            for rule in rules:
+                if rule.condition is not None and rule.condition.element_bytes == inner.group(1):
+                    value = self._value(inner.group(2))
+                    if value:
+                        seen.setdefault(rule.id, []).append(value)
+        # As on the careful path: an unconditional rule first, then a conditional one that holds.
+        applicable = anywhere_first + [rule for rule in rules if rule.condition is not None
+                                       and rule.condition.personal(seen.get(rule.id, []))]
+        for inner in found:
+            element = inner.group(1).decode("ascii")
+            rule = next((rule for rule in applicable if element in rule.elements), None)
+            if rule is not None:
+                edits = self._attribute_edits(inner.start(2), inner.end(2))
+                if edits:
+                    self.counts[rule.id] += 1
+                    self.edits.extend(edits)  # after every edit so far: the scan is past them
+        return base + closing.end()
 
     def _tag(self, match: re.Match, rest: re.Match) -> None:
         name = match.group(3).decode("ascii")
@@ -342,16 +411,7 @@ class _Rewriter:
         if applicable is None:
             return
         rule, row = applicable
-        edits = []
-        tag_offset = self.base + match.end()
-        for attribute in _ATTRIBUTE.finditer(rest.group()):
-            attribute_name = attribute.group(1)
-            if attribute_name == b"xmlns" or attribute_name.startswith(b"xmlns:"):
-                continue
-            group = 2 if attribute.group(2) is not None else 3
-            if attribute.start(group) < attribute.end(group):
-                edits.append(_Edit(tag_offset + attribute.start(group), tag_offset + attribute.end(group),
-                                   self.replacement))
+        edits = self._attribute_edits(match.end(), rest.end())
         if not empty:
             erase = _Edit(self.base + rest.end(), None, self.replacement)
             edits.append(erase)
@@ -362,6 +422,19 @@ class _Rewriter:
             row.pending.setdefault(rule.id, []).append(edits)
         else:
             self._apply(rule.id, edits)
+
+    def _attribute_edits(self, start: int, end: int) -> list[_Edit]:
+        """The values of the attributes in buffer[start:end] (but namespace declarations), replaced."""
+        edits = []
+        for attribute in _ATTRIBUTE.finditer(self.buffer, start, end):
+            attribute_name = attribute.group(1)
+            if attribute_name == b"xmlns" or attribute_name.startswith(b"xmlns:"):
+                continue
+            group = 2 if attribute.group(2) is not None else 3
+            if attribute.start(group) < attribute.end(group):
+                edits.append(_Edit(self.base + attribute.start(group), self.base + attribute.end(group),
+                                   self.replacement))
+        return edits
 
     def _apply(self, rule_id: str, edits: list[_Edit]) -> None:
         self.counts[rule_id] += 1
@@ -435,6 +508,16 @@ class _Rewriter:
         self.out = position
         del self.buffer[:position - self.base]
         self.base = position
+
+
+def _alternatives(names: set[str]) -> bytes:
+    return b"|".join(re.escape(name.encode("ascii")) for name in sorted(names, key=len, reverse=True))
+
+
+def _token(names: set[str]) -> re.Pattern:
+    """Comments, CDATA sections, processing instructions, and the tags of ``names`` (any prefix)."""
+    # One "<" then the alternatives: the engine looks for the literal first (twice as fast).
+    return re.compile(rb"<(?:(!--|!\[CDATA\[|\?)|(/?)" + _PREFIX + rb"(" + _alternatives(names) + rb")(?=[\s/>]))")
 
 
 def _start(edit: _Edit) -> int:
