@@ -53,9 +53,20 @@ def personal_values(original: bytes) -> set[str]:
     return personal
 
 
-def named_persons(original: bytes) -> set[str]:
-    """The personal values that are words (names, labels), which no figure of a CSV can match by chance."""
-    return {value for value in personal_values(original) if sum(char.isalpha() for char in value) >= 4}
+def public_values(document: bytes) -> set[str]:
+    """The values of the elements no rule designates: what may be published."""
+    root = etree.fromstring(document, _PARSER)
+    targets = designated(root)
+    return {value for element in root.iter(etree.Element) if element not in targets for value in _values(element)}
+
+
+def named_persons(original: bytes, *others: bytes) -> set[str]:
+    """The personal values that are words (names, labels), which no figure of a CSV can match by chance,
+    and that no published value of ``original`` or ``others`` contains (a club named like a person's
+    row in one place may get a public subsidy in another)."""
+    published = "\n".join(set().union(*(public_values(document) for document in (original, *others))))
+    return {value for value in personal_values(original)
+            if sum(char.isalpha() for char in value) >= 4 and value not in published}
 
 
 def assert_occulted(original: bytes, occulted: bytes) -> int:

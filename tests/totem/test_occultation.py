@@ -23,7 +23,8 @@ from ckanext.budgetod.totem.scdl import convert_document
 from tests.occultation_oracle import REPLACEMENT, assert_occulted, codes
 
 from .conftest import BROKEN_DIR, CORPUS, PLANS_DIR
-from .totem_factory import Line, totem_document, write_plan
+from .totem_factory import personal_document as generated
+from .totem_factory import totem_document, write_plan
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 
@@ -76,62 +77,11 @@ def test_occultation_is_idempotent_and_keeps_the_prolog(source, tmp_path):
 
 # ---------------------------------------------------------------- every rule, generated
 
-ANNEXES = """
-<DATA_PROVISION><PROVISION><LibNatProv V="Litige avec M. Jean Provision"/><LibObjProv V="Contentieux Provision"/>
-  <MtProv V="10.00"/></PROVISION></DATA_PROVISION>
-<DATA_PERSONNEL><PERSONNEL><EmploiGradeAgent V="DGS"/><RemunAgent V="4321.09"/></PERSONNEL></DATA_PERSONNEL>
-<DATA_ORGANISME_ENG><ORGANISME_ENG><NomOrgEng V="Jeanne Organisme"/><RSOrgEng V="SARL Jeanne"/>
-  </ORGANISME_ENG></DATA_ORGANISME_ENG>
-<DATA_CONCOURS>
-  <CONCOURS><LibOrgaBenef V="Pierre Apres-Code"/><ObjSubv V="Bourse Pierre"/><CodNatJurBenefCA V="P3"/></CONCOURS>
-  <CONCOURS><CodNatJurBenefCA V="P1"/><LibOrgaBenef V="Association des amis"/><ObjSubv V="Fete"/></CONCOURS>
-  <CONCOURS><LibOrgaBenef V="Paul Sans-Code"/><DenomOuNumSubv V="Subvention Paul"/>
-    <LibPrestaNat V="Prestation Paul"/></CONCOURS>
-  <CONCOURS><CodNatJurBenefCA V="&#80;3"/><LibOrgaBenef V='Marie Reference'/></CONCOURS>
-  <CONCOURS><CodNatJurBenefCA V=""/><LibOrgaBenef V="Luc Code-Vide"/></CONCOURS>
-  <CONCOURS><CodNatJurBenefCA V="U4"/><LibOrgaBenef V="CCAS de Crach"/></CONCOURS>
-</DATA_CONCOURS>
-<DATA_PRET><PRET><NomBenefPret V="Emile Emprunteur"/><MtPret V="1000"/></PRET></DATA_PRET>
-<DATA_AUTRE_ENGAGEMENT>
-  <AUTRE_ENGAGEMENT><NomOrgaBenef V="Hugo Garanti"/><NatEng V="Caution Hugo"/><CodTypPersoMorale V="P"/>
-    </AUTRE_ENGAGEMENT>
-  <AUTRE_ENGAGEMENT><NomOrgaBenef V="Ines Sans-Type"/></AUTRE_ENGAGEMENT>
-  <AUTRE_ENGAGEMENT><CodTypPersoMorale V="U"/><NomOrgaBenef V="Office HLM"/><NatEng V="Garantie HLM"/>
-    </AUTRE_ENGAGEMENT>
-</DATA_AUTRE_ENGAGEMENT>
-<DATA_CREDIT_BAIL><CREDIT_BAIL><LibCredBail V="Voiture de Mme Kim"/></CREDIT_BAIL></DATA_CREDIT_BAIL>
-<DATA_DETTE><DETTE><LibTypDette V="Dette envers M. Leo"/></DETTE></DATA_DETTE>
-<PJRef><NomPJ V="releve-de-M-Noe.pdf"/><IdUnique V="PJ1"/></PJRef>
-<DATA_MEMBRESASA><MEMBREASA><Proprietaire V="Olga Proprietaire"/><Surface V="12"/></MEMBREASA></DATA_MEMBRESASA>
-<Champ_Editeur V="Note de Remi Editeur"/>
-<!-- a comment quoting a row: <CONCOURS><LibOrgaBenef V="comment text"/></CONCOURS> is no element -->
-<DATA_FORMATION><FORMATION><Champ_Editeur>Texte de Sarah <![CDATA[avec <CDATA> de Sarah]]></Champ_Editeur>
-  <MtFormation V="5 &gt; 4"/></FORMATION></DATA_FORMATION>
-<?producer <LibOrgaBenef V="pi text"?>
-<DATA_CONCOURS><CONCOURS ><CodNatJurBenefCA  V = "P3" /><LibOrgaBenef
-  V="Theo Espaces" Extra='x > y'/></CONCOURS></DATA_CONCOURS>
-"""
-
 GENERATED_PERSONS = ["Jean Provision", "4321.09", "Jeanne Organisme", "Pierre Apres-Code", "Paul Sans-Code",
                      "Marie Reference", "Luc Code-Vide", "Emile Emprunteur", "Hugo Garanti", "Ines Sans-Type",
                      "Mme Kim", "M. Leo", "M-Noe", "Olga Proprietaire", "Remi Editeur", "Sarah", "Theo Espaces"]
 KEPT = ["Association des amis", "CCAS de Crach", "Office HLM", "Garantie HLM", "comment text", "pi text",
         "5 &gt; 4", "EmploiGradeAgent"]
-
-
-def _prefixed(document: bytes, encoding: str) -> bytes:
-    """The same document with every element in a prefixed namespace (db:), no default namespace."""
-    text = document.decode(encoding)
-    head, _, body = text.partition("?>")
-    body = re.sub(r"<(/?)(?=[A-Za-z])", r"<\1db:", body)
-    body = body.replace(' xmlns="', ' xmlns:db="')
-    return f"{head}?>{body}".encode(encoding)
-
-
-def generated(encoding="UTF-8", *, prefixed=False, cfu=False) -> bytes:
-    document = totem_document([Line(), Line(nature="7067", codrd="R")], annexes=ANNEXES, encoding=encoding,
-                              cfu=cfu, collectivite="CRACH Élysée")
-    return _prefixed(document, encoding) if prefixed else document
 
 
 VARIANTS = {

@@ -7,6 +7,7 @@ the structure of the real files in ../shared/data.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
@@ -207,3 +208,58 @@ def write_plan(base: Path, year: int = 2022, norme: str = "M14", declinaison: st
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(plan_de_comptes(norme, declinaison, year, **options))
     return path
+
+
+# Annex rows exercising every default occultation rule: codes before and after the names, missing,
+# empty or written as a character reference; comments, CDATA and PIs quoting rows; odd spacing.
+PERSONAL_ANNEXES = """
+<DATA_PROVISION><PROVISION><LibNatProv V="Litige avec M. Jean Provision"/><LibObjProv V="Contentieux Provision"/>
+  <MtProv V="10.00"/></PROVISION></DATA_PROVISION>
+<DATA_PERSONNEL><PERSONNEL><EmploiGradeAgent V="DGS"/><RemunAgent V="4321.09"/></PERSONNEL></DATA_PERSONNEL>
+<DATA_ORGANISME_ENG><ORGANISME_ENG><NomOrgEng V="Jeanne Organisme"/><RSOrgEng V="SARL Jeanne"/>
+  </ORGANISME_ENG></DATA_ORGANISME_ENG>
+<DATA_CONCOURS>
+  <CONCOURS><LibOrgaBenef V="Pierre Apres-Code"/><ObjSubv V="Bourse Pierre"/><CodNatJurBenefCA V="P3"/></CONCOURS>
+  <CONCOURS><CodNatJurBenefCA V="P1"/><LibOrgaBenef V="Association des amis"/><ObjSubv V="Fete"/></CONCOURS>
+  <CONCOURS><LibOrgaBenef V="Paul Sans-Code"/><DenomOuNumSubv V="Subvention Paul"/>
+    <LibPrestaNat V="Prestation Paul"/></CONCOURS>
+  <CONCOURS><CodNatJurBenefCA V="&#80;3"/><LibOrgaBenef V='Marie Reference'/></CONCOURS>
+  <CONCOURS><CodNatJurBenefCA V=""/><LibOrgaBenef V="Luc Code-Vide"/></CONCOURS>
+  <CONCOURS><CodNatJurBenefCA V="U4"/><LibOrgaBenef V="CCAS de Crach"/></CONCOURS>
+</DATA_CONCOURS>
+<DATA_PRET><PRET><NomBenefPret V="Emile Emprunteur"/><MtPret V="1000"/></PRET></DATA_PRET>
+<DATA_AUTRE_ENGAGEMENT>
+  <AUTRE_ENGAGEMENT><NomOrgaBenef V="Hugo Garanti"/><NatEng V="Caution Hugo"/><CodTypPersoMorale V="P"/>
+    </AUTRE_ENGAGEMENT>
+  <AUTRE_ENGAGEMENT><NomOrgaBenef V="Ines Sans-Type"/></AUTRE_ENGAGEMENT>
+  <AUTRE_ENGAGEMENT><CodTypPersoMorale V="U"/><NomOrgaBenef V="Office HLM"/><NatEng V="Garantie HLM"/>
+    </AUTRE_ENGAGEMENT>
+</DATA_AUTRE_ENGAGEMENT>
+<DATA_CREDIT_BAIL><CREDIT_BAIL><LibCredBail V="Voiture de Mme Kim"/></CREDIT_BAIL></DATA_CREDIT_BAIL>
+<DATA_DETTE><DETTE><LibTypDette V="Dette envers M. Leo"/></DETTE></DATA_DETTE>
+<PJRef><NomPJ V="releve-de-M-Noe.pdf"/><IdUnique V="PJ1"/></PJRef>
+<DATA_MEMBRESASA><MEMBREASA><Proprietaire V="Olga Proprietaire"/><Surface V="12"/></MEMBREASA></DATA_MEMBRESASA>
+<Champ_Editeur V="Note de Remi Editeur"/>
+<!-- a comment quoting a row: <CONCOURS><LibOrgaBenef V="comment text"/></CONCOURS> is no element -->
+<DATA_FORMATION><FORMATION><Champ_Editeur>Texte de Sarah <![CDATA[avec <CDATA> de Sarah]]></Champ_Editeur>
+  <MtFormation V="5 &gt; 4"/></FORMATION></DATA_FORMATION>
+<?producer <LibOrgaBenef V="pi text"?>
+<DATA_CONCOURS><CONCOURS ><CodNatJurBenefCA  V = "P3" /><LibOrgaBenef
+  V="Theo Espaces" Extra='x > y'/></CONCOURS></DATA_CONCOURS>
+"""
+
+
+def _prefixed(document: bytes, encoding: str) -> bytes:
+    """The same document with every element in a prefixed namespace (db:), no default namespace."""
+    text = document.decode(encoding)
+    head, _, body = text.partition("?>")
+    body = re.sub(r"<(/?)(?=[A-Za-z])", r"<\1db:", body)
+    body = body.replace(' xmlns="', ' xmlns:db="')
+    return f"{head}?>{body}".encode(encoding)
+
+
+def personal_document(encoding="UTF-8", *, prefixed=False, cfu=False) -> bytes:
+    """A document whose annexes exercise every default occultation rule (PERSONAL_ANNEXES)."""
+    document = totem_document([Line(), Line(nature="7067", codrd="R")], annexes=PERSONAL_ANNEXES, encoding=encoding,
+                              cfu=cfu, collectivite="CRACH Élysée")
+    return _prefixed(document, encoding) if prefixed else document

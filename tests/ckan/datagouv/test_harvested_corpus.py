@@ -3,11 +3,15 @@ from __future__ import annotations
 
 import json
 
+from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import factories, helpers
 
+from ckanext.budgetod.datagouv import model as state
 from ckanext.budgetod.datagouv import sync
+from ckanext.budgetod.totem.reader import read_header
 
-from tests.ckan.harvester.conftest import SAMPLE_DATASETS, SHARED_TOTEM, create_source, harvest
+from tests.ckan.harvester.conftest import (SAMPLE_DATASETS, SHARED_TOTEM, by_role, create_source, harvest,
+                                           stored_file)
 from tests.harvester_sources.servers import LocalServer
 from tests.occultation_oracle import leftover_personal_values, named_persons
 
@@ -44,27 +48,52 @@ def test_the_harvested_corpus_gives_one_udata_dataset_per_dataset_and_a_second_s
 
 
 def test_nothing_personal_reaches_data_gouv_fr_even_with_every_file_uploaded(
-        udata, udata_organization, synchroniser, ckan_config, monkeypatch):
+        cli, udata, udata_organization, synchroniser, ckan_config, monkeypatch):
     monkeypatch.setitem(ckan_config, "ckanext.budgetod.datagouv.upload_all", True)
     sysadmin, organization = factories.Sysadmin(), factories.Organization()
     with LocalServer(directory=SHARED_TOTEM) as server:
         source = create_source(sysadmin, organization, server.url("/"),
                                {"kind": "index", "datagouv": {"organization": udata_organization["slug"]}})
         assert harvest(source).errors() == []
+    corpus = [path.read_bytes() for path in SHARED_TOTEM.glob("*.xml")]
+    persons = set().union(*(named_persons(document, *corpus) for document in corpus))
+    assert "PRESSARD TITOUAN" in persons
+
+    def assert_nothing_personal_on_udata() -> None:
+        remote_datasets = udata.datasets()
+        payloads = json.dumps(remote_datasets, ensure_ascii=False)
+        files = {resource["format"]: [] for remote in remote_datasets for resource in remote["resources"]}
+        for remote in remote_datasets:
+            for resource in remote["resources"]:
+                files[resource["format"]].append(udata.file_content(resource["url"]))
+        assert len(files["xml"]) == len(SAMPLE_DATASETS)
+        for document in files["xml"]:
+            assert leftover_personal_values(document) == []
+        contents = [content.decode("utf-8", "replace") for contents in files.values() for content in contents]
+        for person in persons:
+            assert person not in payloads and not any(person in content for content in contents), person
 
     sync_all(synchroniser())
+    assert_nothing_personal_on_udata()
 
-    persons = set().union(*(named_persons(path.read_bytes()) for path in SHARED_TOTEM.glob("*.xml")))
-    assert "PRESSARD TITOUAN" in persons
-    remote_datasets = udata.datasets()
-    payloads = json.dumps(remote_datasets, ensure_ascii=False)
-    documents = [udata.file_content(resource["url"]) for remote in remote_datasets
-                 for resource in remote["resources"] if resource["format"] == "xml"]
-    assert len(documents) == len(SAMPLE_DATASETS)
-    for document in documents:
-        assert leftover_personal_values(document) == []
-    files = [udata.file_content(resource["url"]).decode("utf-8", "replace") for remote in remote_datasets
-             for resource in remote["resources"]]
-    for person in persons:
-        assert person not in payloads and not any(person in content for content in files), person
+    # A portal that published before occultation existed: its stored documents are the originals,
+    # and so are data.gouv.fr's copies. `occult --all` republishes them; the next sync follows.
+    for path in SHARED_TOTEM.glob("*.xml"):
+        key = read_header(path).document_key
+        totem = by_role(helpers.call_action("package_show", id=SAMPLE_DATASETS[path.name])["resources"], key)["totem"]
+        stored_file(totem).write_bytes(path.read_bytes())
+        helpers.call_action("resource_patch", context={"user": sysadmin["name"]}, id=totem["id"],
+                            description="publié avant l'occultation")
+    sync_all(synchroniser())
+    leaked = [resource for remote in udata.datasets() for resource in remote["resources"]
+              if resource["format"] == "xml" and leftover_personal_values(udata.file_content(resource["url"]))]
+    assert len(leaked) == 5  # the lotissement's document names nobody
+
+    result = cli.invoke(ckan_command, ["budgetod", "occult", "--all"])
+    assert result.exit_code == 0, result.output
+    statuses = {state.get(package_id).package_name: state.get(package_id).status for package_id in sync.candidate_ids()}
+    lotissement = SAMPLE_DATASETS["crach-lotissement-bp-2022.xml"]
+    assert statuses.pop(lotissement) != "pending" and set(statuses.values()) == {"pending"}
+    sync_all(synchroniser())
+    assert_nothing_personal_on_udata()
     assert udata.violations == []

@@ -18,6 +18,7 @@ from tests.ckan.harvester.conftest import (SAMPLE_DATASETS, SHARED_TOTEM, by_rol
 from tests.ckan.harvester.test_uploads import editor_dataset, run_background_jobs, siblings, upload  # noqa: F401
 from tests.harvester_sources.servers import LocalServer
 from tests.occultation_oracle import assert_occulted, leftover_personal_values, named_persons
+from tests.totem.totem_factory import personal_document
 
 pytestmark = pytest.mark.usefixtures("harvest_db", "with_test_worker", "clean_queues")
 
@@ -85,6 +86,26 @@ def test_an_uploaded_document_is_replaced_by_its_occulted_version(editor_dataset
     assert stored_file(totem).read_bytes() == stored
     assert siblings(target["id"], totem["id"])["report"]["id"] == made["report"]["id"]
     assert helpers.call_action("package_show", id=target["id"])["metadata_modified"] >= modified
+
+
+@pytest.mark.parametrize("variant", [{}, {"encoding": "ISO-8859-1", "prefixed": True}], ids=["utf-8", "prefixed-latin-1"])
+def test_a_document_exercising_every_rule_is_published_occulted(editor_dataset, variant):  # noqa: F811
+    editor, target = editor_dataset
+    original = personal_document(**variant)
+    totem = upload(editor, target["id"], original, "annexes.xml")
+
+    run_background_jobs()
+
+    assert assert_occulted(original, stored_file(helpers.call_action("resource_show", id=totem["id"])).read_bytes()) == 23
+    made = siblings(target["id"], totem["id"])
+    report_text = stored_file(made["report"]).read_text(encoding="utf-8")
+    assert json.loads(report_text)["occultation"]["total"] == 23
+    everything_shown = "\n".join([json.dumps(helpers.call_action("package_show", id=target["id"]), ensure_ascii=False),
+                                  report_text, stored_file(made["scdl"]).read_text(encoding="utf-8")])
+    persons = named_persons(original)
+    assert "Pierre Apres-Code" in persons and "Marie Reference" in persons
+    for person in persons:
+        assert person not in everything_shown, person
 
 
 def test_an_uploaded_document_the_conversion_refuses_is_occulted_all_the_same(editor_dataset):  # noqa: F811
