@@ -541,7 +541,9 @@ class Synchroniser:
         recorder.organization(organization_id)
         fields = {**wanted.fields, "spatial": self._spatial(wanted.zone)}
         if wanted.zone is not None and fields["spatial"] is None:
-            # Published without its zone: another fingerprint, so that the next sync tries again.
+            # Unresolved: udata's spatial is left as it is (empty on a new dataset), and another
+            # fingerprint makes the next sync try again.
+            del fields["spatial"]
             fingerprint = f"{fingerprint}:{SPATIAL_MISSING}"
         remote = self._find(wanted.package_id, organization_id, row)
         if remote is None:

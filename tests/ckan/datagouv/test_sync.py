@@ -413,3 +413,18 @@ def test_zones_udata_cannot_resolve_leave_spatial_empty_and_a_later_sync_fills_i
     assert {outcome.result for outcome in sync_all(synchroniser())} == {"unchanged"}
     assert udata.write_calls == writes
     assert udata.violations == []
+
+
+def test_an_unresolved_zone_keeps_the_spatial_coverage_udata_already_has(portal, udata, synchroniser):
+    mohon = portal.budget("21560134500014", 2023, "COMMUNE DE MOHON", "56134", [MOHON_CFU])
+    assert synchroniser().sync(mohon["id"]).result == "created"
+    udata.fail_spatial_zones(503)
+    helpers.call_action("package_patch", context={"user": portal.sysadmin["name"]}, id=mohon["id"],
+                        notes="Compte financier unique 2023, corrigé.")
+
+    outcome = synchroniser().sync(mohon["id"])
+
+    assert outcome.result == "updated" and "56134" in outcome.message
+    (remote,) = udata.datasets()
+    assert remote["description"] == "Compte financier unique 2023, corrigé."
+    assert remote["spatial"] == {"zones": ["fr:commune:56134"], "granularity": "fr:commune"}
