@@ -185,7 +185,7 @@ class RowBuilder:
                                                       chapter=chapter.code))
             account = plan.accounts.get(nature)
             found = None
-            if account is None:
+            if account is None and nature:
                 found = self._other_years.first(lambda other: other.accounts.get(nature))
             if chapter is None:
                 chapter = self._chapter_of_account(nature, codrd, opbudg, typopbudg, found and found[1])
