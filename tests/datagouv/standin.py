@@ -37,6 +37,8 @@ object: writable fields left out go back to their defaults (resources
 included), except the file facts (url, checksum, size, mime, format) of
 uploaded resources, which the server owns.
 
+A broken spatial API (``fail_spatial_zones``): every zone answers 404, 501 or a 5xx.
+
 Fault injection (``Fault``): answer 500 (or another 5xx), 429 with
 ``Retry-After``, stall past the client's timeout (until ``stall_timeout`` or
 ``close``), or reset the connection without answering; before the request is
@@ -64,6 +66,7 @@ import unicodedata
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timezone
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
@@ -275,6 +278,7 @@ class UdataStandIn:
         self._datasets: dict[str, dict] = {}
         self._former_slugs: dict[str, str] = {}  # former slug → dataset id
         self._zones: dict[str, dict] = {}
+        self._zones_failing: int | None = None  # the status every spatial zone answers, when set
         self._files: dict[str, tuple[bytes, str]] = {}  # served path → (content, mime)
         self._redirects: dict[str, tuple[int, str]] = {}
         self._scripted: list[Fault] = []
@@ -408,10 +412,18 @@ class UdataStandIn:
         with self._lock:
             self._random_faults = (random.Random(seed), share, tuple(kinds), after_write, method)
 
+    def fail_spatial_zones(self, status: int | None) -> None:
+        """Every ``/spatial/zone/<id>/`` answers ``status`` (None: normal again), as real instances
+        do: 404 for every zone when the geozones were never loaded, 501 where the spatial API is not
+        implemented, 5xx when it breaks."""
+        with self._lock:
+            self._zones_failing = status
+
     def clear_faults(self) -> None:
         with self._lock:
             self._scripted.clear()
             self._random_faults = None
+            self._zones_failing = None
 
     # --- what happened ---
 
@@ -730,6 +742,8 @@ class UdataStandIn:
         return _Reply.json({**self._resource_out(resource), "success": True})
 
     def _op_spatial_zone(self, call: _Call, id: str) -> _Reply:
+        if self._zones_failing is not None:
+            return _message(self._zones_failing, HTTPStatus(self._zones_failing).phrase)
         zone = self._zones.get(id)
         return _Reply.json(zone) if zone else _message(404, "Not Found")
 

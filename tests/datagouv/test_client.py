@@ -164,6 +164,20 @@ def test_organization_and_spatial_zone_lookups(udata, client, metz):
     assert client.spatial_zone("99999", "commune") is None
 
 
+@pytest.mark.parametrize("status", [404, 501, 503])
+def test_a_broken_spatial_api_answers_every_zone_with_its_status(udata, client, metz, status):
+    udata.add_zone("fr:commune:57463", "Metz")
+    udata.fail_spatial_zones(status)
+    if status == 404:
+        assert client.spatial_zone("57463", "commune") is None
+    else:
+        with pytest.raises(UdataError) as caught:
+            client.spatial_zone("57463", "commune")
+        assert caught.value.status == status
+    udata.fail_spatial_zones(None)
+    assert client.spatial_zone("57463", "commune")["id"] == "fr:commune:57463"
+
+
 def test_organization_datasets_walked_over_every_page(udata, client, client_for, metz, nancy):
     expected = [udata.add_dataset(metz["id"], f"Budget {year}", private=year == 2020)["id"]
                 for year in range(2017, 2024)]

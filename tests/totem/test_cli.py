@@ -70,7 +70,7 @@ def test_convert_with_report_validates_and_describes(tmp_path):
     assert content["document"]["siret"] == "24350078200095"
     assert content["document"]["budget"]["annex"] is True
     assert content["plan"]["used_year"] == 2022
-    assert {warning["code"] for warning in content["warnings"]} == {"chapter_from_prefix", "nature_label_from_parent"}
+    assert {warning["code"] for warning in content["warnings"]} == {"chapter_from_prefix", "nature_from_other_year"}
     assert content["validation"]["valid"] is True and content["validation"]["error_count"] == 0
     assert "warning: " in result.stderr and "6518" in result.stderr
 

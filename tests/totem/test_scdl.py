@@ -11,7 +11,7 @@ from ckanext.budgetod.totem.errors import DocumentError
 from ckanext.budgetod.totem.scdl import SCDL_FIELDS, convert_document
 
 from .conftest import SCHEMA_PATH
-from .totem_factory import Line, write_plan, write_totem
+from .totem_factory import DEFAULT_ACCOUNTS, DEFAULT_CHAPTERS, Line, write_plan, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 
@@ -284,3 +284,61 @@ def test_report_holds_document_rows_plan_and_warnings(tmp_path, plan):
     assert report["warnings"][0]["message"].startswith("account 6518 missing")
     assert report["validation"] is None
     json.dumps(report)  # serialisable as is
+
+
+# --- codes missing from the year's plan --------------------------------------------------------
+
+OLD_ACCOUNT = ("6237", "Publications", {"DR": "011"}, [])
+OLD_FUNCTION = ("823", "Espaces verts urbains", [])
+OLD_CHAPTER = ("017", "RSA", "F")
+
+
+def write_older_plan(plans_dir, year, label_suffix=""):
+    """A plan with a few codes the default (current) plan no longer has."""
+    accounts = [*DEFAULT_ACCOUNTS, (OLD_ACCOUNT[0], OLD_ACCOUNT[1] + label_suffix, *OLD_ACCOUNT[2:])]
+    functions = [("8", "Aménagement", [("82", "Aménagement urbain", [("822", "Voirie", []),
+                                                                      (OLD_FUNCTION[0], OLD_FUNCTION[1] + label_suffix, [])])])]
+    write_plan(plans_dir, year, accounts=accounts, functions=functions,
+               chapters=[*DEFAULT_CHAPTERS, (OLD_CHAPTER[0], OLD_CHAPTER[1] + label_suffix, OLD_CHAPTER[2])])
+
+
+def test_a_code_missing_from_the_years_plan_is_taken_from_the_nearest_other_year(tmp_path, plans_dir):
+    write_plan(plans_dir, 2022)
+    write_older_plan(plans_dir, 2019, " (2019)")
+    write_older_plan(plans_dir, 2021)  # nearer than 2019
+    rows, result = convert(tmp_path, plans_dir, [Line(nature="6237", fonction="823"), Line(nature="6064", contnat="017")])
+    assert [(row["BGT_CONTNAT"], row["BGT_CONTNAT_LABEL"], row["BGT_NATURE_LABEL"], row["BGT_FONCTION_LABEL"])
+            for row in rows] == [("011", "Charges à caractère général", "Publications", "Espaces verts urbains"),
+                                 ("017", "RSA", "Fournitures administratives", "")]
+    assert [(warning.code, warning.params) for warning in result.warnings] == [
+        ("nature_from_other_year", {"nature": "6237", "plan_year": "2022", "used_year": "2021"}),
+        ("fonction_from_other_year", {"fonction": "823", "plan_year": "2022", "used_year": "2021"}),
+        ("chapter_from_other_year", {"contnat": "017", "plan_year": "2022", "used_year": "2021"}),
+    ]
+    assert "2021" in result.warnings[0].message("fr") and "2022" in result.warnings[0].message("en")
+
+
+def test_the_parent_code_is_the_last_resort(tmp_path, plans_dir):
+    write_plan(plans_dir, 2022)
+    write_older_plan(plans_dir, 2021)
+    rows, result = convert(tmp_path, plans_dir, [Line(nature="65189", fonction="8229")])
+    assert (rows[0]["BGT_NATURE_LABEL"], rows[0]["BGT_FONCTION_LABEL"]) == ("Redevances pour concessions", "Voirie")
+    assert warning_codes(result) == {"nature_label_from_parent": 1, "fonction_label_from_parent": 1}
+
+
+def test_a_document_of_a_year_without_plan_looks_further_back(tmp_path, plans_dir):
+    write_plan(plans_dir, 2024)
+    write_older_plan(plans_dir, 2023)
+    rows, result = convert(tmp_path, plans_dir, [Line(nature="6237")], year="2025")
+    assert rows[0]["BGT_NATURE_LABEL"] == "Publications"
+    assert [(warning.code, warning.params.get("used_year")) for warning in result.warnings] == [
+        ("plan_year_fallback", "2024"), ("nature_from_other_year", "2023")]
+
+
+def test_other_years_are_read_only_when_a_code_is_missing(tmp_path, plans_dir):
+    from ckanext.budgetod.totem import nomenclature
+
+    write_plan(plans_dir, 2022)
+    write_older_plan(plans_dir, 2021)
+    convert(tmp_path, plans_dir, [Line(nature="6064", fonction="822")])
+    assert nomenclature._load_plan.cache_info().currsize == 1

@@ -25,6 +25,7 @@ class Line:
     codrd: str | None = "D"
     contnat: str | None = None
     fonction: str | None = None
+    contfon: str | None = None
     operation: str | None = None
     opbudg: str | None = "0"
     typopbudg: str | None = None
@@ -37,7 +38,8 @@ class Line:
     def xml(self) -> str:
         parts = []
         for name, value in (("Nature", self.nature), ("Fonction", self.fonction), ("Operation", self.operation),
-                            ("ContNat", self.contnat), ("ArtSpe", self.artspe), ("CodRD", self.codrd)):
+                            ("ContNat", self.contnat), ("ArtSpe", self.artspe), ("ContFon", self.contfon),
+                            ("CodRD", self.codrd)):
             if value is not None:
                 parts.append(f"<{name} V={quoteattr(value)}/>")
         parts += [f"<{name} V={quoteattr(value)}/>" for name, value in self.amounts.items()]
@@ -110,6 +112,44 @@ def totem_document(
         body = f'<DocumentBudgetaire xmlns="{TOTEM_NAMESPACE}">\n{document}</DocumentBudgetaire>\n'
     text = f'<?xml version="1.0" encoding="{encoding}"?>\n{before_root}{body}'
     return text.encode(encoding)
+
+
+@dataclass(frozen=True)
+class ExpectedFunction:
+    """A generated line's Fonction, and the BGT_FONCTION and label the plan gives it."""
+
+    line: Line
+    code: str
+    label: str
+
+
+def m57_function_lines(plan_path: Path, form: str) -> list[ExpectedFunction]:
+    """Lines of a real M57 plan's functions, each with what the conversion must write.
+
+    ``form`` "plain": Fonction is the function (024), as small communes vote. "prefixed": the
+    functional presentation of large communes, Fonction prefixed with the two digits of its
+    functional chapter (93024 under ContFon 930, 904221 under 904), in both sections; and the
+    non-ventilated functional chapters (92x, 94x, 95x) written as Fonction. The expectations are
+    read from the plan's XML here, apart from the code under test.
+    """
+    from lxml import etree
+
+    root = etree.parse(str(plan_path)).getroot()
+    functions = {element.get("Code"): element.get("Libelle").strip()
+                 for element in root.iterfind("Fonction/RefFonctionnelles//RefFonc")}
+    chapters = {element.get("Code"): element.get("Libelle").strip()
+                for element in root.iterfind("Fonction/Chapitres/Chapitre")}
+    if form == "plain":
+        return [ExpectedFunction(Line(nature="6064", fonction=code), code, label) for code, label in functions.items()]
+    expected = []
+    for prefix, nature in (("90", "2128"), ("93", "6064")):  # investissement, fonctionnement
+        for code, label in functions.items():
+            expected.append(ExpectedFunction(Line(nature=nature, fonction=prefix + code, contfon=prefix + code[0]),
+                                             code, label))
+    for chapter, label in chapters.items():
+        if chapter[:2] in ("92", "94", "95"):
+            expected.append(ExpectedFunction(Line(nature="6064", fonction=chapter, contfon=chapter), chapter, label))
+    return expected
 
 
 def _leaves(pairs) -> str:

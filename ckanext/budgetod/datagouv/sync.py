@@ -65,6 +65,8 @@ ON_DELETE = ("delete", "archive")
 UDATA_LICENSES = frozenset({"cc-by", "cc-by-sa", "cc-zero", "fr-lo", "lov2", "notspecified", "odc-by",
                             "odc-odbl", "odc-pddl", "other-at", "other-open", "other-pd"})
 DEFAULT_FREQUENCY = "annual"
+# Marks the fingerprint of a dataset published without its spatial zone.
+SPATIAL_MISSING = "spatial-missing"
 # How often a create whose outcome is unknown is looked for, then sent again.
 AMBIGUOUS_CREATE_TRIES = 3
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -408,13 +410,13 @@ class _Recorder:
         self.row.udata_resources = resources  # a new dict: JSONB changes are seen on assignment
         model.Session.commit()
 
-    def succeeded(self, content_hash: str) -> None:
+    def succeeded(self, content_hash: str, warning: str = "") -> None:
         if self.dry_run:
             return
         row = self.row
         # The dataset changed again while this ran: the job queued since will sync it.
         row.status = state.STATUS_PENDING if row.changed and row.changed > self.started else state.STATUS_OK
-        row.message, row.attempts, row.last_success, row.content_hash = "", 0, state.utcnow(), content_hash
+        row.message, row.attempts, row.last_success, row.content_hash = warning, 0, state.utcnow(), content_hash
         model.Session.commit()
 
     def failed(self, message: str) -> None:
@@ -474,7 +476,7 @@ class Synchroniser:
         self.options = options
         self.dry_run = dry_run
         self._organizations: dict[str, dict] = {}
-        self._zones: dict[tuple[str, str], str | None] = {}
+        self._zones: dict[tuple[str, str], tuple[str | None, Bilingual | None]] = {}
         self._listings: dict[str, dict[str, list[dict]]] = {}
         self._outcome = Outcome("", "")
 
@@ -538,6 +540,11 @@ class Synchroniser:
         organization_id = self._organization_id(organization)
         recorder.organization(organization_id)
         fields = {**wanted.fields, "spatial": self._spatial(wanted.zone)}
+        if wanted.zone is not None and fields["spatial"] is None:
+            # Unresolved: udata's spatial is left as it is (empty on a new dataset), and another
+            # fingerprint makes the next sync try again.
+            del fields["spatial"]
+            fingerprint = f"{fingerprint}:{SPATIAL_MISSING}"
         remote = self._find(wanted.package_id, organization_id, row)
         if remote is None:
             outcome.result = "created"
@@ -556,7 +563,7 @@ class Synchroniser:
         self._sync_resources(remote, wanted, recorder)
         if outcome.result == "unchanged" and outcome.operations:
             outcome.result = "updated"
-        recorder.succeeded(fingerprint)
+        recorder.succeeded(fingerprint, outcome.message)
 
     def _check_api_key(self) -> None:
         if not self.dry_run and not self.options.api_key:
@@ -576,13 +583,32 @@ class Synchroniser:
         return self._organizations[reference]["id"]
 
     def _spatial(self, zone: tuple[str, str] | None) -> dict | None:
+        """The dataset's ``spatial``; None, with the outcome's warning, when udata cannot say the
+        zone (unknown, or the spatial API failing): the rest is published all the same."""
         if zone is None:
             return None
         if zone not in self._zones:
-            found = self.client.spatial_zone(zone[1], zone[0])
-            self._zones[zone] = found["id"] if found else None
-        zone_id = self._zones[zone]
-        return {"zones": [zone_id], "granularity": f"fr:{zone[0]}"} if zone_id else None
+            self._zones[zone] = self._zone_id(*zone)  # once per run, found or not
+        zone_id, problem = self._zones[zone]
+        if zone_id is None:
+            self._outcome.message = bilingual(Bilingual(
+                f"zone spatiale {zone[0]} {zone[1]} non résolue par data.gouv.fr ({problem.fr}) : "
+                "champ spatial laissé vide, la prochaine synchronisation le complétera",
+                f"spatial zone {zone[0]} {zone[1]} not resolved by data.gouv.fr ({problem.en}): "
+                "spatial left empty, the next sync fills it in"))
+            log.warning("data.gouv.fr sync of %s: zone %s %s not resolved (%s)",
+                        self._outcome.package_name, *zone, problem.en)
+            return None
+        return {"zones": [zone_id], "granularity": f"fr:{zone[0]}"}
+
+    def _zone_id(self, level: str, code: str) -> tuple[str | None, Bilingual | None]:
+        try:
+            found = self.client.spatial_zone(code, level)
+        except UdataError as error:
+            return None, Bilingual(error.describe("fr"), error.describe("en"))
+        if found is None:
+            return None, Bilingual("zone inconnue", "unknown zone")
+        return found["id"], None
 
     def _listed(self, package_id: str, organization_id: str, *, fresh: bool = False) -> list[dict]:
         """The organisation's datasets carrying ``package_id`` as key, oldest first."""

@@ -226,7 +226,15 @@ def _update(dataset: dict, user: str, uploads: dict[str, tuple[str, str]]) -> di
                 path, filename = uploads[resource["id"]]
                 stream = files.enter_context(open(path, "rb"))
                 resource["upload"] = FileStorage(stream=stream, filename=filename)
-        return tk.get_action("package_update")(_context(user), dataset)
+        updated = tk.get_action("package_update")(_context(user), dataset)
+    _create_default_views(updated, user)
+    return updated
+
+
+def _create_default_views(dataset: dict, user: str) -> None:
+    """The portal's default views (the budget visualisation of SCDL CSVs) on resources that lack them:
+    CKAN creates them on package_create and resource_create, not on package_update."""
+    tk.get_action("package_create_default_resource_views")(_context(user), {"package": dataset})
 
 
 # ---------------------------------------------------------------- resources

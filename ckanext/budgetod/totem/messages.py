@@ -154,6 +154,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "compte {nature} absent du plan de comptes : libellé du compte parent {parent} utilisé ({count} ligne(s))",
         "en": "account {nature} missing from the plan de comptes: label of parent account {parent} used ({count} line(s))",
     },
+    "warn_nature_from_other_year": {
+        "fr": "compte {nature} absent du plan de comptes de {plan_year} : libellé et chapitre pris dans celui de {used_year} ({count} ligne(s))",
+        "en": "account {nature} missing from the {plan_year} plan de comptes: label and chapter taken from the {used_year} one ({count} line(s))",
+    },
     "warn_nature_unknown": {
         "fr": "compte {nature} absent du plan de comptes, sans compte parent : libellé vide ({count} ligne(s))",
         "en": "account {nature} missing from the plan de comptes, with no parent account: label left empty ({count} line(s))",
@@ -161,6 +165,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "warn_chapter_from_prefix": {
         "fr": "ContNat {contnat} n'est pas un chapitre : chapitre {chapter} retenu ({count} ligne(s))",
         "en": "ContNat {contnat} is not a chapter: chapter {chapter} used ({count} line(s))",
+    },
+    "warn_chapter_from_other_year": {
+        "fr": "chapitre {contnat} absent du plan de comptes de {plan_year} : libellé pris dans celui de {used_year} ({count} ligne(s))",
+        "en": "chapter {contnat} missing from the {plan_year} plan de comptes: label taken from the {used_year} one ({count} line(s))",
     },
     "warn_chapter_unknown": {
         "fr": "aucun chapitre trouvé pour le compte {nature} (ContNat « {contnat} ») : BGT_CONTNAT ou son libellé reste vide ({count} ligne(s))",
@@ -173,6 +181,10 @@ MESSAGES: dict[str, dict[str, str]] = {
     "warn_fonction_label_from_parent": {
         "fr": "fonction {fonction} absente du plan de comptes : libellé de la fonction parente {parent} utilisé ({count} ligne(s))",
         "en": "function {fonction} missing from the plan de comptes: label of parent function {parent} used ({count} line(s))",
+    },
+    "warn_fonction_from_other_year": {
+        "fr": "fonction {fonction} absente du plan de comptes de {plan_year} : libellé pris dans celui de {used_year} ({count} ligne(s))",
+        "en": "function {fonction} missing from the {plan_year} plan de comptes: label taken from the {used_year} one ({count} line(s))",
     },
     "warn_fonction_unknown": {
         "fr": "fonction {fonction} absente du plan de comptes : libellé vide ({count} ligne(s))",

@@ -5,7 +5,9 @@ A plan is published per year, norme and déclinaison, at
 local mirror directory or a base URL (downloaded once into a cache by
 ``fetch.open_location``). When the document's year has no plan, the nearest
 year's is used (the caller reports it); when none exists, conversion goes on
-without labels.
+without labels. A code missing from that plan is looked for in the other years'
+plans (``OtherYears``): codes come and go from one year to the next, and documents
+often keep a code of the previous year's nomenclature.
 
 Structure read (the rest is ignored)::
 
@@ -13,6 +15,9 @@ Structure read (the rest is ignored)::
       Nature/Chapitres/Chapitre      Code Libelle Section(I|F) TypeChapitre
       Nature/Comptes/Compte...       nested; Code Libelle DR RR DOES ROES DOIS ROIS
       Fonction/Chapitres/Chapitre    same attributes as nature chapters
+      Fonction/Comptes/Compte...     nested; the functional accounts: a function prefixed with
+                                     the two digits of its functional chapter (93024: chapter
+                                     930, function 024), or a non-ventilated chapter (922)
       Fonction/RefFonctionnelles/RefFonc...   nested; Code Libelle
 """
 from __future__ import annotations
@@ -21,7 +26,7 @@ import functools
 import os
 import threading
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Callable, Iterator, TypeVar
 
 from lxml import etree
 
@@ -57,6 +62,8 @@ class Account:
 
 
 ACCOUNT_COLUMNS = ("DR", "RR", "DOES", "ROES", "DOIS", "ROIS")
+# The functional chapter digits a prefixed Fonction starts with (93 of 93024).
+FUNCTION_PREFIX_LENGTH = 2
 
 
 class PlanDeComptes:
@@ -69,13 +76,22 @@ class PlanDeComptes:
     """
 
     def __init__(self, location: str, norme: str, declinaison: str, chapters: dict[str, Chapter],
-                 accounts: dict[str, Account], functions: dict[str, str]):
+                 accounts: dict[str, Account], functions: dict[str, str],
+                 function_chapters: frozenset[str] = frozenset(),
+                 functional_accounts: dict[str, Account] | None = None):
         self.location = location
         self.norme = norme
         self.declinaison = declinaison
         self.chapters = chapters
         self.accounts = accounts
         self.functions = functions
+        self.function_chapters = function_chapters
+        self.functional_accounts = functional_accounts or {}
+        # The prefixes of ventilated functional chapters (M57: 90 investissement, 93 fonctionnement):
+        # those of the functional accounts voted at a shorter chapter (93024 at 930).
+        self.function_prefixes = frozenset(
+            code[:FUNCTION_PREFIX_LENGTH] for code, account in self.functional_accounts.items()
+            if any(len(chapter) < len(code) for chapter in account.chapters.values()))
         self._chapter_lengths = _lengths_longest_first(chapters)
         self._account_lengths = _lengths_longest_first(accounts)
         self._function_lengths = _lengths_longest_first(functions)
@@ -106,6 +122,24 @@ class PlanDeComptes:
             if len(account.code) < len(code):
                 return account
         return None
+
+    def function_chapter(self, fonction: str) -> Chapter | None:
+        """The non-ventilated functional chapter (922, 940) a line's Fonction is, or None."""
+        if fonction in self.function_chapters and fonction[:FUNCTION_PREFIX_LENGTH] not in self.function_prefixes:
+            return self.chapters.get(fonction)
+        return None
+
+    def function_code(self, fonction: str) -> str:
+        """The plan's function code a line's Fonction stands for.
+
+        Large M57 communes vote by nature with a functional presentation: their Fonction is the
+        function prefixed with the digits of its functional chapter (93024 → 024, 904221 → 4221).
+        A Fonction that is a function of the plan (024, and any other nomenclature's) is kept.
+        """
+        if (fonction not in self.functions and len(fonction) > FUNCTION_PREFIX_LENGTH
+                and fonction[:FUNCTION_PREFIX_LENGTH] in self.function_prefixes):
+            return fonction[FUNCTION_PREFIX_LENGTH:]
+        return fonction
 
     def parent_function(self, code: str) -> tuple[str, str] | None:
         for length in self._function_lengths:
@@ -155,7 +189,7 @@ def candidate_years(year: int) -> list[int]:
     return years
 
 
-_locations: dict[tuple, tuple[str, int] | None] = {}
+_locations: dict[tuple, str | None] = {}
 _locations_lock = threading.Lock()
 
 
@@ -167,33 +201,68 @@ def find_plan(base: str, norme: str, declinaison: str, year: int, *, cache_dir: 
     directory) raises: the plan may exist, and converting without it would
     silently degrade the output.
     """
-    nomenclature = f"{norme}-{declinaison}"
+    for candidate in candidate_years(year):
+        plan = plan_of_year(base, norme, declinaison, candidate, cache_dir=cache_dir,
+                            allow_private=allow_private, timeout=timeout)
+        if plan is not None:
+            return PlanLookup(f"{norme}-{declinaison}", year, candidate, plan)
+    return PlanLookup(f"{norme}-{declinaison}", year, None, None)
+
+
+def plan_of_year(base: str, norme: str, declinaison: str, year: int, *, cache_dir: str | None = None,
+                 allow_private: bool = False, timeout: float = 30) -> PlanDeComptes | None:
+    """The plan of exactly ``year``, None when it is not published; other fetch failures raise."""
     key = (base, norme, declinaison, year, cache_dir, allow_private)
     with _locations_lock:
         known = _locations.get(key, False)
     # Located before but gone since (a cache emptied under a long-running process): look again.
-    if known is False or (known is not None and not os.path.isfile(known[0])):
-        known = _locate(base, norme, declinaison, year, cache_dir=cache_dir,
+    if known is False or (known is not None and not os.path.isfile(known)):
+        known = _locate(base, f"{year}/{norme}/{declinaison}/{PLAN_FILE}", cache_dir=cache_dir,
                         allow_private=allow_private, timeout=timeout)
         with _locations_lock:
             _locations[key] = known
-    if known is None:
-        return PlanLookup(nomenclature, year, None, None)
-    path, used_year = known
-    return PlanLookup(nomenclature, year, used_year, load_plan(path))
+    return None if known is None else load_plan(known)
 
 
-def _locate(base, norme, declinaison, year, *, cache_dir, allow_private, timeout):
+def _locate(base, relative, *, cache_dir, allow_private, timeout) -> str | None:
     from .fetch import NotFound, open_location  # network machinery only when a plan is needed
 
-    for candidate in candidate_years(year):
-        relative = f"{candidate}/{norme}/{declinaison}/{PLAN_FILE}"
-        try:
-            return open_location(base, relative, cache_dir=cache_dir, allow_private=allow_private,
-                                 timeout=timeout, max_bytes=MAX_PLAN_BYTES), candidate
-        except NotFound:
-            continue
-    return None
+    try:
+        return open_location(base, relative, cache_dir=cache_dir, allow_private=allow_private,
+                             timeout=timeout, max_bytes=MAX_PLAN_BYTES)
+    except NotFound:
+        return None
+
+
+Found = TypeVar("Found")
+
+
+class OtherYears:
+    """The plans of a nomenclature for the years around the document's but the one used, nearest
+    first, each read only when a code is missing from every nearer plan."""
+
+    def __init__(self, plan_of: Callable[[int], PlanDeComptes | None], lookup: PlanLookup):
+        self._plan_of = plan_of
+        self._years = ([year for year in candidate_years(lookup.requested_year) if year != lookup.used_year]
+                       if lookup.plan is not None else [])
+        self._read: list[tuple[int, PlanDeComptes]] = []
+
+    def first(self, find: Callable[[PlanDeComptes], Found | None]) -> tuple[int, Found] | None:
+        """(year, value) of the nearest plan where ``find`` gives a value, or None."""
+        for year, plan in self._plans():
+            value = find(plan)
+            if value is not None:
+                return year, value
+        return None
+
+    def _plans(self) -> Iterator[tuple[int, PlanDeComptes]]:
+        yield from self._read
+        while self._years:
+            year = self._years.pop(0)
+            plan = self._plan_of(year)
+            if plan is not None:
+                self._read.append((year, plan))
+                yield year, plan
 
 
 def load_plan(path: str) -> PlanDeComptes:
@@ -246,18 +315,28 @@ def _plan_from_tree(path: str, root) -> PlanDeComptes:
         _add_chapter(path, chapters, chapter)
     accounts: dict[str, Account] = {}
     for account in root.iterfind("Nature/Comptes//Compte"):
-        code = _value(path, account, "Code")
-        if code and code not in accounts:
-            columns = {column: _value(path, account, column) for column in ACCOUNT_COLUMNS}
-            accounts[code] = Account(code, _value(path, account, "Libelle"),
-                                     {column: value for column, value in columns.items() if value})
+        _add_account(path, accounts, account)
+    functional_accounts: dict[str, Account] = {}
+    for account in root.iterfind("Fonction/Comptes//Compte"):
+        _add_account(path, functional_accounts, account)
     functions: dict[str, str] = {}
     for function in root.iterfind("Fonction/RefFonctionnelles//RefFonc"):
         code = _value(path, function, "Code")
         if code:
             functions.setdefault(code, _value(path, function, "Libelle"))
+    function_chapters = frozenset(code for code in (_value(path, chapter, "Code")
+                                                    for chapter in root.iterfind("Fonction/Chapitres/Chapitre"))
+                                  if code)
     return PlanDeComptes(path, root.get("Norme", ""), root.get("Declinaison", ""),
-                         chapters, accounts, functions)
+                         chapters, accounts, functions, function_chapters, functional_accounts)
+
+
+def _add_account(path: str, accounts: dict[str, Account], element) -> None:
+    code = _value(path, element, "Code")
+    if code and code not in accounts:
+        columns = {column: _value(path, element, column) for column in ACCOUNT_COLUMNS}
+        accounts[code] = Account(code, _value(path, element, "Libelle"),
+                                 {column: value for column, value in columns.items() if value})
 
 
 def _add_chapter(path: str, chapters: dict[str, Chapter], element) -> None:

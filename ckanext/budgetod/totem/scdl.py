@@ -10,6 +10,11 @@ One CSV row per non-calculated ``LigneBudget``:
   (TypOpBudg 1). BGT_CONTNAT_LABEL is that chapter's label.
 - BGT_NATURE is the account, labelled from the plan (nearest parent account when
   the account is missing, with a warning).
+- BGT_FONCTION is the plan's function: a Fonction prefixed with the digits of its
+  functional chapter (M57 functional presentation: 93024 under 930) is function 024;
+  a Fonction that is a non-ventilated functional chapter (922) keeps that chapter's label.
+- A code missing from the plan used is looked for in the other years' plans of the
+  nomenclature, nearest first, before any parent code (with a warning naming the year).
 - BGT_SECTION: the line's ``CaracSup Code="Section"``, else the chapter's
   section, else the account's class (balance-sheet classes 1-5 and 001/020/021/024
   are investissement, classes 6-7 and 002/022/023 fonctionnement).
@@ -22,13 +27,14 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 import os
 import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from . import messages
-from .nomenclature import PlanDeComptes, PlanLookup, default_plans_base, find_plan
+from .nomenclature import OtherYears, PlanDeComptes, PlanLookup, default_plans_base, find_plan, plan_of_year
 from .reader import DEFAULT_MAX_BYTES, BudgetLine, DocumentHeader, DocumentInfo, TotemReader, shown
 
 SCDL_FIELDS = (
@@ -124,8 +130,10 @@ class ConversionResult:
 class RowBuilder:
     """Turns lines into SCDL rows; remembers each distinct code combination it resolved."""
 
-    def __init__(self, header: DocumentHeader, plan: PlanDeComptes | None, warnings: _Warnings):
-        self._plan = plan
+    def __init__(self, header: DocumentHeader, lookup: PlanLookup, other_years: OtherYears, warnings: _Warnings):
+        self._plan = lookup.plan
+        self._plan_year = str(lookup.used_year)
+        self._other_years = other_years
         self._warnings = warnings
         self._document_cells = (header.natdec_label, str(header.exercice), header.siret, header.budget_name)
         self._classified: dict[tuple, tuple] = {}
@@ -139,18 +147,18 @@ class RowBuilder:
         contnat, contnat_label, nature_label, section, warnings = classified
         for warning in warnings:
             self._warnings.add(warning)
-        fonction_label = ""
+        fonction, fonction_label = "", ""
         if line.fonction:
             described = self._functions.get(line.fonction)
             if described is None:
                 described = self._functions[line.fonction] = self._describe_function(line.fonction)
-            fonction_label, warning = described
+            fonction, fonction_label, warning = described
             if warning is not None:
                 self._warnings.add(warning)
         return [
             *self._document_cells,
             contnat, contnat_label, line.nature, nature_label,
-            line.fonction, fonction_label, line.operation, section,
+            fonction, fonction_label, line.operation, section,
             OPBUDG[line.opbudg or "0"], CODRD[line.codrd],
             *[amount or "" for amount in line.amounts],
             ARTSPE.get(line.artspe, ""),
@@ -164,18 +172,30 @@ class RowBuilder:
         if plan is not None:
             if contnat:
                 chapter = plan.chapter(contnat)
+                if chapter is None and contnat not in plan.accounts:
+                    found = self._other_years.first(lambda other: other.chapter(contnat))
+                    if found is not None:
+                        chapter = found[1]
+                        warnings.append(self._other_year_warning("warn_chapter_from_other_year", found[0],
+                                                                 contnat=contnat))
                 if chapter is None:
                     chapter = plan.chapter_by_prefix(contnat)
                     if chapter is not None:
                         warnings.append(_Warnings.key("warn_chapter_from_prefix", contnat=contnat,
                                                       chapter=chapter.code))
+            account = plan.accounts.get(nature)
+            found = None
+            if account is None and nature:
+                found = self._other_years.first(lambda other: other.accounts.get(nature))
             if chapter is None:
-                chapter = self._chapter_of_account(nature, codrd, opbudg, typopbudg)
+                chapter = self._chapter_of_account(nature, codrd, opbudg, typopbudg, found and found[1])
             if chapter is None:
                 warnings.append(_Warnings.key("warn_chapter_unknown", nature=nature, contnat=contnat))
-            account = plan.accounts.get(nature)
             if account is not None:
                 nature_label = account.label
+            elif found is not None:
+                nature_label = found[1].label
+                warnings.append(self._other_year_warning("warn_nature_from_other_year", found[0], nature=nature))
             else:
                 parent = plan.parent_account(nature)
                 if parent is not None:
@@ -193,11 +213,18 @@ class RowBuilder:
             return contnat, "", nature_label, section, tuple(warnings)
         return chapter.code, chapter.label, nature_label, section, tuple(warnings)
 
-    def _chapter_of_account(self, nature, codrd, opbudg, typopbudg):
-        """The chapter the plan assigns to the account, or to its nearest described parent."""
+    def _other_year_warning(self, message_id: str, used_year: int, **codes: str) -> tuple:
+        return _Warnings.key(message_id, **codes, plan_year=self._plan_year, used_year=str(used_year))
+
+    def _chapter_of_account(self, nature, codrd, opbudg, typopbudg, other_year_account=None):
+        """The chapter the plan assigns to the account (the account of another year's plan when
+        this one lacks it), or to its nearest described parent."""
         plan = self._plan
         columns = _CHAPTER_COLUMNS[(codrd, opbudg) if opbudg == "0" else (codrd, opbudg, typopbudg)]
-        for account in plan.accounts_by_prefix(nature):
+        accounts = plan.accounts_by_prefix(nature)
+        if other_year_account is not None:
+            accounts = itertools.chain((other_year_account,), accounts)
+        for account in accounts:
             for column in columns:
                 chapter = plan.chapter(account.chapters.get(column, ""))
                 if chapter is not None:
@@ -206,16 +233,27 @@ class RowBuilder:
         return plan.chapter_by_prefix(nature)
 
     def _describe_function(self, fonction):
+        """(BGT_FONCTION, its label, a warning or None) of a line's Fonction."""
         plan = self._plan
         if plan is None:
-            return "", None
-        label = plan.functions.get(fonction)
+            return fonction, "", None
+        chapter = plan.function_chapter(fonction)
+        if chapter is not None:
+            return fonction, chapter.label, None
+        code = plan.function_code(fonction)
+        label = plan.functions.get(code)
+        if label is None and code != fonction and fonction in plan.functional_accounts:
+            # Functions some declinaisons define among the functional accounts only (M57_P: 901011).
+            label = plan.functional_accounts[fonction].label
         if label is not None:
-            return label, None
-        parent = plan.parent_function(fonction)
+            return code, label, None
+        found = self._other_years.first(lambda other: other.functions.get(code))
+        if found is not None:
+            return code, found[1], self._other_year_warning("warn_fonction_from_other_year", found[0], fonction=code)
+        parent = plan.parent_function(code)
         if parent is not None:
-            return parent[1], _Warnings.key("warn_fonction_label_from_parent", fonction=fonction, parent=parent[0])
-        return "", _Warnings.key("warn_fonction_unknown", fonction=fonction)
+            return code, parent[1], _Warnings.key("warn_fonction_label_from_parent", fonction=code, parent=parent[0])
+        return code, "", _Warnings.key("warn_fonction_unknown", fonction=code)
 
 
 def _section_of_account_class(nature: str) -> str:
@@ -258,7 +296,11 @@ def convert_document(
         elif lookup.year_fallback:
             warnings.add(_Warnings.key("warn_plan_year_fallback", nomenclature=header.nomenclature,
                                        year=str(header.exercice), used_year=str(lookup.used_year)))
-        builder = RowBuilder(header, lookup.plan, warnings)
+        other_years = OtherYears(
+            lambda year: plan_of_year(plans or default_plans_base(), header.norme, header.declinaison, year,
+                                      cache_dir=cache_dir, allow_private=allow_private, timeout=timeout),
+            lookup)
+        builder = RowBuilder(header, lookup, other_years, warnings)
         if isinstance(output, (str, os.PathLike)):
             output_path = os.fspath(output)
             rows = _write_atomically(output_path, builder, reader)

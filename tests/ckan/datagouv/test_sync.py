@@ -373,3 +373,58 @@ def test_a_dry_run_writes_nothing_and_says_what_it_would_write(portal, udata, sy
     assert udata.write_calls == 0
     assert state.get(mohon["id"]).status == state.STATUS_PENDING  # left as the change marked it
     assert udata.violations == []
+
+
+@pytest.mark.parametrize("status", [404, 500, 501, 503])
+def test_zones_udata_cannot_resolve_leave_spatial_empty_and_a_later_sync_fills_it_in(
+        portal, udata, synchroniser, status):
+    datasets = publish_samples(portal)
+    udata.fail_spatial_zones(status)
+
+    outcomes = sync_all(synchroniser())
+
+    # Every dataset published, without its zone; the state says which zone is missing and why.
+    assert {outcome.result for outcome in outcomes} == {"created"}, [outcome.message for outcome in outcomes]
+    published = {remote["extras"][sync.KEY_DATASET]: remote for remote in udata.datasets()}
+    assert set(published) == {dataset["id"] for dataset in datasets}
+    assert all(not remote["spatial"] for remote in published.values())
+    assert all(len(remote["resources"]) == 3 * (2 if "2021" in remote["title"] else 1) for remote in published.values())
+    rows = state.all_rows()
+    assert {row.status for row in rows} == {state.STATUS_OK}
+    for row in rows:
+        assert "spatial" in row.message, row.message
+        assert any(zone.rsplit(":", 1)[1] in row.message for zone in ZONES), row.message
+        assert ("unknown zone" if status == 404 else f"HTTP {status}") in row.message, row.message
+    # Each zone is looked up in one run only once (its attempts included), not once per dataset.
+    lookups = [request for request in udata.requests if "/spatial/zone/" in request.path]
+    assert len(lookups) <= len(ZONES) * synchroniser().client.max_attempts
+
+    udata.fail_spatial_zones(None)
+    again = sync_all(synchroniser())
+
+    assert {outcome.result for outcome in again} == {"updated"}
+    assert {remote["title"]: remote["spatial"]["zones"] for remote in udata.datasets()} == {
+        "Budget 2021 — CRACH": ["fr:commune:56046"], "Budget 2022 — CRACH": ["fr:commune:56046"],
+        "Budget 2023 — COMMUNE DE MOHON": ["fr:commune:56134"], "Budget 2022 — COMMUNE DE MOHON": ["fr:commune:56134"],
+        "Budget 2022 — SAINT MALO AGGLOMERATION": ["fr:epci:243500782"]}
+    model.Session.expire_all()
+    assert {(row.status, row.message) for row in state.all_rows()} == {(state.STATUS_OK, "")}
+    writes = udata.write_calls
+    assert {outcome.result for outcome in sync_all(synchroniser())} == {"unchanged"}
+    assert udata.write_calls == writes
+    assert udata.violations == []
+
+
+def test_an_unresolved_zone_keeps_the_spatial_coverage_udata_already_has(portal, udata, synchroniser):
+    mohon = portal.budget("21560134500014", 2023, "COMMUNE DE MOHON", "56134", [MOHON_CFU])
+    assert synchroniser().sync(mohon["id"]).result == "created"
+    udata.fail_spatial_zones(503)
+    helpers.call_action("package_patch", context={"user": portal.sysadmin["name"]}, id=mohon["id"],
+                        notes="Compte financier unique 2023, corrigé.")
+
+    outcome = synchroniser().sync(mohon["id"])
+
+    assert outcome.result == "updated" and "56134" in outcome.message
+    (remote,) = udata.datasets()
+    assert remote["description"] == "Compte financier unique 2023, corrigé."
+    assert remote["spatial"] == {"zones": ["fr:commune:56134"], "granularity": "fr:commune"}

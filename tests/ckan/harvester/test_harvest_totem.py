@@ -6,6 +6,7 @@ import shutil
 
 import pytest
 
+from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import helpers
 
 from ckanext.budgetod.harvester import publish
@@ -262,3 +263,39 @@ def test_a_document_larger_than_the_portal_accepts_is_refused_before_conversion_
         "(réglage ckan.max_resource_size) / 3.4 MB document not published: the portal refuses files over 1 MB "
         "(setting ckan.max_resource_size)")
     assert helpers.call_action("package_search", q="budgetod_siret:21930048000015")["count"] == 0
+
+
+def budget_views(resource: dict) -> list[dict]:
+    return [view for view in helpers.call_action("resource_view_list", id=resource["id"])
+            if view["view_type"] == "budgetod_view"]
+
+
+def test_run_test_gives_every_scdl_resource_one_budget_view_and_republishing_keeps_one(
+        cli, app, sysadmin, organization, shared_server):
+    # The README's path: `ckan harvester run-test` (gather, fetch and import through the plugin).
+    create_source(sysadmin, organization, shared_server.url("/"), {"kind": "index"}, name="budgets-vues")
+    harvested = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-vues"])
+    assert harvested.exit_code == 0, harvested.output
+
+    scdl = []
+    for name in set(SAMPLE_DATASETS.values()):
+        for resource in dataset(name)["resources"]:
+            if resource["budgetod_role"] == publish.ROLE_SCDL:
+                scdl.append((name, resource))
+                assert len(budget_views(resource)) == 1, (name, resource["name"])
+            else:
+                assert budget_views(resource) == []
+    assert len(scdl) == len(SAMPLE_DATASETS)
+    name, resource = scdl[0]
+    html = app.get(f"/dataset/{name}/resource/{resource['id']}").get_data(as_text=True)
+    assert 'data-module="budgetod-budget-view"' in html
+
+    # Published again (a GUID after the source forces it): still one view, the same one.
+    rebuilt = cli.invoke(ckan_command, ["search-index", "rebuild", "budgets-vues"])  # CKAN 2.12 (README, Tests)
+    assert rebuilt.exit_code == 0, rebuilt.output
+    mohon = next(resource for name, resource in scdl if name == SAMPLE_DATASETS["mohon-cfu-2023.xml"])
+    before = budget_views(mohon)
+    again = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-vues", shared_server.url("/mohon-cfu-2023.xml")])
+    assert again.exit_code == 0, again.output
+    assert shared_server.statuses("/mohon-cfu-2023.xml") == [200, 200]
+    assert budget_views(mohon) == before

@@ -52,6 +52,8 @@ def test_an_uploaded_totem_document_gets_its_csv_and_report(editor_dataset):
     made = siblings(dataset["id"], totem["id"])
     assert set(made) == {"scdl", "report"}
     assert made["scdl"]["format"] == "CSV" and made["report"]["format"] == "JSON"
+    assert [view["view_type"] for view in helpers.call_action("resource_view_list", id=made["scdl"]["id"])
+            ] == ["budgetod_view"]
     assert made["scdl"]["budgetod_valid"] == "true"
     assert json.loads(made["scdl"]["schema"])["name"] == "scdl/budget"
     assert validation.validate_csv(str(stored_file(made["scdl"])), str(SCHEMA)).valid
