@@ -17,10 +17,8 @@ import argparse
 import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -31,25 +29,6 @@ SCHEMA = SHARED_DATA / "scdl-budget" / "schema-0.8.3.json"
 OURS = REPOSITORY / ".local" / "venv" / "bin" / "budgetod"
 REFERENCE = REPOSITORY / ".local" / "bench-venv" / "bin" / "yatotem2scdl"
 TARGETS = {"montreuil": (5, None), "generated": (20, 100)}  # speed-up, peak MB
-
-
-def measure(command: list[str], stdout_path: Path) -> tuple[float, float]:
-    """Wall seconds and peak RSS (MB) of one process run."""
-    with open(stdout_path, "wb") as stdout:
-        started = time.perf_counter()
-        process = subprocess.Popen(command, stdout=stdout, stderr=subprocess.PIPE)
-        _pid, status, usage = os.wait4(process.pid, 0)
-        elapsed = time.perf_counter() - started
-    error_output = process.stderr.read().decode("utf-8", "replace")
-    process.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{error_output}")
-    return elapsed, usage.ru_maxrss / 1024  # ru_maxrss is in KiB on Linux
-
-
-def best_of(runs: int, command: list[str], stdout_path: Path) -> tuple[float, float]:
-    results = [measure(command, stdout_path) for _ in range(runs)]
-    return min(seconds for seconds, _ in results), max(peak for _, peak in results)
 
 
 def reference_defects(csv_path: Path) -> dict:
@@ -80,6 +59,7 @@ def main() -> None:
                          ".local/bench-venv/bin/pip install yatotem2scdl==0.1.5")
 
     sys.path.insert(0, str(REPOSITORY / "bench"))
+    import processes
     from generate_totem import generate
 
     with tempfile.TemporaryDirectory(prefix="budgetod-bench-") as directory:
@@ -95,19 +75,19 @@ def main() -> None:
         for name, document, reference_runs in (("montreuil", MONTREUIL, arguments.runs),
                                                ("generated", generated, arguments.reference_runs_generated)):
             ours_csv, reference_csv = work / f"{name}-ours.csv", work / f"{name}-reference.csv"
-            ours = best_of(arguments.runs, [str(arguments.ours), "convert", str(document), "-o", str(ours_csv),
+            ours = processes.best_of(arguments.runs, [str(arguments.ours), "convert", str(document), "-o", str(ours_csv),
                                             "--plans-de-comptes", str(PLANS)], work / "ours.stdout")
-            reference = best_of(reference_runs, [str(arguments.reference), "budget", str(document),
+            reference = processes.best_of(reference_runs, [str(arguments.reference), "budget", str(document),
                                                  "--plans-de-comptes", str(PLANS)], reference_csv)
             size = document.stat().st_size / 2**20
-            for label, (seconds, peak) in (("budgetod", ours), ("yatotem2scdl", reference)):
-                print(f"{name:<12} {size:>6.1f} {label:<14} {seconds:>8.3f} {peak:>8.1f}")
-            speedup, memory_ratio = reference[0] / ours[0], reference[1] / ours[1]
+            for label, run in (("budgetod", ours), ("yatotem2scdl", reference)):
+                print(f"{name:<12} {size:>6.1f} {label:<14} {run.wall:>8.3f} {run.peak:>8.1f}")
+            speedup, memory_ratio = reference.wall / ours.wall, reference.peak / ours.peak
             wanted_speedup, wanted_peak = TARGETS[name]
-            met = speedup >= wanted_speedup and ours[1] < reference[1] and (wanted_peak is None or ours[1] < wanted_peak)
+            met = speedup >= wanted_speedup and ours.peak < reference.peak and (wanted_peak is None or ours.peak < wanted_peak)
             verdicts.append(
                 f"{name}: {speedup:.1f}x faster (target {wanted_speedup}x), {memory_ratio:.1f}x less memory"
-                + (f", peak {ours[1]:.0f} MB (target < {wanted_peak} MB)" if wanted_peak else "")
+                + (f", peak {ours.peak:.0f} MB (target < {wanted_peak} MB)" if wanted_peak else "")
                 + (" — met" if met else " — NOT MET"))
             verdicts.append(f"   reference output: {reference_defects(reference_csv)}")
         print()

@@ -23,32 +23,15 @@ import os
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import processes  # noqa: E402 - bench/ is no package
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PLANS = REPOSITORY / ".." / "shared" / "data" / "plans-de-comptes"
 BUDGETOD = REPOSITORY / ".local" / "venv" / "bin" / "budgetod"
 PEAK_MB_TARGET = 100
-
-
-def measure(command: list[str]) -> tuple[float, float, float]:
-    """Wall seconds, CPU seconds and peak RSS (MB) of one process run."""
-    started = time.perf_counter()
-    process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
-    _pid, status, usage = os.wait4(process.pid, 0)
-    elapsed = time.perf_counter() - started
-    error_output = process.stderr.read().decode("utf-8", "replace")
-    process.stderr.close()
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{' '.join(command)} failed:\n{error_output}")
-    return elapsed, usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
-
-
-def best_of(runs: int, command: list[str]) -> tuple[float, float, float]:
-    results = [measure(command) for _ in range(runs)]
-    return (min(seconds for seconds, _, _ in results), min(cpu for _, cpu, _ in results),
-            max(peak for _, _, peak in results))
 
 
 def personal_rows(index: int) -> str:
@@ -106,18 +89,18 @@ def main() -> None:
         for name, document in (("loans", loans), ("personal", personal)):
             occulted, original_csv, occulted_csv = (work / f"{name}-occulted.xml", work / f"{name}.csv",
                                                     work / f"{name}-occulted.csv")
-            occult = best_of(arguments.runs, [str(BUDGETOD), "occult", str(document), "-o", str(occulted)])
-            convert = best_of(arguments.runs, [str(BUDGETOD), "convert", str(document), "-o", str(original_csv),
+            occult = processes.best_of(arguments.runs, [str(BUDGETOD), "occult", str(document), "-o", str(occulted)])
+            convert = processes.best_of(arguments.runs, [str(BUDGETOD), "convert", str(document), "-o", str(original_csv),
                                                "--plans-de-comptes", str(PLANS)])
-            measure([str(BUDGETOD), "convert", str(occulted), "-o", str(occulted_csv), "--plans-de-comptes", str(PLANS)])
+            processes.measure([str(BUDGETOD), "convert", str(occulted), "-o", str(occulted_csv), "--plans-de-comptes", str(PLANS)])
             megabytes = document.stat().st_size / 2**20
             for label, (seconds, cpu, peak) in (("occult", occult), ("convert", convert)):
                 print(f"{name:<10} {megabytes:>6.1f} {label:<8} {seconds:>8.3f} {cpu:>8.3f} {peak:>8.1f}")
             # Compared in chunks: a parent grown by reading them would inflate its next children's peaks.
             same_csv = filecmp.cmp(original_csv, occulted_csv, shallow=False)
-            met = occult[0] < convert[0] and occult[2] < PEAK_MB_TARGET and same_csv
-            verdicts.append(f"{name}: occulted in {occult[0] / convert[0]:.0%} of the conversion's time, peak "
-                            f"{occult[2]:.0f} MB (target < {PEAK_MB_TARGET} MB), same CSV bytes: {same_csv}"
+            met = occult.wall < convert.wall and occult.peak < PEAK_MB_TARGET and same_csv
+            verdicts.append(f"{name}: occulted in {occult.wall / convert.wall:.0%} of the conversion's time, peak "
+                            f"{occult.peak:.0f} MB (target < {PEAK_MB_TARGET} MB), same CSV bytes: {same_csv}"
                             + (" — met" if met else " — NOT MET"))
         print()
         print("\n".join(verdicts))
