@@ -313,7 +313,7 @@ class BudgetodHarvester(HarvesterBase):
                     self._save_object_error(_invalid(url, doc), harvest_object, "Import")
                     return False
                 target = publish.DatasetTarget(publish.dataset_name(doc.header, config.grouping), owner_org,
-                                               template)
+                                               template, source.id)
                 dataset = publish.upsert_document(doc, target, user=self._get_user_name(), workdir=workdir)
         except Exception as error:  # noqa: BLE001 - one bad document never stops the job
             model.Session.rollback()
@@ -342,7 +342,8 @@ class BudgetodHarvester(HarvesterBase):
             if before.get("dataset") and (before["dataset"], before.get("document_key")) != (target.name, key):
                 try:
                     publish.remove_document(
-                        publish.DatasetTarget(before["dataset"], target.owner_org, target.template),
+                        publish.DatasetTarget(before["dataset"], target.owner_org, target.template,
+                                              target.harvest_source),
                         before["document_key"], harvest_object.guid, user=self._get_user_name())
                 except Exception as error:  # noqa: BLE001
                     model.Session.rollback()
@@ -354,7 +355,8 @@ class BudgetodHarvester(HarvesterBase):
     def _import_deletion(self, harvest_object, extras: dict, owner_org, template) -> bool:
         key, name = extras.get("document_key"), extras.get("dataset")
         if key and name:
-            dataset_id = publish.remove_document(publish.DatasetTarget(name, owner_org, template), key,
+            dataset_id = publish.remove_document(publish.DatasetTarget(name, owner_org, template,
+                                                                       harvest_object.harvest_source_id), key,
                                                  harvest_object.guid, user=self._get_user_name())
             harvest_object.package_id = dataset_id or harvest_object.package_id
         for previous in _current_objects(harvest_object.harvest_source_id, harvest_object.guid,
