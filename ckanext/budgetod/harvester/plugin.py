@@ -86,6 +86,22 @@ def _too_large_for_portal(url: str, size: int, limit_mb: int) -> str:
         "(setting ckan.max_resource_size)")
 
 
+def _storable(text: str | None) -> bool:
+    """Whether PostgreSQL can store the text: encodable in UTF-8 (no lone surrogate, which a JSON
+    listing or configuration may carry as an escape) and without NUL."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in (text or "")
+
+
+def _unstorable_address(url: str) -> str:
+    shown = url.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return _bilingual(shown, "adresse de document invalide (caractère impossible à enregistrer), document ignoré",
+                      "invalid document address (a character that cannot be stored), document skipped")
+
+
 def _ui_language() -> str:
     try:
         return "en" if tk.h.lang() == "en" else "fr"
@@ -226,6 +242,9 @@ class BudgetodHarvester(HarvesterBase):
             return None
         objects = []
         for ref in listed:
+            if not all(map(_storable, (ref.guid, ref.url, ref.member))):
+                self._save_gather_error(_unstorable_address(ref.url), harvest_job)
+                continue
             extras = [HarvestObjectExtra(key="url", value=ref.url)]
             if ref.member:
                 extras.append(HarvestObjectExtra(key="member", value=ref.member))
@@ -242,8 +261,13 @@ class BudgetodHarvester(HarvesterBase):
                     ("status", STATUS_DELETE), ("url", kept.get("url", published.guid)),
                     ("document_key", kept.get("document_key")), ("dataset", kept.get("dataset")))
                     if value]))
-        model.Session.add_all(objects)
-        model.Session.commit()
+        try:
+            model.Session.add_all(objects)
+            model.Session.commit()
+        except Exception as error:  # noqa: BLE001 - the gather consumer must survive any listing
+            model.Session.rollback()
+            self._save_gather_error(_failure(source.url, error), harvest_job)
+            return None
         return [harvest_object.id for harvest_object in objects]
 
     def fetch_stage(self, harvest_object):

@@ -12,7 +12,7 @@ from ckanext.budgetod.harvester import publish
 from ckanext.budgetod.totem import validation
 from tests.ckan.harvester.conftest import (BROKEN, SAMPLE_DATASETS, SCHEMA, SHARED_TOTEM, by_role, create_source,
                                            dataset, harvest, stored_file)
-from tests.harvester_sources.servers import LocalServer, Reply
+from tests.harvester_sources.servers import CkanStandIn, LocalServer, Reply
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 
@@ -262,3 +262,24 @@ def test_a_document_larger_than_the_portal_accepts_is_refused_before_conversion_
         "(réglage ckan.max_resource_size) / 3.4 MB document not published: the portal refuses files over 1 MB "
         "(setting ckan.max_resource_size)")
     assert helpers.call_action("package_search", q="budgetod_siret:21930048000015")["count"] == 0
+
+
+
+def test_a_document_address_with_a_lone_surrogate_is_one_gather_error_and_the_others_import(
+        sysadmin, organization, shared_server):
+    good = shared_server.url("/crach-lotissement-bp-2022.xml")
+    bad = shared_server.url("/budget-\ud800.xml")
+    # A catalogue's JSON may escape a lone surrogate, which PostgreSQL cannot store: the gather died on it.
+    catalogue = CkanStandIn(shared_server)
+    catalogue.add_dataset("budgets", [{"url": good, "format": "XML"}, {"url": bad, "format": "XML"}])
+
+    run = harvest(create_source(sysadmin, organization, catalogue.dataset_url("budgets"), {"kind": "ckan"}))
+
+    assert run.job["status"] == "Finished"
+    [gather_error] = helpers.call_action("harvest_job_report", id=run.job["id"])["gather_errors"]
+    assert gather_error["message"] == (
+        shared_server.url("/budget-\\ud800.xml") + " — adresse de document invalide (caractère impossible à "
+        "enregistrer), document ignoré / invalid document address (a character that cannot be stored), "
+        "document skipped")
+    assert list(run.results) == [good] and run.errors() == []
+    assert dataset(SAMPLE_DATASETS["crach-lotissement-bp-2022.xml"])["state"] == "active"
