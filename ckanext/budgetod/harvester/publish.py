@@ -220,16 +220,18 @@ def _resource_fields(doc: ConvertedDocument, role: str, identity: dict) -> dict:
     etape = etape_title(header.natdec, header.decision_number)
     key = doc.key
     stage = f"{etape.capitalize()}, exercice {header.exercice}"
+    budget = metadata.escape_markdown(header.budget_name)  # descriptions are rendered as Markdown
     names = {
         ROLE_SCDL: f"{stage} — données au format SCDL (CSV)",
         ROLE_TOTEM: f"{stage} — document budgétaire TOTEM (XML)",
         ROLE_REPORT: f"{stage} — rapport de validation SCDL (JSON)",
     }
     descriptions = {
-        ROLE_SCDL: (f"{stage}, {header.budget_name} : données au format national SCDL « budget » "
+        ROLE_SCDL: (f"{stage}, {budget} : données au format national SCDL « budget » "
                     f"(schéma {SCDL_SCHEMA_NAME} {doc.schema_version}), converties du document TOTEM "
                     "publié à côté."),
-        ROLE_TOTEM: f"{stage}, {header.budget_name} : document budgétaire TOTEM d'origine ({header.nomenclature}).",
+        ROLE_TOTEM: (f"{stage}, {budget} : document budgétaire TOTEM d'origine "
+                     f"({metadata.escape_markdown(header.nomenclature)})."),
         ROLE_REPORT: ("Rapport de validation du CSV contre le schéma SCDL, avec les contrôles de Validata : "
                       + ("valide." if doc.valid else "non valide.")),
     }
