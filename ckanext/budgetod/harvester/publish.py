@@ -391,9 +391,9 @@ def check_ownership(dataset: dict, target: DatasetTarget, key: str | None = None
         if source is not None:
             raise OwnershipError(dataset["name"], Bilingual(
                 f"le document {key} y est publié par la source de moissonnage « {source.title or source.name} » ; "
-                "une autre source ne le remplace pas (supprimer ou désactiver cette source d'abord)",
+                "une autre source ne le remplace pas (supprimer cette source d'abord)",
                 f"the document {key} is published there by the harvest source '{source.title or source.name}'; "
-                "another source does not replace it (delete or deactivate that source first)"))
+                "another source does not replace it (delete that source first)"))
 
 
 def _harvested(key: str) -> Callable[[dict], bool]:
