@@ -14,7 +14,12 @@ Phase A (allow_private_urls = true, http_timeout = 2 s): a source listing the go
 ../shared/data/totem (served by path, read-only) is harvested; then every document-level case is
 added to it and it is harvested again; each source-level case (archives, index pages) is the URL
 of a source of its own. Phase B (allow_private_urls = false): the SSRF targets, which must all be
-refused before any connection. Printed: one row per case, counts, timings, peak RSS, and a
+refused before any connection. Phase C (round 2: across organisations and what is stored or
+rendered): a source of another organisation serves copies and forgeries of the published samples
+(each import refused naming the owner, nothing of the owner changed); documents whose collectivité
+name is hostile Markdown or a spreadsheet formula (imported: no link or image rendered, the report
+warns); catalogues listing addresses PostgreSQL cannot store (one gather error each); malformed
+data.gouv.fr sections (refused when saved); site-local IPv6 targets. Printed: one row per case, counts, timings, peak RSS, and a
 PASS/FAIL line per criterion; CKAN's log goes to .local/log/bench-hostile.log.
 
 One deviation from production settings, to keep the run short: the overall time budget of one
@@ -236,12 +241,12 @@ class Harvester:
 
         setattr(self.plugin, stage, timed)
 
-    def create_source(self, name: str, url: str, config: dict | None) -> dict:
+    def create_source(self, name: str, url: str, config: dict | None, organization: dict | None = None) -> dict:
         from ckan.tests import helpers
         return helpers.call_action(
             "harvest_source_create", context={"user": self.sysadmin["name"]}, name=name, title=name, url=url,
             source_type="budgetod_totem", config=json.dumps(config) if config else "",
-            owner_org=self.organization["id"], frequency="MANUAL")
+            owner_org=(organization or self.organization)["id"], frequency="MANUAL")
 
     def set_config(self, source: dict, config: dict) -> None:
         from ckan.tests import helpers
@@ -401,6 +406,7 @@ def main() -> int:
         checks.append(("no connection attempted to a non-loopback address", not guard.refused,
                        "; ".join(guard.refused[:5])))
         tk.config["ckanext.budgetod.allow_private_urls"] = True
+        run_round_two_a(harvester, server, guard, results, checks)
         final = good_datasets_state(harvester.organization)
         checks.append(("previously published datasets intact at the end",
                        all(final.get(name) == state for name, state in published.items()), ""))
@@ -415,6 +421,111 @@ def main() -> int:
 SAMPLE_DATASET_NAMES = ("budget-21560046100085-2022-annexe-06", "budget-21560046100010-2021",
                         "budget-21560134500014-2023", "budget-21930048000015-2018",
                         "budget-24350078200095-2022-annexe-06")
+
+
+# === Round 2, part A (issue 12: items 1, 2 and 9; cases in hostile_cases.py) =====================
+
+def _document_results(cases: list[Case], outcome: "JobOutcome", base_url: str) -> list[CaseResult]:
+    from ckanext.budgetod.harvester import sources
+    results = []
+    for case in cases:
+        found = outcome.objects.get(sources.normalise_url(base_url + case.path))
+        result = CaseResult(case, crashed=outcome.crash)
+        if found is None:
+            result.errors = ["(no harvest object)"]
+        else:
+            result.errors, result.seconds = found.errors, found.seconds
+            result.imported = found.state == "COMPLETE" and not found.errors
+        results.append(result)
+    return results
+
+
+def _published_dataset(base_url: str, case: Case) -> dict | None:
+    import ckan.model as model
+    from ckan.tests import helpers
+    from ckanext.harvest.model import HarvestObject
+    from ckanext.budgetod.harvester import sources
+    found = model.Session.query(HarvestObject).filter_by(
+        guid=sources.normalise_url(base_url + case.path), current=True).first()
+    if found is None or not found.package_id:
+        return None
+    return helpers.call_action("package_show", context={"use_cache": False}, id=found.package_id)
+
+
+INJECTED = re.compile(r"""<(?:a\b[^>]*\bhref|img\b[^>]*\bsrc)=["']?(?:[^"'>]*evil\.example|javascript:)""", re.I)
+
+
+def run_round_two_a(harvester: Harvester, server: HostileServer, guard: ConnectionGuard,
+                    results: list[CaseResult], checks: list[tuple[str, bool, str]]) -> None:
+    """Phase C: a source of another organisation serving copies and forgeries of the published
+    samples; documents whose names are hostile Markdown or spreadsheet formulas; catalogues listing
+    addresses PostgreSQL cannot store; malformed data.gouv.fr sections; site-local IPv6 targets."""
+    import ckan.plugins.toolkit as tk
+    from ckan.lib import uploader
+    from ckan.tests import factories
+
+    samples = {name: (hostile_cases.SHARED_TOTEM / name).read_bytes() for name in GOOD_SAMPLES}
+    takeover = hostile_cases.takeover_cases(samples)
+    rendered = hostile_cases.rendered_cases()
+    address = hostile_cases.address_cases()
+    datagouv = hostile_cases.datagouv_config_cases(samples[GOOD_SAMPLES[0]])
+    ssrf = hostile_cases.round_two_ssrf_cases()
+    server.routes.update({case.path: case.respond for case in takeover + rendered + datagouv})
+    server.routes.update(hostile_cases.address_routes(address))
+    base = server.base_url
+    before = good_datasets_state(harvester.organization)
+
+    print(f"phase C: {len(rendered)} Markdown and formula names…", flush=True)
+    source = harvester.create_source("round-two", f"{base}/round-two", {"urls": [base + c.path for c in rendered]})
+    results.extend(_document_results(rendered, harvester.harvest(source), base))
+    injected, unwarned = [], []
+    for case in rendered:
+        dataset = _published_dataset(base, case)
+        if dataset is None:
+            (injected if case.category == "markdown" else unwarned).append(f"{case.name}: not published")
+            continue
+        texts = [dataset.get("notes") or ""] + [resource.get("description") or "" for resource in dataset["resources"]]
+        if case.category == "markdown" and any(INJECTED.search(tk.h.render_markdown(text)) for text in texts):
+            injected.append(case.name)
+        if case.category == "formula":
+            report = next(resource for resource in dataset["resources"] if resource.get("budgetod_role") == "report")
+            with open(uploader.get_resource_uploader(report).get_path(report["id"]), encoding="utf-8") as stream:
+                warnings = json.load(stream)["validation"]["warnings"]
+            if not any("formula" in warning["message_en"] for warning in warnings):
+                unwarned.append(case.name)
+    checks.append(("Markdown names: no link or image injected in notes or descriptions", not injected,
+                   ", ".join(injected)))
+    checks.append(("formula-like names: every validation report warns", not unwarned, ", ".join(unwarned)))
+
+    print(f"phase C: {len(takeover)} copies and forgeries served by another organisation…", flush=True)
+    other = factories.Organization(name="autre-collectivite", title="Autre collectivité")
+    source = harvester.create_source("takeover", f"{base}/takeover", {"urls": [base + c.path for c in takeover]},
+                                     organization=other)
+    takeover_results = _document_results(takeover, harvester.harvest(source), base)
+    results.extend(takeover_results)
+    unnamed = [result.case.name for result in takeover_results
+               if not any("belongs to the organisation" in error for error in result.errors)]
+    after = good_datasets_state(harvester.organization)
+    checks.append(("takeover: every import refused naming the owner", not unnamed, ", ".join(unnamed)))
+    checks.append(("takeover: the owner's datasets unchanged (organisation, resources, files)",
+                   all(after.get(name) == state for name, state in before.items()), ""))
+
+    print(f"phase C: {len(address) + len(datagouv)} catalogues and configurations…", flush=True)
+    for case in address:
+        results.append(harvest_own_source(harvester, case, hostile_cases.address_url(base, case)))
+    for case in datagouv:
+        results.append(harvest_own_source(harvester, case, base + case.path))
+
+    print(f"phase C: {len(ssrf)} site-local IPv6 targets, allow_private_urls = false…", flush=True)
+    refused_before = len(guard.refused)
+    tk.config["ckanext.budgetod.allow_private_urls"] = False
+    for case in ssrf:
+        results.append(harvest_own_source(harvester, case, case.url))
+    tk.config["ckanext.budgetod.allow_private_urls"] = True
+    checks.append(("site-local IPv6: refused before any connection", len(guard.refused) == refused_before,
+                   "; ".join(guard.refused[refused_before:])))
+
+# === end of round 2, part A ======================================================================
 
 
 def harvest_own_source(harvester: Harvester, case: Case, url: str) -> CaseResult:

@@ -577,3 +577,107 @@ def ssrf_cases(port: int) -> list[Case]:
         "credentials-in-url": f"http://user@127.0.0.1:{port}/ssrf.xml",
     }
     return [Case(f"ssrf-{name}", "ssrf", "ssrf", url=url) for name, url in targets.items()]
+
+
+# === Round 2, part A (issue 12: items 1, 2 and 9) ================================================
+# Hostility across organisations and through what gets stored or rendered. Run by
+# `hostile.py`'s run_round_two_a(): the "takeover" cases are served to a source of ANOTHER
+# organisation; "markdown" and "formula" documents are valid and imported (their checks look at what
+# was published); "address" and "datagouv" cases are sources of their own; "ssrf" adds fec0::/10.
+
+EVIL = "http://evil.example"
+
+
+def xml_attribute(value: str) -> str:
+    return (value.replace("&", "&amp;").replace('"', "&quot;").replace("<", "&lt;").replace(">", "&gt;")
+            .replace("\n", "&#10;"))
+
+
+def takeover_cases(samples: dict[str, bytes]) -> list[Case]:
+    """Each good sample, byte for byte and with one amount forged, for a source of organisation B."""
+    cases = []
+    for name, data in samples.items():
+        stem = name.rsplit(".", 1)[0]
+        forged = re.sub(rb'(<Mt\w+ V=")[0-9.]+(")', rb"\g<1>99999.99\2", data, count=1)
+        cases.append(Case(f"takeover-copy-{stem}", "takeover", "document", body(data)))
+        cases.append(Case(f"takeover-forged-{stem}", "takeover", "document", body(forged)))
+    return cases
+
+
+MARKDOWN_NAMES = {
+    "link": f"CRACH [gagnez]({EVIL}/link)",
+    "image": f"CRACH ![pixel]({EVIL}/pixel.png)",
+    "html-img": f"CRACH <img src={EVIL}/img.png>",
+    "html-a": f'CRACH <a href="{EVIL}/a">ici</a>',
+    "autolink": f"CRACH <{EVIL}/auto>",
+    "bare-url": f"CRACH {EVIL}/bare",
+    "reference": f"CRACH [ici][1]\n\n[1]: {EVIL}/reference",
+    "blocks": "CRACH\n# Titre\n* liste\n> citation\n`code`",
+    "javascript": "CRACH [clic](javascript:alert(1))",
+}
+FORMULA_NAMES = {
+    "hyperlink": f'=HYPERLINK("{EVIL}/f","CRACH")',
+    "at-sum": "@SUM(1+1)*cmd|' /C calc'!A0",
+    "plus-cmd": "+cmd|' /C calc'!A0",
+    "minus": "-2+3+cmd|' /C calc'!A0",
+}
+
+
+def rendered_cases() -> list[Case]:
+    """Valid documents of their own whose collectivité name is hostile Markdown or a spreadsheet
+    formula: imported; nothing may render as a link or an image, and the report must warn."""
+    text = base_text()
+    cases = []
+    for category, names in (("markdown", MARKDOWN_NAMES), ("formula", FORMULA_NAMES)):
+        for name, value in names.items():
+            case_name = f"{category}-{name}"
+            data = latin1(replace_first(own_budget(text, case_name), "LibelleColl", xml_attribute(value)))
+            cases.append(Case(case_name, category, "document", body(data), may_import=True))
+    return cases
+
+
+def address_cases() -> list[Case]:
+    """CKAN catalogues listing a document address PostgreSQL cannot store. The source URL is
+    `/round2/<name>/dataset/budgets`; the catalogue API answers under `/round2/<name>/api/3/`."""
+    addresses = {"lone-surrogate": "/budget-\ud800.xml", "nul": "/budget-\u0000.xml",
+                 "surrogate-pair-split": "/budget-\udbff\udfff-\udc00.xml"}
+    cases = []
+    for name, path in addresses.items():
+        def respond(handler: BaseHTTPRequestHandler, path=path) -> None:
+            import json
+            document = {"success": True, "result": {"name": "budgets", "resources": [
+                {"url": base_url(handler) + path, "format": "XML"}]}}
+            # json.dumps escapes the lone surrogates and the NUL as \\uXXXX, as a real catalogue may.
+            body(json.dumps(document).encode("ascii"), "application/json")(handler)
+        cases.append(Case(f"address-{name}", "address", "source", respond, source_config={"kind": "ckan"}))
+    return cases
+
+
+def address_routes(cases: list[Case]) -> dict[str, Respond]:
+    return {f"/round2/{case.name}/api/3/action/package_show": case.respond for case in cases}
+
+
+def address_url(base: str, case: Case) -> str:
+    return f"{base}/round2/{case.name}/dataset/budgets"
+
+
+DATAGOUV_CONFIGS = {
+    "misspelt-organisation": {"datagouv": {"organisation": "commune-de-crach"}},
+    "extra-key": {"datagouv": {"organization": "commune-de-crach", "org": "autre"}},
+    "organization-list": {"datagouv": {"organization": ["commune-de-crach"]}},
+    "organization-number": {"datagouv": {"organization": 56046}},
+    "organization-blank": {"datagouv": {"organization": "  "}},
+}
+
+
+def datagouv_config_cases(good: bytes) -> list[Case]:
+    """Source configurations whose data.gouv.fr section is malformed: refused when the source is saved."""
+    return [Case(f"datagouv-{name}", "datagouv", "source", body(good), source_config=config)
+            for name, config in DATAGOUV_CONFIGS.items()]
+
+
+def round_two_ssrf_cases() -> list[Case]:
+    return [Case("ssrf-site-local-v6", "ssrf", "ssrf", url="http://[fec0::1]/budget.xml"),
+            Case("ssrf-site-local-v6-other", "ssrf", "ssrf", url="http://[feff:ffff::1]/budget.xml")]
+
+# === end of round 2, part A ======================================================================

@@ -27,7 +27,9 @@ from ckanext.budgetod.logic import action
 from tests.ckan.datagouv.conftest import empty_jobs_queue  # noqa: F401 (fixture)
 from tests.ckan.view.conftest import (  # noqa: F401 (fixtures)
     converted_documents, organization, publish_budget, resource_of, storage, sysadmin)
+from tests.ckan.harvester.conftest import SHARED_TOTEM, harvest
 from tests.ckan.view.test_dashboard import token_of
+from tests.harvester_sources.servers import LocalServer
 
 YES, NO = "allowed", "refused"
 # "A" is the organisation of the budget datasets and of the harvest sources; "other" users are an
@@ -60,6 +62,14 @@ EXPECTED = {
     "queue a data.gouv.fr sync, web or API":              ORGANISATION_EDITORS,
     # `ckan budgetod datagouv sync` is a server command: shell access only.
     "run a data.gouv.fr sync, web or API":                (NO,) * 7,
+    # Across organisations. A dataset's organisation changes by the sysadmins' hand only (CKAN lets a
+    # user move a dataset between two organisations they edit both; none of these roles does).
+    "move a budget dataset of A to another organisation": (NO, NO, NO, NO, NO, NO, YES),
+    # A copy (or forgery) of A's document served by a source of another organisation: its import is
+    # an object error naming A, whoever created the source.
+    "change A's budget through another organisation's source": (NO,) * 7,
+    # The udata organisation of A's datasets is tied in the ini file (shell access), not from the web.
+    "tie A to a data.gouv.fr organisation, web or API":   (NO,) * 7,
 }
 
 PUBLIC_STEM, PRIVATE_STEM = "crach-lotissement-bp-2022", "transport-m43-bp-2022"
@@ -320,3 +330,49 @@ def test_only_who_may_change_a_dataset_can_queue_its_sync_and_no_request_runs_on
     assert all(getattr(function, "side_effect_free", False) for function in action.get_actions().values())
     routes = [rule for rule in app.flask_app.url_map.iter_rules() if rule.endpoint.startswith("budgetod_")]
     assert routes and all(rule.methods <= {"GET", "HEAD", "OPTIONS"} for rule in routes)
+
+
+# ---------------------------------------------------------------- across organisations
+
+def test_across_organisations(app, cast, budgets, sysadmin):
+    other = model.Group.get("autre-collectivite")
+
+    def post(role: str, action_name: str, **params):
+        return app.post(f"/api/3/action/{action_name}", json=params, headers=cast.headers(role))
+
+    def moved(role: str) -> bool:
+        status = post(role, "package_patch", id=budgets.public["id"], owner_org=other.id).status_code
+        owner = model.Package.get(budgets.public["id"]).owner_org
+        assert granted(status, (403, 409)) == (owner == other.id), (role, status)
+        return owner == other.id
+
+    def snapshot() -> tuple:
+        dataset = helpers.call_action("package_show", context={"use_cache": False}, id=budgets.private["id"])
+        return dataset["owner_org"], sorted((resource["id"], resource.get("budgetod_sha256"), resource["url"])
+                                            for resource in dataset["resources"])
+
+    def changed_through_other_source(role: str) -> bool:
+        before = snapshot()
+        with LocalServer(files={"/copy.xml": (SHARED_TOTEM / f"{PRIVATE_STEM}.xml").read_bytes()}) as server:
+            response = post(role, "harvest_source_create", name=f"copie-{role.replace('_', '-')}", title="Copie",
+                            url=server.url("/copy.xml"), source_type="budgetod_totem", owner_org=other.id,
+                            frequency="MANUAL")
+            assert response.status_code in (200, 403), (role, response.status_code)
+            if response.status_code == 200:
+                run = harvest(response.json["result"])
+                assert "Collectivités" in run.errors()[0], run.errors()
+        return snapshot() != before
+
+    def tied(role: str) -> bool:
+        response = post(role, "config_option_update", **{"ckanext.budgetod.datagouv.organizations": "x=y"})
+        assert response.status_code in (400, 403, 409), (role, response.status_code)
+        return bool(model.Session.query(model.SystemInfo).filter_by(
+            key="ckanext.budgetod.datagouv.organizations").count())
+
+    # The private budget is the one served: the public one is moved by the sysadmin in the first row.
+    checks = {
+        "change A's budget through another organisation's source": changed_through_other_source,
+        "tie A to a data.gouv.fr organisation, web or API": tied,
+        "move a budget dataset of A to another organisation": moved,
+    }
+    assert observed(checks) == expected(checks)

@@ -123,6 +123,22 @@ def test_unknown_key_is_refused_and_the_allowed_keys_listed():
     assert "unknown configuration key 'recursive' (allowed keys: kind, urls, pattern" in caught.value.describe("en")
 
 
+@pytest.mark.parametrize("text, field, french, english", [
+    ('{"datagouv": {"organisation": "commune-de-crach"}}', "datagouv.organisation",
+     "clé « datagouv.organisation » inconnue dans la configuration (clés admises dans « datagouv » : organization)",
+     "unknown configuration key 'datagouv.organisation' (allowed keys in 'datagouv': organization)"),
+    ('{"datagouv": {"organization": ["commune-de-crach"]}}', "datagouv.organization",
+     "« datagouv.organization » doit être l'identifiant ou le slug", "'datagouv.organization' must be the id or slug"),
+    ('{"datagouv": {"organization": " "}}', "datagouv.organization", "doit être", "must be"),
+])
+def test_the_datagouv_section_is_validated_like_the_top_level(text, field, french, english):
+    with pytest.raises(SourceConfigError) as caught:
+        parse_source_config("https://example.org/", text)
+    assert caught.value.field == field
+    assert french in caught.value.describe("fr")
+    assert english in caught.value.describe("en")
+
+
 @pytest.mark.parametrize("text, field", [
     ('{"api_key": "abc"}', "api_key"),
     ('{"datagouv": {"X-API-KEY": "abc"}}', "datagouv.X-API-KEY"),

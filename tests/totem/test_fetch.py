@@ -292,6 +292,7 @@ def test_credentials_do_not_follow_a_cross_origin_redirect(site):
     ("http://[fc00::1]/x", "private"),
     ("http://169.254.169.254/latest/meta-data/", "link-local"),
     ("http://[fe80::1]/x", "link-local"),
+    ("http://[fec0::1]/x", "site-local"),  # deprecated, yet Python's ipaddress calls it global
     ("http://224.0.0.1/x", "multicast"),
     ("http://[ff02::1]/x", "multicast"),
     ("http://0.0.0.0/x", "unspecified"),

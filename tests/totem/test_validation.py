@@ -83,6 +83,31 @@ def test_valid_budget(tmp_path):
     assert format_summary(report, "en") == "Valid: 3 rows, no errors."
 
 
+def test_text_cells_a_spreadsheet_would_run_as_formulas_are_kept_and_warned_about(tmp_path):
+    formula = '=HYPERLINK("http://evil.example/","MONTREUIL")'
+    rows = [budget_row(), budget_row(BGT_NOM=formula, BGT_MTREAL="-12.5"), budget_row(BGT_NOM="@SUM(A1)"),
+            budget_row(BGT_CONTNAT_LABEL="+ Achats")]
+    report = validate(write_csv(tmp_path / "budget.csv", rows))
+
+    assert report.valid  # SCDL allows such text: the CSV stays as the document wrote it
+    assert [warning.fr for warning in report.warnings] == [
+        "colonne BGT_NOM : 2 cellule(s) de texte commencent par =, +, -, @ ou une tabulation (la première "
+        "ligne 3) ; un tableur pourrait les exécuter comme des formules. Le schéma SCDL les admet et le CSV "
+        "garde le texte du document tel quel : l'ouvrir par une importation en texte.",
+        "colonne BGT_CONTNAT_LABEL : 1 cellule(s) de texte commencent par =, +, -, @ ou une tabulation (la "
+        "première ligne 5) ; un tableur pourrait les exécuter comme des formules. Le schéma SCDL les admet et "
+        "le CSV garde le texte du document tel quel : l'ouvrir par une importation en texte."]
+    assert report.warnings[0].en.startswith("column BGT_NOM: 2 text cell(s) start with =, +, -, @ or a tab "
+                                            "(the first on row 3); a spreadsheet could run them as formulas.")
+    assert report.to_dict()["warnings"][0]["message_en"] == report.warnings[0].en
+    assert "Warning: column BGT_NOM: 2 text cell(s)" in format_summary(report, "en")
+
+
+def test_negative_amounts_are_no_formulas(tmp_path):
+    report = validate(write_csv(tmp_path / "budget.csv", [budget_row(BGT_MTREAL="-12.5", BGT_CREDOUV="-3")]))
+    assert report.valid and report.warnings == []
+
+
 def test_thousands_are_grouped_in_the_summary(tmp_path):
     path = write_csv(tmp_path / "budget.csv", [budget_row()] * 1234)
     report = validate(path)

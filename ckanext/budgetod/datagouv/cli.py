@@ -101,7 +101,10 @@ def status_command():
     """The sync state of every dataset: pending, in sync or error, attempts, last success, udata id.
     / L'état de synchronisation de chaque jeu de données."""
     with _in_portal_language():
-        options = sync.Options.from_config()
+        try:
+            options = sync.Options.from_config()
+        except sync.SyncError as error:
+            _fail(error.describe())
         rows = state.all_rows()
         statuses = _statuses()
         click.echo(tk._("data.gouv.fr sync: {state}, {url}").format(

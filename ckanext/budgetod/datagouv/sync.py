@@ -55,6 +55,8 @@ OPTION = "ckanext.budgetod.datagouv."
 API_KEY_ENV = "BUDGETOD_DATAGOUV_API_KEY"
 # A dataset extra naming the udata organisation, for datasets no harvest source publishes.
 ORGANIZATION_EXTRA = "budgetod_datagouv_organization"
+# Sysadmins tie each portal organisation to the one udata organisation its datasets may go to.
+ORGANIZATIONS_OPTION = OPTION + "organizations"
 KEY_DATASET = "budgetod:dataset"
 KEY_PORTAL_URL = "budgetod:portal_url"
 KEY_RESOURCE = "budgetod:resource"
@@ -87,12 +89,14 @@ def bilingual(text: Bilingual) -> str:
 @dataclass(frozen=True)
 class Options:
     url: str
-    api_key: str | None
-    enabled: bool
-    upload_all: bool
-    on_delete: str
-    timeout: float
-    allow_private: bool
+    api_key: str | None = field(repr=False)  # a secret: never in a repr, a log or a traceback
+    enabled: bool = False
+    upload_all: bool = False
+    on_delete: str = "delete"
+    timeout: float = 30
+    allow_private: bool = False
+    # (portal organisation name or id, udata organisation id or slug) pairs, set by sysadmins.
+    organizations: tuple[tuple[str, str], ...] = ()
 
     @classmethod
     def from_config(cls) -> "Options":
@@ -109,11 +113,35 @@ class Options:
             on_delete=on_delete,
             timeout=float(tk.config.get("ckanext.budgetod.http_timeout")),
             allow_private=tk.config.get("ckanext.budgetod.allow_private_urls"),
+            organizations=parse_organizations(tk.config.get(ORGANIZATIONS_OPTION)),
         )
+
+    def tied_organization(self, dataset: dict) -> str | None:
+        """The udata organisation the sysadmins tied to the dataset's portal organisation, if any."""
+        owner = dataset.get("organization") or {}
+        names = {owner.get("name"), owner.get("id"), dataset.get("owner_org")} - {None, ""}
+        return next((udata for portal, udata in self.organizations if portal in names), None)
 
     def client(self, **overrides) -> UdataClient:
         return UdataClient(f"{self.url}/api/1", self.api_key, timeout=self.timeout,
                            allow_private=self.allow_private, **overrides)
+
+
+def parse_organizations(value) -> tuple[tuple[str, str], ...]:
+    """``portal-org=udata-org`` pairs separated by spaces (or a list of such pairs, as CKAN parses a
+    list option), each portal organisation once."""
+    items = value.split() if isinstance(value, str) else list(value or [])
+    pairs: list[tuple[str, str]] = []
+    for item in items:
+        portal, equals, udata = str(item).partition("=")
+        portal, udata = portal.strip(), udata.strip()
+        if not equals or not portal or not udata or portal in dict(pairs):
+            raise SyncError(ORGANIZATIONS_OPTION, Bilingual(
+                f"« {item} » : chaque élément s'écrit organisation-du-portail=organisation-udata, "
+                "une fois par organisation du portail",
+                f"'{item}': each item reads portal-organisation=udata-organisation, once per portal organisation"))
+        pairs.append((portal, udata))
+    return tuple(pairs)
 
 
 def dataset_page(udata_id: str) -> str:
@@ -516,7 +544,12 @@ class Synchroniser:
         outcome, row = self._outcome, recorder.row
         organization = target_organization(dataset) if dataset else None
         if dataset is None or dataset["state"] != "active":
-            self._take_down(organization, recorder)
+            # Only the tied organisation is searched for copies to take down.
+            permitted = None
+            if organization is not None:
+                with contextlib.suppress(SyncError):
+                    permitted = self._permitted(dataset, organization)
+            self._take_down(permitted, recorder)
             return
         if organization is None:
             if row is not None and row.udata_dataset_id:
@@ -528,6 +561,7 @@ class Synchroniser:
             outcome.result = "skipped"
             recorder.forget()
             return
+        organization = self._permitted(dataset, organization)
         wanted = wanted_dataset(dataset, organization, self.options)
         fingerprint = wanted.fingerprint()
         if (row is not None and row.udata_dataset_id and row.content_hash == fingerprint
@@ -572,6 +606,27 @@ class Synchroniser:
                 f"no data.gouv.fr API key is configured (or environment variable {API_KEY_ENV})"))
 
     # ------------------------------------------------------------ datasets
+
+    def _permitted(self, dataset: dict, named: str) -> str:
+        """The udata organisation ``named`` (by the dataset's source or extra) when it is the one the
+        sysadmins tied to the dataset's portal organisation; else SyncError. Without a call to
+        udata when both are written alike."""
+        tied = self.options.tied_organization(dataset)
+        owner = (dataset.get("organization") or {}).get("title") or (dataset.get("organization") or {}).get(
+            "name") or dataset.get("owner_org") or "—"
+        if tied is None:
+            raise SyncError(dataset["name"], Bilingual(
+                f"aucune organisation data.gouv.fr n'est attribuée à l'organisation « {owner} » du portail : "
+                f"un administrateur du portail l'attribue dans {ORGANIZATIONS_OPTION} ; rien n'est envoyé",
+                f"no data.gouv.fr organisation is tied to the portal organisation '{owner}': a sysadmin ties "
+                f"one in {ORGANIZATIONS_OPTION}; nothing is sent"))
+        if named != tied and self._organization_id(named) != self._organization_id(tied):
+            raise SyncError(dataset["name"], Bilingual(
+                f"l'organisation data.gouv.fr « {named} » demandée n'est pas celle de l'organisation "
+                f"« {owner} » du portail (« {tied} », fixée par un administrateur) : refusé, rien n'est envoyé",
+                f"the data.gouv.fr organisation '{named}' asked for is not the one of the portal organisation "
+                f"'{owner}' ('{tied}', set by a sysadmin): refused, nothing is sent"))
+        return tied
 
     def _organization_id(self, reference: str) -> str:
         if reference not in self._organizations:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import re
 import string
 from pathlib import Path
 from typing import Any, Mapping
@@ -29,6 +30,12 @@ PLACEHOLDERS = ("exercice", "budget", "collectivite", "siret", "insee", "nomencl
                 "organisation", "schema_version")
 # Extras the harvester computes itself: a template must not override them.
 RESERVED_EXTRA_PREFIX = "budgetod_"
+# Fields CKAN renders as Markdown: the values put into them are escaped.
+MARKDOWN_FIELDS = ("notes",)
+# What can open a link, an image, emphasis, code or a heading in (Python-)Markdown, escaped by a
+# backslash; "<" and "&" (HTML, autolinks) become entities; "://" loses its colon so that CKAN's
+# auto-linker makes no link of a bare URL.
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()#!])")
 
 
 class MetadataTemplateError(BudgetodError):
@@ -127,20 +134,30 @@ def _check_placeholders(text: str, key: str, fail) -> None:
                        + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS))
 
 
+def escape_markdown(text: str) -> str:
+    """``text`` shown as written once rendered as Markdown: no link, image, HTML, heading or list of
+    its own (a collectivité name comes from the document, which anyone may write)."""
+    text = " ".join(str(text).split())  # one line: no block (heading, list, quote) can start
+    text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("://", "&#58;//")
+
+
 def dataset_fields(template: Mapping, values: Mapping[str, str]) -> dict:
     """The dataset fields the template gives for these placeholder values.
 
     Returns the core fields (tags as CKAN tag dicts) and an "extras" dict; empty values are left out.
     """
 
-    def fill(value: Any) -> str:
-        return str(value or "").format_map(values).strip()
+    escaped = {name: escape_markdown(value) for name, value in values.items()}
+
+    def fill(value: Any, markdown: bool = False) -> str:
+        return str(value or "").format_map(escaped if markdown else values).strip()
 
     fields: dict = {}
     for key in CORE_FIELDS:
         if key == "tags" or key not in template:
             continue
-        text = fill(template[key])
+        text = fill(template[key], key in MARKDOWN_FIELDS)
         if text:
             fields[key] = text
     tags = dict.fromkeys(fill(tag) for tag in template.get("tags", []))

@@ -86,6 +86,22 @@ def _too_large_for_portal(url: str, size: int, limit_mb: int) -> str:
         "(setting ckan.max_resource_size)")
 
 
+def _storable(text: str | None) -> bool:
+    """Whether PostgreSQL can store the text: encodable in UTF-8 (no lone surrogate, which a JSON
+    listing or configuration may carry as an escape) and without NUL."""
+    try:
+        (text or "").encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return "\x00" not in (text or "")
+
+
+def _unstorable_address(url: str) -> str:
+    shown = url.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
+    return _bilingual(shown, "adresse de document invalide (caractère impossible à enregistrer), document ignoré",
+                      "invalid document address (a character that cannot be stored), document skipped")
+
+
 def _ui_language() -> str:
     try:
         return "en" if tk.h.lang() == "en" else "fr"
@@ -226,6 +242,9 @@ class BudgetodHarvester(HarvesterBase):
             return None
         objects = []
         for ref in listed:
+            if not all(map(_storable, (ref.guid, ref.url, ref.member))):
+                self._save_gather_error(_unstorable_address(ref.url), harvest_job)
+                continue
             extras = [HarvestObjectExtra(key="url", value=ref.url)]
             if ref.member:
                 extras.append(HarvestObjectExtra(key="member", value=ref.member))
@@ -242,8 +261,13 @@ class BudgetodHarvester(HarvesterBase):
                     ("status", STATUS_DELETE), ("url", kept.get("url", published.guid)),
                     ("document_key", kept.get("document_key")), ("dataset", kept.get("dataset")))
                     if value]))
-        model.Session.add_all(objects)
-        model.Session.commit()
+        try:
+            model.Session.add_all(objects)
+            model.Session.commit()
+        except Exception as error:  # noqa: BLE001 - the gather consumer must survive any listing
+            model.Session.rollback()
+            self._save_gather_error(_failure(source.url, error), harvest_job)
+            return None
         return [harvest_object.id for harvest_object in objects]
 
     def fetch_stage(self, harvest_object):
@@ -313,7 +337,7 @@ class BudgetodHarvester(HarvesterBase):
                     self._save_object_error(_invalid(url, doc), harvest_object, "Import")
                     return False
                 target = publish.DatasetTarget(publish.dataset_name(doc.header, config.grouping), owner_org,
-                                               template)
+                                               template, source.id)
                 dataset = publish.upsert_document(doc, target, user=self._get_user_name(), workdir=workdir)
         except Exception as error:  # noqa: BLE001 - one bad document never stops the job
             model.Session.rollback()
@@ -342,7 +366,8 @@ class BudgetodHarvester(HarvesterBase):
             if before.get("dataset") and (before["dataset"], before.get("document_key")) != (target.name, key):
                 try:
                     publish.remove_document(
-                        publish.DatasetTarget(before["dataset"], target.owner_org, target.template),
+                        publish.DatasetTarget(before["dataset"], target.owner_org, target.template,
+                                              target.harvest_source),
                         before["document_key"], harvest_object.guid, user=self._get_user_name())
                 except Exception as error:  # noqa: BLE001
                     model.Session.rollback()
@@ -354,7 +379,8 @@ class BudgetodHarvester(HarvesterBase):
     def _import_deletion(self, harvest_object, extras: dict, owner_org, template) -> bool:
         key, name = extras.get("document_key"), extras.get("dataset")
         if key and name:
-            dataset_id = publish.remove_document(publish.DatasetTarget(name, owner_org, template), key,
+            dataset_id = publish.remove_document(publish.DatasetTarget(name, owner_org, template,
+                                                                       harvest_object.harvest_source_id), key,
                                                  harvest_object.guid, user=self._get_user_name())
             harvest_object.package_id = dataset_id or harvest_object.package_id
         for previous in _current_objects(harvest_object.harvest_source_id, harvest_object.guid,

@@ -14,6 +14,12 @@ Dataset model:
   document key (``budgetod_document``), so a document published again — even from another URL —
   replaces its own resources, keeping their ids.
 
+Ownership: an import never changes the owner of an existing dataset, and a harvest source never
+replaces nor removes the resources of a document that another active source of the dataset's
+organisation published (``check_ownership``): a dataset name comes from the document alone, so
+anyone could serve a copy of another community's document. Moving a collectivité to another
+organisation is a sysadmin's act (see the README, "Authorisation").
+
 Writers of one dataset are serialised by a PostgreSQL advisory lock keyed on the dataset name,
 taken before the dataset is read and released when the update commits: several fetch consumers
 may import documents of the same dataset at once without losing a resource.
@@ -43,6 +49,7 @@ from ckanext.budgetod import settings
 from ckanext.budgetod.harvester import metadata
 from ckanext.budgetod.totem import occultation, scdl, validation
 from ckanext.budgetod.totem.errors import BudgetodError, DocumentError
+from ckanext.budgetod.totem.messages import Bilingual
 from ckanext.budgetod.totem.reader import DocumentHeader
 
 ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT = "scdl", "totem", "report"
@@ -244,17 +251,19 @@ def _resource_fields(doc: ConvertedDocument, role: str, identity: dict) -> dict:
     etape = etape_title(header.natdec, header.decision_number)
     key = doc.key
     stage = f"{etape.capitalize()}, exercice {header.exercice}"
+    budget = metadata.escape_markdown(header.budget_name)  # descriptions are rendered as Markdown
     names = {
         ROLE_SCDL: f"{stage} — données au format SCDL (CSV)",
         ROLE_TOTEM: f"{stage} — document budgétaire TOTEM (XML)",
         ROLE_REPORT: f"{stage} — rapport de validation SCDL (JSON)",
     }
     descriptions = {
-        ROLE_SCDL: (f"{stage}, {header.budget_name} : données au format national SCDL « budget » "
+        ROLE_SCDL: (f"{stage}, {budget} : données au format national SCDL « budget » "
                     f"(schéma {SCDL_SCHEMA_NAME} {doc.schema_version}), converties du document TOTEM "
                     "publié à côté."),
-        ROLE_TOTEM: (f"{stage}, {header.budget_name} : document budgétaire TOTEM d'origine ({header.nomenclature}), "
-                     "données personnelles occultées (CRPA, article L311-7)."),
+        ROLE_TOTEM: (f"{stage}, {budget} : document budgétaire TOTEM d'origine "
+                     f"({metadata.escape_markdown(header.nomenclature)}), données personnelles occultées "
+                     "(CRPA, article L311-7)."),
         ROLE_REPORT: ("Rapport de validation du CSV contre le schéma SCDL, avec les contrôles de Validata : "
                       + ("valide." if doc.valid else "non valide.")),
     }
@@ -319,11 +328,13 @@ def _etapes(resources: list[dict]) -> list[str]:
 
 @dataclass(frozen=True)
 class DatasetTarget:
-    """Where harvested documents go: the dataset name and how its metadata is made."""
+    """Where harvested documents go: the dataset name and how its metadata is made;
+    ``harvest_source``, the id of the source writing (recorded on the resources it publishes)."""
 
     name: str
     owner_org: str | None
     template: dict
+    harvest_source: str | None = None
 
 
 FACT_EXTRAS = ("budgetod_siret", "budgetod_exercice", "budgetod_budget", "budgetod_collectivite",
@@ -374,6 +385,49 @@ def _apply_metadata(dataset: dict, target: DatasetTarget, facts: dict) -> None:
     dataset["state"] = "active"  # a dataset deleted once all its documents vanished comes back
 
 
+class OwnershipError(BudgetodError):
+    """An import would move a dataset out of its organisation, or write over another source's resources."""
+
+
+def _active_source_of(source_id: str, owner_org: str | None) -> model.Package | None:
+    """The harvest source ``source_id`` when it still exists, is active and belongs to ``owner_org``."""
+    source = model.Package.get(source_id)
+    return source if source is not None and source.state == "active" and source.owner_org == owner_org else None
+
+
+def check_ownership(dataset: dict, target: DatasetTarget, key: str | None = None) -> None:
+    """Refuse (OwnershipError naming the owner) to write into ``dataset`` when it belongs to another
+    organisation than the target's, or over document ``key``'s resources published by another
+    active source of its organisation. Resources of a source since deleted, or moved to another
+    organisation, may be taken over; so may those published before sources were recorded."""
+    if (dataset.get("owner_org") or None) != (target.owner_org or None):
+        owner = _organisation_title(dataset.get("owner_org")) if dataset.get("owner_org") else ""
+        raise OwnershipError(dataset["name"], Bilingual(
+            f"ce jeu de données appartient à l'organisation « {owner} » : une source d'une autre "
+            "organisation ne peut ni le modifier ni le déplacer (seul un administrateur du portail "
+            "change l'organisation d'un jeu de données)" if owner else
+            "ce jeu de données n'appartient à aucune organisation : une source d'organisation ne peut "
+            "ni le modifier ni se l'approprier (seul un administrateur du portail le peut)",
+            f"this dataset belongs to the organisation '{owner}': a source of another organisation may "
+            "neither change nor move it (only a sysadmin changes a dataset's organisation)" if owner else
+            "this dataset belongs to no organisation: a source of an organisation may neither change nor "
+            "take it (only a sysadmin may)"))
+    if key is None or not target.harvest_source:
+        return
+    belongs = _harvested(key)
+    for resource in dataset["resources"]:
+        other = resource.get("budgetod_harvest_source")
+        if not belongs(resource) or not other or other == target.harvest_source:
+            continue
+        source = _active_source_of(other, dataset.get("owner_org"))
+        if source is not None:
+            raise OwnershipError(dataset["name"], Bilingual(
+                f"le document {key} y est publié par la source de moissonnage « {source.title or source.name} » ; "
+                "une autre source ne le remplace pas (supprimer cette source d'abord)",
+                f"the document {key} is published there by the harvest source '{source.title or source.name}'; "
+                "another source does not replace it (delete that source first)"))
+
+
 def _harvested(key: str) -> Callable[[dict], bool]:
     def belongs(resource: dict) -> bool:
         return (resource.get("budgetod_document") == key and "budgetod_totem_resource" not in resource
@@ -385,6 +439,8 @@ def upsert_document(doc: ConvertedDocument, target: DatasetTarget, *, user: str,
     """Create or update the target dataset with the document's three resources; returns the dataset."""
     with locked_dataset(target.name):
         dataset = _show(target.name, user)
+        if dataset is not None:
+            check_ownership(dataset, target, doc.key)
         belongs = _harvested(doc.key)
         if dataset is None:
             # Not committed: the lock must cover the creation and the update with the files.
@@ -394,8 +450,9 @@ def upsert_document(doc: ConvertedDocument, target: DatasetTarget, *, user: str,
         elif dataset["state"] == "deleted":
             # Deleted when its last document vanished: that document's resources are stale.
             dataset["resources"] = [resource for resource in dataset["resources"] if belongs(resource)]
+        identity = {"budgetod_source": doc.source, "budgetod_harvest_source": target.harvest_source or ""}
         uploads = _place_document(dataset["resources"], doc, (ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT),
-                                  belongs, {"budgetod_source": doc.source}, workdir)
+                                  belongs, identity, workdir)
         _apply_metadata(dataset, target, dataset_facts(doc.header))
         return _update(dataset, user, uploads)
 
@@ -407,9 +464,11 @@ def remove_document(target: DatasetTarget, key: str, source: str, *, user: str) 
         dataset = _show(target.name, user)
         if dataset is None or dataset["state"] == "deleted":
             return dataset and dataset["id"]
+        check_ownership(dataset, target)
         belongs = _harvested(key)
         kept = [resource for resource in dataset["resources"]
-                if not (belongs(resource) and resource.get("budgetod_source") == source)]
+                if not (belongs(resource) and resource.get("budgetod_source") == source
+                        and resource.get("budgetod_harvest_source") in (None, "", target.harvest_source))]
         if len(kept) == len(dataset["resources"]):
             return dataset["id"]  # another URL publishes this document now
         if not kept:

@@ -61,6 +61,7 @@ KINDS = ("file", "index", "zip", "ckan", "udata")
 GROUPINGS = ("budget", "document")
 DEFAULT_GROUPING = "budget"
 CONFIG_KEYS = ("kind", "urls", "pattern", "grouping", "metadata", "datagouv")
+DATAGOUV_KEYS = ("organization",)
 
 # A configuration is a short JSON text typed by an administrator; anything
 # bigger is a mistake, and the pattern is matched against every candidate URL.
@@ -287,8 +288,26 @@ def parse_source_config(source_url: str, config_text: str | None) -> SourceConfi
             raise SourceConfigError(source_url, field, Bilingual(
                 f"« {field} » doit être un objet JSON", f"'{field}' must be a JSON object"))
         sections[field] = value
+    _check_datagouv_section(source_url, sections["datagouv"])
     return SourceConfig(kind=kind, urls=urls, pattern=pattern, grouping=grouping,
                         metadata=sections["metadata"], datagouv=sections["datagouv"], raw=raw)
+
+
+def _check_datagouv_section(source_url: str, section: dict) -> None:
+    """Like the top level: unknown keys (a misspelt "organisation") and wrong types are refused.
+    (The "metadata" section is checked against the metadata template's keys by the harvester.)"""
+    unknown = sorted(set(section) - set(DATAGOUV_KEYS))
+    if unknown:
+        raise SourceConfigError(source_url, f"datagouv.{unknown[0]}", Bilingual(
+            f"clé « datagouv.{unknown[0]} » inconnue dans la configuration (clés admises dans « datagouv » : "
+            f"{', '.join(DATAGOUV_KEYS)})",
+            f"unknown configuration key 'datagouv.{unknown[0]}' (allowed keys in 'datagouv': "
+            f"{', '.join(DATAGOUV_KEYS)})"))
+    organization = section.get("organization")
+    if organization is not None and not (isinstance(organization, str) and organization.strip()):
+        raise SourceConfigError(source_url, "datagouv.organization", Bilingual(
+            "« datagouv.organization » doit être l'identifiant ou le slug d'une organisation data.gouv.fr",
+            "'datagouv.organization' must be the id or slug of a data.gouv.fr organisation"))
 
 
 def _parse_json_object(source_url: str, config_text: str | None) -> dict:

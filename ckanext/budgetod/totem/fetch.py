@@ -184,6 +184,9 @@ def address_refusal_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Addres
         return Bilingual("adresse de bouclage (loopback)", "loopback address")
     if address.is_link_local:
         return Bilingual("adresse lien-local", "link-local address")
+    # fec0::/10 is deprecated (RFC 3879) but still routed inside some sites; Python counts it global.
+    if address.version == 6 and address.is_site_local:
+        return Bilingual("adresse site-local (IPv6 fec0::/10)", "site-local address (IPv6 fec0::/10)")
     if address.is_multicast:
         return Bilingual("adresse multicast", "multicast address")
     if address.is_reserved:

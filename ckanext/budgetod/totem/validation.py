@@ -41,6 +41,9 @@ LA_POSTE_HEAD_OFFICE_SIRET = "35600000000048"  # the one La Poste SIRET that fol
 _UNREADABLE_SOURCE_ERRORS = frozenset({"source-error", "scheme-error", "format-error", "encoding-error",
                                        "compression-error"})
 _BINARY_PROBE_BYTES = 8192
+# A spreadsheet may evaluate a cell starting with one of these as a formula ("CSV injection"). The
+# SCDL schema allows such text and the CSV keeps the document's text as written: the report warns.
+FORMULA_PREFIXES = "=+-@\t\r"
 
 
 class UnusableInput(BudgetodError):
@@ -166,10 +169,11 @@ def validate_csv(
     from frictionless import Checklist, FrictionlessException, Resource, Schema
 
     path = Path(csv_path)
-    row_count = _check_usable_csv(path)
+    row_count, header, formula_like = _check_usable_csv(path)
     schema_source = schema or os.environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA_URL
     descriptor = load_schema(schema_source, cache_dir=cache_dir, allow_private=allow_private)
     checks, warnings = _custom_checks(descriptor)
+    warnings += _formula_warnings(header, formula_like, descriptor)
 
     try:
         table_schema = Schema.from_descriptor(descriptor)
@@ -229,8 +233,9 @@ def load_schema(source: str, *, cache_dir: str | None = None, allow_private: boo
     return descriptor
 
 
-def _check_usable_csv(path: Path) -> int:
-    """Refuse files that cannot be validated at all; return the number of data rows.
+def _check_usable_csv(path: Path) -> tuple[int, list[str], dict[int, list[int]]]:
+    """Refuse files that cannot be validated at all; return the number of data rows, the header
+    and, by column index, how many cells start like a spreadsheet formula and the first one's row.
 
     Reads the whole file (an SCDL budget is a few megabytes) to decode it strictly
     as UTF-8 (a BOM is allowed) and to parse it as CSV.
@@ -257,13 +262,42 @@ def _check_usable_csv(path: Path) -> int:
         raise UnusableInput(str(path), Bilingual(
             "contenu XML ou HTML, ce n'est pas un CSV", "XML or HTML content, not a CSV"))
     reader = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
+    formula_like: dict[int, list[int]] = {}
+    records = 0
     try:
-        records = sum(1 for _record in reader)
+        for record in reader:
+            records += 1  # frictionless' row number: the header is row 1
+            if records == 1:
+                header = record
+                continue
+            for index, cell in enumerate(record):
+                if cell and cell[0] in FORMULA_PREFIXES:
+                    formula_like.setdefault(index, [0, records])[0] += 1
     except csv.Error as exc:
         raise UnusableInput(str(path), Bilingual(
             f"ce n'est pas un CSV lisible (ligne {reader.line_num} : {exc})",
             f"not a readable CSV (line {reader.line_num}: {exc})")) from None
-    return records - 1  # the header
+    return records - 1, header, formula_like
+
+
+def _formula_warnings(header: list[str], formula_like: dict[int, list[int]], descriptor: dict) -> list[Bilingual]:
+    """One warning per text column holding cells a spreadsheet could run as formulas (numbers
+    such as -12.5 are no formulas: only the schema's string columns count)."""
+    types = {item.get("name"): item.get("type", "string") for item in descriptor.get("fields", [])}
+    warnings = []
+    for index, (count, row) in sorted(formula_like.items()):
+        name = header[index] if index < len(header) else str(index + 1)
+        if types.get(name, "string") != "string":
+            continue
+        warnings.append(Bilingual(
+            f"colonne {name} : {count} cellule(s) de texte commencent par =, +, -, @ ou une tabulation "
+            f"(la première ligne {row}) ; un tableur pourrait les exécuter comme des formules. Le schéma SCDL "
+            "les admet et le CSV garde le texte du document tel quel : l'ouvrir par une importation en texte.",
+            f"column {name}: {count} text cell(s) start with =, +, -, @ or a tab (the first on row {row}); "
+            "a spreadsheet could run them as formulas. The SCDL schema allows them and the CSV keeps the "
+            "document's text as written: open it through a text import."))
+    return warnings
 
 
 def _custom_checks(descriptor: dict) -> tuple[list, list[Bilingual]]:

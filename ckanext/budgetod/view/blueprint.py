@@ -13,6 +13,8 @@ from ckan.lib import uploader
 from ckanext.budgetod.view import dashboard, helpers
 
 budgets = Blueprint("budgetod_budgets", __name__)
+# A report the harvester writes lists at most 100 errors: anything near this size is no such report.
+MAX_REPORT_BYTES = 10 * 2**20
 
 
 @budgets.route("/budgets")
@@ -52,6 +54,55 @@ def errors_by_field(validation: dict, english: bool) -> list[dict]:
     return sorted(groups.values(), key=lambda group: (group["field"] == "", -group["count"], group["field"]))
 
 
+def _text(value) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _count(value) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+def _messages(items) -> list[dict]:
+    return [{"message_fr": _text(item.get("message_fr")), "message_en": _text(item.get("message_en"))}
+            for item in (items if isinstance(items, list) else []) if isinstance(item, dict)]
+
+
+def readable_report(content) -> tuple[dict, dict] | None:
+    """The report (and its "validation" part) with every value the page shows of the type it
+    expects; None when it is not shaped like a report at all. A report resource may be uploaded by
+    any editor: the page must never fail on what it holds."""
+    if not isinstance(content, dict):
+        return None
+    error, validation = content.get("error"), content.get("validation")
+    if (error is not None and not isinstance(error, dict)) or (
+            validation is not None and not isinstance(validation, dict)):
+        return None
+    validation = validation or {}
+    schema = validation.get("schema") if isinstance(validation.get("schema"), dict) else {}
+    by_field = validation.get("errors_by_field")
+    issues = validation.get("first_errors")
+    conversion = content.get("conversion") if isinstance(content.get("conversion"), dict) else {}
+    clean_validation = {
+        "valid": validation.get("valid") is True,
+        "rows": _count(validation.get("rows")),
+        "error_count": _count(validation.get("error_count")),
+        "error_limit_reached": validation.get("error_limit_reached") is True,
+        "schema": {"name": _text(schema.get("name")), "version": _text(schema.get("version"))},
+        "errors_by_field": {field: _count(count) for field, count in by_field.items()
+                            if isinstance(field, str)} if isinstance(by_field, dict) else {},
+        "first_errors": [{
+            "field": _text(issue.get("field")),
+            "row": _count(issue.get("row")) if isinstance(issue.get("row"), int) else None,
+            "cell": str(issue["cell"]) if isinstance(issue.get("cell"), (str, int, float)) else "",
+            **_messages([issue])[0],
+        } for issue in (issues if isinstance(issues, list) else []) if isinstance(issue, dict)],
+        "warnings": _messages(validation.get("warnings")),
+    } if validation else {}
+    clean = {"error": _messages([error])[0] if error else None,
+             "conversion": {"warnings": _messages(conversion.get("warnings"))}}
+    return clean, clean_validation
+
+
 @budgets.route("/budgets/report/<resource_id>")
 def report(resource_id: str):
     not_found = tk._("Validation report not found")
@@ -63,15 +114,21 @@ def report(resource_id: str):
     if resource.get("budgetod_role") != helpers.ROLE_REPORT or resource.get("url_type") != "upload":
         return tk.abort(404, not_found)
     try:
-        with open(uploader.get_resource_uploader(resource).get_path(resource["id"]), encoding="utf-8") as stream:
-            content = json.load(stream)
-    except (OSError, ValueError):
+        with open(uploader.get_resource_uploader(resource).get_path(resource["id"]), "rb") as stream:
+            data = stream.read(MAX_REPORT_BYTES + 1)
+    except OSError:
         return tk.abort(404, not_found)
+    try:
+        # Bounded above; a nesting deep enough to exhaust the stack is a RecursionError.
+        readable = readable_report(json.loads(data)) if len(data) <= MAX_REPORT_BYTES else None
+    except (ValueError, RecursionError):
+        readable = None
     english = tk.h.lang() == "en"
-    validation = content.get("validation") or {}
+    content, validation = readable or ({}, {})
     return tk.render("budgetod/validation_report.html", {
         "pkg_dict": dataset,
         "resource": resource,
+        "unreadable": readable is None,
         "content": content,
         "validation": validation,
         "english": english,

@@ -62,17 +62,21 @@ def _facet_options(search_facets: dict, field: str, reverse: bool = False) -> li
 
 
 def coverage(datasets: list[dict]) -> tuple[list[str], list[dict]]:
-    """The years present and one row per budget (SIRET and budget name), each with its datasets
-    by year; the rows keep the search's order."""
+    """The years present and one row per budget (owning organisation, SIRET and budget name), each
+    with its datasets by year; the rows keep the search's order. The organisation is part of a row's
+    identity: extras are set by any editor, so another organisation's dataset carrying the same
+    SIRET and name never joins the row."""
     years: set[str] = set()
-    rows: dict[tuple[str, str], dict] = {}
+    rows: dict[tuple[str, str, str], dict] = {}
     for dataset in datasets:
         siret = helpers.extra(dataset, "budgetod_siret")
         name = helpers.extra(dataset, "budgetod_budget") or helpers.extra(dataset, "budgetod_collectivite")
         year = helpers.extra(dataset, "budgetod_exercice")
+        owner = dataset.get("organization") or {}
         years.add(year)
-        row = rows.setdefault((siret, name), {
+        row = rows.setdefault((dataset.get("owner_org") or "", siret, name), {
             "siret": siret,
+            "organization": owner.get("title") or owner.get("name") or "",
             "name": name or dataset.get("title") or dataset["name"],
             "departement": helpers.departement_of(helpers.extra(dataset, "budgetod_insee")),
             "nomenclature": helpers.extra(dataset, "budgetod_nomenclature"),

@@ -31,6 +31,7 @@ from ckanext.budgetod.datagouv import sync
 from tests.datagouv.standin import UdataStandIn
 
 API_KEY = "budgetod-test-key"
+PORTAL_ORGANIZATION = "bretagne"
 PROJECT = Path(__file__).resolve().parents[3]
 # The communes and EPCI of the sample documents, as udata names their zones.
 ZONES = {"fr:commune:56046": "Crach", "fr:commune:56134": "Mohon",
@@ -176,6 +177,8 @@ def datagouv_config(clean_db, udata, udata_organization, ckan_config, monkeypatc
         "ckanext.budgetod.datagouv.enabled": True,
         "ckanext.budgetod.datagouv.url": udata.origin(),
         "ckanext.budgetod.datagouv.api_key": API_KEY,
+        # The portal organisation of the `portal` fixture, tied by the sysadmins to its udata organisation.
+        "ckanext.budgetod.datagouv.organizations": f"{PORTAL_ORGANIZATION}={udata_organization['slug']}",
         # Stalled requests give up after a second.
         "ckanext.budgetod.http_timeout": 1,
     }
@@ -187,7 +190,7 @@ def datagouv_config(clean_db, udata, udata_organization, ckan_config, monkeypatc
 @pytest.fixture
 def portal(datagouv_config, udata_organization) -> Portal:
     sysadmin = factories.Sysadmin()
-    organization = factories.Organization(name="bretagne", title="Région Bretagne")
+    organization = factories.Organization(name=PORTAL_ORGANIZATION, title="Région Bretagne")
     source = helpers.call_action(
         "harvest_source_create", context={"user": sysadmin["name"]}, name="budgets-bretagne",
         title="Budgets", url="https://budgets.example.org/", source_type="budgetod_totem",

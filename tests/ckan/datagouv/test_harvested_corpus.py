@@ -15,12 +15,12 @@ from tests.ckan.harvester.conftest import (SAMPLE_DATASETS, SHARED_TOTEM, by_rol
 from tests.harvester_sources.servers import LocalServer
 from tests.occultation_oracle import leftover_personal_values, named_persons
 
-from .conftest import sync_all
+from .conftest import PORTAL_ORGANIZATION, sync_all
 
 
 def test_the_harvested_corpus_gives_one_udata_dataset_per_dataset_and_a_second_sync_writes_nothing(
         udata, udata_organization, synchroniser):
-    sysadmin, organization = factories.Sysadmin(), factories.Organization()
+    sysadmin, organization = factories.Sysadmin(), factories.Organization(name=PORTAL_ORGANIZATION)
     with LocalServer(directory=SHARED_TOTEM) as server:
         source = create_source(sysadmin, organization, server.url("/"),
                                {"kind": "index", "datagouv": {"organization": udata_organization["slug"]}})

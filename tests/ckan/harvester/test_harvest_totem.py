@@ -13,7 +13,7 @@ from ckanext.budgetod.harvester import publish
 from ckanext.budgetod.totem import validation
 from tests.ckan.harvester.conftest import (BROKEN, SAMPLE_DATASETS, SCHEMA, SHARED_TOTEM, by_role, create_source,
                                            dataset, harvest, occulted, stored_file)
-from tests.harvester_sources.servers import LocalServer, Reply
+from tests.harvester_sources.servers import CkanStandIn, LocalServer, Reply
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 
@@ -299,3 +299,23 @@ def test_run_test_gives_every_scdl_resource_one_budget_view_and_republishing_kee
     assert again.exit_code == 0, again.output
     assert shared_server.statuses("/mohon-cfu-2023.xml") == [200, 200]
     assert budget_views(mohon) == before
+
+
+def test_a_document_address_with_a_lone_surrogate_is_one_gather_error_and_the_others_import(
+        sysadmin, organization, shared_server):
+    good = shared_server.url("/crach-lotissement-bp-2022.xml")
+    bad = shared_server.url("/budget-\ud800.xml")
+    # A catalogue's JSON may escape a lone surrogate, which PostgreSQL cannot store: the gather died on it.
+    catalogue = CkanStandIn(shared_server)
+    catalogue.add_dataset("budgets", [{"url": good, "format": "XML"}, {"url": bad, "format": "XML"}])
+
+    run = harvest(create_source(sysadmin, organization, catalogue.dataset_url("budgets"), {"kind": "ckan"}))
+
+    assert run.job["status"] == "Finished"
+    [gather_error] = helpers.call_action("harvest_job_report", id=run.job["id"])["gather_errors"]
+    assert gather_error["message"] == (
+        shared_server.url("/budget-\\ud800.xml") + " — adresse de document invalide (caractère impossible à "
+        "enregistrer), document ignoré / invalid document address (a character that cannot be stored), "
+        "document skipped")
+    assert list(run.results) == [good] and run.errors() == []
+    assert dataset(SAMPLE_DATASETS["crach-lotissement-bp-2022.xml"])["state"] == "active"

@@ -2,6 +2,8 @@
 errors in the visitor's language, and the Licence Ouverte 2.0 in the portal's licence list."""
 from __future__ import annotations
 
+import re
+
 import pytest
 import yaml
 
@@ -124,3 +126,24 @@ def test_templates_allow_plain_placeholders_only(template, error):
     with pytest.raises(metadata.MetadataTemplateError) as raised:
         metadata.checked(template, "metadata")
     assert error in raised.value.describe("fr")
+
+
+def test_a_collectivite_name_cannot_inject_links_images_or_html_into_the_pages(app, sysadmin, organization):
+    hostile = ('CRACH [gagnez](http://evil.example/a) ![x](https://evil.example/x.png) '
+               '&lt;img src=https://evil.example/y.png&gt; *vite* http://evil.example/b')
+    document = (SHARED_TOTEM / CRACH_CA).read_bytes().replace(
+        b'<LibelleColl V="CRACH"/>', f'<LibelleColl V="{hostile}"/>'.encode(), 1)
+    with LocalServer(files={"/ca.xml": document}) as server:
+        run = harvest(create_source(sysadmin, organization, server.url("/ca.xml")))
+    assert run.errors() == []
+    published = dataset("budget-21560046100010-2021")
+    pages = [app.get(f"/dataset/{published['name']}").get_data(as_text=True)] + [
+        app.get(f"/dataset/{published['name']}/resource/{resource['id']}").get_data(as_text=True)
+        for resource in published["resources"]]
+
+    for html in pages:
+        assert "evil.example" in html  # shown as text…
+        # …never as a link or an image
+        assert not re.search(r"""<(a\b[^>]*\bhref|img\b[^>]*\bsrc)=["']?[^"'>]*evil\.example""", html)
+        assert "<em>vite</em>" not in html
+    assert "[gagnez](http" in pages[0]

@@ -196,3 +196,24 @@ def test_without_the_sync_there_is_no_sync_section(app, every_sample, sysadmin, 
     admin = admin_section(app, sysadmin)
     assert "Harvesting" in admin
     assert "data.gouv.fr" not in admin
+
+
+def test_a_dataset_of_another_organisation_with_the_same_extras_never_joins_a_row(
+        app, every_sample, sysadmin, organization):
+    other = factories.Organization(name="autre-collectivite", title="Autre collectivité")
+    crach = every_sample["crach-principal-ca-2021"]
+    extras = [extra for extra in crach["extras"] if extra["key"].startswith("budgetod_")]
+    # Any editor may set extras: this one copies Crach's SIRET and name, for another year.
+    helpers.call_action("package_create", context={"user": sysadmin["name"]}, name="faux-budget-crach",
+                        title="Faux budget", owner_org=other["id"],
+                        extras=[{**extra, "value": "2024"} if extra["key"] == "budgetod_exercice" else extra
+                                for extra in extras])
+
+    html = dashboard(app)
+
+    assert coverage_rows(html).count("CRACH") == 2
+    rows = re.findall(r'<tr>\s*<th scope="row">(.*?)</tr>', html, re.S)
+    crach_row = next(row for row in rows if "· Collectivités<" in row and row.startswith("CRACH<"))
+    forged_row = next(row for row in rows if "Autre collectivité" in row)
+    assert 'href="/dataset/faux-budget-crach"' in forged_row and f'href="/dataset/{crach["name"]}"' in crach_row
+    assert 'faux-budget-crach' not in crach_row and crach["name"] not in forged_row

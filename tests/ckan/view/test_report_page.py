@@ -112,3 +112,34 @@ def test_the_report_of_a_private_dataset_is_for_its_organisation(app, publish_bu
     assert report_page(app, report_id).status_code == 404
     assert report_page(app, report_id, headers={"Authorization": factories.UserWithToken()["token"]}).status_code == 404
     assert report_page(app, report_id, headers={"Authorization": token}).status_code == 200
+
+
+UNREADABLE_FR = "Ce rapport est illisible."
+UNREADABLE_EN = "This report cannot be read."
+
+
+@pytest.mark.parametrize("content, readable", [
+    (b"[]", False),
+    (b'"a report"', False),
+    (b'{"validation": "valid"}', False),
+    (b'{"error": ["no"]}', False),
+    (b"[" * 100_000 + b"]" * 100_000, False),
+    (b'{"validation": {"valid": "yes", "rows": "many", "error_count": -3, "schema": [],'
+     b' "errors_by_field": ["BGT_SIRET"], "first_errors": ["x", 3, {"row": "4", "field": ["BGT_NOM"],'
+     b' "cell": {"a": 1}, "message_fr": {"x": 1}}, {"row": 7, "field": "BGT_NOM", "message_fr": "mauvais"}],'
+     b' "warnings": [1, {"message_fr": 2}]}, "conversion": {"warnings": "none"}}', True),
+    (b'{"error": {"message_fr": ["x"], "message_en": null}, "validation": null}', True),
+])
+def test_a_crafted_report_gives_a_clear_page_never_an_error(app, publish_budget, sysadmin, content, readable):
+    # Any editor may upload a "report" resource: the page reads what it is given.
+    dataset = publish_budget("crach-lotissement-bp-2022")
+    report = upload(sysadmin, dataset["id"], content, "crafted.json", format="JSON", budgetod_role="report",
+                    budgetod_document="crafted")
+
+    french = text_of(report_page(app, report["id"]))
+    english = text_of(report_page(app, report["id"], lang="en"))
+
+    assert (UNREADABLE_FR in french) != readable
+    assert (UNREADABLE_EN in english) != readable
+    if content.startswith(b'{"validation": {"valid": "yes"'):
+        assert "Non valide." in french and "mauvais" in french and "<strong>Lignes :</strong> 7" in french
