@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from . import messages
-from .nomenclature import OtherYears, PlanDeComptes, PlanLookup, default_plans_base, find_plan, plan_of_year
+from .nomenclature import OtherYears, PlanLookup, default_plans_base, find_plan, plan_of_year
 from .reader import DEFAULT_MAX_BYTES, BudgetLine, DocumentHeader, DocumentInfo, TotemReader, shown
 
 SCDL_FIELDS = (
