@@ -50,7 +50,7 @@ def test_the_harvested_corpus_gives_one_udata_dataset_per_dataset_and_a_second_s
 def test_nothing_personal_reaches_data_gouv_fr_even_with_every_file_uploaded(
         cli, udata, udata_organization, synchroniser, ckan_config, monkeypatch):
     monkeypatch.setitem(ckan_config, "ckanext.budgetod.datagouv.upload_all", True)
-    sysadmin, organization = factories.Sysadmin(), factories.Organization()
+    sysadmin, organization = factories.Sysadmin(), factories.Organization(name=PORTAL_ORGANIZATION)
     with LocalServer(directory=SHARED_TOTEM) as server:
         source = create_source(sysadmin, organization, server.url("/"),
                                {"kind": "index", "datagouv": {"organization": udata_organization["slug"]}})
