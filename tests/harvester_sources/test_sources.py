@@ -12,6 +12,7 @@ import io
 import json
 import socket
 import struct
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
@@ -99,6 +100,10 @@ def test_full_configuration_is_parsed_and_urls_normalised():
     ('{"grouping": "year"}', "grouping", "« grouping »", "'grouping' must be"),
     ('{"pattern": "budget(["}', "pattern", "expression régulière « pattern » invalide", "invalid 'pattern'"),
     ('{"pattern": 3}', "pattern", "« pattern » doit être", "'pattern' must be"),
+    # RE2 syntax: neither backreferences nor lookarounds, whose matching may backtrack.
+    ('{"pattern": "(bp)-\\\\1"}', "pattern", "ni référence arrière", "no backreferences"),
+    ('{"pattern": "(?!ca)\\\\.xml$"}', "pattern", "invalide", "invalid 'pattern'"),
+    ('{"pattern": "((a{100}){100}){100}"}', "pattern", "invalide", "invalid 'pattern'"),
     ('{"urls": "https://example.org/a.xml"}', "urls", "liste d'URL", "list of URLs"),
     ('{"urls": ["a.xml"]}', "urls", "URL http ou https absolue", "absolute http or https URL"),
     ('{"urls": ["ftp://example.org/a.xml"]}', "urls", "URL http ou https", "http or https URL"),
@@ -330,6 +335,22 @@ def test_index_pattern_filters_on_the_absolute_url(server):
     assert [d.guid for d in documents] == [server.url("/budgets/bp-2022.xml")]
     config = json.dumps({"pattern": r"#transport/"})
     assert [d.member for d in listed(server.url("/budgets/"), config)] == ["transport/m43-bp-2022.xml"]
+
+
+def test_a_catastrophic_backtracking_pattern_is_matched_in_linear_time():
+    """Python's re takes seconds (doubling with each "a") on "(a+)+$" against such a URL: RE2 does not."""
+    urls = [f"https://example.org/{'a' * 28}!{index}.xml" for index in range(3)]
+    started = time.monotonic()
+    documents = listed("https://example.org/", json.dumps({"kind": "file", "urls": urls, "pattern": "(a+)+$"}))
+    assert documents == []
+    assert time.monotonic() - started < 1
+
+
+def test_a_pattern_saved_before_it_was_refused_makes_a_clear_source_error():
+    config = replace(parse_source_config("https://example.org/", '{"kind": "file"}'), pattern=r"(bp)-\1")
+    with pytest.raises(SourceError) as caught:
+        list_documents("https://example.org/a.xml", config, options=OPTIONS)
+    assert "invalid 'pattern'" in caught.value.describe("en")
 
 
 def test_index_honours_base_href_and_stays_on_the_page_host_after_a_redirect(server):

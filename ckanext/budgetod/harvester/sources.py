@@ -51,6 +51,8 @@ from pathlib import Path
 from typing import BinaryIO, Iterator
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
+import re2
+
 from ..totem.errors import BudgetodError
 from ..totem.fetch import FetchError, NotFound, http_get
 from ..totem.messages import Bilingual
@@ -66,6 +68,9 @@ CONFIG_KEYS = ("kind", "urls", "pattern", "grouping", "metadata", "datagouv")
 # bigger is a mistake, and the pattern is matched against every candidate URL.
 MAX_CONFIG_CHARS = 100_000
 MAX_PATTERN_CHARS = 1_000
+# RE2 matches in time linear in the URL whatever the pattern (no backtracking: "(a+)+$" is
+# harmless); a pattern whose compiled automaton needs more memory than this is refused.
+PATTERN_MAX_MEMORY = 8 * 2**20
 # Entries that decompress to less than this cannot hurt, whatever their ratio.
 RATIO_FLOOR_BYTES = 2**20
 # Bounds the pages walked through a catalogue API, whatever the server claims.
@@ -400,11 +405,27 @@ def _check_pattern(source_url: str, pattern: object) -> None:
             f"« pattern » dépasse {MAX_PATTERN_CHARS} caractères",
             f"'pattern' exceeds {MAX_PATTERN_CHARS} characters"))
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise SourceConfigError(source_url, "pattern", Bilingual(
-            f"expression régulière « pattern » invalide : {exc}", f"invalid 'pattern' regular expression: {exc}")
-        ) from None
+        compile_pattern(pattern)
+    except re2.error as exc:
+        raise SourceConfigError(source_url, "pattern", _invalid_pattern(exc)) from None
+
+
+def compile_pattern(pattern: str):
+    """The source's pattern compiled by RE2. Raises ``re2.error`` for what RE2 refuses:
+    backreferences, lookarounds, patterns too large (``PATTERN_MAX_MEMORY``)."""
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = PATTERN_MAX_MEMORY
+    return re2.compile(pattern, options)
+
+
+def _invalid_pattern(exc: Exception) -> Bilingual:
+    detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+    return Bilingual(
+        f"expression régulière « pattern » invalide : {detail} (syntaxe RE2 : ni référence arrière "
+        "ni assertion avant/arrière, taille bornée)",
+        f"invalid 'pattern' regular expression: {detail} (RE2 syntax: no backreferences nor lookarounds, "
+        "bounded size)")
 
 
 # --- gather stage -----------------------------------------------------------------------------
@@ -419,7 +440,10 @@ def list_documents(source_url: str, config: SourceConfig, *, options: FetchOptio
     refused: the list would be incomplete.
     """
     locations = config.urls or (normalise_url(source_url),)
-    pattern = re.compile(config.pattern) if config.pattern else None
+    try:
+        pattern = compile_pattern(config.pattern) if config.pattern else None
+    except re2.error as exc:  # a configuration saved before patterns were RE2's
+        raise SourceError(source_url, _invalid_pattern(exc)) from None
     found: dict[str, DocumentRef] = {}
     for location in locations:
         try:
