@@ -46,12 +46,12 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import BinaryIO, Iterator
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
 
 import re2
+from lxml import etree
 
 from ..totem.errors import BudgetodError
 from ..totem.fetch import FetchError, NotFound, http_get
@@ -487,8 +487,7 @@ def _list_location(url: str, kind: str | None, options: FetchOptions) -> list[Do
             raise SourceError(url, Bilingual(
                 f"page d'index trop grosse ({response.size} octets, {options.max_page_bytes} au plus)",
                 f"index page too large ({response.size} bytes, at most {options.max_page_bytes})"))
-        page = _decode_page(response.content(), response.headers.get("content-type", ""))
-        return _list_index(url, response.final_url, page, options)
+        return _list_index(url, response.final_url, _collect_links(response), options)
 
 
 def _kind_from_url(url: str) -> str | None:
@@ -535,38 +534,67 @@ def _require_ok(response) -> None:
 # --- index pages ------------------------------------------------------------------------------
 
 
-class _LinkCollector(HTMLParser):
-    """Collects ``<a href>`` targets and the first ``<base href>``; html.parser tolerates broken markup."""
+# The charsets an index page may declare in its Content-Type, by libxml2's name. Any other
+# ("punycode", "idna", "utf-7"… which Python decodes slowly, with exceptions or into markup
+# the bytes do not show) is ignored: the page is read as UTF-8, as when none is declared.
+_PAGE_ENCODINGS = {
+    "utf-8": "UTF-8", "utf8": "UTF-8", "us-ascii": "UTF-8", "ascii": "UTF-8",
+    "iso-8859-1": "ISO-8859-1", "iso8859-1": "ISO-8859-1", "latin1": "ISO-8859-1", "latin-1": "ISO-8859-1",
+    "iso-8859-15": "ISO-8859-15", "windows-1252": "WINDOWS-1252", "cp1252": "WINDOWS-1252",
+}
+
+
+class _LinkCollector:
+    """Parser target collecting ``<a href>`` targets and the first ``<base href>``.
+
+    It is fed by libxml2's HTML parser (lxml), which tolerates broken markup in linear time
+    (``html.parser`` is super-linear on some malformed pages) and builds no tree.
+    """
 
     def __init__(self):
-        super().__init__(convert_charrefs=True)
         self.base_href: str | None = None
         self.hrefs: list[str] = []
 
-    def handle_starttag(self, tag, attrs):
-        href = next((value for name, value in attrs if name == "href" and value), None)
-        if href is None:
+    def start(self, tag, attrib):
+        href = attrib.get("href")
+        if not href:
             return
         if tag == "a":
             self.hrefs.append(href.strip())
         elif tag == "base" and self.base_href is None:
             self.base_href = href.strip()
 
+    def end(self, tag):
+        pass
 
-def _decode_page(body: bytes, content_type: str) -> str:
+    def data(self, data):
+        pass
+
+    def close(self):
+        return self
+
+
+def page_encoding(content_type: str) -> str:
+    """The page's encoding: the Content-Type's charset when it is an accepted one, else UTF-8."""
     match = re.search(r"charset=[\"']?([A-Za-z0-9._-]+)", content_type)
-    if match:
-        try:
-            return body.decode(match.group(1), errors="replace")
-        except LookupError:
-            pass
-    return body.decode("utf-8", errors="replace")
+    return _PAGE_ENCODINGS.get(match.group(1).lower(), "UTF-8") if match else "UTF-8"
 
 
-def _list_index(url: str, final_url: str, page: str, options: FetchOptions) -> list[DocumentRef]:
+def _collect_links(response) -> _LinkCollector:
     collector = _LinkCollector()
-    collector.feed(page)
-    collector.close()
+    parser = etree.HTMLParser(target=collector, encoding=page_encoding(response.headers.get("content-type", "")),
+                              no_network=True, remove_comments=True, remove_pis=True)
+    with open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"") as body:
+        try:
+            while chunk := body.read(_CHUNK_SIZE):
+                parser.feed(chunk)
+            parser.close()
+        except etree.LxmlError:
+            pass  # nothing parseable (an empty page): no link
+    return collector
+
+
+def _list_index(url: str, final_url: str, collector: _LinkCollector, options: FetchOptions) -> list[DocumentRef]:
     base = (_absolute_web_url(final_url, collector.base_href) if collector.base_href else None) or final_url
     # The page may have been redirected (www., https): both hosts count as "the same host".
     hosts = {urlsplit(url).hostname, urlsplit(final_url).hostname}
