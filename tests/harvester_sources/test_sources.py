@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from ckanext.budgetod.harvester import sources as sources_module
 from ckanext.budgetod.harvester.sources import (
     DocumentRef,
     FetchOptions,
@@ -523,6 +524,44 @@ def test_zip_with_too_many_entries_is_refused(server):
     with pytest.raises(SourceError) as caught:
         listed(server.url("/many.zip"), options=replace(OPTIONS, max_archive_entries=25))
     assert "31 entries, at most 25" in caught.value.describe("en")
+
+
+def forbid_zipfile(monkeypatch):
+    """Fails the test if zipfile parses an archive from now on: the refusal must come from the end record alone."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("zipfile parsed the central directory")
+    monkeypatch.setattr(sources_module.zipfile, "ZipFile", refuse)
+
+
+def test_entries_declared_beyond_the_cap_are_refused_before_the_directory_is_parsed(server, monkeypatch):
+    server.put("/many.zip", zip_bytes({f"doc-{number}.xml": b"x" for number in range(30)}))
+    forbid_zipfile(monkeypatch)
+    with pytest.raises(SourceError) as caught:
+        listed(server.url("/many.zip"), options=replace(OPTIONS, max_archive_entries=25))
+    assert "30 entries, at most 25" in caught.value.describe("en")
+
+
+def test_a_zip64_end_record_is_read_too(server, monkeypatch):
+    # 70,000 entries need ZIP64: only its end record tells their number. Made by hand (no data,
+    # no local headers): zipfile would parse the whole directory before any cap.
+    directory = b"".join(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0)
+                         + b"%05d" % number for number in range(70_000))
+    end64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 70_000, 70_000, len(directory), 0)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, len(directory), 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    server.put("/huge.zip", directory + end64 + locator + end)
+    forbid_zipfile(monkeypatch)
+    with pytest.raises(SourceError) as caught:
+        listed(server.url("/huge.zip"))
+    assert "70000 entries, at most 1000" in caught.value.describe("en")
+
+
+def test_a_central_directory_too_large_for_its_entries_is_refused_before_it_is_parsed(server, monkeypatch):
+    server.put("/names.zip", zip_bytes({f"{'n' * 5000}-{number}.xml": b"x" for number in range(30)}))
+    forbid_zipfile(monkeypatch)
+    with pytest.raises(SourceError) as caught:
+        listed(server.url("/names.zip"), options=replace(OPTIONS, max_archive_entries=100))
+    assert "central directory of" in caught.value.describe("en")
 
 
 def test_entry_lying_about_its_size_fails_cleanly(server, tmp_path):

@@ -42,6 +42,7 @@ import json
 import logging
 import os
 import re
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -73,6 +74,10 @@ MAX_PATTERN_CHARS = 1_000
 PATTERN_MAX_MEMORY = 8 * 2**20
 # Entries that decompress to less than this cannot hurt, whatever their ratio.
 RATIO_FLOOR_BYTES = 2**20
+# Central directory bytes allowed per accepted entry (46 fixed, then name, extra fields and comment:
+# real archives use well under 200): zipfile reads and parses the whole directory when it opens an
+# archive, so its declared size is checked first.
+CENTRAL_DIRECTORY_BYTES_PER_ENTRY = 1024
 # Bounds the pages walked through a catalogue API, whatever the server claims.
 MAX_LISTING_PAGES = 1_000
 
@@ -634,6 +639,11 @@ class _OpenArchive:
         self.last_modified = last_modified
         self._handle = handle
         try:
+            _check_central_directory(url, handle, options)
+        except BaseException:
+            handle.close()
+            raise
+        try:
             self._zip = zipfile.ZipFile(handle)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
             handle.close()
@@ -694,13 +704,58 @@ class _OpenArchive:
         self.close()
 
 
+_END_OF_CENTRAL_DIRECTORY = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END_OF_CENTRAL_DIRECTORY = struct.Struct("<4sQ2H2L4Q")
+
+
+def _check_central_directory(url: str, handle: BinaryIO, options: FetchOptions) -> None:
+    """Refuse an archive whose central directory declares more entries, or more bytes, than the
+    limits allow, before zipfile reads it (millions of entries would be parsed before the cap).
+
+    The end records are found as zipfile finds them (at the very end, else within the last
+    64 KiB of comment); an archive without them is left to zipfile, which refuses it.
+    """
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    tail_size = min(size, _END_OF_CENTRAL_DIRECTORY.size + 0xFFFF)
+    handle.seek(size - tail_size)
+    tail = handle.read(tail_size)
+    handle.seek(0)
+    position = tail.rfind(b"PK\x05\x06")
+    if position < 0 or len(tail) - position < _END_OF_CENTRAL_DIRECTORY.size:
+        return
+    record = _END_OF_CENTRAL_DIRECTORY.unpack_from(tail, position)
+    entries, directory_bytes = record[4], record[5]
+    locator_position = position - _ZIP64_LOCATOR.size
+    if locator_position >= 0 and tail[locator_position:locator_position + 4] == b"PK\x06\x07":
+        zip64_offset = _ZIP64_LOCATOR.unpack_from(tail, locator_position)[2]
+        handle.seek(min(zip64_offset, size))
+        zip64 = handle.read(_ZIP64_END_OF_CENTRAL_DIRECTORY.size)
+        handle.seek(0)
+        if len(zip64) == _ZIP64_END_OF_CENTRAL_DIRECTORY.size and zip64.startswith(b"PK\x06\x06"):
+            fields = _ZIP64_END_OF_CENTRAL_DIRECTORY.unpack(zip64)
+            entries, directory_bytes = fields[7], fields[8]
+    if entries > options.max_archive_entries:
+        raise _too_many_entries(url, entries, options)
+    limit = options.max_archive_entries * CENTRAL_DIRECTORY_BYTES_PER_ENTRY
+    if directory_bytes > limit:
+        raise UnsafeArchive(url, Bilingual(
+            f"archive refusée : répertoire central de {directory_bytes} octets, {limit} au plus",
+            f"archive refused: central directory of {directory_bytes} bytes, at most {limit}"))
+
+
+def _too_many_entries(url: str, entries: int, options: FetchOptions) -> UnsafeArchive:
+    return UnsafeArchive(url, Bilingual(
+        f"archive refusée : {entries} entrées, {options.max_archive_entries} au plus",
+        f"archive refused: {entries} entries, at most {options.max_archive_entries}"))
+
+
 def _checked_members(url: str, archive: zipfile.ZipFile, options: FetchOptions) -> list[str]:
     """The names of the archive's documents, after refusing the whole archive if anything is hostile."""
     entries = archive.infolist()
-    if len(entries) > options.max_archive_entries:
-        raise UnsafeArchive(url, Bilingual(
-            f"archive refusée : {len(entries)} entrées, {options.max_archive_entries} au plus",
-            f"archive refused: {len(entries)} entries, at most {options.max_archive_entries}"))
+    if len(entries) > options.max_archive_entries:  # the end record may have understated them
+        raise _too_many_entries(url, len(entries), options)
     members: dict[str, None] = {}
     total = 0
     for entry in entries:
