@@ -469,6 +469,43 @@ def test_archive_cache_downloads_an_archive_once_for_all_its_entries(server, tmp
     assert not list((tmp_path / "cache").glob("*.part"))
 
 
+def test_the_archive_cache_keeps_within_its_size_evicting_the_least_recently_used(server, tmp_path):
+    """One archive URL with many query strings used to fill the disk: every copy was kept forever."""
+    archive = zip_bytes({"bp.xml": BP})
+    server.put("/budgets.zip", archive)
+    cache = tmp_path / "cache"
+    bounded = replace(OPTIONS, archive_cache_dir=str(cache), archive_cache_bytes=3 * len(archive) + 1000)
+    for number in range(10):
+        listed(server.url(f"/budgets.zip?v={number}"), '{"kind": "zip"}', options=bounded)
+        assert sum(path.stat().st_size for path in cache.iterdir()) <= bounded.archive_cache_bytes
+    # The most recently used copies are those kept, each with its record.
+    assert len(list(cache.glob("*.zip"))) == len(list(cache.glob("*.json"))) == 3
+    listed(server.url("/budgets.zip?v=9"), '{"kind": "zip"}', options=bounded)
+    assert server.statuses("/budgets.zip")[-1] == 304
+
+
+def test_a_source_listing_more_documents_than_allowed_is_refused_without_reading_further(server):
+    links = "".join(f'<a href="bp-{number}.xml">BP</a>' for number in range(50))
+    server.put("/budgets/", links.encode(), content_type="text/html")
+    with pytest.raises(SourceError) as caught:
+        listed(server.url("/budgets/"), '{"kind": "index"}', options=replace(OPTIONS, max_documents=20))
+    assert "more than 20 documents" in caught.value.describe("en")
+    assert "plus de 20 documents" in caught.value.describe("fr")
+
+
+def test_a_catalogue_is_not_walked_past_the_document_cap(server):
+    ckan = CkanStandIn(server)
+    ckan.add_organization("ville")
+    for number in range(10):
+        ckan.add_dataset(f"budget-{number}", [{"url": server.url(f"/b{number}-{i}.xml"), "format": "XML"}
+                                              for i in range(3)], organization="ville")
+    options = replace(OPTIONS, max_documents=5, listing_page_size=2)
+    with pytest.raises(SourceError) as caught:
+        listed(ckan.organization_url("ville"), options=options)
+    assert "more than 5 documents" in caught.value.describe("en")
+    assert len([e for e in server.exchanges if "package_search" in e.path]) == 1
+
+
 def test_without_cache_each_entry_downloads_the_archive(server, tmp_path):
     server.put("/budgets.zip", zip_bytes({"bp.xml": BP, "dm.xml": DM}))
     for number, document in enumerate(listed(server.url("/budgets.zip"))):

@@ -161,6 +161,8 @@ class FetchOptions:
     max_archive_total_bytes: int = 2**30
     max_compression_ratio: float = 200.0
     archive_cache_dir: str | None = None
+    archive_cache_bytes: int = 2**30
+    max_documents: int = 5_000
 
 
 @dataclass(frozen=True)
@@ -460,7 +462,32 @@ def list_documents(source_url: str, config: SourceConfig, *, options: FetchOptio
         for document in documents:
             if pattern is None or pattern.search(document.guid):
                 found.setdefault(document.guid, document)
+        if len(found) > options.max_documents:
+            raise _too_many_documents(source_url, options)
     return list(found.values())
+
+
+class _Collected(list):
+    """The documents listed from one location, refusing the source past ``max_documents``:
+    a page or catalogue is not read further once the cap is passed."""
+
+    def __init__(self, url: str, options: FetchOptions):
+        super().__init__()
+        self.url, self.limit = url, options.max_documents
+        self.options = options
+
+    def add(self, documents: list[DocumentRef]) -> None:
+        self.extend(documents)
+        if len(self) > self.limit:
+            raise _too_many_documents(self.url, self.options)
+
+
+def _too_many_documents(url: str, options: FetchOptions) -> SourceError:
+    return SourceError(url, Bilingual(
+        f"plus de {options.max_documents} documents : source refusée (limite "
+        "ckanext.budgetod.max_documents_per_source)",
+        f"more than {options.max_documents} documents: source refused "
+        "(limit ckanext.budgetod.max_documents_per_source)"))
 
 
 def _list_location(url: str, kind: str | None, options: FetchOptions) -> list[DocumentRef]:
@@ -603,7 +630,7 @@ def _list_index(url: str, final_url: str, collector: _LinkCollector, options: Fe
     base = (_absolute_web_url(final_url, collector.base_href) if collector.base_href else None) or final_url
     # The page may have been redirected (www., https): both hosts count as "the same host".
     hosts = {urlsplit(url).hostname, urlsplit(final_url).hostname}
-    documents: list[DocumentRef] = []
+    documents = _Collected(url, options)
     archives: dict[str, None] = {}
     for href in collector.hrefs:
         link = _absolute_web_url(base, href)
@@ -616,12 +643,14 @@ def _list_index(url: str, final_url: str, collector: _LinkCollector, options: Fe
             log.info("%s: link to another host ignored: %s", url, link)
             continue
         if extension == "xml":
-            documents.append(_plain_document(link))
+            documents.add([_plain_document(link)])
         else:
             archives.setdefault(normalise_url(link))
+            if len(archives) > options.max_documents:
+                raise _too_many_documents(url, options)
     for archive_url in archives:
         with _fetch_archive(archive_url, options) as archive:
-            documents.extend(archive.documents())
+            documents.add(archive.documents())
     return documents
 
 
@@ -829,6 +858,7 @@ def _fetch_archive(url: str, options: FetchOptions, *, etag: str | None = None,
                 if caller_validators:
                     raise _ArchiveNotModified
                 if cached is not None:
+                    cache.touch(url)
                     opened = cached.open(url, options)
                     cached = None  # now owned by the returned archive
                     return opened
@@ -845,7 +875,9 @@ def _archive_from_response(url: str, response, options: FetchOptions) -> _OpenAr
     handle = open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"")
     try:
         if options.archive_cache_dir and response.body_path:
-            _ArchiveCache(options.archive_cache_dir).store(url, response)
+            cache = _ArchiveCache(options.archive_cache_dir)
+            cache.store(url, response)
+            cache.evict(options.archive_cache_bytes, keep=url)
         response.discard()
         return _OpenArchive(url, handle, response.final_url, response.etag, response.last_modified, options)
     except BaseException:
@@ -895,6 +927,40 @@ class _ArchiveCache:
             handle.close()
             return None
         return _CachedArchive(handle, record.get("final_url") or url, record.get("etag"), record.get("last_modified"))
+
+    def touch(self, url: str) -> None:
+        """Mark a copy as just used: eviction takes the least recently used first."""
+        for path in self._paths(url):
+            try:
+                os.utime(path)
+            except OSError:
+                pass
+
+    def evict(self, max_bytes: int, keep: str) -> None:
+        """Remove the least recently used archives until those kept take at most ``max_bytes``;
+        ``keep`` (the URL just stored) stays. Partial downloads in progress are not counted."""
+        kept = self._paths(keep)[0].stem
+        copies: dict[str, list] = {}
+        for entry in os.scandir(self.directory):
+            stem, dot, suffix = entry.name.rpartition(".")
+            if not dot or suffix not in ("zip", "json"):
+                continue
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            copy = copies.setdefault(stem, [0.0, 0])
+            copy[0] = max(copy[0], stat.st_mtime)
+            copy[1] += stat.st_size
+        total = sum(size for _used, size in copies.values())
+        for stem, (_used, size) in sorted(copies.items(), key=lambda item: item[1][0]):
+            if total <= max_bytes:
+                break
+            if stem == kept:
+                continue
+            for suffix in ("json", "zip"):  # the record first: a copy without it is never used
+                _remove_quietly(str(self.directory / f"{stem}.{suffix}"))
+            total -= size
 
     def store(self, url: str, response) -> None:
         archive_path, record_path = self._paths(url)
@@ -1010,7 +1076,7 @@ def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
     name = organization.get("name")
     if not isinstance(name, str) or not name:
         raise SourceError(url, Bilingual("API CKAN : organisation sans nom", "CKAN API: organization without a name"))
-    documents: list[DocumentRef] = []
+    documents = _Collected(url, options)
     start = 0
     first_count = None
     for _page in range(MAX_LISTING_PAGES):
@@ -1026,7 +1092,7 @@ def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
         first_count = _same_total(final_url, first_count, count)
         for dataset in datasets:
             if isinstance(dataset, dict):
-                documents.extend(_resource_documents(dataset.get("resources"), final_url))
+                documents.add(_resource_documents(dataset.get("resources"), final_url))
         start += len(datasets)
         if not datasets or start >= count:
             return documents
@@ -1054,7 +1120,7 @@ def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
     if page.what == "dataset":
         dataset, final_url = _get_json(f"{page.api_base}/datasets/{ident}/", options, "udata")
         return _resource_documents(dataset.get("resources"), final_url)
-    documents: list[DocumentRef] = []
+    documents = _Collected(url, options)
     next_url = (f"{page.api_base}/organizations/{ident}/datasets/?"
                 + urlencode({"page": 1, "page_size": options.listing_page_size}))
     visited: set[str] = set()
@@ -1070,7 +1136,7 @@ def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
         first_total = _same_total(final_url, first_total, listing["total"])
         for dataset in datasets:
             if isinstance(dataset, dict):
-                documents.extend(_resource_documents(dataset.get("resources"), final_url))
+                documents.add(_resource_documents(dataset.get("resources"), final_url))
         next_page = listing.get("next_page")
         if next_page is None or next_page == "":
             return documents
