@@ -1,7 +1,8 @@
 """The project's only outbound HTTP client, and mirror/cache resolution.
 
 ``http_get`` fetches one URL with the safeguards a server-side fetcher needs:
-http/https only, connect and read timeouts, an overall time budget, a size cap,
+http/https only, connect and read timeouts, an overall time budget (connecting to
+every address in turn, the request, the headers and the body all within it), a size cap,
 redirects followed by hand (bounded), and a refusal to reach loopback, private,
 link-local, multicast, reserved or unspecified addresses unless
 ``allow_private`` is set. ``open_location`` turns "base + relative path" into a
@@ -43,7 +44,7 @@ from .errors import BudgetodError
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 64 * 2**20
 DEFAULT_MAX_REDIRECTS = 5
-# A server dribbling one byte per read timeout must not hold a worker forever.
+# A server dribbling one byte per read timeout (headers or body) must not hold a worker forever.
 DEFAULT_TOTAL_TIMEOUT = 600.0
 # Bodies above this size go to a temporary file instead of memory.
 DEFAULT_MEMORY_LIMIT = 4 * 2**20
