@@ -473,12 +473,11 @@ class _Collected(list):
 
     def __init__(self, url: str, options: FetchOptions):
         super().__init__()
-        self.url, self.limit = url, options.max_documents
-        self.options = options
+        self.url, self.options = url, options
 
     def add(self, documents: list[DocumentRef]) -> None:
         self.extend(documents)
-        if len(self) > self.limit:
+        if len(self) > self.options.max_documents:
             raise _too_many_documents(self.url, self.options)
 
 
