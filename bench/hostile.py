@@ -14,13 +14,17 @@ Phase A (allow_private_urls = true, http_timeout = 2 s): a source listing the go
 ../shared/data/totem (served by path, read-only) is harvested; then every document-level case is
 added to it and it is harvested again; each source-level case (archives, index pages) is the URL
 of a source of its own. Phase B (allow_private_urls = false): the SSRF targets, which must all be
-refused before any connection. Phase C (round 2: across organisations and what is stored or
-rendered): a source of another organisation serves copies and forgeries of the published samples
-(each import refused naming the owner, nothing of the owner changed); documents whose collectivité
-name is hostile Markdown or a spreadsheet formula (imported: no link or image rendered, the report
-warns); catalogues listing addresses PostgreSQL cannot store (one gather error each); malformed
-data.gouv.fr sections (refused when saved); site-local IPv6 targets. Printed: one row per case, counts, timings, peak RSS, and a
-PASS/FAIL line per criterion; CKAN's log goes to .local/log/bench-hostile.log.
+refused before any connection. Phase A.4 (round 2, part B): each source of
+hostile_cases.round2_source_cases, with the peak RSS it reaches (sampled every 20 ms) above the RSS it
+started from. Phase C (round 2, part B): SCDL CSV files uploaded to the portal and summarised by
+budgetod_budget_summary as anonymous visitors may ask. Round 2, part A (run_round_two_a: across
+organisations and what is stored or rendered): a source of another organisation serves copies and
+forgeries of the published samples (each import refused naming the owner, nothing of the owner
+changed); documents whose collectivité name is hostile Markdown or a spreadsheet formula (imported:
+no link or image rendered, the report warns); catalogues listing addresses PostgreSQL cannot store
+(one gather error each); malformed data.gouv.fr sections (refused when saved); site-local IPv6
+targets. Printed: one row per case, counts, timings, peak RSS, and a PASS/FAIL line per criterion;
+CKAN's log goes to .local/log/bench-hostile.log.
 
 One deviation from production settings, to keep the run short: the overall time budget of one
 download (fetch.http_get's total_timeout, 600 s, not configurable) is lowered to 20 s; the
@@ -184,6 +188,7 @@ class CaseResult:
     imported: bool = False
     seconds: float = 0.0
     crashed: str = ""
+    rss_growth_mb: float | None = None  # round 2: peak RSS during the case above the RSS before it
 
     @property
     def outcome(self) -> str:
@@ -315,6 +320,79 @@ def good_datasets_state(organization: dict) -> dict[str, tuple]:
     return state
 
 
+# --- round 2: per-case memory, summaries ------------------------------------------------------------
+
+
+class RssSampler:
+    """The process's resident set size, sampled every 20 ms: the peak reached during one case."""
+
+    def __init__(self):
+        self._peak = 0
+        self._lock = threading.Lock()
+        threading.Thread(target=self._run, daemon=True).start()
+
+    @staticmethod
+    def current_kb() -> int:
+        with open("/proc/self/status", encoding="ascii") as status:
+            return next(int(line.split()[1]) for line in status if line.startswith("VmRSS:"))
+
+    def _run(self) -> None:
+        while True:
+            rss = self.current_kb()
+            with self._lock:
+                self._peak = max(self._peak, rss)
+            time.sleep(0.02)
+
+    def measure(self, run):
+        """``run()``'s result and the peak RSS it reached above the RSS before it, in MB."""
+        before = self.current_kb()
+        with self._lock:
+            self._peak = before
+        result = run()
+        with self._lock:
+            peak = max(self._peak, self.current_kb())
+        return result, max(peak - before, 0) / 1024
+
+
+ROUND2_RSS_GROWTH_LIMIT_MB = 200
+
+
+def run_summary_cases(sampler: RssSampler, sysadmin: dict, organization: dict) -> list[CaseResult]:
+    """Phase C: each CSV uploaded to a dataset, then summarised through the action, anonymously."""
+    import io
+    import ckan.plugins.toolkit as tk
+    from ckan.tests import helpers
+    from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+    from ckanext.budgetod.totem import scdl
+
+    dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]}, name="summaries-hostiles",
+                                  owner_org=organization["id"])
+    results = []
+    for case in hostile_cases.summary_cases(list(scdl.SCDL_FIELDS)):
+        resource = helpers.call_action("resource_create", context={"user": sysadmin["name"]},
+                                       package_id=dataset["id"], format="CSV", url=f"{case.name}.csv",
+                                       upload=FakeFileStorage(io.BytesIO(case.csv()), f"{case.name}.csv"))
+        result = CaseResult(Case(f"summary-{case.name}", "summary", "summary", may_import=not case.refused))
+
+        def summarise(resource_id=resource["id"]):
+            return helpers.call_action("budgetod_budget_summary", context={"user": "", "ignore_auth": False},
+                                       resource_id=resource_id)
+        started = time.monotonic()
+        try:
+            summary, result.rss_growth_mb = sampler.measure(summarise)
+            size = len(json.dumps(summary))
+            result.imported = size < 1_000_000
+            if not result.imported:
+                result.errors = [f"{case.name} — résumé de {size} octets / summary of {size} bytes"]
+        except tk.ValidationError as error:
+            result.errors = [f"{case.name} — {error.error_dict['resource_id'][0]} / (ValidationError)"]
+        except Exception as error:  # noqa: BLE001 - a crash (decimal.Overflow…) is what this looks for
+            result.crashed = f"{type(error).__name__}: {str(error)[:200]}"
+        result.seconds = time.monotonic() - started
+        results.append(result)
+    return results
+
+
 # --- the run -----------------------------------------------------------------------------------
 
 
@@ -331,8 +409,9 @@ def main() -> int:
     documents = hostile_cases.document_cases(PROBE_PATH)
     base_document = hostile_cases.latin1(hostile_cases.own_budget(hostile_cases.base_text(), "archived"))
     source_level = hostile_cases.source_cases(base_document)
+    round2 = hostile_cases.round2_source_cases(base_document)
     routes: dict[str, hostile_cases.Respond] = {f"/good/{name}": sample_route(name) for name in GOOD_SAMPLES}
-    routes.update({case.path: case.respond for case in documents + source_level})
+    routes.update({case.path: case.respond for case in documents + source_level + round2})
     server = HostileServer(routes)
     server.start()
     guard.bench_port = server.server_address[1]
@@ -386,6 +465,19 @@ def main() -> int:
         print(f"phase A: {len(source_level)} hostile sources…", flush=True)
         for case in source_level:
             results.append(harvest_own_source(harvester, case, server.base_url + case.path))
+
+        # Phase A.4 (round 2): one source per case, with the peak memory each adds.
+        print(f"phase A: {len(round2)} round-2 sources…", flush=True)
+        sampler = RssSampler()
+        for case in round2:
+            result, growth = sampler.measure(lambda case=case: harvest_own_source(
+                harvester, case, server.base_url + case.path))
+            result.rss_growth_mb = growth
+            results.append(result)
+
+        # Phase C (round 2): budget summaries any visitor may ask for.
+        print("phase C: summaries of hostile CSV files…", flush=True)
+        results.extend(run_summary_cases(sampler, harvester.sysadmin, harvester.organization))
 
         after_phase_a = good_datasets_state(harvester.organization)
         survived = all(after_phase_a.get(name) == state for name, state in published.items())
@@ -568,6 +660,12 @@ def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total
               f"{max(item.seconds for item in items):>6.2f} {sum(item.seconds for item in items):>7.1f}")
     print(f"{'total':<12} {len(results):>5}")
     print()
+    round2 = [r for r in results if r.rss_growth_mb is not None]
+    if round2:
+        print(f"{'round 2 case':<52} {'outcome':<10} {'s':>6} {'peak RSS +MB':>12}")
+        for result in sorted(round2, key=lambda r: (r.case.category, r.case.name)):
+            print(f"{result.case.name[:52]:<52} {result.outcome:<10} {result.seconds:>6.2f} {result.rss_growth_mb:>12.0f}")
+        print()
     crashed = [r for r in results if r.crashed]
     not_one = [r for r in results if r.outcome not in ACCEPTED_OUTCOMES]
     unclear = [r for r in results if not r.clear]
@@ -587,6 +685,9 @@ def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total
         (f"every case within {case_time_limit:g} s (download time budget enforced)", not too_slow,
          ", ".join(f"{r.case.name}: {r.seconds:.1f} s" for r in too_slow)),
         *checks,
+        (f"round 2: each case adds under {ROUND2_RSS_GROWTH_LIMIT_MB} MB to the RSS",
+         all(r.rss_growth_mb < ROUND2_RSS_GROWTH_LIMIT_MB for r in round2),
+         ", ".join(f"{r.case.name}: {r.rss_growth_mb:.0f} MB" for r in round2 if r.rss_growth_mb >= ROUND2_RSS_GROWTH_LIMIT_MB)),
         (f"peak RSS under {PEAK_RSS_LIMIT_MB} MB", peak_mb < PEAK_RSS_LIMIT_MB, f"{peak_mb:.0f} MB"),
     ]
     print(f"wall time: total {total_seconds:.1f} s, slowest case {slowest.case.name} {slowest.seconds:.1f} s; "

@@ -579,7 +579,9 @@ def ssrf_cases(port: int) -> list[Case]:
     return [Case(f"ssrf-{name}", "ssrf", "ssrf", url=url) for name, url in targets.items()]
 
 
-# === Round 2, part A (issue 12: items 1, 2 and 9) ================================================
+# === Round 2, part A (issue 12: items 1, 2 and 9) =========================================
+
+
 # Hostility across organisations and through what gets stored or rendered. Run by
 # `hostile.py`'s run_round_two_a(): the "takeover" cases are served to a source of ANOTHER
 # organisation; "markdown" and "formula" documents are valid and imported (their checks look at what
@@ -681,3 +683,138 @@ def round_two_ssrf_cases() -> list[Case]:
             Case("ssrf-site-local-v6-other", "ssrf", "ssrf", url="http://[feff:ffff::1]/budget.xml")]
 
 # === end of round 2, part A ======================================================================
+# === Round 2 (issue 12, items 3-8 and the archive part of 9) ====================================
+# Each case is the URL of a source of its own, so that its time and the peak memory it adds are
+# its own; the summary cases are CSV files uploaded to the portal and summarised (phase C).
+
+
+def round2_source_cases(good: bytes) -> list[Case]:
+    def source(category: str, name: str, respond: Respond, config: dict, *, nothing: bool = False,
+               imports: bool = False) -> Case:
+        return Case(f"{category}-{name}", category, "source", respond, source_config=config,
+                    may_list_nothing=nothing, may_import=imports)
+
+    index_kind = {"kind": "index"}
+    text = base_text()
+    last_line = text.rindex("</LigneBudget>") + len("</LigneBudget>")
+    first_line_end = text.index("</LigneBudget>")
+
+    def filled(name: str, at: int, filler: bytes, total: int) -> Respond:
+        """The base document with ``total`` bytes of ``filler`` inserted at ``at``, sent as it is made."""
+        document = own_budget(text, name)
+        shift = len(document) - len(text)
+        head, tail = latin1(document[:at + shift]), latin1(document[at + shift:])
+        count = total // len(filler)
+        block = filler * (MEGABYTE // len(filler))
+
+        def chunks() -> Iterator[bytes]:
+            yield head
+            sent = 0
+            while sent < count:
+                step = min(len(block) // len(filler), count - sent)
+                yield block[:step * len(filler)]
+                sent += step
+            yield tail
+        return stream(chunks, content_length=len(head) + count * len(filler) + len(tail))
+
+    def slow_headers(handler: BaseHTTPRequestHandler) -> None:
+        """A status line, then one header byte every 0.5 s for a minute (each within the read timeout)."""
+        handler.close_connection = True
+        try:
+            handler.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            handler.wfile.flush()
+            for _ in range(120):
+                if handler.server.stopping.wait(0.5):
+                    return
+                handler.wfile.write(b"x")
+                handler.wfile.flush()
+        except OSError:  # the client gave up: that is the point
+            return
+
+    redos_tail = "a" * 28 + "_"  # a harvest source name allows "_"; "(a+)+$" fails on it only after backtracking
+    links = "".join(f'<a href="doc-{number}.xml">{number}</a>' for number in range(6_000))
+    return [
+        # 4. Pages that took html.parser or a Content-Type charset super-linear time.
+        source("parsing", "index-48k-of-a-open", body(b"<a " * 16_000, "text/html"), index_kind, nothing=True),
+        source("parsing", "index-5mb-of-a-open", body(b"<a " * (5 * MEGABYTE // 3), "text/html"), index_kind, nothing=True),
+        source("parsing", "index-charset-punycode", body(b"<p>" + b"a-" * MEGABYTE + b"</p>", "text/html; charset=punycode"),
+               index_kind, nothing=True),
+        source("parsing", "index-charset-idna", body(b"<p>\xff\xfe</p>", "text/html; charset=idna"), index_kind, nothing=True),
+        source("parsing", "index-charset-utf7", body(b'+ADw-a href=+ACI-x.xml+ACI-+AD4-', "text/html; charset=utf-7"),
+               index_kind, nothing=True),
+        # 5. Patterns: matched by RE2 in linear time, or refused when RE2 cannot run them.
+        Case(f"redos-nested-plus-{redos_tail}", "redos", "source", body(good), source_config={
+            "kind": "file", "pattern": "(a+)+$"}, may_list_nothing=True),
+        source("redos", "backreference", body(good), {"kind": "file", "pattern": r"(a+)\1$"}),
+        source("redos", "lookahead", body(good), {"kind": "file", "pattern": r"(?=(a+)+)$"}),
+        source("redos", "repetition-1000000", body(good), {"kind": "file", "pattern": "((a{1000}){1000})"}),
+        # 6. Headers sent one byte at a time, well within the read timeout each.
+        source("slow", "headers-byte-by-byte-60s", slow_headers, {"kind": "file"}),
+        # 7. Elements no event reports: freed as they pile up, whatever they are.
+        source("memory", "50mb-small-elements-after-last-line", filled("m50x", last_line, b"<x/>", 50 * MEGABYTE),
+               {"kind": "file"}, imports=True),
+        source("memory", "50mb-line-fields-after-last-line", filled("m50n", last_line, b'<Nature V="1"/>', 50 * MEGABYTE),
+               {"kind": "file"}, imports=True),
+        source("memory", "50mb-comments-after-last-line", filled("m50c", last_line, b"<!---->", 50 * MEGABYTE),
+               {"kind": "file"}, imports=True),
+        source("memory", "line-with-1m-children", filled("m1mc", first_line_end, b"<x/>", 4 * MEGABYTE), {"kind": "file"}),
+        # 8. A source listing more documents than allowed (5,000 by default).
+        source("growth", "index-6000-documents", body(links.encode(), "text/html"), index_kind),
+        # 9. Central directories of a million entries, refused from the end record alone.
+        source("archive", "zip64-1m-entries", stream(million_entry_directory, content_length=million_entry_size()),
+               {"kind": "zip"}),
+    ]
+
+
+_MILLION = 1_000_000
+_CENTRAL_ENTRY = b"PK\x01\x02" + bytes(24) + (1).to_bytes(2, "little") + bytes(16) + b"x"
+
+
+def million_entry_directory() -> Iterator[bytes]:
+    """A ZIP64 central directory of a million one-letter entries (no data: zipfile reads the
+    directory first), then its end records, generated while it is sent."""
+    block = _CENTRAL_ENTRY * 10_000
+    for _ in range(_MILLION // 10_000):
+        yield block
+    directory = len(_CENTRAL_ENTRY) * _MILLION
+    yield (b"PK\x06\x06" + (44).to_bytes(8, "little") + (45).to_bytes(2, "little") * 2 + bytes(8)
+           + _MILLION.to_bytes(8, "little") * 2 + directory.to_bytes(8, "little") + bytes(8))
+    yield b"PK\x06\x07" + bytes(4) + directory.to_bytes(8, "little") + (1).to_bytes(4, "little")
+    yield b"PK\x05\x06" + bytes(4) + b"\xff\xff" * 2 + b"\xff\xff\xff\xff" * 2 + bytes(2)
+
+
+def million_entry_size() -> int:
+    return sum(len(chunk) for chunk in million_entry_directory())
+
+
+@dataclass
+class SummaryCase:
+    """An SCDL budget CSV uploaded to the portal, then summarised as any visitor may ask."""
+
+    name: str
+    csv: Callable[[], bytes]
+    # A file beyond the summary's bounds is refused with a clear message; others are summarised.
+    refused: bool
+
+
+def summary_cases(fields: list[str]) -> list[SummaryCase]:
+    def table(rows: Iterable[dict]) -> Callable[[], bytes]:
+        def make() -> bytes:
+            lines = [",".join(fields)] + [",".join(row.get(f, "") for f in fields) for row in rows]
+            return "\n".join(lines).encode()
+        return make
+
+    def row(index: int, **cells: str) -> dict:
+        return {"BGT_NATDEC": "budget primitif", "BGT_SECTION": "fonctionnement", "BGT_CODRD": "dépense",
+                "BGT_OPBUDG": "réel", "BGT_CONTNAT": f"{index % 50:03d}", "BGT_NATURE": f"6{index % 900:03d}",
+                "BGT_FONCTION": f"{index % 90:02d}", **cells}
+
+    return [
+        SummaryCase("amounts-1e999999-x2000", table(row(i, BGT_MTPREV="1E+999999") for i in range(2_000)), False),
+        SummaryCase("amounts-1e9999999", table(row(i, BGT_MTPREV="1E+9999999") for i in range(10)), False),
+        SummaryCase("amounts-0e-999999", table(row(i, BGT_MTPREV="0E-999999") for i in range(2_000)), False),
+        SummaryCase("amounts-500-digits", table(row(i, BGT_MTPREV="9" * 500) for i in range(2_000)), False),
+        SummaryCase("chapters-100k-distinct", table(row(0, BGT_CONTNAT=f"C{i}", BGT_MTPREV="1") for i in range(100_000)), True),
+        SummaryCase("labels-100kb", table(row(i, BGT_CONTNAT_LABEL="L" * 100_000, BGT_MTPREV="1") for i in range(50)), False),
+    ]
+# === end of round 2 ================================================================================

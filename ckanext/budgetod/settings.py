@@ -16,6 +16,8 @@ class Settings:
     scdl_schema: str
     cache_dir: str
     max_document_size: int
+    max_documents_per_source: int
+    archive_cache_size: int
     http_timeout: int
     allow_private_urls: bool
     occultation_rules: str
@@ -53,6 +55,8 @@ def current() -> Settings:
         scdl_schema=tk.config.get("ckanext.budgetod.scdl_schema"),
         cache_dir=cache_dir,
         max_document_size=tk.config.get("ckanext.budgetod.max_document_size"),
+        max_documents_per_source=tk.config.get("ckanext.budgetod.max_documents_per_source"),
+        archive_cache_size=tk.config.get("ckanext.budgetod.archive_cache_size"),
         http_timeout=tk.config.get("ckanext.budgetod.http_timeout"),
         allow_private_urls=tk.config.get("ckanext.budgetod.allow_private_urls"),
         occultation_rules=tk.config.get("ckanext.budgetod.occultation_rules") or "",

@@ -4,6 +4,8 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import socket
+import threading
 import time
 from email.utils import formatdate
 
@@ -449,3 +451,36 @@ def test_redirect_without_location_is_an_error_not_a_success(udata, client, metz
     with pytest.raises(UdataError) as raised:
         client.get_dataset("moved")
     assert (raised.value.status, raised.value.retryable) == (308, False)
+
+
+def test_headers_sent_byte_by_byte_are_cut_at_the_total_time_budget(sleeps):
+    """Each byte arrives well within the read timeout: only the exchange's budget stops the wait."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    released = threading.Event()
+
+    def dribble():
+        connection, _address = listener.accept()
+        with connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            ends = time.monotonic() + 10
+            while not released.wait(0.02) and time.monotonic() < ends:
+                try:
+                    connection.sendall(b"x")
+                except OSError:  # the client gave up: that is the point
+                    return
+
+    server = threading.Thread(target=dribble, daemon=True)
+    server.start()
+    client = UdataClient(f"http://127.0.0.1:{listener.getsockname()[1]}/api/1", None, allow_private=True,
+                         timeout=5, total_timeout=0.3, max_attempts=1, sleep=sleeps)
+    started = time.monotonic()
+    try:
+        with pytest.raises(UdataError) as raised:
+            client.get_dataset("budget")
+    finally:
+        released.set()
+        server.join()
+        listener.close()
+    assert time.monotonic() - started < 3
+    assert raised.value.retryable

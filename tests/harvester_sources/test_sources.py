@@ -12,12 +12,14 @@ import io
 import json
 import socket
 import struct
+import time
 import zipfile
 from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from ckanext.budgetod.harvester import sources as sources_module
 from ckanext.budgetod.harvester.sources import (
     DocumentRef,
     FetchOptions,
@@ -99,6 +101,10 @@ def test_full_configuration_is_parsed_and_urls_normalised():
     ('{"grouping": "year"}', "grouping", "« grouping »", "'grouping' must be"),
     ('{"pattern": "budget(["}', "pattern", "expression régulière « pattern » invalide", "invalid 'pattern'"),
     ('{"pattern": 3}', "pattern", "« pattern » doit être", "'pattern' must be"),
+    # RE2 syntax: neither backreferences nor lookarounds, whose matching may backtrack.
+    ('{"pattern": "(bp)-\\\\1"}', "pattern", "ni référence arrière", "no backreferences"),
+    ('{"pattern": "(?!ca)\\\\.xml$"}', "pattern", "invalide", "invalid 'pattern'"),
+    ('{"pattern": "((a{100}){100}){100}"}', "pattern", "invalide", "invalid 'pattern'"),
     ('{"urls": "https://example.org/a.xml"}', "urls", "liste d'URL", "list of URLs"),
     ('{"urls": ["a.xml"]}', "urls", "URL http ou https absolue", "absolute http or https URL"),
     ('{"urls": ["ftp://example.org/a.xml"]}', "urls", "URL http ou https", "http or https URL"),
@@ -348,6 +354,43 @@ def test_index_pattern_filters_on_the_absolute_url(server):
     assert [d.member for d in listed(server.url("/budgets/"), config)] == ["transport/m43-bp-2022.xml"]
 
 
+def test_a_catastrophic_backtracking_pattern_is_matched_in_linear_time():
+    """Python's re takes seconds (doubling with each "a") on "(a+)+$" against such a URL: RE2 does not."""
+    urls = [f"https://example.org/{'a' * 28}!{index}.xml" for index in range(3)]
+    started = time.monotonic()
+    documents = listed("https://example.org/", json.dumps({"kind": "file", "urls": urls, "pattern": "(a+)+$"}))
+    assert documents == []
+    assert time.monotonic() - started < 1
+
+
+def test_a_pattern_saved_before_it_was_refused_makes_a_clear_source_error():
+    config = replace(parse_source_config("https://example.org/", '{"kind": "file"}'), pattern=r"(bp)-\1")
+    with pytest.raises(SourceError) as caught:
+        list_documents("https://example.org/a.xml", config, options=OPTIONS)
+    assert "invalid 'pattern'" in caught.value.describe("en")
+
+
+def test_malformed_markup_is_parsed_in_linear_time(server):
+    """html.parser took 22 s on 48 kB of "<a " (Python 3.11): libxml2's HTML parser is linear."""
+    server.put("/budgets/", b'<a href="bp-2022.xml">BP</a>' + b"<a " * 16_000, content_type="text/html")
+    started = time.monotonic()
+    assert [d.guid for d in listed(server.url("/budgets/"), '{"kind": "index"}')] == [server.url("/budgets/bp-2022.xml")]
+    assert time.monotonic() - started < 2
+
+
+@pytest.mark.parametrize("charset", ["idna", "punycode", "utf-7", "x-unknown"])
+def test_a_charset_outside_the_accepted_ones_is_read_as_utf8(server, charset):
+    # UTF-7 would turn "+ADw-a href=+ACI-…" into a link the bytes do not show.
+    page = b'<a href="bp-2022.xml">BP</a> +ADw-a href=+ACI-ca-2021.xml+ACI-+AD4- \xe9'
+    server.put("/budgets/", page, content_type=f"text/html; charset={charset}")
+    assert [d.guid for d in listed(server.url("/budgets/"), '{"kind": "index"}')] == [server.url("/budgets/bp-2022.xml")]
+
+
+def test_an_empty_index_page_lists_nothing(server):
+    server.put("/budgets/", b"", content_type="text/html; charset=iso-8859-1")
+    assert listed(server.url("/budgets/"), '{"kind": "index"}') == []
+
+
 def test_index_honours_base_href_and_stays_on_the_page_host_after_a_redirect(server):
     server.put("/new/index.html", b'<base href="/files/"><a href="ca.xml">CA</a>', content_type="text/html")
     server.redirect("/old/", server.url("/new/index.html"), status=301)
@@ -442,6 +485,43 @@ def test_archive_cache_downloads_an_archive_once_for_all_its_entries(server, tmp
     assert not list((tmp_path / "cache").glob("*.part"))
 
 
+def test_the_archive_cache_keeps_within_its_size_evicting_the_least_recently_used(server, tmp_path):
+    """One archive URL with many query strings used to fill the disk: every copy was kept forever."""
+    archive = zip_bytes({"bp.xml": BP})
+    server.put("/budgets.zip", archive)
+    cache = tmp_path / "cache"
+    bounded = replace(OPTIONS, archive_cache_dir=str(cache), archive_cache_bytes=3 * len(archive) + 1000)
+    for number in range(10):
+        listed(server.url(f"/budgets.zip?v={number}"), '{"kind": "zip"}', options=bounded)
+        assert sum(path.stat().st_size for path in cache.iterdir()) <= bounded.archive_cache_bytes
+    # The most recently used copies are those kept, each with its record.
+    assert len(list(cache.glob("*.zip"))) == len(list(cache.glob("*.json"))) == 3
+    listed(server.url("/budgets.zip?v=9"), '{"kind": "zip"}', options=bounded)
+    assert server.statuses("/budgets.zip")[-1] == 304
+
+
+def test_a_source_listing_more_documents_than_allowed_is_refused_without_reading_further(server):
+    links = "".join(f'<a href="bp-{number}.xml">BP</a>' for number in range(50))
+    server.put("/budgets/", links.encode(), content_type="text/html")
+    with pytest.raises(SourceError) as caught:
+        listed(server.url("/budgets/"), '{"kind": "index"}', options=replace(OPTIONS, max_documents=20))
+    assert "more than 20 documents" in caught.value.describe("en")
+    assert "plus de 20 documents" in caught.value.describe("fr")
+
+
+def test_a_catalogue_is_not_walked_past_the_document_cap(server):
+    ckan = CkanStandIn(server)
+    ckan.add_organization("ville")
+    for number in range(10):
+        ckan.add_dataset(f"budget-{number}", [{"url": server.url(f"/b{number}-{i}.xml"), "format": "XML"}
+                                              for i in range(3)], organization="ville")
+    options = replace(OPTIONS, max_documents=5, listing_page_size=2)
+    with pytest.raises(SourceError) as caught:
+        listed(ckan.organization_url("ville"), options=options)
+    assert "more than 5 documents" in caught.value.describe("en")
+    assert len([e for e in server.exchanges if "package_search" in e.path]) == 1
+
+
 def test_without_cache_each_entry_downloads_the_archive(server, tmp_path):
     server.put("/budgets.zip", zip_bytes({"bp.xml": BP, "dm.xml": DM}))
     for number, document in enumerate(listed(server.url("/budgets.zip"))):
@@ -497,6 +577,44 @@ def test_zip_with_too_many_entries_is_refused(server):
     with pytest.raises(SourceError) as caught:
         listed(server.url("/many.zip"), options=replace(OPTIONS, max_archive_entries=25))
     assert "31 entries, at most 25" in caught.value.describe("en")
+
+
+def forbid_zipfile(monkeypatch):
+    """Fails the test if zipfile parses an archive from now on: the refusal must come from the end record alone."""
+    def refuse(*args, **kwargs):
+        raise AssertionError("zipfile parsed the central directory")
+    monkeypatch.setattr(sources_module.zipfile, "ZipFile", refuse)
+
+
+def test_entries_declared_beyond_the_cap_are_refused_before_the_directory_is_parsed(server, monkeypatch):
+    server.put("/many.zip", zip_bytes({f"doc-{number}.xml": b"x" for number in range(30)}))
+    forbid_zipfile(monkeypatch)
+    with pytest.raises(SourceError) as caught:
+        listed(server.url("/many.zip"), options=replace(OPTIONS, max_archive_entries=25))
+    assert "30 entries, at most 25" in caught.value.describe("en")
+
+
+def test_a_zip64_end_record_is_read_too(server, monkeypatch):
+    # 70,000 entries need ZIP64: only its end record tells their number. Made by hand (no data,
+    # no local headers): zipfile would parse the whole directory before any cap.
+    directory = b"".join(struct.pack("<4s6H3L5H2L", b"PK\x01\x02", 20, 20, 0, 0, 0, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0)
+                         + b"%05d" % number for number in range(70_000))
+    end64 = struct.pack("<4sQ2H2L4Q", b"PK\x06\x06", 44, 45, 45, 0, 0, 70_000, 70_000, len(directory), 0)
+    locator = struct.pack("<4sLQL", b"PK\x06\x07", 0, len(directory), 1)
+    end = struct.pack("<4s4H2LH", b"PK\x05\x06", 0, 0, 0xFFFF, 0xFFFF, 0xFFFFFFFF, 0xFFFFFFFF, 0)
+    server.put("/huge.zip", directory + end64 + locator + end)
+    forbid_zipfile(monkeypatch)
+    with pytest.raises(SourceError) as caught:
+        listed(server.url("/huge.zip"))
+    assert "70000 entries, at most 1000" in caught.value.describe("en")
+
+
+def test_a_central_directory_too_large_for_its_entries_is_refused_before_it_is_parsed(server, monkeypatch):
+    server.put("/names.zip", zip_bytes({f"{'n' * 5000}-{number}.xml": b"x" for number in range(30)}))
+    forbid_zipfile(monkeypatch)
+    with pytest.raises(SourceError) as caught:
+        listed(server.url("/names.zip"), options=replace(OPTIONS, max_archive_entries=100))
+    assert "central directory of" in caught.value.describe("en")
 
 
 def test_entry_lying_about_its_size_fails_cleanly(server, tmp_path):

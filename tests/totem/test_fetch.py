@@ -96,6 +96,15 @@ class _Handler(BaseHTTPRequestHandler):
             while not site.release_stall.wait(0.02):
                 self.wfile.write(b"x")
                 self.wfile.flush()
+        elif parts.path == "/slow-headers":
+            # A status line, then one header byte at a time, each well within the read timeout.
+            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+            self.wfile.flush()
+            ends = time.monotonic() + STALL_LIMIT_SECONDS
+            while not site.release_stall.wait(0.02) and time.monotonic() < ends:
+                self.wfile.write(b"x")
+                self.wfile.flush()
+            self.close_connection = True
         elif parts.path == "/declared-huge":
             self._reply(200, b"small", {"Content-Length": str(10**12)})
         elif parts.path == "/echo-headers":
@@ -358,6 +367,32 @@ def test_a_dribbling_server_is_cut_at_the_total_time_budget(site):
         http_get(site.url("/dribble"), allow_private=True, timeout=5, total_timeout=0.3)
     # Bounded by the budget, not by the (endless) body or a 64 KiB chunk at one byte per read.
     assert time.monotonic() - started < 3
+
+
+def test_a_server_sending_its_headers_byte_by_byte_is_cut_at_the_total_time_budget(site):
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout, match="total"):
+        http_get(site.url("/slow-headers"), allow_private=True, timeout=5, total_timeout=0.3)
+    assert time.monotonic() - started < 3
+
+
+def test_connecting_to_every_address_in_turn_stays_within_the_total_time_budget(monkeypatch):
+    """Each unanswered address would take the whole connect timeout: the budget covers them all."""
+    attempts = []
+
+    def unanswered(sock, address):
+        attempts.append(sock.gettimeout())
+        time.sleep(sock.gettimeout())
+        raise TimeoutError("timed out")
+
+    monkeypatch.setattr(fetch, "checked_addresses", lambda target, allow_private: [
+        (socket.AF_INET, (f"192.0.2.{index}", 80)) for index in range(1, 6)])
+    monkeypatch.setattr(socket.socket, "connect", unanswered)
+    started = time.monotonic()
+    with pytest.raises(FetchTimeout, match="total"):
+        http_get("http://budget.example/x", timeout=(1, 1), total_timeout=0.4)
+    assert time.monotonic() - started < 1
+    assert all(timeout <= 0.4 for timeout in attempts)
 
 
 def test_a_body_shorter_than_its_content_length_is_refused(site):

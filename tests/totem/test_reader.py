@@ -1,6 +1,9 @@
 """The TOTEM reader: header, lines, encodings, CFU, and refusal of unsafe or foreign input."""
 from __future__ import annotations
 
+import subprocess
+import sys
+
 import pytest
 
 from ckanext.budgetod.totem.errors import DocumentError
@@ -350,3 +353,38 @@ def test_prolog_longer_than_the_limit_is_refused():
     with pytest.raises(DocumentError) as caught:
         check_prolog("doc.xml", b"<!--" + b"-" * 70_000, complete=False)
     assert caught.value.message_id == "prolog_too_long"
+
+
+# --- memory: flat whatever the content ---------------------------------------------------
+
+
+def _peak_rss_mb_reading(path) -> float:
+    """Peak RSS of a fresh process that reads every line of ``path`` (this process's peak is shared)."""
+    code = ("import resource, sys\n"
+            "from ckanext.budgetod.totem.reader import TotemReader\n"
+            "with TotemReader(sys.argv[1], max_bytes=2**30) as reader:\n"
+            "    assert sum(1 for _ in reader.lines()) == 1\n"
+            "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, check=True)
+    return float(result.stdout)
+
+
+@pytest.mark.parametrize("filler", ["<x/>", '<Nature V="6064"/>', "<!---->"])
+def test_elements_never_reported_after_the_last_line_do_not_pile_up(tmp_path, filler):
+    """20 MB of small elements after the last line took 30 times their size in memory (3.1 GB for 99 MB)."""
+    document = totem_document(lines=[Line()])
+    end = document.index(b"</LigneBudget>") + len(b"</LigneBudget>")
+    path = tmp_path / "filled.xml"
+    path.write_bytes(document[:end] + filler.encode() * (20 * 2**20 // len(filler)) + document[end:])
+    baseline = _peak_rss_mb_reading(write_totem(tmp_path / "plain.xml", lines=[Line()]))
+    assert _peak_rss_mb_reading(path) < baseline + 50
+
+
+def test_a_line_with_too_many_children_is_refused(tmp_path):
+    document = totem_document(lines=[Line()])
+    end = document.index(b"</LigneBudget>")
+    path = tmp_path / "children.xml"
+    path.write_bytes(document[:end] + b"<x/>" * 100_000 + document[end:])
+    error = error_of(path)
+    assert "more than 1000 child elements" in error.localized_cause("en")
+    assert "plus de 1000 éléments enfants" in error.localized_cause("fr")

@@ -3,6 +3,7 @@ independently of the module, for every sample document converted by the real con
 from __future__ import annotations
 
 import csv
+import json
 import os
 from collections import defaultdict
 from decimal import Decimal
@@ -225,3 +226,47 @@ def test_a_damaged_cache_file_is_rebuilt(tmp_path):
     cache.mkdir()
     (cache / "resource-1.json").write_text("{not json", encoding="utf-8")
     assert summary.cached_summary(path, cache, "resource-1")["column_totals"]["BGT_MTPREV"] == "5"
+
+
+# --- bounds: anyone may ask for a summary ----------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["1E+999999", "1E+9999999", "-1e999999", "0E-999999", "1" * 41,
+                                    "12345678901234567", "0." + "0" * 20 + "1"])
+def test_an_implausible_amount_is_left_out_and_the_summary_stays_small(tmp_path, amount):
+    """1E+999999 was summed and written out as a million digits (1E+9999999: decimal.Overflow)."""
+    rows = [line(BGT_MTPREV=amount, BGT_CONTNAT=f"0{index}") for index in range(3)] + [line(BGT_MTPREV="2.50")]
+    result = summary.summarise(write(tmp_path, "\n".join([HEADER, *rows])))
+    assert result["unreadable_amounts"] == 3
+    assert result["column_totals"]["BGT_MTPREV"] == "2.50"
+    assert len(json.dumps(result)) < 10_000
+
+
+def test_plausible_amounts_at_the_bounds_are_summed_exactly(tmp_path):
+    amounts = ["9" * 16, "0." + "0" * 19 + "1", "-" + "9" * 16, "1E+15"]
+    result = summary.summarise(write(tmp_path, "\n".join([HEADER, *(line(BGT_MTPREV=a) for a in amounts)])))
+    assert result["unreadable_amounts"] == 0
+    assert result["column_totals"]["BGT_MTPREV"] == "1000000000000000.00000000000000000001"
+
+
+def test_too_many_distinct_chapters_make_an_unusable_file(tmp_path):
+    rows = [line(BGT_CONTNAT=str(index), BGT_MTPREV="1") for index in range(summary.MAX_GROUPS + 1)]
+    with pytest.raises(summary.UnusableBudget) as raised:
+        summary.summarise(write(tmp_path, "\n".join([HEADER, *rows])))
+    assert f"more than {summary.MAX_GROUPS} distinct chapters" in raised.value.localized_cause("en")
+    assert f"plus de {summary.MAX_GROUPS} chapitres distincts" in raised.value.localized_cause("fr")
+
+
+def test_codes_and_labels_are_cut(tmp_path):
+    text = "\n".join([HEADER, line(BGT_CONTNAT="1" * 10_000, BGT_CONTNAT_LABEL="L" * 100_000, BGT_MTPREV="1")])
+    result = summary.summarise(write(tmp_path, text))
+    chapter = result["chapters"][0]
+    assert len(chapter["code"]) == len(chapter["label"]) == summary.MAX_TEXT_CHARS
+
+
+def test_a_summary_larger_than_the_bound_is_refused(tmp_path, monkeypatch):
+    monkeypatch.setattr(summary, "MAX_SUMMARY_BYTES", 2_000)
+    rows = [line(BGT_CONTNAT=f"{index:03d}", BGT_MTPREV="1") for index in range(30)]
+    with pytest.raises(summary.UnusableBudget) as raised:
+        summary.summarise(write(tmp_path, "\n".join([HEADER, *rows])))
+    assert "at most 2000" in raised.value.localized_cause("en")

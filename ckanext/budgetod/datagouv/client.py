@@ -308,7 +308,9 @@ class UdataClient:
         except FetchError as exc:  # name resolution: may be transient
             raise UdataError(source, exc.cause, retryable=True) from None
         connection_class = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
-        connection = connection_class(target, addresses, self.timeout, self.timeout)
+        # One budget for the whole exchange: connect (every address), request, headers and body.
+        connection = connection_class(target, addresses, self.timeout, self.timeout,
+                                      deadline=time.monotonic() + self.total_timeout)
         try:
             try:
                 connection.connect()
@@ -335,9 +337,7 @@ class UdataClient:
                 raise _transport_error(source, exc, ambiguous=False) from None
             try:
                 response = connection.getresponse()
-                _size, _digest, content, _path = read_body(
-                    response, target.url, self.max_bytes, time.monotonic() + self.total_timeout,
-                    self.max_bytes, None)
+                _size, _digest, content, _path = read_body(response, target.url, self.max_bytes, self.max_bytes, None)
             except FetchTimeout as exc:
                 raise UdataError(source, exc.cause, retryable=True, ambiguous=True) from None
             except FetchError as exc:  # body too large

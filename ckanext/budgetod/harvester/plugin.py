@@ -163,7 +163,8 @@ def _fetch_options() -> sources.FetchOptions:
     return sources.FetchOptions(
         timeout=float(current.http_timeout), max_bytes=current.max_document_size,
         allow_private=current.allow_private_urls,
-        archive_cache_dir=os.path.join(current.cache_dir, "archives"))
+        archive_cache_dir=os.path.join(current.cache_dir, "archives"),
+        archive_cache_bytes=current.archive_cache_size, max_documents=current.max_documents_per_source)
 
 
 def _source_owner(source_id: str) -> str | None:

@@ -42,14 +42,17 @@ import json
 import logging
 import os
 import re
+import struct
 import tempfile
 import zipfile
 import zlib
 from dataclasses import dataclass
-from html.parser import HTMLParser
 from pathlib import Path
 from typing import BinaryIO, Iterator
 from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit, urlunsplit
+
+import re2
+from lxml import etree
 
 from ..totem.errors import BudgetodError
 from ..totem.fetch import FetchError, NotFound, http_get
@@ -67,8 +70,15 @@ DATAGOUV_KEYS = ("organization",)
 # bigger is a mistake, and the pattern is matched against every candidate URL.
 MAX_CONFIG_CHARS = 100_000
 MAX_PATTERN_CHARS = 1_000
+# RE2 matches in time linear in the URL whatever the pattern (no backtracking: "(a+)+$" is
+# harmless); a pattern whose compiled automaton needs more memory than this is refused.
+PATTERN_MAX_MEMORY = 8 * 2**20
 # Entries that decompress to less than this cannot hurt, whatever their ratio.
 RATIO_FLOOR_BYTES = 2**20
+# Central directory bytes allowed per accepted entry (46 fixed, then name, extra fields and comment:
+# real archives use well under 200): zipfile reads and parses the whole directory when it opens an
+# archive, so its declared size is checked first.
+CENTRAL_DIRECTORY_BYTES_PER_ENTRY = 1024
 # Bounds the pages walked through a catalogue API, whatever the server claims.
 MAX_LISTING_PAGES = 1_000
 
@@ -152,6 +162,8 @@ class FetchOptions:
     max_archive_total_bytes: int = 2**30
     max_compression_ratio: float = 200.0
     archive_cache_dir: str | None = None
+    archive_cache_bytes: int = 2**30
+    max_documents: int = 5_000
 
 
 @dataclass(frozen=True)
@@ -419,11 +431,27 @@ def _check_pattern(source_url: str, pattern: object) -> None:
             f"« pattern » dépasse {MAX_PATTERN_CHARS} caractères",
             f"'pattern' exceeds {MAX_PATTERN_CHARS} characters"))
     try:
-        re.compile(pattern)
-    except re.error as exc:
-        raise SourceConfigError(source_url, "pattern", Bilingual(
-            f"expression régulière « pattern » invalide : {exc}", f"invalid 'pattern' regular expression: {exc}")
-        ) from None
+        compile_pattern(pattern)
+    except re2.error as exc:
+        raise SourceConfigError(source_url, "pattern", _invalid_pattern(exc)) from None
+
+
+def compile_pattern(pattern: str):
+    """The source's pattern compiled by RE2. Raises ``re2.error`` for what RE2 refuses:
+    backreferences, lookarounds, patterns too large (``PATTERN_MAX_MEMORY``)."""
+    options = re2.Options()
+    options.log_errors = False
+    options.max_mem = PATTERN_MAX_MEMORY
+    return re2.compile(pattern, options)
+
+
+def _invalid_pattern(exc: Exception) -> Bilingual:
+    detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
+    return Bilingual(
+        f"expression régulière « pattern » invalide : {detail} (syntaxe RE2 : ni référence arrière "
+        "ni assertion avant/arrière, taille bornée)",
+        f"invalid 'pattern' regular expression: {detail} (RE2 syntax: no backreferences nor lookarounds, "
+        "bounded size)")
 
 
 # --- gather stage -----------------------------------------------------------------------------
@@ -438,7 +466,10 @@ def list_documents(source_url: str, config: SourceConfig, *, options: FetchOptio
     refused: the list would be incomplete.
     """
     locations = config.urls or (normalise_url(source_url),)
-    pattern = re.compile(config.pattern) if config.pattern else None
+    try:
+        pattern = compile_pattern(config.pattern) if config.pattern else None
+    except re2.error as exc:  # a configuration saved before patterns were RE2's
+        raise SourceError(source_url, _invalid_pattern(exc)) from None
     found: dict[str, DocumentRef] = {}
     for location in locations:
         try:
@@ -450,7 +481,31 @@ def list_documents(source_url: str, config: SourceConfig, *, options: FetchOptio
         for document in documents:
             if pattern is None or pattern.search(document.guid):
                 found.setdefault(document.guid, document)
+        if len(found) > options.max_documents:
+            raise _too_many_documents(source_url, options)
     return list(found.values())
+
+
+class _Collected(list):
+    """The documents listed from one location, refusing the source past ``max_documents``:
+    a page or catalogue is not read further once the cap is passed."""
+
+    def __init__(self, url: str, options: FetchOptions):
+        super().__init__()
+        self.url, self.options = url, options
+
+    def add(self, documents: list[DocumentRef]) -> None:
+        self.extend(documents)
+        if len(self) > self.options.max_documents:
+            raise _too_many_documents(self.url, self.options)
+
+
+def _too_many_documents(url: str, options: FetchOptions) -> SourceError:
+    return SourceError(url, Bilingual(
+        f"plus de {options.max_documents} documents : source refusée (limite "
+        "ckanext.budgetod.max_documents_per_source)",
+        f"more than {options.max_documents} documents: source refused "
+        "(limit ckanext.budgetod.max_documents_per_source)"))
 
 
 def _list_location(url: str, kind: str | None, options: FetchOptions) -> list[DocumentRef]:
@@ -482,8 +537,7 @@ def _list_location(url: str, kind: str | None, options: FetchOptions) -> list[Do
             raise SourceError(url, Bilingual(
                 f"page d'index trop grosse ({response.size} octets, {options.max_page_bytes} au plus)",
                 f"index page too large ({response.size} bytes, at most {options.max_page_bytes})"))
-        page = _decode_page(response.content(), response.headers.get("content-type", ""))
-        return _list_index(url, response.final_url, page, options)
+        return _list_index(url, response.final_url, _collect_links(response), options)
 
 
 def _kind_from_url(url: str) -> str | None:
@@ -530,42 +584,71 @@ def _require_ok(response) -> None:
 # --- index pages ------------------------------------------------------------------------------
 
 
-class _LinkCollector(HTMLParser):
-    """Collects ``<a href>`` targets and the first ``<base href>``; html.parser tolerates broken markup."""
+# The charsets an index page may declare in its Content-Type, by libxml2's name. Any other
+# ("punycode", "idna", "utf-7"… which Python decodes slowly, with exceptions or into markup
+# the bytes do not show) is ignored: the page is read as UTF-8, as when none is declared.
+_PAGE_ENCODINGS = {
+    "utf-8": "UTF-8", "utf8": "UTF-8", "us-ascii": "UTF-8", "ascii": "UTF-8",
+    "iso-8859-1": "ISO-8859-1", "iso8859-1": "ISO-8859-1", "latin1": "ISO-8859-1", "latin-1": "ISO-8859-1",
+    "iso-8859-15": "ISO-8859-15", "windows-1252": "WINDOWS-1252", "cp1252": "WINDOWS-1252",
+}
+
+
+class _LinkCollector:
+    """Parser target collecting ``<a href>`` targets and the first ``<base href>``.
+
+    It is fed by libxml2's HTML parser (lxml), which tolerates broken markup in linear time
+    (``html.parser`` is super-linear on some malformed pages) and builds no tree.
+    """
 
     def __init__(self):
-        super().__init__(convert_charrefs=True)
         self.base_href: str | None = None
         self.hrefs: list[str] = []
 
-    def handle_starttag(self, tag, attrs):
-        href = next((value for name, value in attrs if name == "href" and value), None)
-        if href is None:
+    def start(self, tag, attrib):
+        href = attrib.get("href")
+        if not href:
             return
         if tag == "a":
             self.hrefs.append(href.strip())
         elif tag == "base" and self.base_href is None:
             self.base_href = href.strip()
 
+    def end(self, tag):
+        pass
 
-def _decode_page(body: bytes, content_type: str) -> str:
+    def data(self, data):
+        pass
+
+    def close(self):
+        return self
+
+
+def page_encoding(content_type: str) -> str:
+    """The page's encoding: the Content-Type's charset when it is an accepted one, else UTF-8."""
     match = re.search(r"charset=[\"']?([A-Za-z0-9._-]+)", content_type)
-    if match:
-        try:
-            return body.decode(match.group(1), errors="replace")
-        except LookupError:
-            pass
-    return body.decode("utf-8", errors="replace")
+    return _PAGE_ENCODINGS.get(match.group(1).lower(), "UTF-8") if match else "UTF-8"
 
 
-def _list_index(url: str, final_url: str, page: str, options: FetchOptions) -> list[DocumentRef]:
+def _collect_links(response) -> _LinkCollector:
     collector = _LinkCollector()
-    collector.feed(page)
-    collector.close()
+    parser = etree.HTMLParser(target=collector, encoding=page_encoding(response.headers.get("content-type", "")),
+                              no_network=True, remove_comments=True, remove_pis=True)
+    with open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"") as body:
+        try:
+            while chunk := body.read(_CHUNK_SIZE):
+                parser.feed(chunk)
+            parser.close()
+        except etree.LxmlError:
+            pass  # nothing parseable (an empty page): no link
+    return collector
+
+
+def _list_index(url: str, final_url: str, collector: _LinkCollector, options: FetchOptions) -> list[DocumentRef]:
     base = (_absolute_web_url(final_url, collector.base_href) if collector.base_href else None) or final_url
     # The page may have been redirected (www., https): both hosts count as "the same host".
     hosts = {urlsplit(url).hostname, urlsplit(final_url).hostname}
-    documents: list[DocumentRef] = []
+    documents = _Collected(url, options)
     archives: dict[str, None] = {}
     for href in collector.hrefs:
         link = _absolute_web_url(base, href)
@@ -578,12 +661,14 @@ def _list_index(url: str, final_url: str, page: str, options: FetchOptions) -> l
             log.info("%s: link to another host ignored: %s", url, link)
             continue
         if extension == "xml":
-            documents.append(_plain_document(link))
+            documents.add([_plain_document(link)])
         else:
             archives.setdefault(normalise_url(link))
+            if len(archives) > options.max_documents:
+                raise _too_many_documents(url, options)
     for archive_url in archives:
         with _fetch_archive(archive_url, options) as archive:
-            documents.extend(archive.documents())
+            documents.add(archive.documents())
     return documents
 
 
@@ -600,6 +685,11 @@ class _OpenArchive:
         self.etag = etag
         self.last_modified = last_modified
         self._handle = handle
+        try:
+            _check_central_directory(url, handle, options)
+        except BaseException:
+            handle.close()
+            raise
         try:
             self._zip = zipfile.ZipFile(handle)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
@@ -661,13 +751,58 @@ class _OpenArchive:
         self.close()
 
 
+_END_OF_CENTRAL_DIRECTORY = struct.Struct("<4s4H2LH")
+_ZIP64_LOCATOR = struct.Struct("<4sLQL")
+_ZIP64_END_OF_CENTRAL_DIRECTORY = struct.Struct("<4sQ2H2L4Q")
+
+
+def _check_central_directory(url: str, handle: BinaryIO, options: FetchOptions) -> None:
+    """Refuse an archive whose central directory declares more entries, or more bytes, than the
+    limits allow, before zipfile reads it (millions of entries would be parsed before the cap).
+
+    The end records are found as zipfile finds them (at the very end, else within the last
+    64 KiB of comment); an archive without them is left to zipfile, which refuses it.
+    """
+    handle.seek(0, os.SEEK_END)
+    size = handle.tell()
+    tail_size = min(size, _END_OF_CENTRAL_DIRECTORY.size + 0xFFFF)
+    handle.seek(size - tail_size)
+    tail = handle.read(tail_size)
+    handle.seek(0)
+    position = tail.rfind(b"PK\x05\x06")
+    if position < 0 or len(tail) - position < _END_OF_CENTRAL_DIRECTORY.size:
+        return
+    record = _END_OF_CENTRAL_DIRECTORY.unpack_from(tail, position)
+    entries, directory_bytes = record[4], record[5]
+    locator_position = position - _ZIP64_LOCATOR.size
+    if locator_position >= 0 and tail[locator_position:locator_position + 4] == b"PK\x06\x07":
+        zip64_offset = _ZIP64_LOCATOR.unpack_from(tail, locator_position)[2]
+        handle.seek(min(zip64_offset, size))
+        zip64 = handle.read(_ZIP64_END_OF_CENTRAL_DIRECTORY.size)
+        handle.seek(0)
+        if len(zip64) == _ZIP64_END_OF_CENTRAL_DIRECTORY.size and zip64.startswith(b"PK\x06\x06"):
+            fields = _ZIP64_END_OF_CENTRAL_DIRECTORY.unpack(zip64)
+            entries, directory_bytes = fields[7], fields[8]
+    if entries > options.max_archive_entries:
+        raise _too_many_entries(url, entries, options)
+    limit = options.max_archive_entries * CENTRAL_DIRECTORY_BYTES_PER_ENTRY
+    if directory_bytes > limit:
+        raise UnsafeArchive(url, Bilingual(
+            f"archive refusée : répertoire central de {directory_bytes} octets, {limit} au plus",
+            f"archive refused: central directory of {directory_bytes} bytes, at most {limit}"))
+
+
+def _too_many_entries(url: str, entries: int, options: FetchOptions) -> UnsafeArchive:
+    return UnsafeArchive(url, Bilingual(
+        f"archive refusée : {entries} entrées, {options.max_archive_entries} au plus",
+        f"archive refused: {entries} entries, at most {options.max_archive_entries}"))
+
+
 def _checked_members(url: str, archive: zipfile.ZipFile, options: FetchOptions) -> list[str]:
     """The names of the archive's documents, after refusing the whole archive if anything is hostile."""
     entries = archive.infolist()
-    if len(entries) > options.max_archive_entries:
-        raise UnsafeArchive(url, Bilingual(
-            f"archive refusée : {len(entries)} entrées, {options.max_archive_entries} au plus",
-            f"archive refused: {len(entries)} entries, at most {options.max_archive_entries}"))
+    if len(entries) > options.max_archive_entries:  # the end record may have understated them
+        raise _too_many_entries(url, len(entries), options)
     members: dict[str, None] = {}
     total = 0
     for entry in entries:
@@ -741,6 +876,7 @@ def _fetch_archive(url: str, options: FetchOptions, *, etag: str | None = None,
                 if caller_validators:
                     raise _ArchiveNotModified
                 if cached is not None:
+                    cache.touch(url)
                     opened = cached.open(url, options)
                     cached = None  # now owned by the returned archive
                     return opened
@@ -757,7 +893,9 @@ def _archive_from_response(url: str, response, options: FetchOptions) -> _OpenAr
     handle = open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"")
     try:
         if options.archive_cache_dir and response.body_path:
-            _ArchiveCache(options.archive_cache_dir).store(url, response)
+            cache = _ArchiveCache(options.archive_cache_dir)
+            cache.store(url, response)
+            cache.evict(options.archive_cache_bytes, keep=url)
         response.discard()
         return _OpenArchive(url, handle, response.final_url, response.etag, response.last_modified, options)
     except BaseException:
@@ -807,6 +945,40 @@ class _ArchiveCache:
             handle.close()
             return None
         return _CachedArchive(handle, record.get("final_url") or url, record.get("etag"), record.get("last_modified"))
+
+    def touch(self, url: str) -> None:
+        """Mark a copy as just used: eviction takes the least recently used first."""
+        for path in self._paths(url):
+            try:
+                os.utime(path)
+            except OSError:
+                pass
+
+    def evict(self, max_bytes: int, keep: str) -> None:
+        """Remove the least recently used archives until those kept take at most ``max_bytes``;
+        ``keep`` (the URL just stored) stays. Partial downloads in progress are not counted."""
+        kept = self._paths(keep)[0].stem
+        copies: dict[str, list] = {}
+        for entry in os.scandir(self.directory):
+            stem, dot, suffix = entry.name.rpartition(".")
+            if not dot or suffix not in ("zip", "json"):
+                continue
+            try:
+                stat = entry.stat(follow_symlinks=False)
+            except OSError:
+                continue
+            copy = copies.setdefault(stem, [0.0, 0])
+            copy[0] = max(copy[0], stat.st_mtime)
+            copy[1] += stat.st_size
+        total = sum(size for _used, size in copies.values())
+        for stem, (_used, size) in sorted(copies.items(), key=lambda item: item[1][0]):
+            if total <= max_bytes:
+                break
+            if stem == kept:
+                continue
+            for suffix in ("json", "zip"):  # the record first: a copy without it is never used
+                _remove_quietly(str(self.directory / f"{stem}.{suffix}"))
+            total -= size
 
     def store(self, url: str, response) -> None:
         archive_path, record_path = self._paths(url)
@@ -922,7 +1094,7 @@ def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
     name = organization.get("name")
     if not isinstance(name, str) or not name:
         raise SourceError(url, Bilingual("API CKAN : organisation sans nom", "CKAN API: organization without a name"))
-    documents: list[DocumentRef] = []
+    documents = _Collected(url, options)
     start = 0
     first_count = None
     for _page in range(MAX_LISTING_PAGES):
@@ -938,7 +1110,7 @@ def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
         first_count = _same_total(final_url, first_count, count)
         for dataset in datasets:
             if isinstance(dataset, dict):
-                documents.extend(_resource_documents(dataset.get("resources"), final_url))
+                documents.add(_resource_documents(dataset.get("resources"), final_url))
         start += len(datasets)
         if not datasets or start >= count:
             return documents
@@ -966,7 +1138,7 @@ def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
     if page.what == "dataset":
         dataset, final_url = _get_json(f"{page.api_base}/datasets/{ident}/", options, "udata")
         return _resource_documents(dataset.get("resources"), final_url)
-    documents: list[DocumentRef] = []
+    documents = _Collected(url, options)
     next_url = (f"{page.api_base}/organizations/{ident}/datasets/?"
                 + urlencode({"page": 1, "page_size": options.listing_page_size}))
     visited: set[str] = set()
@@ -982,7 +1154,7 @@ def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
         first_total = _same_total(final_url, first_total, listing["total"])
         for dataset in datasets:
             if isinstance(dataset, dict):
-                documents.extend(_resource_documents(dataset.get("resources"), final_url))
+                documents.add(_resource_documents(dataset.get("resources"), final_url))
         next_page = listing.get("next_page")
         if next_page is None or next_page == "":
             return documents

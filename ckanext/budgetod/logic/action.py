@@ -3,6 +3,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from flask import has_request_context
+
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
@@ -41,9 +43,18 @@ def budgetod_budget_summary(context: dict, data_dict: dict) -> dict[str, Any]:
         return summary.cached_summary(path, summary_cache_dir(), resource["id"])
     except FileNotFoundError:
         raise tk.ObjectNotFound(tk._("The resource's file is missing.")) from None
+    except summary.UnusableBudget as error:
+        cause = error.localized_cause(_language())
+        raise tk.ValidationError({"resource_id": [
+            tk._("This budget table cannot be summarised: {cause}").format(cause=cause)]}) from None
     except summary.NotScdlBudget:
         raise tk.ValidationError({"resource_id": [
             tk._("This file is not an SCDL budget table.")]}) from None
+
+
+def _language() -> str:
+    """The request's language for a domain message; English outside a request, as tk._ leaves it."""
+    return "fr" if has_request_context() and tk.h.lang() != "en" else "en"
 
 
 @tk.side_effect_free

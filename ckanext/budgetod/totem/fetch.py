@@ -1,7 +1,8 @@
 """The project's only outbound HTTP client, and mirror/cache resolution.
 
 ``http_get`` fetches one URL with the safeguards a server-side fetcher needs:
-http/https only, connect and read timeouts, an overall time budget, a size cap,
+http/https only, connect and read timeouts, an overall time budget (connecting to
+every address in turn, the request, the headers and the body all within it), a size cap,
 redirects followed by hand (bounded), and a refusal to reach loopback, private,
 link-local, multicast, reserved or unspecified addresses unless
 ``allow_private`` is set. ``open_location`` turns "base + relative path" into a
@@ -43,7 +44,7 @@ from .errors import BudgetodError
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 64 * 2**20
 DEFAULT_MAX_REDIRECTS = 5
-# A server dribbling one byte per read timeout must not hold a worker forever.
+# A server dribbling one byte per read timeout (headers or body) must not hold a worker forever.
 DEFAULT_TOTAL_TIMEOUT = 600.0
 # Bodies above this size go to a temporary file instead of memory.
 DEFAULT_MEMORY_LIMIT = 4 * 2**20
@@ -262,21 +263,85 @@ def checked_addresses(target: Target, allow_private: bool) -> list[tuple[int, tu
     return checked
 
 
-class PinnedHTTPConnection(http.client.HTTPConnection):
-    """HTTP connection opened to already checked addresses instead of resolving the host again."""
+class _BudgetExceeded(TimeoutError):
+    """The transfer's overall time budget ran out (connect, headers and body together)."""
 
-    def __init__(self, target: Target, addresses, connect_timeout: float, read_timeout: float):
+
+class _Budgeted:
+    """Socket I/O bounded both per operation and by the whole transfer's deadline.
+
+    http.client reads the status line and headers through many small reads: a per-read timeout
+    alone lets a server sending one byte per timeout hold a worker forever. Each read and write
+    here waits at most the time left before the deadline.
+    """
+
+    _deadline = float("inf")
+    _io_timeout: float | None = DEFAULT_TIMEOUT
+
+    def budget(self, deadline: float, io_timeout: float | None) -> None:
+        self._deadline, self._io_timeout = deadline, io_timeout
+        self._bound()
+
+    def _bound(self) -> None:
+        remaining = self._deadline - time.monotonic()
+        if remaining <= 0:
+            raise _BudgetExceeded("total time budget exceeded")
+        self.settimeout(remaining if self._io_timeout is None else min(self._io_timeout, remaining))
+
+    def recv(self, *args, **kwargs):
+        self._bound()
+        return super().recv(*args, **kwargs)
+
+    def recv_into(self, *args, **kwargs):
+        self._bound()
+        return super().recv_into(*args, **kwargs)
+
+    def send(self, *args, **kwargs):
+        self._bound()
+        return super().send(*args, **kwargs)
+
+    def sendall(self, *args, **kwargs):
+        self._bound()
+        return super().sendall(*args, **kwargs)
+
+
+class _BudgetedSocket(_Budgeted, socket.socket):
+    pass
+
+
+class _BudgetedSSLSocket(_Budgeted, ssl.SSLSocket):
+    pass
+
+
+def total_time_exceeded(url: str) -> "FetchTimeout":
+    return FetchTimeout(url, Bilingual("durée totale de l'échange dépassée (connexion, en-têtes et corps)",
+                                       "total time of the exchange exceeded (connection, headers and body)"))
+
+
+class PinnedHTTPConnection(http.client.HTTPConnection):
+    """HTTP connection opened to already checked addresses instead of resolving the host again.
+
+    ``deadline`` (``time.monotonic()`` value) bounds the whole exchange: connecting to every
+    address in turn, sending the request, reading the headers and the body.
+    """
+
+    def __init__(self, target: Target, addresses, connect_timeout: float, read_timeout: float, *,
+                 deadline: float):
         super().__init__(target.host, target.port)
         self._target = target
         self._addresses = addresses
         self._connect_timeout = connect_timeout
         self._read_timeout = read_timeout
+        self._deadline = deadline
 
     def connect(self) -> None:
         failures, timeouts = [], 0
         for family, sockaddr in self._addresses:
-            sock = socket.socket(family, socket.SOCK_STREAM)
-            sock.settimeout(self._connect_timeout)
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0:
+                raise total_time_exceeded(self._target.url)
+            sock = _BudgetedSocket(family, socket.SOCK_STREAM)
+            sock.settimeout(min(self._connect_timeout, remaining))
             try:
                 sock.connect(sockaddr)
             except OSError as exc:
@@ -285,9 +350,15 @@ class PinnedHTTPConnection(http.client.HTTPConnection):
                 timeouts += timed_out
                 failures.append(f"{sockaddr[0]}: {'timeout' if timed_out else exc.strerror or exc}")
                 continue
-            sock.settimeout(self._read_timeout)
+            try:
+                sock.budget(self._deadline, self._read_timeout)
+            except _BudgetExceeded:
+                sock.close()
+                raise total_time_exceeded(self._target.url) from None
             self.sock = sock
             return
+        if time.monotonic() >= self._deadline:
+            raise total_time_exceeded(self._target.url)
         if timeouts == len(failures):
             raise FetchTimeout(self._target.url, Bilingual(
                 f"délai de connexion dépassé ({self._connect_timeout:g} s)",
@@ -305,7 +376,10 @@ class PinnedHTTPSConnection(PinnedHTTPConnection):
         # A fresh default context per connection: system trust store, certificate
         # and host name verification against the URL's host, not the pinned address.
         context = ssl.create_default_context()
+        # The TLS socket keeps the deadline; the handshake is bounded by the time left.
+        context.sslsocket_class = _BudgetedSSLSocket
         self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
+        self.sock.budget(self._deadline, self._read_timeout)
 
 
 def http_get(
@@ -349,7 +423,7 @@ def http_get(
         connection_class = PinnedHTTPSConnection if target.scheme == "https" else PinnedHTTPConnection
         connection = None
         try:
-            connection = connection_class(target, addresses, connect_timeout, read_timeout)
+            connection = connection_class(target, addresses, connect_timeout, read_timeout, deadline=deadline)
             connection.request("GET", target.request_path, headers=request_headers)
             response = connection.getresponse()
             location = response.getheader("Location")
@@ -360,8 +434,7 @@ def http_get(
                                        if name.lower() not in _CREDENTIAL_HEADERS}
                 target = next_target
                 continue
-            size, digest, body, body_path = read_body(
-                response, target.url, max_bytes, deadline, memory_limit, spool_dir)
+            size, digest, body, body_path = read_body(response, target.url, max_bytes, memory_limit, spool_dir)
             return HttpResponse(
                 url=url,
                 final_url=target.url,
@@ -373,6 +446,8 @@ def http_get(
                 body_path=body_path,
             )
         except socket.timeout:
+            if time.monotonic() >= deadline:
+                raise total_time_exceeded(target.url) from None
             raise FetchTimeout(target.url, Bilingual(f"délai de lecture dépassé ({read_timeout:g} s)",
                                                      f"read timed out ({read_timeout:g} s)")) from None
         except ssl.SSLError as exc:
@@ -388,8 +463,9 @@ def http_get(
         f"plus de {max_redirects} redirections", f"more than {max_redirects} redirects"))
 
 
-def read_body(response, url, max_bytes, deadline, memory_limit, spool_dir):
-    """Stream the body: size cap (declared and actual), time budget, sha256, spooling."""
+def read_body(response, url, max_bytes, memory_limit, spool_dir):
+    """Stream the body: size cap (declared and actual), sha256, spooling. The connection's socket
+    enforces the time budget (see ``PinnedHTTPConnection``)."""
     declared = (response.getheader("Content-Length") or "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(url, max_bytes)
@@ -402,9 +478,6 @@ def read_body(response, url, max_bytes, deadline, memory_limit, spool_dir):
     spool = None
     try:
         while True:
-            if time.monotonic() > deadline:
-                raise FetchTimeout(url, Bilingual(
-                    "durée totale de téléchargement dépassée", "total download time exceeded"))
             # read1 returns what has arrived: read() would wait for a whole chunk, so a server
             # dribbling one byte per read timeout could hold the worker far past the deadline.
             chunk = response.read1(_CHUNK_SIZE)

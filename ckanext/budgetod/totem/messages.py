@@ -111,6 +111,10 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "LigneBudget n° {index} : valeur de {element} trop longue ({length} caractères, {limit} au plus)",
         "en": "LigneBudget #{index}: {element} value too long ({length} characters, at most {limit})",
     },
+    "too_many_children": {
+        "fr": "élément {element} (ligne {line}) : plus de {limit} éléments enfants, le schéma TOTEM en prévoit quelques dizaines",
+        "en": "element {element} (line {line}): more than {limit} child elements, the TOTEM schema allows a few dozen",
+    },
     "header_value_too_long": {
         "fr": "valeur de {element} trop longue dans l'en-tête du budget ({length} caractères, {limit} au plus)",
         "en": "{element} value too long in the budget header ({length} characters, at most {limit})",

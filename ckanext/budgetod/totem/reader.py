@@ -5,7 +5,11 @@ checked before parsing, any DOCTYPE is refused before the XML parser sees it
 (no DTD, no entity, hence no XXE nor entity expansion), the parser itself is
 configured to never resolve entities nor touch the network, and ``iterparse``
 only reports the elements the conversion reads: each is cleared, with what
-precedes it, as soon as it is read, so that memory stays flat whatever the size.
+precedes it, as soon as it is read. The elements never reported (annexes, unknown
+elements, anything a document holds) are freed before each read of the file: below
+every open element, the children already complete are deleted, except those of a line
+or header block being read (at most ``MAX_CHILDREN``). Memory stays flat whatever the
+size and the content, and the filtering of events stays in libxml2.
 
 A ``CompteFinancierUnique`` (CFU) wraps a ``DocumentComptable`` (ignored) and
 the ``DocumentBudgetaire`` that is read.
@@ -114,20 +118,11 @@ _HEADER_BLOCKS = frozenset(_tag(name) for name in ("EnTeteDocBudgetaire", "EnTet
 _SCELLEMENT = _tag("Scellement")
 _BUDGET = _tag("Budget")
 _DOCUMENT_BUDGETAIRE = _tag("DocumentBudgetaire")
-# Annex blocks (Class_Annexes.xsd) and their rows, reported too so that each row is freed once read
-# past: annexes make up most of a large document (a region's loans or staff tables) and are not
-# converted; freed only at the end of their block, they took ten times the document's size in memory.
-_ANNEX_ROWS = ("EMPRUNT", "TRESORERIE", "CHARGE", "TIERS", "CREDIT_BAIL", "PPP", "AUTRE_ENGAGEMENT", "CONCOURS",
-               "RECETTE_AFFECTEE", "FORMATION", "FISCALITE", "CONSOLIDATION", "ORGANISME_ENG", "ORGANISME_GROUP",
-               "PATRIMOINE", "PERSONNEL", "PERSONNEL_SOLDE", "DETTE", "VENTILATION", "CONTRAT_COUV",
-               "AMORTISSEMENT_METHODE", "PROVISION", "APCP", "SIGNATURE", "SIGNATAIRE", "ETAB_SERVICE", "PRET",
-               "CONTRAT_COUV_REFERENCE", "SERVICE_FERROVIAIRE_BUD", "SERVICE_FERROVIAIRE_PATRIM",
-               "SERVICE_FERROVIAIRE_TER", "FOND_COMM_HEBERGEMENT", "FOND_EUROPEEN", "FOND_EUROPEEN_PROGRAMMATION",
-               "FOND_AIDES_ECO", "FORMATION_PRO_JEUNES", "MEMBREASA", "FLUX_CROISES", "SOMMAIRE")
-# Each block is DATA_ and its row's name, except DATA_MEMBRESASA (rows MEMBREASA).
-_ANNEX_BLOCKS = tuple(_tag("DATA_MEMBRESASA" if row == "MEMBREASA" else f"DATA_{row}") for row in _ANNEX_ROWS)
-_REPORTED_TAGS = (_LINE, *_HEADER_BLOCKS, _SCELLEMENT, _BUDGET, _DOCUMENT_BUDGETAIRE, _tag("Annexes"),
-                  *(_tag(row) for row in _ANNEX_ROWS), *_ANNEX_BLOCKS, "{*}DocumentComptable")
+_REPORTED_TAGS = (_LINE, *_HEADER_BLOCKS, _SCELLEMENT, _BUDGET, _DOCUMENT_BUDGETAIRE)
+# Elements read when they end, through their children: those children stay until then.
+_READ_PARENTS = frozenset((_LINE, *_HEADER_BLOCKS))
+# Children of one line or header block: the XSD allows a few dozen.
+MAX_CHILDREN = 1000
 SAFE_PARSER_OPTIONS = dict(
     resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
     dtd_validation=False, attribute_defaults=False,
@@ -298,6 +293,7 @@ class TotemReader:
         self.size, self._encoding = _check_file(self.source, max_bytes)
         self._header: DocumentHeader | None = None
         self._file = None
+        self._root_tag = ""
         self._root = self._root_name()
         self._stream = self._parse()
         self._first_line: BudgetLine | None = None
@@ -368,6 +364,7 @@ class TotemReader:
             entry = next((entry for entry in events.error_log if entry.domain == etree.ErrorDomains.NAMESPACE), None)
             raise self._malformed_entry(entry.message if entry is not None else f"undeclared prefix in {tag}",
                                         entry.line if entry is not None else root.sourceline or 1)
+        self._root_tag = tag
         namespace, _, localname = tag[1:].partition("}") if tag.startswith("{") else ("", "", tag)
         if localname == "CompteFinancierUnique":
             return "CompteFinancierUnique"
@@ -400,10 +397,17 @@ class TotemReader:
         budget_documents = 1 if self._root == "DocumentBudgetaire" else 0
         # The encoding as check_prolog understood it, by its canonical name: libxml2 does not know
         # every alias accepted there ("latin-1": fuzzing), and the two must never disagree.
-        events = etree.iterparse(self._file, events=("end",), tag=_REPORTED_TAGS, remove_blank_text=True,
+        # The root's start event gives the tree that _SweptFile frees between reads.
+        swept = _SweptFile(self._file, self)
+        events = etree.iterparse(swept, events=("start", "end"), tag=(self._root_tag, *_REPORTED_TAGS),
+                                 remove_blank_text=True, remove_comments=True, remove_pis=True,
                                  collect_ids=False, encoding=self._encoding, **SAFE_PARSER_OPTIONS)
         try:
-            for _event, element in events:
+            for event, element in events:
+                if event == "start":
+                    if swept.root is None:
+                        swept.root = element
+                    continue
                 tag = element.tag
                 if tag == _LINE:
                     if self._header is None:
@@ -552,6 +556,34 @@ class TotemReader:
             main_name=values.get("LibelleEtabPal", ""),
             seal=seal,
         )
+
+
+class _SweptFile:
+    """The document's file as ``iterparse`` reads it: before each read, what is parsed and will
+    never be reported is freed (iterparse reads only once every pending event was handled)."""
+
+    def __init__(self, file, reader: "TotemReader"):
+        self._file = file
+        self._reader = reader
+        self.root = None
+
+    def read(self, size: int) -> bytes:
+        if self.root is not None:
+            self._sweep()
+        return self._file.read(size)
+
+    def _sweep(self) -> None:
+        # Down the open elements (each the last child of the one above): the children before
+        # the last one are complete, and read already if they were ever to be.
+        element = self.root
+        while len(element):
+            if element.tag in _READ_PARENTS:
+                if len(element) > MAX_CHILDREN:
+                    raise self._reader._error("too_many_children", element=shown(etree.QName(element).localname),
+                                              line=element.sourceline or 0, limit=MAX_CHILDREN)
+            elif len(element) > 1:
+                del element[:-1]
+            element = element[-1]
 
 
 def _forget(element) -> None:

@@ -15,17 +15,25 @@ Aggregates:
 - ``natures``: the largest accounts (BGT_NATURE) of real operations, by sens.
 
 Sums are exact (Decimal) and serialised as plain decimal strings ("1234.50"). A cell that is
-not a number is left out and counted in ``unreadable_amounts``. The CSV is UTF-8 (a BOM is
-allowed), delimited by commas as the schema wants, or by semicolons or tabs.
+not a number, or not a plausible amount (more than ``MAX_AMOUNT_CHARS`` characters, 10^16 or
+more, more than ``MAX_FRACTION_DIGITS`` decimals: "1E+999999" would be written out as a million
+digits), is left out and counted in ``unreadable_amounts``. The CSV is UTF-8 (a BOM is allowed),
+delimited by commas as the schema wants, or by semicolons or tabs.
+
+Anyone may ask for a summary, so its cost is bounded whatever the file: codes and labels are
+cut at ``MAX_TEXT_CHARS``, each breakdown has at most ``MAX_GROUPS`` entries and the whole
+summary at most ``MAX_SUMMARY_BYTES`` of JSON; a file beyond is refused (``UnusableBudget``).
 """
 from __future__ import annotations
 
 import csv
+import decimal
 import json
 import os
+import re
 import tempfile
 from collections import defaultdict
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 
 from .errors import BudgetodError
@@ -33,7 +41,7 @@ from .messages import Bilingual
 from .scdl import SCDL_FIELDS
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
-SUMMARY_VERSION = 1
+SUMMARY_VERSION = 2
 LARGEST_NATURES = 15
 
 MEASURE_REALISED = "BGT_MTREAL"
@@ -45,10 +53,27 @@ ACCOUNT_STAGE = "compte administratif"
 REAL = "réel"
 _DELIMITERS = (",", ";", "\t")
 _HEADER_PROBE_BYTES = 4096
+# Bounds of what a summary takes from a file (see the module docstring). A real budget has
+# a few dozen chapters and a few thousand accounts, amounts below 10^12 with two decimals.
+MAX_AMOUNT_CHARS = 40
+MAX_AMOUNT_MAGNITUDE = 15  # the amount's adjusted exponent: below 10^16
+MAX_FRACTION_DIGITS = 20
+MAX_TEXT_CHARS = 200
+MAX_GROUPS = 5_000
+MAX_SUMMARY_BYTES = 4 * 2**20
+# A number as the Table Schema writes it; the exponent's digits are bounded before Decimal sees it.
+_AMOUNT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
+# Enough digits for sums of bounded amounts over any number of rows a file can hold: sums are exact,
+# and Inexact would say otherwise rather than round silently.
+_EXACT = decimal.Context(prec=80, traps=[decimal.Inexact, decimal.Overflow, decimal.InvalidOperation])
 
 
 class NotScdlBudget(BudgetodError):
     """The file is not an SCDL budget table: its header lacks the schema's columns."""
+
+
+class UnusableBudget(NotScdlBudget):
+    """The file has the SCDL header but a summary of it would exceed the bounds (module docstring)."""
 
 
 def read_header(first_line: str) -> tuple[list[str], str] | None:
@@ -72,15 +97,14 @@ def has_scdl_header(path: str | os.PathLike) -> bool:
 
 
 def _amount(cell: str) -> Decimal | None:
-    """The cell's amount; None when it is empty. Raises ValueError when it is not a number."""
+    """The cell's amount; None when it is empty. Raises ValueError when it is not a plausible amount."""
     cell = cell.strip()
     if not cell:
         return None
-    try:
-        value = Decimal(cell)
-    except InvalidOperation:
-        raise ValueError(cell) from None
-    if not value.is_finite():
+    if len(cell) > MAX_AMOUNT_CHARS or not _AMOUNT.fullmatch(cell):
+        raise ValueError(cell[:MAX_AMOUNT_CHARS])
+    value = Decimal(cell)
+    if value.adjusted() > MAX_AMOUNT_MAGNITUDE or value.as_tuple().exponent < -MAX_FRACTION_DIGITS:
         raise ValueError(cell)
     return value
 
@@ -102,19 +126,43 @@ def summarise(path: str | os.PathLike) -> dict:
                 raise NotScdlBudget(str(path), Bilingual(
                     "l'en-tête n'est pas celui du schéma SCDL budget", "the header is not the SCDL budget schema's"))
             columns, delimiter = header
-            return _aggregate(csv.DictReader(stream, fieldnames=columns, delimiter=delimiter))
+            with decimal.localcontext(_EXACT):
+                result = _aggregate(str(path), csv.DictReader(stream, fieldnames=columns, delimiter=delimiter))
     except UnicodeDecodeError:
         raise NotScdlBudget(str(path), Bilingual("n'est pas encodé en UTF-8", "not UTF-8 encoded")) from None
     except csv.Error as error:
         raise NotScdlBudget(str(path), Bilingual(f"CSV illisible ({error})", f"unreadable CSV ({error})")) from None
+    size = len(json.dumps(result, ensure_ascii=False).encode("utf-8"))
+    if size > MAX_SUMMARY_BYTES:
+        raise UnusableBudget(str(path), Bilingual(
+            f"le résumé ferait {size} octets, {MAX_SUMMARY_BYTES} au plus",
+            f"the summary would take {size} bytes, at most {MAX_SUMMARY_BYTES}"))
+    return result
 
 
-def _aggregate(rows) -> dict:
+class _Groups(dict):
+    """A breakdown's sums by key, refusing the file past ``MAX_GROUPS`` keys."""
+
+    def __init__(self, source: str, what: Bilingual, start):
+        super().__init__()
+        self.source, self.what, self.start = source, what, start
+
+    def __missing__(self, key):
+        if len(self) >= MAX_GROUPS:
+            raise UnusableBudget(self.source, Bilingual(
+                f"plus de {MAX_GROUPS} {self.what.fr} distincts : ce n'est pas un budget qu'une visualisation peut montrer",
+                f"more than {MAX_GROUPS} distinct {self.what.en}: not a budget a visualisation can show"))
+        value = self[key] = self.start()
+        return value
+
+
+def _aggregate(source: str, rows) -> dict:
     column_totals = {column: Decimal(0) for column in AMOUNT_COLUMNS}
-    totals: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    chapters: dict[tuple, list[Decimal]] = defaultdict(lambda: [Decimal(0), Decimal(0)])
-    functions: dict[tuple, Decimal] = defaultdict(Decimal)
-    natures: dict[tuple, Decimal] = defaultdict(Decimal)
+    totals = _Groups(source, Bilingual("sections × sens × opérations", "sections × directions × operations"),
+                     lambda: [Decimal(0), Decimal(0)])
+    chapters = _Groups(source, Bilingual("chapitres", "chapters"), lambda: [Decimal(0), Decimal(0)])
+    functions = _Groups(source, Bilingual("fonctions", "functions"), Decimal)
+    natures = _Groups(source, Bilingual("comptes par nature", "nature accounts"), Decimal)
     labels: dict[tuple, str] = {}
     first: dict = {}
     measure = voted_measure = None
@@ -195,7 +243,7 @@ def _aggregate(rows) -> dict:
 
 
 def _cell(row: dict, name: str) -> str:
-    return (row.get(name) or "").strip()
+    return (row.get(name) or "").strip()[:MAX_TEXT_CHARS]
 
 
 def _remember_label(labels: dict, key: tuple, row: dict, column: str) -> None:

@@ -221,6 +221,18 @@ def test_a_source_that_cannot_be_read_reports_a_gather_error_and_deletes_nothing
         assert dataset(name)["state"] == "active"
 
 
+@pytest.mark.ckan_config("ckanext.budgetod.max_documents_per_source", 2)
+def test_a_source_listing_more_documents_than_the_ini_allows_is_refused(sysadmin, organization, shared_server):
+    source = create_source(sysadmin, organization, shared_server.url("/"), {"kind": "index"})
+
+    run = harvest(source)
+
+    assert run.results == {}
+    [gather_error] = helpers.call_action("harvest_job_report", id=run.job["id"])["gather_errors"]
+    assert "plus de 2 documents" in gather_error["message"]
+    assert "more than 2 documents" in gather_error["message"]
+
+
 def test_grouping_by_document_gives_each_document_its_own_dataset(sysadmin, organization, shared_server):
     source = create_source(sysadmin, organization, shared_server.url("/"),
                            {"kind": "index", "grouping": "document", "pattern": r"crach-principal"})

@@ -10,7 +10,7 @@ import pytest
 import ckan.plugins.toolkit as tk
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.totem import summary
+from ckanext.budgetod.totem import scdl, summary
 
 from .conftest import file_storage, resource_of, upload
 
@@ -101,6 +101,42 @@ def test_the_refusal_is_in_the_language_of_the_request(app, publish_budget, sysa
     response = app.get("/api/3/action/budgetod_budget_summary", query_string={"resource_id": other["id"]})
     assert response.status_code == 409
     assert response.json["error"]["resource_id"] == ["Ce fichier n'est pas une table SCDL budget."]
+
+
+def scdl_csv(rows: list[dict]) -> bytes:
+    lines = [",".join(scdl.SCDL_FIELDS)]
+    lines += [",".join(row.get(field, "") for field in scdl.SCDL_FIELDS) for row in rows]
+    return "\n".join(lines).encode()
+
+
+def test_amounts_of_a_million_digits_give_a_small_summary_over_http(app, publish_budget, sysadmin):
+    """Anyone may ask: 1E+999999 was written out in full in every aggregate (1E+9999999: HTTP 500)."""
+    dataset = publish_budget("crach-lotissement-bp-2022")
+    rows = [{"BGT_NATDEC": "budget primitif", "BGT_CONTNAT": f"{index:03d}", "BGT_CODRD": "dépense",
+             "BGT_SECTION": "fonctionnement", "BGT_OPBUDG": "réel", "BGT_NATURE": f"6{index:03d}",
+             "BGT_MTPREV": amount} for index, amount in enumerate(["1E+999999", "1E+9999999", "12.50"])]
+    hostile = upload(sysadmin, dataset["id"], scdl_csv(rows), "hostile.csv", format="CSV")
+    response = app.get("/api/3/action/budgetod_budget_summary", query_string={"resource_id": hostile["id"]})
+    assert response.status_code == 200
+    assert len(response.body) < 10_000
+    assert response.json["result"]["unreadable_amounts"] == 2
+    assert response.json["result"]["column_totals"]["BGT_MTPREV"] == "12.50"
+
+
+def test_a_file_beyond_the_summary_bounds_is_refused_clearly(app, publish_budget, sysadmin, monkeypatch):
+    monkeypatch.setattr(summary, "MAX_GROUPS", 3)
+    dataset = publish_budget("crach-lotissement-bp-2022")
+    rows = [{"BGT_CONTNAT": f"{index:03d}", "BGT_MTPREV": "1"} for index in range(4)]
+    hostile = upload(sysadmin, dataset["id"], scdl_csv(rows), "chapters.csv", format="CSV")
+    response = app.get("/api/3/action/budgetod_budget_summary", query_string={"resource_id": hostile["id"]})
+    assert response.status_code == 409
+    assert response.json["error"]["resource_id"] == [
+        "Ce tableau budgétaire ne peut pas être résumé : plus de 3 chapitres distincts : "
+        "ce n'est pas un budget qu'une visualisation peut montrer"]
+    with pytest.raises(tk.ValidationError) as raised:
+        helpers.call_action("budgetod_budget_summary", resource_id=hostile["id"])
+    assert raised.value.error_dict["resource_id"] == [
+        "This budget table cannot be summarised: more than 3 distinct chapters: not a budget a visualisation can show"]
 
 
 def test_a_missing_or_unknown_resource(clean_db):
