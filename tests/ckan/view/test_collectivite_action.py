@@ -72,6 +72,7 @@ def test_anyone_may_read_a_public_budget_over_http_and_only_its_organisation_a_p
     insider = app.get("/api/3/action/budgetod_collectivite_summary", query_string={"id": CRACH},
                       headers={"Authorization": member["token"]})
     assert anonymous.status_code == 404
+    assert "Aucun budget n'est publié pour ce SIRET." in anonymous.json["error"]["message"]
     assert insider.status_code == 200 and insider.json["result"]["exercices"][0]["exercice"] == 2021
 
 
