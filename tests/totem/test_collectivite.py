@@ -369,3 +369,69 @@ def test_a_hostile_document_is_refused_with_its_name(tmp_path):
         collectivite.describe_document(xml, tmp_path / "doc.csv")
     assert str(xml) in str(raised.value)
     assert os.path.basename(xml) in raised.value.describe("en")
+
+
+# ---------------------------------------------------------------- peers
+
+def budget_of(tmp_path: Path, name: str, *, population: int | None, norme: str = "M14", natdec: str = "09",
+              spent: str = "1000.00", received: str = "1200.00", year: int = 2021) -> dict:
+    directory = tmp_path / name
+    directory.mkdir()
+    column = 5 if natdec == "09" else 6
+    rows = []
+    for section, codrd, chapter, amount in ((F, D, "011", spent), (F, R, "70", received)):
+        cells = [section, codrd, "réel", chapter, "", "", "", ""]
+        cells[column] = amount
+        rows.append(tuple(cells))
+    return collectivite.collectivite_summary(
+        [document(directory, natdec, year, rows, norme=norme, population=population)])
+
+
+def test_peers_are_the_same_family_band_year_and_measure(tmp_path):
+    own = budget_of(tmp_path, "own", population=3446)
+    others = [
+        budget_of(tmp_path, "peer-1", population=2000, spent="2500.00"),
+        budget_of(tmp_path, "peer-2", population=3499, spent="3499.00", received="7000.00"),
+        budget_of(tmp_path, "peer-3", population=2600, spent="1300.00"),
+        budget_of(tmp_path, "peer-4", population=3000, spent="2999.99"),
+        budget_of(tmp_path, "other-band", population=3500),
+        budget_of(tmp_path, "other-family", population=3000, norme="M57"),
+        budget_of(tmp_path, "voted-only", population=3000, natdec="01"),
+        budget_of(tmp_path, "other-year", population=3000, year=2020),
+        budget_of(tmp_path, "no-population", population=None),
+    ]
+    (year,) = collectivite.peer_comparison(own, others)["exercices"]
+    peers = year["peers"]
+    assert (peers["family"], peers["band"], peers["measure"], peers["count"]) == (
+        "M14", {"min": 2000, "max": 3499}, "realised", 4)
+    # Recomputed from the peers' CSV figures: spent per inhabitant 1.25, 1.00, 0.50, 1.00 (rounded).
+    spent = {"median": "1.00", "min": "0.50", "max": "1.25", "count": 4}
+    received = [Decimal("1200.00") / 2000, Decimal("7000.00") / 3499, Decimal("1200.00") / 2600,
+                Decimal("1200.00") / 3000]
+    rounded = sorted(value.quantize(Decimal("0.01"), ROUND_HALF_EVEN) for value in received)
+    median = ((rounded[1] + rounded[2]) / 2).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+    assert peers["per_inhabitant"] == [
+        {"section": F, "codrd": D, **spent},
+        {"section": F, "codrd": R, "count": 4, "median": str(median), "min": str(rounded[0]), "max": str(rounded[-1])},
+    ]
+
+
+def test_an_odd_number_of_peers_and_none(tmp_path):
+    own = budget_of(tmp_path, "own", population=120_000)
+    others = [budget_of(tmp_path, f"peer-{population}", population=population, spent=spent)
+              for population, spent in ((100_000, "100000.00"), (2_000_000, "6000000.00"), (150_000, "300000.00"))]
+    (year,) = collectivite.peer_comparison(own, others)["exercices"]
+    assert year["peers"]["band"] == {"min": 100_000, "max": None}
+    assert year["peers"]["per_inhabitant"][0] == {"section": F, "codrd": D, "count": 3, "median": "2.00",
+                                                  "min": "1.00", "max": "3.00"}
+    (alone,) = collectivite.peer_comparison(own, [])["exercices"]
+    assert alone["peers"] == {"family": "M14", "band": {"min": 100_000, "max": None}, "measure": "realised",
+                              "count": 0, "per_inhabitant": []}
+    (unknown,) = collectivite.peer_comparison(budget_of(tmp_path, "nobody", population=None), others)["exercices"]
+    assert unknown["peers"] is None
+
+
+@pytest.mark.parametrize("population, band", [(1, (0, 499)), (499, (0, 499)), (500, (500, 1999)),
+                                              (9_999, (5_000, 9_999)), (10_000, (10_000, 19_999))])
+def test_population_bands(population, band):
+    assert collectivite.population_band(population) == {"min": band[0], "max": band[1]}

@@ -29,6 +29,13 @@ output (``collectivite_summary``) is a JSON-ready dict, amounts as decimal strin
   M57); the later year has ``chapters_comparable`` false, since chapter codes of two nomenclatures
   are not compared without a crosswalk (none is applied yet).
 
+``peer_comparison`` adds to each year the same per-inhabitant figures among the budgets of the
+same nomenclature family (the norme: M14, M57, M52, M71, M4 for M41–M49) and the same population
+band (the INSEE strata: under 500, 500–1 999, 2 000–3 499, 3 500–4 999, 5 000–9 999,
+10 000–19 999, 20 000–49 999, 50 000–99 999, 100 000 and more) with figures of the same measure
+that year: their median (the mean of the two middle values for an even count, 2 decimals) and
+range, over the peers' own rounded per-inhabitant figures.
+
 Sums are exact (Decimal); an amount cell that is not a number is counted in ``unreadable_amounts``.
 """
 from __future__ import annotations
@@ -53,6 +60,8 @@ from .summary import read_header as read_csv_header
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
 COLLECTIVITE_SUMMARY_VERSION = 1
+# Lower bounds of the population bands (INSEE strata of communes).
+POPULATION_BANDS = (0, 500, 2_000, 3_500, 5_000, 10_000, 20_000, 50_000, 100_000)
 
 NATDEC_BUDGET_PRIMITIF = "01"
 NATDEC_DECISION_MODIFICATIVE = "02"
@@ -390,3 +399,59 @@ def cached_collectivite_summary(documents: list[BudgetDocument], cache_dir: str 
         json.dump({"stamp": stamp, "summary": result}, stream, ensure_ascii=False)
     os.replace(stream.name, cache_file)
     return result
+
+
+# ---------------------------------------------------------------- peers
+
+def population_band(population: int) -> dict:
+    """The band of a population: ``min`` and ``max`` (null for the last, open band)."""
+    lower = max(bound for bound in POPULATION_BANDS if bound <= population)
+    upper = next((bound - 1 for bound in POPULATION_BANDS if bound > population), None)
+    return {"min": lower, "max": upper}
+
+
+def nomenclature_family(norme: str) -> str:
+    return norme  # the reader gives M4 for every M4x déclinaison
+
+
+def peer_comparison(own: dict, others: list[dict]) -> dict:
+    """``own`` (a ``collectivite_summary``) with ``peers`` added to each year with figures and a
+    population; ``others`` are the other budgets' summaries (see the module docstring)."""
+    result = {**own, "exercices": []}
+    for year in own["exercices"]:
+        year = dict(year)
+        if year["measure"] is not None and year.get("population"):
+            year["peers"] = _peers_of(year, others)
+        else:
+            year["peers"] = None
+        result["exercices"].append(year)
+    return result
+
+
+def _peers_of(year: dict, others: list[dict]) -> dict:
+    family, band = nomenclature_family(year["norme"]), population_band(year["population"])
+    values: dict[tuple, list[Decimal]] = defaultdict(list)
+    count = 0
+    for other in others:
+        match = next((candidate for candidate in other["exercices"] if candidate["exercice"] == year["exercice"]
+                      and candidate["measure"] == year["measure"] and candidate.get("population")
+                      and nomenclature_family(candidate["norme"]) == family
+                      and population_band(candidate["population"]) == band), None)
+        if match is None:
+            continue
+        count += 1
+        for row in match["per_inhabitant"]:
+            values[(row["section"], row["codrd"])].append(Decimal(row["amount"]))
+    return {"family": family, "band": band, "measure": year["measure"], "count": count,
+            "per_inhabitant": [{"section": section, "codrd": codrd, "count": len(amounts),
+                                "median": _text(_median(amounts)), "min": _text(min(amounts)),
+                                "max": _text(max(amounts))}
+                               for (section, codrd), amounts in sorted(values.items())]}
+
+
+def _median(values: list[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return ((ordered[middle - 1] + ordered[middle]) / 2).quantize(_CENTS, ROUND_HALF_EVEN)
