@@ -295,15 +295,19 @@ def test_a_summary_is_json_with_decimal_strings(five_years):
 
 def test_the_cache_follows_the_files_identity(five_years, tmp_path):
     cache = tmp_path / "cache"
-    first = collectivite.cached_collectivite_summary(five_years, cache, "budget", ["a", "sha-1"])
+
+    def build() -> dict:
+        return collectivite.collectivite_summary(five_years)
+
+    first = collectivite.cached_summary(cache, "budget", ["a", "sha-1"], build)
     # Same identity: the stored summary, even though the file changed behind it.
     write_csv(Path(five_years[0].csv_path), "compte administratif", 2019,
               [(F, D, "réel", "011", "", "1.00", "", "")])
-    assert collectivite.cached_collectivite_summary(five_years, cache, "budget", ["a", "sha-1"]) == first
-    rebuilt = collectivite.cached_collectivite_summary(five_years, cache, "budget", ["a", "sha-2"])
+    assert collectivite.cached_summary(cache, "budget", ["a", "sha-1"], build) == first
+    rebuilt = collectivite.cached_summary(cache, "budget", ["a", "sha-2"], build)
     assert by_year(rebuilt)[2019]["totals"] == [{"section": F, "codrd": D, "opbudg": "réel", "amount": "1.00"}]
     (cache / "budget.json").write_text("{not json", encoding="utf-8")
-    assert collectivite.cached_collectivite_summary(five_years, cache, "budget", ["a", "sha-2"]) == rebuilt
+    assert collectivite.cached_summary(cache, "budget", ["a", "sha-2"], build) == rebuilt
 
 
 def test_a_file_that_is_no_scdl_table_is_named(tmp_path):

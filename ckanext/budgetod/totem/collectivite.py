@@ -49,6 +49,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from pathlib import Path
+from typing import Callable
 
 from lxml import etree
 
@@ -379,10 +380,9 @@ def collectivite_summary(documents: list[BudgetDocument]) -> dict:
     return {"version": COLLECTIVITE_SUMMARY_VERSION, "exercices": years, "breaks": breaks}
 
 
-def cached_collectivite_summary(documents: list[BudgetDocument], cache_dir: str | os.PathLike, key: str,
-                                identity: list) -> dict:
-    """``collectivite_summary(documents)``, kept in ``cache_dir/{key}.json`` until ``identity``
-    (what identifies the files' contents: ids and checksums, sizes and times) changes."""
+def cached_summary(cache_dir: str | os.PathLike, key: str, identity: list, build: Callable[[], dict]) -> dict:
+    """``build()`` (a budget's summary), kept in ``cache_dir/{key}.json`` until ``identity`` (what
+    identifies the files' contents: ids and checksums, sizes and times) changes."""
     stamp = {"version": COLLECTIVITE_SUMMARY_VERSION, "files": identity}
     cache_file = Path(cache_dir) / f"{key}.json"
     try:
@@ -391,7 +391,7 @@ def cached_collectivite_summary(documents: list[BudgetDocument], cache_dir: str 
             return cached["summary"]
     except (OSError, ValueError, AttributeError):
         pass  # no cache yet, or an unreadable one: rebuilt below
-    result = collectivite_summary(documents)
+    result = build()
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target then renamed: concurrent readers never see half a file.
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_file.parent, suffix=".tmp",

@@ -13,7 +13,9 @@ from ckan.tests import factories, helpers
 
 from ckanext.budgetod.totem import collectivite
 
-from .conftest import SHARED_TOTEM, file_storage, resource_of
+from tests.totem.totem_factory import Line, totem_document
+
+from .conftest import SHARED_TOTEM, file_storage, resource_of, upload
 
 CRACH = "21560046100010"
 CRACH_LOTISSEMENT = "21560046100085"
@@ -37,8 +39,10 @@ def test_the_summary_of_a_budget_is_made_of_its_published_documents(publish_budg
     result = helpers.call_action("budgetod_collectivite_summary", id=CRACH)
 
     expected = expected_summary(tmp_path, converted_documents, "crach-principal-dm2-2021", "crach-principal-ca-2021")
-    assert {key: value for key, value in result.items() if key not in ("siret", "annexe", "name", "skipped")} == expected
-    assert (result["siret"], result["annexe"], result["name"], result["skipped"]) == (CRACH, None, "CRACH", [])
+    # No other main budget on the portal: no peer.
+    assert result == {"siret": CRACH, "annexe": None, "name": "CRACH",
+                      **collectivite.peer_comparison({**expected, "skipped": []}, [])}
+    assert result["exercices"][0]["peers"]["count"] == 0
     (year,) = result["exercices"]
     assert year["documents"] == ["21560046100010-2021-02-2", "21560046100010-2021-09"]
     assert year["population"] == 3446
@@ -125,3 +129,51 @@ def test_the_summary_serialises_to_json(publish_budget):
     result = helpers.call_action("budgetod_collectivite_summary", id="21560134500014")
     assert json.loads(json.dumps(result)) == result
     assert result["exercices"][0]["measure"] == "realised" and result["exercices"][0]["population"] == 990
+
+
+def publish_peer(sysadmin: dict, organization: dict, siret: str, population: int, spent: str, *,
+                 private: bool = False) -> dict:
+    """A commune's CA 2021 in M14 with one line of real operating expenditure."""
+    dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]}, name=f"budget-{siret}-2021",
+                                  owner_org=organization["id"], private=private,
+                                  extras=[{"key": "budgetod_siret", "value": siret},
+                                          {"key": "budgetod_exercice", "value": "2021"}])
+    key = f"{siret}-2021-09"
+    totem = totem_document([Line(nature="6064", amounts={"MtReal": spent})], siret=siret, year="2021",
+                           natdec="09").replace(b'V="3000"', f'V="{population}"'.encode())
+    header = "BGT_NATDEC,BGT_ANNEE,BGT_SIRET,BGT_NOM,BGT_CONTNAT,BGT_CONTNAT_LABEL,BGT_NATURE,BGT_NATURE_LABEL," \
+             "BGT_FONCTION,BGT_FONCTION_LABEL,BGT_OPERATION,BGT_SECTION,BGT_OPBUDG,BGT_CODRD,BGT_MTREAL," \
+             "BGT_MTBUDGPREC,BGT_MTRARPREC,BGT_MTPROPNOUV,BGT_MTPREV,BGT_CREDOUV,BGT_MTRAR3112,BGT_ARTSPE"
+    row = f"compte administratif,2021,{siret},PAIR,011,Charges,6064,Fournitures,,,,fonctionnement,réel,dépense," \
+          f"{spent},,,,,,,non spécialisé"
+    common = {"budgetod_document": key, "budgetod_etape": "09"}
+    upload(sysadmin, dataset["id"], f"{header}\n{row}\n".encode(), f"{key}-scdl.csv", format="CSV",
+           budgetod_role="scdl", **common)
+    upload(sysadmin, dataset["id"], totem, f"{key}-totem.xml", format="XML", budgetod_role="totem", **common)
+    return dataset
+
+
+def test_peers_are_the_visible_main_budgets_of_the_same_norme_band_and_year(
+        app, publish_budget, sysadmin, organization):
+    publish_budget("crach-principal-ca-2021")  # M14, 3 446 inhabitants
+    publish_budget("crach-lotissement-bp-2022")  # an annex: never a peer
+    publish_peer(sysadmin, organization, "21000000000011", 2000, "3000.00")
+    publish_peer(sysadmin, organization, "21000000000012", 3000, "3000.00")
+    publish_peer(sysadmin, organization, "21000000000013", 3499, "6998.00")
+    publish_peer(sysadmin, organization, "21000000000014", 3500, "1.00")  # the next band
+    publish_peer(sysadmin, organization, "21000000000015", 2500, "1.00", private=True)
+
+    def peers(headers: dict) -> dict:
+        response = app.get("/api/3/action/budgetod_collectivite_summary", query_string={"id": CRACH},
+                           headers=headers)
+        assert response.status_code == 200
+        return response.json["result"]["exercices"][0]["peers"]
+
+    public = peers({})
+    assert (public["family"], public["band"], public["count"]) == ("M14", {"min": 2000, "max": 3499}, 3)
+    # 3000/2000, 3000/3000, 6998/3499 per inhabitant: 1.50, 1.00, 2.00.
+    assert public["per_inhabitant"] == [{"section": "fonctionnement", "codrd": "dépense", "count": 3,
+                                         "median": "1.50", "min": "1.00", "max": "2.00"}]
+    # The organisation's own users see its private budget among the peers too.
+    insider = peers({"Authorization": factories.APIToken(user=sysadmin["name"])["token"]})
+    assert insider["count"] == 4 and insider["per_inhabitant"][0]["min"] == "0.00"
