@@ -10,9 +10,12 @@ from flask import Blueprint, request
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
-from ckanext.budgetod.view import dashboard, helpers
+from ckanext.budgetod.view import collectivite_page, dashboard, helpers
 
 budgets = Blueprint("budgetod_budgets", __name__)
+# One budget across the years (view/collectivite_page.py).
+budgets.add_url_rule("/budgets/<siret>", "collectivite", collectivite_page.page)
+budgets.add_url_rule("/budgets/<siret>/annexe-<code>", "collectivite_annex", collectivite_page.page)
 
 
 @budgets.route("/budgets")
