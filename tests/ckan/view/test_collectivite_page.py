@@ -87,3 +87,15 @@ def test_a_private_budget_is_not_found_outside_its_organisation(app, publish_bud
 def test_unknown_budgets_are_not_found(app, clean_db, storage):
     for path in (f"/budgets/{CRACH}", "/budgets/not-a-siret", f"/budgets/{CRACH}/annexe-06"):
         assert page(app, path).status_code == 404
+
+
+def test_the_dashboard_and_the_dataset_pages_link_to_the_budgets_page(app, publish_budget):
+    main = publish_budget("crach-principal-ca-2021")
+    annex = publish_budget("crach-lotissement-bp-2022")
+    dashboard = page(app, "/budgets").body
+    assert f'href="/budgets/{CRACH}"' in dashboard
+    assert 'href="/budgets/21560046100085/annexe-06"' in dashboard
+    assert f'href="/budgets/{CRACH}"' in page(app, f"/dataset/{main['name']}").body
+    annex_page = page(app, f"/dataset/{annex['name']}", lang="en").body
+    assert 'href="/en/budgets/21560046100085/annexe-06"' in annex_page
+    assert "This budget across the years" in annex_page
