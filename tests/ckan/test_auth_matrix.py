@@ -45,6 +45,8 @@ EXPECTED = {
     "action budgetod_config_show":                        (NO, NO, NO, NO, NO, NO, YES),
     "action budgetod_budget_summary, public dataset":     EVERYONE,
     "action budgetod_budget_summary, private dataset":    ORGANISATION_READERS,
+    "action budgetod_collectivite_summary, public budget": EVERYONE,
+    "action budgetod_collectivite_summary, private budget (else 404)": ORGANISATION_READERS,
     "action budgetod_datagouv_status":                    ORGANISATION_EDITORS,
     "page /budgets, public coverage":                     EVERYONE,
     "page /budgets, a private budget listed":             ORGANISATION_READERS,
@@ -146,9 +148,9 @@ def granted(status: int, refusals: tuple[int, ...]) -> bool:
 # ---------------------------------------------------------------- actions
 
 def test_actions(app, cast, budgets):
-    def call(role: str, name: str, **params) -> bool:
+    def call(role: str, name: str, refusals: tuple[int, ...] = (403,), **params) -> bool:
         response = app.get(f"/api/3/action/{name}", query_string=params, headers=cast.headers(role))
-        return granted(response.status_code, (403,))
+        return granted(response.status_code, refusals)
 
     checks = {
         "action budgetod_config_show": lambda role: call(role, "budgetod_config_show"),
@@ -156,6 +158,11 @@ def test_actions(app, cast, budgets):
             role, "budgetod_budget_summary", resource_id=resource_of(budgets.public, "scdl")["id"]),
         "action budgetod_budget_summary, private dataset": lambda role: call(
             role, "budgetod_budget_summary", resource_id=resource_of(budgets.private, "scdl")["id"]),
+        # A budget is found among the datasets the user may see: a private one is not found.
+        "action budgetod_collectivite_summary, public budget": lambda role: call(
+            role, "budgetod_collectivite_summary", id="21560046100085", annexe="06"),
+        "action budgetod_collectivite_summary, private budget (else 404)": lambda role: call(
+            role, "budgetod_collectivite_summary", (404,), id="24350078200095", annexe="06"),
         "action budgetod_datagouv_status": lambda role: call(
             role, "budgetod_datagouv_status", id=budgets.public["name"]),
     }

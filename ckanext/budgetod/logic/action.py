@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 from typing import Any
 
 from flask import has_request_context
@@ -11,7 +12,9 @@ from ckan.lib import uploader
 
 from ckanext.budgetod import __version__, settings
 from ckanext.budgetod.datagouv import sync as datagouv_sync
-from ckanext.budgetod.totem import summary
+from ckanext.budgetod.totem import collectivite, summary
+from ckanext.budgetod.totem.errors import BudgetodError
+from ckanext.budgetod.totem.messages import Bilingual
 
 
 @tk.side_effect_free
@@ -57,6 +60,112 @@ def _language() -> str:
     return "fr" if has_request_context() and tk.h.lang() != "en" else "en"
 
 
+_SIRET = re.compile(r"[0-9]{14}")
+_ANNEX_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
+_ANNEX_SUFFIX = re.compile(r"-(annexe(?:-[a-z0-9-]+)?)$")
+_SEARCH_PAGE = 1000  # CKAN's default ckan.search.rows_max
+
+
+def collectivite_cache_dir() -> str:
+    return os.path.join(settings.current().cache_dir, "collectivites")
+
+
+def _stored_file(resource: dict) -> str | None:
+    if resource.get("url_type") != "upload":
+        return None
+    path = uploader.get_resource_uploader(resource).get_path(resource["id"])
+    return path if os.path.isfile(path) else None
+
+
+def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str], dict]:
+    """The budgets of the datasets the user may see among ``fq``'s, by (SIRET, annex suffix):
+    their ``name`` and ``documents`` (document key → CSV resource, TOTEM resource, their files)."""
+    budgets: dict[tuple[str, str], dict] = {}
+    start = 0
+    while True:
+        page = tk.get_action("package_search")(context, {
+            "q": "*:*", "fq": fq, "rows": _SEARCH_PAGE, "start": start,
+            "sort": "budgetod_siret asc, budgetod_exercice asc", "include_private": True})
+        for dataset in page["results"]:
+            extras = {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
+            resources = dataset.get("resources") or []
+            for resource in resources:
+                key = resource.get("budgetod_document") or ""
+                if resource.get("budgetod_role") != "scdl" or not key.startswith(extras.get("budgetod_siret", "-")):
+                    continue
+                # The document key starts with the SIRET and ends with the annex suffix (DocumentHeader).
+                suffix = _ANNEX_SUFFIX.search(key)
+                budget = budgets.setdefault((key[:14], suffix.group(1) if suffix else ""),
+                                            {"name": "", "documents": {}})
+                totem = next((candidate for candidate in resources if candidate.get("budgetod_role") == "totem"
+                              and candidate.get("budgetod_document") == key), None)
+                csv_path, totem_path = _stored_file(resource), totem and _stored_file(totem)
+                if csv_path and totem_path and key not in budget["documents"]:
+                    budget["documents"][key] = (resource, totem, csv_path, totem_path)
+                    budget["name"] = extras.get("budgetod_budget") or budget["name"]
+        start += len(page["results"])
+        if not page["results"] or start >= page["count"]:
+            return budgets
+
+
+def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
+    """The cached ``collectivite_summary`` of one budget's documents, with ``skipped``: the
+    documents that could not be read (one unreadable document leaves the others' figures)."""
+    identity = []
+    for key in sorted(budget["documents"]):
+        for resource, path in zip(budget["documents"][key][:2], budget["documents"][key][2:]):
+            stat = os.stat(path)
+            identity.append([resource["id"], resource.get("budgetod_sha256") or "", stat.st_size, stat.st_mtime_ns])
+
+    def build() -> dict:
+        documents, skipped = [], []
+        for key in sorted(budget["documents"]):
+            _csv_resource, _totem_resource, csv_path, totem_path = budget["documents"][key]
+            try:
+                if not summary.has_scdl_header(csv_path):
+                    raise summary.NotScdlBudget(csv_path, Bilingual(
+                        "l'en-tête n'est pas celui du schéma SCDL budget", "the header is not the SCDL budget schema's"))
+                documents.append(collectivite.describe_document(
+                    totem_path, csv_path, max_bytes=settings.current().max_document_size))
+            except BudgetodError as error:
+                skipped.append({"document": key, "message_fr": error.localized_cause("fr"),
+                                "message_en": error.localized_cause("en")})
+        return {**collectivite.collectivite_summary(documents), "skipped": skipped}
+
+    cache_key = siret + (f"-{annex_suffix}" if annex_suffix else "")
+    return collectivite.cached_summary(collectivite_cache_dir(), cache_key, identity, build)
+
+
+@tk.side_effect_free
+def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, Any]:
+    """A budget across every exercice published on this portal: series by year, execution,
+    population and per-inhabitant figures, the document's ratios, nomenclature breaks, peers (see
+    ``ckanext.budgetod.totem.collectivite``); amounts are decimal strings. Only the documents the
+    user may see count, the budget's and its peers'.
+
+    :param id: the budget's SIRET
+    :param annexe: the budget code of an annex budget (``06`` for ``/budgets/<siret>/annexe-06``)
+    """
+    siret = str(tk.get_or_bust(data_dict, "id")).strip()
+    annex_code = str(data_dict.get("annexe") or "").strip().lower()
+    tk.check_access("budgetod_collectivite_summary", context, {"id": siret, "annexe": annex_code})
+    not_found = tk.ObjectNotFound(tk._("No budget is published for this SIRET."))
+    if not _SIRET.fullmatch(siret) or (annex_code and not _ANNEX_CODE.fullmatch(annex_code)):
+        raise not_found
+    annex_suffix = f"annexe-{annex_code}" if annex_code else ""
+    budget = _published_budgets(context, f'+budgetod_siret:"{siret}"').get((siret, annex_suffix))
+    if budget is None:
+        raise not_found
+    own = _budget_summary(siret, annex_suffix, budget)
+    # Peers are main budgets: an annex (a water service, a housing estate) has no like.
+    others = [] if annex_suffix else [
+        _budget_summary(other_siret, other_suffix, other)
+        for (other_siret, other_suffix), other in _published_budgets(context, "+budgetod_siret:[* TO *]").items()
+        if not other_suffix and other_siret != siret]
+    return {"siret": siret, "annexe": annex_code or None, "name": budget["name"],
+            **(collectivite.peer_comparison(own, others) if not annex_suffix else own)}
+
+
 @tk.side_effect_free
 def budgetod_datagouv_status(context: dict, data_dict: dict) -> dict[str, Any]:
     """The data.gouv.fr sync state of a dataset (sysadmins, editors and admins of its organisation).
@@ -78,4 +187,5 @@ def budgetod_datagouv_status(context: dict, data_dict: dict) -> dict[str, Any]:
 def get_actions() -> dict:
     return {"budgetod_config_show": budgetod_config_show,
             "budgetod_budget_summary": budgetod_budget_summary,
+            "budgetod_collectivite_summary": budgetod_collectivite_summary,
             "budgetod_datagouv_status": budgetod_datagouv_status}

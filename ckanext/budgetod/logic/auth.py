@@ -23,6 +23,12 @@ def budgetod_budget_summary(context: dict, data_dict: dict) -> dict:
     return {"success": True}
 
 
+@tk.auth_allow_anonymous_access
+def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict:
+    # The action counts only the datasets the user may see (package_search's own rules).
+    return {"success": True}
+
+
 def budgetod_datagouv_status(context: dict, data_dict: dict) -> dict:
     # Sysadmins pass every auth check before this function is called; anonymous users are refused
     # before too (not allowed here).
@@ -38,4 +44,5 @@ def budgetod_datagouv_status(context: dict, data_dict: dict) -> dict:
 def get_auth_functions() -> dict:
     return {"budgetod_config_show": budgetod_config_show,
             "budgetod_budget_summary": budgetod_budget_summary,
+            "budgetod_collectivite_summary": budgetod_collectivite_summary,
             "budgetod_datagouv_status": budgetod_datagouv_status}

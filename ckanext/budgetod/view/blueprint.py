@@ -10,11 +10,14 @@ from flask import Blueprint, request
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
-from ckanext.budgetod.view import dashboard, helpers
+from ckanext.budgetod.view import collectivite_page, dashboard, helpers
 
 budgets = Blueprint("budgetod_budgets", __name__)
 # A report the harvester writes lists at most 100 errors: anything near this size is no such report.
 MAX_REPORT_BYTES = 10 * 2**20
+# One budget across the years (view/collectivite_page.py).
+budgets.add_url_rule("/budgets/<siret>", "collectivite", collectivite_page.page)
+budgets.add_url_rule("/budgets/<siret>/annexe-<code>", "collectivite_annex", collectivite_page.page)
 
 
 @budgets.route("/budgets")

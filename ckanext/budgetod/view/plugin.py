@@ -10,7 +10,7 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
 from ckanext.budgetod.totem import summary
-from ckanext.budgetod.view import helpers
+from ckanext.budgetod.view import collectivite_page, helpers
 from ckanext.budgetod.view.blueprint import budgets
 
 VIEW_NAME = "budgetod_view"
@@ -83,7 +83,7 @@ class BudgetodViewPlugin(plugins.SingletonPlugin):
     # ITemplateHelpers
 
     def get_helpers(self) -> dict:
-        return helpers.get_helpers()
+        return {**helpers.get_helpers(), "budgetod_collectivite_url": collectivite_page.collectivite_url}
 
     # IPackageController
 

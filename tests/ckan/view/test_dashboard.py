@@ -28,7 +28,7 @@ def coverage_rows(html: str) -> list[str]:
     """The budget names of the coverage table, in order."""
     body = html[html.index('class="table table-bordered table-sm budgetod-coverage"'):]
     body = body[body.index("<tbody>"):body.index("</tbody>")]
-    return [re.sub(r"\s+", " ", name).strip()
+    return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", name)).strip()  # the name links to the budget's page
             for name in re.findall(r'<th scope="row">(.*?)<small>', body, re.S)]
 
 

@@ -1,0 +1,457 @@
+"""A collectivité's budget across its exercices, computed from its stored documents (no CKAN here).
+
+The input is every published document of one budget (a SIRET, plus the annex code for a budget
+annexe): its SCDL CSV and the facts read from its TOTEM document (``describe_document``). The
+output (``collectivite_summary``) is a JSON-ready dict, amounts as decimal strings:
+
+- ``exercices``: one entry per year, with the year's figures taken from
+  - the compte administratif (CA, or CFU) when the year has one: realised amounts (BGT_MTREAL);
+  - else the budget voted for the year when its budget primitif is published: the sum of the
+    amounts voted (BGT_MTPREV) by the BP, the budgets supplémentaires and every décision
+    modificative (a DM's BGT_MTPREV is what that decision changes, BGT_MTBUDGPREC what was voted
+    before it);
+  - else no figures (``measure`` null): a DM alone gives changes, not a budget.
+  Figures are ``totals`` by section × sens × real/ordre, ``chapters`` by section × sens × chapter
+  (BGT_CONTNAT), ``functions`` by sens × function of real operations (BGT_FONCTION, when voted by
+  function).
+- ``execution`` of a year with a CA: realised against voted, per total, chapter and function,
+  with the gap (realised − voted) and the rate (realised / voted, 4 decimals, null when nothing
+  was voted). Voted is BP + BS + DMs when the year's BP is published (``voted_source``
+  ``budget``), else the credits the CA itself says were opened (BGT_CREDOUV, ``voted_source``
+  ``credits_ouverts``: they also include the previous year's carried-over credits), which the CA
+  gives per chapter only: functions are then left out.
+- ``population`` (``PopTot`` of the document the figures come from, in its
+  ``InformationsGenerales``), ``per_inhabitant`` real totals by section × sens divided by it
+  (2 decimals), and the document's own ``ratios`` (the legal ratios R1–R11, ``Val…``) beside
+  their national average (``MoyNat…``) when the document gives one (a zero average is a
+  placeholder some producers write, read as absent).
+- ``breaks``: where the norme changes from one year with figures to the next (M14, M52, M71 →
+  M57); the later year has ``chapters_comparable`` false, since chapter codes of two nomenclatures
+  are not compared without a crosswalk (none is applied yet).
+
+``peer_comparison`` adds to each year the same per-inhabitant figures among the budgets of the
+same nomenclature family (the norme: M14, M57, M52, M71, M4 for M41–M49) and the same population
+band (the INSEE strata: under 500, 500–1 999, 2 000–3 499, 3 500–4 999, 5 000–9 999,
+10 000–19 999, 20 000–49 999, 50 000–99 999, 100 000 and more) with figures of the same measure
+that year: their median (the mean of the two middle values for an even count, 2 decimals) and
+range, over the peers' own rounded per-inhabitant figures.
+
+Sums are exact (Decimal); an amount cell that is not a number is counted in ``unreadable_amounts``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import re
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from pathlib import Path
+from typing import Callable
+
+from lxml import etree
+
+from .errors import DocumentError
+from .messages import Bilingual
+from .reader import DEFAULT_MAX_BYTES, MAX_VALUE_LENGTH, SAFE_PARSER_OPTIONS, TOTEM_NAMESPACE, read_header, shown
+from .summary import NotScdlBudget
+from .summary import read_header as read_csv_header
+
+# Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
+COLLECTIVITE_SUMMARY_VERSION = 1
+# Lower bounds of the population bands (INSEE strata of communes).
+POPULATION_BANDS = (0, 500, 2_000, 3_500, 5_000, 10_000, 20_000, 50_000, 100_000)
+
+NATDEC_BUDGET_PRIMITIF = "01"
+NATDEC_DECISION_MODIFICATIVE = "02"
+NATDEC_BUDGET_SUPPLEMENTAIRE = "03"
+ACCOUNT_NATDECS = ("09", "10")  # compte administratif, CFU
+VOTED_NATDECS = (NATDEC_BUDGET_PRIMITIF, NATDEC_BUDGET_SUPPLEMENTAIRE, NATDEC_DECISION_MODIFICATIVE)
+
+MEASURE_REALISED = "realised"
+MEASURE_VOTED = "voted"
+VOTED_FROM_BUDGET = "budget"
+VOTED_FROM_CREDITS_OUVERTS = "credits_ouverts"
+
+REAL = "réel"
+POPULATION_CODE = "PopTot"
+# The legal ratios (CGCT R.2313-1) as TOTEM codes them: the document's value is Val{code}, the
+# national average of its stratum MoyNat{code}. Per inhabitant (€) or a percentage.
+RATIO_CODES = {
+    "DepRFonc": "per_inhabitant", "ProdImpo": "per_inhabitant", "RecRFonc": "per_inhabitant",
+    "DepEq": "per_inhabitant", "EncDettePop": "per_inhabitant", "DGFPop": "per_inhabitant",
+    "DepPers": "percent", "CoefMobPotFisc": "percent", "DepFoncRemDette": "percent",
+    "DepEqB": "percent", "EncDetteRecFonc": "percent",
+}
+
+_CENTS = Decimal("0.01")
+_RATE = Decimal("0.0001")
+_INFORMATIONS = f"{{{TOTEM_NAMESPACE}}}InformationsGenerales"
+_INFORMATION = f"{{{TOTEM_NAMESPACE}}}Information"
+_FIRST_LINE = f"{{{TOTEM_NAMESPACE}}}LigneBudget"
+# A CFU's accounting part precedes the budget document: read past, and freed as it goes.
+_ACCOUNTING_DOCUMENT = "{*}DocumentComptable"
+# Producers write figures the French way: "3 446", "0,00", "55.73 %".
+_SPACES = re.compile(r"[\s\u00a0\u202f]+")
+_NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
+_AMOUNT_COLUMNS = ("BGT_MTREAL", "BGT_MTPREV", "BGT_CREDOUV")
+
+
+# ---------------------------------------------------------------- documents
+
+@dataclass(frozen=True)
+class Ratio:
+    code: str
+    value: Decimal
+    national_average: Decimal | None
+
+    def to_dict(self) -> dict:
+        return {"code": self.code, "unit": RATIO_CODES[self.code], "value": _text(self.value),
+                "national_average": None if self.national_average is None else _text(self.national_average)}
+
+
+@dataclass(frozen=True)
+class BudgetDocument:
+    """One published document of a budget: what its header says, its CSV, its general information."""
+
+    key: str
+    exercice: int
+    natdec: str
+    nomenclature: str
+    norme: str
+    csv_path: str
+    population: int | None = None
+    ratios: tuple[Ratio, ...] = ()
+    decision: str = ""
+
+
+def describe_document(xml_path: str | os.PathLike, csv_path: str | os.PathLike, *,
+                      max_bytes: int = DEFAULT_MAX_BYTES) -> BudgetDocument:
+    """The facts of one TOTEM document and its converted CSV. Raises DocumentError."""
+    header = read_header(xml_path, max_bytes=max_bytes)  # size, prolog and header checks
+    population, ratios = read_general_information(xml_path, header.encoding)
+    return BudgetDocument(
+        key=header.document_key, exercice=header.exercice, natdec=header.natdec,
+        nomenclature=header.nomenclature, norme=header.norme, csv_path=os.fspath(csv_path),
+        population=population, ratios=ratios, decision=header.decision_number or header.decision_date)
+
+
+def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tuple[int | None, tuple[Ratio, ...]]:
+    """The population (``PopTot``, None when absent or zero) and the legal ratios of a document
+    whose header ``read_header`` already accepted; reads no further than the first budget line."""
+    values: dict[str, str] = {}
+    source = os.fspath(xml_path)
+    try:
+        with open(source, "rb") as stream:
+            events = etree.iterparse(stream, events=("end",), encoding=encoding, collect_ids=False,
+                                     tag=(_INFORMATIONS, _FIRST_LINE, _ACCOUNTING_DOCUMENT), **SAFE_PARSER_OPTIONS)
+            for _event, element in events:
+                if element.tag == _INFORMATIONS:
+                    for information in element.iterchildren(_INFORMATION):
+                        code, value = information.get("Code") or "", information.get("V") or ""
+                        if len(value) <= MAX_VALUE_LENGTH:
+                            values.setdefault(code, value)
+                    break
+                if element.tag == _FIRST_LINE:
+                    break  # the general information precedes the lines: there is none
+                element.clear()
+    except etree.XMLSyntaxError as error:
+        line = error.position[0] if error.position else 0
+        raise DocumentError.from_message(source, "malformed_xml", line=line, detail=shown(error.msg or "", 200)) from None
+    except OSError as error:
+        raise DocumentError.from_message(source, "file_unreadable", reason=error.strerror or str(error)) from None
+    population = _number(values.get(POPULATION_CODE, ""))
+    population = int(population) if population is not None and population >= 1 else None
+    ratios = []
+    for code in RATIO_CODES:
+        value = _number(values.get(f"Val{code}", ""))
+        if value is None:
+            continue
+        average = _number(values.get(f"MoyNat{code}", ""))
+        ratios.append(Ratio(code, value, average if average else None))
+    return population, tuple(ratios)
+
+
+def _number(text: str) -> Decimal | None:
+    """A figure as producers write it ("3 446", "0,00", "55.73 %"), or None."""
+    cleaned = _SPACES.sub("", text).removesuffix("%").replace(",", ".")
+    if not _NUMBER.fullmatch(cleaned):
+        return None
+    return Decimal(cleaned)
+
+
+# ---------------------------------------------------------------- one CSV
+
+@dataclass
+class _Sums:
+    """The sums of one CSV by measure column (BGT_MTREAL, BGT_MTPREV, BGT_CREDOUV)."""
+
+    totals: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
+    chapters: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
+    functions: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
+    labels: dict = field(default_factory=dict)
+    unreadable: int = 0
+
+
+def _read_sums(path: str) -> _Sums:
+    sums = _Sums()
+    try:
+        with open(path, encoding="utf-8-sig", newline="") as stream:
+            header = read_csv_header(stream.readline())
+            if header is None:
+                raise NotScdlBudget(path, Bilingual("l'en-tête n'est pas celui du schéma SCDL budget",
+                                                    "the header is not the SCDL budget schema's"))
+            columns, delimiter = header
+            for row in csv.DictReader(stream, fieldnames=columns, delimiter=delimiter):
+                _add_row(sums, row)
+    except UnicodeDecodeError:
+        raise NotScdlBudget(path, Bilingual("n'est pas encodé en UTF-8", "not UTF-8 encoded")) from None
+    except csv.Error as error:
+        raise NotScdlBudget(path, Bilingual(f"CSV illisible ({error})", f"unreadable CSV ({error})")) from None
+    return sums
+
+
+def _add_row(sums: _Sums, row: dict) -> None:
+    section, codrd, opbudg, chapter, function = (
+        (row.get(name) or "").strip()
+        for name in ("BGT_SECTION", "BGT_CODRD", "BGT_OPBUDG", "BGT_CONTNAT", "BGT_FONCTION"))
+    chapter_key = (section, codrd, chapter)
+    function_key = (codrd, function)
+    if not sums.labels.get(("chapter",) + chapter_key):
+        sums.labels[("chapter",) + chapter_key] = (row.get("BGT_CONTNAT_LABEL") or "").strip()
+    with_function = opbudg == REAL and function
+    if with_function and not sums.labels.get(("function",) + function_key):
+        sums.labels[("function",) + function_key] = (row.get("BGT_FONCTION_LABEL") or "").strip()
+    for column in _AMOUNT_COLUMNS:
+        cell = (row.get(column) or "").strip()
+        if not cell:
+            continue
+        try:
+            amount = Decimal(cell)
+        except InvalidOperation:
+            sums.unreadable += 1
+            continue
+        if not amount.is_finite():
+            sums.unreadable += 1
+            continue
+        sums.totals[(section, codrd, opbudg)][column] += amount
+        sums.chapters[chapter_key][column] += amount
+        if with_function:
+            sums.functions[function_key][column] += amount
+
+
+# ---------------------------------------------------------------- a year
+
+def _figures(sums_list: list[_Sums], column: str) -> dict[str, dict]:
+    """Per kind (totals, chapters, functions): key → amount of ``column`` summed over the CSVs."""
+    figures: dict[str, dict] = {"totals": defaultdict(Decimal), "chapters": defaultdict(Decimal),
+                                "functions": defaultdict(Decimal)}
+    for sums in sums_list:
+        for kind in figures:
+            for key, amounts in getattr(sums, kind).items():
+                figures[kind][key] += amounts.get(column, Decimal(0))
+    return figures
+
+
+def _rows(kind: str, key: tuple, labels: dict) -> dict:
+    if kind == "totals":
+        return dict(zip(("section", "codrd", "opbudg"), key))
+    if kind == "chapters":
+        return {**dict(zip(("section", "codrd", "code"), key)), "label": labels.get(("chapter",) + key, "")}
+    return {**dict(zip(("codrd", "code"), key)), "label": labels.get(("function",) + key, "")}
+
+
+def _labels(sums_list: list[_Sums]) -> dict:
+    labels: dict = {}
+    for sums in reversed(sums_list):  # the figures' own document (first) wins
+        labels.update({key: label for key, label in sums.labels.items() if label})
+    return labels
+
+
+def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> dict:
+    accounts = sorted((d for d in documents if d.natdec in ACCOUNT_NATDECS), key=lambda d: d.key)
+    # The latest CA when a year has two (a CA and the CFU that replaced it): the last by key.
+    account = accounts[-1] if accounts else None
+    primitive = [d for d in documents if d.natdec == NATDEC_BUDGET_PRIMITIF]
+    voted_documents = sorted((d for d in documents if d.natdec in VOTED_NATDECS),
+                             key=lambda d: (VOTED_NATDECS.index(d.natdec), d.decision.zfill(8), d.key))
+    voted_sums = [sums_of(d) for d in voted_documents] if primitive else []
+    year: dict = {"exercice": exercice, "documents": sorted(d.key for d in documents)}
+    if account is not None:
+        source, measure, figure_sums, column = account, MEASURE_REALISED, [sums_of(account)], "BGT_MTREAL"
+    elif primitive:
+        source, measure, figure_sums, column = primitive[-1], MEASURE_VOTED, voted_sums, "BGT_MTPREV"
+    else:
+        year.update({"measure": None, "nomenclature": documents[-1].nomenclature, "norme": documents[-1].norme})
+        return year
+    labels = _labels(figure_sums + voted_sums)
+    figures = _figures(figure_sums, column)
+    year.update({
+        "measure": measure,
+        "figures_documents": [account.key] if account is not None else [d.key for d in voted_documents],
+        "nomenclature": source.nomenclature,
+        "norme": source.norme,
+        "unreadable_amounts": sum(sums.unreadable for sums in figure_sums),
+    })
+    for kind in ("totals", "chapters", "functions"):
+        year[kind] = [{**_rows(kind, key, labels), "amount": _text(amount)}
+                      for key, amount in sorted(figures[kind].items())]
+    population_document = account if account is not None and account.population else next(
+        (d for d in reversed(voted_documents) if d.population), None)
+    if population_document is None and source.population:
+        population_document = source
+    year["population"] = population_document.population if population_document else None
+    year["ratios"] = [ratio.to_dict() for ratio in (population_document.ratios if population_document else ())]
+    year["per_inhabitant"] = [] if not year["population"] else [
+        {"section": section, "codrd": codrd,
+         "amount": _text((amount / year["population"]).quantize(_CENTS, ROUND_HALF_EVEN))}
+        for (section, codrd), amount in sorted(_real_totals(figures["totals"]).items())]
+    year["execution"] = None if account is None else _execution(
+        figures, voted_sums, _figures([sums_of(account)], "BGT_CREDOUV"), labels,
+        [d.key for d in voted_documents] if voted_sums else [account.key])
+    return year
+
+
+def _real_totals(totals: dict) -> dict:
+    real: dict = defaultdict(Decimal)
+    for (section, codrd, opbudg), amount in totals.items():
+        if opbudg == REAL:
+            real[(section, codrd)] += amount
+    return real
+
+
+def _execution(realised: dict, voted_sums: list[_Sums], credits_ouverts: dict, labels: dict,
+               voted_documents: list[str]) -> dict:
+    from_budget = bool(voted_sums)
+    voted = _figures(voted_sums, "BGT_MTPREV") if from_budget else credits_ouverts
+    execution: dict = {"voted_source": VOTED_FROM_BUDGET if from_budget else VOTED_FROM_CREDITS_OUVERTS,
+                       "voted_documents": voted_documents}
+    # The CA gives opened credits per chapter, not per function.
+    for kind in ("totals", "chapters", "functions") if from_budget else ("totals", "chapters"):
+        rows = []
+        for key in sorted(set(realised[kind]) | set(voted[kind])):
+            done, planned = realised[kind].get(key, Decimal(0)), voted[kind].get(key, Decimal(0))
+            rows.append({**_rows(kind, key, labels), "voted": _text(planned), "realised": _text(done),
+                         "gap": _text(done - planned), "rate": _rate(done, planned)})
+        execution[kind] = rows
+    if not from_budget:
+        execution["functions"] = []
+    return execution
+
+
+def _rate(realised: Decimal, voted: Decimal) -> str | None:
+    if not voted:
+        return None
+    return _text((realised / voted).quantize(_RATE, ROUND_HALF_EVEN))
+
+
+def _text(value: Decimal) -> str:
+    return format(value, "f")
+
+
+# ---------------------------------------------------------------- the budget
+
+def collectivite_summary(documents: list[BudgetDocument]) -> dict:
+    """The summary of one budget's documents (see the module docstring). Raises NotScdlBudget."""
+    cache: dict[str, _Sums] = {}
+
+    def sums_of(document: BudgetDocument) -> _Sums:
+        if document.csv_path not in cache:
+            cache[document.csv_path] = _read_sums(document.csv_path)
+        return cache[document.csv_path]
+
+    by_year: dict[int, list[BudgetDocument]] = defaultdict(list)
+    for document in documents:
+        by_year[document.exercice].append(document)
+    years = [_year(exercice, by_year[exercice], sums_of) for exercice in sorted(by_year)]
+    breaks = []
+    previous = None
+    for year in years:
+        if year["measure"] is None:
+            continue
+        comparable = previous is None or previous["norme"] == year["norme"]
+        year["chapters_comparable"] = comparable
+        if not comparable:
+            breaks.append({"exercice": year["exercice"], "from": previous["nomenclature"],
+                           "to": year["nomenclature"]})
+        previous = year
+    return {"version": COLLECTIVITE_SUMMARY_VERSION, "exercices": years, "breaks": breaks}
+
+
+def cached_summary(cache_dir: str | os.PathLike, key: str, identity: list, build: Callable[[], dict]) -> dict:
+    """``build()`` (a budget's summary), kept in ``cache_dir/{key}.json`` until ``identity`` (what
+    identifies the files' contents: ids and checksums, sizes and times) changes."""
+    stamp = {"version": COLLECTIVITE_SUMMARY_VERSION, "files": identity}
+    cache_file = Path(cache_dir) / f"{key}.json"
+    try:
+        cached = json.loads(cache_file.read_text(encoding="utf-8"))
+        if cached.get("stamp") == stamp:
+            return cached["summary"]
+    except (OSError, ValueError, AttributeError):
+        pass  # no cache yet, or an unreadable one: rebuilt below
+    result = build()
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    # Written beside the target then renamed: concurrent readers never see half a file.
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_file.parent, suffix=".tmp",
+                                     delete=False) as stream:
+        json.dump({"stamp": stamp, "summary": result}, stream, ensure_ascii=False)
+    os.replace(stream.name, cache_file)
+    return result
+
+
+# ---------------------------------------------------------------- peers
+
+def population_band(population: int) -> dict:
+    """The band of a population: ``min`` and ``max`` (null for the last, open band)."""
+    lower = max(bound for bound in POPULATION_BANDS if bound <= population)
+    upper = next((bound - 1 for bound in POPULATION_BANDS if bound > population), None)
+    return {"min": lower, "max": upper}
+
+
+def nomenclature_family(norme: str) -> str:
+    return norme  # the reader gives M4 for every M4x déclinaison
+
+
+def peer_comparison(own: dict, others: list[dict]) -> dict:
+    """``own`` (a ``collectivite_summary``) with ``peers`` added to each year with figures and a
+    population; ``others`` are the other budgets' summaries (see the module docstring)."""
+    result = {**own, "exercices": []}
+    for year in own["exercices"]:
+        year = dict(year)
+        if year["measure"] is not None and year.get("population"):
+            year["peers"] = _peers_of(year, others)
+        else:
+            year["peers"] = None
+        result["exercices"].append(year)
+    return result
+
+
+def _peers_of(year: dict, others: list[dict]) -> dict:
+    family, band = nomenclature_family(year["norme"]), population_band(year["population"])
+    values: dict[tuple, list[Decimal]] = defaultdict(list)
+    count = 0
+    for other in others:
+        match = next((candidate for candidate in other["exercices"] if candidate["exercice"] == year["exercice"]
+                      and candidate["measure"] == year["measure"] and candidate.get("population")
+                      and nomenclature_family(candidate["norme"]) == family
+                      and population_band(candidate["population"]) == band), None)
+        if match is None:
+            continue
+        count += 1
+        for row in match["per_inhabitant"]:
+            values[(row["section"], row["codrd"])].append(Decimal(row["amount"]))
+    return {"family": family, "band": band, "measure": year["measure"], "count": count,
+            "per_inhabitant": [{"section": section, "codrd": codrd, "count": len(amounts),
+                                "median": _text(_median(amounts)), "min": _text(min(amounts)),
+                                "max": _text(max(amounts))}
+                               for (section, codrd), amounts in sorted(values.items())]}
+
+
+def _median(values: list[Decimal]) -> Decimal:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return ((ordered[middle - 1] + ordered[middle]) / 2).quantize(_CENTS, ROUND_HALF_EVEN)

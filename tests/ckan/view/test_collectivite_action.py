@@ -1,0 +1,179 @@
+"""The action budgetod_collectivite_summary: a budget across the years published on the portal,
+computed from the CSVs and TOTEM documents in the filestore, cached until a file changes, made of
+the datasets the user may see."""
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+
+import ckan.plugins.toolkit as tk
+from ckan.tests import factories, helpers
+
+from ckanext.budgetod.totem import collectivite
+
+from tests.totem.totem_factory import Line, totem_document
+
+from .conftest import SHARED_TOTEM, file_storage, resource_of, upload
+
+CRACH = "21560046100010"
+CRACH_LOTISSEMENT = "21560046100085"
+
+
+def expected_summary(tmp_path, converted_documents, *stems: str) -> dict:
+    """The core's summary of the sample documents, from files written here."""
+    documents = []
+    for stem in stems:
+        csv_path = tmp_path / f"{stem}.csv"
+        csv_path.write_bytes(converted_documents(stem).csv)
+        documents.append(collectivite.describe_document(SHARED_TOTEM / f"{stem}.xml", csv_path))
+    return collectivite.collectivite_summary(documents)
+
+
+def test_the_summary_of_a_budget_is_made_of_its_published_documents(publish_budget, converted_documents, tmp_path):
+    publish_budget("crach-principal-dm2-2021")
+    publish_budget("crach-principal-ca-2021")
+    publish_budget("crach-lotissement-bp-2022")  # an annex budget: not the main one's
+
+    result = helpers.call_action("budgetod_collectivite_summary", id=CRACH)
+
+    expected = expected_summary(tmp_path, converted_documents, "crach-principal-dm2-2021", "crach-principal-ca-2021")
+    # No other main budget on the portal: no peer.
+    assert result == {"siret": CRACH, "annexe": None, "name": "CRACH",
+                      **collectivite.peer_comparison({**expected, "skipped": []}, [])}
+    assert result["exercices"][0]["peers"]["count"] == 0
+    (year,) = result["exercices"]
+    assert year["documents"] == ["21560046100010-2021-02-2", "21560046100010-2021-09"]
+    assert year["population"] == 3446
+    realised = sum(Decimal(row["amount"]) for row in year["totals"])
+    assert realised == sum(Decimal(row["realised"]) for row in year["execution"]["totals"])
+
+
+def test_an_annex_budget_is_asked_for_by_its_code(publish_budget):
+    publish_budget("crach-lotissement-bp-2022")
+    result = helpers.call_action("budgetod_collectivite_summary", id=CRACH_LOTISSEMENT, annexe="06")
+    assert result["annexe"] == "06"
+    assert [year["figures_documents"] for year in result["exercices"]] == [["21560046100085-2022-01-annexe-06"]]
+    with pytest.raises(tk.ObjectNotFound):
+        helpers.call_action("budgetod_collectivite_summary", id=CRACH_LOTISSEMENT)  # no main budget
+
+
+def test_anyone_may_read_a_public_budget_over_http_and_only_its_organisation_a_private_one(
+        app, publish_budget, organization):
+    publish_budget("montreuil-ca-2018")
+    publish_budget("crach-principal-ca-2021", private=True)
+    member = factories.UserWithToken()
+    helpers.call_action("organization_member_create", id=organization["id"], username=member["name"],
+                        role="member")
+
+    public = app.get("/api/3/action/budgetod_collectivite_summary", query_string={"id": "21930048000015"})
+    assert public.status_code == 200
+    (year,) = public.json["result"]["exercices"]
+    assert year["population"] == 107564 and all(isinstance(row["amount"], str) for row in year["totals"])
+
+    anonymous = app.get("/api/3/action/budgetod_collectivite_summary", query_string={"id": CRACH})
+    insider = app.get("/api/3/action/budgetod_collectivite_summary", query_string={"id": CRACH},
+                      headers={"Authorization": member["token"]})
+    assert anonymous.status_code == 404
+    assert "Aucun budget n'est publié pour ce SIRET." in anonymous.json["error"]["message"]
+    assert insider.status_code == 200 and insider.json["result"]["exercices"][0]["exercice"] == 2021
+
+
+def test_the_summary_is_cached_until_a_file_is_replaced(publish_budget, sysadmin, converted_documents, monkeypatch):
+    dataset = publish_budget("crach-principal-ca-2021")
+    first = helpers.call_action("budgetod_collectivite_summary", id=CRACH)
+
+    def fails(documents):
+        raise AssertionError("the cached summary should have been used")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(collectivite, "collectivite_summary", fails)
+        assert helpers.call_action("budgetod_collectivite_summary", id=CRACH) == first
+
+    # The DM's CSV uploaded in place of the CA's: what was realised is gone from the figures.
+    helpers.call_action("resource_patch", context={"user": sysadmin["name"]}, id=resource_of(dataset, "scdl")["id"],
+                        upload=file_storage(converted_documents("crach-principal-dm2-2021").csv, "dm.csv"))
+    second = helpers.call_action("budgetod_collectivite_summary", id=CRACH)
+    assert second["exercices"][0]["totals"] != first["exercices"][0]["totals"]
+
+
+def test_an_unreadable_document_is_named_and_the_others_kept(publish_budget, sysadmin):
+    publish_budget("crach-principal-ca-2021")
+    dataset = publish_budget("crach-principal-dm2-2021")
+    dm_totem = next(resource for resource in dataset["resources"] if resource.get("budgetod_role") == "totem"
+                    and resource["budgetod_document"] == "21560046100010-2021-02-2")
+    helpers.call_action("resource_patch", context={"user": sysadmin["name"]}, id=dm_totem["id"],
+                        upload=file_storage(b"<html>not a budget</html>", "dm.xml"))
+
+    result = helpers.call_action("budgetod_collectivite_summary", id=CRACH)
+
+    assert result["exercices"][0]["documents"] == ["21560046100010-2021-09"]
+    (skipped,) = result["skipped"]
+    assert skipped["document"] == "21560046100010-2021-02-2"
+    assert "html" in skipped["message_en"] and "html" in skipped["message_fr"]
+
+
+def test_unknown_malformed_or_missing_siret(clean_db, storage):
+    for siret in ("21560046100010", "not-a-siret", "2156004610001"):
+        with pytest.raises(tk.ObjectNotFound):
+            helpers.call_action("budgetod_collectivite_summary", id=siret)
+    with pytest.raises(tk.ObjectNotFound):
+        helpers.call_action("budgetod_collectivite_summary", id=CRACH, annexe="../x")
+    with pytest.raises(tk.ValidationError):
+        helpers.call_action("budgetod_collectivite_summary")
+
+
+def test_the_summary_serialises_to_json(publish_budget):
+    publish_budget("mohon-cfu-2023")
+    result = helpers.call_action("budgetod_collectivite_summary", id="21560134500014")
+    assert json.loads(json.dumps(result)) == result
+    assert result["exercices"][0]["measure"] == "realised" and result["exercices"][0]["population"] == 990
+
+
+def publish_peer(sysadmin: dict, organization: dict, siret: str, population: int, spent: str, *,
+                 private: bool = False) -> dict:
+    """A commune's CA 2021 in M14 with one line of real operating expenditure."""
+    dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]}, name=f"budget-{siret}-2021",
+                                  owner_org=organization["id"], private=private,
+                                  extras=[{"key": "budgetod_siret", "value": siret},
+                                          {"key": "budgetod_exercice", "value": "2021"}])
+    key = f"{siret}-2021-09"
+    totem = totem_document([Line(nature="6064", amounts={"MtReal": spent})], siret=siret, year="2021",
+                           natdec="09").replace(b'V="3000"', f'V="{population}"'.encode())
+    header = "BGT_NATDEC,BGT_ANNEE,BGT_SIRET,BGT_NOM,BGT_CONTNAT,BGT_CONTNAT_LABEL,BGT_NATURE,BGT_NATURE_LABEL," \
+             "BGT_FONCTION,BGT_FONCTION_LABEL,BGT_OPERATION,BGT_SECTION,BGT_OPBUDG,BGT_CODRD,BGT_MTREAL," \
+             "BGT_MTBUDGPREC,BGT_MTRARPREC,BGT_MTPROPNOUV,BGT_MTPREV,BGT_CREDOUV,BGT_MTRAR3112,BGT_ARTSPE"
+    row = f"compte administratif,2021,{siret},PAIR,011,Charges,6064,Fournitures,,,,fonctionnement,réel,dépense," \
+          f"{spent},,,,,,,non spécialisé"
+    common = {"budgetod_document": key, "budgetod_etape": "09"}
+    upload(sysadmin, dataset["id"], f"{header}\n{row}\n".encode(), f"{key}-scdl.csv", format="CSV",
+           budgetod_role="scdl", **common)
+    upload(sysadmin, dataset["id"], totem, f"{key}-totem.xml", format="XML", budgetod_role="totem", **common)
+    return dataset
+
+
+def test_peers_are_the_visible_main_budgets_of_the_same_norme_band_and_year(
+        app, publish_budget, sysadmin, organization):
+    publish_budget("crach-principal-ca-2021")  # M14, 3 446 inhabitants
+    publish_budget("crach-lotissement-bp-2022")  # an annex: never a peer
+    publish_peer(sysadmin, organization, "21000000000011", 2000, "3000.00")
+    publish_peer(sysadmin, organization, "21000000000012", 3000, "3000.00")
+    publish_peer(sysadmin, organization, "21000000000013", 3499, "6998.00")
+    publish_peer(sysadmin, organization, "21000000000014", 3500, "1.00")  # the next band
+    publish_peer(sysadmin, organization, "21000000000015", 2500, "1.00", private=True)
+
+    def peers(headers: dict) -> dict:
+        response = app.get("/api/3/action/budgetod_collectivite_summary", query_string={"id": CRACH},
+                           headers=headers)
+        assert response.status_code == 200
+        return response.json["result"]["exercices"][0]["peers"]
+
+    public = peers({})
+    assert (public["family"], public["band"], public["count"]) == ("M14", {"min": 2000, "max": 3499}, 3)
+    # 3000/2000, 3000/3000, 6998/3499 per inhabitant: 1.50, 1.00, 2.00.
+    assert public["per_inhabitant"] == [{"section": "fonctionnement", "codrd": "dépense", "count": 3,
+                                         "median": "1.50", "min": "1.00", "max": "2.00"}]
+    # The organisation's own users see its private budget among the peers too.
+    insider = peers({"Authorization": factories.APIToken(user=sysadmin["name"])["token"]})
+    assert insider["count"] == 4 and insider["per_inhabitant"][0]["min"] == "0.00"
