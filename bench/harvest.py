@@ -11,12 +11,13 @@ job from the Redis queues; this script plays cron (`harvest_jobs_run` once a sec
 unchanged documents.
 
 Everything is its own: the database `ckan_bench` (reset at start; `devstack/stack.sh services`
-creates it), Redis database 3, a Solr stand-in in memory on a free port, and .local/bench/storage.
+creates it), Redis database 3, an Apache Solr of its own (`devstack/stack.sh solr`, its core in
+.local/bench/solr, on a free port) and .local/bench/storage.
 The settings are test.ini's, with those connection settings in CKAN_* environment variables.
 
 Printed per run: wall time (the job's, from its creation to its last object done, and when this
 script saw it finished, polling once a second), documents per minute, the job's counts, CPU seconds and peak memory
-(VmHWM, reset between runs) of every process (consumers, corpus server, Solr stand-in, the
+(VmHWM, reset between runs) of every process (consumers, corpus server, the Solr JVM, the
 PostgreSQL backends of the bench database: CPU only, their memory is mostly shared buffers), the
 whole machine's CPU use, and the database and filestore sizes. Goals: first run under 10 minutes
 on 2 cores, the unchanged run at most 5 % of it.
@@ -125,8 +126,8 @@ def start(name: str, command: list[str], environment: dict[str, str]) -> Process
     return Process(name, popen)
 
 
-def wait_for_url(url: str, process: Process) -> None:
-    deadline = time.monotonic() + 30
+def wait_for_url(url: str, process: Process, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
             raise SystemExit(f"{process.name} stopped at start (see .local/log/bench-harvest-{process.name}.log)")
@@ -345,18 +346,20 @@ def main() -> int:
     print(f"corpus: {corpus.relative_to(REPOSITORY)} (written once, then reused)", flush=True)
     manifest = write_corpus(corpus, PLANS, arguments.collectivites)
     shutil.rmtree(BENCH / "storage", ignore_errors=True)
+    shutil.rmtree(BENCH / "solr", ignore_errors=True)
 
     solr_port, corpus_port = free_port(), free_port()
     environment = bench_environment(solr_port)
     python, ckan = sys.executable, str(Path(sys.executable).with_name("ckan"))
     services = [
-        start("solr-standin", [python, "devstack/solr_standin.py", "--port", str(solr_port), "--quiet"], environment),
+        start("solr", ["devstack/stack.sh", "solr", str(BENCH / "solr"), str(solr_port)], environment),
         start("corpus-server", [python, "-m", "http.server", str(corpus_port), "--bind", "127.0.0.1",
                                 "--directory", str(corpus)], environment),
     ]
     consumers: list[Process] = []
     try:
-        wait_for_url(f"http://127.0.0.1:{solr_port}/solr/ckan/admin/ping", services[0])
+        # A JVM starting on a busy 2-core machine takes up to a minute or two.
+        wait_for_url(f"http://127.0.0.1:{solr_port}/solr/ckan/admin/ping", services[0], seconds=180)
         wait_for_url(f"http://127.0.0.1:{corpus_port}/", services[1])
         os.environ.update(environment)  # this process's CKAN too
         app = load_ckan()

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The local stack, built by the repository itself under .local/ (git-ignored):
-# PostgreSQL and Redis from Debian packages, the Solr-protocol stand-in, CKAN 2.11 with
-# ckanext-harvest and this extension. Usage: devstack/stack.sh install|services|up|reload|down|clean|status|chromium|env|venv
+# PostgreSQL and Redis from Debian packages, Apache Solr 9 (Maven Central, devstack/solr/), CKAN 2.11
+# with ckanext-harvest and this extension.
+# Usage: devstack/stack.sh install|services|up|reload|down|clean|status|chromium|env|venv|solr DIR PORT
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -47,6 +48,8 @@ install_system() {
   command -v pg_config >/dev/null || missing+=(libpq-dev)
   command -v gcc >/dev/null || missing+=(build-essential)
   command -v curl >/dev/null || missing+=(curl)
+  command -v javac >/dev/null || missing+=(default-jdk-headless)
+  command -v mvn >/dev/null || missing+=(maven)
   command -v npm >/dev/null || missing+=(nodejs npm)
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv python3-dev)
   if [ ${#missing[@]} -gt 0 ]; then
@@ -188,13 +191,15 @@ stop_pidfile() {
   rm -f "$pidfile"
 }
 
+# Polls URL until it answers (3 minutes at most: a JVM starting on a busy 2-core machine is slow);
+# gives up at once when the process of PIDFILE, if given, has died.
 wait_for_url() {
-  local url=$1 name=$2 i
-  for i in $(seq 300); do
-    curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null && return 0
+  local url=$1 name=$2 pidfile=${3:-} deadline=$((SECONDS + 180))
+  until curl -fsS -o /dev/null --max-time 2 "$url" 2>/dev/null; do
+    [ -z "$pidfile" ] || pid_alive "$pidfile" || die "$name stopped before answering at $url (see .local/log)"
+    [ "$SECONDS" -lt "$deadline" ] || die "$name did not answer at $url (see .local/log)"
     sleep 0.2
   done
-  die "$name did not answer at $url (see .local/log)"
 }
 
 start_redis() {
@@ -207,22 +212,82 @@ start_redis() {
   die "Redis did not start (see .local/log/redis.log)"
 }
 
-# Two stand-in instances: the portal's index, and the tests' (which the tests wipe freely).
+# Apache Solr 9 (solr-core from Maven Central) in an embedded Jetty: devstack/solr/ is a small
+# launcher built with Maven, its dependencies downloaded once into .local/m2.
+SOLR_SRC="$ROOT/devstack/solr"
+SOLR_BUILD="$LOCAL/solr-build"
+MAVEN=(mvn -B -q "-Dmaven.repo.local=$LOCAL/m2" -Dmaven.test.skip=true -f "$SOLR_SRC/pom.xml")
+
+build_solr() {
+  local stamp="$SOLR_BUILD/.budgetod-built" wanted
+  wanted=$(cd "$SOLR_SRC" && find pom.xml src -type f | sort | xargs cat | sha1sum | cut -c1-40)
+  [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$wanted" ] && return
+  mkdir -p "$LOG"
+  say "building the Solr launcher (the first time, Maven downloads Solr into .local/m2; log: .local/log/solr-build.log)"
+  # Offline when every artifact is already in .local/m2, online otherwise.
+  { "${MAVEN[@]}" -o package || "${MAVEN[@]}" package; } >"$LOG/solr-build.log" 2>&1 ||
+    { tail -n 30 "$LOG/solr-build.log" >&2; die "the Solr launcher could not be built (see .local/log/solr-build.log)"; }
+  echo "$wanted" >"$stamp"
+}
+
+# A Solr home with one core, `ckan`: our solrconfig.xml and the schema.xml of the installed CKAN
+# (copied at each start, never committed). The analysers' word lists are left empty.
+prepare_solr_home() {
+  local home=$1 schema
+  schema=$(first_existing "$VENV"/lib/python3*/site-packages/ckan/config/solr/schema.xml)
+  [ -n "$schema" ] || die "CKAN's schema.xml is missing from ${VENV#"$ROOT"/} (run: make install)"
+  mkdir -p "$home/ckan/conf"
+  cp "$SOLR_SRC/solr.xml" "$home/solr.xml"
+  cp "$SOLR_SRC/solrconfig.xml" "$home/ckan/conf/solrconfig.xml"
+  cp "$schema" "$home/ckan/conf/schema.xml"
+  touch "$home/ckan/conf/synonyms.txt" "$home/ckan/conf/protwords.txt"
+  if [ ! -f "$home/ckan/core.properties" ]; then
+    echo "name=ckan" >"$home/ckan/core.properties"
+    touch "$home/.new-core"  # `up` indexes the portal's datasets into a new core
+  fi
+}
+
+# Runs Solr in the foreground (exec: the caller's PID becomes the JVM's). 512 MB of heap at most.
+# With "memory", the index is kept in memory, without transaction log (solrconfig.xml says why).
+run_solr() {
+  local home=$1 port=$2 storage=${3:-disk} options=()
+  build_solr
+  prepare_solr_home "$home"
+  mkdir -p "$LOG"
+  [ "$storage" = memory ] && options=(-Dsolr.directoryFactory=solr.ByteBuffersDirectoryFactory
+    -Dsolr.lock.type=single -Dsolr.updateLog=false)
+  exec java -Xms64m -Xmx512m -XX:+UseSerialGC -Dsolr.log.dir="$LOG" "${options[@]}" \
+    -cp "$SOLR_BUILD/budgetod-solr-1.jar:$(cat "$SOLR_BUILD/classpath.txt")" \
+    fr.budgetod.devstack.SolrLauncher "$home" "$port"
+}
+
+# Two Solr instances: the portal's index, and the tests' (which the tests wipe freely, kept in
+# memory). They start together; start_services waits for both.
 start_solr() {
-  local name=$1 port=$2
-  mkdir -p "$RUN" "$LOG" "$LOCAL/$name"
-  pid_alive "$RUN/$name.pid" && return
-  (exec "$VENV/bin/python" "$ROOT/devstack/solr_standin.py" --host 127.0.0.1 --port "$port" \
-    --data-file "$LOCAL/$name/index.json" >>"$LOG/$name.log" 2>&1) &
+  local name=$1 port=$2 storage=$3
+  mkdir -p "$RUN" "$LOG"
+  if pid_alive "$RUN/$name.pid"; then
+    # A running core whose schema is not the installed CKAN's (e.g. CKAN_VERSION changed) reloads it.
+    local schema; schema=$(first_existing "$VENV"/lib/python3*/site-packages/ckan/config/solr/schema.xml)
+    if ! cmp -s "$schema" "$LOCAL/$name/ckan/conf/schema.xml"; then
+      prepare_solr_home "$LOCAL/$name"
+      curl -fsS -o /dev/null --max-time 60 "http://127.0.0.1:$port/solr/admin/cores?action=RELOAD&core=ckan" ||
+        die "Solr ($name) could not reload its core with CKAN's schema (see .local/log/$name.log)"
+    fi
+    return
+  fi
+  (run_solr "$LOCAL/$name" "$port" "$storage" >>"$LOG/$name.log" 2>&1) &
   echo $! >"$RUN/$name.pid"
-  wait_for_url "http://127.0.0.1:$port/solr/ckan/admin/ping" "the Solr stand-in ($name)"
 }
 
 start_services() {
   start_postgres
   start_redis
-  start_solr solr "$SOLR_PORT"
-  start_solr solr-test "$SOLR_TEST_PORT"
+  build_solr
+  start_solr solr "$SOLR_PORT" disk
+  start_solr solr-test "$SOLR_TEST_PORT" memory
+  wait_for_url "http://127.0.0.1:$SOLR_PORT/solr/ckan/admin/ping" "Solr (portal)" "$RUN/solr.pid"
+  wait_for_url "http://127.0.0.1:$SOLR_TEST_PORT/solr/ckan/admin/ping" "Solr (tests)" "$RUN/solr-test.pid"
 }
 
 # ---------------------------------------------------------------- CKAN
@@ -280,7 +345,7 @@ start_ckan() {
   (exec "$VENV/bin/ckan" -c "$CKAN_INI" run -H 127.0.0.1 -p "$CKAN_PORT" --disable-reloader \
     >>"$LOG/ckan.log" 2>&1) &
   echo $! >"$RUN/ckan.pid"
-  wait_for_url "http://127.0.0.1:$CKAN_PORT/api/3/action/status_show" "CKAN"
+  wait_for_url "http://127.0.0.1:$CKAN_PORT/api/3/action/status_show" "CKAN" "$RUN/ckan.pid"
 }
 
 # The background processes a portal runs beside the web server.
@@ -297,10 +362,20 @@ start_workers() {
   fi
 }
 
+# A new portal core (a fresh stack, or one whose index was deleted) gets the database's datasets.
+index_new_core() {
+  [ -f "$LOCAL/solr/.new-core" ] || return 0
+  say "indexing the portal's datasets into the new Solr core"
+  ckan search-index rebuild >>"$LOG/ckan-db.log" 2>&1 ||
+    die "the search index could not be rebuilt (see .local/log/ckan-db.log)"
+  rm -f "$LOCAL/solr/.new-core"
+}
+
 up() {
   install_all
   start_services
   configure_ckan
+  index_new_core
   start_ckan
   start_workers
   say "CKAN is running at http://127.0.0.1:$CKAN_PORT"
@@ -359,5 +434,7 @@ case "${1:-}" in
     echo "export CKAN_STORAGE_PATH=$LOCAL/test-storage"
     ;;
   venv) echo "$VENV" ;;
-  *) die "usage: $0 install|services|up|reload|down|clean|status|chromium|env|venv" ;;
+  # A Solr of its own in the foreground, its home in DIR (the benches'); the PID stays the JVM's.
+  solr) [ $# = 3 ] || die "usage: $0 solr DIR PORT"; run_solr "$2" "$3" ;;
+  *) die "usage: $0 install|services|up|reload|down|clean|status|chromium|env|venv|solr DIR PORT" ;;
 esac
