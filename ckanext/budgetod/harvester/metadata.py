@@ -139,7 +139,8 @@ def escape_markdown(text: str) -> str:
     its own (a collectivité name comes from the document, which anyone may write)."""
     text = " ".join(str(text).split())  # one line: no block (heading, list, quote) can start
     text = _MARKDOWN_SPECIAL.sub(r"\\\1", text)
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("://", "&#58;//")
+    # A zero-width space after the scheme: no linkifier (CKAN 2.12 autolinks rendered text) sees a URL.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("://", "&#58;&#8203;//")
 
 
 def dataset_fields(template: Mapping, values: Mapping[str, str]) -> dict:

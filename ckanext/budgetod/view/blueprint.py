@@ -101,8 +101,16 @@ def readable_report(content) -> tuple[dict, dict] | None:
         } for issue in (issues if isinstance(issues, list) else []) if isinstance(issue, dict)],
         "warnings": _messages(validation.get("warnings")),
     } if validation else {}
+    occultation = content.get("occultation") if isinstance(content.get("occultation"), dict) else {}
+    rules = occultation.get("rules") if isinstance(occultation.get("rules"), dict) else {}
     clean = {"error": _messages([error])[0] if error else None,
-             "conversion": {"warnings": _messages(conversion.get("warnings"))}}
+             "conversion": {"warnings": _messages(conversion.get("warnings"))},
+             "occultation": {
+                 "total": _count(occultation.get("total")),
+                 "replacement": _text(occultation.get("replacement"))[:200],
+                 "rules": {rule[:100]: _count(count) for rule, count in list(rules.items())[:100]
+                           if isinstance(rule, str)},
+             } if occultation else None}
     return clean, clean_validation
 
 
