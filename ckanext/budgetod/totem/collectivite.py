@@ -41,14 +41,11 @@ Sums are exact (Decimal); an amount cell that is not a number is counted in ``un
 from __future__ import annotations
 
 import csv
-import json
 import os
 import re
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from pathlib import Path
 from typing import Callable
 
 from lxml import etree
@@ -56,7 +53,7 @@ from lxml import etree
 from .errors import DocumentError
 from .messages import Bilingual
 from .reader import DEFAULT_MAX_BYTES, MAX_VALUE_LENGTH, SAFE_PARSER_OPTIONS, TOTEM_NAMESPACE, read_header, shown
-from .summary import NotScdlBudget
+from .summary import NotScdlBudget, cached_json
 from .summary import read_header as read_csv_header
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
@@ -383,22 +380,7 @@ def collectivite_summary(documents: list[BudgetDocument]) -> dict:
 def cached_summary(cache_dir: str | os.PathLike, key: str, identity: list, build: Callable[[], dict]) -> dict:
     """``build()`` (a budget's summary), kept in ``cache_dir/{key}.json`` until ``identity`` (what
     identifies the files' contents: ids and checksums, sizes and times) changes."""
-    stamp = {"version": COLLECTIVITE_SUMMARY_VERSION, "files": identity}
-    cache_file = Path(cache_dir) / f"{key}.json"
-    try:
-        cached = json.loads(cache_file.read_text(encoding="utf-8"))
-        if cached.get("stamp") == stamp:
-            return cached["summary"]
-    except (OSError, ValueError, AttributeError):
-        pass  # no cache yet, or an unreadable one: rebuilt below
-    result = build()
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    # Written beside the target then renamed: concurrent readers never see half a file.
-    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_file.parent, suffix=".tmp",
-                                     delete=False) as stream:
-        json.dump({"stamp": stamp, "summary": result}, stream, ensure_ascii=False)
-    os.replace(stream.name, cache_file)
-    return result
+    return cached_json(cache_dir, key, {"version": COLLECTIVITE_SUMMARY_VERSION, "files": identity}, build)
 
 
 # ---------------------------------------------------------------- peers

@@ -35,6 +35,7 @@ import tempfile
 from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
+from typing import Callable
 
 from .errors import BudgetodError
 from .messages import Bilingual
@@ -269,6 +270,12 @@ def cached_summary(path: str | os.PathLike, cache_dir: str | os.PathLike, key: s
     """
     stat = os.stat(path)
     stamp = {"version": SUMMARY_VERSION, "size": stat.st_size, "mtime_ns": stat.st_mtime_ns}
+    return cached_json(cache_dir, key, stamp, lambda: summarise(path))
+
+
+def cached_json(cache_dir: str | os.PathLike, key: str, stamp: dict, build: Callable[[], dict]) -> dict:
+    """``build()``, kept in ``cache_dir/{key}.json`` with ``stamp`` and returned while the stamp
+    (what identifies the inputs) is the same."""
     cache_file = Path(cache_dir) / f"{key}.json"
     try:
         cached = json.loads(cache_file.read_text(encoding="utf-8"))
@@ -276,11 +283,11 @@ def cached_summary(path: str | os.PathLike, cache_dir: str | os.PathLike, key: s
             return cached["summary"]
     except (OSError, ValueError, AttributeError):
         pass  # no cache yet, or an unreadable one: rebuilt below
-    summary = summarise(path)
+    result = build()
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target then renamed: concurrent readers never see half a file.
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_file.parent, suffix=".tmp",
                                      delete=False) as stream:
-        json.dump({"stamp": stamp, "summary": summary}, stream, ensure_ascii=False)
+        json.dump({"stamp": stamp, "summary": result}, stream, ensure_ascii=False)
     os.replace(stream.name, cache_file)
-    return summary
+    return result
