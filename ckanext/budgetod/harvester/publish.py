@@ -573,7 +573,8 @@ class Republished:
     error: BudgetodError | None = None
 
 
-def _stored_path(resource: dict) -> str | None:
+def stored_path(resource: dict) -> str | None:
+    """The file of an uploaded resource in the filestore; None for a link or a missing file."""
     if resource.get("url_type") != "upload":
         return None
     path = uploader.get_resource_uploader(resource).get_path(resource["id"])
@@ -615,7 +616,7 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
         for resource in resources:
             if resource.get("budgetod_role") != ROLE_TOTEM and not is_uploaded_totem(resource):
                 continue
-            path = _stored_path(resource)
+            path = stored_path(resource)
             if path is None:
                 continue  # a link: the file lives elsewhere, on its publisher's site
             occulted_path = os.path.join(workdir, f"{resource['id']}.xml")
@@ -631,7 +632,7 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
             report = next((sibling for sibling in resources if sibling.get("budgetod_role") == ROLE_REPORT
                            and "budgetod_source" in resource and _harvested(resource["budgetod_document"])(sibling)
                            and sibling.get("budgetod_source") == resource["budgetod_source"]), None)
-            report_path = _with_occultation(_stored_path(report) if report else None, occulted, workdir,
+            report_path = _with_occultation(stored_path(report) if report else None, occulted, workdir,
                                             resource["id"])
             if report_path is not None:
                 uploads[report["id"]] = (report_path, _file_name(report))

@@ -12,6 +12,7 @@ from ckan.lib import uploader
 
 from ckanext.budgetod import __version__, settings
 from ckanext.budgetod.datagouv import sync as datagouv_sync
+from ckanext.budgetod.harvester import publish
 from ckanext.budgetod.totem import collectivite, summary
 from ckanext.budgetod.totem.errors import BudgetodError
 from ckanext.budgetod.totem.messages import Bilingual
@@ -70,13 +71,6 @@ def collectivite_cache_dir() -> str:
     return os.path.join(settings.current().cache_dir, "collectivites")
 
 
-def _stored_file(resource: dict) -> str | None:
-    if resource.get("url_type") != "upload":
-        return None
-    path = uploader.get_resource_uploader(resource).get_path(resource["id"])
-    return path if os.path.isfile(path) else None
-
-
 def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str], dict]:
     """The budgets of the datasets the user may see among ``fq``'s, by (SIRET, annex suffix):
     their ``name`` and ``documents`` (document key → CSV resource, TOTEM resource, their files)."""
@@ -99,7 +93,7 @@ def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str], dict]:
                                             {"name": "", "documents": {}})
                 totem = next((candidate for candidate in resources if candidate.get("budgetod_role") == "totem"
                               and candidate.get("budgetod_document") == key), None)
-                csv_path, totem_path = _stored_file(resource), totem and _stored_file(totem)
+                csv_path, totem_path = publish.stored_path(resource), totem and publish.stored_path(totem)
                 if csv_path and totem_path and key not in budget["documents"]:
                     budget["documents"][key] = (resource, totem, csv_path, totem_path)
                     budget["name"] = extras.get("budgetod_budget") or budget["name"]
