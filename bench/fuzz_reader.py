@@ -76,10 +76,11 @@ except ImportError:  # pragma: no cover - told to the user
 
 from lxml import etree
 
-from ckanext.budgetod.totem import messages, nomenclature
-from ckanext.budgetod.totem.errors import BudgetodError, DocumentError
-from ckanext.budgetod.totem.reader import AMOUNT_ELEMENTS, NATDEC_LABELS, TOTEM_NAMESPACE, inspect_document
-from ckanext.budgetod.totem.scdl import CODRD, OPBUDG, SCDL_FIELDS, SECTIONS, convert_document, validate_output
+from ckanext.budgetod.core import messages
+from ckanext.budgetod.core.totem import nomenclature
+from ckanext.budgetod.core.errors import BudgetodError, DocumentError
+from ckanext.budgetod.core.totem.reader import AMOUNT_ELEMENTS, NATDEC_LABELS, TOTEM_NAMESPACE, inspect_document
+from ckanext.budgetod.core.scdl.conversion import CODRD, OPBUDG, SCDL_FIELDS, SECTIONS, convert_document, validate_output
 from tests.totem.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE, Line, totem_document
 
 SHARED_DATA = REPOSITORY / ".." / "shared" / "data"
@@ -1323,7 +1324,7 @@ def run_batches(state: State, strategy, base_seed: int, batch_size: int, seed_va
 
 def plan_locations_of(seeds: list[Seed]) -> dict:
     """Where each trimmed sample's plan lies in the mirror: (relative directory, path)."""
-    from ckanext.budgetod.totem.reader import read_header
+    from ckanext.budgetod.core.totem.reader import read_header
 
     locations = {}
     with tempfile.TemporaryDirectory() as directory:

@@ -363,12 +363,12 @@ def run_summary_cases(sampler: RssSampler, sysadmin: dict, organization: dict) -
     import ckan.plugins.toolkit as tk
     from ckan.tests import helpers
     from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
-    from ckanext.budgetod.totem import scdl
+    from ckanext.budgetod.core.scdl import conversion
 
     dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]}, name="summaries-hostiles",
                                   owner_org=organization["id"])
     results = []
-    for case in hostile_cases.summary_cases(list(scdl.SCDL_FIELDS)):
+    for case in hostile_cases.summary_cases(list(conversion.SCDL_FIELDS)):
         resource = helpers.call_action("resource_create", context={"user": sysadmin["name"]},
                                        package_id=dataset["id"], format="CSV", url=f"{case.name}.csv",
                                        upload=FakeFileStorage(io.BytesIO(case.csv()), f"{case.name}.csv"))
@@ -403,7 +403,7 @@ def main() -> int:
     guard.install()
 
     from ckanext.budgetod.harvester import sources
-    from ckanext.budgetod.totem import fetch
+    from ckanext.budgetod.core.net import fetch
 
     print("building cases…", flush=True)
     documents = hostile_cases.document_cases(PROBE_PATH)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from lxml import etree
 
-from ckanext.budgetod.totem.occultation import load_rules
+from ckanext.budgetod.core.totem.occultation import load_rules
 
 REPLACEMENT = "Occultation article L311-7 CRPA"
 RULES = load_rules()

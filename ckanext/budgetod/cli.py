@@ -6,7 +6,7 @@ from __future__ import annotations
 from ckanext.budgetod import settings
 from ckanext.budgetod.datagouv.cli import datagouv
 from ckanext.budgetod.harvester.republish import republish_all
-from ckanext.budgetod.totem.cli import build_cli
+from ckanext.budgetod.core.cli import build_cli
 
 
 def get_commands() -> list:

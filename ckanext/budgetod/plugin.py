@@ -1,7 +1,7 @@
 """The `budgetod` CKAN plugin: configuration, translations, actions, the `ckan budgetod` CLI, and
 the data.gouv.fr sync queued when a dataset changes (see ``datagouv/jobs.py``).
 
-Everything here is a thin layer over the pure domain in `ckanext.budgetod.totem`."""
+Everything here is a thin layer over the pure domain in `ckanext.budgetod.core`."""
 from __future__ import annotations
 
 from pathlib import Path

@@ -6,8 +6,8 @@ from dataclasses import asdict, dataclass
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.budgetod.totem.cli import Settings as DomainSettings
-from ckanext.budgetod.totem.occultation import Rules, load_rules
+from ckanext.budgetod.core.cli import Settings as DomainSettings
+from ckanext.budgetod.core.totem.occultation import Rules, load_rules
 
 
 @dataclass(frozen=True)

@@ -100,7 +100,7 @@ def spoil(csv_path: str, schema: str) -> dict:
     import io
 
     from ckanext.budgetod.harvester import publish
-    from ckanext.budgetod.totem import validation
+    from ckanext.budgetod.core.scdl import validation
 
     with open(csv_path, encoding="utf-8", newline="") as stream:
         rows = list(csv.reader(stream))
@@ -120,7 +120,7 @@ def publish_document(app, portal: Portal, stem: str, organization_id: str) -> di
     """Publish a sample document; the stem "<sample>-invalid" publishes that sample spoiled (see spoil)."""
     from ckanext.budgetod import settings
     from ckanext.budgetod.harvester import publish
-    from ckanext.budgetod.totem.fetch import file_digest
+    from ckanext.budgetod.core.net.fetch import file_digest
 
     invalid = stem.endswith(INVALID_SUFFIX)
     totem = SHARED_TOTEM / f"{stem.removesuffix(INVALID_SUFFIX)}.xml"

@@ -31,8 +31,8 @@ from ckanext.budgetod.harvester.sources import (
     parse_source_config,
     retrieve_document,
 )
-from ckanext.budgetod.totem.errors import BudgetodError
-from ckanext.budgetod.totem.fetch import NotFound, RefusedLocation, http_get
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net.fetch import NotFound, RefusedLocation, http_get
 
 from .servers import CkanStandIn, LocalServer, Reply, UdataStandIn
 

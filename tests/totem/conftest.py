@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ckanext.budgetod.totem import nomenclature
+from ckanext.budgetod.core.totem import nomenclature
 
 REPOSITORY = Path(__file__).resolve().parents[2]
 SHARED_DATA = REPOSITORY / ".." / "shared" / "data"

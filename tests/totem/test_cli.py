@@ -17,8 +17,9 @@ import time
 import pytest
 from click.testing import CliRunner
 
-from ckanext.budgetod.totem import cli, scdl
-from ckanext.budgetod.totem.cli import Settings, build_cli
+from ckanext.budgetod.core import cli
+from ckanext.budgetod.core.scdl import conversion
+from ckanext.budgetod.core.cli import Settings, build_cli
 
 from .conftest import CORPUS, PLANS_DIR, REPOSITORY, SCHEMA_PATH
 from .test_reader import SECRET, UNSAFE_PROLOGS, billion_laughs, xxe_document
@@ -193,7 +194,7 @@ def test_an_unexpected_failure_is_still_one_line(tmp_path, monkeypatch):
     def broken_conversion(*args, **kwargs):
         raise RuntimeError("boom\nsecond line")
 
-    monkeypatch.setattr(scdl, "convert_document", broken_conversion)
+    monkeypatch.setattr(conversion, "convert_document", broken_conversion)
     result = run("convert", CRACH, "-o", tmp_path / "out.csv")
     assert result.exit_code == 2
     assert result.stderr == (f"error: {CRACH}: erreur inattendue (RuntimeError) : boom — "
@@ -299,7 +300,7 @@ def test_unsafe_input_ends_the_process_with_one_line_quickly(tmp_path):
         for command in (["convert", str(path), "-o", str(output)], ["inspect", str(path)]):
             started = time.monotonic()
             process = subprocess.run(
-                [sys.executable, "-m", "ckanext.budgetod.totem", *command, "--max-bytes", "20000"],
+                [sys.executable, "-m", "ckanext.budgetod.core", *command, "--max-bytes", "20000"],
                 capture_output=True, text=True, env=environment, timeout=30)
             elapsed = time.monotonic() - started
             assert process.returncode == 2, (name, command[0], process.stderr)
@@ -313,7 +314,7 @@ def test_unsafe_input_ends_the_process_with_one_line_quickly(tmp_path):
 def test_progress_bar_on_a_terminal(tmp_path):
     primary, secondary = pty.openpty()
     process = subprocess.Popen(
-        [sys.executable, "-m", "ckanext.budgetod.totem", "convert", str(CRACH), str(TRANSPORT),
+        [sys.executable, "-m", "ckanext.budgetod.core", "convert", str(CRACH), str(TRANSPORT),
          "-o", str(tmp_path / "out"), "--plans-de-comptes", str(PLANS_DIR)],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=secondary,
         env={**os.environ, "PYTHONPATH": str(REPOSITORY)})
@@ -340,7 +341,7 @@ def test_progress_bar_on_a_terminal(tmp_path):
 def test_every_message_exists_in_french_and_english_with_the_same_parameters():
     import string
 
-    from ckanext.budgetod.totem.messages import MESSAGES
+    from ckanext.budgetod.core.messages import MESSAGES
 
     def parameters(text):
         return {name for _literal, name, _spec, _conversion in string.Formatter().parse(text) if name}

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ckanext.budgetod.totem import collectivite, scdl
-from ckanext.budgetod.totem.errors import DocumentError
-from ckanext.budgetod.totem.summary import NotScdlBudget
+from ckanext.budgetod.core.scdl import collectivite, conversion
+from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.scdl.summary import NotScdlBudget
 
 from .conftest import CORPUS, PLANS_DIR, TOTEM_DIR
 from .totem_factory import Line, totem_document
@@ -32,7 +32,7 @@ def converted(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     paths = {}
     for document in CORPUS:
         target = directory / f"{document.stem}.csv"
-        scdl.convert_document(document, target, plans=str(PLANS_DIR), cache_dir=str(cache))
+        conversion.convert_document(document, target, plans=str(PLANS_DIR), cache_dir=str(cache))
         paths[document.stem] = (document, target)
     return paths
 
@@ -173,21 +173,21 @@ def test_crach_2021_ca_with_its_dm(converted):
 
 # ---------------------------------------------------------------- budgets written here
 
-HEADER = ",".join(scdl.SCDL_FIELDS)
+HEADER = ",".join(conversion.SCDL_FIELDS)
 
 
 def write_csv(path: Path, natdec: str, year: int, rows: list[tuple]) -> Path:
     """rows: (section, codrd, opbudg, chapter, function, MTREAL, MTPREV, CREDOUV)."""
     lines = [HEADER]
     for section, codrd, opbudg, chapter, function, realised, voted, opened in rows:
-        cells = dict.fromkeys(scdl.SCDL_FIELDS, "")
+        cells = dict.fromkeys(conversion.SCDL_FIELDS, "")
         cells.update({"BGT_NATDEC": natdec, "BGT_ANNEE": str(year), "BGT_SIRET": "21560046100010",
                       "BGT_NOM": "CRACH", "BGT_CONTNAT": chapter, "BGT_CONTNAT_LABEL": f"Chapitre {chapter}",
                       "BGT_NATURE": chapter + "1", "BGT_FONCTION": function,
                       "BGT_FONCTION_LABEL": f"Fonction {function}" if function else "",
                       "BGT_SECTION": section, "BGT_OPBUDG": opbudg, "BGT_CODRD": codrd,
                       "BGT_MTREAL": realised, "BGT_MTPREV": voted, "BGT_CREDOUV": opened})
-        lines.append(",".join(cells[name] for name in scdl.SCDL_FIELDS))
+        lines.append(",".join(cells[name] for name in conversion.SCDL_FIELDS))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

@@ -9,10 +9,10 @@ from decimal import Decimal
 import pytest
 from lxml import etree
 
-from ckanext.budgetod.totem.errors import DocumentError
-from ckanext.budgetod.totem.reader import AMOUNT_ELEMENTS, inspect_document
-from ckanext.budgetod.totem.scdl import convert_document
-from ckanext.budgetod.totem.validation import validate_csv
+from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.totem.reader import AMOUNT_ELEMENTS, inspect_document
+from ckanext.budgetod.core.scdl.conversion import convert_document
+from ckanext.budgetod.core.scdl.validation import validate_csv
 
 from .conftest import BROKEN_DIR, CORPUS, PLANS_DIR, SCHEMA_PATH
 

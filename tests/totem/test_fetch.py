@@ -21,9 +21,10 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from ckanext.budgetod.totem import fetch, messages
-from ckanext.budgetod.totem.errors import BudgetodError
-from ckanext.budgetod.totem.fetch import (
+from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.core import messages
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net.fetch import (
     BodyTooLarge,
     FetchError,
     FetchTimeout,

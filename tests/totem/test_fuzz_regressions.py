@@ -10,12 +10,12 @@ import time
 
 import pytest
 
-from ckanext.budgetod.totem import nomenclature
-from ckanext.budgetod.totem.errors import DocumentError, NomenclatureError
-from ckanext.budgetod.totem.nomenclature import Account, PlanDeComptes, load_plan
-from ckanext.budgetod.totem.reader import MAX_VALUE_LENGTH, TotemReader, inspect_document, read_header, shown
-from ckanext.budgetod.totem.scdl import convert_document
-from ckanext.budgetod.totem.validation import validate_csv
+from ckanext.budgetod.core.totem import nomenclature
+from ckanext.budgetod.core.errors import DocumentError, NomenclatureError
+from ckanext.budgetod.core.totem.nomenclature import Account, PlanDeComptes, load_plan
+from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, TotemReader, inspect_document, read_header, shown
+from ckanext.budgetod.core.scdl.conversion import convert_document
+from ckanext.budgetod.core.scdl.validation import validate_csv
 
 from .conftest import SCHEMA_PATH
 from .totem_factory import Line, plan_de_comptes, totem_document, write_plan, write_totem

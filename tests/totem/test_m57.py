@@ -6,7 +6,7 @@ import csv
 
 import pytest
 
-from ckanext.budgetod.totem.scdl import convert_document
+from ckanext.budgetod.core.scdl.conversion import convert_document
 
 from .conftest import PLANS_DIR
 from .totem_factory import Line, m57_function_lines, write_totem

@@ -7,10 +7,10 @@ from functools import partial
 
 import pytest
 
-from ckanext.budgetod.totem import nomenclature
-from ckanext.budgetod.totem.errors import NomenclatureError
-from ckanext.budgetod.totem.fetch import FetchError
-from ckanext.budgetod.totem.nomenclature import candidate_years, find_plan, load_plan
+from ckanext.budgetod.core.totem import nomenclature
+from ckanext.budgetod.core.errors import NomenclatureError
+from ckanext.budgetod.core.net.fetch import FetchError
+from ckanext.budgetod.core.totem.nomenclature import candidate_years, find_plan, load_plan
 
 from .conftest import PLANS_DIR
 from .totem_factory import write_plan

@@ -14,10 +14,10 @@ import sys
 import pytest
 from lxml import etree
 
-from ckanext.budgetod.totem import occultation
-from ckanext.budgetod.totem.errors import BudgetodError, DocumentError
-from ckanext.budgetod.totem.occultation import RulesError, load_rules, occult_document
-from ckanext.budgetod.totem.scdl import convert_document
+from ckanext.budgetod.core.totem import occultation
+from ckanext.budgetod.core.errors import BudgetodError, DocumentError
+from ckanext.budgetod.core.totem.occultation import RulesError, load_rules, occult_document
+from ckanext.budgetod.core.scdl.conversion import convert_document
 
 from tests.occultation_oracle import REPLACEMENT, assert_occulted, codes
 
@@ -264,7 +264,7 @@ def test_missing_rules_file_is_a_clear_error(tmp_path):
 # ---------------------------------------------------------------- the offline kit
 
 def _budgetod(*arguments, **options):
-    return subprocess.run([sys.executable, "-m", "ckanext.budgetod.totem", *map(str, arguments)],
+    return subprocess.run([sys.executable, "-m", "ckanext.budgetod.core", *map(str, arguments)],
                           capture_output=True, **options)
 
 

@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from ckanext.budgetod.totem.errors import DocumentError
-from ckanext.budgetod.totem.reader import TotemReader, check_prolog, inspect_document, read_header
+from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.totem.reader import TotemReader, check_prolog, inspect_document, read_header
 
 from .totem_factory import Line, totem_document, write_totem
 
@@ -361,7 +361,7 @@ def test_prolog_longer_than_the_limit_is_refused():
 def _peak_rss_mb_reading(path) -> float:
     """Peak RSS of a fresh process that reads every line of ``path`` (this process's peak is shared)."""
     code = ("import resource, sys\n"
-            "from ckanext.budgetod.totem.reader import TotemReader\n"
+            "from ckanext.budgetod.core.totem.reader import TotemReader\n"
             "with TotemReader(sys.argv[1], max_bytes=2**30) as reader:\n"
             "    assert sum(1 for _ in reader.lines()) == 1\n"
             "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n")

@@ -7,8 +7,8 @@ import json
 
 import pytest
 
-from ckanext.budgetod.totem.errors import DocumentError
-from ckanext.budgetod.totem.scdl import SCDL_FIELDS, convert_document
+from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.scdl.conversion import SCDL_FIELDS, convert_document
 
 from .conftest import SCHEMA_PATH
 from .totem_factory import DEFAULT_ACCOUNTS, DEFAULT_CHAPTERS, Line, write_plan, write_totem
@@ -50,7 +50,7 @@ def test_natdec_is_the_schema_value(tmp_path, plan, natdec, expected):
 def test_natdec_values_are_exactly_the_schema_enum():
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     enum = next(field for field in schema["fields"] if field["name"] == "BGT_NATDEC")["constraints"]["enum"]
-    from ckanext.budgetod.totem.reader import NATDEC_LABELS
+    from ckanext.budgetod.core.totem.reader import NATDEC_LABELS
 
     assert set(NATDEC_LABELS.values()) == set(enum)
 
@@ -336,7 +336,7 @@ def test_a_document_of_a_year_without_plan_looks_further_back(tmp_path, plans_di
 
 
 def test_other_years_are_read_only_when_a_code_is_missing(tmp_path, plans_dir):
-    from ckanext.budgetod.totem import nomenclature
+    from ckanext.budgetod.core.totem import nomenclature
 
     write_plan(plans_dir, 2022)
     write_older_plan(plans_dir, 2021)

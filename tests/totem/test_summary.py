@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from ckanext.budgetod.totem import scdl, summary
+from ckanext.budgetod.core.scdl import conversion, summary
 
 from .conftest import CORPUS, PLANS_DIR
 
@@ -26,7 +26,7 @@ def converted(tmp_path_factory) -> dict[str, Path]:
     paths = {}
     for document in CORPUS:
         target = directory / f"{document.stem}.csv"
-        scdl.convert_document(document, target, plans=str(PLANS_DIR), cache_dir=str(cache))
+        conversion.convert_document(document, target, plans=str(PLANS_DIR), cache_dir=str(cache))
         paths[document.stem] = target
     return paths
 
@@ -137,7 +137,7 @@ def test_a_budget_without_functions_has_an_empty_function_breakdown(converted):
     assert summary.summarise(converted["crach-principal-ca-2021"])["functions"] == []
 
 
-HEADER = ",".join(scdl.SCDL_FIELDS)
+HEADER = ",".join(conversion.SCDL_FIELDS)
 
 
 def line(**cells: str) -> str:
@@ -146,7 +146,7 @@ def line(**cells: str) -> str:
             "BGT_NATURE": "6064", "BGT_NATURE_LABEL": "Fournitures", "BGT_SECTION": "fonctionnement",
             "BGT_OPBUDG": "réel", "BGT_CODRD": "dépense", "BGT_ARTSPE": "non spécialisé"}
     base.update(cells)
-    return ",".join(base.get(field, "") for field in scdl.SCDL_FIELDS)
+    return ",".join(base.get(field, "") for field in conversion.SCDL_FIELDS)
 
 
 def write(tmp_path: Path, text: str, name: str = "budget.csv", encoding: str = "utf-8") -> Path:

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from ckanext.budgetod.totem import messages
-from ckanext.budgetod.totem.errors import BudgetodError
-from ckanext.budgetod.totem.fetch import RefusedLocation
-from ckanext.budgetod.totem.validation import (
+from ckanext.budgetod.core import messages
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net.fetch import RefusedLocation
+from ckanext.budgetod.core.scdl.validation import (
     DEFAULT_SCHEMA_URL,
     SCHEMA_ENV,
     UnusableInput,
@@ -359,6 +359,6 @@ def test_unknown_custom_check_is_reported_as_a_warning(tmp_path):
 
 
 def test_import_does_not_load_frictionless():
-    code = ("import sys, ckanext.budgetod.totem.validation, ckanext.budgetod.totem.fetch; "
+    code = ("import sys, ckanext.budgetod.core.scdl.validation, ckanext.budgetod.core.net.fetch; "
             "assert 'frictionless' not in sys.modules and 'requests' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)

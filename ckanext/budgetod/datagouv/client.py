@@ -1,6 +1,6 @@
 """Client of the udata API v1 (data.gouv.fr), for the data.gouv.fr sync. Imports nothing from CKAN.
 
-Transport. Requests go through the address checks of ``totem.fetch`` (one DNS
+Transport. Requests go through the address checks of ``core.net.fetch`` (one DNS
 resolution, every address checked, the socket opened to a checked address, so
 loopback and private networks are refused unless ``allow_private``), with a
 connect/read timeout, an overall time budget and a cap on response bodies.
@@ -57,9 +57,9 @@ from email.utils import parsedate_to_datetime
 from pathlib import Path
 from urllib.parse import quote, urlencode, urljoin
 
-from ..totem.errors import BudgetodError
-from ..totem.messages import Bilingual
-from ..totem.fetch import (
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.net.fetch import (
     USER_AGENT,
     FetchError,
     FetchTimeout,

@@ -45,9 +45,9 @@ from ckan.lib import uploader
 from ckanext.budgetod.datagouv import model as state
 from ckanext.budgetod.datagouv.client import AmbiguousWriteError, UdataClient, UdataError
 from ckanext.budgetod.harvester import publish
-from ckanext.budgetod.totem.errors import BudgetodError
-from ckanext.budgetod.totem.fetch import file_digest
-from ckanext.budgetod.totem.messages import Bilingual
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net.fetch import file_digest
+from ckanext.budgetod.core.messages import Bilingual
 
 log = logging.getLogger(__name__)
 

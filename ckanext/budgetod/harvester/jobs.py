@@ -18,8 +18,8 @@ from ckan.lib import uploader
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.harvester import publish
-from ckanext.budgetod.totem import fetch
-from ckanext.budgetod.totem.errors import BudgetodError
+from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.core.errors import BudgetodError
 
 log = logging.getLogger(__name__)
 

@@ -18,8 +18,8 @@ import yaml
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.budgetod.totem.errors import BudgetodError
-from ckanext.budgetod.totem.messages import Bilingual
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.messages import Bilingual
 
 DEFAULT_TEMPLATE = Path(__file__).with_name("fiche_metadonnees.yaml")
 TEMPLATE_OPTION = "ckanext.budgetod.metadata_template"

@@ -34,7 +34,7 @@ from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.harvester import jobs, metadata, publish, sources
-from ckanext.budgetod.totem.errors import BudgetodError
+from ckanext.budgetod.core.errors import BudgetodError
 
 log = logging.getLogger(__name__)
 

@@ -47,10 +47,11 @@ from ckan.lib import uploader
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.harvester import metadata
-from ckanext.budgetod.totem import occultation, scdl, validation
-from ckanext.budgetod.totem.errors import BudgetodError, DocumentError
-from ckanext.budgetod.totem.messages import Bilingual
-from ckanext.budgetod.totem.reader import DocumentHeader
+from ckanext.budgetod.core.totem import occultation
+from ckanext.budgetod.core.scdl import conversion, validation
+from ckanext.budgetod.core.errors import BudgetodError, DocumentError
+from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.totem.reader import DocumentHeader
 
 ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT = "scdl", "totem", "report"
 GROUPING_BUDGET, GROUPING_DOCUMENT = "budget", "document"
@@ -141,11 +142,11 @@ def convert(totem_path: str, workdir: str, *, source: str, sha256: str) -> Conve
     options = settings.current()
     totem_path, occulted = occult(totem_path, workdir)
     csv_path = os.path.join(workdir, "scdl.csv")
-    result = scdl.convert_document(
+    result = conversion.convert_document(
         totem_path, csv_path, plans=options.plans_de_comptes, cache_dir=options.cache_dir,
         allow_private=options.allow_private_urls, max_bytes=options.max_document_size,
         timeout=options.http_timeout)
-    report = scdl.validate_output(result, options.scdl_schema, cache_dir=options.cache_dir,
+    report = conversion.validate_output(result, options.scdl_schema, cache_dir=options.cache_dir,
                                   allow_private=options.allow_private_urls)
     schema = validation.load_schema(options.scdl_schema, cache_dir=options.cache_dir,
                                     allow_private=options.allow_private_urls)

@@ -18,8 +18,8 @@ import ckan.plugins.toolkit as tk
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.harvester import jobs, publish
-from ckanext.budgetod.totem import messages
-from ckanext.budgetod.totem.errors import BudgetodError
+from ckanext.budgetod.core import messages
+from ckanext.budgetod.core.errors import BudgetodError
 
 EXIT_OK, EXIT_ERRORS = 0, 1
 

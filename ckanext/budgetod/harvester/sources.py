@@ -30,7 +30,7 @@ whose documents were withdrawn. ``retrieve_document`` is the fetch stage: it
 writes one document to a file, with conditional requests.
 
 This module imports nothing from CKAN: the harvester plugin wraps it. All
-network access goes through ``ckanext.budgetod.totem.fetch.http_get``, which
+network access goes through ``ckanext.budgetod.core.net.fetch.http_get``, which
 enforces timeouts, size caps and the refusal of private addresses; every
 message is given in French and English (``Bilingual``).
 """
@@ -54,9 +54,9 @@ from urllib.parse import quote, unquote, urlencode, urljoin, urlsplit, urlunspli
 import re2
 from lxml import etree
 
-from ..totem.errors import BudgetodError
-from ..totem.fetch import FetchError, NotFound, http_get
-from ..totem.messages import Bilingual
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net.fetch import FetchError, NotFound, http_get
+from ckanext.budgetod.core.messages import Bilingual
 
 log = logging.getLogger(__name__)
 

@@ -13,9 +13,9 @@ from ckan.lib import uploader
 from ckanext.budgetod import __version__, settings
 from ckanext.budgetod.datagouv import sync as datagouv_sync
 from ckanext.budgetod.harvester import publish
-from ckanext.budgetod.totem import collectivite, summary
-from ckanext.budgetod.totem.errors import BudgetodError
-from ckanext.budgetod.totem.messages import Bilingual
+from ckanext.budgetod.core.scdl import collectivite, summary
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.messages import Bilingual
 
 
 @tk.side_effect_free
@@ -32,7 +32,7 @@ def summary_cache_dir() -> str:
 @tk.side_effect_free
 def budgetod_budget_summary(context: dict, data_dict: dict) -> dict[str, Any]:
     """The aggregates a budget visualisation shows, computed from an SCDL budget CSV stored on
-    this portal (see ``ckanext.budgetod.totem.summary``); amounts are decimal strings.
+    this portal (see ``ckanext.budgetod.core.scdl.summary``); amounts are decimal strings.
 
     :param resource_id: the CSV resource
     """
@@ -134,7 +134,7 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
 def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, Any]:
     """A budget across every exercice published on this portal: series by year, execution,
     population and per-inhabitant figures, the document's ratios, nomenclature breaks, peers (see
-    ``ckanext.budgetod.totem.collectivite``); amounts are decimal strings. Only the documents the
+    ``ckanext.budgetod.core.scdl.collectivite``); amounts are decimal strings. Only the documents the
     user may see count, the budget's and its peers'.
 
     :param id: the budget's SIRET

@@ -9,7 +9,7 @@ import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
-from ckanext.budgetod.totem import summary
+from ckanext.budgetod.core.scdl import summary
 from ckanext.budgetod.view import collectivite_page, helpers
 from ckanext.budgetod.view.blueprint import budgets
 

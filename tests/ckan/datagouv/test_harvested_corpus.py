@@ -8,7 +8,7 @@ from ckan.tests import factories, helpers
 
 from ckanext.budgetod.datagouv import model as state
 from ckanext.budgetod.datagouv import sync
-from ckanext.budgetod.totem.reader import read_header
+from ckanext.budgetod.core.totem.reader import read_header
 
 from tests.ckan.harvester.conftest import (SAMPLE_DATASETS, SHARED_TOTEM, by_role, create_source, harvest,
                                            stored_file)

@@ -13,7 +13,7 @@ import ckan.plugins as plugins
 from ckan.lib import uploader
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.totem.occultation import occult_document
+from ckanext.budgetod.core.totem.occultation import occult_document
 from ckanext.harvest import queue
 from ckanext.harvest.model import HarvestJob
 from ckanext.harvest.tests.lib import run_harvest_job

@@ -10,9 +10,9 @@ import pytest
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import helpers
 
-from ckanext.budgetod.totem.occultation import occult_document
-from ckanext.budgetod.totem.reader import read_header
-from ckanext.budgetod.totem.scdl import convert_document
+from ckanext.budgetod.core.totem.occultation import occult_document
+from ckanext.budgetod.core.totem.reader import read_header
+from ckanext.budgetod.core.scdl.conversion import convert_document
 from tests.ckan.harvester.conftest import (SAMPLE_DATASETS, SHARED_TOTEM, by_role, create_source, dataset,
                                            harvest, stored_file)
 from tests.ckan.harvester.test_uploads import editor_dataset, run_background_jobs, siblings, upload  # noqa: F401

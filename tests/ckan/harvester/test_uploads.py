@@ -11,7 +11,7 @@ import ckan.lib.jobs as jobs
 from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
 
-from ckanext.budgetod.totem import validation
+from ckanext.budgetod.core.scdl import validation
 from tests.ckan.harvester.conftest import SCHEMA, SHARED_TOTEM, stored_file
 
 pytestmark = pytest.mark.usefixtures("harvest_db", "with_test_worker", "clean_queues")

@@ -15,7 +15,7 @@ from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
 
 from ckanext.budgetod.harvester import publish
-from ckanext.budgetod.totem.fetch import file_digest
+from ckanext.budgetod.core.net.fetch import file_digest
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 SHARED_TOTEM = SHARED_DATA / "totem"

@@ -11,7 +11,7 @@ import pytest
 import ckan.plugins.toolkit as tk
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.totem import collectivite
+from ckanext.budgetod.core.scdl import collectivite
 
 from tests.totem.totem_factory import Line, totem_document
 

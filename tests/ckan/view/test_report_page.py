@@ -14,7 +14,7 @@ from ckan.tests import factories, helpers
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.harvester import publish
-from ckanext.budgetod.totem import validation
+from ckanext.budgetod.core.scdl import validation
 
 from .conftest import resource_of, upload
 

@@ -32,9 +32,9 @@ from typing import BinaryIO, Callable
 import yaml
 from lxml import etree
 
-from .errors import BudgetodError
-from .errors import DocumentError
-from .reader import DEFAULT_MAX_BYTES, SAFE_PARSER_OPTIONS, TotemReader, shown
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, SAFE_PARSER_OPTIONS, TotemReader, shown
 
 DEFAULT_RULES_PATH = str(Path(__file__).with_name("occultation_rules.yaml"))
 CHUNK_SIZE = 1 << 20

@@ -6,7 +6,7 @@ without a traceback.
 """
 from __future__ import annotations
 
-from . import messages
+from ckanext.budgetod.core import messages
 
 
 class BudgetodError(Exception):

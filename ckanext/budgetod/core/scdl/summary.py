@@ -37,9 +37,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Callable
 
-from .errors import BudgetodError
-from .messages import Bilingual
-from .scdl import SCDL_FIELDS
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.scdl.conversion import SCDL_FIELDS
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
 SUMMARY_VERSION = 2

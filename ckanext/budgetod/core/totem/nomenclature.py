@@ -30,9 +30,9 @@ from typing import Callable, Iterator, TypeVar
 
 from lxml import etree
 
-from . import messages
-from .errors import DocumentError, NomenclatureError
-from .reader import MAX_VALUE_LENGTH, PROLOG_LIMIT, check_prolog, shown
+from ckanext.budgetod.core import messages
+from ckanext.budgetod.core.errors import DocumentError, NomenclatureError
+from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, PROLOG_LIMIT, check_prolog, shown
 
 DEFAULT_PLANS_BASE = "http://odm-budgetaire.org/composants/normes"
 PLANS_ENV = "BUDGETOD_PLANS_DE_COMPTES"
@@ -225,7 +225,7 @@ def plan_of_year(base: str, norme: str, declinaison: str, year: int, *, cache_di
 
 
 def _locate(base, relative, *, cache_dir, allow_private, timeout) -> str | None:
-    from .fetch import NotFound, open_location  # network machinery only when a plan is needed
+    from ckanext.budgetod.core.net.fetch import NotFound, open_location  # network machinery only when a plan is needed
 
     try:
         return open_location(base, relative, cache_dir=cache_dir, allow_private=allow_private,

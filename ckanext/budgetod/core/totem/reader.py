@@ -24,7 +24,7 @@ from typing import Iterator, NamedTuple
 
 from lxml import etree
 
-from .errors import DocumentError
+from ckanext.budgetod.core.errors import DocumentError
 
 TOTEM_NAMESPACE = "http://www.minefi.gouv.fr/cp/demat/docbudgetaire"
 DEFAULT_MAX_BYTES = 256 * 2**20

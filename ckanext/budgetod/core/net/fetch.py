@@ -38,8 +38,8 @@ from typing import Mapping
 from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import url2pathname
 
-from .messages import Bilingual
-from .errors import BudgetodError
+from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.errors import BudgetodError
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 64 * 2**20

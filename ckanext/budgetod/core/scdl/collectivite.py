@@ -50,11 +50,11 @@ from typing import Callable
 
 from lxml import etree
 
-from .errors import DocumentError
-from .messages import Bilingual
-from .reader import DEFAULT_MAX_BYTES, MAX_VALUE_LENGTH, SAFE_PARSER_OPTIONS, TOTEM_NAMESPACE, read_header, shown
-from .summary import NotScdlBudget, cached_json
-from .summary import read_header as read_csv_header
+from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, MAX_VALUE_LENGTH, SAFE_PARSER_OPTIONS, TOTEM_NAMESPACE, read_header, shown
+from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
+from ckanext.budgetod.core.scdl.summary import read_header as read_csv_header
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
 COLLECTIVITE_SUMMARY_VERSION = 1

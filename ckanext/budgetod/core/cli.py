@@ -18,10 +18,10 @@ from typing import Callable
 
 import click
 
-from . import messages
-from .errors import BudgetodError
-from .nomenclature import DEFAULT_PLANS_BASE, default_plans_base
-from .reader import DEFAULT_MAX_BYTES
+from ckanext.budgetod.core import messages
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.totem.nomenclature import DEFAULT_PLANS_BASE, default_plans_base
+from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES
 
 EXIT_OK, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
 _LANG_META_KEY = "budgetod.lang"
@@ -211,7 +211,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     def validate(csv_file, schema, as_json, lang, debug):
         lang = _language(lang)
         try:
-            from .validation import format_summary, validate_csv
+            from ckanext.budgetod.core.scdl.validation import format_summary, validate_csv
 
             config = current_settings()
             report = validate_csv(csv_file, schema or config.schema, cache_dir=config.cache_dir,
@@ -235,8 +235,8 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
         lang = _language(lang)
         config = current_settings()
         try:
-            from .occultation import load_rules, occult_document
-            from .reader import inspect_document
+            from ckanext.budgetod.core.totem.occultation import load_rules, occult_document
+            from ckanext.budgetod.core.totem.reader import inspect_document
 
             limit = max_bytes or config.max_bytes
             info = inspect_document(totem_file, max_bytes=limit).to_dict()
@@ -267,7 +267,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
         documents = _documents(inputs)
         several = len(inputs) > 1 or os.path.isdir(inputs[0])
         try:
-            from .occultation import load_rules
+            from ckanext.budgetod.core.totem.occultation import load_rules
 
             loaded_rules = load_rules(rules or config.rules_path())
             if not documents:
@@ -307,7 +307,7 @@ def _convert_one(document, target, config: Settings, *, plans, schema, validate,
     import shutil
     import tempfile
 
-    from .scdl import convert_document, validate_output
+    from ckanext.budgetod.core.scdl.conversion import convert_document, validate_output
 
     status = EXIT_OK
     stdout = click.get_binary_stream("stdout")
@@ -351,7 +351,7 @@ def _convert_one(document, target, config: Settings, *, plans, schema, validate,
 
 def _occult_one(document: str, target: str | None, rules, *, max_bytes: int, lang: str, debug: bool) -> int:
     """Occult one document into ``target`` (None: standard output); returns its exit status."""
-    from .occultation import occult_document
+    from ckanext.budgetod.core.totem.occultation import occult_document
 
     try:
         if target is not None and os.path.exists(target) and os.path.samefile(document, target):

@@ -24,9 +24,9 @@ from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from . import fetch
-from .errors import BudgetodError
-from .messages import Bilingual
+from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.messages import Bilingual
 
 DEFAULT_SCHEMA_URL = "https://schema.data.gouv.fr/schemas/scdl/budget/0.8.3/schema.json"
 SCHEMA_ENV = "BUDGETOD_SCDL_SCHEMA"

@@ -33,9 +33,9 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from . import messages
-from .nomenclature import OtherYears, PlanLookup, default_plans_base, find_plan, plan_of_year
-from .reader import DEFAULT_MAX_BYTES, BudgetLine, DocumentHeader, DocumentInfo, TotemReader, shown
+from ckanext.budgetod.core import messages
+from ckanext.budgetod.core.totem.nomenclature import OtherYears, PlanLookup, default_plans_base, find_plan, plan_of_year
+from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, BudgetLine, DocumentHeader, DocumentInfo, TotemReader, shown
 
 SCDL_FIELDS = (
     "BGT_NATDEC", "BGT_ANNEE", "BGT_SIRET", "BGT_NOM",
@@ -344,7 +344,7 @@ def _write_csv(stream: BinaryIO, builder: RowBuilder, reader: TotemReader) -> in
 def validate_output(result: ConversionResult, schema: str | None = None, *, cache_dir: str | None = None,
                     allow_private: bool = False):
     """Validate a converted CSV file and record the outcome in ``result.validation``."""
-    from .validation import validate_csv  # frictionless is heavy: only when validating
+    from ckanext.budgetod.core.scdl.validation import validate_csv  # frictionless is heavy: only when validating
 
     report = validate_csv(result.output, schema, cache_dir=cache_dir, allow_private=allow_private)
     result.validation = report.to_dict()

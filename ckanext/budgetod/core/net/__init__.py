@@ -1,0 +1,1 @@
+"""Outbound HTTP under the portal's limits: address checks, timeouts, size caps."""

@@ -1,4 +1,0 @@
-"""``python -m ckanext.budgetod.totem``: the ``budgetod`` command line."""
-from .cli import main
-
-main()
