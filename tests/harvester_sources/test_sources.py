@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from ckanext.budgetod.harvester import sources as sources_module
+from ckanext.budgetod.harvester.sources import archive as archive_module
 from ckanext.budgetod.harvester.sources import (
     DocumentRef,
     FetchOptions,
@@ -583,7 +583,7 @@ def forbid_zipfile(monkeypatch):
     """Fails the test if zipfile parses an archive from now on: the refusal must come from the end record alone."""
     def refuse(*args, **kwargs):
         raise AssertionError("zipfile parsed the central directory")
-    monkeypatch.setattr(sources_module.zipfile, "ZipFile", refuse)
+    monkeypatch.setattr(archive_module.zipfile, "ZipFile", refuse)
 
 
 def test_entries_declared_beyond_the_cap_are_refused_before_the_directory_is_parsed(server, monkeypatch):

@@ -1,0 +1,48 @@
+"""Where budget documents live: harvest source kinds, their configuration, listing and retrieval.
+
+A harvest source is a URL plus an optional JSON configuration. Five kinds of
+location are understood:
+
+``file``
+    one TOTEM document;
+``index``
+    an HTML page or directory listing whose links to ``.xml`` / ``.zip`` files
+    on the same host are the documents (depth 1: a linked archive is expanded
+    into its entries, other pages are not followed);
+``zip``
+    an archive whose ``.xml`` entries are the documents;
+``ckan``
+    a dataset (``…/dataset/<name>``) or organisation (``…/organization/<name>``)
+    of a remote CKAN portal, read through its action API;
+``udata``
+    a dataset (``…/datasets/<slug-or-id>/``) or organisation
+    (``…/organizations/<slug-or-id>/``) of data.gouv.fr or another udata
+    portal, read through its API v1.
+
+The kind comes from the configuration (``"kind"``), else from the URL (its
+extension, or the CKAN / udata page shapes), else from the content the URL
+serves (archive, XML document or HTML page).
+
+``list_documents`` is the gather stage: it names every document of a source
+as a ``DocumentRef`` and raises ``SourceError`` when the source cannot be read
+completely, so that a harvester never mistakes an unreadable source for one
+whose documents were withdrawn. ``retrieve_document`` is the fetch stage: it
+writes one document to a file, with conditional requests.
+
+This package imports nothing from CKAN: the harvester plugin wraps it. One module per
+stage or kind: ``config``, ``listing`` (gather), ``index``, ``archive``, ``catalogue`` (ckan,
+udata), ``retrieval`` (fetch), and ``common``. All
+network access goes through ``ckanext.budgetod.core.net.fetch.http_get``, which
+enforces timeouts, size caps and the refusal of private addresses; every
+message is given in French and English (``Bilingual``).
+"""
+from .archive import UnsafeArchive
+from .common import DocumentRef, FetchOptions, Retrieved, SourceError, normalise_url
+from .config import SourceConfig, SourceConfigError, parse_source_config
+from .listing import list_documents
+from .retrieval import retrieve_document
+
+__all__ = [
+    "DocumentRef", "FetchOptions", "Retrieved", "SourceConfig", "SourceConfigError", "SourceError",
+    "UnsafeArchive", "list_documents", "normalise_url", "parse_source_config", "retrieve_document",
+]

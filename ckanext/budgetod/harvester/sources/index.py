@@ -1,0 +1,112 @@
+"""``index`` sources: the links to ``.xml`` and ``.zip`` files of an HTML page on the same host."""
+from __future__ import annotations
+
+import io
+import logging
+import re
+from urllib.parse import urlsplit
+
+from lxml import etree
+
+from .archive import _fetch_archive
+from .common import (
+    _CHUNK_SIZE,
+    DocumentRef,
+    FetchOptions,
+    _absolute_web_url,
+    _Collected,
+    _extension,
+    _plain_document,
+    _too_many_documents,
+    normalise_url,
+)
+
+log = logging.getLogger(__name__)
+
+
+# The charsets an index page may declare in its Content-Type, by libxml2's name. Any other
+# ("punycode", "idna", "utf-7"… which Python decodes slowly, with exceptions or into markup
+# the bytes do not show) is ignored: the page is read as UTF-8, as when none is declared.
+_PAGE_ENCODINGS = {
+    "utf-8": "UTF-8", "utf8": "UTF-8", "us-ascii": "UTF-8", "ascii": "UTF-8",
+    "iso-8859-1": "ISO-8859-1", "iso8859-1": "ISO-8859-1", "latin1": "ISO-8859-1", "latin-1": "ISO-8859-1",
+    "iso-8859-15": "ISO-8859-15", "windows-1252": "WINDOWS-1252", "cp1252": "WINDOWS-1252",
+}
+
+
+class _LinkCollector:
+    """Parser target collecting ``<a href>`` targets and the first ``<base href>``.
+
+    It is fed by libxml2's HTML parser (lxml), which tolerates broken markup in linear time
+    (``html.parser`` is super-linear on some malformed pages) and builds no tree.
+    """
+
+    def __init__(self):
+        self.base_href: str | None = None
+        self.hrefs: list[str] = []
+
+    def start(self, tag, attrib):
+        href = attrib.get("href")
+        if not href:
+            return
+        if tag == "a":
+            self.hrefs.append(href.strip())
+        elif tag == "base" and self.base_href is None:
+            self.base_href = href.strip()
+
+    def end(self, tag):
+        pass
+
+    def data(self, data):
+        pass
+
+    def close(self):
+        return self
+
+
+def page_encoding(content_type: str) -> str:
+    """The page's encoding: the Content-Type's charset when it is an accepted one, else UTF-8."""
+    match = re.search(r"charset=[\"']?([A-Za-z0-9._-]+)", content_type)
+    return _PAGE_ENCODINGS.get(match.group(1).lower(), "UTF-8") if match else "UTF-8"
+
+
+def _collect_links(response) -> _LinkCollector:
+    collector = _LinkCollector()
+    parser = etree.HTMLParser(target=collector, encoding=page_encoding(response.headers.get("content-type", "")),
+                              no_network=True, remove_comments=True, remove_pis=True)
+    with open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"") as body:
+        try:
+            while chunk := body.read(_CHUNK_SIZE):
+                parser.feed(chunk)
+            parser.close()
+        except etree.LxmlError:
+            pass  # nothing parseable (an empty page): no link
+    return collector
+
+
+def _list_index(url: str, final_url: str, collector: _LinkCollector, options: FetchOptions) -> list[DocumentRef]:
+    base = (_absolute_web_url(final_url, collector.base_href) if collector.base_href else None) or final_url
+    # The page may have been redirected (www., https): both hosts count as "the same host".
+    hosts = {urlsplit(url).hostname, urlsplit(final_url).hostname}
+    documents = _Collected(url, options)
+    archives: dict[str, None] = {}
+    for href in collector.hrefs:
+        link = _absolute_web_url(base, href)
+        if link is None:
+            continue
+        extension = _extension(link)
+        if extension not in ("xml", "zip"):
+            continue
+        if urlsplit(link).hostname not in hosts:
+            log.info("%s: link to another host ignored: %s", url, link)
+            continue
+        if extension == "xml":
+            documents.add([_plain_document(link)])
+        else:
+            archives.setdefault(normalise_url(link))
+            if len(archives) > options.max_documents:
+                raise _too_many_documents(url, options)
+    for archive_url in archives:
+        with _fetch_archive(archive_url, options) as archive:
+            documents.add(archive.documents())
+    return documents

@@ -1,0 +1,49 @@
+"""The fetch stage: one document written to a file, with conditional requests (``retrieve_document``)."""
+from __future__ import annotations
+
+import os
+
+from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.net.fetch import FetchError, http_get
+
+from .archive import _ArchiveNotModified, _fetch_archive
+from .common import DocumentRef, FetchOptions, Retrieved, _require_ok
+
+
+def retrieve_document(ref: DocumentRef, destination: str, *, options: FetchOptions,
+                      etag: str | None = None, last_modified: str | None = None) -> Retrieved:
+    """Write the document to ``destination`` (atomically) unless the server says it is unchanged.
+
+    ``etag`` / ``last_modified`` are the validators of the previous retrieval
+    (for an archive entry, the archive's). Raises ``FetchError`` (``NotFound``
+    when the document or entry is gone, ``RefusedLocation`` for a refused
+    address) or ``UnsafeArchive``.
+    """
+    if ref.member is None:
+        return _retrieve_plain(ref.url, destination, options, etag, last_modified)
+    try:
+        archive = _fetch_archive(ref.url, options, etag=etag, last_modified=last_modified)
+    except _ArchiveNotModified:
+        return Retrieved(True, None, 0, etag, last_modified, ref.url)
+    with archive:
+        sha256, size = archive.extract(ref.member, destination, options.max_bytes)
+        return Retrieved(False, sha256, size, archive.etag, archive.last_modified, archive.final_url)
+
+
+def _retrieve_plain(url: str, destination: str, options: FetchOptions, etag: str | None,
+                    last_modified: str | None) -> Retrieved:
+    with http_get(url, timeout=options.timeout, max_bytes=options.max_bytes,
+                  allow_private=options.allow_private, if_none_match=etag, if_modified_since=last_modified,
+                  spool_dir=os.path.dirname(os.path.abspath(destination))) as response:
+        if response.not_modified:
+            if not (etag or last_modified):
+                # Nothing to compare with: "unchanged" would leave the caller without a document.
+                raise FetchError(response.final_url, Bilingual(
+                    "le serveur a répondu HTTP 304 (non modifié) à une requête non conditionnelle",
+                    "server answered HTTP 304 (not modified) to an unconditional request"))
+            return Retrieved(True, None, 0, response.etag or etag, response.last_modified or last_modified,
+                             response.final_url)
+        _require_ok(response)
+        response.save_to(destination)
+        return Retrieved(False, response.sha256, response.size, response.etag, response.last_modified,
+                         response.final_url)
