@@ -1,6 +1,6 @@
 """Fuzz the TOTEM reader and the SCDL conversion path (a bench tool: never run in CI).
 
-What is fuzzed is what a harvest (``harvester/publish.convert``) and ``budgetod convert --report``
+What is fuzzed is what a harvest (``portal/publish.convert``) and ``budgetod convert --report``
 run on a third-party document: ``scdl.convert_document`` (hardened reading, plan de comptes
 lookup, CSV writing) then ``scdl.validate_output`` (frictionless against the SCDL schema), the
 JSON report in French and English; plus ``reader.inspect_document`` (``budgetod inspect``).
@@ -1071,7 +1071,7 @@ class Runner:
 
     @staticmethod
     def _published_report(result, report) -> dict:
-        """What harvester/publish.convert builds (without CKAN)."""
+        """What portal/publish.convert builds (without CKAN)."""
         document = result.info.to_dict()
         return {
             "document_key": result.info.header.document_key,

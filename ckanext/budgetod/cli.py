@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.datagouv.cli import datagouv
-from ckanext.budgetod.harvester.republish import republish_all
+from ckanext.budgetod.portal.republish import republish_all
 from ckanext.budgetod.core.cli import build_cli
 
 

@@ -1,5 +1,6 @@
-"""The `budgetod` CKAN plugin: configuration, translations, actions, the `ckan budgetod` CLI, and
-the data.gouv.fr sync queued when a dataset changes (see ``datagouv/jobs.py``).
+"""The `budgetod` CKAN plugin: configuration, translations, actions, the `ckan budgetod` CLI, the
+conversion of hand-uploaded TOTEM documents (see ``portal/uploads.py``), and the data.gouv.fr sync
+queued when a dataset changes (see ``datagouv/jobs.py``).
 
 Everything here is a thin layer over the pure domain in `ckanext.budgetod.core`."""
 from __future__ import annotations
@@ -14,6 +15,7 @@ from ckanext.budgetod import cli
 from ckanext.budgetod.datagouv import helpers as datagouv_helpers
 from ckanext.budgetod.datagouv import jobs as datagouv_jobs
 from ckanext.budgetod.logic import action, auth
+from ckanext.budgetod.portal import uploads
 
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
@@ -28,6 +30,7 @@ class BudgetodPlugin(plugins.SingletonPlugin, DefaultTranslation):
     plugins.implements(plugins.IConfigurer)
     plugins.implements(plugins.IConfigurable)
     plugins.implements(plugins.IPackageController, inherit=True)
+    plugins.implements(plugins.IResourceController, inherit=True)
 
     # IConfigurer
 
@@ -49,6 +52,14 @@ class BudgetodPlugin(plugins.SingletonPlugin, DefaultTranslation):
 
     def after_dataset_delete(self, context, pkg_dict) -> None:
         datagouv_jobs.dataset_changed(pkg_dict["id"])
+
+    # IResourceController: an XML resource added or changed by hand may be a TOTEM document.
+
+    def after_resource_create(self, context, resource) -> None:
+        uploads.enqueue_if_uploaded_totem(resource)
+
+    def after_resource_update(self, context, resource) -> None:
+        uploads.enqueue_if_uploaded_totem(resource)
 
     def i18n_directory(self) -> str:
         # An installed wheel carries the compiled catalogues inside the package (see setup.py);

@@ -99,7 +99,7 @@ def spoil(csv_path: str, schema: str) -> dict:
     import csv
     import io
 
-    from ckanext.budgetod.harvester import publish
+    from ckanext.budgetod.portal import publish
     from ckanext.budgetod.core.scdl import validation
 
     with open(csv_path, encoding="utf-8", newline="") as stream:
@@ -119,7 +119,7 @@ def spoil(csv_path: str, schema: str) -> dict:
 def publish_document(app, portal: Portal, stem: str, organization_id: str) -> dict:
     """Publish a sample document; the stem "<sample>-invalid" publishes that sample spoiled (see spoil)."""
     from ckanext.budgetod import settings
-    from ckanext.budgetod.harvester import publish
+    from ckanext.budgetod.portal import publish
     from ckanext.budgetod.core.net.fetch import file_digest
 
     invalid = stem.endswith(INVALID_SUFFIX)

@@ -22,7 +22,7 @@ from ckan.tests import factories, helpers
 from ckanext.harvest.model import HarvestJob
 
 from ckanext.budgetod.datagouv import jobs as datagouv_jobs
-from ckanext.budgetod.datagouv import model as state
+from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.logic import action
 from tests.ckan.datagouv.conftest import empty_jobs_queue  # noqa: F401 (fixture)
 from tests.ckan.view.conftest import (  # noqa: F401 (fixtures)

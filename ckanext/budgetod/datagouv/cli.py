@@ -8,13 +8,12 @@ import contextlib
 import sys
 from typing import NoReturn
 
-import click
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import click
 
-from ckanext.budgetod.datagouv import model as state
 from ckanext.budgetod.datagouv import sync
+from ckanext.budgetod.datagouv.sync import state
 
 
 def _in_portal_language():

@@ -63,14 +63,14 @@ from ckanext.budgetod.core.net.fetch import (
     USER_AGENT,
     FetchError,
     FetchTimeout,
+    PinnedHTTPConnection,
+    PinnedHTTPSConnection,
     RefusedLocation,
+    Target,
     # The connection helpers of the project's HTTP client: the address checks and the
     # pinned connections exist once.
     checked_addresses,
-    PinnedHTTPConnection,
-    PinnedHTTPSConnection,
     read_body,
-    Target,
 )
 
 log = logging.getLogger(__name__)

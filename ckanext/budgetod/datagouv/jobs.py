@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import logging
 
-import sqlalchemy as sa
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
 
-from ckanext.budgetod.datagouv import model as state
 from ckanext.budgetod.datagouv import sync
+from ckanext.budgetod.datagouv.sync import state
 
 log = logging.getLogger(__name__)
 

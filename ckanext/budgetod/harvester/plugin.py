@@ -33,7 +33,8 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.harvester import jobs, metadata, publish, sources
+from ckanext.budgetod.harvester import sources
+from ckanext.budgetod.portal import metadata, publish
 from ckanext.budgetod.core.errors import BudgetodError
 
 log = logging.getLogger(__name__)
@@ -188,7 +189,6 @@ def _invalid(url: str, doc: publish.ConvertedDocument) -> str:
 
 class BudgetodHarvester(HarvesterBase):
     plugins.implements(plugins.IConfigurable)
-    plugins.implements(plugins.IResourceController, inherit=True)
 
     # IConfigurable
 
@@ -200,14 +200,6 @@ class BudgetodHarvester(HarvesterBase):
         register = model.Package.get_license_register()
         if LICENCE_OUVERTE_2["id"] not in register.keys():
             register.licenses.append(License(dict(LICENCE_OUVERTE_2)))
-
-    # IResourceController
-
-    def after_resource_create(self, context, resource) -> None:
-        jobs.enqueue_if_uploaded_totem(resource)
-
-    def after_resource_update(self, context, resource) -> None:
-        jobs.enqueue_if_uploaded_totem(resource)
 
     # IHarvester
 

@@ -12,7 +12,7 @@ from ckan.lib import uploader
 
 from ckanext.budgetod import __version__, settings
 from ckanext.budgetod.datagouv import sync as datagouv_sync
-from ckanext.budgetod.harvester import publish
+from ckanext.budgetod.portal import publish
 from ckanext.budgetod.core.scdl import collectivite, summary
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual

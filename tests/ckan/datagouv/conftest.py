@@ -2,7 +2,7 @@
 (tests/datagouv/standin.py), which checks every request against the real API's swagger.
 
 Budget datasets are built here with CKAN's actions, shaped as the harvester publishes them
-(ckanext/budgetod/harvester/publish.py), so that these tests do not depend on harvesting.
+(ckanext/budgetod/portal/publish.py), so that these tests do not depend on harvesting.
 """
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ import json
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.datagouv import model as state
+from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.datagouv import sync
 from ckanext.budgetod.core.totem.reader import read_header
 

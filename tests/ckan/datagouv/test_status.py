@@ -8,7 +8,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.datagouv import model as state
+from ckanext.budgetod.datagouv.sync import state
 
 from .conftest import MOHON_CFU, ckan_process, ended, sync_all
 

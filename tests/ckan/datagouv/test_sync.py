@@ -12,7 +12,7 @@ from ckan.tests import helpers
 
 from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestSource
 
-from ckanext.budgetod.datagouv import model as state
+from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.datagouv import sync
 
 from tests.datagouv.standin import Fault, UdataStandIn

@@ -9,7 +9,7 @@ import pytest
 
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.datagouv import model as state
+from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.datagouv import sync
 
 from .conftest import API_KEY, MOHON_CFU, SAINT_MALO_BP

@@ -9,7 +9,7 @@ import pytest
 import ckan.model as model
 
 from ckanext.budgetod.datagouv import jobs
-from ckanext.budgetod.datagouv import model as state
+from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.datagouv import sync
 from tests.datagouv.standin import Fault, UdataStandIn
 

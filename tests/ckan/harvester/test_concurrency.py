@@ -11,7 +11,7 @@ import ckan.model as model
 import ckan.plugins as plugins
 from ckan.tests import helpers
 
-from ckanext.budgetod.harvester import publish
+from ckanext.budgetod.portal import publish
 from ckanext.harvest import queue
 from ckanext.harvest.model import HarvestJob, HarvestObject
 from tests.ckan.harvester.conftest import SHARED_TOTEM, create_source, dataset

@@ -9,7 +9,7 @@ import pytest
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import helpers
 
-from ckanext.budgetod.harvester import publish
+from ckanext.budgetod.portal import publish
 from ckanext.budgetod.core.scdl import validation
 from tests.ckan.harvester.conftest import (BROKEN, SAMPLE_DATASETS, SCHEMA, SHARED_TOTEM, by_role, create_source,
                                            dataset, harvest, occulted, stored_file)

@@ -9,7 +9,7 @@ import yaml
 
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.harvester import metadata
+from ckanext.budgetod.portal import metadata
 from tests.ckan.harvester.conftest import SHARED_TOTEM, create_source, dataset, harvest
 from tests.harvester_sources.servers import LocalServer
 

@@ -9,7 +9,7 @@ import pytest
 from ckan.lib import search
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.harvester import publish
+from ckanext.budgetod.portal import publish
 from tests.ckan.harvester.conftest import SHARED_TOTEM, by_role, create_source, dataset, harvest, stored_file
 from tests.harvester_sources.servers import LocalServer
 

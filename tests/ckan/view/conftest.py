@@ -1,4 +1,4 @@
-"""Budget datasets as the harvester publishes them (see ckanext/budgetod/harvester/publish.py),
+"""Budget datasets as the harvester publishes them (see ckanext/budgetod/portal/publish.py),
 made here with CKAN actions from the sample documents converted by the real converter."""
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ import ckan.plugins.toolkit as tk
 from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
 
-from ckanext.budgetod.harvester import publish
+from ckanext.budgetod.portal import publish
 from ckanext.budgetod.core.net.fetch import file_digest
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"

@@ -13,7 +13,7 @@ import pytest
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.harvester import publish
+from ckanext.budgetod.portal import publish
 from ckanext.budgetod.core.scdl import validation
 
 from .conftest import resource_of, upload

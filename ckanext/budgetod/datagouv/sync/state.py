@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import datetime
 
-import sqlalchemy as sa
-from sqlalchemy.dialects import postgresql
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 
 STATUS_PENDING, STATUS_OK, STATUS_ERROR = "pending", "ok", "error"
 
@@ -44,7 +43,7 @@ class DatagouvSync(tk.BaseModel):
     udata_dataset_id = sa.Column(sa.UnicodeText)
     # CKAN resource id -> {"id": udata resource id, "file": digest of the file uploaded, or null}.
     udata_resources = sa.Column(postgresql.JSONB, nullable=False, default=dict)
-    # Fingerprint of everything the last successful sync published (see sync.fingerprint).
+    # Fingerprint of everything the last successful sync published (see synchroniser.fingerprint).
     content_hash = sa.Column(sa.UnicodeText)
 
     def as_dict(self) -> dict:

@@ -17,7 +17,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.harvester import jobs, publish
+from ckanext.budgetod.portal import publish, uploads
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import BudgetodError
 
@@ -77,4 +77,4 @@ def _rebuild_uploaded_siblings(dataset_id: str, resource_ids: set[str], user: st
                                             {"id": dataset_id})
     for resource in dataset["resources"]:
         if resource["id"] in resource_ids:
-            jobs.enqueue_if_uploaded_totem(resource)
+            uploads.enqueue_if_uploaded_totem(resource)

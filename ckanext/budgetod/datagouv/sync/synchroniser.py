@@ -1,9 +1,4 @@
-"""What a budget dataset becomes on data.gouv.fr, and the idempotent sync that makes udata match it.
-
-Mapping. One udata dataset per CKAN dataset, recognised by its extra ``budgetod:dataset`` (the CKAN
-dataset id); each CKAN resource becomes one udata resource recognised by ``budgetod:resource`` (the
-CKAN resource id). The SCDL CSV is uploaded with its ``schema``; the other resources are remote
-links to the portal, or uploads too with ``ckanext.budgetod.datagouv.upload_all``.
+"""The idempotent sync that makes a udata dataset match a budget dataset.
 
 Algorithm (``Synchroniser.sync``):
 
@@ -27,121 +22,49 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import json
 import logging
-import os
-import re
-import unicodedata
 from dataclasses import dataclass, field
 from typing import Callable, Iterator
 
+import ckan.model as model
+import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
-import ckan.model as model
-import ckan.plugins as plugins
-import ckan.plugins.toolkit as tk
-from ckan.lib import uploader
-
-from ckanext.budgetod.datagouv import model as state
-from ckanext.budgetod.datagouv.client import AmbiguousWriteError, UdataClient, UdataError
-from ckanext.budgetod.harvester import publish
-from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.net.fetch import file_digest
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.datagouv.client import (
+    AmbiguousWriteError,
+    UdataClient,
+    UdataError,
+)
+
+from . import state
+from .mapping import (
+    KEY_DATASET,
+    KEY_RESOURCE,
+    SPATIAL_MISSING,
+    Wanted,
+    WantedResource,
+    _checksum,
+    _differences,
+    _extra,
+    _merged,
+    wanted_dataset,
+)
+from .targets import (
+    API_KEY_ENV,
+    OPTION,
+    ORGANIZATIONS_OPTION,
+    Options,
+    SyncError,
+    bilingual,
+    target_organization,
+)
 
 log = logging.getLogger(__name__)
 
-OPTION = "ckanext.budgetod.datagouv."
-API_KEY_ENV = "BUDGETOD_DATAGOUV_API_KEY"
-# A dataset extra naming the udata organisation, for datasets no harvest source publishes.
-ORGANIZATION_EXTRA = "budgetod_datagouv_organization"
-# Sysadmins tie each portal organisation to the one udata organisation its datasets may go to.
-ORGANIZATIONS_OPTION = OPTION + "organizations"
-KEY_DATASET = "budgetod:dataset"
-KEY_PORTAL_URL = "budgetod:portal_url"
-KEY_RESOURCE = "budgetod:resource"
-KEY_DOCUMENT = "budgetod:document"
-KEY_ROLE = "budgetod:role"
-ON_DELETE = ("delete", "archive")
-# The licence ids udata knows (GET /datasets/licenses/); any other CKAN licence is "notspecified".
-UDATA_LICENSES = frozenset({"cc-by", "cc-by-sa", "cc-zero", "fr-lo", "lov2", "notspecified", "odc-by",
-                            "odc-odbl", "odc-pddl", "other-at", "other-open", "other-pd"})
-DEFAULT_FREQUENCY = "annual"
-# Marks the fingerprint of a dataset published without its spatial zone.
-SPATIAL_MISSING = "spatial-missing"
+
 # How often a create whose outcome is unknown is looked for, then sent again.
 AMBIGUOUS_CREATE_TRIES = 3
-_NOT_SLUG = re.compile(r"[^a-z0-9]+")
-_NOT_STORED_NAME = re.compile(r"[^A-Za-z0-9._-]+")
-
-
-class SyncError(BudgetodError):
-    """The dataset cannot be synced as it is (configuration, missing file...)."""
-
-
-def bilingual(text: Bilingual) -> str:
-    """One stored message for both audiences, as the harvest reports do."""
-    return f"{text.fr} / {text.en}"
-
-
-# ---------------------------------------------------------------- configuration
-
-@dataclass(frozen=True)
-class Options:
-    url: str
-    api_key: str | None = field(repr=False)  # a secret: never in a repr, a log or a traceback
-    enabled: bool = False
-    upload_all: bool = False
-    on_delete: str = "delete"
-    timeout: float = 30
-    allow_private: bool = False
-    # (portal organisation name or id, udata organisation id or slug) pairs, set by sysadmins.
-    organizations: tuple[tuple[str, str], ...] = ()
-
-    @classmethod
-    def from_config(cls) -> "Options":
-        on_delete = tk.config.get(OPTION + "on_delete")
-        if on_delete not in ON_DELETE:
-            raise SyncError(OPTION + "on_delete", Bilingual(
-                f"valeur « {on_delete} » inconnue ; valeurs possibles : {', '.join(ON_DELETE)}",
-                f"unknown value '{on_delete}'; possible values: {', '.join(ON_DELETE)}"))
-        return cls(
-            url=tk.config.get(OPTION + "url").rstrip("/"),
-            api_key=tk.config.get(OPTION + "api_key") or os.environ.get(API_KEY_ENV) or None,
-            enabled=tk.config.get(OPTION + "enabled"),
-            upload_all=tk.config.get(OPTION + "upload_all"),
-            on_delete=on_delete,
-            timeout=float(tk.config.get("ckanext.budgetod.http_timeout")),
-            allow_private=tk.config.get("ckanext.budgetod.allow_private_urls"),
-            organizations=parse_organizations(tk.config.get(ORGANIZATIONS_OPTION)),
-        )
-
-    def tied_organization(self, dataset: dict) -> str | None:
-        """The udata organisation the sysadmins tied to the dataset's portal organisation, if any."""
-        owner = dataset.get("organization") or {}
-        names = {owner.get("name"), owner.get("id"), dataset.get("owner_org")} - {None, ""}
-        return next((udata for portal, udata in self.organizations if portal in names), None)
-
-    def client(self, **overrides) -> UdataClient:
-        return UdataClient(f"{self.url}/api/1", self.api_key, timeout=self.timeout,
-                           allow_private=self.allow_private, **overrides)
-
-
-def parse_organizations(value) -> tuple[tuple[str, str], ...]:
-    """``portal-org=udata-org`` pairs separated by spaces (or a list of such pairs, as CKAN parses a
-    list option), each portal organisation once."""
-    items = value.split() if isinstance(value, str) else list(value or [])
-    pairs: list[tuple[str, str]] = []
-    for item in items:
-        portal, equals, udata = str(item).partition("=")
-        portal, udata = portal.strip(), udata.strip()
-        if not equals or not portal or not udata or portal in dict(pairs):
-            raise SyncError(ORGANIZATIONS_OPTION, Bilingual(
-                f"« {item} » : chaque élément s'écrit organisation-du-portail=organisation-udata, "
-                "une fois par organisation du portail",
-                f"'{item}': each item reads portal-organisation=udata-organisation, once per portal organisation"))
-        pairs.append((portal, udata))
-    return tuple(pairs)
 
 
 def dataset_page(udata_id: str) -> str:
@@ -160,223 +83,6 @@ def status(package: model.Package) -> dict:
     described["udata_url"] = dataset_page(described["udata_dataset_id"]) if described["udata_dataset_id"] else None
     return described
 
-
-# ---------------------------------------------------------------- which datasets, and where
-
-def _extras(dataset: dict) -> dict:
-    return {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
-
-
-def is_candidate(package: model.Package) -> bool:
-    """A dataset the sync looks at: a budget dataset, or one given a udata organisation."""
-    extras = package.extras
-    return bool(extras.get("budgetod_siret") or extras.get(ORGANIZATION_EXTRA))
-
-
-def target_organization(dataset: dict) -> str | None:
-    """The udata organisation (id or slug) the dataset goes to, or None when it goes nowhere.
-
-    The dataset extra ``budgetod_datagouv_organization`` first; else the ``datagouv.organization``
-    of the harvest source that publishes it: linked by its harvest objects, or — while the first
-    import is still running — by the document URLs its resources come from, among the sources of
-    the dataset's organisation.
-    """
-    configured = (_extras(dataset).get(ORGANIZATION_EXTRA) or "").strip()
-    if configured or not plugins.plugin_loaded("harvest"):
-        return configured or None
-    from ckanext.harvest.model import HarvestObject, HarvestSource
-
-    guids = {resource.get("budgetod_source") for resource in dataset.get("resources", [])} - {None, ""}
-    linked = HarvestObject.package_id == dataset["id"]
-    rows = (model.Session.query(HarvestSource, HarvestObject.package_id)
-            .join(HarvestObject, HarvestObject.harvest_source_id == HarvestSource.id)
-            .filter(sa.or_(linked, HarvestObject.guid.in_(guids)) if guids else linked)
-            .order_by(HarvestObject.gathered.desc()).all())
-    for source, package_id in rows:
-        if package_id != dataset["id"]:
-            source_dataset = model.Package.get(source.id)
-            if source_dataset is None or source_dataset.owner_org != dataset.get("owner_org"):
-                continue
-        organization = _source_organization(source.config)
-        if organization:
-            return organization
-    return None
-
-
-def _source_organization(config_text: str | None) -> str | None:
-    try:
-        section = json.loads(config_text or "{}").get("datagouv") or {}
-    except (ValueError, AttributeError):
-        return None  # the harvester reports a broken configuration itself
-    organization = section.get("organization") if isinstance(section, dict) else None
-    return organization.strip() if isinstance(organization, str) and organization.strip() else None
-
-
-# ---------------------------------------------------------------- the mapping
-
-def udata_tag(tag: str) -> str:
-    """A tag as udata stores it (ASCII, lower case, words joined by "-"), so that comparing works."""
-    ascii_text = unicodedata.normalize("NFKD", tag).encode("ascii", "ignore").decode("ascii")
-    return _NOT_SLUG.sub("-", ascii_text.lower()).strip("-")
-
-
-def udata_zone(insee: str) -> tuple[str, str] | None:
-    """(level, code) of a TOTEM CodInseeColl: a commune's INSEE code, or a groupement's SIREN."""
-    code = (insee or "").strip().upper()
-    if re.fullmatch(r"\d[\dAB]\d{3}", code):  # 2A/2B: Corsica
-        return "commune", code
-    if re.fullmatch(r"\d{9}", code):  # EPCI budgets carry their SIREN there
-        return "epci", code
-    return None
-
-
-def stored_name(filename: str) -> str:
-    """The file name udata keeps of an upload (and gives the new resource as title)."""
-    ascii_name = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode("ascii")
-    return _NOT_STORED_NAME.sub("_", ascii_name).strip("._") or "file"
-
-
-def _schema(resource: dict) -> dict | None:
-    value = resource.get("schema")
-    try:
-        value = json.loads(value) if isinstance(value, str) and value else value
-    except ValueError:
-        return None
-    if not isinstance(value, dict) or not value.get("name"):
-        return None
-    schema = {"name": str(value["name"])}
-    if value.get("version"):
-        schema["version"] = str(value["version"])
-    return schema
-
-
-@dataclass(frozen=True)
-class WantedResource:
-    ckan_id: str
-    fields: dict  # title, description, type, format, schema, extras; url and filetype when remote
-    file_path: str | None = None  # uploaded when set
-    filename: str | None = None
-    sha1: str | None = None
-
-    @property
-    def filetype(self) -> str:
-        return "file" if self.file_path else "remote"
-
-
-@dataclass(frozen=True)
-class Wanted:
-    """What udata should hold for one CKAN dataset."""
-
-    package_id: str
-    organization: str
-    fields: dict  # the dataset fields we own, spatial excepted
-    zone: tuple[str, str] | None
-    resources: tuple[WantedResource, ...]
-
-    def fingerprint(self) -> str:
-        content = {"organization": self.organization, "fields": self.fields, "zone": self.zone,
-                   "resources": [(item.ckan_id, item.fields, item.filename, item.sha1)
-                                 for item in self.resources]}
-        return hashlib.sha256(json.dumps(content, sort_keys=True).encode()).hexdigest()
-
-
-def portal_url(name: str) -> str:
-    return f"{tk.config.get('ckan.site_url').rstrip('/')}/dataset/{name}"
-
-
-def wanted_dataset(dataset: dict, organization: str, options: Options) -> Wanted:
-    extras = _extras(dataset)
-    exercice = extras.get("budgetod_exercice", "")
-    tags = sorted({udata_tag(tag["name"]) for tag in dataset.get("tags", [])})
-    fields = {
-        "title": dataset.get("title") or dataset["name"],
-        "description": dataset.get("notes") or dataset.get("title") or dataset["name"],
-        "tags": [tag for tag in tags if 3 <= len(tag) <= 96],  # udata refuses other lengths
-        "license": dataset.get("license_id") if dataset.get("license_id") in UDATA_LICENSES else "notspecified",
-        "frequency": extras.get("frequency") or DEFAULT_FREQUENCY,
-        "temporal_coverage": ({"start": f"{exercice}-01-01", "end": f"{exercice}-12-31"}
-                              if re.fullmatch(r"\d{4}", exercice) else None),
-        "private": bool(dataset.get("private")),
-        "archived": None,
-        "extras": {KEY_DATASET: dataset["id"], KEY_PORTAL_URL: portal_url(dataset["name"])},
-    }
-    resources = tuple(_wanted_resource(resource, options) for resource in dataset.get("resources", []))
-    return Wanted(dataset["id"], organization, fields,
-                  udata_zone(extras.get("budgetod_insee", "")), resources)
-
-
-def _wanted_resource(resource: dict, options: Options) -> WantedResource:
-    role = resource.get("budgetod_role") or ""
-    filename = stored_name((resource.get("url") or "").rsplit("/", 1)[-1] or resource["id"])
-    extras = {KEY_RESOURCE: resource["id"]}
-    if resource.get("budgetod_document"):
-        extras[KEY_DOCUMENT] = resource["budgetod_document"]
-    if role:
-        extras[KEY_ROLE] = role
-    fields = {
-        "title": resource.get("name") or filename,
-        "description": resource.get("description") or "",
-        "type": "documentation" if role == publish.ROLE_REPORT else "main",
-        "format": (resource.get("format") or os.path.splitext(filename)[1].lstrip(".")).lower(),
-        "schema": _schema(resource),
-        "extras": extras,
-    }
-    uploaded = resource.get("url_type") == "upload" and (role == publish.ROLE_SCDL or options.upload_all)
-    if not uploaded:
-        return WantedResource(resource["id"], {**fields, "filetype": "remote", "url": resource["url"]})
-    path = uploader.get_resource_uploader(resource).get_path(resource["id"])
-    if not os.path.isfile(path):
-        raise SyncError(resource["id"], Bilingual(
-            "le fichier de la ressource manque dans le stockage du portail",
-            "the resource's file is missing from the portal's storage"))
-    return WantedResource(resource["id"], fields, path, filename, file_digest(path, "sha1"))
-
-
-# ---------------------------------------------------------------- comparing with udata
-
-def _blank(value) -> bool:
-    return value is None or value == "" or value == [] or value == {}
-
-
-def _same(name: str, remote, wanted) -> bool:
-    """Whether udata's value of a field we own equals ours, as udata stores it."""
-    if _blank(remote) or _blank(wanted):
-        return _blank(remote) and _blank(wanted)
-    if name == "extras":
-        return all(remote.get(key) == value for key, value in wanted.items())
-    if name == "tags":
-        return sorted(remote) == sorted(wanted)
-    if name == "temporal_coverage":
-        return all(str(remote.get(end) or "")[:10] == wanted[end] for end in ("start", "end"))
-    if name == "spatial":
-        return (sorted(remote.get("zones") or []) == sorted(wanted["zones"])
-                and remote.get("granularity") == wanted["granularity"])
-    if name == "schema":
-        return all(remote.get(key) == value for key, value in wanted.items())
-    if name == "archived":
-        return bool(remote) == bool(wanted)
-    return remote == wanted
-
-
-def _differences(remote: dict, fields: dict) -> list[str]:
-    return [name for name, value in fields.items() if not _same(name, remote.get(name), value)]
-
-
-def _merged(remote: dict, fields: dict) -> dict:
-    """The whole object to PUT: what udata holds, our fields over it, extras merged key by key."""
-    return {**remote, **fields, "extras": {**(remote.get("extras") or {}), **fields.get("extras", {})}}
-
-
-def _extra(document: dict, key: str):
-    return (document.get("extras") or {}).get(key)
-
-
-def _checksum(resource: dict) -> str | None:
-    checksum = resource.get("checksum") or {}
-    return checksum.get("value") if checksum.get("type") == "sha1" else None
-
-
-# ---------------------------------------------------------------- the sync
 
 @dataclass
 class Outcome:
@@ -876,16 +582,3 @@ def _claim(item: WantedResource, available: list[dict], stored_id: str | None) -
     same_file = [resource for resource in fitting if item.file_path and _checksum(resource) == item.sha1]
     chosen = (same_file or fitting or [None])[0]
     return chosen, [resource for resource in candidates if resource is not chosen]
-
-
-def candidate_ids() -> list[str]:
-    """Every dataset ``sync --all`` looks at: the candidates, whatever their state, and the datasets
-    that have a state row (a purged dataset whose udata dataset is still to take down)."""
-    keys = ("budgetod_siret", ORGANIZATION_EXTRA)
-    if hasattr(model, "PackageExtra"):  # CKAN 2.11: one package_extra row per extra
-        extras = model.Session.query(model.PackageExtra.package_id).filter(
-            model.PackageExtra.key.in_(keys), model.PackageExtra.value != "")
-    else:  # CKAN 2.12: the extras are a JSONB column of package
-        extras = model.Session.query(model.Package.id).filter(
-            sa.or_(*(model.Package.extras[key].astext != "" for key in keys)))
-    return sorted({package_id for (package_id,) in extras} | {row.package_id for row in state.all_rows()})

@@ -17,7 +17,7 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.harvester import publish
+from ckanext.budgetod.portal import publish
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.errors import BudgetodError
 

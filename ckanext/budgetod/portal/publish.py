@@ -46,7 +46,7 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.harvester import metadata
+from ckanext.budgetod.portal import metadata
 from ckanext.budgetod.core.totem import occultation
 from ckanext.budgetod.core.scdl import conversion, validation
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError

@@ -1,0 +1,26 @@
+"""The data.gouv.fr sync: which datasets go where (``targets``), what each becomes there (``mapping``),
+the idempotent writes (``synchroniser``) and their state kept in the portal's database (``state``)."""
+from .mapping import KEY_DATASET, KEY_DOCUMENT, KEY_PORTAL_URL, KEY_RESOURCE, KEY_ROLE
+from .synchroniser import (
+    AMBIGUOUS_CREATE_TRIES,
+    Outcome,
+    Synchroniser,
+    dataset_page,
+    status,
+)
+from .targets import (
+    OPTION,
+    ORGANIZATION_EXTRA,
+    ORGANIZATIONS_OPTION,
+    Options,
+    SyncError,
+    candidate_ids,
+    is_candidate,
+    parse_organizations,
+)
+
+__all__ = [
+    "AMBIGUOUS_CREATE_TRIES", "KEY_DATASET", "KEY_DOCUMENT", "KEY_PORTAL_URL", "KEY_RESOURCE", "KEY_ROLE",
+    "OPTION", "ORGANIZATION_EXTRA", "ORGANIZATIONS_OPTION", "Options", "Outcome", "SyncError", "Synchroniser",
+    "candidate_ids", "dataset_page", "is_candidate", "parse_organizations", "status",
+]
