@@ -31,7 +31,7 @@ writes one document to a file, with conditional requests.
 
 This package imports nothing from CKAN: the harvester plugin wraps it. One module per
 stage or kind: ``config``, ``listing`` (gather), ``index``, ``archive``, ``catalogue`` (ckan,
-udata), ``retrieval`` (fetch), and ``common``. All
+udata; their API pages read as a stream by ``streamed_json``), ``retrieval`` (fetch), and ``common``. All
 network access goes through ``ckanext.budgetod.core.net.fetch.http_get``, which
 enforces timeouts, size caps and the refusal of private addresses; every
 message is given in French and English (``Bilingual``).

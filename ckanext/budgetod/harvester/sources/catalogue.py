@@ -2,15 +2,16 @@
 through the catalogue's API, page after page."""
 from __future__ import annotations
 
-import json
 import logging
 import re
 from dataclasses import dataclass
+from typing import Callable
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import http_get
 
+from . import streamed_json
 from .common import (
     DocumentRef,
     FetchOptions,
@@ -20,6 +21,7 @@ from .common import (
     _extension,
     _plain_document,
 )
+from .streamed_json import VALUE, Array, Fields, Items
 
 log = logging.getLogger(__name__)
 
@@ -70,16 +72,26 @@ def _catalogue_page(kind: str, url: str) -> _CataloguePage | None:
     return _CataloguePage(f"{origin}/api/1", match["what"].rstrip("s"), unquote(match["ident"]))
 
 
-def _get_json(url: str, options: FetchOptions, api: str) -> tuple[dict, str]:
-    """GET a JSON object from a catalogue API; returns it and the final URL."""
+# What of an API response says why it failed: CKAN's error.message, udata's message.
+_ERROR_FIELDS = {"error": Fields(message=VALUE), "message": VALUE}
+_RESOURCE = Fields(url=VALUE, format=VALUE)
+
+
+def _get_json(url: str, options: FetchOptions, api: str, shape: Callable[[str], Fields]) -> tuple[dict, str]:
+    """GET a JSON object from a catalogue API; returns what ``shape(final URL)`` keeps of it, and the final URL.
+
+    The body is parsed as a stream (``streamed_json``): however large or deeply nested a page, only
+    what the shape names is built. An error response keeps only the server's message.
+    """
     with http_get(url, timeout=options.timeout, max_bytes=options.max_page_bytes,
-                  allow_private=options.allow_private, headers={"Accept": "application/json"}) as response:
-        body = response.content()
+                  allow_private=options.allow_private, headers={"Accept": "application/json"},
+                  spool_dir=options.archive_cache_dir) as response:
         status, final_url = response.status, response.final_url
-    try:
-        document = json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
-        document = None
+        try:
+            document = streamed_json.read(response.body, response.body_path,
+                                          shape(final_url) if status == 200 else Fields(_ERROR_FIELDS))
+        except streamed_json.NotJson:
+            document = None
     if status != 200:
         detail = _api_error_detail(document)
         what = Bilingual("introuvable", "not found") if status in (404, 410) else Bilingual("erreur", "error")
@@ -107,18 +119,38 @@ def _is_xml_resource(resource: object) -> bool:
     return declared in _XML_FORMATS or _extension(resource["url"]) == "xml"
 
 
-def _resource_documents(resources: object, listing_url: str) -> list[DocumentRef]:
-    documents = []
-    for resource in resources if isinstance(resources, list) else []:
+class _ResponseDocuments:
+    """The documents of one API response, taken from its resources as they are read: resolved against
+    the response's URL and counted against the source's cap at once."""
+
+    def __init__(self, documents: _Collected, listing_url: str):
+        self.documents, self.listing_url = documents, listing_url
+        self.pending = 0
+
+    def resource(self, resource: object) -> list[DocumentRef]:
         if not _is_xml_resource(resource):
-            continue
+            return []
         # Catalogues may store relative upload paths; they are relative to the API response.
-        url = _absolute_web_url(listing_url, resource["url"])
-        if url is not None:
-            documents.append(_plain_document(url))
-        else:
-            log.info("%s: resource URL ignored: %r", listing_url, resource["url"])
-    return documents
+        url = _absolute_web_url(self.listing_url, resource["url"])
+        if url is None:
+            log.info("%s: resource URL ignored: %r", self.listing_url, resource["url"])
+            return []
+        self.pending += 1
+        self.documents.check_pending(self.pending)
+        return [_plain_document(url)]
+
+    def resources(self) -> Items:
+        """The shape of a dataset's "resources": only each one's url and format are read."""
+        return Items(_RESOURCE, keep=self.resource)
+
+    def datasets(self) -> Items:
+        """The shape of a page's datasets: only their resources are read."""
+        return Items(Fields(resources=self.resources()), keep=_dataset_documents)
+
+
+def _dataset_documents(dataset: object) -> list[DocumentRef]:
+    resources = dataset.get("resources") if isinstance(dataset, dict) else None
+    return resources.kept if isinstance(resources, Array) else []
 
 
 def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
@@ -127,47 +159,53 @@ def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
         raise SourceError(url, Bilingual(
             f"ce n'est pas une adresse de {_KIND_PAGE_SHAPES['ckan'].fr}",
             f"not the address of {_KIND_PAGE_SHAPES['ckan'].en}"))
+    documents = _Collected(url, options)
     if page.what == "dataset":
-        dataset, final_url = _ckan_action(page.api_base, "package_show", {"id": page.ident}, options)
-        return _resource_documents(dataset.get("resources"), final_url)
+        dataset, _ = _ckan_action(page.api_base, "package_show", {"id": page.ident}, options,
+                                  lambda listing_url: Fields(
+                                      resources=_ResponseDocuments(documents, listing_url).resources()))
+        documents.add(_dataset_documents(dataset))
+        return documents
     # The organisation page may name it by id; the search filter needs its name.
     organization, _ = _ckan_action(page.api_base, "organization_show", {
         "id": page.ident, "include_datasets": "false", "include_users": "false",
-        "include_extras": "false", "include_followers": "false"}, options)
+        "include_extras": "false", "include_followers": "false"}, options, lambda _listing_url: Fields(name=VALUE))
     name = organization.get("name")
     if not isinstance(name, str) or not name:
         raise SourceError(url, Bilingual("API CKAN : organisation sans nom", "CKAN API: organization without a name"))
-    documents = _Collected(url, options)
     start = 0
     first_count = None
     for _page in range(MAX_LISTING_PAGES):
         result, final_url = _ckan_action(page.api_base, "package_search", {
             "fq": f'organization:"{name}"', "rows": options.listing_page_size, "start": start,
-            "sort": "name asc"}, options)
+            "sort": "name asc"}, options, lambda listing_url: Fields(
+                results=_ResponseDocuments(documents, listing_url).datasets(), count=VALUE))
         datasets = result.get("results")
         count = result.get("count")
-        if not isinstance(datasets, list) or not isinstance(count, int):
+        if not isinstance(datasets, Array) or not isinstance(count, int):
             raise SourceError(final_url, Bilingual(
                 "API CKAN : réponse de package_search sans « results » ni « count »",
                 "CKAN API: package_search response without 'results' and 'count'"))
         first_count = _same_total(final_url, first_count, count)
-        for dataset in datasets:
-            if isinstance(dataset, dict):
-                documents.add(_resource_documents(dataset.get("resources"), final_url))
-        start += len(datasets)
-        if not datasets or start >= count:
+        documents.add(datasets.kept)
+        start += datasets.length
+        if not datasets.length or start >= count:
             return documents
     raise _too_many_pages(url)
 
 
-def _ckan_action(api_base: str, action: str, params: dict, options: FetchOptions) -> tuple[dict, str]:
-    document, final_url = _get_json(f"{api_base}/{action}?{urlencode(params)}", options, "CKAN")
-    result = document.get("result")
-    if document.get("success") is not True or not isinstance(result, dict):
+def _ckan_action(api_base: str, action: str, params: dict, options: FetchOptions,
+                 result: Callable[[str], Fields]) -> tuple[dict, str]:
+    """The ``result`` of a CKAN action, as much of it as the shape ``result(final URL)`` keeps."""
+    document, final_url = _get_json(f"{api_base}/{action}?{urlencode(params)}", options, "CKAN",
+                                    lambda listing_url: Fields(success=VALUE, result=result(listing_url),
+                                                               **_ERROR_FIELDS))
+    kept = document.get("result")
+    if document.get("success") is not True or not isinstance(kept, dict):
         raise SourceError(final_url, Bilingual(
             f"API CKAN : échec de {action}{_api_error_detail(document)}",
             f"CKAN API: {action} failed{_api_error_detail(document)}"))
-    return result, final_url
+    return kept, final_url
 
 
 def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
@@ -177,27 +215,29 @@ def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
             f"ce n'est pas une adresse de {_KIND_PAGE_SHAPES['udata'].fr}",
             f"not the address of {_KIND_PAGE_SHAPES['udata'].en}"))
     ident = quote(page.ident, safe="")
+    documents = _Collected(url, options)
     # The API's canonical paths end with "/": asking for them directly avoids a 308 per request.
     if page.what == "dataset":
-        dataset, final_url = _get_json(f"{page.api_base}/datasets/{ident}/", options, "udata")
-        return _resource_documents(dataset.get("resources"), final_url)
-    documents = _Collected(url, options)
+        dataset, _ = _get_json(f"{page.api_base}/datasets/{ident}/", options, "udata", lambda listing_url: Fields(
+            resources=_ResponseDocuments(documents, listing_url).resources(), **_ERROR_FIELDS))
+        documents.add(_dataset_documents(dataset))
+        return documents
     next_url = (f"{page.api_base}/organizations/{ident}/datasets/?"
                 + urlencode({"page": 1, "page_size": options.listing_page_size}))
     visited: set[str] = set()
     first_total = None
     for _page in range(MAX_LISTING_PAGES):
         visited.add(next_url)
-        listing, final_url = _get_json(next_url, options, "udata")
+        listing, final_url = _get_json(next_url, options, "udata", lambda listing_url: Fields(
+            data=_ResponseDocuments(documents, listing_url).datasets(), total=VALUE, next_page=VALUE,
+            **_ERROR_FIELDS))
         datasets = listing.get("data")
-        if not isinstance(datasets, list) or not isinstance(listing.get("total"), int):
+        if not isinstance(datasets, Array) or not isinstance(listing.get("total"), int):
             raise SourceError(final_url, Bilingual(
                 "API udata : page de résultats sans « data » ni « total »",
                 "udata API: result page without 'data' and 'total'"))
         first_total = _same_total(final_url, first_total, listing["total"])
-        for dataset in datasets:
-            if isinstance(dataset, dict):
-                documents.add(_resource_documents(dataset.get("resources"), final_url))
+        documents.add(datasets.kept)
         next_page = listing.get("next_page")
         if next_page is None or next_page == "":
             return documents

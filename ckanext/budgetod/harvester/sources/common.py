@@ -122,7 +122,12 @@ class _Collected(list):
 
     def add(self, documents: list[DocumentRef]) -> None:
         self.extend(documents)
-        if len(self) > self.options.max_documents:
+        self.check_pending(0)
+
+    def check_pending(self, pending: int) -> None:
+        """Refuses the source as soon as the documents listed plus ``pending`` ones still being read
+        pass the cap: what a page holds is not all kept before it is counted."""
+        if len(self) + pending > self.options.max_documents:
             raise _too_many_documents(self.url, self.options)
 
 
