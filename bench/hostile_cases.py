@@ -17,7 +17,7 @@ import itertools
 import random
 import re
 import zipfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -43,9 +43,16 @@ class Case:
     may_import: bool = False
     # A source whose only entries are skipped by design (encrypted) lists no document, no error.
     may_list_nothing: bool = False
+    # A catalogue source: the path of its page (not /case/<name>), the routes its API answers on,
+    # and its page cap (FetchOptions.max_page_bytes) when it is not production's.
+    source_path: str | None = None
+    routes: dict[str, Respond] = field(default_factory=dict)
+    max_page_bytes: int | None = None
 
     @property
     def path(self) -> str:
+        if self.source_path is not None:
+            return self.source_path
         return f"/case/{self.name}" + ("" if self.level == "source" and self.source_config else ".xml")
 
 
@@ -763,6 +770,87 @@ def round2_source_cases(good: bytes) -> list[Case]:
         # 9. Central directories of a million entries, refused from the end record alone.
         source("archive", "zip64-1m-entries", stream(million_entry_directory, content_length=million_entry_size()),
                {"kind": "zip"}),
+        *listing_cases(text),
+    ]
+
+
+# 8. Catalogue API pages far larger or deeper than any real one, each listing one document (imported)
+# among everything else a page may hold. Built whole, a page cost about 6.5 times its size in Python
+# objects (plus its bytes and text), and 1,000 levels of nesting raised RecursionError.
+_DATASET = (b', {"id": "d-%08d", "name": "budget-%08d", "title": "Budget %08d", "notes": "", "private": false, '
+            b'"tags": [{"name": "budget"}, {"name": "m14"}], "extras": [{"key": "k", "value": "v"}], '
+            b'"resources": [%s]}')
+_CSV_RESOURCE = (b'{"id": "r-%08d-%d", "name": "Budget %d", "url": "https://files.example/%08d-%d.csv", '
+                 b'"format": "CSV", "position": %d, "size": null, "extras": {}}')
+LISTING_PAGE_CAP = 64 * MEGABYTE  # for the 32 MB pages (production: 16 MB, not configurable)
+
+
+def catalogue_datasets(count: int) -> Iterator[bytes]:
+    """``count`` datasets as catalogues describe them (eight CSV resources each, 1.5 kB), each preceded
+    by ", ", in blocks of about 1 MB."""
+    block = []
+    for number in range(count):
+        resources = b", ".join(_CSV_RESOURCE % (number, i, i, number, i, i) for i in range(8))
+        block.append(_DATASET % (number, number, number, resources))
+        if len(block) == 700:
+            yield b"".join(block)
+            block = []
+    yield b"".join(block)
+
+
+def empty_objects(count: int) -> Iterator[bytes]:
+    block = b", {}" * 100_000
+    for _ in range(count // 100_000):
+        yield block
+
+
+def nested_arrays(depth: int) -> Iterator[bytes]:
+    yield b"[" * depth
+    yield b"]" * depth
+
+
+def json_page(head: bytes, items: Callable[[], Iterable[bytes]], tail: bytes) -> Respond:
+    """A JSON page generated while it is sent (its length counted beforehand)."""
+    def chunks() -> Iterator[bytes]:
+        yield head
+        yield from items()
+        yield tail
+    return stream(chunks, content_length=sum(len(chunk) for chunk in chunks()), content_type="application/json")
+
+
+def listing_cases(text: str) -> list[Case]:
+    def document(name: str) -> Respond:
+        return body(latin1(own_budget(text, name)))
+
+    def ckan(name: str, results: Callable[[], Iterable[bytes]], count: int, max_page_bytes: int | None = None) -> Case:
+        prefix = f"/case/{name}"
+        api = f"{prefix}/api/3/action"
+        head = (b'{"help": "h", "success": true, "result": {"count": %d, "sort": "name asc", "results": ['
+                b'{"name": "budget", "resources": [{"url": "%s/budget.xml", "format": "XML"}]}' % (count, prefix.encode()))
+        return Case(name, "listing", "source", source_config={"kind": "ckan"}, may_import=True,
+                    source_path=f"{prefix}/organization/ville", max_page_bytes=max_page_bytes, routes={
+                        f"{api}/organization_show": body(b'{"success": true, "result": {"name": "ville"}}',
+                                                         "application/json"),
+                        f"{api}/package_search": json_page(head, results, b'], "facets": {}}}'),
+                        f"{prefix}/budget.xml": document(name)})
+
+    def udata(name: str, data: Callable[[], Iterable[bytes]], total: int, max_page_bytes: int | None = None) -> Case:
+        head = (b'{"data": [{"slug": "budget", "resources": [{"url": "/case/%s/budget.xml", "format": "xml"}]}'
+                % name.encode())
+        tail = b'], "page": 1, "page_size": 20, "total": %d, "next_page": null, "previous_page": null}' % total
+        return Case(name, "listing", "source", source_config={"kind": "udata"}, may_import=True,
+                    source_path=f"/organizations/{name}/", max_page_bytes=max_page_bytes, routes={
+                        f"/api/1/organizations/{name}/datasets/": json_page(head, data, tail),
+                        f"/case/{name}/budget.xml": document(name)})
+
+    datasets = 21_000  # 32 MB
+    return [
+        ckan("listing-ckan-32mb-page", lambda: catalogue_datasets(datasets), datasets + 1, LISTING_PAGE_CAP),
+        udata("listing-udata-32mb-page", lambda: catalogue_datasets(datasets), datasets + 1, LISTING_PAGE_CAP),
+        ckan("listing-ckan-3m-empty-objects", lambda: itertools.chain(
+            [b', {"resources": [{}'], empty_objects(3_000_000), [b"]}"]), 2),
+        udata("listing-udata-nesting-1m", lambda: itertools.chain(
+            [b', {"extras": '], nested_arrays(1_000_000), [b"}"]), 2),
     ]
 
 
