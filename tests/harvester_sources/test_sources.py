@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 
 from ckanext.budgetod.harvester.sources import archive as archive_module
+from ckanext.budgetod.harvester.sources import streamed_json
 from ckanext.budgetod.harvester.sources import (
     DocumentRef,
     FetchOptions,
@@ -908,6 +909,18 @@ def test_a_catalogue_page_keeps_the_last_of_repeated_keys_like_a_json_parser(ser
         b'{"success": false, "result": {"resources": [{"url": "/a.xml", "format": "XML"}]}, '
         b'"result": {"resources": [{"url": "/b.xml", "format": "CSV", "format": "XML"}]}, "success": true}')))
     assert [d.guid for d in listed(server.url("/dataset/budgets"))] == [server.url("/b.xml")]
+
+
+def test_escapes_in_a_catalogue_page_are_decoded_as_a_json_parser_does(server, monkeypatch):
+    """yajl alone turns a lone surrogate into "?" (another address) and fails on a lone low one."""
+    monkeypatch.setattr(streamed_json, "CHUNK_SIZE", 3)  # escapes cut across chunks too
+    # A lone high surrogate, a pair then a lone low one, escaped quote and backslash, non-ASCII.
+    paths = ["/budget-\ud800.xml", "/budget-\U0010ffff-\udc00.xml", '/a"b\\c\u00e9.xml', "/\U0001f600.xml"]
+    page = json.dumps({"resources": [{"url": path, "format": "XML"} for path in paths]}).encode("ascii")
+    assert b"\\ud800" in page and b'\\"' in page
+    server.route(r"/api/1/datasets/budgets/", lambda request, match: Reply(200, page))
+    assert [d.guid for d in listed(server.url("/datasets/budgets/"))] == [
+        normalise_url(server.url(path)) for path in paths]
 
 
 def test_a_page_is_refused_as_soon_as_its_documents_pass_the_cap(server):

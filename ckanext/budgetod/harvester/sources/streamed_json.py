@@ -16,8 +16,10 @@ scalar, else as ``Skipped`` (so ``isinstance`` checks fail as they would on the 
 from __future__ import annotations
 
 import io
+import json
+import re
 from dataclasses import dataclass, field
-from typing import Callable, Generator, Iterable
+from typing import BinaryIO, Callable, Generator, Iterable, Iterator
 
 import ijson
 
@@ -30,6 +32,11 @@ CHUNK_SIZE = 4 * 2**20
 _OPENING = frozenset({"start_map", "start_array"})
 _CLOSING = frozenset({"end_map", "end_array"})
 _UNNAMED = object()  # the shape of a key no Fields names: read past
+# yajl decodes escapes its own way: a lone surrogate ("\ud800", which json.loads keeps) becomes
+# "?", a lone low one invalid UTF-8. So yajl is given every backslash doubled but that of an escaped
+# quote, gives each escape back undecoded, and the keys and strings kept are decoded by Python's
+# JSON decoder. In the doubled text, an escaped quote is a quote after 4k + 2 backslashes.
+_ESCAPED_QUOTE = re.compile(rb'(?<!\\)((?:\\\\\\\\)*)\\\\"')
 _DOCUMENT = ""  # the key of the document itself in the walker's outermost frame
 
 VALUE = "value"
@@ -85,12 +92,37 @@ def read(body: bytes | None, body_path: str | None, shape: object) -> object:
     parser = _YAJL.basic_parse_basecoro(walker, use_float=True)
     try:
         with open(body_path, "rb") if body_path is not None else io.BytesIO(body or b"") as stream:
-            while chunk := stream.read(CHUNK_SIZE):
+            for chunk in _escapes_undecoded(stream):
                 parser.send(chunk)
         parser.close()
-    except ijson.JSONError as exc:
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise NotJson(str(exc)) from None
     return outcome[_DOCUMENT]
+
+
+def _escapes_undecoded(stream: BinaryIO) -> Iterator[bytes]:
+    """The body in chunks, every backslash doubled but that of an escaped quote (see ``_ESCAPED_QUOTE``).
+    Outside strings a backslash is an error either way."""
+    carry = b""
+    while chunk := stream.read(CHUNK_SIZE):
+        data = carry + chunk if carry else chunk
+        # An odd run of backslashes at the end starts an escape whose letter is in the next chunk.
+        trailing = len(data) - len(data.rstrip(b"\\"))
+        carry = data[-1:] if trailing % 2 else b""
+        if data := data[:-1] if carry else data:  # an empty chunk would tell yajl the body ended
+            yield _ESCAPED_QUOTE.sub(rb'\1\\"', data.replace(b"\\", b"\\\\"))
+    if carry:
+        yield carry
+
+
+def _decoded(text: str) -> str:
+    """A key or string as yajl gives it (escapes undecoded, \" as a quote), decoded as json.loads would."""
+    if "\\" not in text and '"' not in text:
+        return text
+    try:
+        return json.decoder.scanstring('"' + text.replace('"', '\\"') + '"', 1)[0]
+    except ValueError as exc:  # an invalid escape
+        raise NotJson(str(exc)) from None
 
 
 def _walker(shape, outcome: dict) -> Generator:
@@ -113,7 +145,7 @@ def _walker(shape, outcome: dict) -> Generator:
                 skipping -= 1
             continue
         if event == "map_key":
-            frame[3] = value
+            frame[3] = _decoded(value)
             continue
         if event in closing:
             value = frame[2]
@@ -134,6 +166,8 @@ def _walker(shape, outcome: dict) -> Generator:
             if event in opening:
                 skipping = 1
                 value = Skipped("{…}" if event == "start_map" else "[…]")
+            elif type(value) is str:
+                value = _decoded(value)
         # A value is complete: it goes to its container.
         if frame[0] is None:
             frame[2][frame[3]] = value
