@@ -14,7 +14,7 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Sequence
 
 import click
 
@@ -176,7 +176,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
                 if output is None or os.path.isfile(output):
                     raise _fail(output or "-o", "cli_several_inputs_need_directory", lang)
                 os.makedirs(output, exist_ok=True)
-                outputs = _output_names(documents, output)
+                outputs: Sequence[str | None] = _output_names(documents, output)
             else:
                 outputs = [None if output in (None, "-") else output]
         except (BudgetodError, OSError, _Failure) as error:
@@ -257,7 +257,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     @_common_options(help_lang)
     def occult(inputs, output, rules, max_bytes, lang, debug, all_stored=False):
         lang = _language(lang)
-        if all_stored:
+        if all_stored and republish_all is not None:  # the option exists only with republish_all
             if inputs or output or rules or max_bytes:
                 raise click.UsageError(messages.text("cli_occult_all_alone", lang))
             sys.exit(republish_all(lang, debug))
@@ -276,7 +276,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
                 if output is None or os.path.isfile(output):
                     raise _fail(output or "-o", "cli_several_inputs_need_directory", lang)
                 os.makedirs(output, exist_ok=True)
-                outputs = _output_names(documents, output, ".xml")
+                outputs: Sequence[str | None] = _output_names(documents, output, ".xml")
             else:
                 outputs = [None if output in (None, "-") else output]
         except (BudgetodError, OSError, _Failure) as error:
@@ -335,8 +335,8 @@ def _convert_one(document, target, config: Settings, *, plans, schema, validate,
                        err=True)
         if validate:
             try:
-                validate_output(result, schema, cache_dir=config.cache_dir, allow_private=config.allow_private)
-                status = EXIT_OK if result.validation.get("valid") else EXIT_INVALID
+                report = validate_output(result, schema, cache_dir=config.cache_dir, allow_private=config.allow_private)
+                status = EXIT_OK if report.valid else EXIT_INVALID
             except Exception as error:  # noqa: BLE001 - reported like a conversion failure
                 _report_error(error, document, lang, debug)
                 result.validation = {"error": _error_line(error, document, lang)}

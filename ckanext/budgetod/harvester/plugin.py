@@ -36,6 +36,7 @@ from ckanext.budgetod import settings
 from ckanext.budgetod.harvester import sources
 from ckanext.budgetod.portal import metadata, publish
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net import fetch
 
 log = logging.getLogger(__name__)
 
@@ -288,7 +289,7 @@ class BudgetodHarvester(HarvesterBase):
             _remove_quietly(spool)
             self._save_object_error(_failure(url, error, _spool_dir()), harvest_object, "Fetch")
             return False
-        if before and (retrieved.not_modified or retrieved.sha256 == before.get("sha256")):
+        if published is not None and before and (retrieved.not_modified or retrieved.sha256 == before.get("sha256")):
             _remove_quietly(spool)
             # Same content under new validators: remember them for the next conditional request.
             if _set_extras(published, etag=retrieved.etag, last_modified=retrieved.last_modified):
@@ -325,10 +326,13 @@ class BudgetodHarvester(HarvesterBase):
                         sources.DocumentRef(harvest_object.guid, url, extras.get("member")), spool,
                         options=_fetch_options())
                     sha256 = retrieved.sha256
+                if sha256 is None:  # no digest recorded with the document: computed from it
+                    sha256 = fetch.file_digest(spool)
                 doc = publish.convert(spool, workdir, source=harvest_object.guid, sha256=sha256)
                 if not doc.valid:
                     self._save_object_error(_invalid(url, doc), harvest_object, "Import")
                     return False
+                assert doc.header is not None, "convert raises rather than return a document without header"
                 target = publish.DatasetTarget(publish.dataset_name(doc.header, config.grouping), owner_org,
                                                template, source.id)
                 dataset = publish.upsert_document(doc, target, user=self._get_user_name(), workdir=workdir)

@@ -34,7 +34,7 @@ import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping, cast
 from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -250,9 +250,9 @@ def checked_addresses(target: Target, allow_private: bool) -> list[tuple[int, tu
         raise FetchError(target.url, Bilingual(
             f"nom d'hôte « {target.host} » introuvable ({exc})",
             f"host name '{target.host}' could not be resolved ({exc})")) from None
-    checked = []
+    checked: list[tuple[int, tuple]] = []
     for family, _type, _proto, _canonname, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])  # drop an IPv6 zone index
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])  # drop an IPv6 zone index
         if not allow_private:
             reason = address_refusal_reason(address)
             if reason is not None:
@@ -267,7 +267,14 @@ class _BudgetExceeded(TimeoutError):
     """The transfer's overall time budget ran out (connect, headers and body together)."""
 
 
-class _Budgeted:
+# The mixin's methods call the socket's: type checkers see it as the socket it is mixed into.
+if TYPE_CHECKING:
+    _SocketBase = socket.socket
+else:
+    _SocketBase = object
+
+
+class _Budgeted(_SocketBase):
     """Socket I/O bounded both per operation and by the whole transfer's deadline.
 
     http.client reads the status line and headers through many small reads: a per-read timeout
@@ -378,8 +385,9 @@ class PinnedHTTPSConnection(PinnedHTTPConnection):
         context = ssl.create_default_context()
         # The TLS socket keeps the deadline; the handshake is bounded by the time left.
         context.sslsocket_class = _BudgetedSSLSocket
-        self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
-        self.sock.budget(self._deadline, self._read_timeout)
+        sock = cast(_BudgetedSSLSocket, context.wrap_socket(self.sock, server_hostname=self.host))
+        sock.budget(self._deadline, self._read_timeout)
+        self.sock = sock
 
 
 def http_get(

@@ -159,8 +159,8 @@ def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tupl
         raise DocumentError.from_message(source, "malformed_xml", line=line, detail=shown(error.msg or "", 200)) from None
     except OSError as error:
         raise DocumentError.from_message(source, "file_unreadable", reason=error.strerror or str(error)) from None
-    population = _number(values.get(POPULATION_CODE, ""))
-    population = int(population) if population is not None and population >= 1 else None
+    figure = _number(values.get(POPULATION_CODE, ""))
+    population = int(figure) if figure is not None and figure >= 1 else None
     ratios = []
     for code in RATIO_CODES:
         value = _number(values.get(f"Val{code}", ""))
@@ -364,13 +364,13 @@ def collectivite_summary(documents: list[BudgetDocument]) -> dict:
         by_year[document.exercice].append(document)
     years = [_year(exercice, by_year[exercice], sums_of) for exercice in sorted(by_year)]
     breaks = []
-    previous = None
+    previous: dict | None = None
     for year in years:
         if year["measure"] is None:
             continue
         comparable = previous is None or previous["norme"] == year["norme"]
         year["chapters_comparable"] = comparable
-        if not comparable:
+        if previous is not None and not comparable:
             breaks.append({"exercice": year["exercice"], "from": previous["nomenclature"],
                            "to": year["nomenclature"]})
         previous = year

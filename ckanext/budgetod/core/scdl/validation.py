@@ -23,6 +23,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.errors import BudgetodError
@@ -196,7 +197,7 @@ def validate_csv(
         if error.type in _UNREADABLE_SOURCE_ERRORS:
             raise UnusableInput(csv_path, Bilingual(
                 f"illisible comme tableau CSV ({error.message})", f"unreadable as a CSV table ({error.message})"))
-    limit_reached = bool(task) and any(warning.startswith("reached error limit") for warning in task.warnings)
+    limit_reached = task is not None and any(warning.startswith("reached error limit") for warning in task.warnings)
     fields_by_name = {item.get("name"): item for item in descriptor.get("fields", [])}
     return ValidationReport(
         valid=frictionless_report.valid,
@@ -435,7 +436,7 @@ def _constraint_messages(error, cell: str, field_descriptor: dict) -> tuple[str,
     match = _CONSTRAINT_NOTE.search(error.note or "")
     name = match["name"] if match else "?"
     # The constraint's value from the schema itself reads better than the note's repr.
-    value = (field_descriptor.get("constraints") or {}).get(name, match["value"] if match else "")
+    value: Any = (field_descriptor.get("constraints") or {}).get(name, match["value"] if match else "")
     if name == "required":
         return "valeur obligatoire manquante.", "required value is missing."
     if name == "enum":

@@ -214,9 +214,9 @@ def plan_of_year(base: str, norme: str, declinaison: str, year: int, *, cache_di
     """The plan of exactly ``year``, None when it is not published; other fetch failures raise."""
     key = (base, norme, declinaison, year, cache_dir, allow_private)
     with _locations_lock:
-        known = _locations.get(key, False)
+        located, known = key in _locations, _locations.get(key)
     # Located before but gone since (a cache emptied under a long-running process): look again.
-    if known is False or (known is not None and not os.path.isfile(known)):
+    if not located or (known is not None and not os.path.isfile(known)):
         known = _locate(base, f"{year}/{norme}/{declinaison}/{PLAN_FILE}", cache_dir=cache_dir,
                         allow_private=allow_private, timeout=timeout)
         with _locations_lock:

@@ -358,11 +358,11 @@ class _Rewriter:
                                        and rule.condition.personal(seen.get(rule.id, []))]
         for inner in found:
             element = inner.group(1).decode("ascii")
-            rule = next((rule for rule in applicable if element in rule.elements), None)
-            if rule is not None:
+            matched = next((rule for rule in applicable if element in rule.elements), None)
+            if matched is not None:
                 edits = self._attribute_edits(inner.start(2), inner.end(2))
                 if edits:
-                    self.counts[rule.id] += 1
+                    self.counts[matched.id] += 1
                     self.edits.extend(edits)  # after every edit so far: the scan is past them
         return base + closing.end()
 
@@ -398,7 +398,7 @@ class _Rewriter:
                 self.rows.append(_Row(name, start, self.by_row[name]))
 
     def _applicable(self, name: str) -> tuple[Rule, _Row | None] | None:
-        candidates = [(rule, row) for row in reversed(self.rows) for rule in row.rules if name in rule.elements]
+        candidates: list[tuple[Rule, _Row | None]] = [(rule, row) for row in reversed(self.rows) for rule in row.rules if name in rule.elements]
         if name in self.anywhere:
             candidates.append((self.anywhere[name], None))
         for rule, row in candidates:

@@ -565,17 +565,16 @@ class _SweptFile:
     def __init__(self, file, reader: "TotemReader"):
         self._file = file
         self._reader = reader
-        self.root = None
+        self.root: etree._Element | None = None
 
     def read(self, size: int) -> bytes:
         if self.root is not None:
-            self._sweep()
+            self._sweep(self.root)
         return self._file.read(size)
 
-    def _sweep(self) -> None:
+    def _sweep(self, element: etree._Element) -> None:
         # Down the open elements (each the last child of the one above): the children before
         # the last one are complete, and read already if they were ever to be.
-        element = self.root
         while len(element):
             if element.tag in _READ_PARENTS:
                 if len(element) > MAX_CHILDREN:

@@ -249,7 +249,7 @@ def _fetch_archive(url: str, options: FetchOptions, *, etag: str | None = None,
             if response.not_modified:
                 if caller_validators:
                     raise _ArchiveNotModified
-                if cached is not None:
+                if cache is not None and cached is not None:
                     cache.touch(url)
                     opened = cached.open(url, options)
                     cached = None  # now owned by the returned archive
