@@ -12,9 +12,9 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Sequence
 
 import click
 
@@ -91,9 +91,8 @@ def _common_options(lang: str):
     def decorate(command):
         command = click.help_option(help=messages.text("cli_opt_help", lang))(command)
         command = click.option("--debug", is_flag=True, help=messages.text("cli_opt_debug", lang))(command)
-        command = click.option("--lang", type=click.Choice(messages.LANGUAGES), default=None,
-                               help=messages.text("cli_opt_lang", lang))(command)
-        return command
+        return click.option("--lang", type=click.Choice(messages.LANGUAGES), default=None,
+                            help=messages.text("cli_opt_lang", lang))(command)
     return decorate
 
 
@@ -184,7 +183,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             sys.exit(EXIT_UNUSABLE)
 
         entries, status = [], EXIT_OK
-        pairs = list(zip(documents, outputs))
+        pairs = list(zip(documents, outputs, strict=True))
         show_progress = several and sys.stderr.isatty()
         with click.progressbar(pairs, label=messages.text("cli_progress", lang), file=sys.stderr) \
                 if show_progress else contextlib.nullcontext(pairs) as progress:
@@ -283,7 +282,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             _report_error(error, output or rules or "-o", lang, debug)
             sys.exit(EXIT_UNUSABLE)
         status = EXIT_OK
-        for document, target in zip(documents, outputs):
+        for document, target in zip(documents, outputs, strict=True):
             status = max(status, _occult_one(document, target, loaded_rules, max_bytes=max_bytes or config.max_bytes,
                                              lang=lang, debug=debug))
         sys.exit(status)

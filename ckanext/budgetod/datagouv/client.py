@@ -139,16 +139,16 @@ class _Body:
     chunks: Callable[[], Iterator[bytes]]
 
     @classmethod
-    def empty(cls) -> "_Body":
+    def empty(cls) -> _Body:
         return cls(None, 0, lambda: iter(()))
 
     @classmethod
-    def of_json(cls, document: object) -> "_Body":
+    def of_json(cls, document: object) -> _Body:
         data = jsonlib.dumps(document, ensure_ascii=False).encode("utf-8")
         return cls("application/json", len(data), lambda: iter((data,)))
 
     @classmethod
-    def multipart(cls, source: str, files: Mapping[str, tuple]) -> "_Body":
+    def multipart(cls, source: str, files: Mapping[str, tuple]) -> _Body:
         """``files``: field name → (filename, local path[, content type]), streamed from disk."""
         boundary = "budgetod-" + secrets.token_hex(16)
         parts = []
@@ -162,7 +162,7 @@ class _Body:
             kind = content_type[0] if content_type else (mimetypes.guess_type(filename)[0]
                                                          or "application/octet-stream")
             head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{_form_quote(field)}\"; "
-                    f"filename=\"{_form_quote(filename)}\"\r\nContent-Type: {kind}\r\n\r\n").encode("utf-8")
+                    f"filename=\"{_form_quote(filename)}\"\r\nContent-Type: {kind}\r\n\r\n").encode()
             parts.append((head, Path(path), size))
         tail = f"--{boundary}--\r\n".encode("ascii")
 
@@ -435,7 +435,8 @@ class UdataClient:
     def upload_resource_file(self, dataset_id: str, resource_id: str, file_path: str | os.PathLike,
                              filename: str) -> dict:
         """Replace the file of an existing resource; repeating it gives the same result, so it is retried."""
-        return self._request_object("POST", f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/upload/",
+        return self._request_object("POST",
+                                    f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/upload/",
                             files={"file": (filename, file_path)}, idempotent=True)
 
     def create_resource(self, dataset_id: str, payload: dict) -> dict:

@@ -17,6 +17,7 @@ Stages (ckanext-harvest contract):
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -33,10 +34,10 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.harvester import sources
-from ckanext.budgetod.portal import metadata, publish
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.harvester import sources
+from ckanext.budgetod.portal import metadata, publish
 
 log = logging.getLogger(__name__)
 
@@ -82,8 +83,8 @@ def _failure(url: str, error: BaseException, local_dir: str = "") -> str:
 def _too_large_for_portal(url: str, size: int, limit_mb: int) -> str:
     megabytes = f"{size / 2**20:.1f}"
     return _bilingual(
-        url, f"document de {megabytes.replace('.', ',')} Mo non publié : le portail refuse les fichiers de plus de {limit_mb} Mo "
-             "(réglage ckan.max_resource_size)",
+        url, f"document de {megabytes.replace('.', ',')} Mo non publié : "
+             f"le portail refuse les fichiers de plus de {limit_mb} Mo (réglage ckan.max_resource_size)",
         f"{megabytes} MB document not published: the portal refuses files over {limit_mb} MB "
         "(setting ckan.max_resource_size)")
 
@@ -154,10 +155,8 @@ def _spool_path(harvest_object: HarvestObject) -> str:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _fetch_options() -> sources.FetchOptions:
@@ -199,7 +198,7 @@ class BudgetodHarvester(HarvesterBase):
         # CKAN 2.11 has no licence plugin interface: its register is built once, from
         # licenses_group_url or the defaults, so the licence is added to it when missing.
         register = model.Package.get_license_register()
-        if LICENCE_OUVERTE_2["id"] not in register.keys():
+        if LICENCE_OUVERTE_2["id"] not in register.keys():  # noqa: SIM118 - a CKAN LicenseRegister, not a dict
             register.licenses.append(License(dict(LICENCE_OUVERTE_2)))
 
     # IHarvester

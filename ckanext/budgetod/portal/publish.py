@@ -35,23 +35,22 @@ import os
 import re
 import urllib.parse
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
-
-import sqlalchemy as sa
-from werkzeug.datastructures import FileStorage
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
 from ckan.lib import uploader
+from werkzeug.datastructures import FileStorage
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.portal import metadata
-from ckanext.budgetod.core.totem import occultation
-from ckanext.budgetod.core.scdl import conversion, validation
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.scdl import conversion, validation
+from ckanext.budgetod.core.totem import occultation
 from ckanext.budgetod.core.totem.reader import DocumentHeader
+from ckanext.budgetod.portal import metadata
 
 ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT = "scdl", "totem", "report"
 GROUPING_BUDGET, GROUPING_DOCUMENT = "budget", "document"
@@ -511,8 +510,9 @@ def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: ConvertedDocum
         identity = {"budgetod_totem_resource": totem_resource_id}
         if doc.csv_path is None:
             # Nothing converted: the report says why, and a CSV of an older upload would mislead.
-            dataset["resources"] = resources = [resource for resource in resources
-                                                if not (belongs(resource) and resource.get("budgetod_role") == ROLE_SCDL)]
+            dataset["resources"] = resources = [
+                resource for resource in resources
+                if not (belongs(resource) and resource.get("budgetod_role") == ROLE_SCDL)]
             uploads = _place_failure(resources, doc, belongs, identity, workdir)
         else:
             uploads = _place_document(resources, doc, (ROLE_SCDL, ROLE_REPORT), belongs, identity, workdir)

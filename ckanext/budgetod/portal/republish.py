@@ -11,15 +11,14 @@ import os
 import sys
 import tempfile
 
-import click
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import click
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.portal import publish, uploads
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.portal import publish, uploads
 
 EXIT_OK, EXIT_ERRORS = 0, 1
 

@@ -17,9 +17,9 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.portal import publish
-from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.portal import publish
 
 log = logging.getLogger(__name__)
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 
-from flask import Blueprint, request
-
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
+from flask import Blueprint, request
 
 from ckanext.budgetod.view import collectivite_page, dashboard, helpers
 

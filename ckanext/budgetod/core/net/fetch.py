@@ -21,6 +21,7 @@ resolve names itself and defeat the check).
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import http.client
@@ -32,14 +33,15 @@ import socket
 import ssl
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, cast
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import url2pathname
 
-from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.messages import Bilingual
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 64 * 2**20
@@ -163,7 +165,7 @@ class HttpResponse:
             _remove_quietly(self.body_path)
             self.body_path = None
 
-    def __enter__(self) -> "HttpResponse":
+    def __enter__(self) -> HttpResponse:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -218,7 +220,7 @@ class Target:
     request_path: str
 
     @classmethod
-    def parse(cls, url: str) -> "Target":
+    def parse(cls, url: str) -> Target:
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -320,7 +322,7 @@ class _BudgetedSSLSocket(_Budgeted, ssl.SSLSocket):
     pass
 
 
-def total_time_exceeded(url: str) -> "FetchTimeout":
+def total_time_exceeded(url: str) -> FetchTimeout:
     return FetchTimeout(url, Bilingual("durée totale de l'échange dépassée (connexion, en-têtes et corps)",
                                        "total time of the exchange exceeded (connection, headers and body)"))
 
@@ -453,7 +455,7 @@ def http_get(
                 body=body,
                 body_path=body_path,
             )
-        except socket.timeout:
+        except TimeoutError:
             if time.monotonic() >= deadline:
                 raise total_time_exceeded(target.url) from None
             raise FetchTimeout(target.url, Bilingual(f"délai de lecture dépassé ({read_timeout:g} s)",
@@ -544,10 +546,8 @@ def _temporary_file(directory):
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def default_cache_dir() -> Path:

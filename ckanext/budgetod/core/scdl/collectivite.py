@@ -44,17 +44,24 @@ import csv
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Callable
 
 from lxml import etree
 
 from ckanext.budgetod.core.errors import DocumentError
 from ckanext.budgetod.core.messages import Bilingual
-from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, MAX_VALUE_LENGTH, SAFE_PARSER_OPTIONS, TOTEM_NAMESPACE, read_header, shown
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
 from ckanext.budgetod.core.scdl.summary import read_header as read_csv_header
+from ckanext.budgetod.core.totem.reader import (
+    DEFAULT_MAX_BYTES,
+    MAX_VALUE_LENGTH,
+    SAFE_PARSER_OPTIONS,
+    TOTEM_NAMESPACE,
+    read_header,
+    shown,
+)
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
 COLLECTIVITE_SUMMARY_VERSION = 1
@@ -156,7 +163,8 @@ def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tupl
                 element.clear()
     except etree.XMLSyntaxError as error:
         line = error.position[0] if error.position else 0
-        raise DocumentError.from_message(source, "malformed_xml", line=line, detail=shown(error.msg or "", 200)) from None
+        raise DocumentError.from_message(source, "malformed_xml", line=line,
+                                         detail=shown(error.msg or "", 200)) from None
     except OSError as error:
         raise DocumentError.from_message(source, "file_unreadable", reason=error.strerror or str(error)) from None
     figure = _number(values.get(POPULATION_CODE, ""))
@@ -167,7 +175,7 @@ def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tupl
         if value is None:
             continue
         average = _number(values.get(f"MoyNat{code}", ""))
-        ratios.append(Ratio(code, value, average if average else None))
+        ratios.append(Ratio(code, value, average or None))
     return population, tuple(ratios)
 
 
@@ -254,10 +262,11 @@ def _figures(sums_list: list[_Sums], column: str) -> dict[str, dict]:
 
 def _rows(kind: str, key: tuple, labels: dict) -> dict:
     if kind == "totals":
-        return dict(zip(("section", "codrd", "opbudg"), key))
+        return dict(zip(("section", "codrd", "opbudg"), key, strict=True))
     if kind == "chapters":
-        return {**dict(zip(("section", "codrd", "code"), key)), "label": labels.get(("chapter",) + key, "")}
-    return {**dict(zip(("codrd", "code"), key)), "label": labels.get(("function",) + key, "")}
+        return {**dict(zip(("section", "codrd", "code"), key, strict=True)),
+                "label": labels.get(("chapter",) + key, "")}
+    return {**dict(zip(("codrd", "code"), key, strict=True)), "label": labels.get(("function",) + key, "")}
 
 
 def _labels(sums_list: list[_Sums]) -> dict:

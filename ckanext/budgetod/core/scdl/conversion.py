@@ -34,9 +34,22 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ckanext.budgetod.core import messages
-from ckanext.budgetod.core.totem.nomenclature import (OtherYears, PlanDeComptes, PlanLookup, default_plans_base,
-                                                      find_plan, plan_of_year)
-from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, BudgetLine, DocumentHeader, DocumentInfo, TotemReader, shown
+from ckanext.budgetod.core.totem.nomenclature import (
+    OtherYears,
+    PlanDeComptes,
+    PlanLookup,
+    default_plans_base,
+    find_plan,
+    plan_of_year,
+)
+from ckanext.budgetod.core.totem.reader import (
+    DEFAULT_MAX_BYTES,
+    BudgetLine,
+    DocumentHeader,
+    DocumentInfo,
+    TotemReader,
+    shown,
+)
 
 SCDL_FIELDS = (
     "BGT_NATDEC", "BGT_ANNEE", "BGT_SIRET", "BGT_NOM",

@@ -33,9 +33,9 @@ import os
 import re
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
@@ -152,7 +152,8 @@ class _Groups(dict):
     def __missing__(self, key):
         if len(self) >= MAX_GROUPS:
             raise UnusableBudget(self.source, Bilingual(
-                f"plus de {MAX_GROUPS} {self.what.fr} distincts : ce n'est pas un budget qu'une visualisation peut montrer",
+                f"plus de {MAX_GROUPS} {self.what.fr} distincts : "
+                "ce n'est pas un budget qu'une visualisation peut montrer",
                 f"more than {MAX_GROUPS} distinct {self.what.en}: not a budget a visualisation can show"))
         value = self[key] = self.start()
         return value

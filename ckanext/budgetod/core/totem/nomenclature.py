@@ -25,8 +25,9 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from lxml import etree
 
@@ -42,8 +43,8 @@ MAX_YEAR_DISTANCE = 5
 MAX_PLAN_BYTES = 16 * 2**20
 PLAN_FILE = "planDeCompte.xml"
 
-_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                       remove_blank_text=True, remove_comments=True, remove_pis=True)
+_PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+                   "remove_blank_text": True, "remove_comments": True, "remove_pis": True}
 
 
 @dataclass(frozen=True)

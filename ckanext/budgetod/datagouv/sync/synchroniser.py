@@ -24,8 +24,8 @@ import contextlib
 import functools
 import hashlib
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
