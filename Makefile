@@ -12,9 +12,9 @@ demo:
 	@$(STACK) up
 	@$(PYTHON) devstack/demo.py
 
-## test: build/start what the tests need, run the whole suite
+## test: lint and type checks first (fast fail), then build/start what the tests need, run the whole suite
 ## (then the browser tests, in Debian's Chromium, against the portal that `up` leaves running)
-test:
+test: lint
 	@$(STACK) services
 	@set -o pipefail; eval "$$($(STACK) env)"; \
 	$(PYTHON) -m pytest tests --ignore=tests/ckan -q -p no:cacheprovider && \
