@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import quote, unquote, urlencode, urlsplit
 
 from ckanext.budgetod.core.messages import Bilingual
@@ -128,7 +128,7 @@ class _ResponseDocuments:
         self.pending = 0
 
     def resource(self, resource: object) -> list[DocumentRef]:
-        if not _is_xml_resource(resource):
+        if not isinstance(resource, dict) or not _is_xml_resource(resource):
             return []
         # Catalogues may store relative upload paths; they are relative to the API response.
         url = _absolute_web_url(self.listing_url, resource["url"])

@@ -18,8 +18,9 @@ from __future__ import annotations
 import io
 import json
 import re
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import dataclass, field
-from typing import BinaryIO, Callable, Generator, Iterable, Iterator
+from typing import Any, BinaryIO
 
 import ijson
 
@@ -125,12 +126,12 @@ def _decoded(text: str) -> str:
     if "\\" not in text and '"' not in text:
         return text
     try:
-        return json.decoder.scanstring('"' + text.replace('"', '\\"') + '"', 1)[0]
+        return json.loads('"' + text.replace('"', '\\"') + '"')
     except ValueError as exc:  # an invalid escape
         raise NotJson(str(exc)) from None
 
 
-def _walker(shape, outcome: dict) -> Generator:
+def _walker(shape: object, outcome: dict) -> Generator[None, tuple[str, Any], None]:
     """Receives the parser's events; sets ``outcome[_DOCUMENT]`` to what ``shape`` keeps of the value.
 
     One generator with an explicit stack of the containers being kept: a nested generator per
