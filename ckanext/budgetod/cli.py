@@ -10,6 +10,6 @@ from ckanext.budgetod.core.cli import build_cli
 
 
 def get_commands() -> list:
-    group = build_cli(settings.current().for_domain(), name="budgetod", republish_all=republish_all)
+    group = build_cli(settings.current(), name="budgetod", republish_all=republish_all)
     group.add_command(datagouv)
     return [group]

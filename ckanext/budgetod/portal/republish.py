@@ -17,9 +17,10 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.portal import publish, uploads
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.totem import occultation
+from ckanext.budgetod.portal import publish, uploads
 
 EXIT_OK, EXIT_ERRORS = 0, 1
 
@@ -34,7 +35,7 @@ def republish_all(lang: str, debug: bool) -> int:
     """Republish every stored TOTEM document occulted; returns the exit status."""
     options = settings.current()
     try:
-        rules = options.rules()
+        rules = occultation.load_rules(options.occultation_rules or None)
     except BudgetodError as error:
         click.echo(f"error: {error.describe(lang)}", err=True)
         return 2

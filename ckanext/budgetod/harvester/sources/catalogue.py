@@ -4,18 +4,16 @@ from __future__ import annotations
 
 import json
 import logging
-import re
-from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import http_get
+from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, absolute_web_url, catalogue_page
+from ckanext.budgetod.core.settings import Settings
 
 from .common import (
     DocumentRef,
-    FetchOptions,
     SourceError,
-    _absolute_web_url,
     _Collected,
     _extension,
     _plain_document,
@@ -31,49 +29,10 @@ MAX_LISTING_PAGES = 1_000
 _XML_FORMATS = frozenset({"xml", "text/xml", "application/xml"})
 
 
-# The prefix is CKAN's mount point and/or locale ("/data", "/fr"): CKAN strips a
-# locale from any path, its API included, so the API is under the same prefix.
-_CKAN_PAGE = re.compile(r"^(?P<prefix>.*?)/(?P<what>dataset|organization)/(?P<name>[^/]+)/?$")
-
-
-# udata pages may carry a language segment; "/datasets/r/<id>" is a resource
-# permalink (a file), which the one-segment rule below already excludes.
-_UDATA_PAGE = re.compile(r"^(?:/[a-z]{2})?/(?P<what>datasets|organizations)/(?P<ident>[^/]+)/?$")
-
-
-_KIND_PAGE_SHAPES = {
-    "ckan": Bilingual("jeu de données ou d'organisation CKAN (…/dataset/<nom> ou …/organization/<nom>)",
-                      "a CKAN dataset or organization (…/dataset/<name> or …/organization/<name>)"),
-    "udata": Bilingual("jeu de données ou d'organisation udata (…/datasets/<id>/ ou …/organizations/<id>/)",
-                       "a udata dataset or organization (…/datasets/<id>/ or …/organizations/<id>/)"),
-}
-
-
-@dataclass(frozen=True)
-class _CataloguePage:
-    api_base: str   # without trailing slash
-    what: str       # "dataset" or "organization"
-    ident: str      # name, slug or id, percent-decoded
-
-
-def _catalogue_page(kind: str, url: str) -> _CataloguePage | None:
-    parts = urlsplit(url)
-    origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-    if kind == "ckan":
-        match = _CKAN_PAGE.match(parts.path)
-        if not match:
-            return None
-        return _CataloguePage(f"{origin}{match['prefix']}/api/3/action", match["what"], unquote(match["name"]))
-    match = _UDATA_PAGE.match(parts.path)
-    if not match:
-        return None
-    return _CataloguePage(f"{origin}/api/1", match["what"].rstrip("s"), unquote(match["ident"]))
-
-
-def _get_json(url: str, options: FetchOptions, api: str) -> tuple[dict, str]:
+def _get_json(url: str, settings: Settings, api: str) -> tuple[dict, str]:
     """GET a JSON object from a catalogue API; returns it and the final URL."""
-    with http_get(url, timeout=options.timeout, max_bytes=options.max_page_bytes,
-                  allow_private=options.allow_private, headers={"Accept": "application/json"}) as response:
+    with http_get(url, timeout=settings.network.timeout, max_bytes=settings.network.max_page_bytes,
+                  allow_private=settings.network.allow_private, headers={"Accept": "application/json"}) as response:
         body = response.content()
         status, final_url = response.status, response.final_url
     try:
@@ -113,7 +72,7 @@ def _resource_documents(resources: object, listing_url: str) -> list[DocumentRef
         if not _is_xml_resource(resource):
             continue
         # Catalogues may store relative upload paths; they are relative to the API response.
-        url = _absolute_web_url(listing_url, resource["url"])
+        url = absolute_web_url(listing_url, resource["url"])
         if url is not None:
             documents.append(_plain_document(url))
         else:
@@ -121,29 +80,29 @@ def _resource_documents(resources: object, listing_url: str) -> list[DocumentRef
     return documents
 
 
-def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
-    page = _catalogue_page("ckan", url)
+def _list_ckan(url: str, settings: Settings) -> list[DocumentRef]:
+    page = catalogue_page("ckan", url)
     if page is None:
         raise SourceError(url, Bilingual(
-            f"ce n'est pas une adresse de {_KIND_PAGE_SHAPES['ckan'].fr}",
-            f"not the address of {_KIND_PAGE_SHAPES['ckan'].en}"))
+            f"ce n'est pas une adresse de {KIND_PAGE_SHAPES['ckan'].fr}",
+            f"not the address of {KIND_PAGE_SHAPES['ckan'].en}"))
     if page.what == "dataset":
-        dataset, final_url = _ckan_action(page.api_base, "package_show", {"id": page.ident}, options)
+        dataset, final_url = _ckan_action(page.api_base, "package_show", {"id": page.ident}, settings)
         return _resource_documents(dataset.get("resources"), final_url)
     # The organisation page may name it by id; the search filter needs its name.
     organization, _ = _ckan_action(page.api_base, "organization_show", {
         "id": page.ident, "include_datasets": "false", "include_users": "false",
-        "include_extras": "false", "include_followers": "false"}, options)
+        "include_extras": "false", "include_followers": "false"}, settings)
     name = organization.get("name")
     if not isinstance(name, str) or not name:
         raise SourceError(url, Bilingual("API CKAN : organisation sans nom", "CKAN API: organization without a name"))
-    documents = _Collected(url, options)
+    documents = _Collected(url, settings)
     start = 0
     first_count = None
     for _page in range(MAX_LISTING_PAGES):
         result, final_url = _ckan_action(page.api_base, "package_search", {
-            "fq": f'organization:"{name}"', "rows": options.listing_page_size, "start": start,
-            "sort": "name asc"}, options)
+            "fq": f'organization:"{name}"', "rows": settings.network.listing_page_size, "start": start,
+            "sort": "name asc"}, settings)
         datasets = result.get("results")
         count = result.get("count")
         if not isinstance(datasets, list) or not isinstance(count, int):
@@ -160,8 +119,8 @@ def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
     raise _too_many_pages(url)
 
 
-def _ckan_action(api_base: str, action: str, params: dict, options: FetchOptions) -> tuple[dict, str]:
-    document, final_url = _get_json(f"{api_base}/{action}?{urlencode(params)}", options, "CKAN")
+def _ckan_action(api_base: str, action: str, params: dict, settings: Settings) -> tuple[dict, str]:
+    document, final_url = _get_json(f"{api_base}/{action}?{urlencode(params)}", settings, "CKAN")
     result = document.get("result")
     if document.get("success") is not True or not isinstance(result, dict):
         raise SourceError(final_url, Bilingual(
@@ -170,25 +129,25 @@ def _ckan_action(api_base: str, action: str, params: dict, options: FetchOptions
     return result, final_url
 
 
-def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
-    page = _catalogue_page("udata", url)
+def _list_udata(url: str, settings: Settings) -> list[DocumentRef]:
+    page = catalogue_page("udata", url)
     if page is None:
         raise SourceError(url, Bilingual(
-            f"ce n'est pas une adresse de {_KIND_PAGE_SHAPES['udata'].fr}",
-            f"not the address of {_KIND_PAGE_SHAPES['udata'].en}"))
+            f"ce n'est pas une adresse de {KIND_PAGE_SHAPES['udata'].fr}",
+            f"not the address of {KIND_PAGE_SHAPES['udata'].en}"))
     ident = quote(page.ident, safe="")
     # The API's canonical paths end with "/": asking for them directly avoids a 308 per request.
     if page.what == "dataset":
-        dataset, final_url = _get_json(f"{page.api_base}/datasets/{ident}/", options, "udata")
+        dataset, final_url = _get_json(f"{page.api_base}/datasets/{ident}/", settings, "udata")
         return _resource_documents(dataset.get("resources"), final_url)
-    documents = _Collected(url, options)
+    documents = _Collected(url, settings)
     next_url = (f"{page.api_base}/organizations/{ident}/datasets/?"
-                + urlencode({"page": 1, "page_size": options.listing_page_size}))
+                + urlencode({"page": 1, "page_size": settings.network.listing_page_size}))
     visited: set[str] = set()
     first_total = None
     for _page in range(MAX_LISTING_PAGES):
         visited.add(next_url)
-        listing, final_url = _get_json(next_url, options, "udata")
+        listing, final_url = _get_json(next_url, settings, "udata")
         datasets = listing.get("data")
         if not isinstance(datasets, list) or not isinstance(listing.get("total"), int):
             raise SourceError(final_url, Bilingual(
@@ -201,7 +160,7 @@ def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
         next_page = listing.get("next_page")
         if next_page is None or next_page == "":
             return documents
-        following = _absolute_web_url(final_url, next_page) if isinstance(next_page, str) else None
+        following = absolute_web_url(final_url, next_page) if isinstance(next_page, str) else None
         # The next page is followed only on the API's own host, and never twice.
         if (following is None or following in visited
                 or urlsplit(following).hostname != urlsplit(final_url).hostname):
