@@ -81,10 +81,12 @@ class Processed:
 
     @property
     def key(self) -> str:
+        assert self.header is not None, "a document that could not be read has no key"
         return self.header.document_key
 
     def summary(self, lang: str) -> str:
         """The validation verdict and its first errors, on one line."""
+        assert self.validation is not None, "not validated"
         text = validation.format_summary(self.validation, lang, listed_errors=1)
         return " ".join(line.strip() for line in text.splitlines())
 
@@ -143,8 +145,9 @@ class Pipeline:
     def validated(self, processed: Processed, csv_path: str | None = None) -> Processed:
         """``processed`` with its CSV (``csv_path`` when it was written to a stream) validated and
         its report rebuilt. Raises BudgetodError when the schema or the CSV is unusable."""
-        processed.validation = validation.validate_csv(csv_path or processed.csv_path, self.settings.scdl_schema,
-                                                       descriptor=self.schema())
+        checked = csv_path or processed.csv_path
+        assert checked is not None, "a CSV written to a stream is validated from the copy saved"
+        processed.validation = validation.validate_csv(checked, self.settings.scdl_schema, descriptor=self.schema())
         processed.schema_version = str(self.schema().get("version") or "")
         return self._reported(processed)
 

@@ -10,7 +10,7 @@ from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import helpers
 
 from ckanext.budgetod.core import contract
-from ckanext.budgetod.portal import publish
+from ckanext.budgetod.core.pipeline import Pipeline
 from ckanext.budgetod.core.scdl import validation
 from tests.ckan.harvester.conftest import (BROKEN, SAMPLE_DATASETS, SCHEMA, SHARED_TOTEM, by_role, create_source,
                                            dataset, harvest, occulted, stored_file)
@@ -98,7 +98,7 @@ def test_a_second_harvest_with_nothing_changed_converts_nothing_and_modifies_no_
     harvest(source)
     before = {name: dataset(name) for name in set(SAMPLE_DATASETS.values())}
     conversions = []
-    monkeypatch.setattr(publish, "convert", lambda *args, **kwargs: conversions.append(args))
+    monkeypatch.setattr(Pipeline, "run", lambda self, *args, **kwargs: conversions.append(args))
 
     run = harvest(source)
 
