@@ -1,9 +1,9 @@
 """Fuzz the TOTEM reader and the SCDL conversion path (a bench tool: never run in CI).
 
-What is fuzzed is what a harvest (``portal/publish.convert``) and ``budgetod convert --report``
-run on a third-party document: ``scdl.convert_document`` (hardened reading, plan de comptes
-lookup, CSV writing) then ``scdl.validate_output`` (frictionless against the SCDL schema), the
-JSON report in French and English; plus ``reader.inspect_document`` (``budgetod inspect``).
+What is fuzzed is what a harvest, a hand upload and ``budgetod convert --report`` run on a
+third-party document, the one pipeline (``core/pipeline.py``): the conversion (hardened reading,
+plan de comptes lookup, CSV writing), then the validation (frictionless against the SCDL schema),
+the JSON report in French and English; plus ``reader.inspect_document`` (``budgetod inspect``).
 The contract checked for every example:
 
 - the outcome is a conversion or a ``BudgetodError`` whose cause is one clear line naming the
@@ -77,10 +77,13 @@ except ImportError:  # pragma: no cover - told to the user
 from lxml import etree
 
 from ckanext.budgetod.core import messages
-from ckanext.budgetod.core.totem import nomenclature
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
-from ckanext.budgetod.core.totem.reader import AMOUNT_ELEMENTS, NATDEC_LABELS, TOTEM_NAMESPACE, inspect_document
-from ckanext.budgetod.core.scdl.conversion import CODRD, OPBUDG, SCDL_FIELDS, SECTIONS, convert_document, validate_output
+from ckanext.budgetod.core.pipeline import Pipeline
+from ckanext.budgetod.core.scdl.conversion import CODRD, OPBUDG, SCDL_FIELDS, SECTIONS
+from ckanext.budgetod.core.settings import Settings
+from ckanext.budgetod.core.totem import nomenclature
+from ckanext.budgetod.core.contract import NATDEC_SCDL_LABELS
+from ckanext.budgetod.core.totem.reader import AMOUNT_ELEMENTS, TOTEM_NAMESPACE, inspect_document
 from tests.totem.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE, Line, totem_document
 
 SHARED_DATA = REPOSITORY / ".." / "shared" / "data"
@@ -1028,14 +1031,18 @@ class Runner:
         document = str(self.document)
         options = {} if case.max_bytes is None else {"max_bytes": case.max_bytes}
         try:
+            settings = Settings(plans_de_comptes=plans, scdl_schema=str(SCHEMA_PATH), cache_dir=str(self.cache))
+            if case.max_bytes is not None:
+                settings = settings.replace(max_document_size=case.max_bytes)
+            pipeline = Pipeline(settings)
             stage[0] = "convert"
-            result = convert_document(document, str(self.output), plans=plans, cache_dir=str(self.cache), **options)
+            processed = pipeline.run(document, str(self.output), validate=False)
+            result = processed.conversion
             stage[0] = "validate"
-            report = validate_output(result, str(SCHEMA_PATH), cache_dir=str(self.cache))
+            processed = pipeline.validated(processed)
+            report = processed.validation
             stage[0] = "report"
-            published = self._published_report(result, report)
-            json.dumps(published, ensure_ascii=False)
-            json.dumps(result.to_report("en"), ensure_ascii=False)
+            json.dumps(processed.report, ensure_ascii=False)
         except BudgetodError as error:
             return self._failure(case, error, stage[0], document, options)
         except Exception as error:  # noqa: BLE001 - exactly what the fuzzer looks for
@@ -1068,24 +1075,6 @@ class Runner:
             kinds = sorted({error.type for error in report.errors})
             label = "ok, invalid: " + ", ".join(kinds)
         return Outcome(label, csv=csv_bytes)
-
-    @staticmethod
-    def _published_report(result, report) -> dict:
-        """What portal/publish.convert builds (without CKAN)."""
-        document = result.info.to_dict()
-        return {
-            "document_key": result.info.header.document_key,
-            "document": document,
-            "name": result.info.header.budget_name,
-            "conversion": {
-                "rows": result.rows,
-                "plan": result.plan.to_dict(),
-                "warnings": [{"code": warning.code, "count": warning.count, "details": warning.params,
-                              "message_fr": warning.message("fr"), "message_en": warning.message("en")}
-                             for warning in result.warnings],
-            },
-            "validation": report.to_dict(),
-        }
 
     def _failure(self, case: Case, error: BudgetodError, stage: str, document: str, options: dict) -> Outcome:
         kind = type(error).__name__
@@ -1152,7 +1141,7 @@ class Runner:
         if len(rows) - 1 != result.rows:
             return f"rows: {len(rows) - 1} in the CSV, {result.rows} reported"
         amounts = range(SCDL_FIELDS.index("BGT_MTREAL"), SCDL_FIELDS.index("BGT_MTRAR3112") + 1)
-        natdecs = set(NATDEC_LABELS.values())
+        natdecs = set(NATDEC_SCDL_LABELS.values())
         for number, row in enumerate(rows[1:], 1):
             if len(row) != len(SCDL_FIELDS):
                 return f"row width: row {number} has {len(row)} cells"

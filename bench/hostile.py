@@ -29,13 +29,12 @@ CKAN's log goes to .local/log/bench-hostile.log.
 Two deviations from production settings. To keep the run short, the overall time budget of one
 download (fetch.http_get's total_timeout, 600 s, not configurable) is lowered to 20 s; the
 "dribble-60s" case (one byte every 0.5 s for a minute) checks that the budget is enforced. For the
-two catalogue listings of a 32 MB page, the page cap (FetchOptions.max_page_bytes, 16 MB, not
+two catalogue listings of a 32 MB page, the page cap (NetworkLimits.max_page_bytes, 16 MB, not
 configurable) is raised to 64 MB, so that such a page is read rather than refused by its size.
 """
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import ipaddress
 import json
 import logging
@@ -326,18 +325,18 @@ def good_datasets_state(organization: dict) -> dict[str, tuple]:
 
 @contextlib.contextmanager
 def page_cap(max_page_bytes: int | None):
-    """A case's own cap on catalogue pages (FetchOptions.max_page_bytes: 16 MB in production, not
+    """A case's own cap on catalogue pages (NetworkLimits.max_page_bytes: 16 MB in production, not
     configurable), so that a page of tens of MB is read rather than refused by its size."""
     if max_page_bytes is None:
         yield
         return
-    from ckanext.budgetod.harvester import plugin
-    production = plugin._fetch_options
-    plugin._fetch_options = lambda: dataclasses.replace(production(), max_page_bytes=max_page_bytes)
+    from ckanext.budgetod import settings
+    production = settings.current
+    settings.current = lambda: production().replace(network={"max_page_bytes": max_page_bytes})
     try:
         yield
     finally:
-        plugin._fetch_options = production
+        settings.current = production
 
 
 # --- round 2: per-case memory, summaries ------------------------------------------------------------
@@ -425,7 +424,7 @@ def main() -> int:
     guard = ConnectionGuard()
     guard.install()
 
-    from ckanext.budgetod.harvester import sources
+    from ckanext.budgetod.core.net.urls import normalise_url
     from ckanext.budgetod.core.net import fetch
 
     print("building cases…", flush=True)
@@ -469,7 +468,7 @@ def main() -> int:
         print(f"phase A: {len(documents)} hostile documents in the same source…", flush=True)
         harvester.set_config(documents_source, {"urls": good_urls + [server.base_url + c.path for c in documents]})
         second = harvester.harvest(documents_source)
-        by_guid = {sources.normalise_url(server.base_url + case.path): case for case in documents}
+        by_guid = {normalise_url(server.base_url + case.path): case for case in documents}
         for guid, case in by_guid.items():
             outcome = second.objects.get(guid)
             result = CaseResult(case, crashed=second.crash)
@@ -479,7 +478,7 @@ def main() -> int:
                 result.errors, result.seconds = outcome.errors, outcome.seconds
                 result.imported = outcome.state == "COMPLETE" and not outcome.errors
             results.append(result)
-        good_guids = {sources.normalise_url(url) for url in good_urls}
+        good_guids = {normalise_url(url) for url in good_urls}
         good_second = [second.objects[guid] for guid in good_guids if guid in second.objects]
         checks.append(("good samples unchanged on the hostile harvest", len(good_second) == len(good_guids)
                        and all(not obj.errors and obj.report_status == "not modified" for obj in good_second),
@@ -544,10 +543,10 @@ SAMPLE_DATASET_NAMES = ("budget-21560046100085-2022-annexe-06", "budget-21560046
 # === Round 2, part A (issue 12: items 1, 2 and 9; cases in hostile_cases.py) =====================
 
 def _document_results(cases: list[Case], outcome: "JobOutcome", base_url: str) -> list[CaseResult]:
-    from ckanext.budgetod.harvester import sources
+    from ckanext.budgetod.core.net.urls import normalise_url
     results = []
     for case in cases:
-        found = outcome.objects.get(sources.normalise_url(base_url + case.path))
+        found = outcome.objects.get(normalise_url(base_url + case.path))
         result = CaseResult(case, crashed=outcome.crash)
         if found is None:
             result.errors = ["(no harvest object)"]
@@ -562,9 +561,9 @@ def _published_dataset(base_url: str, case: Case) -> dict | None:
     import ckan.model as model
     from ckan.tests import helpers
     from ckanext.harvest.model import HarvestObject
-    from ckanext.budgetod.harvester import sources
+    from ckanext.budgetod.core.net.urls import normalise_url
     found = model.Session.query(HarvestObject).filter_by(
-        guid=sources.normalise_url(base_url + case.path), current=True).first()
+        guid=normalise_url(base_url + case.path), current=True).first()
     if found is None or not found.package_id:
         return None
     return helpers.call_action("package_show", context={"use_cache": False}, id=found.package_id)

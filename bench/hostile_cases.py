@@ -44,7 +44,7 @@ class Case:
     # A source whose only entries are skipped by design (encrypted) lists no document, no error.
     may_list_nothing: bool = False
     # A catalogue source: the path of its page (not /case/<name>), the routes its API answers on,
-    # and its page cap (FetchOptions.max_page_bytes) when it is not production's.
+    # and its page cap (NetworkLimits.max_page_bytes) when it is not production's.
     source_path: str | None = None
     routes: dict[str, Respond] = field(default_factory=dict)
     max_page_bytes: int | None = None

@@ -10,6 +10,6 @@ from ckanext.budgetod.portal.republish import republish_all
 
 
 def get_commands() -> list:
-    group = build_cli(settings.current().for_domain(), name="budgetod", republish_all=republish_all)
+    group = build_cli(settings.current(), name="budgetod", republish_all=republish_all)
     group.add_command(datagouv)
     return [group]

@@ -99,7 +99,7 @@ def spoil(csv_path: str, schema: str) -> dict:
     import csv
     import io
 
-    from ckanext.budgetod.portal import publish
+    from ckanext.budgetod.core.pipeline import validation_part
     from ckanext.budgetod.core.scdl import validation
 
     with open(csv_path, encoding="utf-8", newline="") as stream:
@@ -111,29 +111,30 @@ def spoil(csv_path: str, schema: str) -> dict:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     Path(csv_path).write_text(buffer.getvalue(), encoding="utf-8")
-    checked = validation.validate_csv(csv_path, schema).to_dict()
-    return {**{key: value for key, value in checked.items() if key not in ("file", "frictionless")},
-            "schema": {"name": publish.SCDL_SCHEMA_NAME, "version": "0.8.3"}}
+    return validation_part(validation.validate_csv(csv_path, schema), "0.8.3")
 
 
 def publish_document(app, portal: Portal, stem: str, organization_id: str) -> dict:
     """Publish a sample document; the stem "<sample>-invalid" publishes that sample spoiled (see spoil)."""
     from ckanext.budgetod import settings
-    from ckanext.budgetod.portal import publish
+    from ckanext.budgetod.core import contract
     from ckanext.budgetod.core.net.fetch import file_digest
+    from ckanext.budgetod.core.pipeline import Pipeline
+    from ckanext.budgetod.portal import publish
 
     invalid = stem.endswith(INVALID_SUFFIX)
     totem = SHARED_TOTEM / f"{stem.removesuffix(INVALID_SUFFIX)}.xml"
     with tempfile.TemporaryDirectory() as workdir, app._wsgi_app.test_request_context():
-        doc = publish.convert(str(totem), workdir, source=f"https://example.org/{stem}.xml",
-                              sha256=file_digest(str(totem)))
+        doc = Pipeline(settings.current()).run(
+            str(totem), os.path.join(workdir, "scdl.csv"), source=f"https://example.org/{stem}.xml",
+            sha256=file_digest(str(totem)), occult_to=os.path.join(workdir, "occulted.xml"))
         report = dict(doc.report)
         if invalid:
             report["validation"] = spoil(doc.csv_path, settings.current().scdl_schema)
         valid = report["validation"]["valid"]
         header = doc.header
         name = PREFIX + ("invalid-" if invalid else "") + publish.dataset_name(
-            header, publish.GROUPING_BUDGET).removeprefix("budget-")
+            header, contract.GROUPING_BUDGET).removeprefix("budget-")
         if not portal.exists("package_show", name):
             facts = {
                 "budgetod_siret": header.siret, "budgetod_exercice": str(header.exercice),

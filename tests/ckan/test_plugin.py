@@ -104,7 +104,8 @@ def test_ckan_budgetod_convert_uses_the_ini_nomenclatures_and_schema(cli, tmp_pa
     assert output.read_text(encoding="utf-8").count("\n") == 1 + 196
     details = json.loads(report.read_text(encoding="utf-8"))
     assert details["validation"]["valid"] is True
-    assert details["plan"]["location"].endswith("2021/M14/M14_COM_500_3500/planDeCompte.xml")
+    assert details["report_version"] == 2
+    assert details["conversion"]["plan"]["location"].endswith("2021/M14/M14_COM_500_3500/planDeCompte.xml")
 
 
 def test_ckan_budgetod_reports_bad_input_in_one_line(cli, tmp_path):

@@ -22,19 +22,18 @@ import pytest
 
 from ckanext.budgetod.harvester.sources import archive as archive_module
 from ckanext.budgetod.harvester.sources import streamed_json
+from ckanext.budgetod.core.contract import SourceConfigError, parse_source_config
+from ckanext.budgetod.core.net.urls import normalise_url
 from ckanext.budgetod.harvester.sources import (
     DocumentRef,
-    FetchOptions,
-    SourceConfigError,
     SourceError,
     UnsafeArchive,
     list_documents,
-    normalise_url,
-    parse_source_config,
     retrieve_document,
 )
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.net.fetch import NotFound, RefusedLocation, http_get
+from ckanext.budgetod.core.settings import NetworkLimits, Settings
 
 from .servers import CkanStandIn, LocalServer, Reply, UdataStandIn
 
@@ -44,7 +43,7 @@ BP = (TOTEM / "crach-lotissement-bp-2022.xml").read_bytes()
 DM = (TOTEM / "crach-principal-dm2-2021.xml").read_bytes()
 M43 = (TOTEM / "transport-m43-bp-2022.xml").read_bytes()
 
-OPTIONS = FetchOptions(timeout=5.0, max_bytes=10 * 2**20, allow_private=True)
+SETTINGS = Settings(max_document_size=10 * 2**20, network=NetworkLimits(timeout=5.0, allow_private=True))
 
 
 def sha256(data: bytes) -> str:
@@ -59,8 +58,8 @@ def zip_bytes(entries: dict[str, bytes], compression: int = zipfile.ZIP_DEFLATED
     return buffer.getvalue()
 
 
-def listed(source_url: str, config_text: str | None = None, options: FetchOptions = OPTIONS) -> list[DocumentRef]:
-    return list_documents(source_url, parse_source_config(source_url, config_text), options=options)
+def listed(source_url: str, config_text: str | None = None, settings: Settings = SETTINGS) -> list[DocumentRef]:
+    return list_documents(source_url, parse_source_config(source_url, config_text), settings=settings)
 
 
 @pytest.fixture
@@ -227,7 +226,7 @@ def test_file_source_is_listed_without_any_request_and_retrieved(server, tmp_pat
     assert server.exchanges == []
 
     destination = tmp_path / "out" / "doc.xml"
-    retrieved = retrieve_document(documents[0], str(destination), options=OPTIONS)
+    retrieved = retrieve_document(documents[0], str(destination), settings=SETTINGS)
     assert destination.read_bytes() == BP
     assert (retrieved.not_modified, retrieved.sha256, retrieved.size) == (False, sha256(BP), len(BP))
     assert retrieved.etag and retrieved.last_modified
@@ -238,7 +237,7 @@ def test_a_304_to_an_unconditional_request_is_a_clear_error(server, tmp_path):
     server.route(r"/odd\.xml", lambda request, match: Reply(304))
     document = listed(server.url("/odd.xml"))[0]
     with pytest.raises(BudgetodError) as raised:
-        retrieve_document(document, str(tmp_path / "doc.xml"), options=OPTIONS)
+        retrieve_document(document, str(tmp_path / "doc.xml"), settings=SETTINGS)
     assert "304" in raised.value.describe("en") and "unconditional" in raised.value.describe("en")
     assert not (tmp_path / "doc.xml").exists()
 
@@ -256,11 +255,11 @@ def test_conditional_retrieval_reports_not_modified_and_writes_nothing(server, t
     server.put("/bp.xml", BP)
     document = listed(server.url("/bp.xml"))[0]
     destination = tmp_path / "doc.xml"
-    first = retrieve_document(document, str(destination), options=OPTIONS)
+    first = retrieve_document(document, str(destination), settings=SETTINGS)
 
     destination.write_bytes(b"previous copy")
-    by_etag = retrieve_document(document, str(destination), options=OPTIONS, etag=first.etag)
-    by_date = retrieve_document(document, str(destination), options=OPTIONS, last_modified=first.last_modified)
+    by_etag = retrieve_document(document, str(destination), settings=SETTINGS, etag=first.etag)
+    by_date = retrieve_document(document, str(destination), settings=SETTINGS, last_modified=first.last_modified)
     for outcome in (by_etag, by_date):
         assert (outcome.not_modified, outcome.sha256, outcome.size) == (True, None, 0)
         assert outcome.etag == first.etag
@@ -268,7 +267,7 @@ def test_conditional_retrieval_reports_not_modified_and_writes_nothing(server, t
     assert server.statuses("/bp.xml") == [200, 304, 304]
 
     server.put("/bp.xml", DM)
-    changed = retrieve_document(document, str(destination), options=OPTIONS, etag=first.etag)
+    changed = retrieve_document(document, str(destination), settings=SETTINGS, etag=first.etag)
     assert (changed.not_modified, changed.sha256) == (False, sha256(DM))
     assert changed.etag != first.etag
     assert destination.read_bytes() == DM
@@ -277,7 +276,7 @@ def test_conditional_retrieval_reports_not_modified_and_writes_nothing(server, t
 def test_missing_document_raises_not_found(server, tmp_path):
     document = listed(server.url("/gone.xml"))[0]
     with pytest.raises(NotFound) as caught:
-        retrieve_document(document, str(tmp_path / "doc.xml"), options=OPTIONS)
+        retrieve_document(document, str(tmp_path / "doc.xml"), settings=SETTINGS)
     assert "HTTP 404" in caught.value.describe("en")
     assert not (tmp_path / "doc.xml").exists()
 
@@ -286,7 +285,7 @@ def test_loopback_document_is_refused_without_allow_private(server, tmp_path):
     server.put("/bp.xml", BP)
     document = listed(server.url("/bp.xml"))[0]
     with pytest.raises(RefusedLocation) as caught:
-        retrieve_document(document, str(tmp_path / "doc.xml"), options=replace(OPTIONS, allow_private=False))
+        retrieve_document(document, str(tmp_path / "doc.xml"), settings=SETTINGS.replace(network={"allow_private": False}))
     assert "loopback" in caught.value.describe("en")
     assert server.exchanges == []
 
@@ -368,7 +367,7 @@ def test_a_catastrophic_backtracking_pattern_is_matched_in_linear_time():
 def test_a_pattern_saved_before_it_was_refused_makes_a_clear_source_error():
     config = replace(parse_source_config("https://example.org/", '{"kind": "file"}'), pattern=r"(bp)-\1")
     with pytest.raises(SourceError) as caught:
-        list_documents("https://example.org/a.xml", config, options=OPTIONS)
+        list_documents("https://example.org/a.xml", config, settings=SETTINGS)
     assert "invalid 'pattern'" in caught.value.describe("en")
 
 
@@ -411,18 +410,18 @@ def test_directory_listing_is_an_index(tmp_path):
     with LocalServer(directory=site) as server:
         documents = listed(server.url("/2022/"))
         assert [d.guid for d in documents] == [server.url("/2022/bp.xml"), server.url("/2022/dm.xml")]
-        retrieved = retrieve_document(documents[1], str(tmp_path / "dm.xml"), options=OPTIONS)
+        retrieved = retrieve_document(documents[1], str(tmp_path / "dm.xml"), settings=SETTINGS)
         assert retrieved.sha256 == sha256(DM)
 
 
 def test_oversized_index_page_is_a_source_error(server):
     server.put("/big/", b"<html>" + b"<p>filler</p>" * 10_000, content_type="text/html")
-    small_pages = replace(OPTIONS, max_page_bytes=50_000)
+    small_pages = SETTINGS.replace(network={"max_page_bytes": 50_000})
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/big/"), options=small_pages)
+        listed(server.url("/big/"), settings=small_pages)
     assert "index page too large" in caught.value.describe("en")
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/big/"), '{"kind": "index"}', options=small_pages)
+        listed(server.url("/big/"), '{"kind": "index"}', settings=small_pages)
     assert "50000-byte limit" in caught.value.describe("en")
 
 
@@ -454,7 +453,7 @@ def test_zip_lists_only_xml_documents(server, tmp_path):
         (server.url("/budgets.zip") + "#2022/DM.XML", server.url("/budgets.zip"), "2022/DM.XML"),
     ]
     destination = tmp_path / "dm.xml"
-    retrieved = retrieve_document(documents[1], str(destination), options=OPTIONS)
+    retrieved = retrieve_document(documents[1], str(destination), settings=SETTINGS)
     assert destination.read_bytes() == DM
     assert (retrieved.sha256, retrieved.size) == (sha256(DM), len(DM))
     assert retrieved.final_url == server.url("/budgets.zip") and retrieved.etag
@@ -463,42 +462,42 @@ def test_zip_lists_only_xml_documents(server, tmp_path):
 def test_zip_entry_not_modified_when_the_archive_is_unchanged(server, tmp_path):
     server.put("/budgets.zip", zip_bytes({"bp.xml": BP}))
     document = listed(server.url("/budgets.zip"))[0]
-    first = retrieve_document(document, str(tmp_path / "bp.xml"), options=OPTIONS)
-    again = retrieve_document(document, str(tmp_path / "bp-again.xml"), options=OPTIONS, etag=first.etag)
+    first = retrieve_document(document, str(tmp_path / "bp.xml"), settings=SETTINGS)
+    again = retrieve_document(document, str(tmp_path / "bp-again.xml"), settings=SETTINGS, etag=first.etag)
     assert again.not_modified and not (tmp_path / "bp-again.xml").exists()
 
 
 def test_archive_cache_downloads_an_archive_once_for_all_its_entries(server, tmp_path):
     server.put("/budgets.zip", zip_bytes({"bp.xml": BP, "dm.xml": DM, "m43.xml": M43}))
-    cached = replace(OPTIONS, archive_cache_dir=str(tmp_path / "cache"))
-    documents = listed(server.url("/budgets.zip"), options=cached)
+    cached = SETTINGS.replace(cache_dir=str(tmp_path))
+    documents = listed(server.url("/budgets.zip"), settings=cached)
     for number, document in enumerate(documents):
-        retrieve_document(document, str(tmp_path / f"{number}.xml"), options=cached)
+        retrieve_document(document, str(tmp_path / f"{number}.xml"), settings=cached)
     assert [(tmp_path / f"{n}.xml").read_bytes() for n in range(3)] == [BP, DM, M43]
     assert server.statuses("/budgets.zip") == [200, 304, 304, 304]
 
     # A damaged cached copy is not trusted: the archive is downloaded again, unconditionally.
-    cached_archive = next((tmp_path / "cache").glob("*.zip"))
+    cached_archive = next((tmp_path / "archives").glob("*.zip"))
     cached_archive.write_bytes(cached_archive.read_bytes()[:-10])
-    retrieve_document(documents[0], str(tmp_path / "again.xml"), options=cached)
+    retrieve_document(documents[0], str(tmp_path / "again.xml"), settings=cached)
     assert server.statuses("/budgets.zip")[-1] == 200
     assert "if-none-match" not in server.exchanges[-1].headers
     assert (tmp_path / "again.xml").read_bytes() == BP
-    assert not list((tmp_path / "cache").glob("*.part"))
+    assert not list((tmp_path / "archives").glob("*.part"))
 
 
 def test_the_archive_cache_keeps_within_its_size_evicting_the_least_recently_used(server, tmp_path):
     """One archive URL with many query strings used to fill the disk: every copy was kept forever."""
     archive = zip_bytes({"bp.xml": BP})
     server.put("/budgets.zip", archive)
-    cache = tmp_path / "cache"
-    bounded = replace(OPTIONS, archive_cache_dir=str(cache), archive_cache_bytes=3 * len(archive) + 1000)
+    cache = tmp_path / "archives"
+    bounded = SETTINGS.replace(cache_dir=str(tmp_path), network={"archive_cache_bytes": 3 * len(archive) + 1000})
     for number in range(10):
-        listed(server.url(f"/budgets.zip?v={number}"), '{"kind": "zip"}', options=bounded)
-        assert sum(path.stat().st_size for path in cache.iterdir()) <= bounded.archive_cache_bytes
+        listed(server.url(f"/budgets.zip?v={number}"), '{"kind": "zip"}', settings=bounded)
+        assert sum(path.stat().st_size for path in cache.iterdir()) <= bounded.network.archive_cache_bytes
     # The most recently used copies are those kept, each with its record.
     assert len(list(cache.glob("*.zip"))) == len(list(cache.glob("*.json"))) == 3
-    listed(server.url("/budgets.zip?v=9"), '{"kind": "zip"}', options=bounded)
+    listed(server.url("/budgets.zip?v=9"), '{"kind": "zip"}', settings=bounded)
     assert server.statuses("/budgets.zip")[-1] == 304
 
 
@@ -506,7 +505,7 @@ def test_a_source_listing_more_documents_than_allowed_is_refused_without_reading
     links = "".join(f'<a href="bp-{number}.xml">BP</a>' for number in range(50))
     server.put("/budgets/", links.encode(), content_type="text/html")
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/budgets/"), '{"kind": "index"}', options=replace(OPTIONS, max_documents=20))
+        listed(server.url("/budgets/"), '{"kind": "index"}', settings=SETTINGS.replace(network={"max_documents": 20}))
     assert "more than 20 documents" in caught.value.describe("en")
     assert "plus de 20 documents" in caught.value.describe("fr")
 
@@ -517,9 +516,9 @@ def test_a_catalogue_is_not_walked_past_the_document_cap(server):
     for number in range(10):
         ckan.add_dataset(f"budget-{number}", [{"url": server.url(f"/b{number}-{i}.xml"), "format": "XML"}
                                               for i in range(3)], organization="ville")
-    options = replace(OPTIONS, max_documents=5, listing_page_size=2)
+    settings = SETTINGS.replace(network={"max_documents": 5, "listing_page_size": 2})
     with pytest.raises(SourceError) as caught:
-        listed(ckan.organization_url("ville"), options=options)
+        listed(ckan.organization_url("ville"), settings=settings)
     assert "more than 5 documents" in caught.value.describe("en")
     assert len([e for e in server.exchanges if "package_search" in e.path]) == 1
 
@@ -527,7 +526,7 @@ def test_a_catalogue_is_not_walked_past_the_document_cap(server):
 def test_without_cache_each_entry_downloads_the_archive(server, tmp_path):
     server.put("/budgets.zip", zip_bytes({"bp.xml": BP, "dm.xml": DM}))
     for number, document in enumerate(listed(server.url("/budgets.zip"))):
-        retrieve_document(document, str(tmp_path / f"{number}.xml"), options=OPTIONS)
+        retrieve_document(document, str(tmp_path / f"{number}.xml"), settings=SETTINGS)
     assert server.statuses("/budgets.zip") == [200, 200, 200]
 
 
@@ -548,7 +547,7 @@ def test_forged_member_is_never_extracted(server, tmp_path):
         forged = DocumentRef(guid=server.url("/budgets.zip") + "#" + member, url=server.url("/budgets.zip"),
                              member=member)
         with pytest.raises(NotFound):
-            retrieve_document(forged, str(tmp_path / "out" / "doc.xml"), options=OPTIONS)
+            retrieve_document(forged, str(tmp_path / "out" / "doc.xml"), settings=SETTINGS)
     assert list(tmp_path.rglob("*")) == []
 
 
@@ -563,21 +562,21 @@ def test_zip_bomb_by_compression_ratio_is_refused(server):
 def test_zip_entry_over_the_document_cap_is_refused(server):
     server.put("/big.zip", zip_bytes({"bp.xml": BP, "dm.xml": DM}))
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/big.zip"), options=replace(OPTIONS, max_bytes=100_000))
+        listed(server.url("/big.zip"), settings=SETTINGS.replace(max_document_size=100_000))
     assert f"entry 'dm.xml' would decompress to {len(DM)} bytes, at most 100000" in caught.value.describe("en")
 
 
 def test_zip_over_the_total_uncompressed_cap_is_refused(server):
     server.put("/budgets.zip", zip_bytes({"bp.xml": BP, "dm.xml": DM, "m43.xml": M43}))
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/budgets.zip"), options=replace(OPTIONS, max_archive_total_bytes=200_000))
+        listed(server.url("/budgets.zip"), settings=SETTINGS.replace(network={"max_archive_total_bytes": 200_000}))
     assert "more than 200000 bytes once decompressed" in caught.value.describe("en")
 
 
 def test_zip_with_too_many_entries_is_refused(server):
     server.put("/many.zip", zip_bytes({f"doc-{number}.txt": b"x" for number in range(30)} | {"bp.xml": BP}))
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/many.zip"), options=replace(OPTIONS, max_archive_entries=25))
+        listed(server.url("/many.zip"), settings=SETTINGS.replace(network={"max_archive_entries": 25}))
     assert "31 entries, at most 25" in caught.value.describe("en")
 
 
@@ -592,7 +591,7 @@ def test_entries_declared_beyond_the_cap_are_refused_before_the_directory_is_par
     server.put("/many.zip", zip_bytes({f"doc-{number}.xml": b"x" for number in range(30)}))
     forbid_zipfile(monkeypatch)
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/many.zip"), options=replace(OPTIONS, max_archive_entries=25))
+        listed(server.url("/many.zip"), settings=SETTINGS.replace(network={"max_archive_entries": 25}))
     assert "30 entries, at most 25" in caught.value.describe("en")
 
 
@@ -615,7 +614,7 @@ def test_a_central_directory_too_large_for_its_entries_is_refused_before_it_is_p
     server.put("/names.zip", zip_bytes({f"{'n' * 5000}-{number}.xml": b"x" for number in range(30)}))
     forbid_zipfile(monkeypatch)
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/names.zip"), options=replace(OPTIONS, max_archive_entries=100))
+        listed(server.url("/names.zip"), settings=SETTINGS.replace(network={"max_archive_entries": 100}))
     assert "central directory of" in caught.value.describe("en")
 
 
@@ -630,7 +629,7 @@ def test_entry_lying_about_its_size_fails_cleanly(server, tmp_path):
     server.put("/liar.zip", bytes(archive))
     document = listed(server.url("/liar.zip"))[0]
     with pytest.raises(UnsafeArchive) as caught:
-        retrieve_document(document, str(tmp_path / "liar.xml"), options=OPTIONS)
+        retrieve_document(document, str(tmp_path / "liar.xml"), settings=SETTINGS)
     assert "corrupt or unreadable archive entry" in caught.value.describe("en")
     assert list(tmp_path.iterdir()) == []
 
@@ -692,10 +691,10 @@ def test_ckan_organization_pages_through_every_dataset(server):
                                               {"url": server.url(f"/{number}.csv"), "format": "CSV"}],
                          organization="commune-de-crach")
     ckan.add_dataset("other-budget", [{"url": server.url("/other.xml"), "format": "XML"}], organization="autre")
-    paged = replace(OPTIONS, listing_page_size=2)
+    paged = SETTINGS.replace(network={"listing_page_size": 2})
 
     for page_url in (ckan.organization_url("commune-de-crach"), ckan.organization_url(organization["id"])):
-        documents = listed(page_url, options=paged)
+        documents = listed(page_url, settings=paged)
         assert [d.guid for d in documents] == [server.url(f"/{number}.xml") for number in range(5)]
     searches = [e.query for e in server.exchanges if e.path == "/api/3/action/package_search"]
     assert [(q["start"], q["rows"]) for q in searches] == [("0", "2"), ("2", "2"), ("4", "2")] * 2
@@ -714,7 +713,7 @@ def test_catalogue_changing_while_paged_is_a_source_error(server):
         {"success": True, "result": {"id": "1", "name": "commune"}}))
     server.route(r"/api/3/action/package_search", package_search)
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/organization/commune"), options=replace(OPTIONS, listing_page_size=2))
+        listed(server.url("/organization/commune"), settings=SETTINGS.replace(network={"listing_page_size": 2}))
     assert "the catalogue changed while being listed (5 then 4 datasets)" in caught.value.describe("en")
 
     pages = iter([(1, 5), (2, 6)])
@@ -785,10 +784,10 @@ def test_udata_organization_follows_next_page_until_null(server):
         udata.add_dataset(f"budget-{number}", [{"url": server.url(f"/{number}.xml"), "format": "xml"}],
                           organization="commune-de-crach")
     udata.add_dataset("other", [{"url": server.url("/other.xml"), "format": "xml"}], organization="autre")
-    paged = replace(OPTIONS, listing_page_size=2)
+    paged = SETTINGS.replace(network={"listing_page_size": 2})
     for page_url in (udata.organization_url("commune-de-crach"),
                      udata.organization_url(organization["id"], trailing_slash=False)):
-        documents = listed(page_url, options=paged)
+        documents = listed(page_url, settings=paged)
         assert [d.guid for d in documents] == [server.url(f"/{number}.xml") for number in range(5)]
     pages = [(e.query["page"], e.query["page_size"], e.status) for e in server.exchanges]
     assert pages == [("1", "2", 200), ("2", "2", 200), ("3", "2", 200)] * 2
@@ -927,7 +926,7 @@ def test_a_page_is_refused_as_soon_as_its_documents_pass_the_cap(server):
     resources = b", ".join(b'{"url": "/%d.xml", "format": "XML"}' % number for number in range(10_000))
     server.route(r"/api/1/datasets/budgets/", lambda request, match: Reply(200, b'{"resources": [%s]}' % resources))
     with pytest.raises(SourceError) as caught:
-        listed(server.url("/datasets/budgets/"), options=replace(OPTIONS, max_documents=5))
+        listed(server.url("/datasets/budgets/"), settings=SETTINGS.replace(network={"max_documents": 5}))
     assert "more than 5 documents" in caught.value.describe("en")
 
 
@@ -950,10 +949,10 @@ def test_loopback_source_is_refused_without_allow_private(server):
     server.put("/budgets/", b'<a href="bp.xml">BP</a>', content_type="text/html")
     ckan = CkanStandIn(server)
     udata = UdataStandIn(server)
-    public_only = replace(OPTIONS, allow_private=False)
+    public_only = SETTINGS.replace(network={"allow_private": False})
     for page_url in (server.url("/budgets/"), ckan.dataset_url("x"), udata.dataset_url("x")):
         with pytest.raises(SourceError) as caught:
-            listed(page_url, options=public_only)
+            listed(page_url, settings=public_only)
         assert "unreadable source: loopback address 127.0.0.1 refused" in caught.value.describe("en")
         assert "source illisible : adresse de bouclage (loopback) 127.0.0.1 refusée" in caught.value.describe("fr")
     assert server.exchanges == []

@@ -18,8 +18,9 @@ import pytest
 from click.testing import CliRunner
 
 from ckanext.budgetod.core import cli
+from ckanext.budgetod.core.cli import build_cli
 from ckanext.budgetod.core.scdl import conversion
-from ckanext.budgetod.core.cli import Settings, build_cli
+from ckanext.budgetod.core.settings import Settings
 
 from .conftest import CORPUS, PLANS_DIR, REPOSITORY, SCHEMA_PATH
 from .test_reader import SECRET, UNSAFE_PROLOGS, billion_laughs, xxe_document
@@ -67,12 +68,17 @@ def test_convert_with_report_validates_and_describes(tmp_path):
     result = run("convert", TRANSPORT, "-o", output, "--report", report)
     assert result.exit_code == 0, result.stderr
     content = json.loads(report.read_text(encoding="utf-8"))
-    assert content["rows"] == 123
+    assert content["report_version"] == 2 and content["source"] == str(TRANSPORT)
+    assert content["conversion"]["rows"] == 123 and content["conversion"]["output"] == str(output)
     assert content["document"]["siret"] == "24350078200095"
     assert content["document"]["budget"]["annex"] is True
-    assert content["plan"]["used_year"] == 2022
-    assert {warning["code"] for warning in content["warnings"]} == {"chapter_from_prefix", "nature_from_other_year"}
+    assert content["conversion"]["plan"]["used_year"] == 2022
+    assert ({warning["code"] for warning in content["conversion"]["warnings"]}
+            == {"chapter_from_prefix", "nature_from_other_year"})
+    assert all(warning["message_fr"] and warning["message_en"] for warning in content["conversion"]["warnings"])
     assert content["validation"]["valid"] is True and content["validation"]["error_count"] == 0
+    assert content["validation"]["schema"] == {"name": "scdl/budget", "version": "0.8.3"}
+    assert content["error"] is None and content["occultation"] is None
     assert "warning: " in result.stderr and "6518" in result.stderr
 
 
@@ -82,7 +88,7 @@ def test_convert_to_standard_output_with_report(tmp_path):
     assert result.exit_code == 0
     assert result.stdout.startswith("BGT_NATDEC,")
     content = json.loads(report.read_text(encoding="utf-8"))
-    assert content["output"] is None and content["validation"]["valid"] is True
+    assert content["conversion"]["output"] is None and content["validation"]["valid"] is True
 
 
 def test_convert_reports_an_invalid_csv_with_status_1(tmp_path, plans_dir):
@@ -93,7 +99,7 @@ def test_convert_reports_an_invalid_csv_with_status_1(tmp_path, plans_dir):
     assert result.exit_code == 1
     content = json.loads(report.read_text(encoding="utf-8"))
     assert content["validation"]["valid"] is False
-    assert [warning["code"] for warning in content["warnings"]][0] == "plan_missing"
+    assert [warning["code"] for warning in content["conversion"]["warnings"]][0] == "plan_missing"
 
 
 def test_convert_a_directory_into_a_directory(tmp_path):
@@ -102,7 +108,7 @@ def test_convert_a_directory_into_a_directory(tmp_path):
     assert result.exit_code == 0, result.stderr
     assert sorted(path.name for path in output.iterdir()) == sorted(f"{path.stem}.csv" for path in CORPUS)
     entries = json.loads(report.read_text(encoding="utf-8"))
-    assert [entry["rows"] for entry in entries] == [21, 196, 185, 163, 1431, 123]
+    assert [entry["conversion"]["rows"] for entry in entries] == [21, 196, 185, 163, 1431, 123]
     assert all(entry["validation"]["valid"] for entry in entries)
     assert "Conversion" not in result.stderr  # no progress bar when stderr is no terminal
 
@@ -115,8 +121,9 @@ def test_convert_several_files_goes_on_after_a_failure(tmp_path):
     assert error_lines(result) == [f"error: {broken}: SIRET « 123 » invalide (IdEtab) : 14 chiffres attendus"]
     assert sorted(path.name for path in output.iterdir()) == [f"{CRACH.stem}.csv", f"{TRANSPORT.stem}.csv"]
     entries = json.loads(report.read_text(encoding="utf-8"))
-    assert entries[1] == {"source": str(broken), "error": f"{broken}: SIRET « 123 » invalide (IdEtab) : "
-                                                          "14 chiffres attendus"}
+    assert entries[1]["source"] == str(broken) and entries[1]["conversion"] is None
+    assert entries[1]["error"] == {"message_fr": "SIRET « 123 » invalide (IdEtab) : 14 chiffres attendus",
+                                   "message_en": 'invalid SIRET "123" (IdEtab): 14 digits expected'}
 
 
 def test_one_document_into_an_existing_directory(tmp_path):
@@ -124,7 +131,7 @@ def test_one_document_into_an_existing_directory(tmp_path):
     result = run("convert", CRACH, "-o", tmp_path, "--report", report)
     assert result.exit_code == 0
     assert (tmp_path / f"{CRACH.stem}.csv").is_file()
-    assert json.loads(report.read_text(encoding="utf-8"))["rows"] == 21  # one document: one object
+    assert json.loads(report.read_text(encoding="utf-8"))["conversion"]["rows"] == 21  # one document: one object
 
 
 def test_output_names_stay_unique(tmp_path):
@@ -158,9 +165,9 @@ def test_settings_give_the_defaults(tmp_path, plans_dir, monkeypatch):
     source = write_totem(tmp_path / "doc.xml")
     report = tmp_path / "report.json"
     result = run("convert", source, "-o", tmp_path / "out.csv", "--report", report,
-                 settings=Settings(plans_de_comptes=str(plans_dir), schema=str(SCHEMA_PATH)))
+                 settings=Settings(plans_de_comptes=str(plans_dir), scdl_schema=str(SCHEMA_PATH)))
     assert result.exit_code == 0, result.stderr
-    assert json.loads(report.read_text(encoding="utf-8"))["plan"]["location"].startswith(str(plans_dir))
+    assert json.loads(report.read_text(encoding="utf-8"))["conversion"]["plan"]["location"].startswith(str(plans_dir))
 
 
 def test_environment_gives_the_defaults(tmp_path, plans_dir, monkeypatch):
@@ -169,7 +176,7 @@ def test_environment_gives_the_defaults(tmp_path, plans_dir, monkeypatch):
     source = write_totem(tmp_path / "doc.xml")
     report = tmp_path / "report.json"
     assert run("convert", source, "-o", tmp_path / "out.csv", "--report", report).exit_code == 0
-    assert json.loads(report.read_text(encoding="utf-8"))["plan"]["location"].startswith(str(plans_dir))
+    assert json.loads(report.read_text(encoding="utf-8"))["conversion"]["plan"]["location"].startswith(str(plans_dir))
 
 
 def test_errors_are_one_line_in_the_chosen_language(tmp_path, monkeypatch):

@@ -50,9 +50,9 @@ def test_natdec_is_the_schema_value(tmp_path, plan, natdec, expected):
 def test_natdec_values_are_exactly_the_schema_enum():
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     enum = next(field for field in schema["fields"] if field["name"] == "BGT_NATDEC")["constraints"]["enum"]
-    from ckanext.budgetod.core.totem.reader import NATDEC_LABELS
+    from ckanext.budgetod.core.contract import NATDEC_SCDL_LABELS
 
-    assert set(NATDEC_LABELS.values()) == set(enum)
+    assert set(NATDEC_SCDL_LABELS.values()) == set(enum)
 
 
 def test_year_siret_and_name(tmp_path, plan):
@@ -272,18 +272,6 @@ def test_a_failed_conversion_leaves_no_file_behind(tmp_path, plan):
         convert_document(source, output, plans=str(plan))
     assert output.read_text() == "previous content"
     assert [path.name for path in output.parent.iterdir()] == ["doc.csv"]
-
-
-def test_report_holds_document_rows_plan_and_warnings(tmp_path, plan):
-    _rows, result = convert(tmp_path, plan, [Line(nature="6518"), Line(calculated=True)])
-    report = result.to_report("en")
-    assert report["rows"] == 1
-    assert report["document"]["lines"] == {"total": 2, "calculated": 1, "detail": 1}
-    assert report["plan"]["used_year"] == 2022
-    assert report["warnings"][0]["code"] == "nature_label_from_parent"
-    assert report["warnings"][0]["message"].startswith("account 6518 missing")
-    assert report["validation"] is None
-    json.dumps(report)  # serialisable as is
 
 
 # --- codes missing from the year's plan --------------------------------------------------------

@@ -13,39 +13,16 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 
 import click
 
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.totem.nomenclature import DEFAULT_PLANS_BASE, default_plans_base
-from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES
+from ckanext.budgetod.core.settings import DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_PLANS_BASE, Settings
 
 EXIT_OK, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
 _LANG_META_KEY = "budgetod.lang"
-
-
-@dataclass
-class Settings:
-    """Defaults of the commands; from the environment unless given (CKAN gives its ini's).
-
-    ``schema`` None means $BUDGETOD_SCDL_SCHEMA, else the published SCDL budget schema;
-    ``cache_dir`` None means $BUDGETOD_CACHE_DIR, else ~/.cache/budgetod;
-    ``occultation_rules`` None means $BUDGETOD_OCCULTATION_RULES, else the shipped rules.
-    """
-
-    plans_de_comptes: str = field(default_factory=default_plans_base)
-    schema: str | None = None
-    cache_dir: str | None = None
-    max_bytes: int = DEFAULT_MAX_BYTES
-    allow_private: bool = False
-    timeout: float = 30
-    occultation_rules: str | None = None
-
-    def rules_path(self) -> str | None:
-        return self.occultation_rules or os.environ.get("BUDGETOD_OCCULTATION_RULES") or None
 
 
 class _Failure(Exception):
@@ -131,15 +108,18 @@ def _write_json(data, path: str | None) -> None:
 
 def build_cli(settings: Settings | None = None, *, lang: str | None = None, name: str = "budgetod",
               republish_all: Callable[[str, bool], int] | None = None) -> click.Group:
-    """The command group; ``settings`` gives the defaults (environment when None).
+    """The command group; ``settings`` gives the defaults (CKAN gives its ini's), else
+    ``Settings.from_environment()``; each command's flags override them.
 
     ``republish_all(lang, debug)``, given by CKAN, gives ``occult`` the option ``--all``: every
     TOTEM document the portal stores is republished occulted; it returns the exit status.
     """
     help_lang = _language(lang)
 
-    def current_settings() -> Settings:
-        return settings if settings is not None else Settings()
+    def current_settings(**flags) -> Settings:
+        """The settings, with the command's flags given (not None) over them."""
+        base = settings if settings is not None else Settings.from_environment()
+        return base.replace(**{name: value for name, value in flags.items() if value is not None})
 
     @click.group(name=name, help=messages.text("cli_help", help_lang))
     @click.help_option(help=messages.text("cli_opt_help", help_lang))
@@ -160,11 +140,11 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
                   help=messages.text("cli_opt_report", help_lang))
     @click.option("--schema", default=None, help=messages.text("cli_opt_schema", help_lang))
     @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
-                  help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_BYTES))
+                  help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_DOCUMENT_SIZE))
     @_common_options(help_lang)
     def convert(inputs, output, plans, report, schema, max_bytes, lang, debug):
         lang = _language(lang)
-        config = current_settings()
+        config = current_settings(plans_de_comptes=plans, scdl_schema=schema, max_document_size=max_bytes)
         documents = _documents(inputs)
         several = len(inputs) > 1 or os.path.isdir(inputs[0])
         to_directory = several or (output is not None and os.path.isdir(output))
@@ -182,16 +162,17 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             _report_error(error, output or "-o", lang, debug)
             sys.exit(EXIT_UNUSABLE)
 
+        from ckanext.budgetod.core.pipeline import Pipeline  # the converter's modules: not for the help texts
+
         entries, status = [], EXIT_OK
+        pipeline = Pipeline(config, local_paths=True)
         pairs = list(zip(documents, outputs, strict=True))
         show_progress = several and sys.stderr.isatty()
         with click.progressbar(pairs, label=messages.text("cli_progress", lang), file=sys.stderr) \
                 if show_progress else contextlib.nullcontext(pairs) as progress:
             for document, target in progress:
-                entry, outcome = _convert_one(document, target, config, plans=plans,
-                                              schema=schema or config.schema, validate=report is not None,
-                                              max_bytes=max_bytes or config.max_bytes, lang=lang, debug=debug,
-                                              announce=not show_progress)
+                entry, outcome = _convert_one(document, target, pipeline, validate=report is not None,
+                                              lang=lang, debug=debug, announce=not show_progress)
                 entries.append(entry)
                 status = max(status, outcome)
         if report is not None:
@@ -212,9 +193,9 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
         try:
             from ckanext.budgetod.core.scdl.validation import format_summary, validate_csv
 
-            config = current_settings()
-            report = validate_csv(csv_file, schema or config.schema, cache_dir=config.cache_dir,
-                                  allow_private=config.allow_private)
+            config = current_settings(scdl_schema=schema)
+            report = validate_csv(csv_file, config.scdl_schema, cache_dir=config.cache_dir,
+                                  allow_private=config.network.allow_private, timeout=config.network.timeout)
             if as_json:
                 _write_json(report.to_dict(), None)
             else:
@@ -227,19 +208,19 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     @group.command("inspect", help=messages.text("cli_inspect_help", help_lang))
     @click.argument("totem_file", type=click.Path(path_type=str))
     @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
-                  help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_BYTES))
+                  help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_DOCUMENT_SIZE))
     @click.option("--rules", default=None, help=messages.text("cli_opt_rules", help_lang))
     @_common_options(help_lang)
     def inspect(totem_file, max_bytes, rules, lang, debug):
         lang = _language(lang)
-        config = current_settings()
+        config = current_settings(max_document_size=max_bytes, occultation_rules=rules)
         try:
             from ckanext.budgetod.core.totem.occultation import load_rules, occult_document
             from ckanext.budgetod.core.totem.reader import inspect_document
 
-            limit = max_bytes or config.max_bytes
+            limit = config.max_document_size
             info = inspect_document(totem_file, max_bytes=limit).to_dict()
-            occultation = occult_document(totem_file, None, rules=load_rules(rules or config.rules_path()),
+            occultation = occult_document(totem_file, None, rules=load_rules(config.occultation_rules or None),
                                           max_bytes=limit)
             info["occultation"] = occultation.to_dict()
             _write_json(info, None)
@@ -252,7 +233,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
                   help=messages.text("cli_opt_occult_output", help_lang))
     @click.option("--rules", default=None, help=messages.text("cli_opt_rules", help_lang))
     @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
-                  help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_BYTES))
+                  help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_DOCUMENT_SIZE))
     @_common_options(help_lang)
     def occult(inputs, output, rules, max_bytes, lang, debug, all_stored=False):
         lang = _language(lang)
@@ -262,13 +243,13 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             sys.exit(republish_all(lang, debug))
         if not inputs:
             raise click.UsageError(messages.text("cli_occult_needs_inputs", lang))
-        config = current_settings()
+        config = current_settings(max_document_size=max_bytes, occultation_rules=rules)
         documents = _documents(inputs)
         several = len(inputs) > 1 or os.path.isdir(inputs[0])
         try:
             from ckanext.budgetod.core.totem.occultation import load_rules
 
-            loaded_rules = load_rules(rules or config.rules_path())
+            loaded_rules = load_rules(config.occultation_rules or None)
             if not documents:
                 raise _fail(", ".join(inputs), "cli_no_documents", lang)
             if several or (output is not None and os.path.isdir(output)):
@@ -283,7 +264,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             sys.exit(EXIT_UNUSABLE)
         status = EXIT_OK
         for document, target in zip(documents, outputs, strict=True):
-            status = max(status, _occult_one(document, target, loaded_rules, max_bytes=max_bytes or config.max_bytes,
+            status = max(status, _occult_one(document, target, loaded_rules, max_bytes=config.max_document_size,
                                              lang=lang, debug=debug))
         sys.exit(status)
 
@@ -295,9 +276,8 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     return group
 
 
-def _convert_one(document, target, config: Settings, *, plans, schema, validate, max_bytes, lang, debug,
-                 announce=True):
-    """Convert (and validate) one document; returns its report entry and exit status.
+def _convert_one(document, target, pipeline, *, validate, lang, debug, announce=True):
+    """Convert (and validate) one document; returns its report (``core/pipeline.py``) and exit status.
 
     ``target`` None means standard output; validating then goes through a
     temporary file, since a stream cannot be read back. ``announce`` prints a
@@ -305,8 +285,6 @@ def _convert_one(document, target, config: Settings, *, plans, schema, validate,
     """
     import shutil
     import tempfile
-
-    from ckanext.budgetod.core.scdl.conversion import convert_document, validate_output
 
     status = EXIT_OK
     stdout = click.get_binary_stream("stdout")
@@ -319,14 +297,13 @@ def _convert_one(document, target, config: Settings, *, plans, schema, validate,
         else:
             destination = stdout
         try:
-            result = convert_document(document, destination, plans=plans or config.plans_de_comptes,
-                                      cache_dir=config.cache_dir, allow_private=config.allow_private,
-                                      max_bytes=max_bytes, timeout=config.timeout)
+            processed = pipeline.run(document, destination, validate=False)
         except BrokenPipeError:
             raise  # the reader of standard output went away: click ends quietly
         except Exception as error:  # noqa: BLE001 - one document's failure must not stop the others
             _report_error(error, document, lang, debug)
-            return {"source": document, "error": _error_line(error, document, lang)}, EXIT_UNUSABLE
+            return pipeline.failure(document, _as_budgetod_error(error, document)).report, EXIT_UNUSABLE
+        result = processed.conversion
         for warning in result.warnings:
             click.echo(f"warning: {document}: {warning.message(lang)}", err=True)
         if target is not None and announce:
@@ -334,18 +311,26 @@ def _convert_one(document, target, config: Settings, *, plans, schema, validate,
                        err=True)
         if validate:
             try:
-                report = validate_output(result, schema, cache_dir=config.cache_dir, allow_private=config.allow_private)
-                status = EXIT_OK if report.valid else EXIT_INVALID
+                processed = pipeline.validated(processed)
+                status = EXIT_OK if processed.valid else EXIT_INVALID
             except Exception as error:  # noqa: BLE001 - reported like a conversion failure
                 _report_error(error, document, lang, debug)
-                result.validation = {"error": _error_line(error, document, lang)}
+                processed = pipeline.failure(document, _as_budgetod_error(error, document), converted=processed)
                 status = EXIT_UNUSABLE
             if target is None:
                 with open(destination, "rb") as converted:
                     shutil.copyfileobj(converted, stdout)
-                result.output = None
+                processed.report["conversion"]["output"] = None
         stdout.flush()
-    return result.to_report(lang), status
+    return processed.report, status
+
+
+def _as_budgetod_error(error: BaseException, source: str) -> BudgetodError:
+    """Any failure as an error the report can say in both languages."""
+    if isinstance(error, BudgetodError):
+        return error
+    return BudgetodError(source, messages.Bilingual(*(_error_line(error, source, lang).removeprefix(f"{source}: ")
+                                                      for lang in ("fr", "en"))))
 
 
 def _occult_one(document: str, target: str | None, rules, *, max_bytes: int, lang: str, debug: bool) -> int:

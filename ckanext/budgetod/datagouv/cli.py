@@ -12,6 +12,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import click
 
+from ckanext.budgetod import settings
 from ckanext.budgetod.datagouv import sync
 from ckanext.budgetod.datagouv.sync import state
 
@@ -65,10 +66,10 @@ def sync_command(dataset: str | None, every: bool, dry_run: bool):
         if bool(dataset) == every:
             _fail(tk._("give one dataset or --all"))
         try:
-            options = sync.Options.from_config()
+            options = sync.checked(settings.current())
         except sync.SyncError as error:
             _fail(error.describe())
-        if not options.enabled and not dry_run:
+        if not options.datagouv.enabled and not dry_run:
             _fail(tk._("the data.gouv.fr sync is disabled (ckanext.budgetod.datagouv.enabled)"))
         if every:
             package_ids = sync.candidate_ids()
@@ -77,7 +78,7 @@ def sync_command(dataset: str | None, every: bool, dry_run: bool):
             if package is None:
                 _fail(tk._("no dataset {dataset}").format(dataset=dataset))
             package_ids = [package.id]
-        synchroniser = sync.Synchroniser(options.client(), options, dry_run=dry_run)
+        synchroniser = sync.Synchroniser(sync.client(options), options, dry_run=dry_run)
         results, failed = _results(), False
         if dry_run:
             click.echo(tk._("Dry run: nothing is written; these writes would be made."))
@@ -101,13 +102,13 @@ def status_command():
     / L'état de synchronisation de chaque jeu de données."""
     with _in_portal_language():
         try:
-            options = sync.Options.from_config()
+            options = sync.checked(settings.current())
         except sync.SyncError as error:
             _fail(error.describe())
         rows = state.all_rows()
         statuses = _statuses()
         click.echo(tk._("data.gouv.fr sync: {state}, {url}").format(
-            state=tk._("enabled") if options.enabled else tk._("disabled"), url=options.url))
+            state=tk._("enabled") if options.datagouv.enabled else tk._("disabled"), url=options.datagouv.url))
         for row in rows:
             click.echo(f"{row.package_name}: {statuses.get(row.status, row.status)}")
             details = [tk._("attempts: {count}").format(count=row.attempts),

@@ -14,6 +14,7 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
+from ckanext.budgetod import settings
 from ckanext.budgetod.datagouv import sync
 from ckanext.budgetod.datagouv.sync import state
 
@@ -23,7 +24,7 @@ _CHANGED = "budgetod_datagouv_changed"  # key of Session.info: dataset ids waiti
 
 
 def enabled() -> bool:
-    return tk.config.get(sync.OPTION + "enabled")
+    return settings.current().datagouv.enabled
 
 
 def dataset_changed(package_id: str) -> None:
@@ -63,7 +64,7 @@ def sync_dataset(package_id: str) -> None:
     """The job (run by ``ckan jobs worker``); its outcome is kept in the dataset's state row."""
     if not enabled():
         return
-    options = sync.Options.from_config()
-    outcome = sync.Synchroniser(options.client(), options).sync(package_id)
+    options = settings.current()
+    outcome = sync.Synchroniser(sync.client(options), options).sync(package_id)
     log.info("data.gouv.fr sync of %s: %s %s", outcome.package_name, outcome.result,
              "; ".join(outcome.operations))

@@ -34,14 +34,15 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
 from ckanext.budgetod import settings
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.core.pipeline import Pipeline, Processed
 from ckanext.budgetod.harvester import sources
 from ckanext.budgetod.portal import metadata, publish
 
 log = logging.getLogger(__name__)
 
-SOURCE_TYPE = "budgetod_totem"
 STATUS_DELETE = "delete"
 LICENCE_OUVERTE_2 = {
     "id": "lov2",
@@ -145,9 +146,7 @@ def _current_objects(source_id: str, guid: str | None = None, exclude: str | Non
 
 
 def _spool_dir() -> str:
-    directory = os.path.join(settings.current().cache_dir, "harvest")
-    os.makedirs(directory, exist_ok=True)
-    return directory
+    return settings.cache_dir("harvest")
 
 
 def _spool_path(harvest_object: HarvestObject) -> str:
@@ -159,27 +158,18 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
 
 
-def _fetch_options() -> sources.FetchOptions:
-    current = settings.current()
-    return sources.FetchOptions(
-        timeout=float(current.http_timeout), max_bytes=current.max_document_size,
-        allow_private=current.allow_private_urls,
-        archive_cache_dir=os.path.join(current.cache_dir, "archives"),
-        archive_cache_bytes=current.archive_cache_size, max_documents=current.max_documents_per_source)
-
-
 def _source_owner(source_id: str) -> str | None:
     source_dataset = model.Package.get(source_id)
     return source_dataset.owner_org if source_dataset else None
 
 
-def _publication_fingerprint(config: sources.SourceConfig, template: dict) -> str:
+def _publication_fingerprint(config: contract.SourceConfig, template: dict) -> str:
     """What besides the document decides what is published: a change re-imports unchanged documents."""
     decisive = {"grouping": config.grouping, "template": template, "schema": settings.current().scdl_schema}
     return hashlib.sha256(json.dumps(decisive, sort_keys=True, default=str).encode()).hexdigest()
 
 
-def _invalid(url: str, doc: publish.ConvertedDocument) -> str:
+def _invalid(url: str, doc: Processed) -> str:
     french, english = (doc.summary(lang) for lang in ("fr", "en"))
     return _bilingual(url, f"CSV SCDL non conforme, rien n'est publié. {french}",
                       f"SCDL CSV not valid, nothing published. {english}")
@@ -205,7 +195,7 @@ class BudgetodHarvester(HarvesterBase):
 
     def info(self) -> dict:
         return {
-            "name": SOURCE_TYPE,
+            "name": contract.SOURCE_TYPE,
             "title": "Budgets TOTEM (SCDL)",
             "description": (
                 "Documents budgétaires TOTEM (fichier, page d'index, archive ZIP, portail CKAN ou udata), "
@@ -216,7 +206,7 @@ class BudgetodHarvester(HarvesterBase):
     def validate_config(self, config: str | None) -> str | None:
         # ckanext-harvest passes the configuration alone: the URL-dependent checks run at gather time.
         try:
-            parsed = sources.parse_source_config("", config)
+            parsed = contract.parse_source_config("", config)
             metadata.effective_template(parsed.metadata)
         except BudgetodError as error:
             raise ValueError(error.describe(_ui_language())) from None
@@ -228,8 +218,8 @@ class BudgetodHarvester(HarvesterBase):
     def gather_stage(self, harvest_job) -> list[str] | None:
         source = harvest_job.source
         try:
-            config = sources.parse_source_config(source.url, source.config)
-            listed = sources.list_documents(source.url, config, options=_fetch_options())
+            config = contract.parse_source_config(source.url, source.config)
+            listed = sources.list_documents(source.url, config, settings=settings.current())
         except Exception as error:  # noqa: BLE001 - whatever happens, the report gets a message
             self._save_gather_error(_failure(source.url, error), harvest_job)
             return None
@@ -276,14 +266,14 @@ class BudgetodHarvester(HarvesterBase):
         spool = _spool_path(harvest_object)
         try:
             source = harvest_object.source
-            config = sources.parse_source_config(source.url, source.config)
+            config = contract.parse_source_config(source.url, source.config)
             fingerprint = _publication_fingerprint(config, metadata.effective_template(config.metadata))
             # `ckan harvester run-test --force-import=GUID` flags the object: publish it again anyway.
             if before.get("fingerprint") != fingerprint or getattr(harvest_object, "force_import", False):
                 before = {}  # no conditional request, no comparison
             retrieved = sources.retrieve_document(
                 sources.DocumentRef(harvest_object.guid, url, extras.get("member")), spool,
-                options=_fetch_options(), etag=before.get("etag"), last_modified=before.get("last_modified"))
+                settings=settings.current(), etag=before.get("etag"), last_modified=before.get("last_modified"))
         except Exception as error:  # noqa: BLE001
             _remove_quietly(spool)
             self._save_object_error(_failure(url, error, _spool_dir()), harvest_object, "Fetch")
@@ -313,7 +303,7 @@ class BudgetodHarvester(HarvesterBase):
         owner_org = _source_owner(source.id)
         spool = _spool_path(harvest_object)
         try:
-            config = sources.parse_source_config(source.url, source.config)
+            config = contract.parse_source_config(source.url, source.config)
             template = metadata.effective_template(config.metadata)
             if extras.get("status") == STATUS_DELETE:
                 return self._import_deletion(harvest_object, extras, owner_org, template)
@@ -323,11 +313,13 @@ class BudgetodHarvester(HarvesterBase):
                     # `ckan harvester import` runs this stage alone, long after fetch.
                     retrieved = sources.retrieve_document(
                         sources.DocumentRef(harvest_object.guid, url, extras.get("member")), spool,
-                        options=_fetch_options())
+                        settings=settings.current())
                     sha256 = retrieved.sha256
                 if sha256 is None:  # no digest recorded with the document: computed from it
                     sha256 = fetch.file_digest(spool)
-                doc = publish.convert(spool, workdir, source=harvest_object.guid, sha256=sha256)
+                doc = Pipeline(settings.current()).run(
+                    spool, os.path.join(workdir, "scdl.csv"), source=harvest_object.guid, sha256=sha256,
+                    occult_to=os.path.join(workdir, "occulted.xml"))
                 if not doc.valid:
                     self._save_object_error(_invalid(url, doc), harvest_object, "Import")
                     return False

@@ -10,9 +10,11 @@ from ckan.lib import uploader
 from flask import has_request_context
 
 from ckanext.budgetod import __version__, settings
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.scdl import collectivite, summary
+from ckanext.budgetod.core.settings import described
 from ckanext.budgetod.datagouv import sync as datagouv_sync
 from ckanext.budgetod.portal import publish
 
@@ -21,11 +23,11 @@ from ckanext.budgetod.portal import publish
 def budgetod_config_show(context: dict, data_dict: dict) -> dict[str, Any]:
     """The extension's effective configuration, for administrators diagnosing a portal."""
     tk.check_access("budgetod_config_show", context, data_dict)
-    return {"version": __version__, **settings.current().as_dict()}
+    return {"version": __version__, **described(settings.current())}
 
 
 def summary_cache_dir() -> str:
-    return os.path.join(settings.current().cache_dir, "summaries")
+    return settings.cache_dir("summaries")
 
 
 @tk.side_effect_free
@@ -67,7 +69,7 @@ _SEARCH_PAGE = 1000  # CKAN's default ckan.search.rows_max
 
 
 def collectivite_cache_dir() -> str:
-    return os.path.join(settings.current().cache_dir, "collectivites")
+    return settings.cache_dir("collectivites")
 
 
 def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str], dict]:
@@ -83,19 +85,21 @@ def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str], dict]:
             extras = {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
             resources = dataset.get("resources") or []
             for resource in resources:
-                key = resource.get("budgetod_document") or ""
-                if resource.get("budgetod_role") != "scdl" or not key.startswith(extras.get("budgetod_siret", "-")):
+                key = resource.get(contract.RESOURCE_DOCUMENT) or ""
+                if (resource.get(contract.RESOURCE_ROLE) != contract.ROLE_SCDL
+                        or not key.startswith(extras.get(contract.EXTRA_SIRET, "-"))):
                     continue
                 # The document key starts with the SIRET and ends with the annex suffix (DocumentHeader).
                 suffix = _ANNEX_SUFFIX.search(key)
                 budget = budgets.setdefault((key[:14], suffix.group(1) if suffix else ""),
                                             {"name": "", "documents": {}})
-                totem = next((candidate for candidate in resources if candidate.get("budgetod_role") == "totem"
-                              and candidate.get("budgetod_document") == key), None)
+                totem = next((candidate for candidate in resources
+                              if candidate.get(contract.RESOURCE_ROLE) == contract.ROLE_TOTEM
+                              and candidate.get(contract.RESOURCE_DOCUMENT) == key), None)
                 csv_path, totem_path = publish.stored_path(resource), totem and publish.stored_path(totem)
                 if csv_path and totem_path and key not in budget["documents"]:
                     budget["documents"][key] = (resource, totem, csv_path, totem_path)
-                    budget["name"] = extras.get("budgetod_budget") or budget["name"]
+                    budget["name"] = extras.get(contract.EXTRA_BUDGET) or budget["name"]
         start += len(page["results"])
         if not page["results"] or start >= page["count"]:
             return budgets
@@ -108,7 +112,8 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
     for key in sorted(budget["documents"]):
         for resource, path in zip(budget["documents"][key][:2], budget["documents"][key][2:], strict=True):
             stat = os.stat(path)
-            identity.append([resource["id"], resource.get("budgetod_sha256") or "", stat.st_size, stat.st_mtime_ns])
+            identity.append([resource["id"], resource.get(contract.RESOURCE_SHA256) or "", stat.st_size,
+                             stat.st_mtime_ns])
 
     def build() -> dict:
         documents, skipped = [], []

@@ -15,14 +15,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-import ckan.plugins.toolkit as tk
 import yaml
 
+from ckanext.budgetod import settings
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
 
 DEFAULT_TEMPLATE = Path(__file__).with_name("fiche_metadonnees.yaml")
-TEMPLATE_OPTION = "ckanext.budgetod.metadata_template"
 # Dataset fields of CKAN's core schema a template may set; anything else goes under "extras".
 CORE_FIELDS = ("title", "notes", "tags", "license_id", "author", "author_email", "maintainer",
                "maintainer_email", "url", "version")
@@ -43,8 +42,8 @@ class MetadataTemplateError(BudgetodError):
 
 
 def load_template(path: str | Path | None = None) -> dict:
-    """The template of the portal: ``path``, else the ini option's file, else the shipped one."""
-    location = Path(path or tk.config.get(TEMPLATE_OPTION) or DEFAULT_TEMPLATE)
+    """The template of the portal: ``path``, else the settings' file, else the shipped one."""
+    location = Path(path or settings.current().metadata_template or DEFAULT_TEMPLATE)
     try:
         status = location.stat()
     except OSError as error:

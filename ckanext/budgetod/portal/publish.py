@@ -27,7 +27,6 @@ may import documents of the same dataset at once without losing a resource.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import filecmp
 import hashlib
 import json
@@ -44,25 +43,22 @@ import sqlalchemy as sa
 from ckan.lib import uploader
 from werkzeug.datastructures import FileStorage
 
-from ckanext.budgetod import settings
+from ckanext.budgetod.core import contract
+from ckanext.budgetod.core.contract import (
+    GROUPING_DOCUMENT,
+    ROLE_REPORT,
+    ROLE_SCDL,
+    ROLE_TOTEM,
+    ROLES,
+    SCDL_SCHEMA_NAME,
+)
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Bilingual
-from ckanext.budgetod.core.scdl import conversion, validation
+from ckanext.budgetod.core.pipeline import Processed, upgrade_report
 from ckanext.budgetod.core.totem import occultation
 from ckanext.budgetod.core.totem.reader import DocumentHeader
 from ckanext.budgetod.portal import metadata
 
-ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT = "scdl", "totem", "report"
-GROUPING_BUDGET, GROUPING_DOCUMENT = "budget", "document"
-SCDL_SCHEMA_NAME = "scdl/budget"
-# Titles of the budget stages (NatDec) for people; the SCDL labels call a CFU a compte administratif.
-ETAPE_TITLES = {
-    "01": "budget primitif",
-    "02": "décision modificative",
-    "03": "budget supplémentaire",
-    "09": "compte administratif",
-    "10": "compte financier unique",
-}
 _FILE_SUFFIXES = {ROLE_SCDL: ".csv", ROLE_TOTEM: ".xml", ROLE_REPORT: ".json"}
 _FORMATS = {ROLE_SCDL: "CSV", ROLE_TOTEM: "XML", ROLE_REPORT: "JSON"}
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
@@ -84,112 +80,10 @@ def dataset_name(header: DocumentHeader, grouping: str) -> str:
 
 
 def etape_title(natdec: str, decision_number: str = "") -> str:
-    title = ETAPE_TITLES.get(natdec, natdec)
+    title = contract.NATDEC_TITLES.get(natdec, natdec)
     # Several modifying decisions share a year: their number tells them apart.
-    return f"{title} n° {decision_number}" if natdec == "02" and decision_number else title
-
-
-# ---------------------------------------------------------------- conversion
-
-@dataclass
-class ConvertedDocument:
-    """A TOTEM document occulted, converted and validated, ready to publish.
-
-    ``source`` is where it comes from (the harvested or uploaded document's URL); ``sha256`` is the
-    original's, for change detection; ``totem_path`` is the occulted document, the one published;
-    ``csv_path`` is None when the conversion failed, and ``report`` then says why.
-    """
-
-    header: DocumentHeader | None
-    source: str
-    sha256: str
-    totem_path: str
-    csv_path: str | None
-    report: dict
-    valid: bool
-    schema_version: str
-    validation: validation.ValidationReport | None = None
-
-    @property
-    def key(self) -> str:
-        assert self.header is not None, "a document that failed to convert has no key"
-        return self.header.document_key
-
-    def summary(self, lang: str) -> str:
-        """The validation verdict and its first errors, on one line."""
-        assert self.validation is not None, "a document that failed to convert has no validation"
-        text = validation.format_summary(self.validation, lang, listed_errors=1)
-        return " ".join(line.strip() for line in text.splitlines())
-
-
-def occult(totem_path: str, workdir: str) -> tuple[str, occultation.OccultationResult]:
-    """The document with its personal data occulted, in ``workdir``: only this one is ever published.
-
-    Raises BudgetodError when the document cannot be read or the rules are unusable."""
-    options = settings.current()
-    occulted_path = os.path.join(workdir, "occulted.xml")
-    result = occultation.occult_document(totem_path, occulted_path, rules=options.rules(),
-                                         max_bytes=options.max_document_size)
-    return occulted_path, result
-
-
-def convert(totem_path: str, workdir: str, *, source: str, sha256: str) -> ConvertedDocument:
-    """Occult, convert and validate one document with the portal's settings.
-
-    The CSV is converted from the occulted document, so that nothing it or the metadata say can come
-    from an occulted value. Raises BudgetodError when the document cannot be read or converted, or
-    the schema or the occultation rules are unusable.
-    """
-    options = settings.current()
-    totem_path, occulted = occult(totem_path, workdir)
-    csv_path = os.path.join(workdir, "scdl.csv")
-    result = conversion.convert_document(
-        totem_path, csv_path, plans=options.plans_de_comptes, cache_dir=options.cache_dir,
-        allow_private=options.allow_private_urls, max_bytes=options.max_document_size,
-        timeout=options.http_timeout)
-    report = conversion.validate_output(result, options.scdl_schema, cache_dir=options.cache_dir,
-                                  allow_private=options.allow_private_urls)
-    schema = validation.load_schema(options.scdl_schema, cache_dir=options.cache_dir,
-                                    allow_private=options.allow_private_urls)
-    version = str(schema.get("version") or "")
-    document = result.info.to_dict()
-    document.pop("source", None)  # a path on this server
-    validation_dict = report.to_dict()
-    for server_side in ("file", "frictionless"):  # local paths, and frictionless' raw descriptor
-        validation_dict.pop(server_side, None)
-    validation_dict["schema"] = {"name": SCDL_SCHEMA_NAME, "version": version}
-    published_report = {
-        "document_key": result.info.header.document_key,
-        "source": source,
-        "sha256": sha256,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "document": document,
-        "conversion": {
-            "rows": result.rows,
-            "plan": {key: value for key, value in result.plan.to_dict().items() if key != "location"},
-            "warnings": [{"code": warning.code, "count": warning.count, "details": warning.params,
-                          "message_fr": warning.message("fr"), "message_en": warning.message("en")}
-                         for warning in result.warnings],
-        },
-        "validation": validation_dict,
-        "occultation": occulted.to_dict(),
-    }
-    return ConvertedDocument(result.info.header, source, sha256, totem_path, csv_path, published_report,
-                             report.valid, version, report)
-
-
-def failure_report(source: str, sha256: str, error, occulted: occultation.OccultationResult | None) -> dict:
-    """The report published for an uploaded document that could not be converted (``occulted``: what
-    the occultation did, None when the document could not even be read)."""
-    return {
-        "document_key": None,
-        "source": source,
-        "sha256": sha256,
-        "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
-        "error": {"message_fr": error.localized_cause("fr"), "message_en": error.localized_cause("en")},
-        "validation": None,
-        "occultation": occulted.to_dict() if occulted is not None else None,
-    }
+    return (f"{title} n° {decision_number}" if natdec == contract.NATDEC_DECISION_MODIFICATIVE and decision_number
+            else title)
 
 
 # ---------------------------------------------------------------- lock and actions
@@ -248,7 +142,7 @@ def _create_default_views(dataset: dict, user: str) -> None:
 
 # ---------------------------------------------------------------- resources
 
-def _resource_fields(doc: ConvertedDocument, role: str, identity: dict) -> dict:
+def _resource_fields(doc: Processed, role: str, identity: dict) -> dict:
     header = doc.header
     assert header is not None, "only a converted document has resources"
     etape = etape_title(header.natdec, header.decision_number)
@@ -275,32 +169,32 @@ def _resource_fields(doc: ConvertedDocument, role: str, identity: dict) -> dict:
         "name": names[role],
         "description": descriptions[role],
         "format": _FORMATS[role],
-        "budgetod_role": role,
-        "budgetod_document": key,
-        "budgetod_etape": header.natdec,
-        "budgetod_decision": header.decision_number,
-        "budgetod_valid": "true" if doc.valid else "false",
-        "budgetod_sha256": doc.sha256,
+        contract.RESOURCE_ROLE: role,
+        contract.RESOURCE_DOCUMENT: key,
+        contract.RESOURCE_ETAPE: header.natdec,
+        contract.RESOURCE_DECISION: header.decision_number,
+        contract.RESOURCE_VALID: "true" if doc.valid else "false",
+        contract.RESOURCE_SHA256: doc.sha256,
     }
     if role == ROLE_SCDL:
         fields["schema"] = json.dumps({"name": SCDL_SCHEMA_NAME, "version": doc.schema_version})
     return fields
 
 
-def _write_report(doc: ConvertedDocument, workdir: str) -> str:
+def _write_report(doc: Processed, workdir: str) -> str:
     path = os.path.join(workdir, "report.json")
     with open(path, "w", encoding="utf-8") as stream:
         json.dump(doc.report, stream, ensure_ascii=False, indent=2)
     return path
 
 
-def _place_document(resources: list[dict], doc: ConvertedDocument, roles: tuple[str, ...],
+def _place_document(resources: list[dict], doc: Processed, roles: tuple[str, ...],
                     belongs: Callable[[dict], bool], identity: dict, workdir: str) -> dict[str, tuple[str, str]]:
     """Put the document's resources in ``resources`` (in place: same position, same id when they
     exist); return the files to upload by resource id."""
     assert doc.csv_path is not None, "only a converted document has resources"
     files = {ROLE_SCDL: doc.csv_path, ROLE_TOTEM: doc.totem_path, ROLE_REPORT: _write_report(doc, workdir)}
-    existing = {resource["budgetod_role"]: resource for resource in resources if belongs(resource)}
+    existing = {resource[contract.RESOURCE_ROLE]: resource for resource in resources if belongs(resource)}
     uploads = {}
     for role in roles:
         resource = existing.get(role)
@@ -322,8 +216,8 @@ def _schema_version(resource: dict) -> str:
 
 
 def _etapes(resources: list[dict]) -> list[str]:
-    stages = {(resource.get("budgetod_etape", ""), resource.get("budgetod_decision", ""))
-              for resource in resources if resource.get("budgetod_role") == ROLE_SCDL}
+    stages = {(resource.get(contract.RESOURCE_ETAPE, ""), resource.get(contract.RESOURCE_DECISION, ""))
+              for resource in resources if resource.get(contract.RESOURCE_ROLE) == ROLE_SCDL}
     ordered = sorted(stages, key=lambda stage: (stage[0], stage[1].zfill(8)))
     return [etape_title(natdec, number) for natdec, number in ordered]
 
@@ -341,19 +235,15 @@ class DatasetTarget:
     harvest_source: str | None = None
 
 
-FACT_EXTRAS = ("budgetod_siret", "budgetod_exercice", "budgetod_budget", "budgetod_collectivite",
-               "budgetod_nomenclature", "budgetod_insee")
-
-
 def dataset_facts(header: DocumentHeader) -> dict:
     """Dataset extras from a document; they also fill the template when a removal rebuilds it."""
     return {
-        "budgetod_siret": header.siret,
-        "budgetod_exercice": str(header.exercice),
-        "budgetod_budget": header.budget_name,
-        "budgetod_collectivite": header.collectivite or header.budget_name,
-        "budgetod_nomenclature": header.nomenclature,
-        "budgetod_insee": header.insee,
+        contract.EXTRA_SIRET: header.siret,
+        contract.EXTRA_EXERCICE: str(header.exercice),
+        contract.EXTRA_BUDGET: header.budget_name,
+        contract.EXTRA_COLLECTIVITE: header.collectivite or header.budget_name,
+        contract.EXTRA_NOMENCLATURE: header.nomenclature,
+        contract.EXTRA_INSEE: header.insee,
     }
 
 
@@ -366,14 +256,14 @@ def _apply_metadata(dataset: dict, target: DatasetTarget, facts: dict) -> None:
     resources = dataset["resources"]
     etapes = _etapes(resources)
     versions = sorted({_schema_version(resource) for resource in resources
-                       if resource.get("budgetod_role") == ROLE_SCDL} - {""})
+                       if resource.get(contract.RESOURCE_ROLE) == ROLE_SCDL} - {""})
     values = {
-        "exercice": facts["budgetod_exercice"],
-        "budget": facts["budgetod_budget"],
-        "collectivite": facts["budgetod_collectivite"],
-        "siret": facts["budgetod_siret"],
-        "insee": facts["budgetod_insee"],
-        "nomenclature": facts["budgetod_nomenclature"],
+        "exercice": facts[contract.EXTRA_EXERCICE],
+        "budget": facts[contract.EXTRA_BUDGET],
+        "collectivite": facts[contract.EXTRA_COLLECTIVITE],
+        "siret": facts[contract.EXTRA_SIRET],
+        "insee": facts[contract.EXTRA_INSEE],
+        "nomenclature": facts[contract.EXTRA_NOMENCLATURE],
         "etapes": ", ".join(etapes),
         "organisation": _organisation_title(target.owner_org),
         "schema_version": ", ".join(versions),
@@ -382,7 +272,7 @@ def _apply_metadata(dataset: dict, target: DatasetTarget, facts: dict) -> None:
     extras = {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
     extras.update(fields.pop("extras"))
     extras.update(facts)
-    extras["budgetod_etapes"] = ", ".join(etapes)
+    extras[contract.EXTRA_ETAPES] = ", ".join(etapes)
     dataset.update(fields)
     dataset["extras"] = [{"key": key, "value": value} for key, value in extras.items() if value != ""]
     dataset["owner_org"] = target.owner_org
@@ -420,7 +310,7 @@ def check_ownership(dataset: dict, target: DatasetTarget, key: str | None = None
         return
     belongs = _harvested(key)
     for resource in dataset["resources"]:
-        other = resource.get("budgetod_harvest_source")
+        other = resource.get(contract.RESOURCE_HARVEST_SOURCE)
         if not belongs(resource) or not other or other == target.harvest_source:
             continue
         source = _active_source_of(other, dataset.get("owner_org"))
@@ -434,12 +324,12 @@ def check_ownership(dataset: dict, target: DatasetTarget, key: str | None = None
 
 def _harvested(key: str) -> Callable[[dict], bool]:
     def belongs(resource: dict) -> bool:
-        return (resource.get("budgetod_document") == key and "budgetod_totem_resource" not in resource
-                and resource.get("budgetod_role") in (ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT))
+        return (resource.get(contract.RESOURCE_DOCUMENT) == key and contract.RESOURCE_TOTEM_RESOURCE not in resource
+                and resource.get(contract.RESOURCE_ROLE) in ROLES)
     return belongs
 
 
-def upsert_document(doc: ConvertedDocument, target: DatasetTarget, *, user: str, workdir: str) -> dict:
+def upsert_document(doc: Processed, target: DatasetTarget, *, user: str, workdir: str) -> dict:
     """Create or update the target dataset with the document's three resources; returns the dataset."""
     assert doc.header is not None, "only a converted document is published"
     with locked_dataset(target.name):
@@ -456,8 +346,8 @@ def upsert_document(doc: ConvertedDocument, target: DatasetTarget, *, user: str,
         elif dataset["state"] == "deleted":
             # Deleted when its last document vanished: that document's resources are stale.
             dataset["resources"] = [resource for resource in dataset["resources"] if belongs(resource)]
-        identity = {"budgetod_source": doc.source, "budgetod_harvest_source": target.harvest_source or ""}
-        uploads = _place_document(dataset["resources"], doc, (ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT),
+        identity = {contract.RESOURCE_SOURCE: doc.source, contract.RESOURCE_HARVEST_SOURCE: target.harvest_source or ""}
+        uploads = _place_document(dataset["resources"], doc, ROLES,
                                   belongs, identity, workdir)
         _apply_metadata(dataset, target, dataset_facts(doc.header))
         return _update(dataset, user, uploads)
@@ -473,8 +363,8 @@ def remove_document(target: DatasetTarget, key: str, source: str, *, user: str) 
         check_ownership(dataset, target)
         belongs = _harvested(key)
         kept = [resource for resource in dataset["resources"]
-                if not (belongs(resource) and resource.get("budgetod_source") == source
-                        and resource.get("budgetod_harvest_source") in (None, "", target.harvest_source))]
+                if not (belongs(resource) and resource.get(contract.RESOURCE_SOURCE) == source
+                        and resource.get(contract.RESOURCE_HARVEST_SOURCE) in (None, "", target.harvest_source))]
         if len(kept) == len(dataset["resources"]):
             return dataset["id"]  # another URL publishes this document now
         if not kept:
@@ -482,13 +372,13 @@ def remove_document(target: DatasetTarget, key: str, source: str, *, user: str) 
             return dataset["id"]
         dataset["resources"] = kept
         extras = {extra["key"]: extra["value"] for extra in dataset["extras"]}
-        _apply_metadata(dataset, target, {name: extras.get(name, "") for name in FACT_EXTRAS})
+        _apply_metadata(dataset, target, {name: extras.get(name, "") for name in contract.FACT_EXTRAS})
         return _update(dataset, user, {})["id"]
 
 
 # ---------------------------------------------------------------- hand-uploaded documents
 
-def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: ConvertedDocument, *, user: str,
+def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: Processed, *, user: str,
                     workdir: str) -> dict | None:
     """Give an uploaded TOTEM resource its CSV and report siblings (only the report when the
     conversion failed). Returns the dataset, or None when the resource is gone."""
@@ -505,26 +395,26 @@ def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: ConvertedDocum
             return None
 
         def belongs(resource: dict) -> bool:
-            return resource.get("budgetod_totem_resource") == totem_resource_id
+            return resource.get(contract.RESOURCE_TOTEM_RESOURCE) == totem_resource_id
 
-        identity = {"budgetod_totem_resource": totem_resource_id}
+        identity = {contract.RESOURCE_TOTEM_RESOURCE: totem_resource_id}
         if doc.csv_path is None:
             # Nothing converted: the report says why, and a CSV of an older upload would mislead.
             dataset["resources"] = resources = [
                 resource for resource in resources
-                if not (belongs(resource) and resource.get("budgetod_role") == ROLE_SCDL)]
+                if not (belongs(resource) and resource.get(contract.RESOURCE_ROLE) == ROLE_SCDL)]
             uploads = _place_failure(resources, doc, belongs, identity, workdir)
         else:
             uploads = _place_document(resources, doc, (ROLE_SCDL, ROLE_REPORT), belongs, identity, workdir)
-            totem.update({"budgetod_role": ROLE_TOTEM, "budgetod_document": doc.key,
-                          "budgetod_valid": "true" if doc.valid else "false"})
+            totem.update({contract.RESOURCE_ROLE: ROLE_TOTEM, contract.RESOURCE_DOCUMENT: doc.key,
+                          contract.RESOURCE_VALID: "true" if doc.valid else "false"})
         return _update(dataset, user, uploads)
 
 
-def _place_failure(resources: list[dict], doc: ConvertedDocument, belongs, identity: dict,
+def _place_failure(resources: list[dict], doc: Processed, belongs, identity: dict,
                    workdir: str) -> dict[str, tuple[str, str]]:
     report = next((resource for resource in resources
-                   if belongs(resource) and resource.get("budgetod_role") == ROLE_REPORT), None)
+                   if belongs(resource) and resource.get(contract.RESOURCE_ROLE) == ROLE_REPORT), None)
     if report is None:
         report = {"id": str(uuid.uuid4())}
         resources.append(report)
@@ -533,9 +423,9 @@ def _place_failure(resources: list[dict], doc: ConvertedDocument, belongs, ident
         "name": "Rapport de conversion TOTEM → SCDL (JSON)",
         "description": "Le document TOTEM déposé n'a pas pu être converti au format SCDL : ce rapport dit pourquoi.",
         "format": "JSON",
-        "budgetod_role": ROLE_REPORT,
-        "budgetod_valid": "false",
-        "budgetod_sha256": doc.sha256,
+        contract.RESOURCE_ROLE: ROLE_REPORT,
+        contract.RESOURCE_VALID: "false",
+        contract.RESOURCE_SHA256: doc.sha256,
     })
     return {report["id"]: (_write_report(doc, workdir), "rapport-conversion.json")}
 
@@ -543,8 +433,8 @@ def _place_failure(resources: list[dict], doc: ConvertedDocument, belongs, ident
 def is_uploaded_totem(resource: dict) -> bool:
     """An XML resource people added: neither harvested nor one of the extension's siblings."""
     return ((resource.get("format") or "").strip().lower() in ("xml", "application/xml", "text/xml")
-            and not resource.get("budgetod_source")
-            and resource.get("budgetod_role") in (None, "", ROLE_TOTEM))
+            and not resource.get(contract.RESOURCE_SOURCE)
+            and resource.get(contract.RESOURCE_ROLE) in (None, "", ROLE_TOTEM))
 
 
 def not_totem(error: BudgetodError) -> bool:
@@ -602,6 +492,7 @@ def _with_occultation(report_path: str | None, occulted: occultation.Occultation
         return None
     if not isinstance(report, dict) or report.get("occultation") == occulted.to_dict():
         return None
+    report = upgrade_report(report)
     report["occultation"] = occulted.to_dict()
     path = os.path.join(workdir, f"{resource_id}-report.json")
     with open(path, "w", encoding="utf-8") as stream:
@@ -625,7 +516,7 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
         resources = dataset["resources"]
         uploads: dict[str, tuple[str, str]] = {}
         for resource in resources:
-            if resource.get("budgetod_role") != ROLE_TOTEM and not is_uploaded_totem(resource):
+            if resource.get(contract.RESOURCE_ROLE) != ROLE_TOTEM and not is_uploaded_totem(resource):
                 continue
             path = stored_path(resource)
             if path is None:
@@ -640,9 +531,10 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
             replaced = not filecmp.cmp(path, occulted_path, shallow=False)
             if replaced:
                 uploads[resource["id"]] = (occulted_path, _file_name(resource))
-            report = next((sibling for sibling in resources if sibling.get("budgetod_role") == ROLE_REPORT
-                           and "budgetod_source" in resource and _harvested(resource["budgetod_document"])(sibling)
-                           and sibling.get("budgetod_source") == resource["budgetod_source"]), None)
+            report = next((sibling for sibling in resources if sibling.get(contract.RESOURCE_ROLE) == ROLE_REPORT
+                           and contract.RESOURCE_SOURCE in resource
+                           and _harvested(resource[contract.RESOURCE_DOCUMENT])(sibling)
+                           and sibling.get(contract.RESOURCE_SOURCE) == resource[contract.RESOURCE_SOURCE]), None)
             report_path = _with_occultation(stored_path(report) if report else None, occulted, workdir,
                                             resource["id"])
             if report is not None and report_path is not None:
@@ -655,5 +547,5 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
 
 def uploaded_siblings_sha256(dataset: dict, totem_resource_id: str) -> set[str]:
     """The content fingerprints the siblings of an uploaded TOTEM resource were made from."""
-    return {resource.get("budgetod_sha256", "") for resource in dataset["resources"]
-            if resource.get("budgetod_totem_resource") == totem_resource_id}
+    return {resource.get(contract.RESOURCE_SHA256, "") for resource in dataset["resources"]
+            if resource.get(contract.RESOURCE_TOTEM_RESOURCE) == totem_resource_id}

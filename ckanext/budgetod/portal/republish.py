@@ -7,7 +7,6 @@ change, and an uploaded document's CSV and report are rebuilt by its background 
 from __future__ import annotations
 
 import contextlib
-import os
 import sys
 import tempfile
 
@@ -18,6 +17,7 @@ import click
 from ckanext.budgetod import settings
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.totem import occultation
 from ckanext.budgetod.portal import publish, uploads
 
 EXIT_OK, EXIT_ERRORS = 0, 1
@@ -33,19 +33,19 @@ def republish_all(lang: str, debug: bool) -> int:
     """Republish every stored TOTEM document occulted; returns the exit status."""
     options = settings.current()
     try:
-        rules = options.rules()
+        rules = occultation.load_rules(options.occultation_rules or None)
     except BudgetodError as error:
         click.echo(f"error: {error.describe(lang)}", err=True)
         return 2
     user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
     datasets = _dataset_ids()
     totals = {"documents": 0, "datasets": 0, "replaced": 0, "unchanged": 0, "errors": 0, "values": 0}
-    os.makedirs(options.cache_dir, exist_ok=True)
+    cache_dir = settings.cache_dir()
     show_progress = sys.stderr.isatty()
     with click.progressbar(datasets, label=messages.text("cli_occult_all_progress", lang), file=sys.stderr) \
             if show_progress else contextlib.nullcontext(datasets) as progress:
         for dataset_id, name in progress:
-            with tempfile.TemporaryDirectory(dir=options.cache_dir, prefix="occult-") as workdir:
+            with tempfile.TemporaryDirectory(dir=cache_dir, prefix="occult-") as workdir:
                 outcomes = publish.republish_occulted(dataset_id, rules, user=user, workdir=workdir,
                                                       max_bytes=options.max_document_size)
             if not outcomes:

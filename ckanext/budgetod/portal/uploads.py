@@ -19,6 +19,8 @@ from ckan.lib import uploader
 from ckanext.budgetod import settings
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.core.pipeline import Pipeline
+from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.portal import publish
 
 log = logging.getLogger(__name__)
@@ -39,12 +41,13 @@ def build_siblings(resource_id: str) -> None:
     if not publish.is_uploaded_totem(resource):
         return
     options = settings.current()
-    os.makedirs(options.cache_dir, exist_ok=True)
-    with tempfile.TemporaryDirectory(dir=options.cache_dir, prefix="upload-") as workdir:
+    pipeline = Pipeline(options)
+    with tempfile.TemporaryDirectory(dir=settings.cache_dir(), prefix="upload-") as workdir:
         path = _local_copy(resource, workdir, options)
         failure: BudgetodError | None
+        occulted_path = os.path.join(workdir, "occulted.xml")
         try:
-            occulted_path, occulted = publish.occult(path, workdir)
+            occulted = pipeline.occult(path, occulted_path)
         except BudgetodError as error:
             if publish.not_totem(error):
                 log.info("Resource %s is an XML file but no TOTEM document: left alone", resource_id)
@@ -62,18 +65,16 @@ def build_siblings(resource_id: str) -> None:
             return
         if failure is None:
             try:
-                doc = publish.convert(path, workdir, source=resource["url"], sha256=sha256)
+                doc = pipeline.run(occulted_path, os.path.join(workdir, "scdl.csv"), source=resource["url"],
+                                   sha256=sha256, occulted=occulted)
             except BudgetodError as error:
                 failure = error
         if failure is not None:
-            doc = publish.ConvertedDocument(
-                header=None, source=resource["url"], sha256=sha256, totem_path=occulted_path, csv_path=None,
-                report=publish.failure_report(resource["url"], sha256, failure, occulted), valid=False,
-                schema_version="")
+            doc = pipeline.failure(occulted_path, failure, source=resource["url"], sha256=sha256, occulted=occulted)
         publish.upsert_siblings(resource["package_id"], resource_id, doc, user=user, workdir=workdir)
 
 
-def _local_copy(resource: dict, workdir: str, options: settings.Settings) -> str:
+def _local_copy(resource: dict, workdir: str, options: Settings) -> str:
     """The uploaded file in the filestore, or a download of the resource's URL."""
     if resource.get("url_type") == "upload":
         store = uploader.get_resource_uploader(resource)
@@ -81,8 +82,8 @@ def _local_copy(resource: dict, workdir: str, options: settings.Settings) -> str
         if path and os.path.isfile(path):
             return path
     destination = os.path.join(workdir, "document.xml")
-    with fetch.http_get(resource["url"], timeout=options.http_timeout, max_bytes=options.max_document_size,
-                        allow_private=options.allow_private_urls, spool_dir=workdir) as response:
+    with fetch.http_get(resource["url"], timeout=options.network.timeout, max_bytes=options.max_document_size,
+                        allow_private=options.network.allow_private, spool_dir=workdir) as response:
         response.raise_for_status()
         response.save_to(destination)
     return destination

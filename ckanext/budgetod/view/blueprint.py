@@ -9,6 +9,9 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 from flask import Blueprint, request
 
+from ckanext.budgetod import settings
+from ckanext.budgetod.core import contract
+from ckanext.budgetod.core.pipeline import upgrade_report
 from ckanext.budgetod.view import collectivite_page, dashboard, helpers
 
 budgets = Blueprint("budgetod_budgets", __name__)
@@ -25,7 +28,7 @@ def index():
         page_number = max(1, int(request.args.get("page", 1)))
     except ValueError:
         page_number = 1
-    page_size = tk.config.get("ckanext.budgetod.dashboard_page_size")
+    page_size = settings.current().dashboard_page_size
     results = dashboard.search(dashboard.Filters.from_args(request.args), page_number, page_size)
     administrator = dashboard.is_administrator()
     return tk.render("budgetod/dashboard.html", {
@@ -79,6 +82,7 @@ def readable_report(content) -> tuple[dict, dict] | None:
     any editor: the page must never fail on what it holds."""
     if not isinstance(content, dict):
         return None
+    content = upgrade_report(content)
     error, validation = content.get("error"), content.get("validation")
     if (error is not None and not isinstance(error, dict)) or (
             validation is not None and not isinstance(validation, dict)):
@@ -125,7 +129,7 @@ def report(resource_id: str):
         dataset = tk.get_action("package_show")(helpers.user_context(), {"id": resource["package_id"]})
     except (tk.ObjectNotFound, tk.NotAuthorized):
         return tk.abort(404, not_found)
-    if resource.get("budgetod_role") != helpers.ROLE_REPORT or resource.get("url_type") != "upload":
+    if resource.get(contract.RESOURCE_ROLE) != contract.ROLE_REPORT or resource.get("url_type") != "upload":
         return tk.abort(404, not_found)
     try:
         with open(uploader.get_resource_uploader(resource).get_path(resource["id"]), "rb") as stream:

@@ -11,15 +11,15 @@ import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 from ckan.lib.pagination import Page
 
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.view import helpers
 
 # Index fields: the harvester's extras are indexed under their own names; the département and the
 # norm are added by BudgetodViewPlugin.before_dataset_index.
 FIELD_DEPARTEMENT = "budgetod_departement"
 FIELD_NORME = "budgetod_norme"
-FIELD_EXERCICE = "budgetod_exercice"
+FIELD_EXERCICE = contract.EXTRA_EXERCICE
 BUDGET_DATASETS = "budgetod_siret:[* TO *]"
-SOURCE_TYPE = "budgetod_totem"
 DATAGOUV_STATUS_ACTION = "budgetod_datagouv_status"
 
 _PATTERNS = {
@@ -69,17 +69,17 @@ def coverage(datasets: list[dict]) -> tuple[list[str], list[dict]]:
     years: set[str] = set()
     rows: dict[tuple[str, str, str], dict] = {}
     for dataset in datasets:
-        siret = helpers.extra(dataset, "budgetod_siret")
-        name = helpers.extra(dataset, "budgetod_budget") or helpers.extra(dataset, "budgetod_collectivite")
-        year = helpers.extra(dataset, "budgetod_exercice")
+        siret = helpers.extra(dataset, contract.EXTRA_SIRET)
+        name = helpers.extra(dataset, contract.EXTRA_BUDGET) or helpers.extra(dataset, contract.EXTRA_COLLECTIVITE)
+        year = helpers.extra(dataset, contract.EXTRA_EXERCICE)
         owner = dataset.get("organization") or {}
         years.add(year)
         row = rows.setdefault((dataset.get("owner_org") or "", siret, name), {
             "siret": siret,
             "organization": owner.get("title") or owner.get("name") or "",
             "name": name or dataset.get("title") or dataset["name"],
-            "departement": helpers.departement_of(helpers.extra(dataset, "budgetod_insee")),
-            "nomenclature": helpers.extra(dataset, "budgetod_nomenclature"),
+            "departement": helpers.departement_of(helpers.extra(dataset, contract.EXTRA_INSEE)),
+            "nomenclature": helpers.extra(dataset, contract.EXTRA_NOMENCLATURE),
             "years": {},
         })
         row["years"].setdefault(year, []).append({
@@ -146,7 +146,7 @@ def harvest_status() -> list[dict]:
     from ckanext.harvest.model import HarvestSource
 
     sources = (model.Session.query(HarvestSource)
-               .filter(HarvestSource.type == SOURCE_TYPE, HarvestSource.active.is_(True))
+               .filter(HarvestSource.type == contract.SOURCE_TYPE, HarvestSource.active.is_(True))
                .order_by(HarvestSource.title).all())
     status = []
     for source in sources:

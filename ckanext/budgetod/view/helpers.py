@@ -9,11 +9,11 @@ from decimal import Decimal, InvalidOperation
 import ckan.plugins.toolkit as tk
 from babel.numbers import format_currency, format_percent
 
+from ckanext.budgetod.core import contract
+from ckanext.budgetod.core.contract import ROLE_REPORT, ROLE_SCDL
+
 log = logging.getLogger(__name__)
 
-ROLE_SCDL, ROLE_REPORT = "scdl", "report"
-# Budget stages (TOTEM NatDec codes) in the order of the budget year.
-STAGE_ORDER = ("01", "03", "02", "09", "10")
 SECTIONS = ("fonctionnement", "investissement")
 DIRECTIONS = ("recette", "dépense")
 _INSEE_COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
@@ -32,28 +32,28 @@ def _is(value: object) -> bool:
 
 def stage_label(code: str, decision_number: str = "") -> str:
     labels = {
-        "01": tk._("Initial budget"),
-        "02": tk._("Amending decision"),
-        "03": tk._("Supplementary budget"),
-        "09": tk._("Administrative account"),
-        "10": tk._("Single financial account"),
+        contract.NATDEC_BUDGET_PRIMITIF: tk._("Initial budget"),
+        contract.NATDEC_DECISION_MODIFICATIVE: tk._("Amending decision"),
+        contract.NATDEC_BUDGET_SUPPLEMENTAIRE: tk._("Supplementary budget"),
+        contract.NATDEC_COMPTE_ADMINISTRATIF: tk._("Administrative account"),
+        contract.NATDEC_CFU: tk._("Single financial account"),
     }
-    if code == "02" and decision_number:
+    if code == contract.NATDEC_DECISION_MODIFICATIVE and decision_number:
         return tk._("Amending decision no. {number}").format(number=decision_number)
     return labels.get(code, code)
 
 
 def natdec_label(natdec: str) -> str:
     """The stage named by an SCDL file's BGT_NATDEC (a CFU is written "compte administratif")."""
-    codes = {"budget primitif": "01", "décision modificative": "02", "budget supplémentaire": "03",
-             "compte administratif": "09"}
-    return stage_label(codes[natdec]) if natdec in codes else natdec
+    code = contract.natdec_of_scdl_label(natdec)
+    return stage_label(code) if code is not None else natdec
 
 
 def stage_abbreviation(code: str, decision_number: str = "") -> str:
     # The French abbreviations are the names people use, in French public finance, in both languages.
-    abbreviation = {"01": "BP", "02": "DM", "03": "BS", "09": "CA", "10": "CFU"}.get(code, code)
-    return f"{abbreviation} {decision_number}" if code == "02" and decision_number else abbreviation
+    abbreviation = contract.NATDEC_ABBREVIATIONS.get(code, code)
+    return (f"{abbreviation} {decision_number}" if code == contract.NATDEC_DECISION_MODIFICATIVE and decision_number
+            else abbreviation)
 
 
 def section_label(section: str) -> str:
@@ -112,8 +112,8 @@ def format_rate(part: object, whole: object) -> str:
 # ---------------------------------------------------------------- budget datasets
 
 def is_budget_dataset(pkg: dict) -> bool:
-    return any(extra.get("key") == "budgetod_siret" for extra in pkg.get("extras") or []) or any(
-        resource.get("budgetod_role") == ROLE_SCDL for resource in pkg.get("resources") or [])
+    return any(extra.get("key") == contract.EXTRA_SIRET for extra in pkg.get("extras") or []) or any(
+        resource.get(contract.RESOURCE_ROLE) == ROLE_SCDL for resource in pkg.get("resources") or [])
 
 
 def extra(pkg: dict, key: str) -> str:
@@ -145,9 +145,9 @@ def direction_totals(summary: dict) -> dict:
 def _sibling(resources: list[dict], resource: dict, role: str) -> dict | None:
     """The resource of ``role`` made from the same document as ``resource``: harvested documents
     share a document key, the siblings of an uploaded TOTEM file share its id."""
-    for key in ("budgetod_totem_resource", "budgetod_document"):
+    for key in (contract.RESOURCE_TOTEM_RESOURCE, contract.RESOURCE_DOCUMENT):
         if resource.get(key):
-            found = next((candidate for candidate in resources if candidate.get("budgetod_role") == role
+            found = next((candidate for candidate in resources if candidate.get(contract.RESOURCE_ROLE) == role
                           and candidate.get(key) == resource[key]), None)
             if found:
                 return found
@@ -168,16 +168,16 @@ def budget_documents(pkg: dict, with_totals: bool = True) -> list[dict]:
     resources = pkg.get("resources") or []
     documents = []
     for resource in resources:
-        if resource.get("budgetod_role") != ROLE_SCDL:
+        if resource.get(contract.RESOURCE_ROLE) != ROLE_SCDL:
             continue
-        code, number = resource.get("budgetod_etape") or "", resource.get("budgetod_decision") or ""
+        code, number = resource.get(contract.RESOURCE_ETAPE) or "", resource.get(contract.RESOURCE_DECISION) or ""
         document = {
             "resource": resource,
             "report": report_of(resources, resource),
             "stage": code,
             "label": stage_label(code, number),
             "abbreviation": stage_abbreviation(code, number),
-            "valid": _is(resource.get("budgetod_valid")),
+            "valid": _is(resource.get(contract.RESOURCE_VALID)),
             "totals": None,
             "voted_measure": None,
         }
@@ -187,9 +187,10 @@ def budget_documents(pkg: dict, with_totals: bool = True) -> list[dict]:
                 document["totals"] = direction_totals(summary)
                 document["voted_measure"] = summary["voted_measure"]
         documents.append(document)
-    order = {code: position for position, code in enumerate(STAGE_ORDER)}
+    order = {code: position for position, code in enumerate(contract.NATDEC_ORDER)}
     return sorted(documents, key=lambda document: (
-        order.get(document["stage"], len(order)), (document["resource"].get("budgetod_decision") or "").zfill(8)))
+        order.get(document["stage"], len(order)),
+        (document["resource"].get(contract.RESOURCE_DECISION) or "").zfill(8)))
 
 
 def datagouv_url(pkg: dict) -> str:

@@ -9,6 +9,7 @@ import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.scdl import summary
 from ckanext.budgetod.view import collectivite_page, helpers
 from ckanext.budgetod.view.blueprint import budgets
@@ -62,7 +63,7 @@ class BudgetodViewPlugin(plugins.SingletonPlugin):
 
     def can_view(self, data_dict: dict) -> bool:
         resource = data_dict["resource"]
-        if resource.get("budgetod_role") == helpers.ROLE_SCDL:
+        if resource.get(contract.RESOURCE_ROLE) == contract.ROLE_SCDL:
             return True
         # Any other CSV stored here whose header is the SCDL budget one.
         if resource.get("url_type") != "upload" or (resource.get("format") or "").lower() != "csv":
@@ -89,9 +90,9 @@ class BudgetodViewPlugin(plugins.SingletonPlugin):
 
     def before_dataset_index(self, pkg_dict: dict) -> dict:
         # Filters of the dashboard, as exact-match index fields (their values are not stored).
-        if pkg_dict.get("budgetod_siret"):
-            departement = helpers.departement_of(pkg_dict.get("budgetod_insee") or "")
-            norme = helpers.norme_of(pkg_dict.get("budgetod_nomenclature") or "")
+        if pkg_dict.get(contract.EXTRA_SIRET):
+            departement = helpers.departement_of(pkg_dict.get(contract.EXTRA_INSEE) or "")
+            norme = helpers.norme_of(pkg_dict.get(contract.EXTRA_NOMENCLATURE) or "")
             if departement:
                 pkg_dict["budgetod_departement"] = departement
             if norme:

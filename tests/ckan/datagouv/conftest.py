@@ -27,6 +27,7 @@ from ckan.tests import factories, helpers
 
 from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestSource
 
+from ckanext.budgetod import settings
 from ckanext.budgetod.datagouv import sync
 from tests.datagouv.standin import UdataStandIn
 
@@ -211,8 +212,8 @@ def synchroniser(datagouv_config, waits):
     """Syncs in this process; the client's back-off waits are recorded instead of slept."""
 
     def make(**kwargs) -> sync.Synchroniser:
-        options = sync.Options.from_config()
-        return sync.Synchroniser(options.client(sleep=waits.append), options, **kwargs)
+        options = settings.current()
+        return sync.Synchroniser(sync.client(options, sleep=waits.append), options, **kwargs)
 
     return make
 

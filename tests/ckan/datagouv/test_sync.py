@@ -2,7 +2,6 @@
 faults, lost state."""
 from __future__ import annotations
 
-import dataclasses
 
 import pytest
 
@@ -12,6 +11,8 @@ from ckan.tests import helpers
 
 from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestSource
 
+from ckanext.budgetod import settings
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.datagouv import sync
 
@@ -205,20 +206,20 @@ def test_faults_leave_the_same_udata_state_as_a_fault_free_run(portal, udata, sy
         for zone_id, name in ZONES.items():
             faulty.add_zone(zone_id, name)
         faulty.add_organization("Région Bretagne — budgets", members={API_KEY: "editor"})
-        options = dataclasses.replace(sync.Options.from_config(), url=faulty.origin())
+        options = settings.current().replace(datagouv={"url": faulty.origin()})
         faulty.script(*SURE_FAULTS[when])
         faulty.fail_randomly(0.3, seed=seed, kinds=FAULTS[when], after_write=when == "after-write")
         rounds = 0
         # Retries live in the client; what still fails stays in error and the next run resumes it.
         while rounds < 6:
             rounds += 1
-            outcomes = sync_all(sync.Synchroniser(options.client(sleep=waits.append), options))
+            outcomes = sync_all(sync.Synchroniser(sync.client(options, sleep=waits.append), options))
             if all(outcome.result != "error" for outcome in outcomes):
                 break
         played = {request.fault for request in faulty.requests} - {None}
         faulty.clear_faults()
         writes = faulty.write_calls
-        last = sync_all(sync.Synchroniser(options.client(sleep=waits.append), options))
+        last = sync_all(sync.Synchroniser(sync.client(options, sleep=waits.append), options))
 
         assert all(outcome.result != "error" for outcome in outcomes), [outcome.message for outcome in outcomes]
         assert played == set(FAULTS[when])
@@ -327,7 +328,7 @@ def test_the_dataset_extra_names_the_organisation_of_datasets_no_source_publishe
     dataset = helpers.call_action(
         "package_create", context=portal.context(), name="budget-annexe-saisi-a-la-main",
         title="Budget annexe 2022", owner_org=portal.organization["id"],
-        extras=[{"key": sync.ORGANIZATION_EXTRA, "value": udata_organization["id"]}])
+        extras=[{"key": contract.EXTRA_DATAGOUV_ORGANIZATION, "value": udata_organization["id"]}])
     dataset = portal.publish(dataset["id"], [SAINT_MALO_BP])
 
     outcome = synchroniser().sync(dataset["id"])

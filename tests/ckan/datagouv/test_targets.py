@@ -9,6 +9,9 @@ import pytest
 
 from ckan.tests import factories, helpers
 
+from ckanext.budgetod import settings
+from ckanext.budgetod.core import contract
+from ckanext.budgetod.core.settings import described
 from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.datagouv import sync
 
@@ -46,7 +49,7 @@ def test_a_dataset_extra_naming_another_udata_organisation_is_refused(
     dataset = helpers.call_action(
         "package_create", context=portal.context(), name="budget-annexe-saisi-a-la-main",
         title="Budget annexe 2022", owner_org=portal.organization["id"],
-        extras=[{"key": sync.ORGANIZATION_EXTRA, "value": other_udata_organization["id"]}])
+        extras=[{"key": contract.EXTRA_DATAGOUV_ORGANIZATION, "value": other_udata_organization["id"]}])
     dataset = portal.publish(dataset["id"], [SAINT_MALO_BP])
 
     outcome = synchroniser().sync(dataset["id"])
@@ -60,7 +63,7 @@ def test_the_tied_organisation_may_be_named_by_id_where_the_setting_has_its_slug
     dataset = helpers.call_action(
         "package_create", context=portal.context(), name="budget-annexe-saisi-a-la-main",
         title="Budget annexe 2022", owner_org=portal.organization["id"],
-        extras=[{"key": sync.ORGANIZATION_EXTRA, "value": udata_organization["id"]}])
+        extras=[{"key": contract.EXTRA_DATAGOUV_ORGANIZATION, "value": udata_organization["id"]}])
     dataset = portal.publish(dataset["id"], [SAINT_MALO_BP])
 
     outcome = synchroniser().sync(dataset["id"])
@@ -76,7 +79,7 @@ def test_an_organisation_without_a_tied_udata_organisation_sends_nothing(
     dataset = helpers.call_action(
         "package_create", context=portal.context(), name="budget-21560046100010-2021",
         title="Budget 2021", owner_org=other["id"],
-        extras=[{"key": sync.ORGANIZATION_EXTRA, "value": udata_organization["slug"]},
+        extras=[{"key": contract.EXTRA_DATAGOUV_ORGANIZATION, "value": udata_organization["slug"]},
                 {"key": "budgetod_siret", "value": "21560046100010"}])
 
     outcome = synchroniser().sync(dataset["id"])
@@ -98,8 +101,9 @@ def test_a_malformed_organisation_mapping_is_a_clear_error(value):
     assert "portal-organisation=udata-organisation" in caught.value.describe("en")
 
 
-def test_the_options_never_show_the_api_key():
-    options = sync.Options.from_config()
+def test_the_settings_never_show_the_api_key():
+    options = settings.current()
 
-    assert options.api_key == API_KEY
+    assert options.datagouv.api_key == API_KEY
     assert API_KEY not in repr(options) and API_KEY not in str(options)
+    assert API_KEY not in repr(options.datagouv) and API_KEY not in json.dumps(described(options))

@@ -9,7 +9,8 @@ import pytest
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import helpers
 
-from ckanext.budgetod.portal import publish
+from ckanext.budgetod.core import contract
+from ckanext.budgetod.core.pipeline import Pipeline
 from ckanext.budgetod.core.scdl import validation
 from tests.ckan.harvester.conftest import (BROKEN, SAMPLE_DATASETS, SCHEMA, SHARED_TOTEM, by_role, create_source,
                                            dataset, harvest, occulted, stored_file)
@@ -62,7 +63,7 @@ def test_the_samples_become_one_dataset_per_budget_and_year_with_three_resources
         for resource in published["resources"]:
             assert stored_file(resource).is_file()
             assert resource["budgetod_valid"] == "true"
-            if resource["budgetod_role"] == publish.ROLE_SCDL:
+            if resource["budgetod_role"] == contract.ROLE_SCDL:
                 assert resource["format"] == "CSV"
                 assert json.loads(resource["schema"]) == {"name": "scdl/budget", "version": "0.8.3"}
                 assert validation.validate_csv(str(stored_file(resource)), str(SCHEMA)).valid
@@ -97,7 +98,7 @@ def test_a_second_harvest_with_nothing_changed_converts_nothing_and_modifies_no_
     harvest(source)
     before = {name: dataset(name) for name in set(SAMPLE_DATASETS.values())}
     conversions = []
-    monkeypatch.setattr(publish, "convert", lambda *args, **kwargs: conversions.append(args))
+    monkeypatch.setattr(Pipeline, "run", lambda self, *args, **kwargs: conversions.append(args))
 
     run = harvest(source)
 
@@ -292,7 +293,7 @@ def test_run_test_gives_every_scdl_resource_one_budget_view_and_republishing_kee
     scdl = []
     for name in set(SAMPLE_DATASETS.values()):
         for resource in dataset(name)["resources"]:
-            if resource["budgetod_role"] == publish.ROLE_SCDL:
+            if resource["budgetod_role"] == contract.ROLE_SCDL:
                 scdl.append((name, resource))
                 assert len(budget_views(resource)) == 1, (name, resource["name"])
             else:

@@ -14,8 +14,11 @@ import ckan.plugins.toolkit as tk
 from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
 
-from ckanext.budgetod.portal import publish
+from ckanext.budgetod import settings
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.net.fetch import file_digest
+from ckanext.budgetod.core.pipeline import Pipeline
+from ckanext.budgetod.portal import publish
 
 SHARED_DATA = Path(__file__).resolve().parents[3].parent / "shared" / "data"
 SHARED_TOTEM = SHARED_DATA / "totem"
@@ -40,8 +43,9 @@ def converted_documents(tmp_path_factory) -> dict[str, Converted]:
         if stem not in cache:
             workdir = tmp_path_factory.mktemp(stem)
             totem = SHARED_TOTEM / f"{stem}.xml"
-            doc = publish.convert(str(totem), str(workdir), source=f"https://example.org/{stem}.xml",
-                                  sha256=file_digest(str(totem)))
+            doc = Pipeline(settings.current()).run(
+                str(totem), str(workdir / "scdl.csv"), source=f"https://example.org/{stem}.xml",
+                sha256=file_digest(str(totem)), occult_to=str(workdir / "occulted.xml"))
             cache[stem] = Converted(doc.header, doc.key, Path(doc.csv_path).read_bytes(), doc.report, doc.valid)
         return cache[stem]
 
@@ -91,7 +95,7 @@ def publish_budget(clean_db, storage, sysadmin, organization, converted_document
             "budgetod_etapes": publish.etape_title(header.natdec, header.decision_number),
             **(extras or {}),
         }
-        name = publish.dataset_name(header, publish.GROUPING_BUDGET)
+        name = publish.dataset_name(header, contract.GROUPING_BUDGET)
         # Several stages of one budget year share a dataset, as the harvester groups them.
         try:
             dataset = helpers.call_action("package_show", id=name)

@@ -13,7 +13,7 @@ import pytest
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.portal import publish
+from ckanext.budgetod.core.pipeline import validation_part
 from ckanext.budgetod.core.scdl import validation
 
 from .conftest import resource_of, upload
@@ -47,9 +47,7 @@ def invalid_budget(publish_budget, converted_documents, tmp_path):
     options = settings.current()
     checked = validation.validate_csv(str(path), options.scdl_schema)
     report = dict(doc.report)
-    report["validation"] = {key: value for key, value in checked.to_dict().items()
-                            if key not in ("file", "frictionless")}
-    report["validation"]["schema"] = {"name": publish.SCDL_SCHEMA_NAME, "version": "0.8.3"}
+    report["validation"] = validation_part(checked, "0.8.3")
     return publish_budget("crach-principal-ca-2021", csv=content, report=report)
 
 
@@ -96,6 +94,19 @@ def test_a_document_that_could_not_be_converted(app, publish_budget, sysadmin):
     english = text_of(report_page(app, report["id"], lang="en"))
     assert "année d'exercice invalide" in french
     assert "invalid financial year" in english
+
+
+def test_a_report_written_before_report_versions_by_the_command_line_still_reads(app, publish_budget, sysadmin):
+    dataset = publish_budget("crach-lotissement-bp-2022")
+    before = {"source": "bp.xml", "output": None, "document": {}, "rows": 21, "plan": {},
+              "warnings": [{"code": "nature_unknown", "message": "compte 6999 inconnu du plan", "count": 1,
+                            "details": {}}],
+              "validation": {"valid": True, "rows": 21, "error_count": 0, "schema": {"name": "scdl/budget"}}}
+    report = upload(sysadmin, dataset["id"], json.dumps(before).encode(), "old.json", format="JSON",
+                    budgetod_role="report", budgetod_document="old")
+    html = text_of(report_page(app, report["id"]))
+    assert "Valide." in html and "compte 6999 inconnu du plan" in html
+    assert UNREADABLE_FR not in html
 
 
 def test_only_report_resources_have_a_report_page(app, publish_budget):

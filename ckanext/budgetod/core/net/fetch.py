@@ -42,15 +42,15 @@ from urllib.request import url2pathname
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.settings import CACHE_DIR_ENV, DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_DOCUMENT_SIZE
 
-DEFAULT_TIMEOUT = 30.0
-DEFAULT_MAX_BYTES = 64 * 2**20
+DEFAULT_TIMEOUT = DEFAULT_HTTP_TIMEOUT
+DEFAULT_MAX_BYTES = DEFAULT_MAX_DOCUMENT_SIZE
 DEFAULT_MAX_REDIRECTS = 5
 # A server dribbling one byte per read timeout (headers or body) must not hold a worker forever.
 DEFAULT_TOTAL_TIMEOUT = 600.0
 # Bodies above this size go to a temporary file instead of memory.
 DEFAULT_MEMORY_LIMIT = 4 * 2**20
-CACHE_DIR_ENV = "BUDGETOD_CACHE_DIR"
 USER_AGENT = "ckanext-budgetod"
 
 _CHUNK_SIZE = 64 * 1024

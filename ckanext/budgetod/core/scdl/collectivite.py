@@ -50,6 +50,7 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 
 from lxml import etree
 
+from ckanext.budgetod.core.contract import ACCOUNT_NATDECS, NATDEC_BUDGET_PRIMITIF, VOTED_NATDECS
 from ckanext.budgetod.core.errors import DocumentError
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
@@ -68,11 +69,6 @@ COLLECTIVITE_SUMMARY_VERSION = 1
 # Lower bounds of the population bands (INSEE strata of communes).
 POPULATION_BANDS = (0, 500, 2_000, 3_500, 5_000, 10_000, 20_000, 50_000, 100_000)
 
-NATDEC_BUDGET_PRIMITIF = "01"
-NATDEC_DECISION_MODIFICATIVE = "02"
-NATDEC_BUDGET_SUPPLEMENTAIRE = "03"
-ACCOUNT_NATDECS = ("09", "10")  # compte administratif, CFU
-VOTED_NATDECS = (NATDEC_BUDGET_PRIMITIF, NATDEC_BUDGET_SUPPLEMENTAIRE, NATDEC_DECISION_MODIFICATIVE)
 
 MEASURE_REALISED = "realised"
 MEASURE_VOTED = "voted"

@@ -34,6 +34,7 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ckanext.budgetod.core import messages
+from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT
 from ckanext.budgetod.core.totem.nomenclature import (
     OtherYears,
     PlanDeComptes,
@@ -94,9 +95,6 @@ class ConversionWarning:
         shown_params = {name: shown(value) for name, value in self.params.items()}
         return messages.text(self.message_id, lang, count=self.count, **shown_params)
 
-    def to_dict(self, lang: str | None = None) -> dict:
-        return {"code": self.code, "message": self.message(lang), "count": self.count, "details": self.params}
-
 
 class _Warnings:
     def __init__(self) -> None:
@@ -119,7 +117,7 @@ class _Warnings:
 
 @dataclass
 class ConversionResult:
-    """What ``convert_document`` did, and the material of the JSON report."""
+    """What ``convert_document`` did: the material of the report (``core/pipeline.py``)."""
 
     source: str
     output: str | None
@@ -127,18 +125,6 @@ class ConversionResult:
     rows: int
     plan: PlanLookup
     warnings: list[ConversionWarning] = field(default_factory=list)
-    validation: dict | None = None
-
-    def to_report(self, lang: str | None = None) -> dict:
-        return {
-            "source": self.source,
-            "output": self.output,
-            "document": self.info.to_dict(),
-            "rows": self.rows,
-            "plan": self.plan.to_dict(),
-            "warnings": [warning.to_dict(lang) for warning in self.warnings],
-            "validation": self.validation,
-        }
 
 
 class RowBuilder:
@@ -291,7 +277,7 @@ def convert_document(
     cache_dir: str | None = None,
     allow_private: bool = False,
     max_bytes: int = DEFAULT_MAX_BYTES,
-    timeout: float = 30,
+    timeout: float = DEFAULT_HTTP_TIMEOUT,
 ) -> ConversionResult:
     """Convert one TOTEM document to an SCDL budget CSV.
 
@@ -354,15 +340,3 @@ def _write_csv(stream: BinaryIO, builder: RowBuilder, reader: TotemReader) -> in
     finally:
         text.detach()  # the caller owns the stream
     return rows
-
-
-def validate_output(result: ConversionResult, schema: str | None = None, *, cache_dir: str | None = None,
-                    allow_private: bool = False):
-    """Validate a converted CSV file and record the outcome in ``result.validation``."""
-    from ckanext.budgetod.core.scdl.validation import validate_csv  # frictionless is heavy: only when validating
-
-    if result.output is None:
-        raise ValueError("validate_output validates a conversion written to a file, not to a stream")
-    report = validate_csv(result.output, schema, cache_dir=cache_dir, allow_private=allow_private)
-    result.validation = report.to_dict()
-    return report

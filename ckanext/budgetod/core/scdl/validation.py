@@ -28,9 +28,8 @@ from typing import Any
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_SCHEMA_URL, SCHEMA_ENV
 
-DEFAULT_SCHEMA_URL = "https://schema.data.gouv.fr/schemas/scdl/budget/0.8.3/schema.json"
-SCHEMA_ENV = "BUDGETOD_SCDL_SCHEMA"
 # frictionless' own default: past this many errors it stops reading the file.
 DEFAULT_ERROR_LIMIT = 1000
 FIRST_ERRORS_IN_REPORT = 100
@@ -156,13 +155,17 @@ def validate_csv(
     *,
     cache_dir: str | None = None,
     allow_private: bool = False,
+    timeout: float = DEFAULT_HTTP_TIMEOUT,
+    descriptor: dict | None = None,
     limit_errors: int = DEFAULT_ERROR_LIMIT,
 ) -> ValidationReport:
     """Validate ``csv_path`` against the SCDL budget schema (path or URL).
 
     The schema defaults to ``$BUDGETOD_SCDL_SCHEMA`` or DEFAULT_SCHEMA_URL; URLs
-    go through ``fetch.open_location`` and its cache. Raises UnusableInput when the
-    file cannot be validated at all, UnusableSchema / FetchError for the schema.
+    go through ``fetch.open_location`` and its cache. ``descriptor``: the schema
+    already loaded (``load_schema``), ``schema`` then only names it. Raises
+    UnusableInput when the file cannot be validated at all, UnusableSchema /
+    FetchError for the schema.
     """
     started = time.monotonic()
     # Imported first: frictionless raises the csv module's field size limit on import,
@@ -172,7 +175,8 @@ def validate_csv(
     path = Path(csv_path)
     row_count, header, formula_like = _check_usable_csv(path)
     schema_source = schema or os.environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA_URL
-    descriptor = load_schema(schema_source, cache_dir=cache_dir, allow_private=allow_private)
+    if descriptor is None:
+        descriptor = load_schema(schema_source, cache_dir=cache_dir, allow_private=allow_private, timeout=timeout)
     checks, warnings = _custom_checks(descriptor)
     warnings += _formula_warnings(header, formula_like, descriptor)
 
@@ -213,11 +217,13 @@ def validate_csv(
     )
 
 
-def load_schema(source: str, *, cache_dir: str | None = None, allow_private: bool = False) -> dict:
+def load_schema(source: str, *, cache_dir: str | None = None, allow_private: bool = False,
+                timeout: float = DEFAULT_HTTP_TIMEOUT) -> dict:
     """The Table Schema descriptor from a local path or a URL (http(s) ones are cached)."""
     if "://" in source:  # fetch accepts http, https and file URLs and refuses the others
         base, _, name = source.rpartition("/")
-        local_path = fetch.open_location(base, name, cache_dir=cache_dir, allow_private=allow_private)
+        local_path = fetch.open_location(base, name, cache_dir=cache_dir, allow_private=allow_private,
+                                         timeout=timeout)
     else:
         local_path = source
     try:

@@ -33,10 +33,9 @@ from lxml import etree
 
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import DocumentError, NomenclatureError
+from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_PLANS_BASE, PLANS_ENV
 from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, PROLOG_LIMIT, check_prolog, shown
 
-DEFAULT_PLANS_BASE = "http://odm-budgetaire.org/composants/normes"
-PLANS_ENV = "BUDGETOD_PLANS_DE_COMPTES"
 # How far from the document's year a plan may be taken.
 MAX_YEAR_DISTANCE = 5
 # A plan is a few hundred kilobytes; anything far larger is not a plan.
@@ -195,7 +194,7 @@ _locations_lock = threading.Lock()
 
 
 def find_plan(base: str, norme: str, declinaison: str, year: int, *, cache_dir: str | None = None,
-              allow_private: bool = False, timeout: float = 30) -> PlanLookup:
+              allow_private: bool = False, timeout: float = DEFAULT_HTTP_TIMEOUT) -> PlanLookup:
     """Locate and read the plan for a document; NotFound everywhere gives ``plan=None``.
 
     Any other fetch failure (unreachable server, refused address, missing mirror
@@ -211,7 +210,7 @@ def find_plan(base: str, norme: str, declinaison: str, year: int, *, cache_dir: 
 
 
 def plan_of_year(base: str, norme: str, declinaison: str, year: int, *, cache_dir: str | None = None,
-                 allow_private: bool = False, timeout: float = 30) -> PlanDeComptes | None:
+                 allow_private: bool = False, timeout: float = DEFAULT_HTTP_TIMEOUT) -> PlanDeComptes | None:
     """The plan of exactly ``year``, None when it is not published; other fetch failures raise."""
     key = (base, norme, declinaison, year, cache_dir, allow_private)
     with _locations_lock:

@@ -25,19 +25,13 @@ from typing import NamedTuple
 
 from lxml import etree
 
+from ckanext.budgetod.core.contract import NATDEC_SCDL_LABELS
 from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.settings import DEFAULT_MAX_DOCUMENT_SIZE
 
 TOTEM_NAMESPACE = "http://www.minefi.gouv.fr/cp/demat/docbudgetaire"
-DEFAULT_MAX_BYTES = 256 * 2**20
+DEFAULT_MAX_BYTES = DEFAULT_MAX_DOCUMENT_SIZE
 
-# SCDL values of the budget stages (NatDec); 10 is the CFU, a compte administratif.
-NATDEC_LABELS = {
-    "01": "budget primitif",
-    "02": "décision modificative",
-    "03": "budget supplémentaire",
-    "09": "compte administratif",
-    "10": "compte administratif",
-}
 AMOUNT_ELEMENTS = ("MtReal", "MtBudgPrec", "MtRARPrec", "MtPropNouv", "MtPrev", "CredOuv", "MtRAR3112")
 # The longest value the reader takes from a document, in characters: ten times the longest the
 # XSD allows among them (100, LibelleColl), so that no genuine document meets it. Without it a code
@@ -172,7 +166,7 @@ class DocumentHeader:
 
     @property
     def natdec_label(self) -> str:
-        return NATDEC_LABELS[self.natdec]
+        return NATDEC_SCDL_LABELS[self.natdec]
 
     @property
     def is_annex(self) -> bool:
@@ -530,8 +524,8 @@ class TotemReader:
         if not _YEAR.fullmatch(year) or not MIN_YEAR <= int(year) <= maximum:
             raise self._error("invalid_year", value=shown(year), minimum=MIN_YEAR, maximum=maximum)
         natdec = values["NatDec"]
-        if natdec not in NATDEC_LABELS:
-            raise self._error("unknown_natdec", value=shown(natdec), expected=", ".join(NATDEC_LABELS))
+        if natdec not in NATDEC_SCDL_LABELS:
+            raise self._error("unknown_natdec", value=shown(natdec), expected=", ".join(NATDEC_SCDL_LABELS))
         nomenclature = values["Nomenclature"]
         match = _NOMENCLATURE.fullmatch(nomenclature) if len(nomenclature) <= _NOMENCLATURE_MAX_LENGTH else None
         if match is None or not match.group(2).startswith(match.group(1)):

@@ -10,17 +10,17 @@ from .synchroniser import (
 )
 from .targets import (
     OPTION,
-    ORGANIZATION_EXTRA,
     ORGANIZATIONS_OPTION,
-    Options,
     SyncError,
     candidate_ids,
+    checked,
+    client,
     is_candidate,
     parse_organizations,
 )
 
 __all__ = [
     "AMBIGUOUS_CREATE_TRIES", "KEY_DATASET", "KEY_DOCUMENT", "KEY_PORTAL_URL", "KEY_RESOURCE", "KEY_ROLE",
-    "OPTION", "ORGANIZATION_EXTRA", "ORGANIZATIONS_OPTION", "Options", "Outcome", "SyncError", "Synchroniser",
-    "candidate_ids", "dataset_page", "is_candidate", "parse_organizations", "status",
+    "OPTION", "ORGANIZATIONS_OPTION", "Outcome", "SyncError", "Synchroniser",
+    "candidate_ids", "checked", "client", "dataset_page", "is_candidate", "parse_organizations", "status",
 ]

@@ -17,11 +17,12 @@ from dataclasses import dataclass
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import file_digest
-from ckanext.budgetod.portal import publish
+from ckanext.budgetod.core.settings import Settings
 
-from .targets import Options, SyncError, _extras
+from .targets import SyncError, _extras
 
 KEY_DATASET = "budgetod:dataset"
 
@@ -126,9 +127,9 @@ def portal_url(name: str) -> str:
     return f"{tk.config.get('ckan.site_url').rstrip('/')}/dataset/{name}"
 
 
-def wanted_dataset(dataset: dict, organization: str, options: Options) -> Wanted:
+def wanted_dataset(dataset: dict, organization: str, options: Settings) -> Wanted:
     extras = _extras(dataset)
-    exercice = extras.get("budgetod_exercice", "")
+    exercice = extras.get(contract.EXTRA_EXERCICE, "")
     tags = sorted({udata_tag(tag["name"]) for tag in dataset.get("tags", [])})
     fields = {
         "title": dataset.get("title") or dataset["name"],
@@ -144,26 +145,26 @@ def wanted_dataset(dataset: dict, organization: str, options: Options) -> Wanted
     }
     resources = tuple(_wanted_resource(resource, options) for resource in dataset.get("resources", []))
     return Wanted(dataset["id"], organization, fields,
-                  udata_zone(extras.get("budgetod_insee", "")), resources)
+                  udata_zone(extras.get(contract.EXTRA_INSEE, "")), resources)
 
 
-def _wanted_resource(resource: dict, options: Options) -> WantedResource:
-    role = resource.get("budgetod_role") or ""
+def _wanted_resource(resource: dict, options: Settings) -> WantedResource:
+    role = resource.get(contract.RESOURCE_ROLE) or ""
     filename = stored_name((resource.get("url") or "").rsplit("/", 1)[-1] or resource["id"])
     extras = {KEY_RESOURCE: resource["id"]}
-    if resource.get("budgetod_document"):
-        extras[KEY_DOCUMENT] = resource["budgetod_document"]
+    if resource.get(contract.RESOURCE_DOCUMENT):
+        extras[KEY_DOCUMENT] = resource[contract.RESOURCE_DOCUMENT]
     if role:
         extras[KEY_ROLE] = role
     fields = {
         "title": resource.get("name") or filename,
         "description": resource.get("description") or "",
-        "type": "documentation" if role == publish.ROLE_REPORT else "main",
+        "type": "documentation" if role == contract.ROLE_REPORT else "main",
         "format": (resource.get("format") or os.path.splitext(filename)[1].lstrip(".")).lower(),
         "schema": _schema(resource),
         "extras": extras,
     }
-    uploaded = resource.get("url_type") == "upload" and (role == publish.ROLE_SCDL or options.upload_all)
+    uploaded = resource.get("url_type") == "upload" and (role == contract.ROLE_SCDL or options.datagouv.upload_all)
     if not uploaded:
         return WantedResource(resource["id"], {**fields, "filetype": "remote", "url": resource["url"]})
     path = uploader.get_resource_uploader(resource).get_path(resource["id"])

@@ -31,7 +31,9 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
+from ckanext.budgetod import settings
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.settings import DATAGOUV_API_KEY_ENV, Settings
 from ckanext.budgetod.datagouv.client import (
     AmbiguousWriteError,
     UdataClient,
@@ -52,12 +54,12 @@ from .mapping import (
     wanted_dataset,
 )
 from .targets import (
-    API_KEY_ENV,
     OPTION,
     ORGANIZATIONS_OPTION,
-    Options,
     SyncError,
     bilingual,
+    checked,
+    parse_organizations,
     target_organization,
 )
 
@@ -70,7 +72,7 @@ AMBIGUOUS_CREATE_TRIES = 3
 
 def dataset_page(udata_id: str) -> str:
     """The udata dataset's page for people (udata redirects an id to the page of its slug)."""
-    return f"{tk.config.get(OPTION + 'url').rstrip('/')}/datasets/{udata_id}/"
+    return f"{settings.current().datagouv.url}/datasets/{udata_id}/"
 
 
 def status(package: model.Package) -> dict:
@@ -80,7 +82,7 @@ def status(package: model.Package) -> dict:
         "status": None, "message": "", "attempts": 0, "changed": None, "last_attempt": None,
         "last_success": None, "udata_organization": None, "udata_dataset_id": None, "udata_resources": {}}
     described.update(package_id=package.id, package_name=package.name,
-                     enabled=tk.config.get(OPTION + "enabled"))
+                     enabled=settings.current().datagouv.enabled)
     described["udata_url"] = dataset_page(described["udata_dataset_id"]) if described["udata_dataset_id"] else None
     return described
 
@@ -210,9 +212,10 @@ class Synchroniser:
     """Syncs datasets through one client. Organisations, zones and organisation listings are
     cached for the run: ``sync --all`` walks an organisation's datasets once, not once per dataset."""
 
-    def __init__(self, client: UdataClient, options: Options, *, dry_run: bool = False):
+    def __init__(self, client: UdataClient, options: Settings, *, dry_run: bool = False):
         self.client = client
-        self.options = options
+        self.options = checked(options)
+        self._tied = parse_organizations(options.datagouv.organizations)
         self.dry_run = dry_run
         self._organizations: dict[str, dict] = {}
         self._zones: dict[tuple[str, str], tuple[str | None, Bilingual | None]] = {}
@@ -311,18 +314,25 @@ class Synchroniser:
         recorder.succeeded(fingerprint, outcome.message)
 
     def _check_api_key(self) -> None:
-        if not self.dry_run and not self.options.api_key:
+        if not self.dry_run and not self.options.datagouv.api_key:
             raise SyncError(OPTION + "api_key", Bilingual(
-                f"aucune clé d'API data.gouv.fr n'est configurée (ou variable d'environnement {API_KEY_ENV})",
-                f"no data.gouv.fr API key is configured (or environment variable {API_KEY_ENV})"))
+                "aucune clé d'API data.gouv.fr n'est configurée "
+                f"(ou variable d'environnement {DATAGOUV_API_KEY_ENV})",
+                f"no data.gouv.fr API key is configured (or environment variable {DATAGOUV_API_KEY_ENV})"))
 
     # ------------------------------------------------------------ datasets
+
+    def _tied_organization(self, dataset: dict) -> str | None:
+        """The udata organisation the sysadmins tied to the dataset's portal organisation, if any."""
+        owner = dataset.get("organization") or {}
+        names = {owner.get("name"), owner.get("id"), dataset.get("owner_org")} - {None, ""}
+        return next((udata for portal, udata in self._tied if portal in names), None)
 
     def _permitted(self, dataset: dict, named: str) -> str:
         """The udata organisation ``named`` (by the dataset's source or extra) when it is the one the
         sysadmins tied to the dataset's portal organisation; else SyncError. Without a call to
         udata when both are written alike."""
-        tied = self.options.tied_organization(dataset)
+        tied = self._tied_organization(dataset)
         owner = (dataset.get("organization") or {}).get("title") or (dataset.get("organization") or {}).get(
             "name") or dataset.get("owner_org") or "—"
         if tied is None:
@@ -423,7 +433,7 @@ class Synchroniser:
     def _take_down(self, organization: str | None, recorder: _Recorder) -> None:
         """The CKAN dataset is deleted or purged: delete (or archive) its udata dataset."""
         outcome, row = self._outcome, recorder.row
-        done = _takedown_hash(self.options.on_delete)
+        done = _takedown_hash(self.options.datagouv.on_delete)
         if row is not None and row.content_hash == done and row.status != state.STATUS_ERROR:
             recorder.succeeded(done)
             return
@@ -446,7 +456,7 @@ class Synchroniser:
         recorder.begin()
         for remote in copies:
             outcome.udata_id = remote["id"]
-            if self.options.on_delete == "archive":
+            if self.options.datagouv.on_delete == "archive":
                 if not remote.get("archived"):
                     payload = _merged(remote, {"archived": state.utcnow().isoformat(timespec="seconds")})
                     self._write(tk._("archive the udata dataset {id}").format(id=remote["id"]),
@@ -455,7 +465,7 @@ class Synchroniser:
                 self._write(tk._("delete the udata dataset {id}").format(id=remote["id"]),
                             functools.partial(self.client.delete_dataset, remote["id"]))
         if outcome.operations:
-            outcome.result = "archived" if self.options.on_delete == "archive" else "deleted"
+            outcome.result = "archived" if self.options.datagouv.on_delete == "archive" else "deleted"
         if copies:
             recorder.dataset(copies[0]["id"])
         recorder.succeeded(done)

@@ -1,4 +1,4 @@
-"""Where budget documents live: harvest source kinds, their configuration, listing and retrieval.
+"""Where budget documents live: harvest source kinds, their listing and retrieval.
 
 A harvest source is a URL plus an optional JSON configuration. Five kinds of
 location are understood:
@@ -19,7 +19,8 @@ location are understood:
     (``…/organizations/<slug-or-id>/``) of data.gouv.fr or another udata
     portal, read through its API v1.
 
-The kind comes from the configuration (``"kind"``), else from the URL (its
+The source's configuration is read by ``core/contract.py`` (``parse_source_config``), shared
+with the data.gouv.fr sync. The kind comes from it (``"kind"``), else from the URL (its
 extension, or the CKAN / udata page shapes), else from the content the URL
 serves (archive, XML document or HTML page).
 
@@ -30,19 +31,19 @@ whose documents were withdrawn. ``retrieve_document`` is the fetch stage: it
 writes one document to a file, with conditional requests.
 
 This package imports nothing from CKAN: the harvester plugin wraps it. One module per
-stage or kind: ``config``, ``listing`` (gather), ``index``, ``archive``, ``catalogue`` (ckan,
-udata; their API pages read as a stream by ``streamed_json``), ``retrieval`` (fetch), and ``common``. All
+stage or kind: ``listing`` (gather), ``index``, ``archive``, ``catalogue`` (ckan,
+udata; their API pages read as a stream by ``streamed_json``), ``retrieval`` (fetch), and ``common``;
+URLs are ``core/net/urls.py``'s. All
 network access goes through ``ckanext.budgetod.core.net.fetch.http_get``, which
 enforces timeouts, size caps and the refusal of private addresses; every
 message is given in French and English (``Bilingual``).
 """
 from .archive import UnsafeArchive
-from .common import DocumentRef, FetchOptions, Retrieved, SourceError, normalise_url
-from .config import SourceConfig, SourceConfigError, parse_source_config
+from .common import DocumentRef, Retrieved, SourceError
 from .listing import list_documents
 from .retrieval import retrieve_document
 
 __all__ = [
-    "DocumentRef", "FetchOptions", "Retrieved", "SourceConfig", "SourceConfigError", "SourceError",
-    "UnsafeArchive", "list_documents", "normalise_url", "parse_source_config", "retrieve_document",
+    "DocumentRef", "Retrieved", "SourceError",
+    "UnsafeArchive", "list_documents", "retrieve_document",
 ]

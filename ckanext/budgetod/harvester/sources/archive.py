@@ -20,8 +20,10 @@ from typing import BinaryIO
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import NotFound, http_get
+from ckanext.budgetod.core.net.urls import normalise_url
+from ckanext.budgetod.core.settings import Settings
 
-from .common import _CHUNK_SIZE, DocumentRef, FetchOptions, _require_ok, normalise_url
+from .common import _CHUNK_SIZE, DocumentRef, _require_ok
 
 log = logging.getLogger(__name__)
 
@@ -50,14 +52,14 @@ class _OpenArchive:
     """A downloaded archive, checked, open for reading; close it (context manager) when done."""
 
     def __init__(self, url: str, handle: BinaryIO, final_url: str, etag: str | None,
-                 last_modified: str | None, options: FetchOptions):
+                 last_modified: str | None, settings: Settings):
         self.url = url
         self.final_url = final_url
         self.etag = etag
         self.last_modified = last_modified
         self._handle = handle
         try:
-            _check_central_directory(url, handle, options)
+            _check_central_directory(url, handle, settings)
         except BaseException:
             handle.close()
             raise
@@ -68,7 +70,7 @@ class _OpenArchive:
             raise UnsafeArchive(url, Bilingual(
                 f"ce n'est pas une archive ZIP lisible ({exc})", f"not a readable ZIP archive ({exc})")) from None
         try:
-            self.members = _checked_members(url, self._zip, options)
+            self.members = _checked_members(url, self._zip, settings)
         except BaseException:
             self.close()
             raise
@@ -131,7 +133,7 @@ _ZIP64_LOCATOR = struct.Struct("<4sLQL")
 _ZIP64_END_OF_CENTRAL_DIRECTORY = struct.Struct("<4sQ2H2L4Q")
 
 
-def _check_central_directory(url: str, handle: BinaryIO, options: FetchOptions) -> None:
+def _check_central_directory(url: str, handle: BinaryIO, settings: Settings) -> None:
     """Refuse an archive whose central directory declares more entries, or more bytes, than the
     limits allow, before zipfile reads it (millions of entries would be parsed before the cap).
 
@@ -158,26 +160,26 @@ def _check_central_directory(url: str, handle: BinaryIO, options: FetchOptions) 
         if len(zip64) == _ZIP64_END_OF_CENTRAL_DIRECTORY.size and zip64.startswith(b"PK\x06\x06"):
             fields = _ZIP64_END_OF_CENTRAL_DIRECTORY.unpack(zip64)
             entries, directory_bytes = fields[7], fields[8]
-    if entries > options.max_archive_entries:
-        raise _too_many_entries(url, entries, options)
-    limit = options.max_archive_entries * CENTRAL_DIRECTORY_BYTES_PER_ENTRY
+    if entries > settings.network.max_archive_entries:
+        raise _too_many_entries(url, entries, settings)
+    limit = settings.network.max_archive_entries * CENTRAL_DIRECTORY_BYTES_PER_ENTRY
     if directory_bytes > limit:
         raise UnsafeArchive(url, Bilingual(
             f"archive refusée : répertoire central de {directory_bytes} octets, {limit} au plus",
             f"archive refused: central directory of {directory_bytes} bytes, at most {limit}"))
 
 
-def _too_many_entries(url: str, entries: int, options: FetchOptions) -> UnsafeArchive:
+def _too_many_entries(url: str, entries: int, settings: Settings) -> UnsafeArchive:
     return UnsafeArchive(url, Bilingual(
-        f"archive refusée : {entries} entrées, {options.max_archive_entries} au plus",
-        f"archive refused: {entries} entries, at most {options.max_archive_entries}"))
+        f"archive refusée : {entries} entrées, {settings.network.max_archive_entries} au plus",
+        f"archive refused: {entries} entries, at most {settings.network.max_archive_entries}"))
 
 
-def _checked_members(url: str, archive: zipfile.ZipFile, options: FetchOptions) -> list[str]:
+def _checked_members(url: str, archive: zipfile.ZipFile, settings: Settings) -> list[str]:
     """The names of the archive's documents, after refusing the whole archive if anything is hostile."""
     entries = archive.infolist()
-    if len(entries) > options.max_archive_entries:  # the end record may have understated them
-        raise _too_many_entries(url, len(entries), options)
+    if len(entries) > settings.network.max_archive_entries:  # the end record may have understated them
+        raise _too_many_entries(url, len(entries), settings)
     members: dict[str, None] = {}
     total = 0
     for entry in entries:
@@ -192,24 +194,24 @@ def _checked_members(url: str, archive: zipfile.ZipFile, options: FetchOptions) 
         if entry.flag_bits & 0x1:
             log.warning("%s: encrypted entry %s ignored", url, name)
             continue
-        if entry.file_size > options.max_bytes:
+        if entry.file_size > settings.max_document_size:
             raise UnsafeArchive(url, Bilingual(
                 f"archive refusée : l'entrée « {name} » décompressée ferait {entry.file_size} octets, "
-                f"{options.max_bytes} au plus",
+                f"{settings.max_document_size} au plus",
                 f"archive refused: entry '{name}' would decompress to {entry.file_size} bytes, "
-                f"at most {options.max_bytes}"))
+                f"at most {settings.max_document_size}"))
         if (entry.file_size > RATIO_FLOOR_BYTES
-                and entry.file_size > options.max_compression_ratio * max(entry.compress_size, 1)):
+                and entry.file_size > settings.network.max_compression_ratio * max(entry.compress_size, 1)):
             raise UnsafeArchive(url, Bilingual(
                 f"archive refusée : taux de compression suspect pour « {name} » "
                 f"({entry.file_size} octets pour {entry.compress_size} compressés, bombe de décompression ?)",
                 f"archive refused: suspicious compression ratio for '{name}' "
                 f"({entry.file_size} bytes from {entry.compress_size} compressed; decompression bomb?)"))
         total += entry.file_size
-        if total > options.max_archive_total_bytes:
+        if total > settings.network.max_archive_total_bytes:
             raise UnsafeArchive(url, Bilingual(
-                f"archive refusée : plus de {options.max_archive_total_bytes} octets une fois décompressée",
-                f"archive refused: more than {options.max_archive_total_bytes} bytes once decompressed"))
+                f"archive refusée : plus de {settings.network.max_archive_total_bytes} octets une fois décompressée",
+                f"archive refused: more than {settings.network.max_archive_total_bytes} bytes once decompressed"))
         members.setdefault(name)
     return list(members)
 
@@ -228,7 +230,7 @@ class _ArchiveNotModified(Exception):
     """The server confirmed the caller's validators: the archive has not changed."""
 
 
-def _fetch_archive(url: str, options: FetchOptions, *, etag: str | None = None,
+def _fetch_archive(url: str, settings: Settings, *, etag: str | None = None,
                    last_modified: str | None = None) -> _OpenArchive:
     """Download (or revalidate the cached copy of) an archive and open it.
 
@@ -236,43 +238,43 @@ def _fetch_archive(url: str, options: FetchOptions, *, etag: str | None = None,
     raises ``_ArchiveNotModified``. Without them, a cached copy's validators
     are used and a 304 means "use the cached copy".
     """
-    cache = _ArchiveCache(options.archive_cache_dir) if options.archive_cache_dir else None
+    cache = _ArchiveCache(settings.archive_cache_dir) if settings.archive_cache_dir else None
     caller_validators = bool(etag or last_modified)
     cached = cache.lookup(url) if cache else None
     if not caller_validators and cached is not None:
         etag, last_modified = cached.etag, cached.last_modified
     try:
-        response = http_get(url, timeout=options.timeout, max_bytes=options.max_bytes,
-                            allow_private=options.allow_private, if_none_match=etag,
+        response = http_get(url, timeout=settings.network.timeout, max_bytes=settings.max_document_size,
+                            allow_private=settings.network.allow_private, if_none_match=etag,
                             if_modified_since=last_modified, memory_limit=0,
-                            spool_dir=options.archive_cache_dir)
+                            spool_dir=settings.archive_cache_dir)
         with response:
             if response.not_modified:
                 if caller_validators:
                     raise _ArchiveNotModified
                 if cache is not None and cached is not None:
                     cache.touch(url)
-                    opened = cached.open(url, options)
+                    opened = cached.open(url, settings)
                     cached = None  # now owned by the returned archive
                     return opened
             _require_ok(response)
-            return _archive_from_response(url, response, options)
+            return _archive_from_response(url, response, settings)
     finally:
         if cached is not None:
             cached.handle.close()
 
 
-def _archive_from_response(url: str, response, options: FetchOptions) -> _OpenArchive:
+def _archive_from_response(url: str, response, settings: Settings) -> _OpenArchive:
     # The handle is opened before the spooled file is moved into the cache or
     # deleted: it keeps reading exactly these bytes whatever happens to the path.
     handle = open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"")
     try:
-        if options.archive_cache_dir and response.body_path:
-            cache = _ArchiveCache(options.archive_cache_dir)
+        if settings.archive_cache_dir and response.body_path:
+            cache = _ArchiveCache(settings.archive_cache_dir)
             cache.store(url, response)
-            cache.evict(options.archive_cache_bytes, keep=url)
+            cache.evict(settings.network.archive_cache_bytes, keep=url)
         response.discard()
-        return _OpenArchive(url, handle, response.final_url, response.etag, response.last_modified, options)
+        return _OpenArchive(url, handle, response.final_url, response.etag, response.last_modified, settings)
     except BaseException:
         handle.close()
         raise
@@ -285,9 +287,9 @@ class _CachedArchive:
     etag: str | None
     last_modified: str | None
 
-    def open(self, url: str, options: FetchOptions) -> _OpenArchive:
+    def open(self, url: str, settings: Settings) -> _OpenArchive:
         self.handle.seek(0)
-        return _OpenArchive(url, self.handle, self.final_url, self.etag, self.last_modified, options)
+        return _OpenArchive(url, self.handle, self.final_url, self.etag, self.last_modified, settings)
 
 
 class _ArchiveCache:

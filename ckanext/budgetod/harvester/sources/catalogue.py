@@ -3,20 +3,18 @@ through the catalogue's API, page after page."""
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
-from dataclasses import dataclass
-from urllib.parse import quote, unquote, urlencode, urlsplit
+from urllib.parse import quote, urlencode, urlsplit
 
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import http_get
+from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, absolute_web_url, catalogue_page
+from ckanext.budgetod.core.settings import Settings
 
 from . import streamed_json
 from .common import (
     DocumentRef,
-    FetchOptions,
     SourceError,
-    _absolute_web_url,
     _Collected,
     _extension,
     _plain_document,
@@ -33,59 +31,20 @@ MAX_LISTING_PAGES = 1_000
 _XML_FORMATS = frozenset({"xml", "text/xml", "application/xml"})
 
 
-# The prefix is CKAN's mount point and/or locale ("/data", "/fr"): CKAN strips a
-# locale from any path, its API included, so the API is under the same prefix.
-_CKAN_PAGE = re.compile(r"^(?P<prefix>.*?)/(?P<what>dataset|organization)/(?P<name>[^/]+)/?$")
-
-
-# udata pages may carry a language segment; "/datasets/r/<id>" is a resource
-# permalink (a file), which the one-segment rule below already excludes.
-_UDATA_PAGE = re.compile(r"^(?:/[a-z]{2})?/(?P<what>datasets|organizations)/(?P<ident>[^/]+)/?$")
-
-
-_KIND_PAGE_SHAPES = {
-    "ckan": Bilingual("jeu de données ou d'organisation CKAN (…/dataset/<nom> ou …/organization/<nom>)",
-                      "a CKAN dataset or organization (…/dataset/<name> or …/organization/<name>)"),
-    "udata": Bilingual("jeu de données ou d'organisation udata (…/datasets/<id>/ ou …/organizations/<id>/)",
-                       "a udata dataset or organization (…/datasets/<id>/ or …/organizations/<id>/)"),
-}
-
-
-@dataclass(frozen=True)
-class _CataloguePage:
-    api_base: str   # without trailing slash
-    what: str       # "dataset" or "organization"
-    ident: str      # name, slug or id, percent-decoded
-
-
-def _catalogue_page(kind: str, url: str) -> _CataloguePage | None:
-    parts = urlsplit(url)
-    origin = f"{parts.scheme.lower()}://{parts.netloc.lower()}"
-    if kind == "ckan":
-        match = _CKAN_PAGE.match(parts.path)
-        if not match:
-            return None
-        return _CataloguePage(f"{origin}{match['prefix']}/api/3/action", match["what"], unquote(match["name"]))
-    match = _UDATA_PAGE.match(parts.path)
-    if not match:
-        return None
-    return _CataloguePage(f"{origin}/api/1", match["what"].rstrip("s"), unquote(match["ident"]))
-
-
 # What of an API response says why it failed: CKAN's error.message, udata's message.
 _ERROR_FIELDS = {"error": Fields(message=VALUE), "message": VALUE}
 _RESOURCE = Fields(url=VALUE, format=VALUE)
 
 
-def _get_json(url: str, options: FetchOptions, api: str, shape: Callable[[str], Fields]) -> tuple[dict, str]:
+def _get_json(url: str, settings: Settings, api: str, shape: Callable[[str], Fields]) -> tuple[dict, str]:
     """GET a JSON object from a catalogue API; returns what ``shape(final URL)`` keeps of it, and the final URL.
 
     The body is parsed as a stream (``streamed_json``): however large or deeply nested a page, only
     what the shape names is built. An error response keeps only the server's message.
     """
-    with http_get(url, timeout=options.timeout, max_bytes=options.max_page_bytes,
-                  allow_private=options.allow_private, headers={"Accept": "application/json"},
-                  spool_dir=options.archive_cache_dir) as response:
+    with http_get(url, timeout=settings.network.timeout, max_bytes=settings.network.max_page_bytes,
+                  allow_private=settings.network.allow_private, headers={"Accept": "application/json"},
+                  spool_dir=settings.archive_cache_dir) as response:
         status, final_url = response.status, response.final_url
         try:
             document = streamed_json.read(response.body, response.body_path,
@@ -131,7 +90,7 @@ class _ResponseDocuments:
         if not isinstance(resource, dict) or not _is_xml_resource(resource):
             return []
         # Catalogues may store relative upload paths; they are relative to the API response.
-        url = _absolute_web_url(self.listing_url, resource["url"])
+        url = absolute_web_url(self.listing_url, resource["url"])
         if url is None:
             log.info("%s: resource URL ignored: %r", self.listing_url, resource["url"])
             return []
@@ -153,15 +112,15 @@ def _dataset_documents(dataset: object) -> list[DocumentRef]:
     return resources.kept if isinstance(resources, Array) else []
 
 
-def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
-    page = _catalogue_page("ckan", url)
+def _list_ckan(url: str, settings: Settings) -> list[DocumentRef]:
+    page = catalogue_page("ckan", url)
     if page is None:
         raise SourceError(url, Bilingual(
-            f"ce n'est pas une adresse de {_KIND_PAGE_SHAPES['ckan'].fr}",
-            f"not the address of {_KIND_PAGE_SHAPES['ckan'].en}"))
-    documents = _Collected(url, options)
+            f"ce n'est pas une adresse de {KIND_PAGE_SHAPES['ckan'].fr}",
+            f"not the address of {KIND_PAGE_SHAPES['ckan'].en}"))
+    documents = _Collected(url, settings)
     if page.what == "dataset":
-        dataset, _ = _ckan_action(page.api_base, "package_show", {"id": page.ident}, options,
+        dataset, _ = _ckan_action(page.api_base, "package_show", {"id": page.ident}, settings,
                                   lambda listing_url: Fields(
                                       resources=_ResponseDocuments(documents, listing_url).resources()))
         documents.add(_dataset_documents(dataset))
@@ -169,7 +128,7 @@ def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
     # The organisation page may name it by id; the search filter needs its name.
     organization, _ = _ckan_action(page.api_base, "organization_show", {
         "id": page.ident, "include_datasets": "false", "include_users": "false",
-        "include_extras": "false", "include_followers": "false"}, options, lambda _listing_url: Fields(name=VALUE))
+        "include_extras": "false", "include_followers": "false"}, settings, lambda _listing_url: Fields(name=VALUE))
     name = organization.get("name")
     if not isinstance(name, str) or not name:
         raise SourceError(url, Bilingual("API CKAN : organisation sans nom", "CKAN API: organization without a name"))
@@ -177,8 +136,8 @@ def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
     first_count = None
     for _page in range(MAX_LISTING_PAGES):
         result, final_url = _ckan_action(page.api_base, "package_search", {
-            "fq": f'organization:"{name}"', "rows": options.listing_page_size, "start": start,
-            "sort": "name asc"}, options, lambda listing_url: Fields(
+            "fq": f'organization:"{name}"', "rows": settings.network.listing_page_size, "start": start,
+            "sort": "name asc"}, settings, lambda listing_url: Fields(
                 results=_ResponseDocuments(documents, listing_url).datasets(), count=VALUE))
         datasets = result.get("results")
         count = result.get("count")
@@ -194,10 +153,10 @@ def _list_ckan(url: str, options: FetchOptions) -> list[DocumentRef]:
     raise _too_many_pages(url)
 
 
-def _ckan_action(api_base: str, action: str, params: dict, options: FetchOptions,
+def _ckan_action(api_base: str, action: str, params: dict, settings: Settings,
                  result: Callable[[str], Fields]) -> tuple[dict, str]:
     """The ``result`` of a CKAN action, as much of it as the shape ``result(final URL)`` keeps."""
-    document, final_url = _get_json(f"{api_base}/{action}?{urlencode(params)}", options, "CKAN",
+    document, final_url = _get_json(f"{api_base}/{action}?{urlencode(params)}", settings, "CKAN",
                                     lambda listing_url: Fields(success=VALUE, result=result(listing_url),
                                                                **_ERROR_FIELDS))
     kept = document.get("result")
@@ -208,27 +167,27 @@ def _ckan_action(api_base: str, action: str, params: dict, options: FetchOptions
     return kept, final_url
 
 
-def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
-    page = _catalogue_page("udata", url)
+def _list_udata(url: str, settings: Settings) -> list[DocumentRef]:
+    page = catalogue_page("udata", url)
     if page is None:
         raise SourceError(url, Bilingual(
-            f"ce n'est pas une adresse de {_KIND_PAGE_SHAPES['udata'].fr}",
-            f"not the address of {_KIND_PAGE_SHAPES['udata'].en}"))
+            f"ce n'est pas une adresse de {KIND_PAGE_SHAPES['udata'].fr}",
+            f"not the address of {KIND_PAGE_SHAPES['udata'].en}"))
     ident = quote(page.ident, safe="")
-    documents = _Collected(url, options)
+    documents = _Collected(url, settings)
     # The API's canonical paths end with "/": asking for them directly avoids a 308 per request.
     if page.what == "dataset":
-        dataset, _ = _get_json(f"{page.api_base}/datasets/{ident}/", options, "udata", lambda listing_url: Fields(
+        dataset, _ = _get_json(f"{page.api_base}/datasets/{ident}/", settings, "udata", lambda listing_url: Fields(
             resources=_ResponseDocuments(documents, listing_url).resources(), **_ERROR_FIELDS))
         documents.add(_dataset_documents(dataset))
         return documents
     next_url = (f"{page.api_base}/organizations/{ident}/datasets/?"
-                + urlencode({"page": 1, "page_size": options.listing_page_size}))
+                + urlencode({"page": 1, "page_size": settings.network.listing_page_size}))
     visited: set[str] = set()
     first_total = None
     for _page in range(MAX_LISTING_PAGES):
         visited.add(next_url)
-        listing, final_url = _get_json(next_url, options, "udata", lambda listing_url: Fields(
+        listing, final_url = _get_json(next_url, settings, "udata", lambda listing_url: Fields(
             data=_ResponseDocuments(documents, listing_url).datasets(), total=VALUE, next_page=VALUE,
             **_ERROR_FIELDS))
         datasets = listing.get("data")
@@ -241,7 +200,7 @@ def _list_udata(url: str, options: FetchOptions) -> list[DocumentRef]:
         next_page = listing.get("next_page")
         if next_page is None or next_page == "":
             return documents
-        following = _absolute_web_url(final_url, next_page) if isinstance(next_page, str) else None
+        following = absolute_web_url(final_url, next_page) if isinstance(next_page, str) else None
         # The next page is followed only on the API's own host, and never twice.
         if (following is None or following in visited
                 or urlsplit(following).hostname != urlsplit(final_url).hostname):

@@ -8,17 +8,17 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from ckanext.budgetod.core.net.urls import absolute_web_url, normalise_url
+from ckanext.budgetod.core.settings import Settings
+
 from .archive import _fetch_archive
 from .common import (
     _CHUNK_SIZE,
     DocumentRef,
-    FetchOptions,
-    _absolute_web_url,
     _Collected,
     _extension,
     _plain_document,
     _too_many_documents,
-    normalise_url,
 )
 
 log = logging.getLogger(__name__)
@@ -84,14 +84,14 @@ def _collect_links(response) -> _LinkCollector:
     return collector
 
 
-def _list_index(url: str, final_url: str, collector: _LinkCollector, options: FetchOptions) -> list[DocumentRef]:
-    base = (_absolute_web_url(final_url, collector.base_href) if collector.base_href else None) or final_url
+def _list_index(url: str, final_url: str, collector: _LinkCollector, settings: Settings) -> list[DocumentRef]:
+    base = (absolute_web_url(final_url, collector.base_href) if collector.base_href else None) or final_url
     # The page may have been redirected (www., https): both hosts count as "the same host".
     hosts = {urlsplit(url).hostname, urlsplit(final_url).hostname}
-    documents = _Collected(url, options)
+    documents = _Collected(url, settings)
     archives: dict[str, None] = {}
     for href in collector.hrefs:
-        link = _absolute_web_url(base, href)
+        link = absolute_web_url(base, href)
         if link is None:
             continue
         extension = _extension(link)
@@ -104,9 +104,9 @@ def _list_index(url: str, final_url: str, collector: _LinkCollector, options: Fe
             documents.add([_plain_document(link)])
         else:
             archives.setdefault(normalise_url(link))
-            if len(archives) > options.max_documents:
-                raise _too_many_documents(url, options)
+            if len(archives) > settings.network.max_documents:
+                raise _too_many_documents(url, settings)
     for archive_url in archives:
-        with _fetch_archive(archive_url, options) as archive:
+        with _fetch_archive(archive_url, settings) as archive:
             documents.add(archive.documents())
     return documents

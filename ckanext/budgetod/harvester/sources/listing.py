@@ -5,26 +5,26 @@ import io
 
 import re2
 
+from ckanext.budgetod.core.contract import SourceConfig, compile_pattern, invalid_pattern
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import FetchError, http_get
+from ckanext.budgetod.core.net.urls import catalogue_page, normalise_url
+from ckanext.budgetod.core.settings import Settings
 
 from .archive import _ZIP_MAGIC, UnsafeArchive, _archive_from_response, _fetch_archive
-from .catalogue import _catalogue_page, _list_ckan, _list_udata
+from .catalogue import _list_ckan, _list_udata
 from .common import (
     DocumentRef,
-    FetchOptions,
     SourceError,
     _extension,
     _plain_document,
     _require_ok,
     _too_many_documents,
-    normalise_url,
 )
-from .config import SourceConfig, _invalid_pattern, compile_pattern
 from .index import _collect_links, _list_index
 
 
-def list_documents(source_url: str, config: SourceConfig, *, options: FetchOptions) -> list[DocumentRef]:
+def list_documents(source_url: str, config: SourceConfig, *, settings: Settings) -> list[DocumentRef]:
     """Every document of the source, deduplicated by guid, in discovery order.
 
     A ``file`` location is listed without any request (it is read at the fetch
@@ -36,11 +36,11 @@ def list_documents(source_url: str, config: SourceConfig, *, options: FetchOptio
     try:
         pattern = compile_pattern(config.pattern) if config.pattern else None
     except re2.error as exc:  # a configuration saved before patterns were RE2's
-        raise SourceError(source_url, _invalid_pattern(exc)) from None
+        raise SourceError(source_url, invalid_pattern(exc)) from None
     found: dict[str, DocumentRef] = {}
     for location in locations:
         try:
-            documents = _list_location(location, config.kind, options)
+            documents = _list_location(location, config.kind, settings)
         except (FetchError, UnsafeArchive) as exc:
             raise SourceError(exc.source or location, Bilingual(
                 f"source illisible : {exc.localized_cause('fr')}",
@@ -48,27 +48,27 @@ def list_documents(source_url: str, config: SourceConfig, *, options: FetchOptio
         for document in documents:
             if pattern is None or pattern.search(document.guid):
                 found.setdefault(document.guid, document)
-        if len(found) > options.max_documents:
-            raise _too_many_documents(source_url, options)
+        if len(found) > settings.network.max_documents:
+            raise _too_many_documents(source_url, settings)
     return list(found.values())
 
 
-def _list_location(url: str, kind: str | None, options: FetchOptions) -> list[DocumentRef]:
+def _list_location(url: str, kind: str | None, settings: Settings) -> list[DocumentRef]:
     kind = kind or _kind_from_url(url)
     if kind == "file":
         return [_plain_document(url)]
     if kind == "ckan":
-        return _list_ckan(url, options)
+        return _list_ckan(url, settings)
     if kind == "udata":
-        return _list_udata(url, options)
+        return _list_udata(url, settings)
     if kind == "zip":
-        with _fetch_archive(url, options) as archive:
+        with _fetch_archive(url, settings) as archive:
             return archive.documents()
     # An index page, or a URL whose content decides.
-    response = http_get(url, timeout=options.timeout,
-                        max_bytes=options.max_page_bytes if kind == "index" else options.max_bytes,
-                        allow_private=options.allow_private, memory_limit=0,
-                        spool_dir=options.archive_cache_dir)
+    response = http_get(url, timeout=settings.network.timeout,
+                        max_bytes=settings.network.max_page_bytes if kind == "index" else settings.max_document_size,
+                        allow_private=settings.network.allow_private, memory_limit=0,
+                        spool_dir=settings.archive_cache_dir)
     with response:
         _require_ok(response)
         if kind is None:
@@ -76,13 +76,13 @@ def _list_location(url: str, kind: str | None, options: FetchOptions) -> list[Do
             if kind == "file":
                 return [_plain_document(url)]
             if kind == "zip":
-                with _archive_from_response(url, response, options) as archive:
+                with _archive_from_response(url, response, settings) as archive:
                     return archive.documents()
-        if response.size > options.max_page_bytes:
+        if response.size > settings.network.max_page_bytes:
             raise SourceError(url, Bilingual(
-                f"page d'index trop grosse ({response.size} octets, {options.max_page_bytes} au plus)",
-                f"index page too large ({response.size} bytes, at most {options.max_page_bytes})"))
-        return _list_index(url, response.final_url, _collect_links(response), options)
+                f"page d'index trop grosse ({response.size} octets, {settings.network.max_page_bytes} au plus)",
+                f"index page too large ({response.size} bytes, at most {settings.network.max_page_bytes})"))
+        return _list_index(url, response.final_url, _collect_links(response), settings)
 
 
 def _kind_from_url(url: str) -> str | None:
@@ -92,7 +92,7 @@ def _kind_from_url(url: str) -> str | None:
     if extension == "zip":
         return "zip"
     for kind in ("udata", "ckan"):
-        if _catalogue_page(kind, url) is not None:
+        if catalogue_page(kind, url) is not None:
             return kind
     return None
 

@@ -5,12 +5,13 @@ import os
 
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import FetchError, http_get
+from ckanext.budgetod.core.settings import Settings
 
 from .archive import _ArchiveNotModified, _fetch_archive
-from .common import DocumentRef, FetchOptions, Retrieved, _require_ok
+from .common import DocumentRef, Retrieved, _require_ok
 
 
-def retrieve_document(ref: DocumentRef, destination: str, *, options: FetchOptions,
+def retrieve_document(ref: DocumentRef, destination: str, *, settings: Settings,
                       etag: str | None = None, last_modified: str | None = None) -> Retrieved:
     """Write the document to ``destination`` (atomically) unless the server says it is unchanged.
 
@@ -20,20 +21,20 @@ def retrieve_document(ref: DocumentRef, destination: str, *, options: FetchOptio
     address) or ``UnsafeArchive``.
     """
     if ref.member is None:
-        return _retrieve_plain(ref.url, destination, options, etag, last_modified)
+        return _retrieve_plain(ref.url, destination, settings, etag, last_modified)
     try:
-        archive = _fetch_archive(ref.url, options, etag=etag, last_modified=last_modified)
+        archive = _fetch_archive(ref.url, settings, etag=etag, last_modified=last_modified)
     except _ArchiveNotModified:
         return Retrieved(True, None, 0, etag, last_modified, ref.url)
     with archive:
-        sha256, size = archive.extract(ref.member, destination, options.max_bytes)
+        sha256, size = archive.extract(ref.member, destination, settings.max_document_size)
         return Retrieved(False, sha256, size, archive.etag, archive.last_modified, archive.final_url)
 
 
-def _retrieve_plain(url: str, destination: str, options: FetchOptions, etag: str | None,
+def _retrieve_plain(url: str, destination: str, settings: Settings, etag: str | None,
                     last_modified: str | None) -> Retrieved:
-    with http_get(url, timeout=options.timeout, max_bytes=options.max_bytes,
-                  allow_private=options.allow_private, if_none_match=etag, if_modified_since=last_modified,
+    with http_get(url, timeout=settings.network.timeout, max_bytes=settings.max_document_size,
+                  allow_private=settings.network.allow_private, if_none_match=etag, if_modified_since=last_modified,
                   spool_dir=os.path.dirname(os.path.abspath(destination))) as response:
         if response.not_modified:
             if not (etag or last_modified):

@@ -1,6 +1,17 @@
-"""A harvest source's JSON configuration, validated: kind, urls, pattern (RE2), grouping, metadata, datagouv.
+"""What the layers agree on: names and values written to CKAN, read by the views, the sync and the
+collectivité pages, and the harvest source configuration. CKAN-free; every layer imports it.
 
-Sources are public: a configuration that looks like it holds a secret is refused."""
+Datasets and resources. A budget dataset carries the extras of ``FACT_EXTRAS`` (from its
+documents) and ``EXTRA_ETAPES``; each published document adds resources of the roles ``ROLES``,
+marked with the ``RESOURCE_*`` fields below. A hand-uploaded TOTEM resource's siblings name it in
+``RESOURCE_TOTEM_RESOURCE``.
+
+Budget stages. TOTEM's NatDec codes, with the SCDL value written to BGT_NATDEC (a CFU is a
+"compte administratif" there), the title people read on the portal, and the abbreviation.
+
+Harvest sources. Their type is ``SOURCE_TYPE``; ``parse_source_config`` (``SourceConfig``) reads
+and checks their JSON configuration, ``datagouv`` section included, for the harvester and the sync.
+"""
 from __future__ import annotations
 
 import json
@@ -13,17 +24,85 @@ import re2
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, catalogue_page, is_web_url, normalise_url
 
-from .catalogue import _KIND_PAGE_SHAPES, _catalogue_page
-from .common import _is_web_url, normalise_url
+SOURCE_TYPE = "budgetod_totem"
+SCDL_SCHEMA_NAME = "scdl/budget"
+
+# ---------------------------------------------------------------- resources
+
+ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT = "scdl", "totem", "report"
+ROLES = (ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT)
+
+RESOURCE_ROLE = "budgetod_role"
+RESOURCE_DOCUMENT = "budgetod_document"  # the document key: its resources are replaced together
+RESOURCE_SOURCE = "budgetod_source"  # the harvested document's URL (its harvest guid)
+RESOURCE_HARVEST_SOURCE = "budgetod_harvest_source"  # the id of the harvest source that published it
+RESOURCE_TOTEM_RESOURCE = "budgetod_totem_resource"  # the hand-uploaded TOTEM resource it was made from
+RESOURCE_ETAPE = "budgetod_etape"  # the NatDec code
+RESOURCE_DECISION = "budgetod_decision"  # a modifying decision's number
+RESOURCE_VALID = "budgetod_valid"  # "true" / "false"
+RESOURCE_SHA256 = "budgetod_sha256"  # of the original document
+
+# ---------------------------------------------------------------- datasets
+
+EXTRA_SIRET = "budgetod_siret"
+EXTRA_EXERCICE = "budgetod_exercice"
+EXTRA_BUDGET = "budgetod_budget"
+EXTRA_COLLECTIVITE = "budgetod_collectivite"
+EXTRA_NOMENCLATURE = "budgetod_nomenclature"
+EXTRA_INSEE = "budgetod_insee"
+FACT_EXTRAS = (EXTRA_SIRET, EXTRA_EXERCICE, EXTRA_BUDGET, EXTRA_COLLECTIVITE, EXTRA_NOMENCLATURE, EXTRA_INSEE)
+EXTRA_ETAPES = "budgetod_etapes"  # the titles of the stages published, for people
+# The udata organisation of a dataset no harvest source publishes.
+EXTRA_DATAGOUV_ORGANIZATION = "budgetod_datagouv_organization"
+
+# ---------------------------------------------------------------- budget stages (NatDec)
+
+NATDEC_BUDGET_PRIMITIF = "01"
+NATDEC_DECISION_MODIFICATIVE = "02"
+NATDEC_BUDGET_SUPPLEMENTAIRE = "03"
+NATDEC_COMPTE_ADMINISTRATIF = "09"
+NATDEC_CFU = "10"
+# In the order of the budget year.
+NATDEC_ORDER = (NATDEC_BUDGET_PRIMITIF, NATDEC_BUDGET_SUPPLEMENTAIRE, NATDEC_DECISION_MODIFICATIVE,
+                NATDEC_COMPTE_ADMINISTRATIF, NATDEC_CFU)
+VOTED_NATDECS = (NATDEC_BUDGET_PRIMITIF, NATDEC_BUDGET_SUPPLEMENTAIRE, NATDEC_DECISION_MODIFICATIVE)
+ACCOUNT_NATDECS = (NATDEC_COMPTE_ADMINISTRATIF, NATDEC_CFU)
+# The SCDL values of BGT_NATDEC.
+NATDEC_SCDL_LABELS = {
+    NATDEC_BUDGET_PRIMITIF: "budget primitif",
+    NATDEC_DECISION_MODIFICATIVE: "décision modificative",
+    NATDEC_BUDGET_SUPPLEMENTAIRE: "budget supplémentaire",
+    NATDEC_COMPTE_ADMINISTRATIF: "compte administratif",
+    NATDEC_CFU: "compte administratif",
+}
+# The titles of the stages in the portal's French metadata.
+NATDEC_TITLES = {**NATDEC_SCDL_LABELS, NATDEC_CFU: "compte financier unique"}
+# The names people use in French public finance, in both languages.
+NATDEC_ABBREVIATIONS = {
+    NATDEC_BUDGET_PRIMITIF: "BP",
+    NATDEC_DECISION_MODIFICATIVE: "DM",
+    NATDEC_BUDGET_SUPPLEMENTAIRE: "BS",
+    NATDEC_COMPTE_ADMINISTRATIF: "CA",
+    NATDEC_CFU: "CFU",
+}
+
+
+def natdec_of_scdl_label(label: str) -> str | None:
+    """The NatDec code of a BGT_NATDEC value (a CFU reads as a compte administratif)."""
+    return next((code for code, known in NATDEC_SCDL_LABELS.items() if known == label), None)
+
+
+# ---------------------------------------------------------------- harvest sources' configuration
+# A harvest source is a URL and a JSON configuration; public: what looks like a secret is refused.
 
 KINDS = ("file", "index", "zip", "ckan", "udata")
+GROUPING_BUDGET, GROUPING_DOCUMENT = "budget", "document"
+GROUPINGS = (GROUPING_BUDGET, GROUPING_DOCUMENT)
 
 
-GROUPINGS = ("budget", "document")
-
-
-DEFAULT_GROUPING = "budget"
+DEFAULT_GROUPING = GROUPING_BUDGET
 
 
 CONFIG_KEYS = ("kind", "urls", "pattern", "grouping", "metadata", "datagouv")
@@ -85,6 +164,12 @@ class SourceConfig:
     datagouv: dict
     raw: dict
 
+    @property
+    def datagouv_organization(self) -> str | None:
+        """The udata organisation (id or slug) its datasets go to, None when the source names none."""
+        organization = self.datagouv.get("organization")
+        return organization.strip() if organization else None
+
 
 def parse_source_config(source_url: str, config_text: str | None) -> SourceConfig:
     """Validate a source URL and its JSON configuration.
@@ -117,10 +202,10 @@ def parse_source_config(source_url: str, config_text: str | None) -> SourceConfi
     if kind in ("ckan", "udata"):
         locations = [(url, "urls") for url in urls] or [(source_url, "url")]
         for location, field in locations:
-            if location and _catalogue_page(kind, location) is None:
+            if location and catalogue_page(kind, location) is None:
                 raise SourceConfigError(source_url, field, Bilingual(
-                    f"{location} n'est pas une adresse de {_KIND_PAGE_SHAPES[kind].fr}",
-                    f"{location} is not the address of {_KIND_PAGE_SHAPES[kind].en}"))
+                    f"{location} n'est pas une adresse de {KIND_PAGE_SHAPES[kind].fr}",
+                    f"{location} is not the address of {KIND_PAGE_SHAPES[kind].en}"))
 
     pattern = raw.get("pattern")
     if pattern is not None:
@@ -226,7 +311,7 @@ def _refuse_secret_keys(source_url: str, value: object, path: str) -> None:
 
 def _check_location(source_url: str, field: str, url: str) -> None:
     """A location must be an absolute http(s) URL carrying no credentials."""
-    if not _is_web_url(url):
+    if not is_web_url(url):
         raise SourceConfigError(source_url, field, Bilingual(
             f"« {url} » n'est pas une URL http ou https absolue valide",
             f"'{url}' is not a valid absolute http or https URL"))
@@ -272,7 +357,7 @@ def _check_pattern(source_url: str, pattern: object) -> None:
     try:
         compile_pattern(pattern)
     except re2.error as exc:
-        raise SourceConfigError(source_url, "pattern", _invalid_pattern(exc)) from None
+        raise SourceConfigError(source_url, "pattern", invalid_pattern(exc)) from None
 
 
 def compile_pattern(pattern: str):
@@ -284,7 +369,7 @@ def compile_pattern(pattern: str):
     return re2.compile(pattern, options)
 
 
-def _invalid_pattern(exc: Exception) -> Bilingual:
+def invalid_pattern(exc: Exception) -> Bilingual:
     detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
     return Bilingual(
         f"expression régulière « pattern » invalide : {detail} (syntaxe RE2 : ni référence arrière "

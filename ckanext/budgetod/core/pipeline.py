@@ -1,0 +1,238 @@
+"""Occult, convert, validate and report one TOTEM document: the one pipeline of the command line
+(``budgetod convert --report``), the harvester and hand-uploaded documents.
+
+``Pipeline(settings)`` serves a run (a harvest object, an upload, a command): it loads the SCDL
+schema once, on the first validation. ``Pipeline.run`` converts a document (occulted first when the
+caller asks) into a CSV, validates it and builds its report; ``Pipeline.failure`` builds the report
+of a document that could not be converted.
+
+The report (JSON, ``REPORT_VERSION`` 2), published beside the CSV and written by ``--report``::
+
+    {
+      "report_version": 2,
+      "source": "https://…/bp-2024.xml",   # the document's URL (portal) or the path given (command line)
+      "sha256": "…" | null,                 # of the original document (null on the command line)
+      "created": "2026-01-31T12:00:00+00:00",
+      "document_key": "…" | null,           # null when the document could not be read
+      "document": {…} | null,               # what the reader found: reader.DocumentInfo.to_dict() less "source"
+      "conversion": {
+        "output": "out.csv" | null,         # the CSV written (command line only)
+        "rows": 1234,
+        "plan": {…},                        # nomenclature.PlanLookup.to_dict(); "location" null on the portal
+        "warnings": [{"code", "count", "details", "message_fr", "message_en"}, …]
+      } | null,
+      "validation": {
+        "valid", "rows", "error_count", "error_limit_reached", "errors_by_type", "errors_by_field",
+        "errors_by_type_and_field", "first_errors": [{"type", "row", "field", "cell",
+        "message_fr", "message_en"}, …], "warnings": [{"message_fr", "message_en"}], "seconds",
+        "schema": {"name": "scdl/budget", "version": "0.8.3"}
+      } | null,                             # null when not validated or not converted
+      "occultation": {…} | null,            # occultation.OccultationResult.to_dict(); null when not occulted
+      "error": {"message_fr", "message_en"} | null   # why the document could not be converted or validated
+    }
+
+Every key is always present. Version 1 (no ``report_version``) is what the portal published before:
+the same keys less ``report_version`` and ``conversion.output``, ``error`` only on failures; and
+the command line's own shape (``rows``, ``plan``, ``warnings`` at the top). ``upgrade_report``
+reads both into version 2.
+"""
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass
+from typing import BinaryIO
+
+from ckanext.budgetod.core import contract
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.scdl import conversion as scdl_conversion
+from ckanext.budgetod.core.scdl import validation
+from ckanext.budgetod.core.scdl.conversion import ConversionResult
+from ckanext.budgetod.core.settings import Settings
+from ckanext.budgetod.core.totem import occultation
+from ckanext.budgetod.core.totem.reader import DocumentHeader
+
+REPORT_VERSION = 2
+_VALIDATION_SERVER_SIDE = ("file", "frictionless")  # local paths, and frictionless' raw descriptor
+
+
+@dataclass
+class Processed:
+    """A document converted (or not) and validated, with its report.
+
+    ``source`` names where it comes from (its URL, or the path given); ``totem_path`` is the document
+    converted — the occulted one when the pipeline occulted it, the only one ever published;
+    ``csv_path`` is None when the CSV went to a stream, or when the conversion failed (``report``
+    then says why)."""
+
+    header: DocumentHeader | None
+    source: str
+    sha256: str | None
+    totem_path: str
+    csv_path: str | None
+    report: dict
+    schema_version: str = ""
+    conversion: ConversionResult | None = None
+    validation: validation.ValidationReport | None = None
+    occultation: occultation.OccultationResult | None = None
+
+    @property
+    def valid(self) -> bool:
+        return self.validation is not None and self.validation.valid
+
+    @property
+    def key(self) -> str:
+        assert self.header is not None, "a document that could not be read has no key"
+        return self.header.document_key
+
+    def summary(self, lang: str) -> str:
+        """The validation verdict and its first errors, on one line."""
+        assert self.validation is not None, "not validated"
+        text = validation.format_summary(self.validation, lang, listed_errors=1)
+        return " ".join(line.strip() for line in text.splitlines())
+
+
+class Pipeline:
+    """The conversion pipeline under one settings object. ``local_paths``: the report may name files
+    of this machine (the command line's, not the portal's)."""
+
+    def __init__(self, settings: Settings, *, local_paths: bool = False):
+        self.settings = settings
+        self.local_paths = local_paths
+        self._schema: dict | None = None
+        self._rules: occultation.Rules | None = None
+
+    # ------------------------------------------------------------ steps
+
+    def schema(self) -> dict:
+        """The SCDL Table Schema descriptor, loaded on first use and kept for the run."""
+        if self._schema is None:
+            self._schema = validation.load_schema(
+                self.settings.scdl_schema, cache_dir=self.settings.cache_dir,
+                allow_private=self.settings.network.allow_private, timeout=self.settings.network.timeout)
+        return self._schema
+
+    def occult(self, totem_path: str, destination: str | BinaryIO) -> occultation.OccultationResult:
+        """Write the document with its personal data occulted by the settings' rules (loaded once).
+        Raises BudgetodError when the document cannot be read or the rules are unusable."""
+        if self._rules is None:
+            self._rules = occultation.load_rules(self.settings.occultation_rules or None)
+        return occultation.occult_document(totem_path, destination, rules=self._rules,
+                                           max_bytes=self.settings.max_document_size)
+
+    def run(self, totem_path: str, csv_output: str | BinaryIO, *, source: str | None = None,
+            sha256: str | None = None, occult_to: str | None = None,
+            occulted: occultation.OccultationResult | None = None, validate: bool = True) -> Processed:
+        """Convert ``totem_path`` into ``csv_output`` (a path, or a binary stream) and, when
+        ``validate``, validate the CSV (see ``validated``).
+
+        ``occult_to``: occult the document into this path first and convert the occulted one, so
+        that nothing the CSV or the metadata say can come from an occulted value; ``occulted``: the
+        document was occulted already, this is what was done. Raises BudgetodError when the
+        document cannot be read or converted, or the schema is unusable.
+        """
+        if occult_to is not None:
+            occulted = self.occult(totem_path, occult_to)
+            totem_path = occult_to
+        settings = self.settings
+        conversion = scdl_conversion.convert_document(
+            totem_path, csv_output, plans=settings.plans_de_comptes, cache_dir=settings.cache_dir,
+            allow_private=settings.network.allow_private, max_bytes=settings.max_document_size,
+            timeout=settings.network.timeout)
+        processed = Processed(conversion.info.header, source or totem_path, sha256, totem_path, conversion.output,
+                              {}, conversion=conversion, occultation=occulted)
+        return self.validated(processed) if validate else self._reported(processed)
+
+    def validated(self, processed: Processed, csv_path: str | None = None) -> Processed:
+        """``processed`` with its CSV (``csv_path`` when it was written to a stream) validated and
+        its report rebuilt. Raises BudgetodError when the schema or the CSV is unusable."""
+        checked = csv_path or processed.csv_path
+        assert checked is not None, "a CSV written to a stream is validated from the copy saved"
+        processed.validation = validation.validate_csv(checked, self.settings.scdl_schema, descriptor=self.schema())
+        processed.schema_version = str(self.schema().get("version") or "")
+        return self._reported(processed)
+
+    def failure(self, totem_path: str, error: BudgetodError, *, source: str | None = None,
+                sha256: str | None = None, converted: Processed | None = None,
+                occulted: occultation.OccultationResult | None = None) -> Processed:
+        """A document that could not be converted (or, given what was ``converted``, validated):
+        no CSV, and a report that says why."""
+        if converted is not None:
+            converted.csv_path, converted.validation = None, None
+            return self._reported(converted, error)
+        return self._reported(Processed(None, source or totem_path, sha256, totem_path, None, {},
+                                        occultation=occulted), error)
+
+    # ------------------------------------------------------------ the report
+
+    def _reported(self, processed: Processed, error: BudgetodError | None = None) -> Processed:
+        conversion, checked, occulted = processed.conversion, processed.validation, processed.occultation
+        document = None
+        if conversion is not None:
+            document = conversion.info.to_dict()
+            document.pop("source", None)  # at the top: the document's URL, or the path given
+        processed.report = {
+            "report_version": REPORT_VERSION,
+            "source": processed.source,
+            "sha256": processed.sha256,
+            "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "document_key": processed.header.document_key if processed.header is not None else None,
+            "document": document,
+            "conversion": self._conversion_part(conversion) if conversion is not None else None,
+            "validation": validation_part(checked, processed.schema_version) if checked is not None else None,
+            "occultation": occulted.to_dict() if occulted is not None else None,
+            "error": self._error_part(error, processed.source) if error is not None else None,
+        }
+        return processed
+
+    def _error_part(self, error: BudgetodError, source: str) -> dict:
+        # A cause about another file (a plan de comptes, the schema) names it, unless that is a
+        # path of the server.
+        about_another = self.local_paths and error.source not in ("", source)
+        return {f"message_{lang}": error.describe(lang) if about_another else error.localized_cause(lang)
+                for lang in ("fr", "en")}
+
+    def _conversion_part(self, conversion: ConversionResult) -> dict:
+        plan = conversion.plan.to_dict()
+        if not self.local_paths:
+            plan["location"] = None
+        return {
+            "output": conversion.output if self.local_paths else None,
+            "rows": conversion.rows,
+            "plan": plan,
+            "warnings": [{"code": warning.code, "count": warning.count, "details": warning.params,
+                          "message_fr": warning.message("fr"), "message_en": warning.message("en")}
+                         for warning in conversion.warnings],
+        }
+
+
+def validation_part(report: validation.ValidationReport, schema_version: str) -> dict:
+    """The report's "validation" object."""
+    part = {key: value for key, value in report.to_dict().items() if key not in _VALIDATION_SERVER_SIDE}
+    part["schema"] = {"name": contract.SCDL_SCHEMA_NAME, "version": schema_version}
+    return part
+
+
+def upgrade_report(content: dict) -> dict:
+    """A stored report of any version in the shape of version 2 (a copy; unknown keys kept). Reports
+    may be uploaded by any editor: values of unexpected types are kept as they are, never fail."""
+    if content.get("report_version") == REPORT_VERSION:
+        return content
+    upgraded = dict(content)
+    if "conversion" not in content and ("rows" in content or "warnings" in content):
+        # The command line's version 1: rows, plan and warnings at the top, the error as one line.
+        warnings = upgraded.pop("warnings", None)
+        upgraded["conversion"] = {
+            "output": upgraded.pop("output", None), "rows": upgraded.pop("rows", 0),
+            "plan": upgraded.pop("plan", None),
+            "warnings": [{**warning, "message_fr": warning.get("message", ""),
+                          "message_en": warning.get("message", "")} if isinstance(warning, dict) else warning
+                         for warning in (warnings if isinstance(warnings, list) else [])]}
+    if isinstance(upgraded.get("error"), str):
+        upgraded["error"] = {"message_fr": upgraded["error"], "message_en": upgraded["error"]}
+    if isinstance(upgraded.get("conversion"), dict):
+        upgraded["conversion"] = {"output": None, **upgraded["conversion"]}
+    for key in ("source", "sha256", "created", "document_key", "document", "conversion", "validation",
+                "occultation", "error"):
+        upgraded.setdefault(key, None)
+    upgraded["report_version"] = REPORT_VERSION
+    return upgraded
