@@ -26,8 +26,17 @@ output (``collectivite_summary``) is a JSON-ready dict, amounts as decimal strin
   their national average (``MoyNat…``) when the document gives one (a zero average is a
   placeholder some producers write, read as absent).
 - ``breaks``: where the norme changes from one year with figures to the next (M14, M52, M71 →
-  M57); the later year has ``chapters_comparable`` false, since chapter codes of two nomenclatures
-  are not compared without a crosswalk (none is applied yet).
+  M57). The later year has ``chapters_comparable`` false (true on every other year with figures),
+  and each of its ``chapters`` rows a ``comparable`` flag: whether that chapter's figures compare
+  with the previous year's, by the crosswalk of the two years' plans de comptes
+  (``nomenclature.comparable_chapters``: the same code in the same section and of the same sens in
+  both plans; 011, 012, 65, 66 … from M14 to M57, not M57's functional chapters). The break gives
+  the ``plans`` compared (``from``, ``to``: ``nomenclature``, ``requested_year``, ``used_year``, the
+  nearest year with a published plan, and ``message_fr``/``message_en``, null when the plan was
+  read) and the chapter codes of the two years, split into ``comparable_chapters`` and
+  ``not_comparable_chapters``. A plan that cannot be read (not published, unreachable mirror)
+  makes every chapter of the break not comparable, and says why in its message; such a summary
+  is not cached, so that the plan is tried again.
 
 ``peer_comparison`` adds to each year the same per-inhabitant figures among the budgets of the
 same nomenclature family (the norme: M14, M57, M52, M71, M4 for M41–M49) and the same population
@@ -50,14 +59,15 @@ from typing import Callable
 
 from lxml import etree
 
-from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.totem.nomenclature import PlanLookup, comparable_chapters, default_plans_base, find_plan
 from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, MAX_VALUE_LENGTH, SAFE_PARSER_OPTIONS, TOTEM_NAMESPACE, read_header, shown
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
 from ckanext.budgetod.core.scdl.summary import read_header as read_csv_header
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
-COLLECTIVITE_SUMMARY_VERSION = 1
+COLLECTIVITE_SUMMARY_VERSION = 2
 # Lower bounds of the population bands (INSEE strata of communes).
 POPULATION_BANDS = (0, 500, 2_000, 3_500, 5_000, 10_000, 20_000, 50_000, 100_000)
 
@@ -119,6 +129,7 @@ class BudgetDocument:
     nomenclature: str
     norme: str
     csv_path: str
+    declinaison: str = ""
     population: int | None = None
     ratios: tuple[Ratio, ...] = ()
     decision: str = ""
@@ -132,7 +143,7 @@ def describe_document(xml_path: str | os.PathLike, csv_path: str | os.PathLike, 
     return BudgetDocument(
         key=header.document_key, exercice=header.exercice, natdec=header.natdec,
         nomenclature=header.nomenclature, norme=header.norme, csv_path=os.fspath(csv_path),
-        population=population, ratios=ratios, decision=header.decision_number or header.decision_date)
+        declinaison=header.declinaison, population=population, ratios=ratios, decision=header.decision_number or header.decision_date)
 
 
 def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tuple[int | None, tuple[Ratio, ...]]:
@@ -267,7 +278,8 @@ def _labels(sums_list: list[_Sums]) -> dict:
     return labels
 
 
-def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> dict:
+def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> tuple[dict, BudgetDocument]:
+    """The year's summary and the document whose nomenclature its figures follow."""
     accounts = sorted((d for d in documents if d.natdec in ACCOUNT_NATDECS), key=lambda d: d.key)
     # The latest CA when a year has two (a CA and the CFU that replaced it): the last by key.
     account = accounts[-1] if accounts else None
@@ -282,7 +294,7 @@ def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> dict:
         source, measure, figure_sums, column = primitive[-1], MEASURE_VOTED, voted_sums, "BGT_MTPREV"
     else:
         year.update({"measure": None, "nomenclature": documents[-1].nomenclature, "norme": documents[-1].norme})
-        return year
+        return year, documents[-1]
     labels = _labels(figure_sums + voted_sums)
     figures = _figures(figure_sums, column)
     year.update({
@@ -308,7 +320,7 @@ def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> dict:
     year["execution"] = None if account is None else _execution(
         figures, voted_sums, _figures([sums_of(account)], "BGT_CREDOUV"), labels,
         [d.key for d in voted_documents] if voted_sums else [account.key])
-    return year
+    return year, source
 
 
 def _real_totals(totals: dict) -> dict:
@@ -350,7 +362,18 @@ def _text(value: Decimal) -> str:
 
 # ---------------------------------------------------------------- the budget
 
-def collectivite_summary(documents: list[BudgetDocument]) -> dict:
+@dataclass(frozen=True)
+class PlansOptions:
+    """Where the plans de comptes of the crosswalk come from, as for a conversion
+    (``scdl.convert_document``): a mirror directory or base URL (None: ``default_plans_base()``)."""
+
+    base: str | None = None
+    cache_dir: str | None = None
+    allow_private: bool = False
+    timeout: float = 30
+
+
+def collectivite_summary(documents: list[BudgetDocument], plans: PlansOptions = PlansOptions()) -> dict:
     """The summary of one budget's documents (see the module docstring). Raises NotScdlBudget."""
     cache: dict[str, _Sums] = {}
 
@@ -362,7 +385,10 @@ def collectivite_summary(documents: list[BudgetDocument]) -> dict:
     by_year: dict[int, list[BudgetDocument]] = defaultdict(list)
     for document in documents:
         by_year[document.exercice].append(document)
-    years = [_year(exercice, by_year[exercice], sums_of) for exercice in sorted(by_year)]
+    years, sources = [], {}
+    for exercice in sorted(by_year):
+        year, sources[exercice] = _year(exercice, by_year[exercice], sums_of)
+        years.append(year)
     breaks = []
     previous = None
     for year in years:
@@ -371,16 +397,55 @@ def collectivite_summary(documents: list[BudgetDocument]) -> dict:
         comparable = previous is None or previous["norme"] == year["norme"]
         year["chapters_comparable"] = comparable
         if not comparable:
-            breaks.append({"exercice": year["exercice"], "from": previous["nomenclature"],
-                           "to": year["nomenclature"]})
+            breaks.append(_break(previous, year, sources[previous["exercice"]], sources[year["exercice"]], plans))
         previous = year
     return {"version": COLLECTIVITE_SUMMARY_VERSION, "exercices": years, "breaks": breaks}
 
 
+def _break(previous: dict, year: dict, before: BudgetDocument, after: BudgetDocument, plans: PlansOptions) -> dict:
+    """The break from ``previous`` to ``year``; flags ``year``'s chapter rows (module docstring)."""
+    before_plan, before_lookup = _plan(before, previous["exercice"], plans)
+    after_plan, after_lookup = _plan(after, year["exercice"], plans)
+    comparable = (comparable_chapters(before_plan.plan, after_plan.plan)
+                  if before_plan.plan is not None and after_plan.plan is not None else frozenset())
+    for row in year["chapters"]:
+        row["comparable"] = row["code"] in comparable
+    codes = sorted({row["code"] for row in previous["chapters"] + year["chapters"] if row["code"]})
+    return {"exercice": year["exercice"], "from": previous["nomenclature"], "to": year["nomenclature"],
+            "plans": {"from": before_lookup, "to": after_lookup},
+            "comparable_chapters": [code for code in codes if code in comparable],
+            "not_comparable_chapters": [code for code in codes if code not in comparable]}
+
+
+def _plan(document: BudgetDocument, exercice: int, plans: PlansOptions) -> tuple[PlanLookup, dict]:
+    """The plan of a year's figures and how the summary describes it (never its location: a
+    path on the server)."""
+    declinaison = document.declinaison or document.nomenclature.partition("-")[2]
+    try:
+        lookup = find_plan(plans.base or default_plans_base(), document.norme, declinaison, exercice,
+                           cache_dir=plans.cache_dir, allow_private=plans.allow_private, timeout=plans.timeout)
+        message = None if lookup.plan is not None else Bilingual(
+            f"aucun plan de comptes {document.nomenclature} n'est publié pour {exercice} ni les années voisines",
+            f"no plan de comptes {document.nomenclature} is published for {exercice} or the years around it")
+    except BudgetodError as error:
+        lookup = PlanLookup(document.nomenclature, exercice, None, None)
+        message = Bilingual(error.localized_cause("fr"), error.localized_cause("en"))
+    return lookup, {"nomenclature": document.nomenclature, "requested_year": exercice,
+                    "used_year": lookup.used_year, "message_fr": message and message.fr,
+                    "message_en": message and message.en}
+
+
+def plans_complete(summary: dict) -> bool:
+    """Whether every plan de comptes a summary's breaks compare was read."""
+    return all(side["used_year"] is not None for item in summary["breaks"] for side in item["plans"].values())
+
+
 def cached_summary(cache_dir: str | os.PathLike, key: str, identity: list, build: Callable[[], dict]) -> dict:
     """``build()`` (a budget's summary), kept in ``cache_dir/{key}.json`` until ``identity`` (what
-    identifies the files' contents: ids and checksums, sizes and times) changes."""
-    return cached_json(cache_dir, key, {"version": COLLECTIVITE_SUMMARY_VERSION, "files": identity}, build)
+    identifies the files' contents: ids and checksums, sizes and times) changes; not kept when a
+    plan de comptes of its breaks could not be read."""
+    return cached_json(cache_dir, key, {"version": COLLECTIVITE_SUMMARY_VERSION, "files": identity}, build,
+                       keep=plans_complete)
 
 
 # ---------------------------------------------------------------- peers
