@@ -143,7 +143,8 @@ def describe_document(xml_path: str | os.PathLike, csv_path: str | os.PathLike, 
     return BudgetDocument(
         key=header.document_key, exercice=header.exercice, natdec=header.natdec,
         nomenclature=header.nomenclature, norme=header.norme, csv_path=os.fspath(csv_path),
-        declinaison=header.declinaison, population=population, ratios=ratios, decision=header.decision_number or header.decision_date)
+        declinaison=header.declinaison, population=population, ratios=ratios,
+        decision=header.decision_number or header.decision_date)
 
 
 def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tuple[int | None, tuple[Ratio, ...]]:
@@ -365,7 +366,7 @@ def _text(value: Decimal) -> str:
 @dataclass(frozen=True)
 class PlansOptions:
     """Where the plans de comptes of the crosswalk come from, as for a conversion
-    (``scdl.convert_document``): a mirror directory or base URL (None: ``default_plans_base()``)."""
+    (``conversion.convert_document``): a mirror directory or base URL (None: ``default_plans_base()``)."""
 
     base: str | None = None
     cache_dir: str | None = None
@@ -404,15 +405,15 @@ def collectivite_summary(documents: list[BudgetDocument], plans: PlansOptions = 
 
 def _break(previous: dict, year: dict, before: BudgetDocument, after: BudgetDocument, plans: PlansOptions) -> dict:
     """The break from ``previous`` to ``year``; flags ``year``'s chapter rows (module docstring)."""
-    before_plan, before_lookup = _plan(before, previous["exercice"], plans)
-    after_plan, after_lookup = _plan(after, year["exercice"], plans)
-    comparable = (comparable_chapters(before_plan.plan, after_plan.plan)
-                  if before_plan.plan is not None and after_plan.plan is not None else frozenset())
+    before_lookup, before_described = _plan(before, previous["exercice"], plans)
+    after_lookup, after_described = _plan(after, year["exercice"], plans)
+    comparable = (comparable_chapters(before_lookup.plan, after_lookup.plan)
+                  if before_lookup.plan is not None and after_lookup.plan is not None else frozenset())
     for row in year["chapters"]:
         row["comparable"] = row["code"] in comparable
     codes = sorted({row["code"] for row in previous["chapters"] + year["chapters"] if row["code"]})
     return {"exercice": year["exercice"], "from": previous["nomenclature"], "to": year["nomenclature"],
-            "plans": {"from": before_lookup, "to": after_lookup},
+            "plans": {"from": before_described, "to": after_described},
             "comparable_chapters": [code for code in codes if code in comparable],
             "not_comparable_chapters": [code for code in codes if code not in comparable]}
 
