@@ -50,6 +50,7 @@ Sums are exact (Decimal); an amount cell that is not a number is counted in ``un
 from __future__ import annotations
 
 import csv
+import operator
 import os
 import re
 from collections import defaultdict
@@ -104,6 +105,8 @@ _ACCOUNTING_DOCUMENT = "{*}DocumentComptable"
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _AMOUNT_COLUMNS = ("BGT_MTREAL", "BGT_MTPREV", "BGT_CREDOUV")
+_READ_COLUMNS = ("BGT_SECTION", "BGT_CODRD", "BGT_OPBUDG", "BGT_CONTNAT", "BGT_FONCTION", "BGT_CONTNAT_LABEL",
+                 "BGT_FONCTION_LABEL") + _AMOUNT_COLUMNS
 
 
 # ---------------------------------------------------------------- documents
@@ -206,6 +209,9 @@ class _Sums:
 
 def _read_sums(path: str) -> _Sums:
     sums = _Sums()
+    # Amounts by kind of line (section, sens, operation, chapter, function), then added to the totals,
+    # chapters and functions once per kind: a region's summary spent most of its time per row.
+    lines: dict[tuple, list] = {}
     try:
         with open(path, encoding="utf-8-sig", newline="") as stream:
             header = read_csv_header(stream.readline())
@@ -213,28 +219,38 @@ def _read_sums(path: str) -> _Sums:
                 raise NotScdlBudget(path, Bilingual("l'en-tête n'est pas celui du schéma SCDL budget",
                                                     "the header is not the SCDL budget schema's"))
             columns, delimiter = header
-            for row in csv.DictReader(stream, fieldnames=columns, delimiter=delimiter):
-                _add_row(sums, row)
+            width, pick = len(columns), operator.itemgetter(*(columns.index(name) for name in _READ_COLUMNS))
+            for row in csv.reader(stream, delimiter=delimiter):
+                if len(row) < width:
+                    row += [""] * (width - len(row))
+                _add_row(sums, lines, [cell.strip() for cell in pick(row)])
     except UnicodeDecodeError:
         raise NotScdlBudget(path, Bilingual("n'est pas encodé en UTF-8", "not UTF-8 encoded")) from None
     except csv.Error as error:
         raise NotScdlBudget(path, Bilingual(f"CSV illisible ({error})", f"unreadable CSV ({error})")) from None
+    for (section, codrd, opbudg, chapter, function), amounts in lines.items():
+        with_function = opbudg == REAL and function
+        for column, amount in zip(_AMOUNT_COLUMNS, amounts):
+            if amount is None:
+                continue
+            sums.totals[(section, codrd, opbudg)][column] += amount
+            sums.chapters[(section, codrd, chapter)][column] += amount
+            if with_function:
+                sums.functions[(codrd, function)][column] += amount
     return sums
 
 
-def _add_row(sums: _Sums, row: dict) -> None:
-    section, codrd, opbudg, chapter, function = (
-        (row.get(name) or "").strip()
-        for name in ("BGT_SECTION", "BGT_CODRD", "BGT_OPBUDG", "BGT_CONTNAT", "BGT_FONCTION"))
-    chapter_key = (section, codrd, chapter)
-    function_key = (codrd, function)
-    if not sums.labels.get(("chapter",) + chapter_key):
-        sums.labels[("chapter",) + chapter_key] = (row.get("BGT_CONTNAT_LABEL") or "").strip()
-    with_function = opbudg == REAL and function
-    if with_function and not sums.labels.get(("function",) + function_key):
-        sums.labels[("function",) + function_key] = (row.get("BGT_FONCTION_LABEL") or "").strip()
-    for column in _AMOUNT_COLUMNS:
-        cell = (row.get(column) or "").strip()
+def _add_row(sums: _Sums, lines: dict[tuple, list], cells: list[str]) -> None:
+    """One row's ``_READ_COLUMNS`` (stripped) added to the amounts of its kind of line; None stands
+    for a column without any amount, whose key a summary leaves out."""
+    section, codrd, opbudg, chapter, function, chapter_label, function_label = cells[:7]
+    # The first label met wins.
+    if chapter_label:
+        sums.labels.setdefault(("chapter", section, codrd, chapter), chapter_label)
+    if function_label and function and opbudg == REAL:
+        sums.labels.setdefault(("function", codrd, function), function_label)
+    amounts = None
+    for index, cell in enumerate(cells[7:]):
         if not cell:
             continue
         try:
@@ -245,10 +261,9 @@ def _add_row(sums: _Sums, row: dict) -> None:
         if not amount.is_finite():
             sums.unreadable += 1
             continue
-        sums.totals[(section, codrd, opbudg)][column] += amount
-        sums.chapters[chapter_key][column] += amount
-        if with_function:
-            sums.functions[function_key][column] += amount
+        if amounts is None:
+            amounts = lines.setdefault((section, codrd, opbudg, chapter, function), [None] * len(_AMOUNT_COLUMNS))
+        amounts[index] = amount if amounts[index] is None else amounts[index] + amount
 
 
 # ---------------------------------------------------------------- a year

@@ -291,6 +291,7 @@ def cached_json(cache_dir: str | os.PathLike, key: str, stamp: dict, build: Call
     # Written beside the target then renamed: concurrent readers never see half a file.
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_file.parent, suffix=".tmp",
                                      delete=False) as stream:
-        json.dump({"stamp": stamp, "summary": result}, stream, ensure_ascii=False)
+        # One string: json.dump encodes in Python, chunk by chunk, several times slower.
+        stream.write(json.dumps({"stamp": stamp, "summary": result}, ensure_ascii=False))
     os.replace(stream.name, cache_file)
     return result
