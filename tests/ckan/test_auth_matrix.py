@@ -1,7 +1,7 @@
 """The authorisation matrix: who may call each action, see each page and reach each path the
 extension adds, for every kind of user of a budget dataset's organisation ("A") and beyond.
 
-The expected matrix is EXPECTED below (README.md, "Authorisation / Autorisations", shows the same
+The expected matrix is EXPECTED below (docs/authorisation.md shows the same
 table). Each test observes real outcomes — HTTP status codes, what a page shows, what a harvest
 source became, what got queued — for every role, and compares the whole rows with EXPECTED.
 

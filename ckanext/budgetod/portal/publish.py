@@ -18,7 +18,7 @@ Ownership: an import never changes the owner of an existing dataset, and a harve
 replaces nor removes the resources of a document that another active source of the dataset's
 organisation published (``check_ownership``): a dataset name comes from the document alone, so
 anyone could serve a copy of another community's document. Moving a collectivité to another
-organisation is a sysadmin's act (see the README, "Authorisation").
+organisation is a sysadmin's act (see docs/authorisation.md).
 
 Writers of one dataset are serialised by a PostgreSQL advisory lock keyed on the dataset name,
 taken before the dataset is read and released when the update commits: several fetch consumers

@@ -1,4 +1,4 @@
-"""The README's harvest commands: a source harvested with `ckan harvester run-test`, then one of its
+"""The harvest commands of docs/harvesting.md: a source harvested with `ckan harvester run-test`, then one of its
 documents published again."""
 from __future__ import annotations
 
@@ -15,12 +15,12 @@ pytestmark = pytest.mark.usefixtures("harvest_db")
 def test_source_create_then_run_test_publishes_the_samples(cli, sysadmin, organization):
     with LocalServer(directory=SHARED_TOTEM) as server:
         # Created by the action, as the web form and `make demo` do: on CKAN 2.12, ckanext-harvest
-        # 1.6.3's `ckan harvester source create` creates the source, then fails printing it (README, Tests).
+        # 1.6.3's `ckan harvester source create` creates the source, then fails printing it (docs/development.md, Tests).
         create_source(sysadmin, organization, server.url("/"), {"kind": "index"}, name="budgets-demo")
         harvested = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-demo"])
         assert harvested.exit_code == 0, harvested.output
         # On CKAN 2.12, ckanext-harvest 1.6.3 leaves a source's search index entry unusable by
-        # `run-test` once a job has finished; rebuilding it is the workaround (README, Tests).
+        # `run-test` once a job has finished; rebuilding it is the workaround (docs/development.md, Tests).
         rebuilt = cli.invoke(ckan_command, ["search-index", "rebuild", "budgets-demo"])
         assert rebuilt.exit_code == 0, rebuilt.output
         # A GUID after the source forces that document to be published again, changed or not.

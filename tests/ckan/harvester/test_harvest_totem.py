@@ -284,7 +284,7 @@ def budget_views(resource: dict) -> list[dict]:
 
 def test_run_test_gives_every_scdl_resource_one_budget_view_and_republishing_keeps_one(
         cli, app, sysadmin, organization, shared_server):
-    # The README's path: `ckan harvester run-test` (gather, fetch and import through the plugin).
+    # The documented path (docs/harvesting.md): `ckan harvester run-test` (gather, fetch and import through the plugin).
     create_source(sysadmin, organization, shared_server.url("/"), {"kind": "index"}, name="budgets-vues")
     harvested = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-vues"])
     assert harvested.exit_code == 0, harvested.output
@@ -303,7 +303,7 @@ def test_run_test_gives_every_scdl_resource_one_budget_view_and_republishing_kee
     assert 'data-module="budgetod-budget-view"' in html
 
     # Published again (a GUID after the source forces it): still one view, the same one.
-    rebuilt = cli.invoke(ckan_command, ["search-index", "rebuild", "budgets-vues"])  # CKAN 2.12 (README, Tests)
+    rebuilt = cli.invoke(ckan_command, ["search-index", "rebuild", "budgets-vues"])  # CKAN 2.12 (docs/development.md, Tests)
     assert rebuilt.exit_code == 0, rebuilt.output
     mohon = next(resource for name, resource in scdl if name == SAMPLE_DATASETS["mohon-cfu-2023.xml"])
     before = budget_views(mohon)

@@ -86,7 +86,7 @@ def test_changing_the_metadata_publishes_unchanged_documents_again(sysadmin, org
     source = create_source(sysadmin, organization, document_url)
     harvest(source)
     # Every field, as the source's edit form sends them: on CKAN 2.12, ckanext-harvest 1.6.3's
-    # harvest_source_patch fails once a job has finished (README, Tests).
+    # harvest_source_patch fails once a job has finished (docs/development.md, Tests).
     helpers.call_action("harvest_source_update", context={"user": sysadmin["name"]}, id=source["id"],
                         name=source["name"], title=source["title"], url=source["url"],
                         source_type=source["source_type"], owner_org=organization["id"], frequency="MANUAL",

@@ -115,7 +115,7 @@ def test_a_sysadmin_moves_a_collectivite_by_moving_its_source_and_its_datasets(
     resources_before = sorted(resource["id"] for resource in dataset(CRACH_2021)["resources"])
     sysadmin_context = {"user": sysadmin["name"]}
     # On CKAN 2.12, ckanext-harvest 1.6.3 leaves a source's index entry unusable by
-    # harvest_source_patch once a job has finished; rebuilding it is the workaround (README, Tests).
+    # harvest_source_patch once a job has finished; rebuilding it is the workaround (docs/development.md, Tests).
     search.rebuild(source["id"])
 
     helpers.call_action("harvest_source_patch", context=sysadmin_context, id=source["id"],
