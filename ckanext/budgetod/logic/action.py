@@ -111,14 +111,14 @@ def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dic
 
 
 def _publishers(budgets: dict[tuple[str, str, str], dict], siret: str, annex_suffix: str) -> list[dict]:
-    """The organisations' budgets of one SIRET and annex, the default one first: the organisation
-    that published it first (then the one with the most documents, then by name). Not the most
-    documents first: the page of a budget does not change hands when another organisation's
-    editors later publish more datasets under its SIRET."""
+    """The organisations' budgets of one SIRET and annex, the default one first: among those with
+    stored documents, the organisation that published it first (then the one with the most
+    documents, then by name). Not the most documents first: the page of a budget does not change
+    hands when another organisation's editors later publish more datasets under its SIRET."""
     return sorted((budget for (_owner, candidate, suffix), budget in budgets.items()
                    if candidate == siret and suffix == annex_suffix),
-                  key=lambda budget: (budget["first_published"], -len(budget["documents"]),
-                                      budget["organization"]["name"]))
+                  key=lambda budget: (not budget["documents"], budget["first_published"],
+                                      -len(budget["documents"]), budget["organization"]["name"]))
 
 
 def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
