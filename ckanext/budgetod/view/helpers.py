@@ -6,9 +6,8 @@ import logging
 import re
 from decimal import Decimal, InvalidOperation
 
-from babel.numbers import format_currency, format_percent
-
 import ckan.plugins.toolkit as tk
+from babel.numbers import format_currency, format_percent
 
 log = logging.getLogger(__name__)
 

@@ -54,18 +54,25 @@ import operator
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Callable
 
 from lxml import etree
 
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Bilingual
-from ckanext.budgetod.core.totem.nomenclature import PlanLookup, comparable_chapters, default_plans_base, find_plan
-from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, MAX_VALUE_LENGTH, SAFE_PARSER_OPTIONS, TOTEM_NAMESPACE, read_header, shown
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
 from ckanext.budgetod.core.scdl.summary import read_header as read_csv_header
+from ckanext.budgetod.core.totem.nomenclature import PlanLookup, comparable_chapters, default_plans_base, find_plan
+from ckanext.budgetod.core.totem.reader import (
+    DEFAULT_MAX_BYTES,
+    MAX_VALUE_LENGTH,
+    SAFE_PARSER_OPTIONS,
+    TOTEM_NAMESPACE,
+    read_header,
+    shown,
+)
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
 COLLECTIVITE_SUMMARY_VERSION = 2
@@ -171,18 +178,19 @@ def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tupl
                 element.clear()
     except etree.XMLSyntaxError as error:
         line = error.position[0] if error.position else 0
-        raise DocumentError.from_message(source, "malformed_xml", line=line, detail=shown(error.msg or "", 200)) from None
+        raise DocumentError.from_message(source, "malformed_xml", line=line,
+                                         detail=shown(error.msg or "", 200)) from None
     except OSError as error:
         raise DocumentError.from_message(source, "file_unreadable", reason=error.strerror or str(error)) from None
-    population = _number(values.get(POPULATION_CODE, ""))
-    population = int(population) if population is not None and population >= 1 else None
+    figure = _number(values.get(POPULATION_CODE, ""))
+    population = int(figure) if figure is not None and figure >= 1 else None
     ratios = []
     for code in RATIO_CODES:
         value = _number(values.get(f"Val{code}", ""))
         if value is None:
             continue
         average = _number(values.get(f"MoyNat{code}", ""))
-        ratios.append(Ratio(code, value, average if average else None))
+        ratios.append(Ratio(code, value, average or None))
     return population, tuple(ratios)
 
 
@@ -230,7 +238,7 @@ def _read_sums(path: str) -> _Sums:
         raise NotScdlBudget(path, Bilingual(f"CSV illisible ({error})", f"unreadable CSV ({error})")) from None
     for (section, codrd, opbudg, chapter, function), amounts in lines.items():
         with_function = opbudg == REAL and function
-        for column, amount in zip(_AMOUNT_COLUMNS, amounts):
+        for column, amount in zip(_AMOUNT_COLUMNS, amounts, strict=True):
             if amount is None:
                 continue
             sums.totals[(section, codrd, opbudg)][column] += amount
@@ -281,10 +289,11 @@ def _figures(sums_list: list[_Sums], column: str) -> dict[str, dict]:
 
 def _rows(kind: str, key: tuple, labels: dict) -> dict:
     if kind == "totals":
-        return dict(zip(("section", "codrd", "opbudg"), key))
+        return dict(zip(("section", "codrd", "opbudg"), key, strict=True))
     if kind == "chapters":
-        return {**dict(zip(("section", "codrd", "code"), key)), "label": labels.get(("chapter",) + key, "")}
-    return {**dict(zip(("codrd", "code"), key)), "label": labels.get(("function",) + key, "")}
+        return {**dict(zip(("section", "codrd", "code"), key, strict=True)),
+                "label": labels.get(("chapter",) + key, "")}
+    return {**dict(zip(("codrd", "code"), key, strict=True)), "label": labels.get(("function",) + key, "")}
 
 
 def _labels(sums_list: list[_Sums]) -> dict:
@@ -406,13 +415,13 @@ def collectivite_summary(documents: list[BudgetDocument], plans: PlansOptions = 
         year, sources[exercice] = _year(exercice, by_year[exercice], sums_of)
         years.append(year)
     breaks = []
-    previous = None
+    previous: dict | None = None
     for year in years:
         if year["measure"] is None:
             continue
         comparable = previous is None or previous["norme"] == year["norme"]
         year["chapters_comparable"] = comparable
-        if not comparable:
+        if previous is not None and not comparable:
             breaks.append(_break(previous, year, sources[previous["exercice"]], sources[year["exercice"]], plans))
         previous = year
     return {"version": COLLECTIVITE_SUMMARY_VERSION, "exercices": years, "breaks": breaks}
