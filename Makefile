@@ -5,7 +5,7 @@ STACK := devstack/stack.sh
 VENV := $(shell CKAN_VERSION=$(CKAN_VERSION) $(STACK) venv)
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test lint up down clean install i18n bench bench-occult bench-view bench-hostile bench-harvest bench-fuzz
+.PHONY: demo test lint up down clean install i18n bench bench-occult bench-view bench-hostile bench-harvest bench-collectivite bench-fuzz
 
 ## demo: install and start the whole stack, then run the extension on sample documents
 demo:
@@ -81,6 +81,11 @@ bench-hostile:
 bench-harvest:
 	@$(STACK) services
 	@eval "$$($(STACK) env)"; $(PYTHON) bench/harvest.py $(BENCH_ARGS)
+
+## bench-collectivite: time and peak memory of the summaries across the years of the 1,000 documents'
+## region (bench-harvest's corpus, converted once), every budget with its peers, cold and warm cache
+bench-collectivite: install
+	@$(PYTHON) bench/collectivite_summary.py $(BENCH_ARGS)
 
 ## bench-fuzz: fuzz the TOTEM reader and the conversion (bench only, never CI; FUZZ_ARGS="--seconds 600 --seed 1")
 bench-fuzz: install

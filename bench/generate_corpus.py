@@ -4,7 +4,13 @@ The collectivités are shaped on a region like Grand Est: 1 région (M71, then M
 (M52, some moving to M57), 24 intercommunalités and 135 communes of three sizes (M14, some moving
 to M57), and 30 budgets annexes with their own SIRET (water M49, transport M43, other M4). Each
 exercice 2019–2023 gives one document per collectivité: a budget primitif, a décision modificative
-or a compte administratif, in turn. Line counts and sizes follow the collectivité's size and the
+or a compte administratif, in turn (so 40 % of the documents are CAs, whose execution compares with their
+own opened credits; 20 % DMs, and years with only a DM have no figures). Each document opens with
+its general information: the population (``PopTot``, following the collectivité's size and growing or
+shrinking a little from year to year) and three legal ratios with their national averages (DGF and
+outstanding debt per inhabitant, staff expenditure in %), so that per-inhabitant figures and peers
+(same norme, same population band) are exercised; the collectivités that move to M57 in 2022 or 2023
+give breaks of nomenclature. Line counts and sizes follow the collectivité's size and the
 stage (a DM is short, a CA the longest); the annex loans of the large ones take documents to tens of
 MB, as real large documents are. Half of the documents are written in ISO-8859-1, as many producers
 do. Codes come from each year's real plan de comptes (see generate_totem.py). Deterministic.
@@ -50,22 +56,25 @@ class Kind:
     moves_to_m57: float  # share of them that move, in 2022 or 2023
     lines: tuple[int, int]
     annex_mb: tuple[float, float]
+    population: tuple[int, int]  # an annex budget's is its commune's
 
 
 KINDS = (
-    Kind("region", 1, "Region", ("M71", "M71"), ("M57", "M57_D"), 1.0, (4_000, 6_000), (25.0, 40.0)),
-    Kind("departement", 10, "Departement", ("M52", "M52"), ("M57", "M57_D"), 0.4, (2_500, 5_000), (5.0, 20.0)),
+    Kind("region", 1, "Region", ("M71", "M71"), ("M57", "M57_D"), 1.0, (4_000, 6_000), (25.0, 40.0),
+         (5_500_000, 5_600_000)),
+    Kind("departement", 10, "Departement", ("M52", "M52"), ("M57", "M57_D"), 0.4, (2_500, 5_000), (5.0, 20.0),
+         (150_000, 1_150_000)),
     Kind("epci", 24, "Groupement a fiscalite propre", ("M14", "M14_COM_SUP3500"), ("M57", "M57_D"), 0.3,
-         (600, 2_000), (0.5, 5.0)),
+         (600, 2_000), (0.5, 5.0), (10_000, 150_000)),
     Kind("commune-sup3500", 30, "Commune", ("M14", "M14_COM_SUP3500"), ("M57", "M57_D"), 0.3,
-         (400, 1_500), (0.3, 3.0)),
+         (400, 1_500), (0.3, 3.0), (3_500, 60_000)),
     Kind("commune-500-3500", 70, "Commune", ("M14", "M14_COM_500_3500"), ("M57", "M57_A"), 0.15,
-         (150, 400), (0.05, 0.3)),
+         (150, 400), (0.05, 0.3), (500, 3_499)),
     Kind("commune-inf500", 35, "Commune", ("M14", "M14_COM_INF500"), ("M57", "M57_A"), 0.1,
-         (60, 150), (0.02, 0.08)),
-    Kind("regie-eau", 15, "Commune", ("M4", "M49_A"), None, 0, (60, 300), (0.03, 0.3)),
-    Kind("regie-transport", 5, "Commune", ("M4", "M43_D"), None, 0, (100, 400), (0.05, 0.5)),
-    Kind("regie-m4", 10, "Commune", ("M4", "M4"), None, 0, (60, 250), (0.03, 0.2)),
+         (60, 150), (0.02, 0.08), (60, 499)),
+    Kind("regie-eau", 15, "Commune", ("M4", "M49_A"), None, 0, (60, 300), (0.03, 0.3), (500, 20_000)),
+    Kind("regie-transport", 5, "Commune", ("M4", "M43_D"), None, 0, (100, 400), (0.05, 0.5), (5_000, 60_000)),
+    Kind("regie-m4", 10, "Commune", ("M4", "M4"), None, 0, (60, 250), (0.03, 0.2), (500, 5_000)),
 )
 NAME_STARTS = ("Saint-", "Sainte-", "Haut-", "Bas-", "Neuf-", "Vieux-", "", "", "", "")
 NAME_ROOTS = ("Dié", "Épinal", "Brûlon", "Étain", "Château", "Moûtiers", "Rémy", "Thionville", "Sélestat",
@@ -91,6 +100,23 @@ def siret(siren_head: str, establishment: int = 1) -> str:
     """A SIRET whose SIREN and whole number both pass Luhn, as the SCDL check requires."""
     siren = luhn_completed(siren_head)
     return luhn_completed(f"{siren}{establishment:04d}")
+
+
+def french_decimal(value: float) -> str:
+    return f"{value:.2f}".replace(".", ",")
+
+
+def yearly_information(kind: Kind, population: int, year: int, growth: float,
+                       dgf: float, debt: float, staff: float) -> tuple[int, tuple[tuple[str, str, str], ...]]:
+    """The population of ``year`` and the year's ratios (DGF and debt per inhabitant, staff %)
+    beside the national averages of the kind's stratum that year, drifting from the collectivité's
+    2019 values."""
+    drift = year - YEARS[0]
+    averages = random.Random(f"{kind.name}-{year}")
+    ratios = (("DGFPop", french_decimal(dgf * (1 - 0.01 * drift)), french_decimal(averages.uniform(150, 250))),
+              ("EncDettePop", french_decimal(debt * (1 + 0.03 * drift)), french_decimal(averages.uniform(600, 900))),
+              ("DepPers", french_decimal(staff + drift * 0.4) + " %", french_decimal(averages.uniform(45, 60)) + " %"))
+    return max(1, round(population * (1 + growth) ** drift)), ratios
 
 
 def collectivite_name(rng: random.Random) -> str:
@@ -130,6 +156,8 @@ def corpus_specs(collectivites: int = 200) -> list[tuple[str, DocumentSpec]]:
             annex_mb = rng.uniform(*kind.annex_mb)
             moving_year = rng.choice((2022, 2023)) if rng.random() < kind.moves_to_m57 else None
             offset = rng.randrange(len(STAGES))
+            population, growth = rng.randint(*kind.population), rng.uniform(-0.005, 0.012)
+            dgf, debt, staff = rng.uniform(80, 400), rng.uniform(0, 2_000), rng.uniform(30, 65)
             slug = f"{kind.name}-{number:03d}"
             for year in YEARS:
                 natdec = STAGES[(offset + year) % len(STAGES)]
@@ -140,12 +168,13 @@ def corpus_specs(collectivites: int = 200) -> list[tuple[str, DocumentSpec]]:
                 if (norme, declinaison) == ("M4", "M43_D") and year >= 2023:
                     declinaison = "M43"  # the M43 plan has a single declinaison from 2023
                 share = STAGE_SHARE[natdec]
+                year_population, ratios = yearly_information(kind, population, year, growth, dgf, debt, staff)
                 spec = DocumentSpec(
                     **identity, year=year, norme=norme, declinaison=declinaison, natdec=natdec,
                     lines=max(10, int(ca_lines * share * rng.uniform(0.9, 1.1))),
                     loans=int(annex_mb * share * 2**20 / ANNEX_LOAN_BYTES),
                     encoding="ISO-8859-1" if number % 2 else "UTF-8",
-                    seed=number * 10_000 + year)
+                    seed=number * 10_000 + year, population=year_population, ratios=ratios)
                 stage = {BUDGET_PRIMITIF: "bp", DECISION_MODIFICATIVE: "dm", COMPTE_ADMINISTRATIF: "ca"}[natdec]
                 documents.append((f"{slug}-{stage}-{year}.xml", spec))
     return documents

@@ -5,8 +5,10 @@ an account that the plan allows for its kind of operation (real, ordre between s
 within a section), with the matching chapter in ContNat (or no ContNat, as producers often do), a
 function from the plan's RefFonctionnelles when the plan has a functional presentation, amounts
 with two decimals as the budget stage carries them (BP, DM, CA), a few calculated total lines and
-an annex block (loans), which makes most of a large real document's size. Output is deterministic
-for a given specification.
+an annex block (loans), which makes most of a large real document's size, and the general
+information a real document opens with when the specification gives it (``InformationsGenerales``:
+the population ``PopTot`` and legal ratios beside their national averages, written the French way,
+"3 446", "145,53"). Output is deterministic for a given specification.
 
     python bench/generate_totem.py OUT.xml [--size-mb 30] [--plans ../shared/data/plans-de-comptes]
 
@@ -61,6 +63,8 @@ class DocumentSpec:
     decision_number: int = 1
     encoding: str = "UTF-8"
     seed: int = 0
+    population: int = 0  # PopTot; 0 writes no general information
+    ratios: tuple[tuple[str, str, str], ...] = ()  # (code, Val…, MoyNat…) as written, e.g. ("DGFPop", "145,53", "150,00")
 
 
 @functools.lru_cache(maxsize=None)
@@ -162,6 +166,22 @@ def header_xml(spec: DocumentSpec) -> str:
 """
 
 
+def french_integer(value: int) -> str:
+    """An integer as producers write it, thousands apart: "3 446"."""
+    return f"{value:,}".replace(",", " ")
+
+
+def information_xml(spec: DocumentSpec) -> str:
+    if not spec.population:
+        return ""
+    items = [("PopTot", french_integer(spec.population))]
+    for code, value, average in spec.ratios:
+        items += [(f"Val{code}", value), (f"MoyNat{code}", average)]
+    return ("      <InformationsGenerales>\n"
+            + "".join(f'         <Information Code="{code}" V="{value}"/>\n' for code, value in items)
+            + "      </InformationsGenerales>\n")
+
+
 FOOTER = "   </Budget>\n</DocumentBudgetaire>\n"
 
 
@@ -180,7 +200,7 @@ def write_document(output: Path, spec: DocumentSpec, plans: Path, *, size_bytes:
     Returns the number of non-calculated lines."""
     rng = random.Random(spec.seed)
     by_column, functions = plan_codes(plans, spec.year, spec.norme, spec.declinaison)
-    header, annexes = header_xml(spec), annexes_xml(rng, spec.loans)
+    header, annexes = header_xml(spec) + information_xml(spec), annexes_xml(rng, spec.loans)
     lines = 0
     with open(output, "w", encoding=spec.encoding, newline="\n") as stream:
         stream.write(header)

@@ -17,6 +17,8 @@ from lxml import etree
 from ckanext.budgetod.core.scdl import collectivite, conversion
 from ckanext.budgetod.core.errors import DocumentError
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget
+from ckanext.budgetod.core.settings import Settings
+from ckanext.budgetod.core.totem import nomenclature
 
 from .conftest import CORPUS, PLANS_DIR, TOTEM_DIR
 from .totem_factory import Line, totem_document
@@ -195,10 +197,14 @@ def write_csv(path: Path, natdec: str, year: int, rows: list[tuple]) -> Path:
 F, I, D, R = "fonctionnement", "investissement", "dépense", "recette"
 
 
+NOMENCLATURES = {"M14": "M14-M14_COM_500_3500", "M57": "M57-M57_P", "M57_A": "M57-M57_A", "M52": "M52-M52"}
+
+
 def document(tmp_path: Path, natdec: str, year: int, rows: list[tuple], *, norme: str = "M14",
              decision: str = "", population: int | None = 3000) -> collectivite.BudgetDocument:
     key = f"21560046100010-{year}-{natdec}" + (f"-{decision}" if decision else "")
-    nomenclature = "M14-M14_COM_500_3500" if norme == "M14" else "M57-M57_P"
+    nomenclature = NOMENCLATURES[norme]
+    norme = nomenclature.partition("-")[0]
     return collectivite.BudgetDocument(key=key, exercice=year, natdec=natdec, nomenclature=nomenclature,
                                        norme=norme, csv_path=str(write_csv(tmp_path / f"{key}.csv", natdec,
                                                                            year, rows)),
@@ -283,8 +289,79 @@ def test_series_measures_population_and_breaks(five_years):
     per_inhabitant = {(row["section"], row["codrd"]): row["amount"] for row in years[2021]["per_inhabitant"]}
     assert per_inhabitant == {(F, D): "0.37", (F, R): "0.57", (I, D): "0.00"}  # 1105/3001, 1712.34/3001
     assert years[2023]["population"] is None and years[2023]["per_inhabitant"] == []
-    assert result["breaks"] == [{"exercice": 2022, "from": "M14-M14_COM_500_3500", "to": "M57-M57_P"}]
+    # M57_P is published from 2023: the nearest plan stands for 2022's.
+    assert result["breaks"] == [{
+        "exercice": 2022, "from": "M14-M14_COM_500_3500", "to": "M57-M57_P",
+        "plans": {"from": {"nomenclature": "M14-M14_COM_500_3500", "requested_year": 2021, "used_year": 2021,
+                           "message_fr": None, "message_en": None},
+                  "to": {"nomenclature": "M57-M57_P", "requested_year": 2022, "used_year": 2023,
+                         "message_fr": None, "message_en": None}},
+        "comparable_chapters": ["011", "042", "21", "65", "70", "74"], "not_comparable_chapters": []}]
     assert [years[year].get("chapters_comparable") for year in years] == [True, None, True, False, True]
+    assert years[2022]["chapters"][0]["comparable"] is True
+    assert all("comparable" not in row for year in (2019, 2021, 2023) for row in years[year]["chapters"])
+
+
+# ---------------------------------------------------------------- the crosswalk between nomenclatures
+
+def plan(year: int, norme: str, declinaison: str) -> nomenclature.PlanDeComptes:
+    return nomenclature.load_plan(str(PLANS_DIR / str(year) / norme / declinaison / "planDeCompte.xml"))
+
+
+def test_the_crosswalk_of_the_real_m14_and_m57_plans():
+    comparable = nomenclature.comparable_chapters(plan(2022, "M14", "M14_COM_500_3500"), plan(2023, "M57", "M57_A"))
+    # The same code, section and sens in both plans: general, financial, real and ordre chapters.
+    assert {"011", "012", "014", "65", "66", "67", "68", "70", "73", "74", "75", "76", "77", "013", "022",
+            "023", "042", "10", "16", "20", "21", "23", "040", "041", "024"} <= comparable
+    # M14's 656 (members' costs) became 6586 in M57; M57's functional chapters, its 016/017 have no M14 chapter.
+    assert not {"656", "6586", "930", "900", "016", "017", "010", "45611"} & comparable
+
+
+def test_the_crosswalk_of_the_real_m52_and_m57_plans():
+    comparable = nomenclature.comparable_chapters(plan(2022, "M52", "M52"), plan(2023, "M57", "M57_D"))
+    assert {"011", "012", "65", "66", "016", "017", "70", "73", "74"} & comparable == {
+        code for code in ("011", "012", "65", "66", "016", "017", "70", "73", "74")
+        if code in plan(2022, "M52", "M52").chapters}
+
+
+def test_a_chapter_of_the_year_after_a_break_is_comparable_where_the_crosswalk_holds(tmp_path):
+    documents = [
+        document(tmp_path, "09", 2022, [(F, D, "réel", "011", "", "10.00", "", ""),
+                                        (F, D, "réel", "656", "", "2.00", "", "")]),
+        document(tmp_path, "09", 2023, [(F, D, "réel", "011", "", "11.00", "", ""),
+                                        (F, D, "réel", "6586", "", "2.50", "", ""),
+                                        (F, D, "réel", "930", "", "3.00", "", "")], norme="M57_A"),
+    ]
+    result = collectivite.collectivite_summary(documents)
+    (crosswalk,) = result["breaks"]
+    assert (crosswalk["comparable_chapters"], crosswalk["not_comparable_chapters"]) == (["011"], ["656", "6586", "930"])
+    assert {row["code"]: row["comparable"] for row in by_year(result)[2023]["chapters"]} == {
+        "011": True, "6586": False, "930": False}
+
+
+def test_a_plan_that_cannot_be_read_makes_no_chapter_comparable(tmp_path, plans_dir):
+    documents = [document(tmp_path, "09", 2022, [(F, D, "réel", "011", "", "10.00", "", "")]),
+                 document(tmp_path, "09", 2023, [(F, D, "réel", "011", "", "11.00", "", "")], norme="M57_A")]
+    missing_plans = collectivite.collectivite_summary(documents, Settings(plans_de_comptes=str(plans_dir)))
+    (crosswalk,) = missing_plans["breaks"]
+    assert crosswalk["comparable_chapters"] == [] and crosswalk["not_comparable_chapters"] == ["011"]
+    assert crosswalk["plans"]["to"]["used_year"] is None
+    assert crosswalk["plans"]["to"]["message_en"] == (
+        "no plan de comptes M57-M57_A is published for 2023 or the years around it")
+    assert by_year(missing_plans)[2023]["chapters"][0]["comparable"] is False
+    # A mirror that is not there at all: the summary says why instead of failing.
+    unreachable = collectivite.collectivite_summary(
+        documents, Settings(plans_de_comptes=str(tmp_path / "no-such-mirror")))
+    plans = unreachable["breaks"][0]["plans"]["from"]
+    assert plans["message_en"] == "the mirror is not an existing directory" and plans["message_fr"]
+    assert unreachable["breaks"][0]["comparable_chapters"] == []
+    assert str(tmp_path) not in json.dumps(unreachable)  # no path of the server
+    # Not cached: the plans are tried again on the next request.
+    cache = tmp_path / "cache"
+    collectivite.cached_summary(cache, "budget", ["a"], lambda: missing_plans)
+    assert not (cache / "budget.json").exists()
+    collectivite.cached_summary(cache, "budget", ["a"], lambda: collectivite.collectivite_summary(documents))
+    assert (cache / "budget.json").exists()
 
 
 def test_a_summary_is_json_with_decimal_strings(five_years):

@@ -72,10 +72,13 @@ def collectivite_cache_dir() -> str:
     return settings.cache_dir("collectivites")
 
 
-def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str], dict]:
-    """The budgets of the datasets the user may see among ``fq``'s, by (SIRET, annex suffix):
-    their ``name`` and ``documents`` (document key → CSV resource, TOTEM resource, their files)."""
-    budgets: dict[tuple[str, str], dict] = {}
+def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
+    """The budgets of the datasets the user may see among ``fq``'s, by (owning organisation's id,
+    SIRET, annex suffix): their ``name``, ``organization`` (id, name, title), ``first_published``
+    (the earliest creation of its datasets) and ``documents`` (document key → CSV resource, TOTEM
+    resource, their files). The organisation is part of a budget's identity, as on the /budgets
+    dashboard: two organisations' datasets carrying the same SIRET are never merged."""
+    budgets: dict[tuple[str, str, str], dict] = {}
     start = 0
     while True:
         page = tk.get_action("package_search")(context, {
@@ -83,6 +86,7 @@ def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str], dict]:
             "sort": "budgetod_siret asc, budgetod_exercice asc", "include_private": True})
         for dataset in page["results"]:
             extras = {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
+            owner = dataset.get("organization") or {}
             resources = dataset.get("resources") or []
             for resource in resources:
                 key = resource.get(contract.RESOURCE_DOCUMENT) or ""
@@ -91,8 +95,12 @@ def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str], dict]:
                     continue
                 # The document key starts with the SIRET and ends with the annex suffix (DocumentHeader).
                 suffix = _ANNEX_SUFFIX.search(key)
-                budget = budgets.setdefault((key[:14], suffix.group(1) if suffix else ""),
-                                            {"name": "", "documents": {}})
+                budget = budgets.setdefault(
+                    (dataset.get("owner_org") or "", key[:14], suffix.group(1) if suffix else ""),
+                    {"name": "", "documents": {}, "first_published": dataset.get("metadata_created") or "",
+                     "organization": {"id": dataset.get("owner_org") or "", "name": owner.get("name") or "",
+                                      "title": owner.get("title") or owner.get("name") or ""}})
+                budget["first_published"] = min(budget["first_published"], dataset.get("metadata_created") or "")
                 totem = next((candidate for candidate in resources
                               if candidate.get(contract.RESOURCE_ROLE) == contract.ROLE_TOTEM
                               and candidate.get(contract.RESOURCE_DOCUMENT) == key), None)
@@ -105,6 +113,17 @@ def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str], dict]:
             return budgets
 
 
+def _publishers(budgets: dict[tuple[str, str, str], dict], siret: str, annex_suffix: str) -> list[dict]:
+    """The organisations' budgets of one SIRET and annex, the default one first: among those with
+    stored documents, the organisation that published it first (then the one with the most
+    documents, then by name). Not the most documents first: the page of a budget does not change
+    hands when another organisation's editors later publish more datasets under its SIRET."""
+    return sorted((budget for (_owner, candidate, suffix), budget in budgets.items()
+                   if candidate == siret and suffix == annex_suffix),
+                  key=lambda budget: (not budget["documents"], budget["first_published"],
+                                      -len(budget["documents"]), budget["organization"]["name"]))
+
+
 def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
     """The cached ``collectivite_summary`` of one budget's documents, with ``skipped``: the
     documents that could not be read (one unreadable document leaves the others' figures)."""
@@ -114,6 +133,8 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
             stat = os.stat(path)
             identity.append([resource["id"], resource.get(contract.RESOURCE_SHA256) or "", stat.st_size,
                              stat.st_mtime_ns])
+    options = settings.current()
+    identity.append(["plans", options.plans_de_comptes])
 
     def build() -> dict:
         documents, skipped = [], []
@@ -124,14 +145,14 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
                     raise summary.NotScdlBudget(csv_path, Bilingual(
                         "l'en-tête n'est pas celui du schéma SCDL budget",
                         "the header is not the SCDL budget schema's"))
-                documents.append(collectivite.describe_document(
-                    totem_path, csv_path, max_bytes=settings.current().max_document_size))
+                documents.append(collectivite.describe_document(totem_path, csv_path,
+                                                                max_bytes=options.max_document_size))
             except BudgetodError as error:
                 skipped.append({"document": key, "message_fr": error.localized_cause("fr"),
                                 "message_en": error.localized_cause("en")})
-        return {**collectivite.collectivite_summary(documents), "skipped": skipped}
+        return {**collectivite.collectivite_summary(documents, options), "skipped": skipped}
 
-    cache_key = siret + (f"-{annex_suffix}" if annex_suffix else "")
+    cache_key = f'{budget["organization"]["id"]}-{siret}' + (f"-{annex_suffix}" if annex_suffix else "")
     return collectivite.cached_summary(collectivite_cache_dir(), cache_key, identity, build)
 
 
@@ -142,26 +163,41 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
     ``ckanext.budgetod.core.scdl.collectivite``); amounts are decimal strings. Only the documents the
     user may see count, the budget's and its peers'.
 
+    A budget is one organisation's: when two organisations publish datasets of the same SIRET, the
+    summary is made of one organisation's datasets only, ``organization`` when given, else the one
+    that published the budget first (then the one with the most of its documents);
+    ``organization`` in the result says whose, ``other_organizations`` who else publishes it.
+
     :param id: the budget's SIRET
     :param annexe: the budget code of an annex budget (``06`` for ``/budgets/<siret>/annexe-06``)
+    :param organization: the id or name of the organisation whose datasets to summarise
     """
     siret = str(tk.get_or_bust(data_dict, "id")).strip()
     annex_code = str(data_dict.get("annexe") or "").strip().lower()
+    organization = str(data_dict.get("organization") or "").strip()
     tk.check_access("budgetod_collectivite_summary", context, {"id": siret, "annexe": annex_code})
     not_found = tk.ObjectNotFound(tk._("No budget is published for this SIRET."))
     if not _SIRET.fullmatch(siret) or (annex_code and not _ANNEX_CODE.fullmatch(annex_code)):
         raise not_found
     annex_suffix = f"annexe-{annex_code}" if annex_code else ""
-    budget = _published_budgets(context, f'+budgetod_siret:"{siret}"').get((siret, annex_suffix))
+    publishers = _publishers(_published_budgets(context, f'+budgetod_siret:"{siret}"'), siret, annex_suffix)
+    budget = next((candidate for candidate in publishers
+                   if not organization or organization in (candidate["organization"]["id"],
+                                                           candidate["organization"]["name"])), None)
     if budget is None:
         raise not_found
     own = _budget_summary(siret, annex_suffix, budget)
-    # Peers are main budgets: an annex (a water service, a housing estate) has no like.
-    others = [] if annex_suffix else [
-        _budget_summary(other_siret, other_suffix, other)
-        for (other_siret, other_suffix), other in _published_budgets(context, "+budgetod_siret:[* TO *]").items()
-        if not other_suffix and other_siret != siret]
+    # Peers are main budgets: an annex (a water service, a housing estate) has no like. A SIRET
+    # published by two organisations counts once, as its default organisation's budget.
+    others = []
+    if not annex_suffix:
+        everyone = _published_budgets(context, "+budgetod_siret:[* TO *]")
+        for other_siret in sorted({candidate for (_owner, candidate, suffix) in everyone
+                                   if not suffix and candidate != siret}):
+            others.append(_budget_summary(other_siret, "", _publishers(everyone, other_siret, "")[0]))
     return {"siret": siret, "annexe": annex_code or None, "name": budget["name"],
+            "organization": budget["organization"],
+            "other_organizations": [candidate["organization"] for candidate in publishers if candidate is not budget],
             **(collectivite.peer_comparison(own, others) if not annex_suffix else own)}
 
 

@@ -63,7 +63,9 @@ def per_inhabitant(year: dict) -> list[dict]:
 def page(siret: str, code: str | None = None):
     try:
         summary = tk.get_action("budgetod_collectivite_summary")(
-            helpers.user_context(), {"id": siret, "annexe": code or ""})
+            helpers.user_context(), {"id": siret, "annexe": code or "",
+                                     # ?organization=<name>: whose budget when two organisations publish the SIRET
+                                     "organization": tk.request.args.get("organization", "")})
     except tk.ObjectNotFound:
         return tk.abort(404, tk._("No budget is published for this SIRET."))
     with_figures = [year for year in summary["exercices"] if year["measure"]]

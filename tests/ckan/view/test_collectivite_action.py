@@ -31,7 +31,8 @@ def expected_summary(tmp_path, converted_documents, *stems: str) -> dict:
     return collectivite.collectivite_summary(documents)
 
 
-def test_the_summary_of_a_budget_is_made_of_its_published_documents(publish_budget, converted_documents, tmp_path):
+def test_the_summary_of_a_budget_is_made_of_its_published_documents(publish_budget, converted_documents, tmp_path,
+                                                                     organization):
     publish_budget("crach-principal-dm2-2021")
     publish_budget("crach-principal-ca-2021")
     publish_budget("crach-lotissement-bp-2022")  # an annex budget: not the main one's
@@ -41,6 +42,8 @@ def test_the_summary_of_a_budget_is_made_of_its_published_documents(publish_budg
     expected = expected_summary(tmp_path, converted_documents, "crach-principal-dm2-2021", "crach-principal-ca-2021")
     # No other main budget on the portal: no peer.
     assert result == {"siret": CRACH, "annexe": None, "name": "CRACH",
+                      "organization": {"id": organization["id"], "name": "collectivites", "title": "Collectivités"},
+                      "other_organizations": [],
                       **collectivite.peer_comparison({**expected, "skipped": []}, [])}
     assert result["exercices"][0]["peers"]["count"] == 0
     (year,) = result["exercices"]
@@ -132,19 +135,20 @@ def test_the_summary_serialises_to_json(publish_budget):
 
 
 def publish_peer(sysadmin: dict, organization: dict, siret: str, population: int, spent: str, *,
-                 private: bool = False) -> dict:
-    """A commune's CA 2021 in M14 with one line of real operating expenditure."""
-    dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]}, name=f"budget-{siret}-2021",
+                 private: bool = False, year: int = 2021) -> dict:
+    """A commune's CA in M14 with one line of real operating expenditure."""
+    dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]},
+                                  name=f"budget-{siret}-{year}-{organization['name']}",
                                   owner_org=organization["id"], private=private,
                                   extras=[{"key": "budgetod_siret", "value": siret},
-                                          {"key": "budgetod_exercice", "value": "2021"}])
-    key = f"{siret}-2021-09"
-    totem = totem_document([Line(nature="6064", amounts={"MtReal": spent})], siret=siret, year="2021",
+                                          {"key": "budgetod_exercice", "value": str(year)}])
+    key = f"{siret}-{year}-09"
+    totem = totem_document([Line(nature="6064", amounts={"MtReal": spent})], siret=siret, year=str(year),
                            natdec="09").replace(b'V="3000"', f'V="{population}"'.encode())
     header = "BGT_NATDEC,BGT_ANNEE,BGT_SIRET,BGT_NOM,BGT_CONTNAT,BGT_CONTNAT_LABEL,BGT_NATURE,BGT_NATURE_LABEL," \
              "BGT_FONCTION,BGT_FONCTION_LABEL,BGT_OPERATION,BGT_SECTION,BGT_OPBUDG,BGT_CODRD,BGT_MTREAL," \
              "BGT_MTBUDGPREC,BGT_MTRARPREC,BGT_MTPROPNOUV,BGT_MTPREV,BGT_CREDOUV,BGT_MTRAR3112,BGT_ARTSPE"
-    row = f"compte administratif,2021,{siret},PAIR,011,Charges,6064,Fournitures,,,,fonctionnement,réel,dépense," \
+    row = f"compte administratif,{year},{siret},PAIR,011,Charges,6064,Fournitures,,,,fonctionnement,réel,dépense," \
           f"{spent},,,,,,,non spécialisé"
     common = {"budgetod_document": key, "budgetod_etape": "09"}
     upload(sysadmin, dataset["id"], f"{header}\n{row}\n".encode(), f"{key}-scdl.csv", format="CSV",
@@ -177,3 +181,42 @@ def test_peers_are_the_visible_main_budgets_of_the_same_norme_band_and_year(
     # The organisation's own users see its private budget among the peers too.
     insider = peers({"Authorization": factories.APIToken(user=sysadmin["name"])["token"]})
     assert insider["count"] == 4 and insider["per_inhabitant"][0]["min"] == "0.00"
+
+
+def test_two_organisations_publishing_one_siret_are_never_merged(app, publish_budget, sysadmin, organization,
+                                                                converted_documents, tmp_path):
+    publish_budget("crach-principal-ca-2021")
+    publish_peer(sysadmin, organization, "21000000000012", 3000, "3000.00")
+    # Another organisation's editor later publishes datasets under the same SIRETs, with more documents
+    # (one with the same document key, other amounts) than the first organisation has of CRACH.
+    other = factories.Organization(name="intrus", title="Intrus",
+                                   users=[{"name": sysadmin["name"], "capacity": "admin"}])
+    publish_peer(sysadmin, other, CRACH, 3446, "999999.00")
+    publish_peer(sysadmin, other, CRACH, 3446, "5.00", year=2020)
+    publish_peer(sysadmin, other, "21000000000012", 3000, "90000.00")
+    first = {"id": organization["id"], "name": "collectivites", "title": "Collectivités"}
+    second = {"id": other["id"], "name": "intrus", "title": "Intrus"}
+
+    # By default the organisation that published the budget first, alone.
+    result = helpers.call_action("budgetod_collectivite_summary", id=CRACH)
+    assert (result["organization"], result["other_organizations"]) == (first, [second])
+    expected = expected_summary(tmp_path, converted_documents, "crach-principal-ca-2021")
+    assert [{name: value for name, value in year.items() if name != "peers"}
+            for year in result["exercices"]] == expected["exercices"]
+    # The peer SIRET both organisations publish counts once, as its first publisher's: 3000/3000.
+    assert result["exercices"][0]["peers"]["count"] == 1
+    assert result["exercices"][0]["peers"]["per_inhabitant"][0]["median"] == "1.00"
+
+    # The other organisation's, asked for by name or id: its documents only.
+    for selector in ("intrus", other["id"]):
+        theirs = helpers.call_action("budgetod_collectivite_summary", id=CRACH, organization=selector)
+        assert (theirs["organization"], theirs["other_organizations"]) == (second, [first])
+        assert [year["exercice"] for year in theirs["exercices"]] == [2020, 2021]
+        assert [row["amount"] for year in theirs["exercices"] for row in year["totals"]] == ["5.00", "999999.00"]
+    with pytest.raises(tk.ObjectNotFound):
+        helpers.call_action("budgetod_collectivite_summary", id=CRACH, organization="nobody")
+
+    # The page's URL selects the organisation with ?organization=<name>.
+    assert "2020" not in app.get(f"/budgets/{CRACH}").body
+    response = app.get(f"/budgets/{CRACH}", query_string={"organization": "intrus"})
+    assert response.status_code == 200 and "2020" in response.body

@@ -26,8 +26,17 @@ output (``collectivite_summary``) is a JSON-ready dict, amounts as decimal strin
   their national average (``MoyNat…``) when the document gives one (a zero average is a
   placeholder some producers write, read as absent).
 - ``breaks``: where the norme changes from one year with figures to the next (M14, M52, M71 →
-  M57); the later year has ``chapters_comparable`` false, since chapter codes of two nomenclatures
-  are not compared without a crosswalk (none is applied yet).
+  M57). The later year has ``chapters_comparable`` false (true on every other year with figures),
+  and each of its ``chapters`` rows a ``comparable`` flag: whether that chapter's figures compare
+  with the previous year's, by the crosswalk of the two years' plans de comptes
+  (``nomenclature.comparable_chapters``: the same code in the same section and of the same sens in
+  both plans; 011, 012, 65, 66 … from M14 to M57, not M57's functional chapters). The break gives
+  the ``plans`` compared (``from``, ``to``: ``nomenclature``, ``requested_year``, ``used_year``, the
+  nearest year with a published plan, and ``message_fr``/``message_en``, null when the plan was
+  read) and the chapter codes of the two years, split into ``comparable_chapters`` and
+  ``not_comparable_chapters``. A plan that cannot be read (not published, unreachable mirror)
+  makes every chapter of the break not comparable, and says why in its message; such a summary
+  is not cached, so that the plan is tried again.
 
 ``peer_comparison`` adds to each year the same per-inhabitant figures among the budgets of the
 same nomenclature family (the norme: M14, M57, M52, M71, M4 for M41–M49) and the same population
@@ -41,6 +50,7 @@ Sums are exact (Decimal); an amount cell that is not a number is counted in ``un
 from __future__ import annotations
 
 import csv
+import operator
 import os
 import re
 from collections import defaultdict
@@ -51,10 +61,12 @@ from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
 from lxml import etree
 
 from ckanext.budgetod.core.contract import ACCOUNT_NATDECS, NATDEC_BUDGET_PRIMITIF, VOTED_NATDECS
-from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
 from ckanext.budgetod.core.scdl.summary import read_header as read_csv_header
+from ckanext.budgetod.core.settings import Settings
+from ckanext.budgetod.core.totem.nomenclature import PlanLookup, comparable_chapters, find_plan
 from ckanext.budgetod.core.totem.reader import (
     DEFAULT_MAX_BYTES,
     MAX_VALUE_LENGTH,
@@ -65,7 +77,7 @@ from ckanext.budgetod.core.totem.reader import (
 )
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
-COLLECTIVITE_SUMMARY_VERSION = 1
+COLLECTIVITE_SUMMARY_VERSION = 2
 # Lower bounds of the population bands (INSEE strata of communes).
 POPULATION_BANDS = (0, 500, 2_000, 3_500, 5_000, 10_000, 20_000, 50_000, 100_000)
 
@@ -97,6 +109,8 @@ _ACCOUNTING_DOCUMENT = "{*}DocumentComptable"
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
 _AMOUNT_COLUMNS = ("BGT_MTREAL", "BGT_MTPREV", "BGT_CREDOUV")
+_READ_COLUMNS = ("BGT_SECTION", "BGT_CODRD", "BGT_OPBUDG", "BGT_CONTNAT", "BGT_FONCTION", "BGT_CONTNAT_LABEL",
+                 "BGT_FONCTION_LABEL") + _AMOUNT_COLUMNS
 
 
 # ---------------------------------------------------------------- documents
@@ -122,6 +136,7 @@ class BudgetDocument:
     nomenclature: str
     norme: str
     csv_path: str
+    declinaison: str = ""
     population: int | None = None
     ratios: tuple[Ratio, ...] = ()
     decision: str = ""
@@ -135,7 +150,8 @@ def describe_document(xml_path: str | os.PathLike, csv_path: str | os.PathLike, 
     return BudgetDocument(
         key=header.document_key, exercice=header.exercice, natdec=header.natdec,
         nomenclature=header.nomenclature, norme=header.norme, csv_path=os.fspath(csv_path),
-        population=population, ratios=ratios, decision=header.decision_number or header.decision_date)
+        declinaison=header.declinaison, population=population, ratios=ratios,
+        decision=header.decision_number or header.decision_date)
 
 
 def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tuple[int | None, tuple[Ratio, ...]]:
@@ -198,6 +214,9 @@ class _Sums:
 
 def _read_sums(path: str) -> _Sums:
     sums = _Sums()
+    # Amounts by kind of line (section, sens, operation, chapter, function), then added to the totals,
+    # chapters and functions once per kind: a region's summary spent most of its time per row.
+    lines: dict[tuple, list] = {}
     try:
         with open(path, encoding="utf-8-sig", newline="") as stream:
             header = read_csv_header(stream.readline())
@@ -205,28 +224,38 @@ def _read_sums(path: str) -> _Sums:
                 raise NotScdlBudget(path, Bilingual("l'en-tête n'est pas celui du schéma SCDL budget",
                                                     "the header is not the SCDL budget schema's"))
             columns, delimiter = header
-            for row in csv.DictReader(stream, fieldnames=columns, delimiter=delimiter):
-                _add_row(sums, row)
+            width, pick = len(columns), operator.itemgetter(*(columns.index(name) for name in _READ_COLUMNS))
+            for row in csv.reader(stream, delimiter=delimiter):
+                if len(row) < width:
+                    row += [""] * (width - len(row))
+                _add_row(sums, lines, [cell.strip() for cell in pick(row)])
     except UnicodeDecodeError:
         raise NotScdlBudget(path, Bilingual("n'est pas encodé en UTF-8", "not UTF-8 encoded")) from None
     except csv.Error as error:
         raise NotScdlBudget(path, Bilingual(f"CSV illisible ({error})", f"unreadable CSV ({error})")) from None
+    for (section, codrd, opbudg, chapter, function), amounts in lines.items():
+        with_function = opbudg == REAL and function
+        for column, amount in zip(_AMOUNT_COLUMNS, amounts, strict=True):
+            if amount is None:
+                continue
+            sums.totals[(section, codrd, opbudg)][column] += amount
+            sums.chapters[(section, codrd, chapter)][column] += amount
+            if with_function:
+                sums.functions[(codrd, function)][column] += amount
     return sums
 
 
-def _add_row(sums: _Sums, row: dict) -> None:
-    section, codrd, opbudg, chapter, function = (
-        (row.get(name) or "").strip()
-        for name in ("BGT_SECTION", "BGT_CODRD", "BGT_OPBUDG", "BGT_CONTNAT", "BGT_FONCTION"))
-    chapter_key = (section, codrd, chapter)
-    function_key = (codrd, function)
-    if not sums.labels.get(("chapter",) + chapter_key):
-        sums.labels[("chapter",) + chapter_key] = (row.get("BGT_CONTNAT_LABEL") or "").strip()
-    with_function = opbudg == REAL and function
-    if with_function and not sums.labels.get(("function",) + function_key):
-        sums.labels[("function",) + function_key] = (row.get("BGT_FONCTION_LABEL") or "").strip()
-    for column in _AMOUNT_COLUMNS:
-        cell = (row.get(column) or "").strip()
+def _add_row(sums: _Sums, lines: dict[tuple, list], cells: list[str]) -> None:
+    """One row's ``_READ_COLUMNS`` (stripped) added to the amounts of its kind of line; None stands
+    for a column without any amount, whose key a summary leaves out."""
+    section, codrd, opbudg, chapter, function, chapter_label, function_label = cells[:7]
+    # The first label met wins.
+    if chapter_label:
+        sums.labels.setdefault(("chapter", section, codrd, chapter), chapter_label)
+    if function_label and function and opbudg == REAL:
+        sums.labels.setdefault(("function", codrd, function), function_label)
+    amounts = None
+    for index, cell in enumerate(cells[7:]):
         if not cell:
             continue
         try:
@@ -237,10 +266,9 @@ def _add_row(sums: _Sums, row: dict) -> None:
         if not amount.is_finite():
             sums.unreadable += 1
             continue
-        sums.totals[(section, codrd, opbudg)][column] += amount
-        sums.chapters[chapter_key][column] += amount
-        if with_function:
-            sums.functions[function_key][column] += amount
+        if amounts is None:
+            amounts = lines.setdefault((section, codrd, opbudg, chapter, function), [None] * len(_AMOUNT_COLUMNS))
+        amounts[index] = amount if amounts[index] is None else amounts[index] + amount
 
 
 # ---------------------------------------------------------------- a year
@@ -272,7 +300,8 @@ def _labels(sums_list: list[_Sums]) -> dict:
     return labels
 
 
-def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> dict:
+def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> tuple[dict, BudgetDocument]:
+    """The year's summary and the document whose nomenclature its figures follow."""
     accounts = sorted((d for d in documents if d.natdec in ACCOUNT_NATDECS), key=lambda d: d.key)
     # The latest CA when a year has two (a CA and the CFU that replaced it): the last by key.
     account = accounts[-1] if accounts else None
@@ -287,7 +316,7 @@ def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> dict:
         source, measure, figure_sums, column = primitive[-1], MEASURE_VOTED, voted_sums, "BGT_MTPREV"
     else:
         year.update({"measure": None, "nomenclature": documents[-1].nomenclature, "norme": documents[-1].norme})
-        return year
+        return year, documents[-1]
     labels = _labels(figure_sums + voted_sums)
     figures = _figures(figure_sums, column)
     year.update({
@@ -313,7 +342,7 @@ def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> dict:
     year["execution"] = None if account is None else _execution(
         figures, voted_sums, _figures([sums_of(account)], "BGT_CREDOUV"), labels,
         [d.key for d in voted_documents] if voted_sums else [account.key])
-    return year
+    return year, source
 
 
 def _real_totals(totals: dict) -> dict:
@@ -355,8 +384,12 @@ def _text(value: Decimal) -> str:
 
 # ---------------------------------------------------------------- the budget
 
-def collectivite_summary(documents: list[BudgetDocument]) -> dict:
-    """The summary of one budget's documents (see the module docstring). Raises NotScdlBudget."""
+def collectivite_summary(documents: list[BudgetDocument], settings: Settings | None = None) -> dict:
+    """The summary of one budget's documents (see the module docstring). Raises NotScdlBudget.
+
+    ``settings`` say where the plans de comptes of the crosswalk come from, as for a conversion
+    (None: the environment's, as the command line reads them)."""
+    plans = settings or Settings.from_environment()
     cache: dict[str, _Sums] = {}
 
     def sums_of(document: BudgetDocument) -> _Sums:
@@ -367,7 +400,10 @@ def collectivite_summary(documents: list[BudgetDocument]) -> dict:
     by_year: dict[int, list[BudgetDocument]] = defaultdict(list)
     for document in documents:
         by_year[document.exercice].append(document)
-    years = [_year(exercice, by_year[exercice], sums_of) for exercice in sorted(by_year)]
+    years, sources = [], {}
+    for exercice in sorted(by_year):
+        year, sources[exercice] = _year(exercice, by_year[exercice], sums_of)
+        years.append(year)
     breaks = []
     previous: dict | None = None
     for year in years:
@@ -376,16 +412,55 @@ def collectivite_summary(documents: list[BudgetDocument]) -> dict:
         comparable = previous is None or previous["norme"] == year["norme"]
         year["chapters_comparable"] = comparable
         if previous is not None and not comparable:
-            breaks.append({"exercice": year["exercice"], "from": previous["nomenclature"],
-                           "to": year["nomenclature"]})
+            breaks.append(_break(previous, year, sources[previous["exercice"]], sources[year["exercice"]], plans))
         previous = year
     return {"version": COLLECTIVITE_SUMMARY_VERSION, "exercices": years, "breaks": breaks}
 
 
+def _break(previous: dict, year: dict, before: BudgetDocument, after: BudgetDocument, plans: Settings) -> dict:
+    """The break from ``previous`` to ``year``; flags ``year``'s chapter rows (module docstring)."""
+    before_lookup, before_described = _plan(before, previous["exercice"], plans)
+    after_lookup, after_described = _plan(after, year["exercice"], plans)
+    comparable = (comparable_chapters(before_lookup.plan, after_lookup.plan)
+                  if before_lookup.plan is not None and after_lookup.plan is not None else frozenset())
+    for row in year["chapters"]:
+        row["comparable"] = row["code"] in comparable
+    codes = sorted({row["code"] for row in previous["chapters"] + year["chapters"] if row["code"]})
+    return {"exercice": year["exercice"], "from": previous["nomenclature"], "to": year["nomenclature"],
+            "plans": {"from": before_described, "to": after_described},
+            "comparable_chapters": [code for code in codes if code in comparable],
+            "not_comparable_chapters": [code for code in codes if code not in comparable]}
+
+
+def _plan(document: BudgetDocument, exercice: int, plans: Settings) -> tuple[PlanLookup, dict]:
+    """The plan of a year's figures and how the summary describes it (never its location: a
+    path on the server)."""
+    declinaison = document.declinaison or document.nomenclature.partition("-")[2]
+    try:
+        lookup = find_plan(plans.plans_de_comptes, document.norme, declinaison, exercice, cache_dir=plans.cache_dir,
+                           allow_private=plans.network.allow_private, timeout=plans.network.timeout)
+        message = None if lookup.plan is not None else Bilingual(
+            f"aucun plan de comptes {document.nomenclature} n'est publié pour {exercice} ni les années voisines",
+            f"no plan de comptes {document.nomenclature} is published for {exercice} or the years around it")
+    except BudgetodError as error:
+        lookup = PlanLookup(document.nomenclature, exercice, None, None)
+        message = Bilingual(error.localized_cause("fr"), error.localized_cause("en"))
+    return lookup, {"nomenclature": document.nomenclature, "requested_year": exercice,
+                    "used_year": lookup.used_year, "message_fr": message and message.fr,
+                    "message_en": message and message.en}
+
+
+def plans_complete(summary: dict) -> bool:
+    """Whether every plan de comptes a summary's breaks compare was read."""
+    return all(side["used_year"] is not None for item in summary["breaks"] for side in item["plans"].values())
+
+
 def cached_summary(cache_dir: str | os.PathLike, key: str, identity: list, build: Callable[[], dict]) -> dict:
     """``build()`` (a budget's summary), kept in ``cache_dir/{key}.json`` until ``identity`` (what
-    identifies the files' contents: ids and checksums, sizes and times) changes."""
-    return cached_json(cache_dir, key, {"version": COLLECTIVITE_SUMMARY_VERSION, "files": identity}, build)
+    identifies the files' contents: ids and checksums, sizes and times) changes; not kept when a
+    plan de comptes of its breaks could not be read."""
+    return cached_json(cache_dir, key, {"version": COLLECTIVITE_SUMMARY_VERSION, "files": identity}, build,
+                       keep=plans_complete)
 
 
 # ---------------------------------------------------------------- peers

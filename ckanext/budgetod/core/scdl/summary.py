@@ -277,9 +277,10 @@ def cached_summary(path: str | os.PathLike, cache_dir: str | os.PathLike, key: s
     return cached_json(cache_dir, key, stamp, lambda: summarise(path))
 
 
-def cached_json(cache_dir: str | os.PathLike, key: str, stamp: dict, build: Callable[[], dict]) -> dict:
+def cached_json(cache_dir: str | os.PathLike, key: str, stamp: dict, build: Callable[[], dict],
+                keep: Callable[[dict], bool] | None = None) -> dict:
     """``build()``, kept in ``cache_dir/{key}.json`` with ``stamp`` and returned while the stamp
-    (what identifies the inputs) is the same."""
+    (what identifies the inputs) is the same; a result ``keep`` refuses is returned, not kept."""
     cache_file = Path(cache_dir) / f"{key}.json"
     try:
         cached = json.loads(cache_file.read_text(encoding="utf-8"))
@@ -288,10 +289,13 @@ def cached_json(cache_dir: str | os.PathLike, key: str, stamp: dict, build: Call
     except (OSError, ValueError, AttributeError):
         pass  # no cache yet, or an unreadable one: rebuilt below
     result = build()
+    if keep is not None and not keep(result):
+        return result
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     # Written beside the target then renamed: concurrent readers never see half a file.
     with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=cache_file.parent, suffix=".tmp",
                                      delete=False) as stream:
-        json.dump({"stamp": stamp, "summary": result}, stream, ensure_ascii=False)
+        # One string: json.dump encodes in Python, chunk by chunk, several times slower.
+        stream.write(json.dumps({"stamp": stamp, "summary": result}, ensure_ascii=False))
     os.replace(stream.name, cache_file)
     return result

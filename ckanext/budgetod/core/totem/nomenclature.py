@@ -19,6 +19,12 @@ Structure read (the rest is ignored)::
                                      the two digits of its functional chapter (93024: chapter
                                      930, function 024), or a non-ventilated chapter (922)
       Fonction/RefFonctionnelles/RefFonc...   nested; Code Libelle
+
+The crosswalk between two plans (``comparable_chapters``) is kept simple: a chapter is comparable
+across two plans (M14 then M57, say) when both have a chapter of that code in the same section,
+and, when both plans give it accounts, its accounts are of the same sens (dépense: DR, DOES, DOIS;
+recette: RR, ROES, ROIS) in both. 011, 012, 65, 66, 70 … keep their meaning from M14 to M57; the
+M57 functional chapters (930, 900 …) or M14's 656 have no counterpart.
 """
 from __future__ import annotations
 
@@ -98,6 +104,15 @@ class PlanDeComptes:
 
     def chapter(self, code: str) -> Chapter | None:
         return self.chapters.get(code)
+
+    @functools.cached_property
+    def chapter_sens(self) -> dict[str, frozenset[str]]:
+        """Chapter code → the sens ("D", "R") of the accounts, by nature or function, voted at it."""
+        sens: dict[str, set[str]] = {}
+        for account in (*self.accounts.values(), *self.functional_accounts.values()):
+            for column, chapter in account.chapters.items():
+                sens.setdefault(chapter, set()).add(column[0])
+        return {chapter: frozenset(values) for chapter, values in sens.items()}
 
     def chapter_by_prefix(self, code: str) -> Chapter | None:
         """The chapter whose code is the longest proper prefix of ``code`` (2313 → 23)."""
@@ -232,6 +247,21 @@ def _locate(base, relative, *, cache_dir, allow_private, timeout) -> str | None:
                              timeout=timeout, max_bytes=MAX_PLAN_BYTES)
     except NotFound:
         return None
+
+
+def comparable_chapters(before: PlanDeComptes, after: PlanDeComptes) -> frozenset[str]:
+    """The chapter codes whose figures compare from a year under ``before`` to one under ``after``
+    (the crosswalk of the module docstring)."""
+    comparable = set()
+    for code, chapter in after.chapters.items():
+        previous = before.chapters.get(code)
+        if previous is None or previous.section != chapter.section:
+            continue
+        sens_before, sens_after = before.chapter_sens.get(code), after.chapter_sens.get(code)
+        if sens_before and sens_after and sens_before != sens_after:
+            continue
+        comparable.add(code)
+    return frozenset(comparable)
 
 
 Found = TypeVar("Found")

@@ -1,0 +1,272 @@
+"""Every figure of the collectivité summaries — series, execution rates and gaps, per-inhabitant
+values, ratios, peer medians and ranges — equals a recomputation written here with csv and
+Decimal only (no helper of the module), from the CSVs the real converter writes in the test and the
+documents' own InformationsGenerales, on two corpora:
+
+- the sample documents of ../shared/data/totem;
+- documents of the bench corpus generator (bench/generate_corpus.py): the 1,000 documents take
+  minutes to write and convert, so the test takes the same generator's documents of its first 30
+  communes of 500–3 499 inhabitants (150 documents: BP, DM and CA over 2019–2023, M14 and M57,
+  with breaks of nomenclature), which are each other's peers."""
+from __future__ import annotations
+
+import csv
+import re
+import sys
+from collections import defaultdict
+from decimal import ROUND_HALF_EVEN, Decimal
+from pathlib import Path
+
+import pytest
+from lxml import etree
+
+from ckanext.budgetod.core.scdl import collectivite, conversion
+
+from .conftest import CORPUS, PLANS_DIR, REPOSITORY
+
+sys.path.insert(0, str(REPOSITORY / "bench"))
+from generate_corpus import corpus_specs  # noqa: E402
+from generate_totem import write_document  # noqa: E402
+
+pytestmark = pytest.mark.usefixtures("offline_environment")
+
+NAMESPACE = "{http://www.minefi.gouv.fr/cp/demat/docbudgetaire}"
+CENTS, RATE = Decimal("0.01"), Decimal("0.0001")
+STRATA = [0, 500, 2000, 3500, 5000, 10000, 20000, 50000, 100000]
+RATIOS = {"DepRFonc", "ProdImpo", "RecRFonc", "DepEq", "EncDettePop", "DGFPop", "DepPers", "CoefMobPotFisc",
+          "DepFoncRemDette", "DepEqB", "EncDetteRecFonc"}
+BENCH_KIND, BENCH_COLLECTIVITES = "commune-500-3500", 30
+
+
+# ---------------------------------------------------------------- the corpora, converted here
+
+def convert_all(xml_paths: list[Path], directory: Path) -> list[dict]:
+    """Each document converted, with what the recomputation needs read from its XML and CSV."""
+    documents = []
+    for xml in xml_paths:
+        csv_path = directory / f"{xml.stem}.csv"
+        conversion.convert_document(xml, csv_path, plans=str(PLANS_DIR), cache_dir=str(directory / "cache"))
+        documents.append({"xml": xml, "csv": csv_path, **read_document(xml)})
+    return documents
+
+
+def read_document(xml: Path) -> dict:
+    root = etree.parse(str(xml), etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=True)).getroot()
+    budget = root.find(f".//{NAMESPACE}Budget")
+
+    def value(path: str) -> str:
+        element = budget.find("/".join(NAMESPACE + part for part in path.split("/")))
+        return element.get("V") if element is not None else ""
+
+    information = {element.get("Code"): element.get("V")
+                   for element in budget.iterfind(f"{NAMESPACE}InformationsGenerales/{NAMESPACE}Information")}
+    population = french(information.get("PopTot", ""))
+    nomenclature = value("EnTeteBudget/Nomenclature")
+    code = value("EnTeteBudget/CodBud")
+    return {"siret": value("EnTeteBudget/IdEtab"), "annex": value("BlocBudget/CodTypBud") != "P" and code,
+            "year": int(value("BlocBudget/Exer")), "natdec": value("BlocBudget/NatDec"),
+            "decision": value("BlocBudget/NumDec"), "norme": nomenclature.split("-")[0],
+            "population": int(population) if population and population >= 1 else None,
+            "ratios": {code: (french(information[f"Val{code}"]), french(information.get(f"MoyNat{code}", "")) or None)
+                       for code in RATIOS if french(information.get(f"Val{code}", "")) is not None}}
+
+
+def french(text: str) -> Decimal | None:
+    cleaned = re.sub(r"\s", "", text).removesuffix("%").replace(",", ".")
+    return Decimal(cleaned) if re.fullmatch(r"[+-]?\d+(\.\d*)?", cleaned) else None
+
+
+@pytest.fixture(scope="module")
+def sample_corpus(tmp_path_factory) -> list[dict]:
+    return convert_all(CORPUS, tmp_path_factory.mktemp("sample"))
+
+
+@pytest.fixture(scope="module")
+def bench_corpus(tmp_path_factory) -> list[dict]:
+    directory = tmp_path_factory.mktemp("bench")
+    wanted = sorted({name.rsplit("-", 2)[0] for name, _spec in corpus_specs() if name.startswith(BENCH_KIND)})
+    wanted = set(wanted[:BENCH_COLLECTIVITES])
+    paths = []
+    for name, spec in corpus_specs():
+        if name.rsplit("-", 2)[0] in wanted:
+            write_document(directory / name, spec, PLANS_DIR)
+            paths.append(directory / name)
+    return convert_all(paths, directory)
+
+
+# ---------------------------------------------------------------- the recomputation
+
+def rows_of(path: Path) -> list[dict]:
+    with open(path, encoding="utf-8", newline="") as stream:
+        return list(csv.DictReader(stream))
+
+
+def amount(row: dict, column: str) -> Decimal:
+    return Decimal(row[column]) if row[column] else Decimal(0)
+
+
+def sums(paths: list[Path], column: str) -> dict[str, dict]:
+    """Sums of ``column`` by total, chapter and (real) function, over every line with an amount."""
+    result = {"totals": defaultdict(Decimal), "chapters": defaultdict(Decimal), "functions": defaultdict(Decimal)}
+    for path in paths:
+        for row in rows_of(path):
+            if not any(row[name] for name in ("BGT_MTREAL", "BGT_MTPREV", "BGT_CREDOUV")):
+                continue
+            result["totals"][(row["BGT_SECTION"], row["BGT_CODRD"], row["BGT_OPBUDG"])] += amount(row, column)
+            result["chapters"][(row["BGT_SECTION"], row["BGT_CODRD"], row["BGT_CONTNAT"])] += amount(row, column)
+            if row["BGT_OPBUDG"] == "réel" and row["BGT_FONCTION"]:
+                result["functions"][(row["BGT_CODRD"], row["BGT_FONCTION"])] += amount(row, column)
+    return result
+
+
+def recompute_budget(documents: list[dict]) -> dict[int, dict]:
+    """Year → what the summary of one budget should say."""
+    years = {}
+    for year in sorted({document["year"] for document in documents}):
+        of_year = [document for document in documents if document["year"] == year]
+        accounts = [document for document in of_year if document["natdec"] in ("09", "10")]
+        # BP, then BS, then DMs by number: the last one's population is the latest.
+        voted = sorted((document for document in of_year if document["natdec"] in ("01", "02", "03")),
+                       key=lambda document: (("01", "03", "02").index(document["natdec"]), document["decision"].zfill(8)))
+        has_bp = any(document["natdec"] == "01" for document in voted)
+        accounts.sort(key=lambda document: document["csv"].name)
+        if accounts:
+            source = accounts[-1]
+            figures, measure = sums([source["csv"]], "BGT_MTREAL"), "realised"
+        elif has_bp:
+            source = [document for document in voted if document["natdec"] == "01"][-1]
+            figures, measure = sums([document["csv"] for document in voted], "BGT_MTPREV"), "voted"
+        else:
+            years[year] = {"measure": None}
+            continue
+        population_from = next((document for document in [*accounts[-1:], *reversed(voted), source]
+                                if document["population"]), None)
+        population = population_from["population"] if population_from else None
+        real = defaultdict(Decimal)
+        for (section, codrd, opbudg), total in figures["totals"].items():
+            if opbudg == "réel":
+                real[(section, codrd)] += total
+        expected = {"measure": measure, "norme": source["norme"], "population": population, "figures": figures,
+                    "ratios": population_from["ratios"] if population_from else {},
+                    "per_inhabitant": {key: (total / population).quantize(CENTS, ROUND_HALF_EVEN)
+                                       for key, total in real.items()} if population else {},
+                    "execution": None}
+        if accounts:
+            planned = (sums([document["csv"] for document in voted], "BGT_MTPREV") if has_bp
+                       else sums([source["csv"]], "BGT_CREDOUV"))
+            execution = {}
+            for kind in ("totals", "chapters", "functions") if has_bp else ("totals", "chapters"):
+                execution[kind] = {}
+                for key in set(figures[kind]) | set(planned[kind]):
+                    done, plan = figures[kind].get(key, Decimal(0)), planned[kind].get(key, Decimal(0))
+                    execution[kind][key] = (plan, done, done - plan,
+                                            (done / plan).quantize(RATE, ROUND_HALF_EVEN) if plan else None)
+            expected["execution"] = ("budget" if has_bp else "credits_ouverts", execution)
+        years[year] = expected
+    return years
+
+
+def stratum(population: int) -> int:
+    return [bound for bound in STRATA if bound <= population][-1]
+
+
+def median(values: list[Decimal]) -> Decimal:
+    ordered, middle = sorted(values), len(values) // 2
+    return ordered[middle] if len(ordered) % 2 else ((ordered[middle - 1] + ordered[middle]) / 2).quantize(
+        CENTS, ROUND_HALF_EVEN)
+
+
+# ---------------------------------------------------------------- the comparison
+
+def by_key(rows: list[dict], names: tuple[str, ...], *fields: str) -> dict:
+    return {tuple(row[name] for name in names): tuple(row[field] for field in fields) for row in rows}
+
+
+NAMES = {"totals": ("section", "codrd", "opbudg"), "chapters": ("section", "codrd", "code"),
+         "functions": ("codrd", "code")}
+
+
+def text(value: Decimal | None) -> str | None:
+    return None if value is None else format(value, "f")
+
+
+def check_corpus(documents: list[dict]) -> dict:
+    """Compares every budget's summary with the recomputation; returns how many figures matched
+    (``figures``), the most peers a year had (``peers``) and the number of breaks (``breaks``)."""
+    budgets = defaultdict(list)
+    for document in documents:
+        budgets[(document["siret"], document["annex"])].append(document)
+    summaries, expected = {}, {}
+    for identity, budget_documents in budgets.items():
+        described = [collectivite.describe_document(document["xml"], document["csv"]) for document in budget_documents]
+        summaries[identity] = collectivite.collectivite_summary(described)
+        expected[identity] = recompute_budget(budget_documents)
+    mains = [identity for identity in budgets if not identity[1]]
+    compared = most_peers = breaks = 0
+    for identity, summary in summaries.items():
+        breaks += len(summary["breaks"])
+        if not identity[1]:
+            summary = collectivite.peer_comparison(summary, [summaries[other] for other in mains if other != identity])
+        assert [year["exercice"] for year in summary["exercices"]] == sorted(expected[identity]), identity
+        for year in summary["exercices"]:
+            wanted = expected[identity][year["exercice"]]
+            assert year["measure"] == wanted["measure"], (identity, year["exercice"])
+            if wanted["measure"] is None:
+                continue
+            for kind, names in NAMES.items():
+                assert by_key(year[kind], names, "amount") == {
+                    key: (text(total),) for key, total in wanted["figures"][kind].items()}, (identity, kind)
+                compared += len(year[kind])
+            assert year["population"] == wanted["population"]
+            assert by_key(year["per_inhabitant"], ("section", "codrd"), "amount") == {
+                key: (text(value),) for key, value in wanted["per_inhabitant"].items()}
+            assert {ratio["code"]: (ratio["value"], ratio["national_average"]) for ratio in year["ratios"]} == {
+                code: (text(value), text(average or None)) for code, (value, average) in wanted["ratios"].items()}
+            compared += len(year["per_inhabitant"]) + len(year["ratios"])
+            if wanted["execution"] is None:
+                assert year["execution"] is None
+            else:
+                source, execution = wanted["execution"]
+                assert year["execution"]["voted_source"] == source
+                for kind, names in NAMES.items():
+                    assert by_key(year["execution"][kind], names, "voted", "realised", "gap", "rate") == {
+                        key: tuple(text(value) for value in figures)
+                        for key, figures in execution.get(kind, {}).items()}, (identity, year["exercice"], kind)
+                    compared += 4 * len(year["execution"][kind])
+            if identity[1]:
+                continue
+            if not wanted["population"]:
+                assert year["peers"] is None
+                continue
+            peers = [expected[other][year["exercice"]] for other in mains if other != identity
+                     and year["exercice"] in expected[other]]
+            peers = [peer for peer in peers if peer["measure"] == wanted["measure"] and peer["population"]
+                     and peer["norme"] == wanted["norme"]
+                     and stratum(peer["population"]) == stratum(wanted["population"])]
+            values = defaultdict(list)
+            for peer in peers:
+                for key, value in peer["per_inhabitant"].items():
+                    values[key].append(value)
+            assert year["peers"]["count"] == len(peers)
+            most_peers = max(most_peers, len(peers))
+            assert by_key(year["peers"]["per_inhabitant"], ("section", "codrd"), "count", "median", "min", "max") == {
+                key: (len(found), text(median(found)), text(min(found)), text(max(found)))
+                for key, found in values.items()}, (identity, year["exercice"])
+            compared += 4 * len(values)
+    return {"figures": compared, "peers": most_peers, "breaks": breaks}
+
+
+def test_the_sample_corpus_summaries_equal_a_recomputation(sample_corpus):
+    assert check_corpus(sample_corpus)["figures"] > 500
+
+
+def test_the_bench_corpus_summaries_equal_a_recomputation(bench_corpus):
+    # What the corpus is meant to exercise is there: populations, ratios, a change of norme, peers.
+    assert len(bench_corpus) == 5 * BENCH_COLLECTIVITES
+    assert all(document["population"] and len(document["ratios"]) == 3 for document in bench_corpus)
+    normes = defaultdict(set)
+    for document in bench_corpus:
+        normes[document["siret"]].add(document["norme"])
+    assert sum(1 for found in normes.values() if found == {"M14", "M57"}) >= 2
+    checked = check_corpus(bench_corpus)
+    assert checked["figures"] > 10_000 and checked["breaks"] >= 3 and checked["peers"] >= 5
