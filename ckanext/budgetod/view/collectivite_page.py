@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 import ckan.plugins.toolkit as tk
 from flask import Response
+from markupsafe import Markup, escape
 
 from ckanext.budgetod.core.scdl.validation import FORMULA_PREFIXES
 from ckanext.budgetod.view import helpers
@@ -317,6 +318,37 @@ def figures(summary: dict) -> dict:
     }
 
 
+# ---------------------------------------------------------------- HTML
+
+def cells_renderer():
+    """The cells of a table row as HTML, in the page's language, each with its raw value in
+    data-value (what the CSV holds). Built here rather than by a template macro: a page of five
+    years has thousands of cells."""
+    amount = helpers.amount_formatter()
+
+    def render(row: list, columns: list[tuple[str, str]]) -> Markup:
+        cells = []
+        for value, (_heading, kind) in zip(row, columns):
+            raw = escape("" if value is None else value)
+            if kind == HEADING:
+                cells.append(Markup('<th scope="row" data-value="{0}">{0}</th>').format(raw))
+                continue
+            if value is None:
+                shown = "" if kind == TEXT else "—"
+            elif kind == AMOUNT:
+                shown = amount(value)
+            elif kind == RATE:
+                shown = helpers.format_rate(value, 1)
+            elif kind == PERCENT:
+                shown = f"{value} %"
+            else:
+                shown = value
+            number = ' class="budgetod-amount"' if kind != TEXT else ""
+            cells.append(Markup('<td{0} data-value="{1}">{2}</td>').format(Markup(number), raw, shown))
+        return Markup("\n").join(cells)
+    return render
+
+
 # ---------------------------------------------------------------- CSV
 
 def _csv_cell(value, kind: str) -> str:
@@ -359,6 +391,7 @@ def _render(siret: str, code: str | None, template: str):
         "page_url": tk.h.url_for(endpoint, **arguments, qualified=True),
         "embed_url": tk.h.url_for(f"{endpoint}_embed", **arguments, qualified=True),
         "csv_url": lambda table: tk.h.url_for(f"{endpoint}_csv", **arguments, table=table),
+        "row_cells": cells_renderer(),
         "measure_text": measure_text,
     })
 

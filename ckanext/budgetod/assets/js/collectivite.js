@@ -49,8 +49,6 @@ this.ckan.module('budgetod-collectivite', function ($) {
         style: 'currency', currency: 'EUR', notation: 'compact', maximumFractionDigits: 1
       });
       this.percent = new Intl.NumberFormat(this.locale, {style: 'percent', maximumFractionDigits: 2});
-      this.reducedMotion = window.matchMedia &&
-        window.matchMedia('(prefers-reduced-motion: reduce)').matches;
       this.fontFamily = window.getComputedStyle(this.el[0]).fontFamily;
       this.charts = [];
       var figures = this.el.find('[data-budgetod-chart]');
@@ -81,8 +79,8 @@ this.ckan.module('budgetod-collectivite', function ($) {
 
     baseOption: function (series, legend) {
       return {
-        animation: !this.reducedMotion,
-        animationDuration: 300,
+        // A page of a dozen charts: drawn at once, without animation (nor motion to reduce).
+        animation: false,
         aria: {enabled: false},
         textStyle: {fontFamily: this.fontFamily},
         legend: {type: 'scroll', top: 0, data: legend},
@@ -100,7 +98,7 @@ this.ckan.module('budgetod-collectivite', function ($) {
         id: BREAK_SERIES + '-' + (axisIndex || 0), name: BREAK_SERIES, type: 'line', data: [], silent: true,
         xAxisIndex: axisIndex || 0, yAxisIndex: axisIndex || 0,
         markArea: {
-          silent: true, animation: false,
+          silent: true,
           itemStyle: {color: 'rgba(255, 193, 7, 0.16)', borderColor: '#8a6d00', borderWidth: 1, borderType: 'dashed'},
           label: {show: true, position: 'insideTopLeft', color: '#5c4800', fontWeight: 'bold'},
           data: spec.breaks.map(function (item, index) {
@@ -263,7 +261,7 @@ this.ckan.module('budgetod-collectivite', function ($) {
                                                                width: width + 'px', height: height + 'px'});
         $('body').append(scratch);
         var canvas = window.echarts.init(scratch[0], null, {renderer: 'canvas'});
-        canvas.setOption($.extend({}, option, {animation: false}));
+        canvas.setOption(option);
         var link = document.createElement('a');
         link.href = canvas.getDataURL({type: 'png', pixelRatio: 2, backgroundColor: '#ffffff'});
         link.download = name;
