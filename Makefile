@@ -5,16 +5,16 @@ STACK := devstack/stack.sh
 VENV := $(shell CKAN_VERSION=$(CKAN_VERSION) $(STACK) venv)
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test up down clean install i18n bench bench-occult bench-view bench-page bench-hostile bench-harvest bench-fuzz
+.PHONY: demo test lint up down clean install i18n bench bench-occult bench-view bench-page bench-hostile bench-harvest bench-fuzz
 
 ## demo: install and start the whole stack, then run the extension on sample documents
 demo:
 	@$(STACK) up
 	@$(PYTHON) devstack/demo.py
 
-## test: build/start what the tests need, run the whole suite
+## test: lint and type checks first (fast fail), then build/start what the tests need, run the whole suite
 ## (then the browser tests, in Debian's Chromium, against the portal that `up` leaves running)
-test:
+test: lint
 	@$(STACK) services
 	@set -o pipefail; eval "$$($(STACK) env)"; \
 	$(PYTHON) -m pytest tests --ignore=tests/ckan -q -p no:cacheprovider && \
@@ -26,6 +26,12 @@ ifeq ($(filter-out 2.11,$(CKAN_VERSION)),)
 	@$(STACK) chromium
 	@npm run --silent test:browser
 endif
+
+## lint: ruff (lint rules and import order) and mypy (types) on the package, configured in pyproject.toml;
+## `$(VENV)/bin/ruff check --fix ckanext/budgetod` applies ruff's mechanical fixes
+lint: install
+	@$(VENV)/bin/ruff check ckanext/budgetod
+	@$(VENV)/bin/mypy
 
 up:
 	@$(STACK) up

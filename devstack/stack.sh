@@ -71,7 +71,7 @@ install_python() {
   if ! {
     "$VENV/bin/pip" install --upgrade pip setuptools wheel &&
       "$VENV/bin/pip" install "ckan[requirements]==$CKAN_VERSION.*" "ckanext-harvest==1.6.*" &&
-      "$VENV/bin/pip" install -e "$ROOT[test]"
+      "$VENV/bin/pip" install -e "$ROOT[test,dev]"
   } >"$LOG/install.log" 2>&1; then
     tail -n 30 "$LOG/install.log" >&2
     die "the Python installation failed (see .local/log/install.log)"

@@ -4,9 +4,9 @@ the data.gouv.fr sync."""
 from __future__ import annotations
 
 from ckanext.budgetod import settings
+from ckanext.budgetod.core.cli import build_cli
 from ckanext.budgetod.datagouv.cli import datagouv
 from ckanext.budgetod.portal.republish import republish_all
-from ckanext.budgetod.core.cli import build_cli
 
 
 def get_commands() -> list:

@@ -12,9 +12,9 @@ import contextlib
 import json
 import os
 import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 import click
 
@@ -91,9 +91,8 @@ def _common_options(lang: str):
     def decorate(command):
         command = click.help_option(help=messages.text("cli_opt_help", lang))(command)
         command = click.option("--debug", is_flag=True, help=messages.text("cli_opt_debug", lang))(command)
-        command = click.option("--lang", type=click.Choice(messages.LANGUAGES), default=None,
-                               help=messages.text("cli_opt_lang", lang))(command)
-        return command
+        return click.option("--lang", type=click.Choice(messages.LANGUAGES), default=None,
+                            help=messages.text("cli_opt_lang", lang))(command)
     return decorate
 
 
@@ -176,7 +175,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
                 if output is None or os.path.isfile(output):
                     raise _fail(output or "-o", "cli_several_inputs_need_directory", lang)
                 os.makedirs(output, exist_ok=True)
-                outputs = _output_names(documents, output)
+                outputs: Sequence[str | None] = _output_names(documents, output)
             else:
                 outputs = [None if output in (None, "-") else output]
         except (BudgetodError, OSError, _Failure) as error:
@@ -184,7 +183,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             sys.exit(EXIT_UNUSABLE)
 
         entries, status = [], EXIT_OK
-        pairs = list(zip(documents, outputs))
+        pairs = list(zip(documents, outputs, strict=True))
         show_progress = several and sys.stderr.isatty()
         with click.progressbar(pairs, label=messages.text("cli_progress", lang), file=sys.stderr) \
                 if show_progress else contextlib.nullcontext(pairs) as progress:
@@ -257,7 +256,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     @_common_options(help_lang)
     def occult(inputs, output, rules, max_bytes, lang, debug, all_stored=False):
         lang = _language(lang)
-        if all_stored:
+        if all_stored and republish_all is not None:  # the option exists only with republish_all
             if inputs or output or rules or max_bytes:
                 raise click.UsageError(messages.text("cli_occult_all_alone", lang))
             sys.exit(republish_all(lang, debug))
@@ -276,14 +275,14 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
                 if output is None or os.path.isfile(output):
                     raise _fail(output or "-o", "cli_several_inputs_need_directory", lang)
                 os.makedirs(output, exist_ok=True)
-                outputs = _output_names(documents, output, ".xml")
+                outputs: Sequence[str | None] = _output_names(documents, output, ".xml")
             else:
                 outputs = [None if output in (None, "-") else output]
         except (BudgetodError, OSError, _Failure) as error:
             _report_error(error, output or rules or "-o", lang, debug)
             sys.exit(EXIT_UNUSABLE)
         status = EXIT_OK
-        for document, target in zip(documents, outputs):
+        for document, target in zip(documents, outputs, strict=True):
             status = max(status, _occult_one(document, target, loaded_rules, max_bytes=max_bytes or config.max_bytes,
                                              lang=lang, debug=debug))
         sys.exit(status)
@@ -335,8 +334,8 @@ def _convert_one(document, target, config: Settings, *, plans, schema, validate,
                        err=True)
         if validate:
             try:
-                validate_output(result, schema, cache_dir=config.cache_dir, allow_private=config.allow_private)
-                status = EXIT_OK if result.validation.get("valid") else EXIT_INVALID
+                report = validate_output(result, schema, cache_dir=config.cache_dir, allow_private=config.allow_private)
+                status = EXIT_OK if report.valid else EXIT_INVALID
             except Exception as error:  # noqa: BLE001 - reported like a conversion failure
                 _report_error(error, document, lang, debug)
                 result.validation = {"error": _error_line(error, document, lang)}

@@ -6,7 +6,11 @@ without a traceback.
 """
 from __future__ import annotations
 
+from typing import TypeVar
+
 from ckanext.budgetod.core import messages
+
+_Error = TypeVar("_Error", bound="BudgetodError")
 
 
 class BudgetodError(Exception):
@@ -22,8 +26,8 @@ class BudgetodError(Exception):
         super().__init__(self.source, cause)
 
     @classmethod
-    def from_message(cls, source: object, message_id: str, **params: object) -> "BudgetodError":
-        return cls(source, messages.text(message_id, **params), message_id=message_id, params=params)
+    def from_message(cls: type[_Error], source: object, message_id: str, **params: object) -> _Error:
+        return cls(source, messages.text(message_id, None, **params), message_id=message_id, params=params)
 
     def localized_cause(self, lang: str | None = None) -> str:
         if isinstance(self.cause, messages.Bilingual):

@@ -139,16 +139,16 @@ class _Body:
     chunks: Callable[[], Iterator[bytes]]
 
     @classmethod
-    def empty(cls) -> "_Body":
+    def empty(cls) -> _Body:
         return cls(None, 0, lambda: iter(()))
 
     @classmethod
-    def of_json(cls, document: object) -> "_Body":
+    def of_json(cls, document: object) -> _Body:
         data = jsonlib.dumps(document, ensure_ascii=False).encode("utf-8")
         return cls("application/json", len(data), lambda: iter((data,)))
 
     @classmethod
-    def multipart(cls, source: str, files: Mapping[str, tuple]) -> "_Body":
+    def multipart(cls, source: str, files: Mapping[str, tuple]) -> _Body:
         """``files``: field name → (filename, local path[, content type]), streamed from disk."""
         boundary = "budgetod-" + secrets.token_hex(16)
         parts = []
@@ -162,7 +162,7 @@ class _Body:
             kind = content_type[0] if content_type else (mimetypes.guess_type(filename)[0]
                                                          or "application/octet-stream")
             head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{_form_quote(field)}\"; "
-                    f"filename=\"{_form_quote(filename)}\"\r\nContent-Type: {kind}\r\n\r\n").encode("utf-8")
+                    f"filename=\"{_form_quote(filename)}\"\r\nContent-Type: {kind}\r\n\r\n").encode()
             parts.append((head, Path(path), size))
         tail = f"--{boundary}--\r\n".encode("ascii")
 
@@ -349,11 +349,19 @@ class UdataClient:
         finally:
             connection.close()
 
+    def _request_object(self, method: str, path: str, **options) -> dict:
+        """``request`` for an endpoint that answers a JSON object (a dataset, a resource, a zone)."""
+        reply = self.request(method, path, **options)
+        if not isinstance(reply, dict):
+            raise UdataError(f"{method.upper()} {self._url(path, options.get('params'))}", Bilingual(
+                "la réponse n'est pas un objet JSON", "the reply is not a JSON object"))
+        return reply
+
     # --- datasets --------------------------------------------------------------------------
 
     def lookup_dataset(self, id_or_slug: str) -> DatasetLookup:
         try:
-            dataset = self.request("GET", f"/datasets/{_segment(id_or_slug)}/")
+            dataset = self._request_object("GET", f"/datasets/{_segment(id_or_slug)}/")
         except UdataError as error:
             if error.status == 404:
                 return DatasetLookup(DatasetState.MISSING, None)
@@ -371,7 +379,7 @@ class UdataClient:
 
     def create_dataset(self, payload: dict) -> dict:
         """POST /datasets/ (201). May raise AmbiguousWriteError: look for the dataset before retrying."""
-        return self.request("POST", "/datasets/", json=payload)
+        return self._request_object("POST", "/datasets/", json=payload)
 
     def update_dataset(self, dataset_id: str, payload: dict) -> dict:
         """PUT of the whole dataset: udata resets the fields left out, so send what was read, merged.
@@ -381,11 +389,11 @@ class UdataClient:
         deleted meanwhile thus answers 410 (UdataError) instead of coming back.
         """
         body = {key: value for key, value in payload.items() if key != "deleted"}
-        return self.request("PUT", f"/datasets/{_segment(dataset_id)}/", json=body)
+        return self._request_object("PUT", f"/datasets/{_segment(dataset_id)}/", json=body)
 
     def restore_dataset(self, dataset_id: str, payload: dict) -> dict:
         """Undelete a soft-deleted dataset (a PUT with ``"deleted": null``), writing ``payload`` as its content."""
-        return self.request("PUT", f"/datasets/{_segment(dataset_id)}/", json={**payload, "deleted": None})
+        return self._request_object("PUT", f"/datasets/{_segment(dataset_id)}/", json={**payload, "deleted": None})
 
     def delete_dataset(self, dataset_id: str) -> None:
         """Soft-delete the dataset; one already deleted or missing counts as done."""
@@ -421,22 +429,23 @@ class UdataClient:
 
         May raise AmbiguousWriteError, like every create.
         """
-        return self.request("POST", f"/datasets/{_segment(dataset_id)}/upload/",
+        return self._request_object("POST", f"/datasets/{_segment(dataset_id)}/upload/",
                             files={"file": (filename, file_path)})
 
     def upload_resource_file(self, dataset_id: str, resource_id: str, file_path: str | os.PathLike,
                              filename: str) -> dict:
         """Replace the file of an existing resource; repeating it gives the same result, so it is retried."""
-        return self.request("POST", f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/upload/",
+        return self._request_object("POST",
+                                    f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/upload/",
                             files={"file": (filename, file_path)}, idempotent=True)
 
     def create_resource(self, dataset_id: str, payload: dict) -> dict:
         """A remote resource (the endpoint accepts ``filetype`` "remote" only; set when absent)."""
-        return self.request("POST", f"/datasets/{_segment(dataset_id)}/resources/",
+        return self._request_object("POST", f"/datasets/{_segment(dataset_id)}/resources/",
                             json={"filetype": "remote", **payload})
 
     def update_resource(self, dataset_id: str, resource_id: str, payload: dict) -> dict:
-        return self.request("PUT", f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/",
+        return self._request_object("PUT", f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/",
                             json=payload)
 
     def delete_resource(self, dataset_id: str, resource_id: str) -> None:
@@ -459,7 +468,7 @@ class UdataClient:
 
     def _get_or_none(self, path: str) -> dict | None:
         try:
-            return self.request("GET", path)
+            return self._request_object("GET", path)
         except UdataError as error:
             if error.status in (404, 410):
                 return None

@@ -17,6 +17,7 @@ Stages (ckanext-harvest contract):
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -33,9 +34,10 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
 from ckanext.budgetod import settings
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.harvester import sources
 from ckanext.budgetod.portal import metadata, publish
-from ckanext.budgetod.core.errors import BudgetodError
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,8 @@ def _failure(url: str, error: BaseException, local_dir: str = "") -> str:
 def _too_large_for_portal(url: str, size: int, limit_mb: int) -> str:
     megabytes = f"{size / 2**20:.1f}"
     return _bilingual(
-        url, f"document de {megabytes.replace('.', ',')} Mo non publié : le portail refuse les fichiers de plus de {limit_mb} Mo "
-             "(réglage ckan.max_resource_size)",
+        url, f"document de {megabytes.replace('.', ',')} Mo non publié : "
+             f"le portail refuse les fichiers de plus de {limit_mb} Mo (réglage ckan.max_resource_size)",
         f"{megabytes} MB document not published: the portal refuses files over {limit_mb} MB "
         "(setting ckan.max_resource_size)")
 
@@ -153,10 +155,8 @@ def _spool_path(harvest_object: HarvestObject) -> str:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def _fetch_options() -> sources.FetchOptions:
@@ -198,7 +198,7 @@ class BudgetodHarvester(HarvesterBase):
         # CKAN 2.11 has no licence plugin interface: its register is built once, from
         # licenses_group_url or the defaults, so the licence is added to it when missing.
         register = model.Package.get_license_register()
-        if LICENCE_OUVERTE_2["id"] not in register.keys():
+        if LICENCE_OUVERTE_2["id"] not in register.keys():  # noqa: SIM118 - a CKAN LicenseRegister, not a dict
             register.licenses.append(License(dict(LICENCE_OUVERTE_2)))
 
     # IHarvester
@@ -288,7 +288,7 @@ class BudgetodHarvester(HarvesterBase):
             _remove_quietly(spool)
             self._save_object_error(_failure(url, error, _spool_dir()), harvest_object, "Fetch")
             return False
-        if before and (retrieved.not_modified or retrieved.sha256 == before.get("sha256")):
+        if published is not None and before and (retrieved.not_modified or retrieved.sha256 == before.get("sha256")):
             _remove_quietly(spool)
             # Same content under new validators: remember them for the next conditional request.
             if _set_extras(published, etag=retrieved.etag, last_modified=retrieved.last_modified):
@@ -325,10 +325,13 @@ class BudgetodHarvester(HarvesterBase):
                         sources.DocumentRef(harvest_object.guid, url, extras.get("member")), spool,
                         options=_fetch_options())
                     sha256 = retrieved.sha256
+                if sha256 is None:  # no digest recorded with the document: computed from it
+                    sha256 = fetch.file_digest(spool)
                 doc = publish.convert(spool, workdir, source=harvest_object.guid, sha256=sha256)
                 if not doc.valid:
                     self._save_object_error(_invalid(url, doc), harvest_object, "Import")
                     return False
+                assert doc.header is not None, "convert raises rather than return a document without header"
                 target = publish.DatasetTarget(publish.dataset_name(doc.header, config.grouping), owner_org,
                                                template, source.id)
                 dataset = publish.upsert_document(doc, target, user=self._get_user_name(), workdir=workdir)

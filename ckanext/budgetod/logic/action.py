@@ -4,18 +4,17 @@ import os
 import re
 from typing import Any
 
-from flask import has_request_context
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
+from flask import has_request_context
 
 from ckanext.budgetod import __version__, settings
-from ckanext.budgetod.datagouv import sync as datagouv_sync
-from ckanext.budgetod.portal import publish
-from ckanext.budgetod.core.scdl import collectivite, summary
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.scdl import collectivite, summary
+from ckanext.budgetod.datagouv import sync as datagouv_sync
+from ckanext.budgetod.portal import publish
 
 
 @tk.side_effect_free
@@ -107,7 +106,7 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
     documents that could not be read (one unreadable document leaves the others' figures)."""
     identity = []
     for key in sorted(budget["documents"]):
-        for resource, path in zip(budget["documents"][key][:2], budget["documents"][key][2:]):
+        for resource, path in zip(budget["documents"][key][:2], budget["documents"][key][2:], strict=True):
             stat = os.stat(path)
             identity.append([resource["id"], resource.get("budgetod_sha256") or "", stat.st_size, stat.st_mtime_ns])
 
@@ -118,7 +117,8 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
             try:
                 if not summary.has_scdl_header(csv_path):
                     raise summary.NotScdlBudget(csv_path, Bilingual(
-                        "l'en-tête n'est pas celui du schéma SCDL budget", "the header is not the SCDL budget schema's"))
+                        "l'en-tête n'est pas celui du schéma SCDL budget",
+                        "the header is not the SCDL budget schema's"))
                 documents.append(collectivite.describe_document(
                     totem_path, csv_path, max_bytes=settings.current().max_document_size))
             except BudgetodError as error:

@@ -11,12 +11,12 @@ import copy
 import functools
 import re
 import string
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
-
-import yaml
+from typing import Any
 
 import ckan.plugins.toolkit as tk
+import yaml
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual

@@ -35,23 +35,22 @@ import os
 import re
 import urllib.parse
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator
-
-import sqlalchemy as sa
-from werkzeug.datastructures import FileStorage
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import sqlalchemy as sa
 from ckan.lib import uploader
+from werkzeug.datastructures import FileStorage
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.portal import metadata
-from ckanext.budgetod.core.totem import occultation
-from ckanext.budgetod.core.scdl import conversion, validation
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.scdl import conversion, validation
+from ckanext.budgetod.core.totem import occultation
 from ckanext.budgetod.core.totem.reader import DocumentHeader
+from ckanext.budgetod.portal import metadata
 
 ROLE_SCDL, ROLE_TOTEM, ROLE_REPORT = "scdl", "totem", "report"
 GROUPING_BUDGET, GROUPING_DOCUMENT = "budget", "document"
@@ -113,10 +112,12 @@ class ConvertedDocument:
 
     @property
     def key(self) -> str:
+        assert self.header is not None, "a document that failed to convert has no key"
         return self.header.document_key
 
     def summary(self, lang: str) -> str:
         """The validation verdict and its first errors, on one line."""
+        assert self.validation is not None, "a document that failed to convert has no validation"
         text = validation.format_summary(self.validation, lang, listed_errors=1)
         return " ".join(line.strip() for line in text.splitlines())
 
@@ -249,6 +250,7 @@ def _create_default_views(dataset: dict, user: str) -> None:
 
 def _resource_fields(doc: ConvertedDocument, role: str, identity: dict) -> dict:
     header = doc.header
+    assert header is not None, "only a converted document has resources"
     etape = etape_title(header.natdec, header.decision_number)
     key = doc.key
     stage = f"{etape.capitalize()}, exercice {header.exercice}"
@@ -296,6 +298,7 @@ def _place_document(resources: list[dict], doc: ConvertedDocument, roles: tuple[
                     belongs: Callable[[dict], bool], identity: dict, workdir: str) -> dict[str, tuple[str, str]]:
     """Put the document's resources in ``resources`` (in place: same position, same id when they
     exist); return the files to upload by resource id."""
+    assert doc.csv_path is not None, "only a converted document has resources"
     files = {ROLE_SCDL: doc.csv_path, ROLE_TOTEM: doc.totem_path, ROLE_REPORT: _write_report(doc, workdir)}
     existing = {resource["budgetod_role"]: resource for resource in resources if belongs(resource)}
     uploads = {}
@@ -438,6 +441,7 @@ def _harvested(key: str) -> Callable[[dict], bool]:
 
 def upsert_document(doc: ConvertedDocument, target: DatasetTarget, *, user: str, workdir: str) -> dict:
     """Create or update the target dataset with the document's three resources; returns the dataset."""
+    assert doc.header is not None, "only a converted document is published"
     with locked_dataset(target.name):
         dataset = _show(target.name, user)
         if dataset is not None:
@@ -448,6 +452,7 @@ def upsert_document(doc: ConvertedDocument, target: DatasetTarget, *, user: str,
             tk.get_action("package_create")(_context(user, defer_commit=True), {
                 "name": target.name, "title": target.name, "owner_org": target.owner_org})
             dataset = _show(target.name, user)
+            assert dataset is not None, "created just above"
         elif dataset["state"] == "deleted":
             # Deleted when its last document vanished: that document's resources are stale.
             dataset["resources"] = [resource for resource in dataset["resources"] if belongs(resource)]
@@ -464,7 +469,7 @@ def remove_document(target: DatasetTarget, key: str, source: str, *, user: str) 
     with locked_dataset(target.name):
         dataset = _show(target.name, user)
         if dataset is None or dataset["state"] == "deleted":
-            return dataset and dataset["id"]
+            return dataset["id"] if dataset is not None else None
         check_ownership(dataset, target)
         belongs = _harvested(key)
         kept = [resource for resource in dataset["resources"]
@@ -492,7 +497,9 @@ def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: ConvertedDocum
         return None
     with locked_dataset(dataset["name"]):
         dataset = _show(dataset_id, user)
-        resources = dataset["resources"] if dataset else []
+        if dataset is None:
+            return None
+        resources = dataset["resources"]
         totem = next((resource for resource in resources if resource["id"] == totem_resource_id), None)
         if totem is None:
             return None
@@ -503,8 +510,9 @@ def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: ConvertedDocum
         identity = {"budgetod_totem_resource": totem_resource_id}
         if doc.csv_path is None:
             # Nothing converted: the report says why, and a CSV of an older upload would mislead.
-            dataset["resources"] = resources = [resource for resource in resources
-                                                if not (belongs(resource) and resource.get("budgetod_role") == ROLE_SCDL)]
+            dataset["resources"] = resources = [
+                resource for resource in resources
+                if not (belongs(resource) and resource.get("budgetod_role") == ROLE_SCDL)]
             uploads = _place_failure(resources, doc, belongs, identity, workdir)
         else:
             uploads = _place_document(resources, doc, (ROLE_SCDL, ROLE_REPORT), belongs, identity, workdir)
@@ -557,7 +565,7 @@ def replace_upload(dataset_id: str, resource_id: str, path: str, *, user: str) -
         dataset = _show(dataset_id, user)
         resource = next((resource for resource in (dataset or {}).get("resources", [])
                          if resource["id"] == resource_id), None)
-        if resource is not None:
+        if dataset is not None and resource is not None:
             _update(dataset, user, {resource_id: (path, _file_name(resource))})
 
 
@@ -612,6 +620,8 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
     outcomes: list[Republished] = []
     with locked_dataset(dataset["name"]):
         dataset = _show(dataset_id, user)
+        if dataset is None:
+            return outcomes  # purged before the lock was ours
         resources = dataset["resources"]
         uploads: dict[str, tuple[str, str]] = {}
         for resource in resources:
@@ -635,7 +645,7 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
                            and sibling.get("budgetod_source") == resource["budgetod_source"]), None)
             report_path = _with_occultation(stored_path(report) if report else None, occulted, workdir,
                                             resource["id"])
-            if report_path is not None:
+            if report is not None and report_path is not None:
                 uploads[report["id"]] = (report_path, _file_name(report))
             outcomes.append(Republished(resource["id"], resource.get("name") or "", occulted, replaced))
         if uploads:

@@ -11,15 +11,14 @@ import os
 import sys
 import tempfile
 
-import click
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import click
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.portal import publish, uploads
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.portal import publish, uploads
 
 EXIT_OK, EXIT_ERRORS = 0, 1
 
@@ -61,11 +60,13 @@ def republish_all(lang: str, debug: bool) -> int:
                                err=True)
                     continue
                 totals["replaced" if outcome.replaced else "unchanged"] += 1
+                assert outcome.occulted is not None, "an outcome without error says what was occulted"
                 totals["values"] += outcome.occulted.total
             if replaced:
                 if not show_progress:
+                    values = sum(outcome.occulted.total for outcome in replaced if outcome.occulted)
                     click.echo(messages.text("cli_occult_all_dataset", lang, dataset=name, replaced=len(replaced),
-                                             total=sum(outcome.occulted.total for outcome in replaced)), err=True)
+                                             total=values), err=True)
                 _rebuild_uploaded_siblings(dataset_id, {outcome.resource_id for outcome in replaced}, user)
     click.echo(messages.text("cli_occult_all_summary", lang, **totals))
     return EXIT_ERRORS if totals["errors"] else EXIT_OK

@@ -17,9 +17,9 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.portal import publish
-from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.portal import publish
 
 log = logging.getLogger(__name__)
 
@@ -42,6 +42,7 @@ def build_siblings(resource_id: str) -> None:
     os.makedirs(options.cache_dir, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=options.cache_dir, prefix="upload-") as workdir:
         path = _local_copy(resource, workdir, options)
+        failure: BudgetodError | None
         try:
             occulted_path, occulted = publish.occult(path, workdir)
         except BudgetodError as error:

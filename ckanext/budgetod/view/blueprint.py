@@ -5,10 +5,9 @@ from __future__ import annotations
 import json
 from collections import OrderedDict
 
-from flask import Blueprint, request
-
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
+from flask import Blueprint, request
 
 from ckanext.budgetod.view import collectivite_page, dashboard, helpers
 
@@ -83,6 +82,10 @@ def _count(value) -> int:
     return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
 
 
+def _dict(value) -> dict:
+    return value if isinstance(value, dict) else {}
+
+
 def _messages(items) -> list[dict]:
     return [{"message_fr": _text(item.get("message_fr")), "message_en": _text(item.get("message_en"))}
             for item in (items if isinstance(items, list) else []) if isinstance(item, dict)]
@@ -99,10 +102,10 @@ def readable_report(content) -> tuple[dict, dict] | None:
             validation is not None and not isinstance(validation, dict)):
         return None
     validation = validation or {}
-    schema = validation.get("schema") if isinstance(validation.get("schema"), dict) else {}
+    schema = _dict(validation.get("schema"))
     by_field = validation.get("errors_by_field")
     issues = validation.get("first_errors")
-    conversion = content.get("conversion") if isinstance(content.get("conversion"), dict) else {}
+    conversion = _dict(content.get("conversion"))
     clean_validation = {
         "valid": validation.get("valid") is True,
         "rows": _count(validation.get("rows")),
@@ -119,8 +122,8 @@ def readable_report(content) -> tuple[dict, dict] | None:
         } for issue in (issues if isinstance(issues, list) else []) if isinstance(issue, dict)],
         "warnings": _messages(validation.get("warnings")),
     } if validation else {}
-    occultation = content.get("occultation") if isinstance(content.get("occultation"), dict) else {}
-    rules = occultation.get("rules") if isinstance(occultation.get("rules"), dict) else {}
+    occultation = _dict(content.get("occultation"))
+    rules = _dict(occultation.get("rules"))
     clean = {"error": _messages([error])[0] if error else None,
              "conversion": {"warnings": _messages(conversion.get("warnings"))},
              "occultation": {

@@ -36,7 +36,7 @@ class Filters:
     exercice: str = ""
 
     @classmethod
-    def from_args(cls, args) -> "Filters":
+    def from_args(cls, args) -> Filters:
         """The filters of the query string; a malformed value is ignored rather than searched for."""
         values = {}
         for name, pattern in _PATTERNS.items():

@@ -6,10 +6,9 @@ import logging
 import re
 from decimal import Decimal, InvalidOperation
 
+import ckan.plugins.toolkit as tk
 from babel import Locale
 from babel.numbers import format_currency, format_percent
-
-import ckan.plugins.toolkit as tk
 
 log = logging.getLogger(__name__)
 

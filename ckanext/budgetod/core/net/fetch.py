@@ -21,6 +21,7 @@ resolve names itself and defeat the check).
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import hashlib
 import http.client
@@ -32,14 +33,15 @@ import socket
 import ssl
 import tempfile
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Mapping
+from typing import TYPE_CHECKING, cast
 from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import url2pathname
 
-from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.messages import Bilingual
 
 DEFAULT_TIMEOUT = 30.0
 DEFAULT_MAX_BYTES = 64 * 2**20
@@ -163,7 +165,7 @@ class HttpResponse:
             _remove_quietly(self.body_path)
             self.body_path = None
 
-    def __enter__(self) -> "HttpResponse":
+    def __enter__(self) -> HttpResponse:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -218,7 +220,7 @@ class Target:
     request_path: str
 
     @classmethod
-    def parse(cls, url: str) -> "Target":
+    def parse(cls, url: str) -> Target:
         try:
             parts = urlsplit(url)
             port = parts.port
@@ -250,9 +252,9 @@ def checked_addresses(target: Target, allow_private: bool) -> list[tuple[int, tu
         raise FetchError(target.url, Bilingual(
             f"nom d'hôte « {target.host} » introuvable ({exc})",
             f"host name '{target.host}' could not be resolved ({exc})")) from None
-    checked = []
+    checked: list[tuple[int, tuple]] = []
     for family, _type, _proto, _canonname, sockaddr in infos:
-        address = ipaddress.ip_address(sockaddr[0].split("%", 1)[0])  # drop an IPv6 zone index
+        address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])  # drop an IPv6 zone index
         if not allow_private:
             reason = address_refusal_reason(address)
             if reason is not None:
@@ -267,7 +269,14 @@ class _BudgetExceeded(TimeoutError):
     """The transfer's overall time budget ran out (connect, headers and body together)."""
 
 
-class _Budgeted:
+# The mixin's methods call the socket's: type checkers see it as the socket it is mixed into.
+if TYPE_CHECKING:
+    _SocketBase = socket.socket
+else:
+    _SocketBase = object
+
+
+class _Budgeted(_SocketBase):
     """Socket I/O bounded both per operation and by the whole transfer's deadline.
 
     http.client reads the status line and headers through many small reads: a per-read timeout
@@ -313,7 +322,7 @@ class _BudgetedSSLSocket(_Budgeted, ssl.SSLSocket):
     pass
 
 
-def total_time_exceeded(url: str) -> "FetchTimeout":
+def total_time_exceeded(url: str) -> FetchTimeout:
     return FetchTimeout(url, Bilingual("durée totale de l'échange dépassée (connexion, en-têtes et corps)",
                                        "total time of the exchange exceeded (connection, headers and body)"))
 
@@ -378,8 +387,9 @@ class PinnedHTTPSConnection(PinnedHTTPConnection):
         context = ssl.create_default_context()
         # The TLS socket keeps the deadline; the handshake is bounded by the time left.
         context.sslsocket_class = _BudgetedSSLSocket
-        self.sock = context.wrap_socket(self.sock, server_hostname=self.host)
-        self.sock.budget(self._deadline, self._read_timeout)
+        sock = cast(_BudgetedSSLSocket, context.wrap_socket(self.sock, server_hostname=self.host))
+        sock.budget(self._deadline, self._read_timeout)
+        self.sock = sock
 
 
 def http_get(
@@ -445,7 +455,7 @@ def http_get(
                 body=body,
                 body_path=body_path,
             )
-        except socket.timeout:
+        except TimeoutError:
             if time.monotonic() >= deadline:
                 raise total_time_exceeded(target.url) from None
             raise FetchTimeout(target.url, Bilingual(f"délai de lecture dépassé ({read_timeout:g} s)",
@@ -536,10 +546,8 @@ def _temporary_file(directory):
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass
 
 
 def default_cache_dir() -> Path:

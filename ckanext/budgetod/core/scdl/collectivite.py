@@ -44,17 +44,24 @@ import csv
 import os
 import re
 from collections import defaultdict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
-from typing import Callable
 
 from lxml import etree
 
 from ckanext.budgetod.core.errors import DocumentError
 from ckanext.budgetod.core.messages import Bilingual
-from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, MAX_VALUE_LENGTH, SAFE_PARSER_OPTIONS, TOTEM_NAMESPACE, read_header, shown
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
 from ckanext.budgetod.core.scdl.summary import read_header as read_csv_header
+from ckanext.budgetod.core.totem.reader import (
+    DEFAULT_MAX_BYTES,
+    MAX_VALUE_LENGTH,
+    SAFE_PARSER_OPTIONS,
+    TOTEM_NAMESPACE,
+    read_header,
+    shown,
+)
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
 COLLECTIVITE_SUMMARY_VERSION = 1
@@ -156,18 +163,19 @@ def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tupl
                 element.clear()
     except etree.XMLSyntaxError as error:
         line = error.position[0] if error.position else 0
-        raise DocumentError.from_message(source, "malformed_xml", line=line, detail=shown(error.msg or "", 200)) from None
+        raise DocumentError.from_message(source, "malformed_xml", line=line,
+                                         detail=shown(error.msg or "", 200)) from None
     except OSError as error:
         raise DocumentError.from_message(source, "file_unreadable", reason=error.strerror or str(error)) from None
-    population = _number(values.get(POPULATION_CODE, ""))
-    population = int(population) if population is not None and population >= 1 else None
+    figure = _number(values.get(POPULATION_CODE, ""))
+    population = int(figure) if figure is not None and figure >= 1 else None
     ratios = []
     for code in RATIO_CODES:
         value = _number(values.get(f"Val{code}", ""))
         if value is None:
             continue
         average = _number(values.get(f"MoyNat{code}", ""))
-        ratios.append(Ratio(code, value, average if average else None))
+        ratios.append(Ratio(code, value, average or None))
     return population, tuple(ratios)
 
 
@@ -254,10 +262,11 @@ def _figures(sums_list: list[_Sums], column: str) -> dict[str, dict]:
 
 def _rows(kind: str, key: tuple, labels: dict) -> dict:
     if kind == "totals":
-        return dict(zip(("section", "codrd", "opbudg"), key))
+        return dict(zip(("section", "codrd", "opbudg"), key, strict=True))
     if kind == "chapters":
-        return {**dict(zip(("section", "codrd", "code"), key)), "label": labels.get(("chapter",) + key, "")}
-    return {**dict(zip(("codrd", "code"), key)), "label": labels.get(("function",) + key, "")}
+        return {**dict(zip(("section", "codrd", "code"), key, strict=True)),
+                "label": labels.get(("chapter",) + key, "")}
+    return {**dict(zip(("codrd", "code"), key, strict=True)), "label": labels.get(("function",) + key, "")}
 
 
 def _labels(sums_list: list[_Sums]) -> dict:
@@ -364,13 +373,13 @@ def collectivite_summary(documents: list[BudgetDocument]) -> dict:
         by_year[document.exercice].append(document)
     years = [_year(exercice, by_year[exercice], sums_of) for exercice in sorted(by_year)]
     breaks = []
-    previous = None
+    previous: dict | None = None
     for year in years:
         if year["measure"] is None:
             continue
         comparable = previous is None or previous["norme"] == year["norme"]
         year["chapters_comparable"] = comparable
-        if not comparable:
+        if previous is not None and not comparable:
             breaks.append({"exercice": year["exercice"], "from": previous["nomenclature"],
                            "to": year["nomenclature"]})
         previous = year

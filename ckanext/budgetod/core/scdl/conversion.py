@@ -34,8 +34,22 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ckanext.budgetod.core import messages
-from ckanext.budgetod.core.totem.nomenclature import OtherYears, PlanLookup, default_plans_base, find_plan, plan_of_year
-from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, BudgetLine, DocumentHeader, DocumentInfo, TotemReader, shown
+from ckanext.budgetod.core.totem.nomenclature import (
+    OtherYears,
+    PlanDeComptes,
+    PlanLookup,
+    default_plans_base,
+    find_plan,
+    plan_of_year,
+)
+from ckanext.budgetod.core.totem.reader import (
+    DEFAULT_MAX_BYTES,
+    BudgetLine,
+    DocumentHeader,
+    DocumentInfo,
+    TotemReader,
+    shown,
+)
 
 SCDL_FIELDS = (
     "BGT_NATDEC", "BGT_ANNEE", "BGT_SIRET", "BGT_NOM",
@@ -184,18 +198,20 @@ class RowBuilder:
                         warnings.append(_Warnings.key("warn_chapter_from_prefix", contnat=contnat,
                                                       chapter=chapter.code))
             account = plan.accounts.get(nature)
-            found = None
+            found_account = None
             if account is None and nature:
-                found = self._other_years.first(lambda other: other.accounts.get(nature))
+                found_account = self._other_years.first(lambda other: other.accounts.get(nature))
             if chapter is None:
-                chapter = self._chapter_of_account(nature, codrd, opbudg, typopbudg, found and found[1])
+                chapter = self._chapter_of_account(plan, nature, codrd, opbudg, typopbudg,
+                                                   found_account and found_account[1])
             if chapter is None:
                 warnings.append(_Warnings.key("warn_chapter_unknown", nature=nature, contnat=contnat))
             if account is not None:
                 nature_label = account.label
-            elif found is not None:
-                nature_label = found[1].label
-                warnings.append(self._other_year_warning("warn_nature_from_other_year", found[0], nature=nature))
+            elif found_account is not None:
+                nature_label = found_account[1].label
+                warnings.append(self._other_year_warning("warn_nature_from_other_year", found_account[0],
+                                                         nature=nature))
             else:
                 parent = plan.parent_account(nature)
                 if parent is not None:
@@ -216,10 +232,9 @@ class RowBuilder:
     def _other_year_warning(self, message_id: str, used_year: int, **codes: str) -> tuple:
         return _Warnings.key(message_id, **codes, plan_year=self._plan_year, used_year=str(used_year))
 
-    def _chapter_of_account(self, nature, codrd, opbudg, typopbudg, other_year_account=None):
+    def _chapter_of_account(self, plan: PlanDeComptes, nature, codrd, opbudg, typopbudg, other_year_account=None):
         """The chapter the plan assigns to the account (the account of another year's plan when
         this one lacks it), or to its nearest described parent."""
-        plan = self._plan
         columns = _CHAPTER_COLUMNS[(codrd, opbudg) if opbudg == "0" else (codrd, opbudg, typopbudg)]
         accounts = plan.accounts_by_prefix(nature)
         if other_year_account is not None:
@@ -346,6 +361,8 @@ def validate_output(result: ConversionResult, schema: str | None = None, *, cach
     """Validate a converted CSV file and record the outcome in ``result.validation``."""
     from ckanext.budgetod.core.scdl.validation import validate_csv  # frictionless is heavy: only when validating
 
+    if result.output is None:
+        raise ValueError("validate_output validates a conversion written to a file, not to a stream")
     report = validate_csv(result.output, schema, cache_dir=cache_dir, allow_private=allow_private)
     result.validation = report.to_dict()
     return report

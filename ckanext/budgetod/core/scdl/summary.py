@@ -33,9 +33,9 @@ import os
 import re
 import tempfile
 from collections import defaultdict
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
-from typing import Callable
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
@@ -105,7 +105,8 @@ def _amount(cell: str) -> Decimal | None:
     if len(cell) > MAX_AMOUNT_CHARS or not _AMOUNT.fullmatch(cell):
         raise ValueError(cell[:MAX_AMOUNT_CHARS])
     value = Decimal(cell)
-    if value.adjusted() > MAX_AMOUNT_MAGNITUDE or value.as_tuple().exponent < -MAX_FRACTION_DIGITS:
+    exponent = value.as_tuple().exponent  # a letter for NaN and infinities, which _AMOUNT refuses already
+    if value.adjusted() > MAX_AMOUNT_MAGNITUDE or not isinstance(exponent, int) or exponent < -MAX_FRACTION_DIGITS:
         raise ValueError(cell)
     return value
 
@@ -151,7 +152,8 @@ class _Groups(dict):
     def __missing__(self, key):
         if len(self) >= MAX_GROUPS:
             raise UnusableBudget(self.source, Bilingual(
-                f"plus de {MAX_GROUPS} {self.what.fr} distincts : ce n'est pas un budget qu'une visualisation peut montrer",
+                f"plus de {MAX_GROUPS} {self.what.fr} distincts : "
+                "ce n'est pas un budget qu'une visualisation peut montrer",
                 f"more than {MAX_GROUPS} distinct {self.what.en}: not a budget a visualisation can show"))
         value = self[key] = self.start()
         return value
@@ -166,7 +168,8 @@ def _aggregate(source: str, rows) -> dict:
     natures = _Groups(source, Bilingual("comptes par nature", "nature accounts"), Decimal)
     labels: dict[tuple, str] = {}
     first: dict = {}
-    measure = voted_measure = None
+    measure = MEASURE_VOTED  # each is the first row's
+    voted_measure: str | None = None
     count = unreadable = 0
     for row in rows:
         if not first:
@@ -178,12 +181,13 @@ def _aggregate(source: str, rows) -> dict:
         amounts = {}
         for column in AMOUNT_COLUMNS:
             try:
-                amounts[column] = _amount(row[column] or "")
+                value = _amount(row[column] or "")
             except ValueError:
-                amounts[column] = None
+                value = None
                 unreadable += 1
-            if amounts[column] is not None:
-                column_totals[column] += amounts[column]
+            amounts[column] = value
+            if value is not None:
+                column_totals[column] += value
         amount = amounts[measure] or Decimal(0)
         voted = (amounts[voted_measure] or Decimal(0)) if voted_measure else Decimal(0)
         section, codrd, opbudg = (_cell(row, name) for name in ("BGT_SECTION", "BGT_CODRD", "BGT_OPBUDG"))

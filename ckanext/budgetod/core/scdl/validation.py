@@ -23,10 +23,11 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
-from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.net import fetch
 
 DEFAULT_SCHEMA_URL = "https://schema.data.gouv.fr/schemas/scdl/budget/0.8.3/schema.json"
 SCHEMA_ENV = "BUDGETOD_SCDL_SCHEMA"
@@ -196,7 +197,7 @@ def validate_csv(
         if error.type in _UNREADABLE_SOURCE_ERRORS:
             raise UnusableInput(csv_path, Bilingual(
                 f"illisible comme tableau CSV ({error.message})", f"unreadable as a CSV table ({error.message})"))
-    limit_reached = bool(task) and any(warning.startswith("reached error limit") for warning in task.warnings)
+    limit_reached = task is not None and any(warning.startswith("reached error limit") for warning in task.warnings)
     fields_by_name = {item.get("name"): item for item in descriptor.get("fields", [])}
     return ValidationReport(
         valid=frictionless_report.valid,
@@ -328,12 +329,12 @@ def _siret_check_class():
         description = "The value is not a valid French SIRET number (INSEE establishment identifier)."
         template = ('The cell "{cell}" in row "{rowNumber}" and field "{fieldName}" '
                     "is not a valid SIRET number: {note}")
-        tags = ["#table", "#row", "#cell"]
+        tags = ["#table", "#row", "#cell"]  # noqa: RUF012 - frictionless' class attribute
 
     @attrs.define(kw_only=True, repr=False)
     class FrenchSiretValue(Check):
         type = SIRET_CHECK
-        Errors = [FrenchSiretValueError]
+        Errors = [FrenchSiretValueError]  # noqa: RUF012 - frictionless' class attribute
 
         column: str
 
@@ -397,8 +398,8 @@ def _messages(error, field_descriptor: dict) -> tuple[str, str]:
     if kind == "constraint-error":
         return _constraint_messages(error, cell, field_descriptor)
     if kind == SIRET_CHECK:
-        return (f"« {cell} » n'est pas un numéro SIRET valide "
-                "(14 chiffres avec une clé de contrôle correcte attendus).",
+        return ((f"« {cell} » n'est pas un numéro SIRET valide "
+                 "(14 chiffres avec une clé de contrôle correcte attendus)."),
                 f'"{cell}" is not a valid SIRET number (14 digits with a correct check digit expected).')
     if kind == "missing-label":
         return (f"colonne « {field_name} » absente de l'en-tête (position {position} attendue).",
@@ -422,8 +423,8 @@ def _messages(error, field_descriptor: dict) -> tuple[str, str]:
         return (f"valeur manquante pour « {field_name} » : la ligne a moins de colonnes que l'en-tête.",
                 f'missing value for "{field_name}": the row has fewer columns than the header.')
     if kind == "extra-cell":
-        return (f"valeur « {cell} » en trop en position {position} : "
-                "la ligne a plus de colonnes que l'en-tête.",
+        return ((f"valeur « {cell} » en trop en position {position} : "
+                 "la ligne a plus de colonnes que l'en-tête."),
                 f'extra value "{cell}" at position {position}: the row has more columns than the header.')
     if kind == "unique-error":
         return (f"valeur « {cell} » en double alors qu'elle doit être unique.",
@@ -435,7 +436,7 @@ def _constraint_messages(error, cell: str, field_descriptor: dict) -> tuple[str,
     match = _CONSTRAINT_NOTE.search(error.note or "")
     name = match["name"] if match else "?"
     # The constraint's value from the schema itself reads better than the note's repr.
-    value = (field_descriptor.get("constraints") or {}).get(name, match["value"] if match else "")
+    value: Any = (field_descriptor.get("constraints") or {}).get(name, match["value"] if match else "")
     if name == "required":
         return "valeur obligatoire manquante.", "required value is missing."
     if name == "enum":

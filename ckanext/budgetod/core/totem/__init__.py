@@ -1,1 +1,2 @@
-"""Reading TOTEM documents: the hardened reader, the nomenclatures (plans de comptes), the occultation of personal data."""
+"""Reading TOTEM documents: the hardened reader, the nomenclatures (plans de comptes), the occultation
+of personal data."""

@@ -25,8 +25,9 @@ from __future__ import annotations
 import functools
 import os
 import threading
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import Callable, Iterator, TypeVar
+from typing import TypeVar
 
 from lxml import etree
 
@@ -42,8 +43,8 @@ MAX_YEAR_DISTANCE = 5
 MAX_PLAN_BYTES = 16 * 2**20
 PLAN_FILE = "planDeCompte.xml"
 
-_PARSER_OPTIONS = dict(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-                       remove_blank_text=True, remove_comments=True, remove_pis=True)
+_PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+                   "remove_blank_text": True, "remove_comments": True, "remove_pis": True}
 
 
 @dataclass(frozen=True)
@@ -214,9 +215,9 @@ def plan_of_year(base: str, norme: str, declinaison: str, year: int, *, cache_di
     """The plan of exactly ``year``, None when it is not published; other fetch failures raise."""
     key = (base, norme, declinaison, year, cache_dir, allow_private)
     with _locations_lock:
-        known = _locations.get(key, False)
+        located, known = key in _locations, _locations.get(key)
     # Located before but gone since (a cache emptied under a long-running process): look again.
-    if known is False or (known is not None and not os.path.isfile(known)):
+    if not located or (known is not None and not os.path.isfile(known)):
         known = _locate(base, f"{year}/{norme}/{declinaison}/{PLAN_FILE}", cache_dir=cache_dir,
                         allow_private=allow_private, timeout=timeout)
         with _locations_lock:

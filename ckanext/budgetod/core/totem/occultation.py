@@ -25,15 +25,15 @@ import contextlib
 import os
 import re
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, Callable
+from typing import BinaryIO
 
 import yaml
 from lxml import etree
 
-from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, SAFE_PARSER_OPTIONS, TotemReader, shown
 
 DEFAULT_RULES_PATH = str(Path(__file__).with_name("occultation_rules.yaml"))
@@ -266,7 +266,7 @@ class _Rewriter:
                 row_rules,
                 [rule for rule in row_rules if rule.condition is None] + list(dict.fromkeys(self.anywhere.values())))
         self.targets = targets
-        self.counts: Counter[str] = Counter({rule_id: 0 for rule_id in rules.ids})
+        self.counts: Counter[str] = Counter(dict.fromkeys(rules.ids, 0))
         self.buffer = bytearray()
         self.base = 0  # stream offset of buffer[0]
         self.out = 0  # stream offset up to which output is written
@@ -358,11 +358,11 @@ class _Rewriter:
                                        and rule.condition.personal(seen.get(rule.id, []))]
         for inner in found:
             element = inner.group(1).decode("ascii")
-            rule = next((rule for rule in applicable if element in rule.elements), None)
-            if rule is not None:
+            matched = next((rule for rule in applicable if element in rule.elements), None)
+            if matched is not None:
                 edits = self._attribute_edits(inner.start(2), inner.end(2))
                 if edits:
-                    self.counts[rule.id] += 1
+                    self.counts[matched.id] += 1
                     self.edits.extend(edits)  # after every edit so far: the scan is past them
         return base + closing.end()
 
@@ -398,7 +398,8 @@ class _Rewriter:
                 self.rows.append(_Row(name, start, self.by_row[name]))
 
     def _applicable(self, name: str) -> tuple[Rule, _Row | None] | None:
-        candidates = [(rule, row) for row in reversed(self.rows) for rule in row.rules if name in rule.elements]
+        candidates: list[tuple[Rule, _Row | None]] = [
+            (rule, row) for row in reversed(self.rows) for rule in row.rules if name in rule.elements]
         if name in self.anywhere:
             candidates.append((self.anywhere[name], None))
         for rule, row in candidates:
@@ -534,7 +535,7 @@ def _unescape(match: re.Match) -> str:
     reference = match.group(1)
     if reference.startswith("#"):
         try:
-            code = int(reference[2:], 16) if reference[1:2] in ("x",) else int(reference[1:])
+            code = int(reference[2:], 16) if reference[1:2] == "x" else int(reference[1:])  # noqa: FURB166 - "#x41"
             return chr(code)
         except (ValueError, OverflowError):
             return match.group()

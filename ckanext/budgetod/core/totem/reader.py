@@ -19,8 +19,9 @@ from __future__ import annotations
 import datetime
 import os
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator, NamedTuple
+from typing import NamedTuple
 
 from lxml import etree
 
@@ -123,10 +124,10 @@ _REPORTED_TAGS = (_LINE, *_HEADER_BLOCKS, _SCELLEMENT, _BUDGET, _DOCUMENT_BUDGET
 _READ_PARENTS = frozenset((_LINE, *_HEADER_BLOCKS))
 # Children of one line or header block: the XSD allows a few dozen.
 MAX_CHILDREN = 1000
-SAFE_PARSER_OPTIONS = dict(
-    resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False,
-    dtd_validation=False, attribute_defaults=False,
-)
+SAFE_PARSER_OPTIONS = {
+    "resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False,
+    "dtd_validation": False, "attribute_defaults": False,
+}
 
 
 # The header elements the reader keeps (DocumentHeader).
@@ -299,7 +300,7 @@ class TotemReader:
         self._first_line: BudgetLine | None = None
         self._exhausted = False
 
-    def __enter__(self) -> "TotemReader":
+    def __enter__(self) -> TotemReader:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -481,7 +482,7 @@ class TotemReader:
 
     def _reject_long_value(self, line: BudgetLine) -> None:
         for element, value in zip(("Nature", "ContNat", "Fonction", "Operation", "CodRD", "OpBudg", "TypOpBudg",
-                                   "ArtSpe", "CaracSup Section"), line[1:10]):
+                                   "ArtSpe", "CaracSup Section"), line[1:10], strict=True):
             if len(value) > MAX_VALUE_LENGTH:
                 raise self._error("line_value_too_long", index=line.number, element=element, length=len(value),
                                   limit=MAX_VALUE_LENGTH)
@@ -562,20 +563,19 @@ class _SweptFile:
     """The document's file as ``iterparse`` reads it: before each read, what is parsed and will
     never be reported is freed (iterparse reads only once every pending event was handled)."""
 
-    def __init__(self, file, reader: "TotemReader"):
+    def __init__(self, file, reader: TotemReader):
         self._file = file
         self._reader = reader
-        self.root = None
+        self.root: etree._Element | None = None
 
     def read(self, size: int) -> bytes:
         if self.root is not None:
-            self._sweep()
+            self._sweep(self.root)
         return self._file.read(size)
 
-    def _sweep(self) -> None:
+    def _sweep(self, element: etree._Element) -> None:
         # Down the open elements (each the last child of the one above): the children before
         # the last one are complete, and read already if they were ever to be.
-        element = self.root
         while len(element):
             if element.tag in _READ_PARENTS:
                 if len(element) > MAX_CHILDREN:

@@ -11,6 +11,7 @@ to take down.
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
@@ -24,27 +25,32 @@ def utcnow() -> datetime.datetime:
     return datetime.datetime.now(datetime.timezone.utc).replace(tzinfo=None)
 
 
+# Typed Any: the ORM turns these class attributes into plain values on rows, which type checkers
+# cannot follow without a SQLAlchemy plugin (none works for both SQLAlchemy 1.4 and 2.0).
+_column: Any = sa.Column
+
+
 class DatagouvSync(tk.BaseModel):
     __tablename__ = "budgetod_datagouv_sync"
 
-    package_id = sa.Column(sa.UnicodeText, primary_key=True)
-    package_name = sa.Column(sa.UnicodeText, nullable=False, default="")
-    status = sa.Column(sa.UnicodeText, nullable=False, default=STATUS_PENDING)
-    message = sa.Column(sa.UnicodeText, nullable=False, default="")
+    package_id = _column(sa.UnicodeText, primary_key=True)
+    package_name = _column(sa.UnicodeText, nullable=False, default="")
+    status = _column(sa.UnicodeText, nullable=False, default=STATUS_PENDING)
+    message = _column(sa.UnicodeText, nullable=False, default="")
     # Attempts since the last success (0 once it succeeds).
-    attempts = sa.Column(sa.Integer, nullable=False, default=0)
+    attempts = _column(sa.Integer, nullable=False, default=0)
     # Times are UTC. When the portal last changed the dataset: a sync that started before keeps it pending.
-    changed = sa.Column(sa.DateTime)
-    last_attempt = sa.Column(sa.DateTime)
-    last_success = sa.Column(sa.DateTime)
+    changed = _column(sa.DateTime)
+    last_attempt = _column(sa.DateTime)
+    last_success = _column(sa.DateTime)
     # The organisation (id) the udata dataset belongs to, for taking it down once the
     # portal dataset and its harvest source are gone.
-    udata_organization = sa.Column(sa.UnicodeText)
-    udata_dataset_id = sa.Column(sa.UnicodeText)
+    udata_organization = _column(sa.UnicodeText)
+    udata_dataset_id = _column(sa.UnicodeText)
     # CKAN resource id -> {"id": udata resource id, "file": digest of the file uploaded, or null}.
-    udata_resources = sa.Column(postgresql.JSONB, nullable=False, default=dict)
+    udata_resources = _column(postgresql.JSONB, nullable=False, default=dict)
     # Fingerprint of everything the last successful sync published (see synchroniser.fingerprint).
-    content_hash = sa.Column(sa.UnicodeText)
+    content_hash = _column(sa.UnicodeText)
 
     def as_dict(self) -> dict:
         def iso(moment: datetime.datetime | None) -> str | None:

@@ -21,10 +21,11 @@ never written) are adopted or deleted, so no duplicate survives.
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import logging
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Callable, Iterator
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
@@ -121,11 +122,12 @@ class _Recorder:
 
     def organization(self, organization_id: str) -> None:
         if not self.dry_run:
+            assert self.row is not None, "begin() creates the row"
             self.row.udata_organization = organization_id
             model.Session.commit()
 
     def dataset(self, udata_id: str) -> None:
-        if not self.dry_run and self.row.udata_dataset_id != udata_id:
+        if not self.dry_run and self.row is not None and self.row.udata_dataset_id != udata_id:
             self.row.udata_dataset_id = udata_id
             self.row.udata_resources = {}  # they belonged to another udata dataset
             model.Session.commit()
@@ -141,6 +143,7 @@ class _Recorder:
             resources.pop(ckan_id, None)
         else:
             resources[ckan_id] = {"id": udata_id, "file": file_sha1}
+        assert self.row is not None, "begin() creates the row"
         self.row.udata_resources = resources  # a new dict: JSONB changes are seen on assignment
         model.Session.commit()
 
@@ -148,6 +151,7 @@ class _Recorder:
         if self.dry_run:
             return
         row = self.row
+        assert row is not None, "begin() creates the row"
         # The dataset changed again while this ran: the job queued since will sync it.
         row.status = state.STATUS_PENDING if row.changed and row.changed > self.started else state.STATUS_OK
         row.message, row.attempts, row.last_success, row.content_hash = warning, 0, state.utcnow(), content_hash
@@ -159,6 +163,7 @@ class _Recorder:
         model.Session.rollback()
         if not self.begun:
             self.begin()
+        assert self.row is not None, "begin() creates the row"
         self.row.status, self.row.message = state.STATUS_ERROR, message
         model.Session.commit()
 
@@ -252,7 +257,7 @@ class Synchroniser:
         if dataset is None or dataset["state"] != "active":
             # Only the tied organisation is searched for copies to take down.
             permitted = None
-            if organization is not None:
+            if dataset is not None and organization is not None:
                 with contextlib.suppress(SyncError):
                     permitted = self._permitted(dataset, organization)
             self._take_down(permitted, recorder)
@@ -352,6 +357,7 @@ class Synchroniser:
             self._zones[zone] = self._zone_id(*zone)  # once per run, found or not
         zone_id, problem = self._zones[zone]
         if zone_id is None:
+            assert problem is not None, "a zone not found says why"
             self._outcome.message = bilingual(Bilingual(
                 f"zone spatiale {zone[0]} {zone[1]} non résolue par data.gouv.fr ({problem.fr}) : "
                 "champ spatial laissé vide, la prochaine synchronisation le complétera",
@@ -396,7 +402,7 @@ class Synchroniser:
     def _keep_one(self, copies: list[dict]) -> dict | None:
         for duplicate in copies[1:]:
             self._write(tk._("delete the duplicate udata dataset {id}").format(id=duplicate["id"]),
-                        lambda duplicate=duplicate: self.client.delete_dataset(duplicate["id"]))
+                        functools.partial(self.client.delete_dataset, duplicate["id"]))
         return copies[0] if copies else None
 
     def _update_dataset(self, remote: dict, fields: dict, organization_id: str) -> None:
@@ -432,6 +438,7 @@ class Synchroniser:
             remote = self.client.get_dataset(stored_id)
             copies = [remote] if remote is not None else []
         else:
+            assert organization_id is not None, "no organisation to look in is skipped above"
             copies = self._listed(outcome.package_id, organization_id)
         if not copies and row is None:
             return  # never published: nothing to take down, nothing to remember
@@ -443,11 +450,10 @@ class Synchroniser:
                 if not remote.get("archived"):
                     payload = _merged(remote, {"archived": state.utcnow().isoformat(timespec="seconds")})
                     self._write(tk._("archive the udata dataset {id}").format(id=remote["id"]),
-                                lambda remote=remote, payload=payload: self.client.update_dataset(
-                                    remote["id"], payload))
+                                functools.partial(self.client.update_dataset, remote["id"], payload))
             else:
                 self._write(tk._("delete the udata dataset {id}").format(id=remote["id"]),
-                            lambda remote=remote: self.client.delete_dataset(remote["id"]))
+                            functools.partial(self.client.delete_dataset, remote["id"]))
         if outcome.operations:
             outcome.result = "archived" if self.options.on_delete == "archive" else "deleted"
         if copies:
@@ -469,8 +475,8 @@ class Synchroniser:
             self._delete_resources(dataset_id, copies)
             if chosen is None:
                 chosen = self._create(
-                    _creation(item), lambda item=item: self._send_new_resource(dataset_id, item),
-                    lambda item=item: self._claimed_again(dataset_id, item),
+                    _creation(item), functools.partial(self._send_new_resource, dataset_id, item),
+                    functools.partial(self._claimed_again, dataset_id, item),
                     lambda duplicate: self.client.delete_resource(dataset_id, duplicate["id"]))
                 if chosen is None:  # dry run
                     continue
@@ -486,6 +492,7 @@ class Synchroniser:
 
     def _send_new_resource(self, dataset_id: str, item: WantedResource) -> dict:
         if item.file_path:
+            assert item.filename is not None, "a file to upload has its name"
             return _resource_of(self.client.upload_resource(dataset_id, item.file_path, item.filename))
         return self.client.create_resource(dataset_id, item.fields)
 
@@ -498,16 +505,18 @@ class Synchroniser:
     def _delete_resources(self, dataset_id: str, resources: list[dict]) -> None:
         for resource in resources:
             self._write(tk._("delete the resource {title}").format(title=resource.get("title") or resource["id"]),
-                        lambda resource=resource: self.client.delete_resource(dataset_id, resource["id"]))
+                        functools.partial(self.client.delete_resource, dataset_id, resource["id"]))
 
     def _refresh_file(self, dataset_id: str, resource: dict, item: WantedResource,
                       stored_sha1: str | None) -> dict:
         """Replace the udata file when ours differs (by udata's checksum, else the one we stored)."""
         if not item.file_path or (_checksum(resource) or stored_sha1) == item.sha1:
             return resource
+        assert item.filename is not None, "a file to upload has its name"
         replaced = self._write(
             tk._("replace the file of {title}").format(title=item.fields["title"]),
-            lambda: self.client.upload_resource_file(dataset_id, resource["id"], item.file_path, item.filename))
+            functools.partial(self.client.upload_resource_file, dataset_id, resource["id"], item.file_path,
+                              item.filename))
         return _resource_of(replaced) if replaced else resource
 
     def _update_resource(self, dataset_id: str, resource: dict, item: WantedResource) -> None:
@@ -545,7 +554,7 @@ class Synchroniser:
                 if found:
                     for duplicate in found[1:]:
                         self._write(tk._("delete the duplicate {id}").format(id=duplicate["id"]),
-                                    lambda duplicate=duplicate: discard(duplicate))
+                                    functools.partial(discard, duplicate))
                     return found[0]
                 if tries >= AMBIGUOUS_CREATE_TRIES:
                     raise
@@ -580,5 +589,5 @@ def _claim(item: WantedResource, available: list[dict], stored_id: str | None) -
     candidates = keyed + stored + orphans
     fitting = [resource for resource in candidates if resource.get("filetype") == item.filetype]
     same_file = [resource for resource in fitting if item.file_path and _checksum(resource) == item.sha1]
-    chosen = (same_file or fitting or [None])[0]
+    chosen = next(iter(same_file or fitting), None)
     return chosen, [resource for resource in candidates if resource is not chosen]

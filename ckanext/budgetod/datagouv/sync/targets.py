@@ -58,7 +58,7 @@ class Options:
     organizations: tuple[tuple[str, str], ...] = ()
 
     @classmethod
-    def from_config(cls) -> "Options":
+    def from_config(cls) -> Options:
         on_delete = tk.config.get(OPTION + "on_delete")
         if on_delete not in ON_DELETE:
             raise SyncError(OPTION + "on_delete", Bilingual(

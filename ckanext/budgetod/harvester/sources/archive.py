@@ -2,6 +2,7 @@
 the bounded on-disk cache that lets the gather and fetch stages download an archive once."""
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
@@ -114,7 +115,7 @@ class _OpenArchive:
         self._zip.close()
         self._handle.close()
 
-    def __enter__(self) -> "_OpenArchive":
+    def __enter__(self) -> _OpenArchive:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -249,7 +250,7 @@ def _fetch_archive(url: str, options: FetchOptions, *, etag: str | None = None,
             if response.not_modified:
                 if caller_validators:
                     raise _ArchiveNotModified
-                if cached is not None:
+                if cache is not None and cached is not None:
                     cache.touch(url)
                     opened = cached.open(url, options)
                     cached = None  # now owned by the returned archive
@@ -323,10 +324,8 @@ class _ArchiveCache:
     def touch(self, url: str) -> None:
         """Mark a copy as just used: eviction takes the least recently used first."""
         for path in self._paths(url):
-            try:
+            with contextlib.suppress(OSError):
                 os.utime(path)
-            except OSError:
-                pass
 
     def evict(self, max_bytes: int, keep: str) -> None:
         """Remove the least recently used archives until those kept take at most ``max_bytes``;
@@ -371,7 +370,5 @@ class _ArchiveCache:
 
 
 def _remove_quietly(path: str) -> None:
-    try:
+    with contextlib.suppress(FileNotFoundError):
         os.unlink(path)
-    except FileNotFoundError:
-        pass

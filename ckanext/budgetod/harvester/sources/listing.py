@@ -4,6 +4,7 @@ from __future__ import annotations
 import io
 
 import re2
+
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import FetchError, http_get
 
