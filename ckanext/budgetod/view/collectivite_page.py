@@ -150,7 +150,8 @@ def series_figure(summary: dict, years: list[dict]) -> Figure:
                          "stack": row["codrd"], "tone": f"{row['section']}-{row['codrd']}-{row['opbudg']}",
                          "values": [row["amounts"].get(year["exercice"]) for year in years]} for row in rows]}
     return Figure(table, tk._("Revenue and expenditure by year"), chart=chart,
-                  note=tk._("Each year’s bar stacks its sections; real operations move money, ordre operations are accounting entries between sections."))
+                  note=tk._("Each year’s bar stacks its sections; real operations move money, ordre operations are "
+                            "accounting entries between sections."))
 
 
 def _lines_chart(summary: dict, years: list[dict], rows: list[dict]) -> dict:
@@ -204,7 +205,8 @@ def functions_figures(summary: dict, years: list[dict]) -> list[Figure]:
 def _largest_note(rows: list[dict]) -> str:
     note = tk._("A change of nomenclature breaks the lines: codes of two nomenclatures are not compared.")
     if len(rows) > LARGEST_SERIES:
-        note = tk._("The chart shows the {count} largest; the table lists them all.").format(count=LARGEST_SERIES) + " " + note
+        largest = tk._("The chart shows the {count} largest; the table lists them all.").format(count=LARGEST_SERIES)
+        note = f"{largest} {note}"
     return note
 
 
@@ -237,21 +239,25 @@ def per_inhabitant_figure(summary: dict, years: list[dict]) -> Figure:
              "names": {"own": tk._("This budget"), "median": tk._("Peers’ median"),
                        "range": tk._("Peers’ range")}} if groups else None
     return Figure(table, tk._("Per inhabitant, and compared with peers"), chart=chart,
-                  note=tk._("Real operations divided by the population the document gives. Peers: the other main budgets on this portal with the same nomenclature and population band, the same year."))
+                  note=tk._("Real operations divided by the population the document gives. Peers: the other main "
+                            "budgets on this portal with the same nomenclature and population band, the same year."))
 
 
 def ratio_figures(years: list[dict]) -> list[Figure]:
     labels = ratio_labels()
     figures = []
     for unit, name, title, kind in (
-            ("per_inhabitant", "ratios-per-inhabitant", tk._("The document’s ratios per inhabitant and their national averages"), AMOUNT),
-            ("percent", "ratios-percent", tk._("The document’s ratios in percent and their national averages"), PERCENT)):
+            ("per_inhabitant", "ratios-per-inhabitant",
+             tk._("The document’s ratios per inhabitant and their national averages"), AMOUNT),
+            ("percent", "ratios-percent",
+             tk._("The document’s ratios in percent and their national averages"), PERCENT)):
         with_ratios = [(year, [ratio for ratio in year.get("ratios") or [] if ratio["unit"] == unit])
                        for year in years]
         with_ratios = [(year, ratios) for year, ratios in with_ratios if ratios]
         if not with_ratios:
             continue
-        table = Table(name, tk._("Legal ratios as each year’s document gives them, beside the national average of its stratum"),
+        table = Table(name, tk._("Legal ratios as each year’s document gives them, beside the national average of "
+                                 "its stratum"),
                       [(tk._("Year"), HEADING), (tk._("Ratio"), TEXT), (tk._("Value"), kind),
                        (tk._("National average"), kind)],
                       [[str(year["exercice"]), labels.get(ratio["code"], ratio["code"]), ratio["value"],
@@ -276,7 +282,8 @@ def execution_figures(year: dict) -> list[Figure]:
     from_budget = execution["voted_source"] == "budget"
     note = (tk._("Voted: budget primitif, supplementary budgets and amending decisions published for the year.")
             if from_budget else
-            tk._("Voted: the credits opened according to the compte administratif (no budget primitif of the year is published); they include the credits carried over from the previous year."))
+            tk._("Voted: the credits opened according to the compte administratif (no budget primitif of the year "
+                 "is published); they include the credits carried over from the previous year."))
     figures = []
     for kind, noun, caption, title in (
             ("chapters", tk._("Chapter"), tk._("Realised against voted by chapter, {year}"),
@@ -294,7 +301,7 @@ def execution_figures(year: dict) -> list[Figure]:
                       [[*([helpers.section_label(row["section"])] if with_section else []),
                         helpers.direction_label(row["codrd"]), row["code"], row["label"], row["voted"],
                         row["realised"], row["gap"], row["rate"]] for row in rows])
-        categories = [f"{row['code']} {row['label']} ({helpers.direction_label(row['codrd']).lower()})".replace(" ()", "")
+        categories = [f"{row['code']} {row['label']} ({helpers.direction_label(row['codrd']).lower()})"
                       for row in rows]
         chart = {"type": "bars", "unit": "amount", "categories": categories, "series": [
             {"name": tk._("Voted"), "tone": "reference", "values": [row["voted"] for row in rows]},
@@ -328,7 +335,7 @@ def cells_renderer():
 
     def render(row: list, columns: list[tuple[str, str]]) -> Markup:
         cells = []
-        for value, (_heading, kind) in zip(row, columns):
+        for value, (_heading, kind) in zip(row, columns, strict=True):
             raw = escape("" if value is None else value)
             if kind == HEADING:
                 cells.append(Markup('<th scope="row" data-value="{0}">{0}</th>').format(raw))
@@ -367,7 +374,7 @@ def table_csv(table: Table) -> str:
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow([heading for heading, _kind in table.columns])
     for row in table.rows:
-        writer.writerow([_csv_cell(value, kind) for value, (_heading, kind) in zip(row, table.columns)])
+        writer.writerow([_csv_cell(value, kind) for value, (_heading, kind) in zip(row, table.columns, strict=True)])
     return buffer.getvalue()
 
 
