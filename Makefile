@@ -5,7 +5,7 @@ STACK := devstack/stack.sh
 VENV := $(shell CKAN_VERSION=$(CKAN_VERSION) $(STACK) venv)
 PYTHON := $(VENV)/bin/python
 
-.PHONY: demo test lint up down clean install i18n bench bench-occult bench-view bench-hostile bench-harvest bench-collectivite bench-fuzz
+.PHONY: demo test lint up down clean install i18n bench bench-occult bench-view bench-page bench-hostile bench-harvest bench-collectivite bench-fuzz
 
 ## demo: install and start the whole stack, then run the extension on sample documents
 demo:
@@ -70,6 +70,12 @@ bench-view:
 	@$(STACK) up
 	@$(STACK) chromium
 	@npm run --silent bench:view
+
+## bench-page: seconds until the page of a budget with 5 years (/budgets/<siret>) is fully drawn (local portal)
+bench-page:
+	@$(STACK) up
+	@$(STACK) chromium
+	@npm run --silent bench:page
 
 ## bench-hostile: 200+ hostile cases through a real harvest (resets the test database)
 bench-hostile:

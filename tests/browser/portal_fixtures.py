@@ -4,7 +4,8 @@ view bench.
     .local/venv/bin/python tests/browser/portal_fixtures.py setup [document stem ...]
     .local/venv/bin/python tests/browser/portal_fixtures.py teardown
 
-`setup` converts sample documents of ../shared/data/totem and publishes each one as the harvester
+`setup` converts sample documents of ../shared/data/totem (or the five years of a made-up commune
+made from them, "demoville-…", see bench/collectivite_series.py) and publishes each one as the harvester
 does (a dataset per budget and year, with the SCDL CSV, the TOTEM XML and the validation report in
 the filestore; "<sample>-invalid" is that sample with errors, in a dataset of its own), through the
 portal's action API as a dedicated sysadmin whose token lives only for
@@ -32,6 +33,7 @@ PREFIX = "budgetod-browser-"
 USER = "budgetod-browser-tests"
 ORGANIZATION = {"name": f"{PREFIX}collectivites", "title": "Collectivités (tests navigateur / browser tests)"}
 INVALID_SUFFIX = "-invalid"
+SERIES_PREFIX = "demoville-"
 DEFAULT_DOCUMENTS = ("montreuil-ca-2018", "crach-principal-ca-2021", "crach-principal-dm2-2021",
                      "mohon-cfu-2023", "transport-m43-bp-2022", "crach-principal-ca-2021-invalid")
 
@@ -114,6 +116,17 @@ def spoil(csv_path: str, schema: str) -> dict:
     return validation_part(validation.validate_csv(csv_path, schema), "0.8.3")
 
 
+def sample_path(stem: str, workdir: Path) -> Path:
+    """A sample document of ../shared/data/totem, or one of the five years of the made-up commune
+    of bench/collectivite_series.py (stems "demoville-…"), written into ``workdir``."""
+    if stem.startswith(SERIES_PREFIX):
+        sys.path.insert(0, str(ROOT / "bench"))
+        from collectivite_series import write_series
+
+        return write_series(workdir / "series")[stem]
+    return SHARED_TOTEM / f"{stem}.xml"
+
+
 def publish_document(app, portal: Portal, stem: str, organization_id: str) -> dict:
     """Publish a sample document; the stem "<sample>-invalid" publishes that sample spoiled (see spoil)."""
     from ckanext.budgetod import settings
@@ -123,8 +136,8 @@ def publish_document(app, portal: Portal, stem: str, organization_id: str) -> di
     from ckanext.budgetod.portal import publish
 
     invalid = stem.endswith(INVALID_SUFFIX)
-    totem = SHARED_TOTEM / f"{stem.removesuffix(INVALID_SUFFIX)}.xml"
     with tempfile.TemporaryDirectory() as workdir, app._wsgi_app.test_request_context():
+        totem = sample_path(stem.removesuffix(INVALID_SUFFIX), Path(workdir))
         doc = Pipeline(settings.current()).run(
             str(totem), os.path.join(workdir, "scdl.csv"), source=f"https://example.org/{stem}.xml",
             sha256=file_digest(str(totem)), occult_to=os.path.join(workdir, "occulted.xml"))

@@ -20,6 +20,24 @@ MAX_REPORT_BYTES = 10 * 2**20
 # One budget across the years (view/collectivite_page.py).
 budgets.add_url_rule("/budgets/<siret>", "collectivite", collectivite_page.page)
 budgets.add_url_rule("/budgets/<siret>/annexe-<code>", "collectivite_annex", collectivite_page.page)
+budgets.add_url_rule("/budgets/<siret>/embed", "collectivite_embed", collectivite_page.embed)
+budgets.add_url_rule("/budgets/<siret>/annexe-<code>/embed", "collectivite_annex_embed", collectivite_page.embed)
+budgets.add_url_rule("/budgets/<siret>/<table>.csv", "collectivite_csv", collectivite_page.table_download)
+budgets.add_url_rule("/budgets/<siret>/annexe-<code>/<table>.csv", "collectivite_annex_csv",
+                     collectivite_page.table_download)
+# The embeddable page is made to be framed by the collectivités' own sites; the other pages are not.
+EMBED_ENDPOINTS = {"budgetod_budgets.collectivite_embed", "budgetod_budgets.collectivite_annex_embed"}
+
+
+@budgets.after_request
+def frame_policy(response):
+    if request.endpoint in EMBED_ENDPOINTS:
+        response.headers.pop("X-Frame-Options", None)
+        response.headers["Content-Security-Policy"] = "frame-ancestors *"
+    else:
+        response.headers["X-Frame-Options"] = "SAMEORIGIN"
+        response.headers["Content-Security-Policy"] = "frame-ancestors 'self'"
+    return response
 
 
 @budgets.route("/budgets")

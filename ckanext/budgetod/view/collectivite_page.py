@@ -1,14 +1,48 @@
-"""The page of one budget across the years (/budgets/<siret>[/annexe-<code>]): the tables of the
-action budgetod_collectivite_summary."""
+"""The page of one budget across the years (/budgets/<siret>[/annexe-<code>]), its embeddable
+version (…/embed) and the CSV of each of its tables (…/<table>.csv).
+
+Every figure of the page is built here from the action budgetod_collectivite_summary: a table (the
+page shows it, the CSV route serves it) and the data of its chart (drawn by the
+budgetod-collectivite module from those same rows), so chart, table and CSV cannot disagree.
+"""
 from __future__ import annotations
 
+import csv
+import io
 import re
+from dataclasses import dataclass, field
 
 import ckan.plugins.toolkit as tk
+from flask import Response
+from markupsafe import Markup, escape
 
+from ckanext.budgetod.core.scdl.validation import FORMULA_PREFIXES
 from ckanext.budgetod.view import helpers
 
 _ANNEX_SUFFIX = re.compile(r"-annexe-([a-z0-9-]+)$")
+# The line charts of chapters and functions draw the largest ones only; their tables list them all.
+LARGEST_SERIES = 10
+PAIRS = (("fonctionnement", "recette"), ("fonctionnement", "dépense"),
+         ("investissement", "recette"), ("investissement", "dépense"))
+
+# Column kinds: how a cell is shown (the CSV keeps the value as the action gives it).
+HEADING, TEXT, AMOUNT, RATE, PERCENT, NUMBER = "heading", "text", "amount", "rate", "percent", "number"
+
+
+@dataclass
+class Table:
+    name: str  # also its CSV's name: <name>.csv
+    caption: str
+    columns: list[tuple[str, str]]  # (heading, kind)
+    rows: list[list] = field(default_factory=list)  # cells: text, or a decimal string, or None
+
+
+@dataclass
+class Figure:
+    table: Table
+    title: str
+    note: str = ""
+    chart: dict | None = None  # what budgetod-collectivite draws (see assets/js/collectivite.js)
 
 
 def ratio_labels() -> dict[str, str]:
@@ -60,22 +94,331 @@ def per_inhabitant(year: dict) -> list[dict]:
     return [{**row, "peer": peers.get((row["section"], row["codrd"]))} for row in year.get("per_inhabitant") or []]
 
 
-def page(siret: str, code: str | None = None):
+# ---------------------------------------------------------------- figures
+
+def _pair_label(section: str, codrd: str) -> str:
+    return f"{helpers.section_label(section)} · {helpers.direction_label(codrd)}"
+
+
+def _opbudg_label(opbudg: str) -> str:
+    return tk._("real") if opbudg == "réel" else tk._("ordre")
+
+
+def _year_columns(years: list[dict]) -> list[tuple[str, str]]:
+    return [(f"{year['exercice']} ({measure_text(year['measure'])})", AMOUNT) for year in years]
+
+
+def _breaks(summary: dict, categories: list[str]) -> list[dict]:
+    """The nomenclature changes among a chart's years: where they are and what they say."""
+    breaks = []
+    for item in summary.get("breaks") or []:
+        if str(item["exercice"]) in categories:
+            change = f"{helpers.norme_of(item['from']) or item['from']} → {helpers.norme_of(item['to']) or item['to']}"
+            breaks.append({"category": str(item["exercice"]), "short": change,
+                           "label": tk._("Nomenclature {change}").format(change=change)})
+    return breaks
+
+
+def _segments(categories: list[str], breaks: list[dict]) -> list[set[int]]:
+    """The runs of years between nomenclature changes: values of two runs are not joined."""
+    starts = {item["category"] for item in breaks}
+    segments: list[set[int]] = []
+    for index, category in enumerate(categories):
+        if not segments or category in starts:
+            segments.append(set())
+        segments[-1].add(index)
+    return segments
+
+
+def _largest(rows: list[dict]) -> list[dict]:
+    def size(row: dict) -> float:
+        return max((abs(float(amount)) for amount in row["amounts"].values()), default=0.0)
+    return sorted(rows, key=size, reverse=True)[:LARGEST_SERIES]
+
+
+def series_figure(summary: dict, years: list[dict]) -> Figure:
+    rows = series_rows(years, "totals", ("section", "codrd", "opbudg"))
+    table = Table("series", tk._("Revenue and expenditure by section and kind of operation, by year"),
+                  [(tk._("Section"), HEADING), (tk._("Direction"), TEXT), (tk._("Operations"), TEXT),
+                   *_year_columns(years)],
+                  [[helpers.section_label(row["section"]), helpers.direction_label(row["codrd"]),
+                    _opbudg_label(row["opbudg"]), *(row["amounts"].get(year["exercice"]) for year in years)]
+                   for row in rows])
+    categories = [str(year["exercice"]) for year in years]
+    chart = {"type": "years", "bars": True, "categories": categories, "breaks": _breaks(summary, categories),
+             "series": [{"name": f"{_pair_label(row['section'], row['codrd'])} · {_opbudg_label(row['opbudg'])}",
+                         "stack": row["codrd"], "tone": f"{row['section']}-{row['codrd']}-{row['opbudg']}",
+                         "values": [row["amounts"].get(year["exercice"]) for year in years]} for row in rows]}
+    return Figure(table, tk._("Revenue and expenditure by year"), chart=chart,
+                  note=tk._("Each year’s bar stacks its sections; real operations move money, ordre operations are "
+                            "accounting entries between sections."))
+
+
+def _lines_chart(summary: dict, years: list[dict], rows: list[dict]) -> dict:
+    """One line per row over the years, broken at each nomenclature change: chapter and function
+    codes of two nomenclatures are not compared."""
+    categories = [str(year["exercice"]) for year in years]
+    breaks = _breaks(summary, categories)
+    series = []
+    for row in _largest(rows):
+        values = [row["amounts"].get(year["exercice"]) for year in years]
+        for segment in _segments(categories, breaks):
+            part = [value if index in segment else None for index, value in enumerate(values)]
+            if any(value is not None for value in part):
+                series.append({"name": f"{row['code']} {row['label']}".strip(), "values": part})
+    return {"type": "years", "bars": False, "categories": categories, "breaks": breaks, "series": series}
+
+
+def chapters_figures(summary: dict, years: list[dict]) -> list[Figure]:
+    figures = []
+    rows = series_rows(years, "chapters", ("section", "codrd", "code"))
+    for codrd, name, title in (("dépense", "chapters-expenditure", tk._("Expenditure by chapter")),
+                               ("recette", "chapters-revenue", tk._("Revenue by chapter"))):
+        mine = [row for row in rows if row["codrd"] == codrd]
+        if not mine:
+            continue
+        table = Table(name, tk._("{title}, by year").format(title=title),
+                      [(tk._("Chapter"), HEADING), (tk._("Label"), TEXT), (tk._("Section"), TEXT),
+                       *_year_columns(years)],
+                      [[row["code"], row["label"], helpers.section_label(row["section"]),
+                        *(row["amounts"].get(year["exercice"]) for year in years)] for row in mine])
+        figures.append(Figure(table, title, chart=_lines_chart(summary, years, mine), note=_largest_note(mine)))
+    return figures
+
+
+def functions_figures(summary: dict, years: list[dict]) -> list[Figure]:
+    figures = []
+    rows = series_rows(years, "functions", ("codrd", "code"))
+    for codrd, name, title in (("dépense", "functions-expenditure", tk._("Real expenditure by function")),
+                               ("recette", "functions-revenue", tk._("Real revenue by function"))):
+        mine = [row for row in rows if row["codrd"] == codrd]
+        if not mine:
+            continue
+        table = Table(name, tk._("{title}, by year").format(title=title),
+                      [(tk._("Function"), HEADING), (tk._("Label"), TEXT), *_year_columns(years)],
+                      [[row["code"], row["label"], *(row["amounts"].get(year["exercice"]) for year in years)]
+                       for row in mine])
+        figures.append(Figure(table, title, chart=_lines_chart(summary, years, mine), note=_largest_note(mine)))
+    return figures
+
+
+def _largest_note(rows: list[dict]) -> str:
+    note = tk._("A change of nomenclature breaks the lines: codes of two nomenclatures are not compared.")
+    if len(rows) > LARGEST_SERIES:
+        largest = tk._("The chart shows the {count} largest; the table lists them all.").format(count=LARGEST_SERIES)
+        note = f"{largest} {note}"
+    return note
+
+
+def per_inhabitant_figure(summary: dict, years: list[dict]) -> Figure:
+    table = Table("per-inhabitant", tk._("Real operations per inhabitant, with the peers’ median and range"),
+                  [(tk._("Year"), HEADING), (tk._("Population"), NUMBER), (tk._("Section"), TEXT),
+                   (tk._("Direction"), TEXT), (tk._("Per inhabitant"), AMOUNT), (tk._("Peers’ median"), AMOUNT),
+                   (tk._("Peers’ lowest"), AMOUNT), (tk._("Peers’ highest"), AMOUNT), (tk._("Peers"), NUMBER)])
+    by_pair: dict[tuple, dict] = {}
+    for year in years:
+        if not year.get("per_inhabitant"):  # the document gives no population
+            table.rows.append([str(year["exercice"]), *[None] * (len(table.columns) - 1)])
+        for row in per_inhabitant(year):
+            peer = row["peer"] or {}
+            table.rows.append([str(year["exercice"]), str(year["population"]), helpers.section_label(row["section"]),
+                               helpers.direction_label(row["codrd"]), row["amount"], peer.get("median"),
+                               peer.get("min"), peer.get("max"), str(peer.get("count", 0))])
+            by_pair.setdefault((row["section"], row["codrd"]), {})[year["exercice"]] = row
+    categories = [str(year["exercice"]) for year in years]
+    groups = []
+    for pair in PAIRS:
+        if pair not in by_pair:
+            continue
+        found = [by_pair[pair].get(year["exercice"]) for year in years]
+        groups.append({"title": _pair_label(*pair),
+                       "own": [row["amount"] if row else None for row in found],
+                       **{key: [(row["peer"] or {}).get(key) if row else None for row in found]
+                          for key in ("median", "min", "max")}})
+    chart = {"type": "peers", "categories": categories, "breaks": _breaks(summary, categories), "groups": groups,
+             "names": {"own": tk._("This budget"), "median": tk._("Peers’ median"),
+                       "range": tk._("Peers’ range")}} if groups else None
+    return Figure(table, tk._("Per inhabitant, and compared with peers"), chart=chart,
+                  note=tk._("Real operations divided by the population the document gives. Peers: the other main "
+                            "budgets on this portal with the same nomenclature and population band, the same year."))
+
+
+def ratio_figures(years: list[dict]) -> list[Figure]:
+    labels = ratio_labels()
+    figures = []
+    for unit, name, title, kind in (
+            ("per_inhabitant", "ratios-per-inhabitant",
+             tk._("The document’s ratios per inhabitant and their national averages"), AMOUNT),
+            ("percent", "ratios-percent",
+             tk._("The document’s ratios in percent and their national averages"), PERCENT)):
+        with_ratios = [(year, [ratio for ratio in year.get("ratios") or [] if ratio["unit"] == unit])
+                       for year in years]
+        with_ratios = [(year, ratios) for year, ratios in with_ratios if ratios]
+        if not with_ratios:
+            continue
+        table = Table(name, tk._("Legal ratios as each year’s document gives them, beside the national average of "
+                                 "its stratum"),
+                      [(tk._("Year"), HEADING), (tk._("Ratio"), TEXT), (tk._("Value"), kind),
+                       (tk._("National average"), kind)],
+                      [[str(year["exercice"]), labels.get(ratio["code"], ratio["code"]), ratio["value"],
+                        ratio["national_average"]] for year, ratios in with_ratios for ratio in ratios])
+        # The latest year whose document gives national averages (some write none), else the latest.
+        latest, ratios = next(((year, ratios) for year, ratios in reversed(with_ratios)
+                               if any(ratio["national_average"] for ratio in ratios)), with_ratios[-1])
+        categories = [labels.get(ratio["code"], ratio["code"]) for ratio in ratios]
+        chart = {"type": "bars", "unit": unit, "categories": categories, "series": [
+            {"name": tk._("{year}: this budget").format(year=latest["exercice"]), "tone": "own",
+             "values": [ratio["value"] for ratio in ratios]},
+            {"name": tk._("National average"), "tone": "reference",
+             "values": [ratio["national_average"] for ratio in ratios]}]}
+        note = tk._("The chart shows {year}; the table gives every year.").format(year=latest["exercice"])
+        figures.append(Figure(table, title, chart=chart, note=note if len(with_ratios) > 1 else ""))
+    return figures
+
+
+def execution_figures(year: dict) -> list[Figure]:
+    execution = year["execution"]
+    exercice = year["exercice"]
+    from_budget = execution["voted_source"] == "budget"
+    note = (tk._("Voted: budget primitif, supplementary budgets and amending decisions published for the year.")
+            if from_budget else
+            tk._("Voted: the credits opened according to the compte administratif (no budget primitif of the year "
+                 "is published); they include the credits carried over from the previous year."))
+    figures = []
+    for kind, noun, caption, title in (
+            ("chapters", tk._("Chapter"), tk._("Realised against voted by chapter, {year}"),
+             tk._("Execution of the {year} budget by chapter")),
+            ("functions", tk._("Function"), tk._("Realised against voted by function (real operations), {year}"),
+             tk._("Execution of the {year} budget by function"))):
+        rows = execution.get(kind) or []
+        if not rows:
+            continue
+        with_section = kind == "chapters"
+        table = Table(f"execution-{exercice}-{kind}", caption.format(year=exercice),
+                      [*([(tk._("Section"), TEXT)] if with_section else []), (tk._("Direction"), TEXT),
+                       (noun, HEADING), (tk._("Label"), TEXT), (tk._("Voted"), AMOUNT), (tk._("Realised"), AMOUNT),
+                       (tk._("Gap"), AMOUNT), (tk._("Execution rate"), RATE)],
+                      [[*([helpers.section_label(row["section"])] if with_section else []),
+                        helpers.direction_label(row["codrd"]), row["code"], row["label"], row["voted"],
+                        row["realised"], row["gap"], row["rate"]] for row in rows])
+        categories = [f"{row['code']} {row['label']} ({helpers.direction_label(row['codrd']).lower()})"
+                      for row in rows]
+        chart = {"type": "bars", "unit": "amount", "categories": categories, "series": [
+            {"name": tk._("Voted"), "tone": "reference", "values": [row["voted"] for row in rows]},
+            {"name": tk._("Realised"), "tone": "own", "values": [row["realised"] for row in rows],
+             "rates": [row["rate"] for row in rows]}]}
+        figures.append(Figure(table, title.format(year=exercice), note=note, chart=chart))
+    return figures
+
+
+def figures(summary: dict) -> dict:
+    """The page's figures by part: series, per_inhabitant (with ratios), execution, chapters, functions."""
+    years = [year for year in summary["exercices"] if year["measure"]]
+    if not years:
+        return {}
+    return {
+        "series": [series_figure(summary, years)],
+        "per_inhabitant": [per_inhabitant_figure(summary, years), *ratio_figures(years)],
+        "execution": [figure for year in years if year.get("execution") for figure in execution_figures(year)],
+        "chapters": chapters_figures(summary, years),
+        "functions": functions_figures(summary, years),
+    }
+
+
+# ---------------------------------------------------------------- HTML
+
+def cells_renderer():
+    """The cells of a table row as HTML, in the page's language, each with its raw value in
+    data-value (what the CSV holds). Built here rather than by a template macro: a page of five
+    years has thousands of cells."""
+    amount = helpers.amount_formatter()
+
+    def render(row: list, columns: list[tuple[str, str]]) -> Markup:
+        cells = []
+        for value, (_heading, kind) in zip(row, columns, strict=True):
+            raw = escape("" if value is None else value)
+            if kind == HEADING:
+                cells.append(Markup('<th scope="row" data-value="{0}">{0}</th>').format(raw))
+                continue
+            if value is None:
+                shown = "" if kind == TEXT else "—"
+            elif kind == AMOUNT:
+                shown = amount(value)
+            elif kind == RATE:
+                shown = helpers.format_rate(value, 1)
+            elif kind == PERCENT:
+                shown = f"{value} %"
+            else:
+                shown = value
+            number = ' class="budgetod-amount"' if kind != TEXT else ""
+            cells.append(Markup('<td{0} data-value="{1}">{2}</td>').format(Markup(number), raw, shown))
+        return Markup("\n").join(cells)
+    return render
+
+
+# ---------------------------------------------------------------- CSV
+
+def _csv_cell(value, kind: str) -> str:
+    if value is None:
+        return ""
+    text = str(value)
+    # A spreadsheet would run text starting like a formula: such a label is exported quoted by an
+    # apostrophe (spreadsheets show it as text). Amounts, rates and counts are numbers: "-12.5" stays.
+    if kind in (HEADING, TEXT) and text[:1] in FORMULA_PREFIXES:
+        return "'" + text
+    return text
+
+
+def table_csv(table: Table) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow([heading for heading, _kind in table.columns])
+    for row in table.rows:
+        writer.writerow([_csv_cell(value, kind) for value, (_heading, kind) in zip(row, table.columns, strict=True)])
+    return buffer.getvalue()
+
+
+# ---------------------------------------------------------------- routes
+
+def _summary(siret: str, code: str | None) -> dict:
     try:
-        summary = tk.get_action("budgetod_collectivite_summary")(
+        return tk.get_action("budgetod_collectivite_summary")(
             helpers.user_context(), {"id": siret, "annexe": code or "",
                                      # ?organization=<name>: whose budget when two organisations publish the SIRET
                                      "organization": tk.request.args.get("organization", "")})
     except tk.ObjectNotFound:
         return tk.abort(404, tk._("No budget is published for this SIRET."))
-    with_figures = [year for year in summary["exercices"] if year["measure"]]
-    return tk.render("budgetod/collectivite.html", {
+
+
+def _render(siret: str, code: str | None, template: str):
+    summary = _summary(siret, code)
+    endpoint, arguments = (("budgetod_budgets.collectivite_annex", {"siret": siret, "code": code}) if code
+                           else ("budgetod_budgets.collectivite", {"siret": siret}))
+    return tk.render(template, {
         "summary": summary,
-        "years": with_figures,
-        "totals": series_rows(with_figures, "totals", ("section", "codrd", "opbudg")),
-        "chapters": series_rows(with_figures, "chapters", ("section", "codrd", "code")),
-        "functions": series_rows(with_figures, "functions", ("codrd", "code")),
-        "ratio_labels": ratio_labels(),
+        "parts": figures(summary),
+        "page_url": tk.h.url_for(endpoint, **arguments, qualified=True),
+        "embed_url": tk.h.url_for(f"{endpoint}_embed", **arguments, qualified=True),
+        "csv_url": lambda table: tk.h.url_for(f"{endpoint}_csv", **arguments, table=table),
+        "row_cells": cells_renderer(),
         "measure_text": measure_text,
-        "per_inhabitant": per_inhabitant,
     })
+
+
+def page(siret: str, code: str | None = None):
+    return _render(siret, code, "budgetod/collectivite.html")
+
+
+def embed(siret: str, code: str | None = None):
+    return _render(siret, code, "budgetod/collectivite_embed.html")
+
+
+def table_download(siret: str, table: str, code: str | None = None):
+    summary = _summary(siret, code)
+    found = next((figure.table for part in figures(summary).values() for figure in part
+                  if figure.table.name == table), None)
+    if found is None:
+        return tk.abort(404, tk._("This budget has no such table."))
+    filename = f"{siret}{f'-annexe-{code}' if code else ''}-{table}.csv"
+    return Response(table_csv(found), mimetype="text/csv", headers={
+        "Content-Disposition": f'attachment; filename="{filename}"'})

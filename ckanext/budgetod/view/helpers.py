@@ -7,6 +7,7 @@ import re
 from decimal import Decimal, InvalidOperation
 
 import ckan.plugins.toolkit as tk
+from babel import Locale
 from babel.numbers import format_currency, format_percent
 
 from ckanext.budgetod.core import contract
@@ -98,6 +99,19 @@ def format_amount(value: object) -> str:
         return format_currency(Decimal(str(value)), "EUR", locale=_locale())
     except (InvalidOperation, ValueError):
         return ""
+
+
+def amount_formatter():
+    """``format_amount`` for many amounts: the page's locale and currency pattern looked up once."""
+    locale = Locale.parse(_locale())
+    pattern = locale.currency_formats["standard"]
+
+    def format_one(value: object) -> str:
+        try:
+            return pattern.apply(Decimal(str(value)), locale, currency="EUR")
+        except (InvalidOperation, ValueError):
+            return ""
+    return format_one
 
 
 def format_rate(part: object, whole: object) -> str:

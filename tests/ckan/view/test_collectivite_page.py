@@ -99,3 +99,73 @@ def test_the_dashboard_and_the_dataset_pages_link_to_the_budgets_page(app, publi
     annex_page = page(app, f"/dataset/{annex['name']}", lang="en").body
     assert 'href="/en/budgets/21560046100085/annexe-06"' in annex_page
     assert "This budget across the years" in annex_page
+
+
+def csv_rows(response) -> list[list[str]]:
+    return list(csv.reader(io.StringIO(response.body)))
+
+
+def test_each_table_is_a_csv_of_the_same_figures(app, publish_budget, converted_documents):
+    publish_budget("crach-principal-ca-2021")
+
+    response = page(app, f"/budgets/{CRACH}/series.csv")
+
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith("text/csv")
+    assert response.headers["Content-Disposition"] == f'attachment; filename="{CRACH}-series.csv"'
+    rows = csv_rows(response)
+    assert rows[0] == ["Section", "Sens", "Opérations", "2021 (réalisé)"]
+    realised = real_totals(converted_documents("crach-principal-ca-2021").csv, "BGT_MTREAL")
+    assert ["Fonctionnement", "Dépenses", "réelles", str(realised[("fonctionnement", "dépense")])] in rows
+    # Every table of the page has its CSV link, and every link answers.
+    markup = page(app, f"/budgets/{CRACH}").body
+    links = re.findall(rf'href="(/budgets/{CRACH}/[a-z0-9-]+\.csv)"', markup)
+    assert len(links) == markup.count("<table") and len(links) >= 5
+    for link in links:
+        assert page(app, link).status_code == 200
+    execution = csv_rows(page(app, f"/budgets/{CRACH}/execution-2021-chapters.csv", lang="en"))
+    assert execution[0] == ["Section", "Direction", "Chapter", "Label", "Voted", "Realised", "Gap", "Execution rate"]
+    assert any(row[2] == "012" and re.fullmatch(r"[01]\.[0-9]{4}", row[7]) for row in execution[1:])
+
+
+def test_a_csv_guards_text_a_spreadsheet_would_run_but_keeps_numbers():
+    from ckanext.budgetod.view.collectivite_page import AMOUNT, HEADING, TEXT, Table, table_csv
+
+    table = Table("chapters", "", [("Code", HEADING), ("Label", TEXT), ("2021", AMOUNT)],
+                  [["65", '=HYPERLINK("http://example.org"), "x"', "-12.50"], ["+1", "@SUM(A1)", None]])
+    assert list(csv.reader(io.StringIO(table_csv(table)))) == [
+        ["Code", "Label", "2021"],
+        ["65", '\'=HYPERLINK("http://example.org"), "x"', "-12.50"],
+        ["'+1", "'@SUM(A1)", ""],
+    ]
+
+
+def test_csv_of_unknown_tables_and_budgets_is_not_found(app, publish_budget, organization):
+    publish_budget("crach-principal-ca-2021", private=True)
+    assert page(app, f"/budgets/{CRACH}/series.csv").status_code == 404  # private: not for anonymous users
+    sysadmin = factories.SysadminWithToken()
+    headers = {"Authorization": sysadmin["token"]}
+    assert page(app, f"/budgets/{CRACH}/series.csv", headers=headers).status_code == 200
+    assert page(app, f"/budgets/{CRACH}/nothing.csv", headers=headers).status_code == 404
+    assert page(app, "/budgets/21930048000015/series.csv", headers=headers).status_code == 404
+
+
+def test_the_embeddable_page_has_no_portal_chrome_and_only_it_may_be_framed(app, publish_budget):
+    publish_budget("crach-lotissement-bp-2022")
+    annex = "/budgets/21560046100085/annexe-06"
+
+    embedded = page(app, f"{annex}/embed")
+
+    assert embedded.status_code == 200
+    assert "X-Frame-Options" not in embedded.headers
+    assert embedded.headers["Content-Security-Policy"] == "frame-ancestors *"
+    for chrome in ('class="masthead"', 'class="site-footer"', 'class="breadcrumb"', "budgetod-embed-code"):
+        assert chrome not in embedded.body
+    assert 'data-module="budgetod-collectivite"' in embedded.body
+    assert re.search(rf'<a href="https?://[^"/]+{annex}" target="_blank" rel="noopener">', embedded.body)
+    full = page(app, annex)
+    assert full.headers["X-Frame-Options"] == "SAMEORIGIN"
+    assert full.headers["Content-Security-Policy"] == "frame-ancestors 'self'"
+    # The page gives the code that frames the embeddable page.
+    assert re.search(rf'&lt;iframe src="[^"]*{annex}/embed" title="Budgets de [^"]+"', full.body)
+    assert page(app, f"{annex}/series.csv").headers["X-Frame-Options"] == "SAMEORIGIN"
