@@ -66,12 +66,14 @@ def measure_text(measure: str | None) -> str:
     return {"realised": tk._("realised"), "voted": tk._("voted")}.get(measure or "", "")
 
 
-def collectivite_url(siret: str, document_key: str = "") -> str:
-    """The page of the budget a document belongs to (its key ends with its annex code, if any)."""
+def collectivite_url(siret: str, document_key: str = "", organization: str = "") -> str:
+    """The page of the budget a document belongs to (its key ends with its annex code, if any), as
+    ``organization`` (its name) publishes it: two organisations may publish the same SIRET."""
+    query = {"organization": organization} if organization else {}
     annex = _ANNEX_SUFFIX.search(document_key or "")
     if annex:
-        return tk.h.url_for("budgetod_budgets.collectivite_annex", siret=siret, code=annex.group(1))
-    return tk.h.url_for("budgetod_budgets.collectivite", siret=siret)
+        return tk.h.url_for("budgetod_budgets.collectivite_annex", siret=siret, code=annex.group(1), **query)
+    return tk.h.url_for("budgetod_budgets.collectivite", siret=siret, **query)
 
 
 def series_rows(years: list[dict], kind: str, names: tuple[str, ...]) -> list[dict]:
@@ -394,6 +396,9 @@ def _render(siret: str, code: str | None, template: str):
     summary = _summary(siret, code)
     endpoint, arguments = (("budgetod_budgets.collectivite_annex", {"siret": siret, "code": code}) if code
                            else ("budgetod_budgets.collectivite", {"siret": siret}))
+    # The embed code and the CSV links show the same organisation's budget as the page.
+    if tk.request.args.get("organization"):
+        arguments["organization"] = summary["organization"]["name"]
     return tk.render(template, {
         "summary": summary,
         "parts": figures(summary),

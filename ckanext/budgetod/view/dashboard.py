@@ -77,6 +77,7 @@ def coverage(datasets: list[dict]) -> tuple[list[str], list[dict]]:
         row = rows.setdefault((dataset.get("owner_org") or "", siret, name), {
             "siret": siret,
             "organization": owner.get("title") or owner.get("name") or "",
+            "organization_name": owner.get("name") or "",
             "name": name or dataset.get("title") or dataset["name"],
             "departement": helpers.departement_of(helpers.extra(dataset, contract.EXTRA_INSEE)),
             "nomenclature": helpers.extra(dataset, contract.EXTRA_NOMENCLATURE),

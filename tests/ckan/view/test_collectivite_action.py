@@ -220,3 +220,12 @@ def test_two_organisations_publishing_one_siret_are_never_merged(app, publish_bu
     assert "2020" not in app.get(f"/budgets/{CRACH}").body
     response = app.get(f"/budgets/{CRACH}", query_string={"organization": "intrus"})
     assert response.status_code == 200 and "2020" in response.body
+
+    # Every link keeps the organisation: the dashboard's rows, and the page's CSV exports and embed code.
+    dashboard = app.get("/budgets").body
+    assert f'href="/budgets/{CRACH}?organization=collectivites"' in dashboard
+    assert f'href="/budgets/{CRACH}?organization=intrus"' in dashboard
+    assert f"/budgets/{CRACH}/series.csv?organization=intrus" in response.body
+    assert f"/budgets/{CRACH}/embed?organization=intrus" in response.body
+    exported = app.get(f"/budgets/{CRACH}/series.csv", query_string={"organization": "intrus"}).body
+    assert "2020" in exported and "2020" not in app.get(f"/budgets/{CRACH}/series.csv").body

@@ -89,15 +89,16 @@ def test_unknown_budgets_are_not_found(app, clean_db, storage):
         assert page(app, path).status_code == 404
 
 
-def test_the_dashboard_and_the_dataset_pages_link_to_the_budgets_page(app, publish_budget):
+def test_the_dashboard_and_the_dataset_pages_link_to_the_budgets_page(app, publish_budget, organization):
     main = publish_budget("crach-principal-ca-2021")
     annex = publish_budget("crach-lotissement-bp-2022")
+    publisher = f"?organization={organization['name']}"
     dashboard = page(app, "/budgets").body
-    assert f'href="/budgets/{CRACH}"' in dashboard
-    assert 'href="/budgets/21560046100085/annexe-06"' in dashboard
-    assert f'href="/budgets/{CRACH}"' in page(app, f"/dataset/{main['name']}").body
+    assert f'href="/budgets/{CRACH}{publisher}"' in dashboard
+    assert f'href="/budgets/21560046100085/annexe-06{publisher}"' in dashboard
+    assert f'href="/budgets/{CRACH}{publisher}"' in page(app, f"/dataset/{main['name']}").body
     annex_page = page(app, f"/dataset/{annex['name']}", lang="en").body
-    assert 'href="/en/budgets/21560046100085/annexe-06"' in annex_page
+    assert f'href="/en/budgets/21560046100085/annexe-06{publisher}"' in annex_page
     assert "This budget across the years" in annex_page
 
 
