@@ -239,39 +239,12 @@ this.ckan.module('budgetod-budget-view', function ($) {
     },
 
     addKeyboard: function (container, chart, allSeries, live) {
-      var points = [];
-      allSeries.forEach(function (series, seriesIndex) {
-        series.data.forEach(function (item, dataIndex) {
-          if (item && item !== '-' && item.exact !== undefined) {
-            points.push({seriesIndex: seriesIndex, dataIndex: dataIndex, series: series.name, item: item});
-          }
+      var self = this;
+      window.budgetodChartKeyboard(container, chart, allSeries, live, function (point) {
+        return self._('%(series)s, %(category)s: %(amount)s', {
+          series: point.series, category: point.item.category, amount: self.formatAmount(point.item.exact)
         });
       });
-      var current = -1;
-      var self = this;
-      container.on('keydown', function (event) {
-        var step = {ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1}[event.key];
-        if (event.key === 'Escape') {
-          chart.dispatchAction({type: 'hideTip'});
-          return;
-        }
-        if (!step || !points.length) {
-          return;
-        }
-        event.preventDefault();
-        if (current >= 0) {
-          chart.dispatchAction({type: 'downplay', seriesIndex: points[current].seriesIndex,
-                                dataIndex: points[current].dataIndex});
-        }
-        current = (current + step + points.length) % points.length;
-        var point = points[current];
-        chart.dispatchAction({type: 'highlight', seriesIndex: point.seriesIndex, dataIndex: point.dataIndex});
-        chart.dispatchAction({type: 'showTip', seriesIndex: point.seriesIndex, dataIndex: point.dataIndex});
-        live.text(self._('%(series)s, %(category)s: %(amount)s', {
-          series: point.series, category: point.item.category, amount: self.formatAmount(point.item.exact)
-        }));
-      });
-      container.on('blur', function () { chart.dispatchAction({type: 'hideTip'}); });
     },
 
     /* ------------------------------------------------------------ callbacks */

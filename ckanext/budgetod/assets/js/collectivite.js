@@ -276,40 +276,13 @@ this.ckan.module('budgetod-collectivite', function ($) {
     },
 
     addKeyboard: function (container, chart, allSeries, live) {
-      var points = [];
-      allSeries.forEach(function (series, seriesIndex) {
-        series.data.forEach(function (item, dataIndex) {
-          if (item && item !== '-' && item.exact !== undefined) {
-            points.push({seriesIndex: seriesIndex, dataIndex: dataIndex, series: series.name, item: item});
-          }
+      var self = this;
+      window.budgetodChartKeyboard(container, chart, allSeries, live, function (point) {
+        return self._('%(series)s, %(category)s: %(amount)s', {
+          series: point.series, category: point.item.category,
+          amount: self.formatValue(point.item.exact, point.item.unit)
         });
       });
-      var current = -1;
-      var self = this;
-      container.on('keydown', function (event) {
-        var step = {ArrowRight: 1, ArrowDown: 1, ArrowLeft: -1, ArrowUp: -1}[event.key];
-        if (event.key === 'Escape') {
-          chart.dispatchAction({type: 'hideTip'});
-          return;
-        }
-        if (!step || !points.length) {
-          return;
-        }
-        event.preventDefault();
-        if (current >= 0) {
-          chart.dispatchAction({type: 'downplay', seriesIndex: points[current].seriesIndex,
-                                dataIndex: points[current].dataIndex});
-        }
-        current = (current + step + points.length) % points.length;
-        var found = points[current];
-        chart.dispatchAction({type: 'highlight', seriesIndex: found.seriesIndex, dataIndex: found.dataIndex});
-        chart.dispatchAction({type: 'showTip', seriesIndex: found.seriesIndex, dataIndex: found.dataIndex});
-        live.text(self._('%(series)s, %(category)s: %(amount)s', {
-          series: found.series, category: found.item.category,
-          amount: self.formatValue(found.item.exact, found.item.unit)
-        }));
-      });
-      container.on('blur', function () { chart.dispatchAction({type: 'hideTip'}); });
     },
 
     /* ------------------------------------------------------------ callbacks */
