@@ -8,7 +8,7 @@ from urllib.parse import quote, urlencode, urlsplit
 
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import http_get
-from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, absolute_web_url, catalogue_page
+from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, CataloguePage, absolute_web_url, catalogue_page
 from ckanext.budgetod.core.settings import Settings
 
 from . import streamed_json
@@ -112,12 +112,18 @@ def _dataset_documents(dataset: object) -> list[DocumentRef]:
     return resources.kept if isinstance(resources, Array) else []
 
 
-def _list_ckan(url: str, settings: Settings) -> list[DocumentRef]:
-    page = catalogue_page("ckan", url)
+def _page_of(kind: str, url: str) -> CataloguePage:
+    """The catalogue page ``url`` names; a SourceError when it has no shape of a ``kind`` page."""
+    page = catalogue_page(kind, url)
     if page is None:
         raise SourceError(url, Bilingual(
-            f"ce n'est pas une adresse de {KIND_PAGE_SHAPES['ckan'].fr}",
-            f"not the address of {KIND_PAGE_SHAPES['ckan'].en}"))
+            f"ce n'est pas une adresse de {KIND_PAGE_SHAPES[kind].fr}",
+            f"not the address of {KIND_PAGE_SHAPES[kind].en}"))
+    return page
+
+
+def _list_ckan(url: str, settings: Settings) -> list[DocumentRef]:
+    page = _page_of("ckan", url)
     documents = _Collected(url, settings)
     if page.what == "dataset":
         dataset, _ = _ckan_action(page.api_base, "package_show", {"id": page.ident}, settings,
@@ -168,11 +174,7 @@ def _ckan_action(api_base: str, action: str, params: dict, settings: Settings,
 
 
 def _list_udata(url: str, settings: Settings) -> list[DocumentRef]:
-    page = catalogue_page("udata", url)
-    if page is None:
-        raise SourceError(url, Bilingual(
-            f"ce n'est pas une adresse de {KIND_PAGE_SHAPES['udata'].fr}",
-            f"not the address of {KIND_PAGE_SHAPES['udata'].en}"))
+    page = _page_of("udata", url)
     ident = quote(page.ident, safe="")
     documents = _Collected(url, settings)
     # The API's canonical paths end with "/": asking for them directly avoids a 308 per request.
