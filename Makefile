@@ -24,7 +24,7 @@ test: lint
 ifeq ($(filter-out 2.11,$(CKAN_VERSION)),)
 	@$(STACK) reload
 	@$(STACK) chromium
-	@npm run --silent test:browser
+	@npm run --silent test:browser || { $(STACK) logs; exit 1; }
 endif
 
 ## lint: ruff (lint rules and import order) and mypy (types) on the package, configured in pyproject.toml;

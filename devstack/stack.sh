@@ -2,7 +2,7 @@
 # The local stack, built by the repository itself under .local/ (git-ignored):
 # PostgreSQL and Redis from Debian packages, Apache Solr 9 (Maven Central, devstack/solr/), CKAN 2.11
 # with ckanext-harvest and this extension.
-# Usage: devstack/stack.sh install|services|up|reload|down|clean|status|chromium|env|venv|solr DIR PORT
+# Usage: devstack/stack.sh install|services|up|reload|down|clean|status|logs|chromium|env|venv|solr DIR PORT
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -342,7 +342,9 @@ configure_ckan() {
 
 start_ckan() {
   pid_alive "$RUN/ckan.pid" && return
-  (exec "$VENV/bin/ckan" -c "$CKAN_INI" run -H 127.0.0.1 -p "$CKAN_PORT" --disable-reloader \
+  # Threaded, as a production server has several workers: one client holding a connection (an
+  # unread response, a browser's spare socket) must not stall every other request.
+  (exec "$VENV/bin/ckan" -c "$CKAN_INI" run -H 127.0.0.1 -p "$CKAN_PORT" --disable-reloader --threaded \
     >>"$LOG/ckan.log" 2>&1) &
   echo $! >"$RUN/ckan.pid"
   wait_for_url "http://127.0.0.1:$CKAN_PORT/api/3/action/status_show" "CKAN" "$RUN/ckan.pid"
@@ -426,6 +428,12 @@ case "${1:-}" in
   down) down ;;
   clean) clean ;;
   status) status ;;
+  logs)
+    # The end of the portal's logs, for a failed run (CI shows only what the commands print).
+    for name in ckan jobs-worker gather-consumer fetch-consumer; do
+      [ -f "$LOG/$name.log" ] && { echo "== .local/log/$name.log (end)"; tail -n 80 "$LOG/$name.log"; }
+    done
+    ;;
   env)
     # The connection settings the tests use (CKAN reads these variables over test.ini).
     echo "export CKAN_SQLALCHEMY_URL=postgresql://$DB_USER:$DB_PASSWORD@127.0.0.1:$PG_PORT/ckan_test"
@@ -436,5 +444,5 @@ case "${1:-}" in
   venv) echo "$VENV" ;;
   # A Solr of its own in the foreground, its home in DIR (the benches'); the PID stays the JVM's.
   solr) [ $# = 3 ] || die "usage: $0 solr DIR PORT"; run_solr "$2" "$3" ;;
-  *) die "usage: $0 install|services|up|reload|down|clean|status|chromium|env|venv|solr DIR PORT" ;;
+  *) die "usage: $0 install|services|up|reload|down|clean|status|logs|chromium|env|venv|solr DIR PORT" ;;
 esac

@@ -262,6 +262,7 @@ describe("the exports of a budget's page", () => {
   test('CSV of an unknown table is not found', async () => {
     const response = await fetch(url(`/budgets/${DEMOVILLE}/nothing.csv`));
     assert.equal(response.status, 404);
+    await response.body.cancel();
   });
 });
 
@@ -297,8 +298,11 @@ describe("printing and embedding a budget's page", () => {
     assert.equal(response.status, 200);
     assert.equal(response.headers.get('x-frame-options'), null);
     assert.equal(response.headers.get('content-security-policy'), 'frame-ancestors *');
+    // Bodies left unread would hold the server's connection (pages of some 200 kB fill the socket buffers).
+    await response.body.cancel();
     const full = await fetch(url(`/budgets/${DEMOVILLE}`));
     assert.equal(full.headers.get('x-frame-options'), 'SAMEORIGIN');
+    await full.body.cancel();
 
     // A page of another site (another origin: another port) framing the embeddable page, then the
     // full page. A real server: Chromium refuses frames of local addresses in a page it got elsewhere.
