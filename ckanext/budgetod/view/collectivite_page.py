@@ -331,30 +331,31 @@ def figures(summary: dict) -> dict:
 
 def cells_renderer():
     """The cells of a table row as HTML, in the page's language, each with its raw value in
-    data-value (what the CSV holds). Built here rather than by a template macro: a page of five
-    years has thousands of cells."""
+    data-value (what the CSV holds). Built here rather than by a template macro, and with plain
+    strings of escaped values rather than Markup.format: a page of five years has thousands of cells."""
     amount = helpers.amount_formatter()
+    rate = helpers.rate_formatter()
 
     def render(row: list, columns: list[tuple[str, str]]) -> Markup:
         cells = []
         for value, (_heading, kind) in zip(row, columns, strict=True):
             raw = escape("" if value is None else value)
             if kind == HEADING:
-                cells.append(Markup('<th scope="row" data-value="{0}">{0}</th>').format(raw))
+                cells.append(f'<th scope="row" data-value="{raw}">{raw}</th>')
                 continue
             if value is None:
                 shown = "" if kind == TEXT else "—"
             elif kind == AMOUNT:
                 shown = amount(value)
             elif kind == RATE:
-                shown = helpers.format_rate(value, 1)
+                shown = rate(value, 1)
             elif kind == PERCENT:
                 shown = f"{value} %"
             else:
                 shown = value
             number = ' class="budgetod-amount"' if kind != TEXT else ""
-            cells.append(Markup('<td{0} data-value="{1}">{2}</td>').format(Markup(number), raw, shown))
-        return Markup("\n").join(cells)
+            cells.append(f'<td{number} data-value="{raw}">{escape(shown)}</td>')
+        return Markup("\n".join(cells))
     return render
 
 

@@ -57,10 +57,16 @@ this.ckan.module('budgetod-collectivite', function ($) {
           this._('The charts could not be drawn: the tables below give the same figures.'));
         return;
       }
-      this.pending = figures.length;
-      figures.each(function (index, figure) {
-        this._drawFigure($(figure));
-      }.bind(this));
+      // In three passes, so that the page (thousands of table cells) is laid out about once rather
+      // than once per chart: read every chart's width, then size every chart's place, then draw.
+      var widths = figures.map(function (index, figure) {
+        return $(figure).find('.budgetod-chart').parent().width();
+      }).get();
+      var drawings = figures.map(function (index, figure) {
+        return this._placeChart($(figure), widths[index]);
+      }.bind(this)).get();
+      this.pending = drawings.length;
+      drawings.forEach(this._drawChart, this);
       if (!figures.length) {
         this._onAllDrawn();
       }
@@ -227,10 +233,10 @@ this.ckan.module('budgetod-collectivite', function ($) {
 
     /* ------------------------------------------------------------ figures */
 
-    _drawFigure: function (figure) {
+    /* A chart's option, and its place on the page sized and announced; nothing drawn yet. */
+    _placeChart: function (figure, width) {
       var spec = JSON.parse(figure.find('.budgetod-chart-data').text());
       var container = figure.find('.budgetod-chart');
-      var width = container.parent().width();
       var option = {years: this.yearsOption, peers: this.peersOption, bars: this.barsOption}[spec.type]
         .call(this, spec, width);
       var height = option.height;
@@ -241,12 +247,18 @@ this.ckan.module('budgetod-collectivite', function ($) {
         role: 'img',
         'aria-label': this._('%(title)s: chart; the table below gives its figures. Use the arrow keys to read its values one by one.', {title: title})
       });
-      var chart = window.echarts.init(container[0], null, {renderer: 'svg'});
+      return {figure: figure, container: container, option: option, width: width, height: height};
+    },
+
+    _drawChart: function (drawing) {
+      // The size given, not read from the page (see initialize).
+      var chart = window.echarts.init(drawing.container[0], null,
+                                      {renderer: 'svg', width: drawing.width, height: drawing.height});
       chart.on('finished', this._onFinished(chart));
-      chart.setOption(option);
+      chart.setOption(drawing.option);
       this.charts.push(chart);
-      this.addPngButton(figure, option, height);
-      this.addKeyboard(container, chart, option.series, figure.find('.budgetod-live'));
+      this.addPngButton(drawing.figure, drawing.option, drawing.height);
+      this.addKeyboard(drawing.container, chart, drawing.option.series, drawing.figure.find('.budgetod-live'));
     },
 
     /* The chart drawn again on a canvas, without animation, then saved: the page's charts are SVG. */
@@ -334,7 +346,8 @@ this.ckan.module('budgetod-collectivite', function ($) {
     },
 
     _onResize: function () {
-      this.charts.forEach(function (chart) { chart.resize(); });
+      // 'auto': the container's size again, no longer the size given at first drawing.
+      this.charts.forEach(function (chart) { chart.resize({width: 'auto', height: 'auto'}); });
     }
   };
 });
