@@ -210,6 +210,22 @@ describe("the charts of a budget's page across the years", () => {
     assert.deepEqual(errors, []);
     await page.close();
   });
+  test('follow the width of the window', async () => {
+    // Each chart is drawn at the width measured once (initialize): a resize must give it the new one.
+    const { page, errors } = await openPage();
+    const widths = () => page.locator('[data-budgetod-chart] .budgetod-chart svg').evaluateAll(
+      (charts) => charts.map((svg) => Math.round(svg.getBoundingClientRect().width)));
+    const before = await widths();
+    assert.ok(before.every((width) => width > 900), `${before}`);
+    await page.setViewportSize({ width: 700, height: 900 });
+    await page.waitForFunction(() => [...document.querySelectorAll('[data-budgetod-chart] .budgetod-chart svg')]
+      .every((svg) => svg.getBoundingClientRect().width < 700));
+    const after = await widths();
+    const room = await page.locator('#budgetod-series .budgetod-chart').evaluate((element) => element.clientWidth);
+    assert.equal(after[0], room);
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
 });
 
 describe("the exports of a budget's page", () => {
