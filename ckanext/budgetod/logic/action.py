@@ -180,7 +180,10 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
     if not _SIRET.fullmatch(siret) or (annex_code and not _ANNEX_CODE.fullmatch(annex_code)):
         raise not_found
     annex_suffix = f"annexe-{annex_code}" if annex_code else ""
-    publishers = _publishers(_published_budgets(context, f'+budgetod_siret:"{siret}"'), siret, annex_suffix)
+    # A main budget is compared with every other: one search gives it and its peers.
+    everyone = None if annex_suffix else _published_budgets(context, "+budgetod_siret:[* TO *]")
+    publishers = _publishers(everyone if everyone is not None
+                             else _published_budgets(context, f'+budgetod_siret:"{siret}"'), siret, annex_suffix)
     budget = next((candidate for candidate in publishers
                    if not organization or organization in (candidate["organization"]["id"],
                                                            candidate["organization"]["name"])), None)
@@ -190,8 +193,7 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
     # Peers are main budgets: an annex (a water service, a housing estate) has no like. A SIRET
     # published by two organisations counts once, as its default organisation's budget.
     others = []
-    if not annex_suffix:
-        everyone = _published_budgets(context, "+budgetod_siret:[* TO *]")
+    if everyone is not None:
         for other_siret in sorted({candidate for (_owner, candidate, suffix) in everyone
                                    if not suffix and candidate != siret}):
             others.append(_budget_summary(other_siret, "", _publishers(everyone, other_siret, "")[0]))
