@@ -1,12 +1,18 @@
 from __future__ import annotations
 
+import json
 import os
 import re
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
 from typing import Any
 
+import ckan.authz as authz
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
+from ckan.lib.plugins import get_permission_labels
 from flask import has_request_context
 
 from ckanext.budgetod import __version__, settings
@@ -72,7 +78,54 @@ def collectivite_cache_dir() -> str:
     return settings.cache_dir("collectivites")
 
 
+class _Recent:
+    """The last ``size`` results made in this process, by what they depend on. A page's summary
+    compares a budget with every other of the portal: listing them all (a search returning every
+    dataset whole) and reading their summaries would take most of a second on a regional portal at
+    each view. Locked: the web server may run requests in threads."""
+
+    def __init__(self, size: int):
+        self._size = size
+        self._items: OrderedDict[str, Any] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, make: Callable[[], Any]) -> Any:
+        with self._lock:
+            if key in self._items:
+                self._items.move_to_end(key)
+                return self._items[key]
+        value = make()
+        with self._lock:
+            self._items[key] = value
+            while len(self._items) > self._size:
+                self._items.popitem(last=False)
+        return value
+
+
+_LISTINGS = _Recent(16)
+_PEER_CARDS = _Recent(4096)
+
+
 def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
+    """The budgets of the datasets the user may see among ``fq``'s (see ``_list_budgets``), made
+    again only when that set of datasets changes: what the user may see (their permission labels),
+    how many datasets it has and when the last of them changed (a dataset created or changed takes
+    the latest time, one deleted or hidden lowers the count). A file replaced alone is seen by
+    ``_budget_identity``, which reads the files' sizes and times at each call."""
+    if context.get("ignore_auth") or authz.is_sysadmin(context.get("user")):
+        visibility = "*"
+    else:
+        user = model.User.get(context["user"]) if context.get("user") else None
+        visibility = " ".join(sorted(get_permission_labels().get_user_dataset_labels(user)))
+    latest = tk.get_action("package_search")(dict(context), {
+        "q": "*:*", "fq": fq, "rows": 1, "fl": "id,metadata_modified", "sort": "metadata_modified desc",
+        "include_private": True})
+    changed = latest["results"][0]["metadata_modified"] if latest["results"] else ""
+    key = json.dumps([fq, visibility, latest["count"], changed])
+    return _LISTINGS.get(key, lambda: _list_budgets(dict(context), fq))
+
+
+def _list_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
     """The budgets of the datasets the user may see among ``fq``'s, by (owning organisation's id,
     SIRET, annex suffix): their ``name``, ``organization`` (id, name, title), ``first_published``
     (the earliest creation of its datasets) and ``documents`` (document key → CSV resource, TOTEM
@@ -124,17 +177,33 @@ def _publishers(budgets: dict[tuple[str, str, str], dict], siret: str, annex_suf
                                       -len(budget["documents"]), budget["organization"]["name"]))
 
 
-def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
-    """The cached ``collectivite_summary`` of one budget's documents, with ``skipped``: the
-    documents that could not be read (one unreadable document leaves the others' figures)."""
+def _budget_identity(budget: dict) -> list:
+    """What a budget's summary is made of: its files (ids, checksums, sizes and times) and the plans."""
     identity = []
     for key in sorted(budget["documents"]):
         for resource, path in zip(budget["documents"][key][:2], budget["documents"][key][2:], strict=True):
             stat = os.stat(path)
             identity.append([resource["id"], resource.get(contract.RESOURCE_SHA256) or "", stat.st_size,
                              stat.st_mtime_ns])
+    identity.append(["plans", settings.current().plans_de_comptes])
+    return identity
+
+
+def _summary_key(siret: str, annex_suffix: str, budget: dict) -> str:
+    return f'{budget["organization"]["id"]}-{siret}' + (f"-{annex_suffix}" if annex_suffix else "")
+
+
+def _peer_card(siret: str, budget: dict) -> dict:
+    """What comparing with another main budget reads of it, kept in this process while its files stay."""
+    identity = _budget_identity(budget)
+    return _PEER_CARDS.get(json.dumps([_summary_key(siret, "", budget), identity]), lambda: collectivite.peer_card(
+        _budget_summary(siret, "", budget, identity)))
+
+
+def _budget_summary(siret: str, annex_suffix: str, budget: dict, identity: list) -> dict:
+    """The cached ``collectivite_summary`` of one budget's documents, with ``skipped``: the
+    documents that could not be read (one unreadable document leaves the others' figures)."""
     options = settings.current()
-    identity.append(["plans", options.plans_de_comptes])
 
     def build() -> dict:
         documents, skipped = [], []
@@ -152,8 +221,8 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict) -> dict:
                                 "message_en": error.localized_cause("en")})
         return {**collectivite.collectivite_summary(documents, options), "skipped": skipped}
 
-    cache_key = f'{budget["organization"]["id"]}-{siret}' + (f"-{annex_suffix}" if annex_suffix else "")
-    return collectivite.cached_summary(collectivite_cache_dir(), cache_key, identity, build)
+    return collectivite.cached_summary(collectivite_cache_dir(), _summary_key(siret, annex_suffix, budget),
+                                       identity, build)
 
 
 @tk.side_effect_free
@@ -189,14 +258,14 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
                                                            candidate["organization"]["name"])), None)
     if budget is None:
         raise not_found
-    own = _budget_summary(siret, annex_suffix, budget)
+    own = _budget_summary(siret, annex_suffix, budget, _budget_identity(budget))
     # Peers are main budgets: an annex (a water service, a housing estate) has no like. A SIRET
     # published by two organisations counts once, as its default organisation's budget.
     others = []
     if everyone is not None:
         for other_siret in sorted({candidate for (_owner, candidate, suffix) in everyone
                                    if not suffix and candidate != siret}):
-            others.append(_budget_summary(other_siret, "", _publishers(everyone, other_siret, "")[0]))
+            others.append(_peer_card(other_siret, _publishers(everyone, other_siret, "")[0]))
     return {"siret": siret, "annexe": annex_code or None, "name": budget["name"],
             "organization": budget["organization"],
             "other_organizations": [candidate["organization"] for candidate in publishers if candidate is not budget],

@@ -145,16 +145,20 @@ def publish_peer(sysadmin: dict, organization: dict, siret: str, population: int
     key = f"{siret}-{year}-09"
     totem = totem_document([Line(nature="6064", amounts={"MtReal": spent})], siret=siret, year=str(year),
                            natdec="09").replace(b'V="3000"', f'V="{population}"'.encode())
+    common = {"budgetod_document": key, "budgetod_etape": "09"}
+    upload(sysadmin, dataset["id"], peer_csv(siret, year, spent), f"{key}-scdl.csv", format="CSV",
+           budgetod_role="scdl", **common)
+    upload(sysadmin, dataset["id"], totem, f"{key}-totem.xml", format="XML", budgetod_role="totem", **common)
+    return helpers.call_action("package_show", id=dataset["id"])
+
+
+def peer_csv(siret: str, year: int, spent: str) -> bytes:
     header = "BGT_NATDEC,BGT_ANNEE,BGT_SIRET,BGT_NOM,BGT_CONTNAT,BGT_CONTNAT_LABEL,BGT_NATURE,BGT_NATURE_LABEL," \
              "BGT_FONCTION,BGT_FONCTION_LABEL,BGT_OPERATION,BGT_SECTION,BGT_OPBUDG,BGT_CODRD,BGT_MTREAL," \
              "BGT_MTBUDGPREC,BGT_MTRARPREC,BGT_MTPROPNOUV,BGT_MTPREV,BGT_CREDOUV,BGT_MTRAR3112,BGT_ARTSPE"
     row = f"compte administratif,{year},{siret},PAIR,011,Charges,6064,Fournitures,,,,fonctionnement,réel,dépense," \
           f"{spent},,,,,,,non spécialisé"
-    common = {"budgetod_document": key, "budgetod_etape": "09"}
-    upload(sysadmin, dataset["id"], f"{header}\n{row}\n".encode(), f"{key}-scdl.csv", format="CSV",
-           budgetod_role="scdl", **common)
-    upload(sysadmin, dataset["id"], totem, f"{key}-totem.xml", format="XML", budgetod_role="totem", **common)
-    return dataset
+    return f"{header}\n{row}\n".encode()
 
 
 def test_peers_are_the_visible_main_budgets_of_the_same_norme_band_and_year(
@@ -181,6 +185,34 @@ def test_peers_are_the_visible_main_budgets_of_the_same_norme_band_and_year(
     # The organisation's own users see its private budget among the peers too.
     insider = peers({"Authorization": factories.APIToken(user=sysadmin["name"])["token"]})
     assert insider["count"] == 4 and insider["per_inhabitant"][0]["min"] == "0.00"
+
+
+def test_peers_follow_the_portal_from_one_view_to_the_next(app, publish_budget, sysadmin, organization):
+    """The list of the portal's budgets and what is compared of each are kept between two views:
+    a budget published, hidden, deleted or whose file is replaced in between counts at the next."""
+    publish_budget("crach-principal-ca-2021")
+    first = publish_peer(sysadmin, organization, "21000000000011", 2000, "3000.00")
+    as_editor = {"user": sysadmin["name"]}
+
+    def peers() -> dict:
+        response = app.get("/api/3/action/budgetod_collectivite_summary", query_string={"id": CRACH})
+        assert response.status_code == 200
+        return response.json["result"]["exercices"][0]["peers"]
+
+    assert peers()["count"] == 1
+    second = publish_peer(sysadmin, organization, "21000000000012", 3000, "6000.00")
+    assert (peers()["count"], peers()["per_inhabitant"][0]["median"]) == (2, "1.75")
+    helpers.call_action("package_patch", context=as_editor, id=second["id"], private=True)
+    assert peers()["count"] == 1
+    helpers.call_action("package_patch", context=as_editor, id=second["id"], private=False)
+    assert peers()["count"] == 2
+    helpers.call_action("package_delete", context=as_editor, id=second["id"])
+    assert peers()["per_inhabitant"][0] == {"section": "fonctionnement", "codrd": "dépense", "count": 1,
+                                            "median": "1.50", "min": "1.50", "max": "1.50"}
+    # The peer's CSV replaced: 5,000.00 spent by 2,000 inhabitants.
+    helpers.call_action("resource_patch", context=as_editor, id=resource_of(first, "scdl")["id"],
+                        upload=file_storage(peer_csv("21000000000011", 2021, "5000.00"), "ca.csv"))
+    assert peers()["per_inhabitant"][0]["median"] == "2.50"
 
 
 def test_two_organisations_publishing_one_siret_are_never_merged(app, publish_budget, sysadmin, organization,

@@ -476,9 +476,18 @@ def nomenclature_family(norme: str) -> str:
     return norme  # the reader gives M4 for every M4x déclinaison
 
 
+def peer_card(summary: dict) -> dict:
+    """What ``peer_comparison`` reads of another budget's summary: a small part of it, which a
+    portal can keep for every budget."""
+    return {"exercices": [{key: year.get(key) for key in ("exercice", "measure", "population", "norme",
+                                                           "per_inhabitant")}
+                          for year in summary["exercices"]]}
+
+
 def peer_comparison(own: dict, others: list[dict]) -> dict:
     """``own`` (a ``collectivite_summary``) with ``peers`` added to each year with figures and a
-    population; ``others`` are the other budgets' summaries (see the module docstring)."""
+    population; ``others`` are the other budgets' summaries, or their ``peer_card`` (see the module
+    docstring)."""
     result = {**own, "exercices": []}
     for year in own["exercices"]:
         year = dict(year)
