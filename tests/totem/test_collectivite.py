@@ -497,6 +497,16 @@ def test_peers_are_the_same_family_band_year_and_measure(tmp_path):
     ]
 
 
+def test_peers_compared_from_their_cards_as_from_their_summaries(tmp_path):
+    own = budget_of(tmp_path, "own", population=3446)
+    others = [budget_of(tmp_path, f"peer-{population}", population=population, spent=spent, norme=norme)
+              for population, spent, norme in ((2000, "2500.00", "M14"), (3499, "3499.00", "M14"),
+                                               (3000, "10.00", "M57"), (2600, "1300.00", "M14"))]
+    cards = [collectivite.peer_card(other) for other in others]
+    assert len(json.dumps(cards)) < len(json.dumps(others)) / 2
+    assert collectivite.peer_comparison(own, cards) == collectivite.peer_comparison(own, others)
+
+
 def test_an_odd_number_of_peers_and_none(tmp_path):
     own = budget_of(tmp_path, "own", population=120_000)
     others = [budget_of(tmp_path, f"peer-{population}", population=population, spent=spent)
