@@ -3,9 +3,14 @@
 The collectivités are shaped on a region like Grand Est: 1 région (M71, then M57), 10 départements
 (M52, some moving to M57), 24 intercommunalités and 135 communes of three sizes (M14, some moving
 to M57), and 30 budgets annexes with their own SIRET (water M49, transport M43, other M4). Each
-exercice 2019–2023 gives one document per collectivité: a budget primitif, a décision modificative
-or a compte administratif, in turn (so 40 % of the documents are CAs, whose execution compares with their
-own opened credits; 20 % DMs, and years with only a DM have no figures). Each document opens with
+collectivité has 5 documents. Three in four have one per exercice 2019–2023: a budget primitif, a
+décision modificative or a compte administratif, in turn (a CA without its year's BP compares with
+its own opened credits; a year with only a DM has no figures). Every fourth collectivité publishes
+the whole of one year instead, so that execution against the voted budget (BP + BS + DMs) is
+exercised: half of them the year's BP, budget supplémentaire, a DM and its account, after the
+previous year's account; the other half the year's BP, BS, two DMs and its account. That account is
+a compte financier unique (CFU) when the collectivité is under M57 from 2023, else a CA. Each
+document opens with
 its general information: the population (``PopTot``, following the collectivité's size and growing or
 shrinking a little from year to year) and three legal ratios with their national averages (DGF and
 outstanding debt per inhabitant, staff expenditure in %), so that per-inhabitant figures and peers
@@ -16,9 +21,12 @@ MB, as real large documents are. Half of the documents are written in ISO-8859-1
 do. Codes come from each year's real plan de comptes (see generate_totem.py). Deterministic.
 
     python bench/generate_corpus.py OUT_DIR [--plans ../shared/data/plans-de-comptes] [--collectivites 200]
+                                    [--no-annex-padding]
 
 Writes OUT_DIR/*.xml and OUT_DIR/corpus.json (the specifications, the total size); an existing
-corpus with the same specifications is kept as it is.
+corpus with the same specifications is kept as it is. ``--no-annex-padding`` writes the same
+documents without their annex loans (the tests' way to read the whole corpus quickly: the loans enter
+no figure, see generate_totem.write_document).
 """
 from __future__ import annotations
 
@@ -29,18 +37,27 @@ import json
 import random
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_totem import (BUDGET_PRIMITIF, COMPTE_ADMINISTRATIF, DECISION_MODIFICATIVE,  # noqa: E402
-                            DEFAULT_PLANS, DocumentSpec, write_document)
+from generate_totem import (BUDGET_PRIMITIF, BUDGET_SUPPLEMENTAIRE, COMPTE_ADMINISTRATIF,  # noqa: E402
+                            COMPTE_FINANCIER_UNIQUE, DECISION_MODIFICATIVE, DEFAULT_PLANS, DocumentSpec,
+                            write_document)
 
 YEARS = range(2019, 2024)
 DEPARTEMENTS = ("08", "10", "51", "52", "54", "55", "57", "67", "68", "88")
+# Written into the manifest's fingerprint: a corpus of an earlier generator is written again.
+GENERATOR_VERSION = 2
 # Stage of each exercice, in turn from a per-collectivité offset: 40 % BP, 20 % DM, 40 % CA.
 STAGES = (BUDGET_PRIMITIF, COMPTE_ADMINISTRATIF, DECISION_MODIFICATIVE, BUDGET_PRIMITIF, COMPTE_ADMINISTRATIF)
-# Lines of a DM and a BP relative to the CA's.
-STAGE_SHARE = {COMPTE_ADMINISTRATIF: 1.0, BUDGET_PRIMITIF: 0.8, DECISION_MODIFICATIVE: 0.12}
+# Every WHOLE_YEAR-th collectivité publishes the whole of one year (see the module docstring).
+WHOLE_YEAR = 4
+# Lines of the other stages relative to the account's.
+STAGE_SHARE = {COMPTE_ADMINISTRATIF: 1.0, COMPTE_FINANCIER_UNIQUE: 1.0, BUDGET_PRIMITIF: 0.8,
+               BUDGET_SUPPLEMENTAIRE: 0.2, DECISION_MODIFICATIVE: 0.12}
+STAGE_NAMES = {BUDGET_PRIMITIF: "bp", BUDGET_SUPPLEMENTAIRE: "bs", DECISION_MODIFICATIVE: "dm",
+               COMPTE_ADMINISTRATIF: "ca", COMPTE_FINANCIER_UNIQUE: "cfu"}
 ANNEX_LOAN_BYTES = 170  # one generated EMPRUNT entry
 
 
@@ -119,6 +136,32 @@ def yearly_information(kind: Kind, population: int, year: int, growth: float,
     return max(1, round(population * (1 + growth) ** drift)), ratios
 
 
+def nomenclature(kind: Kind, moving_year: int | None, year: int) -> tuple[str, str]:
+    """(norme, declinaison) of a collectivité's documents of ``year``."""
+    norme, declinaison = kind.nomenclature
+    if moving_year and year >= moving_year:
+        # The M57 plan has one declinaison until 2022, then abridged and developed ones.
+        norme, declinaison = "M57", "M57" if year <= 2022 else kind.m57[1]
+    if (norme, declinaison) == ("M4", "M43_D") and year >= 2023:
+        declinaison = "M43"  # the M43 plan has a single declinaison from 2023
+    return norme, declinaison
+
+
+def schedule(kind: Kind, number: int, offset: int, moving_year: int | None) -> list[tuple[int, str, int]]:
+    """(exercice, NatDec, decision number) of a collectivité's 5 documents (module docstring)."""
+    if number % WHOLE_YEAR:
+        return [(year, STAGES[(offset + year) % len(STAGES)], 1) for year in YEARS]
+    # The year it moves to M57 (a break between the previous year's account and this year's), or one of 2020–2023.
+    year = moving_year or YEARS[1 + number // WHOLE_YEAR % 4]
+    account = (COMPTE_FINANCIER_UNIQUE if nomenclature(kind, moving_year, year)[0] == "M57" and year >= 2023
+               else COMPTE_ADMINISTRATIF)
+    if number % (2 * WHOLE_YEAR) == 0:
+        return [(year - 1, COMPTE_ADMINISTRATIF, 1), (year, BUDGET_PRIMITIF, 1), (year, BUDGET_SUPPLEMENTAIRE, 1),
+                (year, DECISION_MODIFICATIVE, 1), (year, account, 1)]
+    return [(year, BUDGET_PRIMITIF, 1), (year, BUDGET_SUPPLEMENTAIRE, 1), (year, DECISION_MODIFICATIVE, 1),
+            (year, DECISION_MODIFICATIVE, 2), (year, account, 1)]
+
+
 def collectivite_name(rng: random.Random) -> str:
     return f"{rng.choice(NAME_STARTS)}{rng.choice(NAME_ROOTS)}{rng.choice(NAME_ENDS)}".upper()
 
@@ -159,37 +202,36 @@ def corpus_specs(collectivites: int = 200) -> list[tuple[str, DocumentSpec]]:
             population, growth = rng.randint(*kind.population), rng.uniform(-0.005, 0.012)
             dgf, debt, staff = rng.uniform(80, 400), rng.uniform(0, 2_000), rng.uniform(30, 65)
             slug = f"{kind.name}-{number:03d}"
-            for year in YEARS:
-                natdec = STAGES[(offset + year) % len(STAGES)]
-                norme, declinaison = kind.nomenclature
-                if moving_year and year >= moving_year:
-                    # The M57 plan has one declinaison until 2022, then abridged and developed ones.
-                    norme, declinaison = "M57", "M57" if year <= 2022 else kind.m57[1]
-                if (norme, declinaison) == ("M4", "M43_D") and year >= 2023:
-                    declinaison = "M43"  # the M43 plan has a single declinaison from 2023
+            of_year: Counter[int] = Counter()
+            for year, natdec, decision in schedule(kind, number, offset, moving_year):
+                norme, declinaison = nomenclature(kind, moving_year, year)
                 share = STAGE_SHARE[natdec]
                 year_population, ratios = yearly_information(kind, population, year, growth, dgf, debt, staff)
                 spec = DocumentSpec(
                     **identity, year=year, norme=norme, declinaison=declinaison, natdec=natdec,
                     lines=max(10, int(ca_lines * share * rng.uniform(0.9, 1.1))),
                     loans=int(annex_mb * share * 2**20 / ANNEX_LOAN_BYTES),
-                    encoding="ISO-8859-1" if number % 2 else "UTF-8",
-                    seed=number * 10_000 + year, population=year_population, ratios=ratios)
-                stage = {BUDGET_PRIMITIF: "bp", DECISION_MODIFICATIVE: "dm", COMPTE_ADMINISTRATIF: "ca"}[natdec]
+                    encoding="ISO-8859-1" if number % 2 else "UTF-8", decision_number=decision,
+                    # The first document of a year keeps the seed it had when each year had one.
+                    seed=number * 10_000 + year + 1_000 * of_year[year],
+                    population=year_population, ratios=ratios)
+                stage = STAGE_NAMES[natdec] + (str(decision) if decision > 1 else "")
                 documents.append((f"{slug}-{stage}-{year}.xml", spec))
+                of_year[year] += 1
     return documents
 
 
-def fingerprint(documents: list[tuple[str, DocumentSpec]]) -> str:
-    text = json.dumps([[name, dataclasses.asdict(spec)] for name, spec in documents], sort_keys=True)
+def fingerprint(documents: list[tuple[str, DocumentSpec]], annex_padding: bool = True) -> str:
+    specs = [[name, dataclasses.asdict(spec)] for name, spec in documents]
+    text = json.dumps([GENERATOR_VERSION, annex_padding, specs], sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def write_corpus(directory: Path, plans: Path, collectivites: int = 200) -> dict:
+def write_corpus(directory: Path, plans: Path, collectivites: int = 200, annex_padding: bool = True) -> dict:
     """Write the corpus unless the same one is there already; returns its manifest."""
     documents = corpus_specs(collectivites)
     manifest_path = directory / "corpus.json"
-    wanted = fingerprint(documents)
+    wanted = fingerprint(documents, annex_padding)
     if manifest_path.exists():
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("fingerprint") == wanted and all((directory / name).exists() for name, _ in documents):
@@ -200,10 +242,11 @@ def write_corpus(directory: Path, plans: Path, collectivites: int = 200) -> dict
     started = time.monotonic()
     lines = 0
     for name, spec in documents:
-        lines += write_document(directory / name, spec, plans)
+        lines += write_document(directory / name, spec, plans, annex_padding=annex_padding)
     sizes = sorted((directory / name).stat().st_size for name, _ in documents)
     manifest = {
-        "fingerprint": wanted, "documents": len(documents), "collectivites": collectivites, "lines": lines,
+        "fingerprint": wanted, "documents": len(documents), "collectivites": collectivites,
+        "annex_padding": annex_padding, "lines": lines,
         "bytes": sum(sizes), "largest_bytes": sizes[-1], "median_bytes": sizes[len(sizes) // 2],
         "nomenclatures": sorted({f"{spec.norme}-{spec.declinaison}" for _, spec in documents}),
         "seconds_to_write": round(time.monotonic() - started, 1),
@@ -217,8 +260,10 @@ def main() -> None:
     parser.add_argument("output", type=Path)
     parser.add_argument("--plans", type=Path, default=DEFAULT_PLANS)
     parser.add_argument("--collectivites", type=int, default=200)
+    parser.add_argument("--no-annex-padding", dest="annex_padding", action="store_false",
+                        help="the same documents without their annex loans (which enter no figure)")
     arguments = parser.parse_args()
-    manifest = write_corpus(arguments.output, arguments.plans, arguments.collectivites)
+    manifest = write_corpus(arguments.output, arguments.plans, arguments.collectivites, arguments.annex_padding)
     print(f"{arguments.output}: {manifest['documents']} documents, {manifest['lines']} lines, "
           f"{manifest['bytes'] / 2**20:.0f} MB (largest {manifest['largest_bytes'] / 2**20:.1f} MB, "
           f"median {manifest['median_bytes'] / 2**10:.0f} KB); nomenclatures: {', '.join(manifest['nomenclatures'])}")

@@ -4,11 +4,14 @@ Codes come from the real plan de comptes of the document's year and nomenclature
 an account that the plan allows for its kind of operation (real, ordre between sections, ordre
 within a section), with the matching chapter in ContNat (or no ContNat, as producers often do), a
 function from the plan's RefFonctionnelles when the plan has a functional presentation, amounts
-with two decimals as the budget stage carries them (BP, DM, CA), a few calculated total lines and
-an annex block (loans), which makes most of a large real document's size, and the general
+with two decimals as the budget stage carries them (BP, BS, DM, CA, CFU: a CA inside the CFU's
+wrapper, after a short accounting part), a few calculated total lines and an annex block (loans),
+which makes most of a large real document's size, and the general
 information a real document opens with when the specification gives it (``InformationsGenerales``:
 the population ``PopTot`` and legal ratios beside their national averages, written the French way,
-"3 446", "145,53"). Output is deterministic for a given specification.
+"3 446", "145,53"). Output is deterministic for a given specification. The annex block draws from
+its own random stream: written without it (``annex_padding=False``), a document keeps the same
+budget lines and general information, only smaller.
 
     python bench/generate_totem.py OUT.xml [--size-mb 30] [--plans ../shared/data/plans-de-comptes]
 
@@ -39,7 +42,10 @@ LINE_KINDS = [
     (("D", "1", "1", "DOIS"), 2),
     (("R", "1", "1", "ROIS"), 1),
 ]
-BUDGET_PRIMITIF, DECISION_MODIFICATIVE, COMPTE_ADMINISTRATIF = "01", "02", "09"
+BUDGET_PRIMITIF, DECISION_MODIFICATIVE, BUDGET_SUPPLEMENTAIRE = "01", "02", "03"
+COMPTE_ADMINISTRATIF, COMPTE_FINANCIER_UNIQUE = "09", "10"
+ACCOUNTS = (COMPTE_ADMINISTRATIF, COMPTE_FINANCIER_UNIQUE)
+CFU_NAMESPACE = "http://www.minefi.gouv.fr/cp/demat/doccfu"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,7 +98,7 @@ def stage_amounts(rng: random.Random, natdec: str) -> list[str]:
         proposed = amount(rng)
         return [f'<MtBudgPrec V="{amount(rng)}"/>', f'<MtPropNouv V="{proposed}"/>',
                 f'<MtPrev V="{proposed}"/>', f'<CredOuv V="{proposed}"/>']
-    if natdec == DECISION_MODIFICATIVE:  # changes: often reductions
+    if natdec in (DECISION_MODIFICATIVE, BUDGET_SUPPLEMENTAIRE):  # changes: often reductions
         change = amount(rng, 50_000_000, signed=True)
         return [f'<MtPropNouv V="{change}"/>', f'<MtPrev V="{change}"/>']
     prevision = amount(rng)
@@ -128,14 +134,21 @@ def calculated_line_xml(rng: random.Random) -> str:
 
 
 def header_xml(spec: DocumentSpec) -> str:
-    decided = f"{spec.year + 1}-04-15" if spec.natdec == COMPTE_ADMINISTRATIF else (
-        f"{spec.year - 1}-12-14" if spec.natdec == BUDGET_PRIMITIF else f"{spec.year}-{5 + 2 * spec.decision_number:02d}-20")
+    decided = f"{spec.year + 1}-04-15" if spec.natdec in ACCOUNTS else (
+        f"{spec.year - 1}-12-14" if spec.natdec == BUDGET_PRIMITIF else
+        f"{spec.year}-06-10" if spec.natdec == BUDGET_SUPPLEMENTAIRE else f"{spec.year}-{5 + 2 * spec.decision_number:02d}-20")
     main_budget = (f'         <IdEtabPal V="{spec.main_siret}"/>\n         <LibelleEtabPal V="BUDGET PRINCIPAL"/>\n'
                    if spec.main_siret else "")
     insee = f'         <CodInseeColl V="{spec.insee}"/>\n' if spec.insee else ""  # none for départements, régions
     number = f'         <NumDec V="{spec.decision_number}"/>\n' if spec.natdec == DECISION_MODIFICATIVE else ""
+    # A CFU wraps the budget document after the accounting one (which the conversion reads past).
+    cfu = (f"""<doccfu:CompteFinancierUnique xmlns:doccfu="{CFU_NAMESPACE}">
+<DocumentComptable xmlns="http://www.minefi.gouv.fr/cp/demat/doccomptable">
+   <EnteteComptable><Infos><Nomenclature V="{spec.declinaison}"/><Exercice V="{spec.year}"/></Infos></EnteteComptable>
+</DocumentComptable>
+""" if spec.natdec == COMPTE_FINANCIER_UNIQUE else "")
     return f"""<?xml version="1.0" encoding="{spec.encoding}"?>
-<DocumentBudgetaire xmlns="{NAMESPACE}">
+{cfu}<DocumentBudgetaire xmlns="{NAMESPACE}">
    <VersionSchema V="100"/>
    <BlocEditeur><CodeEditeur V="budgetod bench generator"/></BlocEditeur>
    <Scellement md5="00000000000000000000000000000000" sha1="0000000000000000000000000000000000000000" date="{decided}T10:00:00"/>
@@ -182,7 +195,9 @@ def information_xml(spec: DocumentSpec) -> str:
             + "      </InformationsGenerales>\n")
 
 
-FOOTER = "   </Budget>\n</DocumentBudgetaire>\n"
+def footer_xml(spec: DocumentSpec) -> str:
+    return "   </Budget>\n</DocumentBudgetaire>\n" + (
+        "</doccfu:CompteFinancierUnique>\n" if spec.natdec == COMPTE_FINANCIER_UNIQUE else "")
 
 
 def annexes_xml(rng: random.Random, count: int) -> str:
@@ -195,16 +210,21 @@ def annexes_xml(rng: random.Random, count: int) -> str:
     return f"      <Annexes>\n         <DATA_EMPRUNT>\n{loans}         </DATA_EMPRUNT>\n      </Annexes>\n"
 
 
-def write_document(output: Path, spec: DocumentSpec, plans: Path, *, size_bytes: int | None = None) -> int:
-    """Write the document: ``spec.lines`` lines, or as many as reach ``size_bytes`` when given.
-    Returns the number of non-calculated lines."""
+def write_document(output: Path, spec: DocumentSpec, plans: Path, *, size_bytes: int | None = None,
+                   annex_padding: bool = True) -> int:
+    """Write the document: ``spec.lines`` lines, or as many as reach ``size_bytes`` when given;
+    its ``spec.loans`` annex entries unless ``annex_padding`` is false (they enter no SCDL column
+    nor general information: the same budget without them is the same CSV, only faster to write
+    and read). Returns the number of non-calculated lines."""
     rng = random.Random(spec.seed)
     by_column, functions = plan_codes(plans, spec.year, spec.norme, spec.declinaison)
-    header, annexes = header_xml(spec) + information_xml(spec), annexes_xml(rng, spec.loans)
+    header = header_xml(spec) + information_xml(spec)
+    annexes = annexes_xml(random.Random(f"{spec.seed}-annexes"), spec.loans) if annex_padding else ""
+    footer = footer_xml(spec)
     lines = 0
     with open(output, "w", encoding=spec.encoding, newline="\n") as stream:
         stream.write(header)
-        written = len(header) + len(annexes) + len(FOOTER)
+        written = len(header) + len(annexes) + len(footer)
         while (written < size_bytes) if size_bytes is not None else (lines < spec.lines):
             chunk = line_xml(rng, spec.natdec, by_column, functions)
             lines += 1
@@ -213,7 +233,7 @@ def write_document(output: Path, spec: DocumentSpec, plans: Path, *, size_bytes:
             stream.write(chunk)
             written += len(chunk)
         stream.write(annexes)
-        stream.write(FOOTER)
+        stream.write(footer)
     return lines
 
 

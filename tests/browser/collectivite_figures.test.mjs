@@ -92,7 +92,7 @@ function parseCsv(text) {
 }
 
 describe("the charts of a budget's page across the years", () => {
-  test('draw every exercice, the section series, chapters broken at the change of nomenclature, peers and execution', async () => {
+  test('draw every exercice, the section series, the chapters, peers and execution', async () => {
     const { page, errors } = await openPage();
     const years = withFigures().map((year) => String(year.exercice));
     assert.deepEqual(years, ['2020', '2021', '2022', '2023', '2024']);
@@ -110,8 +110,7 @@ describe("the charts of a budget's page across the years", () => {
       && row.codrd === 'recette' && row.opbudg === 'réel').amount);
     assert.ok(series.some((item) => JSON.stringify(item.values) === JSON.stringify(realRevenue)), 'operating real revenue drawn');
 
-    // Chapters: lines of the 10 largest, none joining a value before 2023 to one from 2023 on.
-    const breakIndex = years.indexOf(BREAK_YEAR);
+    // Chapters: lines of the 10 largest (their joins across the change: the next test).
     for (const name of ['chapters-expenditure', 'chapters-revenue']) {
       const lines = (await drawnSeries(page, name)).filter((item) => !isMark(item));
       const codrd = name.endsWith('expenditure') ? 'dépense' : 'recette';
@@ -121,13 +120,6 @@ describe("the charts of a budget's page across the years", () => {
       for (const line of lines) {
         assert.equal(line.type, 'line');
         assert.equal(line.values.length, years.length);
-        const before = line.values.slice(0, breakIndex).some((value) => value !== null);
-        const after = line.values.slice(breakIndex).some((value) => value !== null);
-        assert.ok(!(before && after), `${name}: ${line.name} joins values across the change of nomenclature`);
-      }
-      // Chapter 011 exists in both nomenclatures: two lines, one per nomenclature.
-      if (codrd === 'dépense') {
-        assert.equal(lines.filter((item) => item.name.startsWith('011 ')).length, 2);
       }
     }
 
@@ -226,6 +218,86 @@ describe("the charts of a budget's page across the years", () => {
     assert.deepEqual(errors, []);
     await page.close();
   });
+});
+
+describe("the chapters of a budget's page across a change of nomenclature", () => {
+  /** Amount of a chapter by year (null where the year has none). */
+  const amountsOf = (codrd, code) => withFigures().map((year) => year.chapters
+    .find((row) => row.codrd === codrd && row.code === code)?.amount ?? null);
+
+  test("join a chapter's line across the change where the crosswalk compares it, and break it elsewhere", async () => {
+    const { page, errors } = await openPage();
+    const years = withFigures().map((year) => String(year.exercice));
+    const breakIndex = years.indexOf(BREAK_YEAR);
+    const [change] = summary.breaks;
+    assert.ok(change.comparable_chapters.includes('011') && change.not_comparable_chapters.includes('731'));
+    let joined = 0;
+    for (const name of ['chapters-expenditure', 'chapters-revenue']) {
+      const codrd = name.endsWith('expenditure') ? 'dépense' : 'recette';
+      const lines = (await drawnSeries(page, name)).filter((item) => !isMark(item));
+      const byName = new Map();
+      for (const line of lines) {
+        byName.set(line.name, [...(byName.get(line.name) || []), line.values]);
+      }
+      for (const [lineName, parts] of byName) {
+        const code = lineName.split(' ')[0];
+        const amounts = amountsOf(codrd, code);
+        if (change.comparable_chapters.includes(code)) {
+          // One line over every year: the values of both nomenclatures joined.
+          assert.deepEqual(parts, [amounts], `${name}: ${lineName} is one line`);
+          if (amounts[breakIndex - 1] !== null && amounts[breakIndex] !== null) joined += 1;
+        } else {
+          // Stopped at the change: no part holds values from both sides.
+          for (const values of parts) {
+            const before = values.slice(0, breakIndex).some((value) => value !== null);
+            const after = values.slice(breakIndex).some((value) => value !== null);
+            assert.ok(!(before && after), `${name}: ${lineName} joins values across the change of nomenclature`);
+          }
+          assert.deepEqual(years.map((_year, index) => parts.map((values) => values[index])
+            .find((value) => value !== null) ?? null), amounts, `${name}: ${lineName} keeps its values`);
+        }
+      }
+    }
+    assert.ok(joined >= 10, `${joined} chapters joined across the change`);
+    // Chapter 011 exists with the same code, section and direction in M14 and M57: one line, five years.
+    const expenditure = (await drawnSeries(page, 'chapters-expenditure')).filter((item) => item.name.startsWith('011 '));
+    assert.deepEqual(expenditure.map((item) => item.values), [amountsOf('dépense', '011')]);
+    assert.ok(expenditure[0].values.every((value) => value !== null));
+    // 731 (M57's local taxes) has no M14 counterpart: its line starts at the change.
+    const revenue = (await drawnSeries(page, 'chapters-revenue')).filter((item) => item.name.startsWith('731 '));
+    assert.equal(revenue.length, 1);
+    assert.deepEqual(revenue[0].values.slice(0, breakIndex), Array(breakIndex).fill(null));
+    await page.locator('#budgetod-chapters-expenditure').screenshot({ path: artifactPath('collectivite-chapters-joined.png') });
+    assert.deepEqual(errors, []);
+    await page.close();
+  });
+
+  for (const [lang, heading, yes, no] of [['en', 'Across M14 → M57 (2023)', 'comparable', 'not comparable'],
+                                          ['fr', 'Au passage M14 → M57 (2023)', 'comparable', 'non comparable']]) {
+    test(`say in the chapters' tables which chapters compare across the change (${lang})`, async () => {
+      const { page, errors } = await openPage(`/budgets/${DEMOVILLE}`, lang);
+      const [change] = summary.breaks;
+      for (const name of ['chapters-expenditure', 'chapters-revenue']) {
+        const table = page.locator(`#budgetod-${name} table`);
+        const headings = (await table.locator('thead th').allTextContents()).map((text) => text.trim());
+        assert.equal(headings.at(-1), heading, name);
+        const rows = await table.locator('tbody tr').evaluateAll((trs) => trs.map((tr) => [...tr.cells]
+          .map((cell) => cell.textContent.trim())));
+        assert.ok(rows.length > 10, name);
+        for (const row of rows) {
+          const code = row[0];
+          const expected = change.comparable_chapters.includes(code) ? yes
+            : change.not_comparable_chapters.includes(code) ? no : '';
+          assert.equal(row.at(-1), expected, `${name}: ${code}`);
+        }
+        if (name === 'chapters-revenue') {
+          assert.equal(rows.find((row) => row[0] === '731').at(-1), no);
+        }
+      }
+      assert.deepEqual(errors, []);
+      await page.close();
+    });
+  }
 });
 
 describe("the exports of a budget's page", () => {

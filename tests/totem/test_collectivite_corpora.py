@@ -4,10 +4,12 @@ Decimal only (no helper of the module), from the CSVs the real converter writes 
 documents' own InformationsGenerales, on two corpora:
 
 - the sample documents of ../shared/data/totem;
-- documents of the bench corpus generator (bench/generate_corpus.py): the 1,000 documents take
-  minutes to write and convert, so the test takes the same generator's documents of its first 30
-  communes of 500–3 499 inhabitants (150 documents: BP, DM and CA over 2019–2023, M14 and M57,
-  with breaks of nomenclature), which are each other's peers."""
+- the 1,000 documents of the bench corpus (bench/generate_corpus.py, as make bench-harvest and make
+  bench-collectivite write them: 200 collectivités, every budget with its peers; BP, BS, DMs, CAs and
+  CFUs over 2019–2023, years with the whole BP + BS + DMs + account, breaks of nomenclature),
+  written here without their annex loans, which enter no figure (a test below converts one
+  collectivité's documents both ways to the same CSV bytes and general information): a
+  minute to write and convert instead of several."""
 from __future__ import annotations
 
 import csv
@@ -26,7 +28,7 @@ from .conftest import CORPUS, PLANS_DIR, REPOSITORY
 
 sys.path.insert(0, str(REPOSITORY / "bench"))
 from generate_corpus import corpus_specs  # noqa: E402
-from generate_totem import write_document  # noqa: E402
+from generate_totem import BUDGET_SUPPLEMENTAIRE, COMPTE_FINANCIER_UNIQUE, write_document  # noqa: E402
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 
@@ -35,7 +37,6 @@ CENTS, RATE = Decimal("0.01"), Decimal("0.0001")
 STRATA = [0, 500, 2000, 3500, 5000, 10000, 20000, 50000, 100000]
 RATIOS = {"DepRFonc", "ProdImpo", "RecRFonc", "DepEq", "EncDettePop", "DGFPop", "DepPers", "CoefMobPotFisc",
           "DepFoncRemDette", "DepEqB", "EncDetteRecFonc"}
-BENCH_KIND, BENCH_COLLECTIVITES = "commune-500-3500", 30
 
 
 # ---------------------------------------------------------------- the corpora, converted here
@@ -84,13 +85,10 @@ def sample_corpus(tmp_path_factory) -> list[dict]:
 @pytest.fixture(scope="module")
 def bench_corpus(tmp_path_factory) -> list[dict]:
     directory = tmp_path_factory.mktemp("bench")
-    wanted = sorted({name.rsplit("-", 2)[0] for name, _spec in corpus_specs() if name.startswith(BENCH_KIND)})
-    wanted = set(wanted[:BENCH_COLLECTIVITES])
     paths = []
     for name, spec in corpus_specs():
-        if name.rsplit("-", 2)[0] in wanted:
-            write_document(directory / name, spec, PLANS_DIR)
-            paths.append(directory / name)
+        write_document(directory / name, spec, PLANS_DIR, annex_padding=False)
+        paths.append(directory / name)
     return convert_all(paths, directory)
 
 
@@ -192,7 +190,8 @@ def text(value: Decimal | None) -> str | None:
 
 def check_corpus(documents: list[dict]) -> dict:
     """Compares every budget's summary with the recomputation; returns how many figures matched
-    (``figures``), the most peers a year had (``peers``) and the number of breaks (``breaks``)."""
+    (``figures``), the most peers a year had (``peers``), the number of breaks (``breaks``) and of
+    executions by where their voted figures come from (``executions``)."""
     budgets = defaultdict(list)
     for document in documents:
         budgets[(document["siret"], document["annex"])].append(document)
@@ -203,6 +202,7 @@ def check_corpus(documents: list[dict]) -> dict:
         expected[identity] = recompute_budget(budget_documents)
     mains = [identity for identity in budgets if not identity[1]]
     compared = most_peers = breaks = 0
+    executions: dict[str, int] = defaultdict(int)
     for identity, summary in summaries.items():
         breaks += len(summary["breaks"])
         if not identity[1]:
@@ -228,6 +228,7 @@ def check_corpus(documents: list[dict]) -> dict:
             else:
                 source, execution = wanted["execution"]
                 assert year["execution"]["voted_source"] == source
+                executions[source] += 1
                 for kind, names in NAMES.items():
                     assert by_key(year["execution"][kind], names, "voted", "realised", "gap", "rate") == {
                         key: tuple(text(value) for value in figures)
@@ -253,7 +254,7 @@ def check_corpus(documents: list[dict]) -> dict:
                 key: (len(found), text(median(found)), text(min(found)), text(max(found)))
                 for key, found in values.items()}, (identity, year["exercice"])
             compared += 4 * len(values)
-    return {"figures": compared, "peers": most_peers, "breaks": breaks}
+    return {"figures": compared, "peers": most_peers, "breaks": breaks, "executions": dict(executions)}
 
 
 def test_the_sample_corpus_summaries_equal_a_recomputation(sample_corpus):
@@ -261,12 +262,45 @@ def test_the_sample_corpus_summaries_equal_a_recomputation(sample_corpus):
 
 
 def test_the_bench_corpus_summaries_equal_a_recomputation(bench_corpus):
-    # What the corpus is meant to exercise is there: populations, ratios, a change of norme, peers.
-    assert len(bench_corpus) == 5 * BENCH_COLLECTIVITES
+    # What the corpus is meant to exercise is there: populations, ratios, changes of norme, years
+    # whose account executes a BP + BS + DMs, CFUs, peers.
+    assert len(bench_corpus) == 1000
+    assert len({(document["siret"], document["annex"]) for document in bench_corpus}) == 200
     assert all(document["population"] and len(document["ratios"]) == 3 for document in bench_corpus)
     normes = defaultdict(set)
     for document in bench_corpus:
         normes[document["siret"]].add(document["norme"])
-    assert sum(1 for found in normes.values() if found == {"M14", "M57"}) >= 2
+    assert sum(1 for found in normes.values() if found == {"M14", "M57"}) >= 10
+    assert sum(1 for found in normes.values() if found == {"M52", "M57"}) >= 2
+    stages = defaultdict(list)
+    for document in bench_corpus:
+        stages[(document["siret"], document["year"])].append(document["natdec"])
+    whole_years = [found for found in stages.values() if {"01", "02", "03"} <= set(found) and {"09", "10"} & set(found)]
+    assert len(whole_years) >= 40 and sum(1 for found in whole_years if found.count("02") == 2) >= 20
+    assert sum(1 for found in whole_years if "10" in found) >= 2
     checked = check_corpus(bench_corpus)
-    assert checked["figures"] > 10_000 and checked["breaks"] >= 3 and checked["peers"] >= 5
+    assert checked["figures"] > 200_000 and checked["breaks"] >= 30 and checked["peers"] >= 20
+    # Every whole year's account is executed against its BP + BS + DMs, the others against their opened credits.
+    assert checked["executions"]["budget"] == len(whole_years) and checked["executions"]["credits_ouverts"] >= 300
+
+
+def test_the_bench_corpus_annex_padding_enters_no_figure(tmp_path):
+    """The annex loans the bench corpus is padded with change neither the CSV nor the general
+    information: a collectivité's previous year's CA, then its whole year (BP, BS, a DM and the
+    CFU), written with and without them."""
+    specs = [(name, spec) for name, spec in corpus_specs() if name.startswith("commune-500-3500-088-")]
+    assert {spec.natdec for _name, spec in specs} == {"09", "01", BUDGET_SUPPLEMENTAIRE, "02", COMPTE_FINANCIER_UNIQUE}
+    for name, spec in specs:
+        padded, unpadded = tmp_path / f"padded-{name}", tmp_path / f"unpadded-{name}"
+        write_document(padded, spec, PLANS_DIR)
+        write_document(unpadded, spec, PLANS_DIR, annex_padding=False)
+        assert padded.stat().st_size > unpadded.stat().st_size + spec.loans * 100, name
+        described = []
+        for xml in (padded, unpadded):
+            conversion.convert_document(xml, xml.with_suffix(".csv"), plans=str(PLANS_DIR),
+                                        cache_dir=str(tmp_path / "cache"))
+            facts = collectivite.describe_document(xml, xml.with_suffix(".csv"))
+            described.append((facts.population, facts.ratios, facts.natdec, facts.exercice, facts.nomenclature,
+                              facts.decision, read_document(xml)))
+        assert padded.with_suffix(".csv").read_bytes() == unpadded.with_suffix(".csv").read_bytes(), name
+        assert described[0] == described[1] and described[0][0] == spec.population, name

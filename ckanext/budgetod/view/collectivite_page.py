@@ -121,15 +121,22 @@ def _breaks(summary: dict, categories: list[str]) -> list[dict]:
     return breaks
 
 
-def _segments(categories: list[str], breaks: list[dict]) -> list[set[int]]:
-    """The runs of years between nomenclature changes: values of two runs are not joined."""
-    starts = {item["category"] for item in breaks}
+def _segments(categories: list[str], starts: set[str]) -> list[set[int]]:
+    """The runs of years between the nomenclature changes in ``starts``: values of two runs are not joined."""
     segments: list[set[int]] = []
     for index, category in enumerate(categories):
         if not segments or category in starts:
             segments.append(set())
         segments[-1].add(index)
     return segments
+
+
+def _crosswalk(summary: dict) -> dict[str, dict[str, bool]]:
+    """Year of each nomenclature change → chapter code of the two years around it → whether its
+    figures compare across it."""
+    return {str(item["exercice"]): {**dict.fromkeys(item.get("not_comparable_chapters") or [], False),
+                                    **dict.fromkeys(item.get("comparable_chapters") or [], True)}
+            for item in summary.get("breaks") or []}
 
 
 def _largest(rows: list[dict]) -> list[dict]:
@@ -156,15 +163,17 @@ def series_figure(summary: dict, years: list[dict]) -> Figure:
                             "accounting entries between sections."))
 
 
-def _lines_chart(summary: dict, years: list[dict], rows: list[dict]) -> dict:
-    """One line per row over the years, broken at each nomenclature change: chapter and function
-    codes of two nomenclatures are not compared."""
+def _lines_chart(summary: dict, years: list[dict], rows: list[dict], crosswalk: dict[str, dict[str, bool]]) -> dict:
+    """One line per row over the years. At a nomenclature change the line goes on when the
+    crosswalk (see ``_crosswalk``) compares the row's code across it, and stops otherwise: it is
+    drawn as separate series then."""
     categories = [str(year["exercice"]) for year in years]
     breaks = _breaks(summary, categories)
     series = []
     for row in _largest(rows):
         values = [row["amounts"].get(year["exercice"]) for year in years]
-        for segment in _segments(categories, breaks):
+        starts = {item["category"] for item in breaks if not crosswalk.get(item["category"], {}).get(row["code"])}
+        for segment in _segments(categories, starts):
             part = [value if index in segment else None for index, value in enumerate(values)]
             if any(value is not None for value in part):
                 series.append({"name": f"{row['code']} {row['label']}".strip(), "values": part})
@@ -174,6 +183,13 @@ def _lines_chart(summary: dict, years: list[dict], rows: list[dict]) -> dict:
 def chapters_figures(summary: dict, years: list[dict]) -> list[Figure]:
     figures = []
     rows = series_rows(years, "chapters", ("section", "codrd", "code"))
+    crosswalk = _crosswalk(summary)
+    breaks = _breaks(summary, [str(year["exercice"]) for year in years])
+    # One column per change of nomenclature: whether the chapter's line goes on across it (blank
+    # for a chapter of neither year around it).
+    comparability = {True: tk._("comparable"), False: tk._("not comparable"), None: None}
+    break_columns = [(tk._("Across {change} ({year})").format(change=item["short"], year=item["category"]), TEXT)
+                     for item in breaks]
     for codrd, name, title in (("dépense", "chapters-expenditure", tk._("Expenditure by chapter")),
                                ("recette", "chapters-revenue", tk._("Revenue by chapter"))):
         mine = [row for row in rows if row["codrd"] == codrd]
@@ -181,10 +197,15 @@ def chapters_figures(summary: dict, years: list[dict]) -> list[Figure]:
             continue
         table = Table(name, tk._("{title}, by year").format(title=title),
                       [(tk._("Chapter"), HEADING), (tk._("Label"), TEXT), (tk._("Section"), TEXT),
-                       *_year_columns(years)],
+                       *_year_columns(years), *break_columns],
                       [[row["code"], row["label"], helpers.section_label(row["section"]),
-                        *(row["amounts"].get(year["exercice"]) for year in years)] for row in mine])
-        figures.append(Figure(table, title, chart=_lines_chart(summary, years, mine), note=_largest_note(mine)))
+                        *(row["amounts"].get(year["exercice"]) for year in years),
+                        *(comparability[crosswalk[item["category"]].get(row["code"])] for item in breaks)]
+                       for row in mine])
+        note = tk._("At a change of nomenclature, a chapter’s line goes on where the two plans de comptes give it the "
+                    "same code, section and direction, and stops otherwise; the table says which.")
+        figures.append(Figure(table, title, chart=_lines_chart(summary, years, mine, crosswalk),
+                              note=_largest_note(mine, note)))
     return figures
 
 
@@ -200,12 +221,13 @@ def functions_figures(summary: dict, years: list[dict]) -> list[Figure]:
                       [(tk._("Function"), HEADING), (tk._("Label"), TEXT), *_year_columns(years)],
                       [[row["code"], row["label"], *(row["amounts"].get(year["exercice"]) for year in years)]
                        for row in mine])
-        figures.append(Figure(table, title, chart=_lines_chart(summary, years, mine), note=_largest_note(mine)))
+        # Functions are not crosswalked: their lines stop at every change of nomenclature.
+        figures.append(Figure(table, title, chart=_lines_chart(summary, years, mine, {}), note=_largest_note(
+            mine, tk._("A change of nomenclature breaks the lines: codes of two nomenclatures are not compared."))))
     return figures
 
 
-def _largest_note(rows: list[dict]) -> str:
-    note = tk._("A change of nomenclature breaks the lines: codes of two nomenclatures are not compared.")
+def _largest_note(rows: list[dict], note: str) -> str:
     if len(rows) > LARGEST_SERIES:
         largest = tk._("The chart shows the {count} largest; the table lists them all.").format(count=LARGEST_SERIES)
         note = f"{largest} {note}"

@@ -170,3 +170,31 @@ def test_the_embeddable_page_has_no_portal_chrome_and_only_it_may_be_framed(app,
     # The page gives the code that frames the embeddable page.
     assert re.search(rf'&lt;iframe src="[^"]*{annex}/embed" title="Budgets de [^"]+"', full.body)
     assert page(app, f"{annex}/series.csv").headers["X-Frame-Options"] == "SAMEORIGIN"
+
+
+def test_a_chapters_line_goes_on_across_a_change_only_where_the_crosswalk_compares_it(app):
+    from ckanext.budgetod.view.collectivite_page import chapters_figures
+
+    def year(exercice: int, amounts: dict[str, str]) -> dict:
+        return {"exercice": exercice, "measure": "realised", "chapters": [
+            {"section": "fonctionnement", "codrd": "dépense", "code": code, "label": f"Chapitre {code}",
+             "amount": amount} for code, amount in amounts.items()]}
+
+    years = [year(2021, {"011": "90.00", "65": "40.00"}), year(2022, {"011": "100.00", "65": "50.00"}),
+             year(2023, {"011": "110.00", "65": "60.00", "930": "5.00"}), year(2024, {"011": "120.00", "65": "70.00"})]
+    summary = {"exercices": years, "breaks": [
+        {"exercice": 2023, "from": "M14-M14_COM_500_3500", "to": "M57-M57_A", "comparable_chapters": ["011"],
+         "not_comparable_chapters": ["65", "930"]}]}
+    with app.flask_app.test_request_context("/budgets"):  # in French, the default language
+        [figure] = chapters_figures(summary, years)
+
+    lines = [(series["name"], series["values"]) for series in figure.chart["series"]]
+    assert lines == [
+        ("011 Chapitre 011", ["90.00", "100.00", "110.00", "120.00"]),  # compared: one line over the change
+        ("65 Chapitre 65", ["40.00", "50.00", None, None]),  # not compared: stopped at the change
+        ("65 Chapitre 65", [None, None, "60.00", "70.00"]),
+        ("930 Chapitre 930", [None, None, "5.00", None]),
+    ]
+    assert figure.table.columns[-1] == ("Au passage M14 → M57 (2023)", "text")
+    assert [(row[0], row[-1]) for row in figure.table.rows] == [
+        ("011", "comparable"), ("65", "non comparable"), ("930", "non comparable")]

@@ -3,8 +3,9 @@
  *
  * Each figure of the page carries its chart's data as JSON, built on the server from the same rows
  * as its table (view/collectivite_page.py), and keeps its table below the chart. Chart kinds:
- * - "years": one value per exercice, as stacked bars ("bars") or lines (a line of chapter or
- *   function codes stops at a change of nomenclature: the server splits it into separate series);
+ * - "years": one value per exercice, as stacked bars ("bars") or lines (a line of a chapter the
+ *   crosswalk does not compare across a change of nomenclature, or of a function, stops at the change:
+ *   the server splits it into separate series);
  * - "peers": per section and direction, this budget's line, the peers' median and their range;
  * - "bars": horizontal bars by category (ratios against national averages, voted against realised).
  * Every change of nomenclature among the years ("breaks") is marked by a labelled vertical line.
