@@ -107,3 +107,12 @@ def test_the_probe_catches_forbidden_imports():
     outcome = _probe([("json", "", "<probe>", statements)])
     assert sorted(attempt["module"] for attempt in outcome["attempts"]) == ["ckan", "flask", "sqlalchemy"]
     assert len(outcome["failures"]) == 3
+
+
+def test_converting_loads_neither_validation_nor_occultation():
+    # `budgetod convert` without --report: start-up time and memory (docs/performance.md, issue 15).
+    probe = ("import sys, ckanext.budgetod.core.cli, ckanext.budgetod.core.pipeline; "
+             "print(' '.join(name for name in ('ckanext.budgetod.core.scdl.validation', "
+             "'ckanext.budgetod.core.totem.occultation', 'frictionless') if name in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert loaded.stdout.split() == []
