@@ -113,6 +113,6 @@ def test_converting_loads_neither_validation_nor_occultation():
     # `budgetod convert` without --report: start-up time and memory (docs/performance.md, issue 15).
     probe = ("import sys, ckanext.budgetod.core.cli, ckanext.budgetod.core.pipeline; "
              "print(' '.join(name for name in ('ckanext.budgetod.core.scdl.validation', "
-             "'ckanext.budgetod.core.totem.occultation', 'frictionless') if name in sys.modules))")
+             "'ckanext.budgetod.core.totem.occultation', 'frictionless', 're2') if name in sys.modules))")
     loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
     assert loaded.stdout.split() == []

@@ -20,8 +20,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
-import re2
-
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, catalogue_page, is_web_url, normalise_url
@@ -354,6 +352,8 @@ def _check_pattern(source_url: str, pattern: object) -> None:
         raise SourceConfigError(source_url, "pattern", Bilingual(
             f"« pattern » dépasse {MAX_PATTERN_CHARS} caractères",
             f"'pattern' exceeds {MAX_PATTERN_CHARS} characters"))
+    import re2
+
     try:
         compile_pattern(pattern)
     except re2.error as exc:
@@ -363,6 +363,9 @@ def _check_pattern(source_url: str, pattern: object) -> None:
 def compile_pattern(pattern: str):
     """The source's pattern compiled by RE2. Raises ``re2.error`` for what RE2 refuses:
     backreferences, lookarounds, patterns too large (``PATTERN_MAX_MEMORY``)."""
+    # Imported here: the converter, which reads this module's tables, has no pattern to compile.
+    import re2
+
     options = re2.Options()
     options.log_errors = False
     options.max_mem = PATTERN_MAX_MEMORY
