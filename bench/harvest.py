@@ -280,6 +280,7 @@ class RunFigures:
     database_cpu: float
     machine_busy: float  # share of all CPUs
     datasets: int
+    published: int  # documents published: SCDL CSVs (a dataset holds a collectivité's year, every stage)
     database_mb: float
     storage_mb: float
 
@@ -292,10 +293,22 @@ def run(label: str, source: dict, processes: list[Process], backends: DatabaseBa
     job, seen_seconds = harvest(source, backends.sample)
     busy_after, total_after = machine_cpu()
     figures = [(process.name, *process.figures()) for process in processes]
-    datasets = call("package_search", fq=f'harvest_source_id:"{source["id"]}"', rows=0)["count"]
+    datasets, published = published_documents(source)
     return RunFigures(label, job_seconds(job), seen_seconds, job, object_errors(job), figures, backends.cpu(),
-                      (busy_after - busy_before) / (total_after - total_before), datasets,
+                      (busy_after - busy_before) / (total_after - total_before), datasets, published,
                       database_size_mb(), directory_size_mb(BENCH / "storage"))
+
+
+def published_documents(source: dict) -> tuple[int, int]:
+    """The source's datasets, and the documents they publish (one SCDL CSV each)."""
+    datasets = published = 0
+    while True:
+        page = call("package_search", fq=f'harvest_source_id:"{source["id"]}"', rows=1000, start=datasets)
+        datasets += len(page["results"])
+        published += sum(resource.get("budgetod_role") == "scdl"
+                         for dataset in page["results"] for resource in dataset["resources"])
+        if not page["results"] or datasets >= page["count"]:
+            return datasets, published
 
 
 def report(manifest: dict, runs: list[RunFigures]) -> bool:
@@ -310,7 +323,7 @@ def report(manifest: dict, runs: list[RunFigures]) -> bool:
               f"{figures.seen_seconds:.1f} s), {documents / figures.seconds * 60:.0f} documents/min, "
               f"machine CPU {figures.machine_busy:.0%} of {os.cpu_count()} CPU")
         print(f"  job: {json.dumps(stats, sort_keys=True)}; {len(figures.errors)} error message(s); "
-              f"{figures.datasets} datasets indexed")
+              f"{figures.datasets} datasets indexed, {figures.published} documents published")
         for message in figures.errors[:5]:
             print(f"    {message[:200]}")
         print(f"  {'process':<26} {'CPU s':>8} {'peak MB':>8}")
@@ -324,8 +337,8 @@ def report(manifest: dict, runs: list[RunFigures]) -> bool:
         (f"first run under {FIRST_RUN_GOAL_SECONDS / 60:.0f} min", first.seconds < FIRST_RUN_GOAL_SECONDS,
          f"{first.seconds / 60:.1f} min"),
         (f"unchanged run ≤ {UNCHANGED_GOAL_SHARE:.0%} of the first", share <= UNCHANGED_GOAL_SHARE, f"{share:.1%}"),
-        ("every document published, no error", not first.errors and first.datasets == documents
-         and first.job.get("stats", {}).get("errored", 0) == 0, f"{first.datasets}/{documents} datasets"),
+        ("every document published, no error", not first.errors and first.published == documents
+         and first.job.get("stats", {}).get("errored", 0) == 0, f"{first.published}/{documents} documents"),
         ("unchanged run: nothing published again", not unchanged.errors
          and unchanged.job.get("stats", {}).get("not modified", 0) == documents,
          f"{unchanged.job.get('stats', {}).get('not modified', 0)} not modified"),
