@@ -128,9 +128,10 @@ def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dic
 def _list_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
     """The budgets of the datasets the user may see among ``fq``'s, by (owning organisation's id,
     SIRET, annex suffix): their ``name``, ``organization`` (id, name, title), ``first_published``
-    (the earliest creation of its datasets) and ``documents`` (document key → CSV resource, TOTEM
-    resource, their files). The organisation is part of a budget's identity, as on the /budgets
-    dashboard: two organisations' datasets carrying the same SIRET are never merged."""
+    (the earliest creation of its datasets) and ``documents`` (document key → the CSV's and the TOTEM
+    document's resource id and SHA-256, their files). The organisation is part of a budget's
+    identity, as on the /budgets dashboard: two organisations' datasets carrying the same SIRET are
+    never merged."""
     budgets: dict[tuple[str, str, str], dict] = {}
     start = 0
     while True:
@@ -158,8 +159,9 @@ def _list_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
                               if candidate.get(contract.RESOURCE_ROLE) == contract.ROLE_TOTEM
                               and candidate.get(contract.RESOURCE_DOCUMENT) == key), None)
                 csv_path, totem_path = publish.stored_path(resource), totem and publish.stored_path(totem)
-                if csv_path and totem_path and key not in budget["documents"]:
-                    budget["documents"][key] = (resource, totem, csv_path, totem_path)
+                if totem is not None and csv_path and totem_path and key not in budget["documents"]:
+                    # Only what identifies the files: the listing is kept between views.
+                    budget["documents"][key] = (_file_identity(resource), _file_identity(totem), csv_path, totem_path)
                     budget["name"] = extras.get(contract.EXTRA_BUDGET) or budget["name"]
         start += len(page["results"])
         if not page["results"] or start >= page["count"]:
@@ -177,14 +179,18 @@ def _publishers(budgets: dict[tuple[str, str, str], dict], siret: str, annex_suf
                                       -len(budget["documents"]), budget["organization"]["name"]))
 
 
+def _file_identity(resource: dict) -> tuple[str, str]:
+    return resource["id"], resource.get(contract.RESOURCE_SHA256) or ""
+
+
 def _budget_identity(budget: dict) -> list:
     """What a budget's summary is made of: its files (ids, checksums, sizes and times) and the plans."""
     identity = []
     for key in sorted(budget["documents"]):
-        for resource, path in zip(budget["documents"][key][:2], budget["documents"][key][2:], strict=True):
+        for (resource_id, sha256), path in zip(budget["documents"][key][:2], budget["documents"][key][2:],
+                                               strict=True):
             stat = os.stat(path)
-            identity.append([resource["id"], resource.get(contract.RESOURCE_SHA256) or "", stat.st_size,
-                             stat.st_mtime_ns])
+            identity.append([resource_id, sha256, stat.st_size, stat.st_mtime_ns])
     identity.append(["plans", settings.current().plans_de_comptes])
     return identity
 
@@ -208,7 +214,7 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict, identity: list)
     def build() -> dict:
         documents, skipped = [], []
         for key in sorted(budget["documents"]):
-            _csv_resource, _totem_resource, csv_path, totem_path = budget["documents"][key]
+            _csv, _totem, csv_path, totem_path = budget["documents"][key]
             try:
                 if not summary.has_scdl_header(csv_path):
                     raise summary.NotScdlBudget(csv_path, Bilingual(
