@@ -9,7 +9,6 @@ from decimal import Decimal, InvalidOperation
 import ckan.plugins.toolkit as tk
 from babel import Locale
 from babel.numbers import (
-    format_currency,
     get_currency_symbol,
     get_decimal_symbol,
     get_group_symbol,
@@ -111,10 +110,7 @@ def _locale() -> str:
 
 def format_amount(value: object) -> str:
     """A decimal amount as the page's language writes euros: "1 234 567,89 €", "€1,234,567.89"."""
-    try:
-        return format_currency(Decimal(str(value)), "EUR", locale=_locale())
-    except (InvalidOperation, ValueError):
-        return ""
+    return amount_formatter()(value)
 
 
 def amount_formatter(locale_code: str | None = None):
@@ -139,7 +135,7 @@ def amount_formatter(locale_code: str | None = None):
         except (InvalidOperation, ValueError):
             return ""
         sign = int(number.is_signed())
-        return f"{prefixes[sign]}{int(whole):,}".replace(",", group) + decimal_sign + cents + suffixes[sign]
+        return prefixes[sign] + f"{int(whole):,}".replace(",", group) + decimal_sign + cents + suffixes[sign]
     return format_one
 
 
