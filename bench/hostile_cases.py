@@ -687,7 +687,10 @@ def datagouv_config_cases(good: bytes) -> list[Case]:
 
 def round_two_ssrf_cases() -> list[Case]:
     return [Case("ssrf-site-local-v6", "ssrf", "ssrf", url="http://[fec0::1]/budget.xml"),
-            Case("ssrf-site-local-v6-other", "ssrf", "ssrf", url="http://[feff:ffff::1]/budget.xml")]
+            Case("ssrf-site-local-v6-other", "ssrf", "ssrf", url="http://[feff:ffff::1]/budget.xml"),
+            # round 3: IANA special-purpose blocks that Python's ipaddress calls global
+            Case("ssrf-ietf-dummy-v4", "ssrf", "ssrf", url="http://192.0.0.8/budget.xml"),
+            Case("ssrf-documentation-v6", "ssrf", "ssrf", url="http://[3fff::1]/budget.xml")]
 
 # === end of round 2, part A ======================================================================
 # === Round 2 (issue 12, items 3-8 and the archive part of 9) ====================================

@@ -309,6 +309,12 @@ def test_credentials_do_not_follow_a_cross_origin_redirect(site):
     ("http://[::]/x", "unspecified"),
     ("http://240.0.0.1/x", "reserved"),
     ("http://100.64.0.1/x", "not globally routable"),
+    # IANA special-purpose blocks that Python's ipaddress calls global (3.11)
+    ("http://192.0.0.8/x", "special-purpose"),
+    ("http://[3fff::1]/x", "special-purpose"),
+    ("http://[3fff:fff:ffff::1]/x", "special-purpose"),
+    ("http://[5f00::1]/x", "special-purpose|reserved"),
+    ("http://[64:ff9b:1::a00:1]/x", "special-purpose|reserved"),
 ])
 def test_non_public_addresses_are_refused_before_connecting(url, reason, never_connect):
     with pytest.raises(RefusedLocation, match=reason) as caught:
@@ -322,7 +328,8 @@ def test_loopback_server_gets_no_request_without_allow_private(site):
     assert sum(site.hits.values()) == 0
 
 
-@pytest.mark.parametrize("address", ["8.8.8.8", "2001:4860:4860::8888", "::ffff:8.8.8.8", "2002:808:808::"])
+@pytest.mark.parametrize("address", ["8.8.8.8", "2001:4860:4860::8888", "::ffff:8.8.8.8", "2002:808:808::",
+                                     "192.0.0.9", "192.0.0.10"])
 def test_public_addresses_are_accepted(address):
     assert fetch.address_refusal_reason(ipaddress.ip_address(address)) is None
 

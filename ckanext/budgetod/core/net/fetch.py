@@ -62,6 +62,15 @@ _CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization
 # separators, no percent-escapes; enough for "2018/M14/M14_COM_SUP3500/planDeCompte.xml".
 _SAFE_SEGMENT = re.compile(r"[A-Za-z0-9_][A-Za-z0-9._-]*")
 _NAT64_PREFIX = ipaddress.ip_network("64:ff9b::/96")
+# Special-purpose blocks that IANA's registries mark "not globally reachable" and that Python's
+# ipaddress (3.10-3.12) still calls global; judged here so that every Python version agrees.
+_SPECIAL_PURPOSE = tuple(ipaddress.ip_network(block) for block in (
+    "192.0.0.0/29", "192.0.0.8/32", "192.0.0.170/31",  # IETF protocol assignments (192.0.0.9, .10 are global)
+    "64:ff9b:1::/48",  # local-use IPv4/IPv6 translation (RFC 8215)
+    "100:0:0:1::/64",  # dummy IPv6 prefix (RFC 9780)
+    "3fff::/20",  # documentation (RFC 9637)
+    "5f00::/16",  # segment routing SIDs (RFC 9602)
+))
 _URL_PATH_SAFE = "/%:@!$&'()*+,;=~"
 
 
@@ -196,6 +205,9 @@ def address_refusal_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Addres
         return Bilingual("adresse réservée", "reserved address")
     if address.is_private:
         return Bilingual("adresse privée", "private address")
+    if any(address in block for block in _SPECIAL_PURPOSE if block.version == address.version):
+        return Bilingual("adresse à usage spécial, non routable sur Internet (registre IANA)",
+                         "special-purpose address, not globally routable (IANA registry)")
     if not address.is_global:
         return Bilingual("adresse non routable sur Internet", "address not globally routable")
     return None
