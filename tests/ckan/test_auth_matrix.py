@@ -67,6 +67,9 @@ EXPECTED = {
     # Across organisations. A dataset's organisation changes by the sysadmins' hand only (CKAN lets a
     # user move a dataset between two organisations they edit both; none of these roles does).
     "move a budget dataset of A to another organisation": (NO, NO, NO, NO, NO, NO, YES),
+    # The names budget-<SIRET>-<year>… are the extension's: taken by hand first, they would block the
+    # collectivité's harvest (a source never writes another organisation's dataset).
+    "create a dataset named budget-<SIRET>-<year>, or rename one so": (NO, NO, NO, NO, NO, NO, YES),
     # A copy (or forgery) of A's document served by a source of another organisation: its import is
     # an object error naming A, whoever created the source.
     "change A's budget through another organisation's source": (NO,) * 7,
@@ -376,8 +379,21 @@ def test_across_organisations(app, cast, budgets, sysadmin):
         return bool(model.Session.query(model.SystemInfo).filter_by(
             key="ckanext.budgetod.datagouv.organizations").count())
 
+    def took_budget_name(role: str) -> bool:
+        index = ROLES.index(role)
+        owner = other.id if role.startswith("other_") else budgets.public["owner_org"]
+        created = post(role, "package_create", name=f"budget-21560046100010-{2030 + index}", owner_org=owner)
+        own = factories.Dataset(owner_org=owner)
+        renamed = post(role, "package_patch", id=own["id"], name=f"budget-21560046100010-{2040 + index}")
+        assert granted(created.status_code, (403,)) == granted(renamed.status_code, (403,)), (role, created, renamed)
+        if role in ("editor", "other_admin"):  # they may create datasets, not with these names
+            assert "budget-21560046100010-" in created.json["error"]["message"], created.json
+            assert "est réservé" in created.json["error"]["message"], created.json  # the portal speaks French
+        return granted(created.status_code, (403,))
+
     # The private budget is the one served: the public one is moved by the sysadmin in the first row.
     checks = {
+        "create a dataset named budget-<SIRET>-<year>, or rename one so": took_budget_name,
         "change A's budget through another organisation's source": changed_through_other_source,
         "tie A to a data.gouv.fr organisation, web or API": tied,
         "move a budget dataset of A to another organisation": moved,

@@ -55,6 +55,15 @@ EXTRA_ETAPES = "budgetod_etapes"  # the titles of the stages published, for peop
 # The udata organisation of a dataset no harvest source publishes.
 EXTRA_DATAGOUV_ORGANIZATION = "budgetod_datagouv_organization"
 
+# What every name ``portal/publish.dataset_name`` gives begins with: "budget-", the SIRET, the year.
+_BUDGET_DATASET_NAME = re.compile(r"budget-[0-9]{14}-[0-9]{4}(?:-.*)?", re.DOTALL)
+
+
+def is_budget_dataset_name(name: str) -> bool:
+    """Whether ``name`` is one the extension gives a budget dataset: such names are reserved to it,
+    so that nobody takes beforehand the name a collectivité's harvest will need."""
+    return bool(_BUDGET_DATASET_NAME.fullmatch(name))
+
 # ---------------------------------------------------------------- budget stages (NatDec)
 
 NATDEC_BUDGET_PRIMITIF = "01"

@@ -4,6 +4,8 @@ import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan import authz
 
+from ckanext.budgetod.core import contract
+
 
 def budgetod_config_show(context: dict, data_dict: dict) -> dict:
     # Sysadmins pass every auth check before this function is called.
@@ -41,8 +43,33 @@ def budgetod_datagouv_status(context: dict, data_dict: dict) -> dict:
         "data.gouv.fr sync state.")}
 
 
+def _reserved_name_refusal(new_name: object, current_name: str | None) -> dict | None:
+    if not isinstance(new_name, str) or new_name == current_name or not contract.is_budget_dataset_name(new_name):
+        return None
+    return {"success": False, "msg": tk._(
+        "The name {name} is reserved: names budget-<SIRET>-<year>… are given by the budgets extension to the "
+        "datasets it publishes. Choose another name; a budget document uploaded into a dataset of any "
+        "other name is converted all the same.").format(name=new_name)}
+
+
+# Sysadmins pass every auth check before these are called: they may give any name.
+@tk.chained_auth_function
+def package_create(next_auth, context: dict, data_dict: dict | None) -> dict:
+    return _reserved_name_refusal((data_dict or {}).get("name"), None) or next_auth(context, data_dict)
+
+
+@tk.chained_auth_function
+def package_update(next_auth, context: dict, data_dict: dict | None) -> dict:
+    data_dict = data_dict or {}
+    package = model.Package.get(data_dict.get("id") or data_dict.get("name") or "")
+    current_name = package.name if package is not None else None
+    return _reserved_name_refusal(data_dict.get("name"), current_name) or next_auth(context, data_dict)
+
+
 def get_auth_functions() -> dict:
-    return {"budgetod_config_show": budgetod_config_show,
+    return {"package_create": package_create,
+            "package_update": package_update,
+            "budgetod_config_show": budgetod_config_show,
             "budgetod_budget_summary": budgetod_budget_summary,
             "budgetod_collectivite_summary": budgetod_collectivite_summary,
             "budgetod_datagouv_status": budgetod_datagouv_status}

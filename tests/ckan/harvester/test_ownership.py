@@ -11,6 +11,7 @@ from ckan.tests import factories, helpers
 
 from ckanext.budgetod.portal import publish
 from tests.ckan.harvester.conftest import SHARED_TOTEM, by_role, create_source, dataset, harvest, stored_file
+from tests.ckan.view.test_dashboard import token_of
 from tests.harvester_sources.servers import LocalServer
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
@@ -55,6 +56,22 @@ def test_a_source_of_another_organisation_can_neither_move_nor_replace_a_dataset
     assert "belongs to the organisation 'Collectivités du Morbihan'" in message
     assert run.stats["errored"] == 1 and run.stats["added"] == 0 and run.stats["updated"] == 0
     assert snapshot(CRACH_2021) == before
+    assert dataset(CRACH_2021)["owner_org"] == organization["id"]
+
+
+@pytest.mark.parametrize("language, reserved", [("en", "is reserved"), ("fr", "est réservé")])
+def test_a_budget_name_taken_by_hand_first_does_not_block_the_harvest(
+        app, sysadmin, organization, organization_b, server, language, reserved):
+    squatter = factories.User()
+    helpers.call_action("organization_member_create", context={"user": sysadmin["name"]},
+                        id=organization_b["id"], username=squatter["name"], role="editor")
+    response = app.post(f"/{language}/api/3/action/package_create", json={
+        "name": CRACH_2021, "owner_org": organization_b["id"]}, headers={"Authorization": token_of(squatter)})
+
+    assert response.status_code == 403
+    assert CRACH_2021 in response.json["error"]["message"] and reserved in response.json["error"]["message"]
+    run = harvest(create_source(sysadmin, organization, server.url("/a/ca-2021.xml"), name="source-a"))
+    assert run.errors() == [] and run.stats["added"] == 1
     assert dataset(CRACH_2021)["owner_org"] == organization["id"]
 
 
