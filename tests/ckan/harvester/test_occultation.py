@@ -143,7 +143,7 @@ def test_occult_all_republishes_what_was_published_before_occultation(cli, sysad
 
     assert result.exit_code == 0, result.output
     assert ("6 TOTEM document(s) in 5 dataset(s): 5 republished occulted, 1 already occulted, 0 in error; "
-            "433 value(s) occulted in all") in result.output
+            "910 value(s) occulted in all") in result.output
     for filename in SAMPLE_DATASETS:
         resources = published(filename)
         expected = occult_document(SHARED_TOTEM / filename, None)
