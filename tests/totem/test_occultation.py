@@ -364,6 +364,7 @@ BYPASSES = {
     "comment in a row": dict(annexes='<DATA_PRET><PRET><!-- Jean Commentaire --><MtPret V="1"/></PRET></DATA_PRET>'),
     "comment before the root": dict(before_root="<!-- Jean Commentaire -->\n"),
     "processing instruction": dict(annexes="<?note Jean Commentaire?>"),
+    "comments and PIs in a row": dict(annexes="<!-- Jean --><!----><?note Jean?><!-- Jean -->\n<!-- Jean -->"),
     "stylesheet before the root": dict(before_root='<?xml-stylesheet href="Jean-Commentaire.xsl"?>\n'),
     # An element a rule names, outside a row of a rule naming it.
     "personal element outside its row": dict(annexes='<NomBenefPret V="Jean Egare"/>'),

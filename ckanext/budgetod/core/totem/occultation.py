@@ -345,6 +345,16 @@ class _Rewriter:
                 self.scan = base + found + len(self.section_end)
                 self.section_end = None
                 if self.dropped is not None:
+                    # A comment or PI right after: dropped by the same edit (millions of them in a row
+                    # cost one edit, and this loop only).
+                    following = buffer[found + 3:found + 7] if buffer[found:found + 3] == b"-->" \
+                        else buffer[found + 2:found + 6]
+                    if following == b"<!--":
+                        self.section_end, self.scan = b"-->", self.scan + 4
+                        continue
+                    if following[:2] == b"<?":
+                        self.section_end, self.scan = b"?>", self.scan + 2
+                        continue
                     self.dropped.end = self.scan
                     self.dropped = None
                 continue
