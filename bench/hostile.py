@@ -524,6 +524,7 @@ def main() -> int:
                        "; ".join(guard.refused[:5])))
         tk.config["ckanext.budgetod.allow_private_urls"] = True
         run_round_two_a(harvester, server, guard, results, checks)
+        run_round_three_occult(harvester, server, results, checks)
         final = good_datasets_state(harvester.organization)
         checks.append(("previously published datasets intact at the end",
                        all(final.get(name) == state for name, state in published.items()), ""))
@@ -663,6 +664,58 @@ def short_message(message: str) -> str:
     """The message without its leading URL, on one line, 100 characters."""
     _url, separator, rest = message.partition(" — ")
     return " ".join((rest if separator else message).split())[:100]
+
+
+# === Round 3, occultation (issue 20: items 3, 4 and 6; cases in hostile_cases.py) ================
+
+ROUND3_CASE_SECONDS = 60
+
+
+def run_round_three_occult(harvester: Harvester, server: HostileServer, results: list[CaseResult],
+                           checks: list[tuple[str, bool, str]]) -> None:
+    """A tag of 100,000 blanks across the occulter's chunk boundary (it hung the fetch consumer), and
+    the crafted bypasses: each imported into a dataset of its own, whose published XML must name
+    nobody; a namespace URI holding a name refused without quoting it."""
+    from ckan.lib import uploader
+
+    cases = hostile_cases.round3_occultation_cases()
+    server.routes.update({case.path: case.respond for case in cases})
+    base = server.base_url
+    print(f"round 3: {len(cases)} occultation cases…", flush=True)
+    source = harvester.create_source("round-three-occult", f"{base}/round-three-occult",
+                                     {"urls": [base + case.path for case in cases]})
+    outcome = harvester.harvest(source)
+    case_results = _document_results(cases, outcome, base)
+    results.extend(case_results)
+    leaks, slow = [], []
+    for result in case_results:
+        if result.seconds > ROUND3_CASE_SECONDS:
+            slow.append(f"{result.case.name}: {result.seconds:.1f} s")
+        if not result.case.may_import:
+            continue
+        dataset = _published_dataset(base, result.case)
+        if dataset is None:
+            leaks.append(f"{result.case.name}: not published")
+            continue
+        totem = next(resource for resource in dataset["resources"] if resource.get("budgetod_role") == "totem")
+        with open(uploader.get_resource_uploader(totem).get_path(totem["id"]), "rb") as stream:
+            published = stream.read()
+        if hostile_cases.ROUND3_PERSON.encode("ascii") in published or b'IndiceAgent V="807"' in published \
+                or b"<!--" in published or b"<?note" in published:
+            leaks.append(result.case.name)
+    refused = next(result for result in case_results if result.case.name == "r3-namespace-uri")
+    blanks = next(result for result in case_results if result.case.name == "r3-blanks-across-chunk")
+    checks.append((f"round 3: a tag of {hostile_cases.ROUND3_BLANKS:,} blanks across the chunk boundary "
+                   f"harvested in {blanks.seconds:.1f} s", blanks.imported and blanks.seconds < ROUND3_CASE_SECONDS,
+                   ", ".join(blanks.errors)[:200]))
+    checks.append(("round 3: every crafted bypass published with nobody named (comments, PIs, stray elements, "
+                   "codes, agents' index)", not leaks, ", ".join(leaks)))
+    checks.append(("round 3: a namespace URI holding a name refused, unquoted",
+                   not refused.imported and len(refused.errors) == 1
+                   and "Jeanne" not in refused.errors[0] and "namespace" in refused.errors[0], ", ".join(refused.errors)[:200]))
+    checks.append((f"round 3: every occultation case within {ROUND3_CASE_SECONDS} s", not slow, ", ".join(slow)))
+
+# === end of round 3, occultation =================================================================
 
 
 def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total_seconds: float) -> None:

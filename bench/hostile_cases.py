@@ -905,3 +905,55 @@ def summary_cases(fields: list[str]) -> list[SummaryCase]:
         SummaryCase("labels-100kb", table(row(i, BGT_CONTNAT_LABEL="L" * 100_000, BGT_MTPREV="1") for i in range(50)), False),
     ]
 # === end of round 2 ================================================================================
+
+
+# --- round 3, occultation ----------------------------------------------------------------------
+
+# Words no sample holds: none may be in a published document.
+ROUND3_PERSON = "Jeanne Hostile"
+ROUND3_BLANKS = 100_000
+BERGER_LEVRAULT = "http://www.berger-levrault.fr/demat/outils"
+ROUND3_ANNEXES = {
+    "comment": f"<!-- {ROUND3_PERSON} -->",
+    "processing-instruction": f"<?note {ROUND3_PERSON}?>",
+    "stray-element": f'<NomBenefPret V="{ROUND3_PERSON}"/>',
+    "stray-in-other-row": '<DATA_CONCOURS><CONCOURS><CodNatJurBenefCA V="P1"/>'
+                          f'<NomBenefPret V="{ROUND3_PERSON}"/></CONCOURS></DATA_CONCOURS>',
+    "code-lower-case": '<DATA_CONCOURS><CONCOURS><CodNatJurBenefCA V="p3"/>'
+                       f'<LibOrgaBenef V="{ROUND3_PERSON}"/></CONCOURS></DATA_CONCOURS>',
+    "code-foreign-namespace": f'<DATA_CONCOURS><CONCOURS><bl:CodNatJurBenefCA xmlns:bl="{BERGER_LEVRAULT}" V="P1"/>'
+                              f'<LibOrgaBenef V="{ROUND3_PERSON}"/></CONCOURS></DATA_CONCOURS>',
+    "agent-index": '<DATA_PERSONNEL><PERSONNEL><CodTypAgent V="N"/><EmploiGradeAgent V="Attaché"/>'
+                   '<IndiceAgent V="807"/><EffectifPourvu V="1.0"/></PERSONNEL></DATA_PERSONNEL>',
+}
+# Refused: its one error must not quote the URI.
+ROUND3_NAMESPACE_ANNEX = f'<DATA_PRET xmlns:p="urn:{ROUND3_PERSON.replace(" ", "-")}"/>'
+
+
+def _with_annexes(name: str, annexes: str) -> bytes:
+    text = own_budget(base_text(), name)
+    return latin1(text.replace("<Annexes>", f"<Annexes>{annexes}", 1))
+
+
+def blanks_across_the_chunk_boundary(name: str) -> bytes:
+    """A well-formed document whose <PRET> start tag holds ROUND3_BLANKS blanks and straddles the
+    occulter's first chunk boundary (1 MiB): the tag pattern of before backtracked exponentially
+    there."""
+    head, _, tail = own_budget(base_text(), name).partition("<Annexes>")
+    head = latin1(head + "<Annexes>")
+    padding = b"\n" * (MEGABYTE - 1000 - len(head))
+    row = (b"<DATA_PRET><PRET" + b" " * ROUND3_BLANKS + b">"
+           + f'<NomBenefPret V="{ROUND3_PERSON}"/><MtPret V="1000"/></PRET></DATA_PRET>'.encode("ascii"))
+    return head + padding + row + latin1(tail)
+
+
+def round3_occultation_cases() -> list[Case]:
+    """Imported, and the published (occulted) XML must name nobody; the namespace case refused."""
+    cases = [Case("r3-blanks-across-chunk", "occult-r3", "document",
+                  body(blanks_across_the_chunk_boundary("r3blanks")), may_import=True)]
+    for key, annexes in ROUND3_ANNEXES.items():
+        cases.append(Case(f"r3-{key}", "occult-r3", "document", body(_with_annexes(f"r3{key}", annexes)),
+                          may_import=True))
+    cases.append(Case("r3-namespace-uri", "occult-r3", "document",
+                      body(_with_annexes("r3namespace", ROUND3_NAMESPACE_ANNEX))))
+    return cases

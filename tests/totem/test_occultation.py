@@ -79,8 +79,9 @@ def test_occultation_is_idempotent_and_keeps_the_prolog(source, tmp_path):
 GENERATED_PERSONS = ["Jean Provision", "4321.09", "Jeanne Organisme", "Pierre Apres-Code", "Paul Sans-Code",
                      "Marie Reference", "Luc Code-Vide", "Emile Emprunteur", "Hugo Garanti", "Ines Sans-Type",
                      "Mme Kim", "M. Leo", "M-Noe", "Olga Proprietaire", "Remi Editeur", "Sarah", "Theo Espaces"]
-KEPT = ["Association des amis", "CCAS de Crach", "Office HLM", "Garantie HLM", "comment text", "pi text",
-        "5 &gt; 4", "EmploiGradeAgent"]
+KEPT = ["Association des amis", "CCAS de Crach", "Office HLM", "Garantie HLM", "5 &gt; 4", "EmploiGradeAgent"]
+# Comments and processing instructions are dropped, whatever they hold.
+DROPPED = ["comment text", "pi text"]
 
 
 VARIANTS = {
@@ -104,6 +105,8 @@ def test_each_rule_on_generated_documents(variant, tmp_path):
         assert person not in text, person
     for kept in KEPT:
         assert kept in text, kept
+    for dropped in DROPPED:
+        assert dropped not in text, dropped
     assert result.counts == {"provision": 2, "personnel": 1, "organisme_eng": 2, "concours": 8, "pret": 1,
                              "autre_engagement": 3, "credit_bail": 1, "dette": 1, "piece_jointe": 1,
                              "champ_editeur": 2, "membre_asa": 1}
@@ -295,3 +298,131 @@ def test_budgetod_inspect_shows_the_counts(tmp_path):
     counts = json.loads(done.stdout)["occultation"]
     assert counts["total"] == 23 and counts["rules"]["concours"] == 8
     assert counts["replacement"] == REPLACEMENT
+
+
+# ---------------------------------------------------------------- round 3: a tag cut at a chunk boundary
+
+def test_a_tag_with_many_blanks_across_a_chunk_boundary_is_scanned_in_linear_time(tmp_path):
+    """The tag pattern of before backtracked exponentially on a tag cut at the end of a chunk (26 blanks
+    took 2.7 s, 2 more four times as long): 10,000 blanks would never end, holding the GIL. So the
+    occulter runs in a child process, whose timeout is a guard against a hang, not a synchronisation:
+    the work itself takes milliseconds."""
+    document = generated()
+    # The row's start tag begins before the first chunk boundary and ends 10,000 blanks later.
+    row = document.index(b"<PRET>")
+    document = document[:row] + b"\n" * (4096 - 100 - row) + document[row:]
+    cut = document.index(b"<PRET>") + len(b"<PRET")
+    blanks = b" " * 10_000
+    assert cut < 4096 < cut + len(blanks)
+    source = tmp_path / "document.xml"
+    source.write_bytes(document[:cut] + blanks + document[cut:])
+    script = ("import json, sys\n"
+              "from ckanext.budgetod.core.totem import occultation\n"
+              "occultation.CHUNK_SIZE = 4096\n"
+              "result = occultation.occult_document(sys.argv[1], sys.argv[2])\n"
+              "print(json.dumps(result.counts))\n")
+    done = subprocess.run([sys.executable, "-c", script, str(source), str(tmp_path / "out.xml")],
+                          capture_output=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["pret"] == 1
+    occulted = (tmp_path / "out.xml").read_bytes()
+    assert b"Emile Emprunteur" not in occulted
+    assert assert_occulted(source.read_bytes(), occulted) == sum(json.loads(done.stdout).values())
+
+
+@pytest.mark.parametrize("chunk_size", [1, 3, 64])
+def test_quoted_values_holding_tag_ends_across_chunks(chunk_size, monkeypatch, tmp_path):
+    source = tmp_path / "document.xml"
+    row = ('<PRET><NomBenefPret Note=\'a > "b" <\' V="Emile > Emprunteur"  \n />'
+           '<MtPret V="1000"/></PRET>').replace("<'", "&lt;'")
+    source.write_bytes(totem_document(annexes=f"<DATA_PRET>{row}</DATA_PRET>"))
+    monkeypatch.setattr(occultation, "CHUNK_SIZE", chunk_size)
+    occulted, result = occulted_bytes(source)
+    assert b"Emprunteur" not in occulted and result.counts["pret"] == 1
+    assert assert_occulted(source.read_bytes(), occulted) == result.total
+
+
+# ---------------------------------------------------------------- round 3: individual pay
+
+def test_no_pay_of_an_agent_is_left_in_montreuil():
+    """Montreuil's CA 2018 shows 469 contract agents' IndiceAgent beside grade, sector and FTE: with the
+    index point's value, each one's gross pay."""
+    source = next(path for path in CORPUS if path.name == "montreuil-ca-2018.xml")
+    occulted, result = occulted_bytes(source)
+    rows = list(etree.fromstring(occulted).iter("{*}PERSONNEL"))
+    pay = [element.get("V") for row in rows for element in row.iter("{*}IndiceAgent", "{*}RemunAgent", "{*}MtPrev6215")]
+    assert len(pay) == 469 + 56 and set(pay) == {REPLACEMENT}
+    assert result.counts["personnel"] == 469 + 56
+
+
+# ---------------------------------------------------------------- round 3: crafted bypasses
+
+_ROW_P1 = '<CONCOURS><CodNatJurBenefCA V="P1"/><LibOrgaBenef V="Association des amis"/></CONCOURS>'
+BYPASSES = {
+    # Comments and processing instructions are dropped wherever they are, the XML declaration stays.
+    "comment": dict(annexes=f"<!-- Jean Commentaire --><DATA_CONCOURS>{_ROW_P1}</DATA_CONCOURS>"),
+    "comment in a row": dict(annexes='<DATA_PRET><PRET><!-- Jean Commentaire --><MtPret V="1"/></PRET></DATA_PRET>'),
+    "comment before the root": dict(before_root="<!-- Jean Commentaire -->\n"),
+    "processing instruction": dict(annexes="<?note Jean Commentaire?>"),
+    "comments and PIs in a row": dict(annexes="<!-- Jean --><!----><?note Jean?><!-- Jean -->\n<!-- Jean -->"),
+    "stylesheet before the root": dict(before_root='<?xml-stylesheet href="Jean-Commentaire.xsl"?>\n'),
+    # An element a rule names, outside a row of a rule naming it.
+    "personal element outside its row": dict(annexes='<NomBenefPret V="Jean Egare"/>'),
+    "personal element in another row": dict(
+        annexes='<DATA_CONCOURS><CONCOURS><CodNatJurBenefCA V="P1"/><NomBenefPret V="Jean Egare"/>'
+                '<LibOrgaBenef V="Association des amis"/></CONCOURS></DATA_CONCOURS>'),
+    "personal element with content outside its row": dict(
+        annexes="<DATA_PRET><NomBenefPret>Jean <![CDATA[Egare]]></NomBenefPret></DATA_PRET>"),
+    # A code a reader cannot classify, or does not see: the row is personal.
+    "code in lower case": dict(
+        annexes='<DATA_CONCOURS><CONCOURS><CodNatJurBenefCA V="p3"/><LibOrgaBenef V="Jean Minuscule"/>'
+                "</CONCOURS></DATA_CONCOURS>"),
+    "code in a foreign namespace": dict(
+        annexes='<DATA_CONCOURS><CONCOURS><bl:CodNatJurBenefCA xmlns:bl="http://www.berger-levrault.fr/demat/outils"'
+                ' V="P1"/><LibOrgaBenef V="Jean Etranger"/></CONCOURS></DATA_CONCOURS>'),
+    "code in a foreign default namespace": dict(
+        annexes='<DATA_CONCOURS><CONCOURS><LibOrgaBenef V="Jean Etranger"/><CodNatJurBenefCA V="P1"'
+                ' xmlns="http://www.berger-levrault.fr/demat/outils"/></CONCOURS></DATA_CONCOURS>'),
+    "code under a foreign default namespace": dict(
+        annexes='<DATA_CONCOURS><CONCOURS><LibOrgaBenef V="Jean Etranger"/>'
+                '<Groupe xmlns="http://www.berger-levrault.fr/demat/outils"><CodNatJurBenefCA V="P1"/></Groupe>'
+                "</CONCOURS></DATA_CONCOURS>"),
+}
+
+
+@pytest.mark.parametrize("bypass", BYPASSES)
+def test_crafted_bypasses_are_occulted(bypass, tmp_path):
+    source = tmp_path / "document.xml"
+    source.write_bytes(totem_document(**BYPASSES[bypass]))
+    for chunk_size in (occultation.CHUNK_SIZE, 5):
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(occultation, "CHUNK_SIZE", chunk_size)
+            occulted, result = occulted_bytes(source)
+        assert b"Jean" not in occulted, bypass
+        assert occulted.startswith(b'<?xml version="1.0" encoding="UTF-8"?>')
+        assert assert_occulted(source.read_bytes(), occulted) == result.total
+    assert b"Association des amis" in occulted or b"Association" not in source.read_bytes()
+
+
+def test_the_xml_declaration_after_a_byte_order_mark_stays(tmp_path):
+    source = tmp_path / "document.xml"
+    source.write_bytes(b"\xef\xbb\xbf" + totem_document(annexes="<!-- Jean Commentaire -->"))
+    occulted, _ = occulted_bytes(source)
+    assert occulted.startswith(b'\xef\xbb\xbf<?xml version="1.0" encoding="UTF-8"?>') and b"Jean" not in occulted
+
+
+@pytest.mark.parametrize("declaration", [
+    'xmlns:jean="urn:Jean-Dupont-12-rue-des-Lilas"',
+    'xmlns="http://example.org/Jean-Dupont"',
+])
+def test_a_namespace_declaration_holding_free_text_refuses_the_document(declaration, tmp_path):
+    source = tmp_path / "document.xml"
+    source.write_bytes(totem_document(annexes=f"<DATA_PRET {declaration}/>"))
+    destination = tmp_path / "out.xml"
+    with pytest.raises(DocumentError) as caught:
+        occult_document(source, destination)
+    assert caught.value.message_id == "occultation_unknown_namespace"
+    for lang in ("fr", "en"):
+        line = caught.value.describe(lang)
+        assert line.startswith(f"{source}: ") and "Jean" not in line and "\n" not in line
+    assert not destination.exists()

@@ -145,6 +145,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "règles d'occultation inutilisables ({reason})",
         "en": "unusable occultation rules ({reason})",
     },
+    "occultation_unknown_namespace": {
+        "fr": "une déclaration d'espace de noms porte une adresse inconnue (non citée : elle peut contenir "
+              "des données personnelles) ; le document ne peut pas être occulté sûrement",
+        "en": "a namespace declaration holds an unknown URI (not quoted: it may hold personal data); "
+              "the document cannot be occulted safely",
+    },
     # --- warnings -----------------------------------------------------------------------
     "warn_plan_year_fallback": {
         "fr": "plan de comptes {nomenclature} absent pour {year} : celui de {used_year} est utilisé",

@@ -21,6 +21,7 @@ DEFAULT_PLANS_BASE = "http://odm-budgetaire.org/composants/normes"
 DEFAULT_SCHEMA_URL = "https://schema.data.gouv.fr/schemas/scdl/budget/0.8.3/schema.json"
 DEFAULT_MAX_DOCUMENT_SIZE = 100 * MIB
 DEFAULT_HTTP_TIMEOUT = 30.0
+DEFAULT_OBJECT_TIME_BUDGET = 600
 DEFAULT_DATAGOUV_URL = "https://www.data.gouv.fr"
 ON_DELETE_CHOICES = ("delete", "archive")
 
@@ -96,6 +97,8 @@ class Settings:
     occultation_rules: str = ""
     metadata_template: str = ""
     dashboard_page_size: int = 200
+    # Seconds a harvest object's document work (reading, occultation, conversion, validation) may take.
+    object_time_budget: int = DEFAULT_OBJECT_TIME_BUDGET
     network: NetworkLimits = NetworkLimits()
     datagouv: DatagouvSettings = DatagouvSettings()
 
@@ -159,6 +162,7 @@ INI_KEYS = {
     "ckanext.budgetod.occultation_rules": "occultation_rules",
     "ckanext.budgetod.metadata_template": "metadata_template",
     "ckanext.budgetod.dashboard_page_size": "dashboard_page_size",
+    "ckanext.budgetod.object_time_budget": "object_time_budget",
     "ckanext.budgetod.datagouv.enabled": "datagouv.enabled",
     "ckanext.budgetod.datagouv.organizations": "datagouv.organizations",
     "ckanext.budgetod.datagouv.url": "datagouv.url",

@@ -13,7 +13,9 @@ Stages (ckanext-harvest contract):
   when the server answers 304, or when the content (sha256) and the publication settings
   (grouping, metadata template, schema) are those of the current object.
 - import converts, validates, and publishes (``publish.upsert_document``); a failure is an object
-  error naming the URL and the cause in French and English, and what was published stays.
+  error naming the URL and the cause in French and English, and what was published stays. The
+  document work (reading, occultation, conversion, validation) has ``object_time_budget`` seconds:
+  past it the object fails and the consumer goes on with the next one.
 """
 from __future__ import annotations
 
@@ -22,7 +24,9 @@ import hashlib
 import json
 import logging
 import os
+import signal
 import tempfile
+import threading
 
 import ckan.model as model
 import ckan.plugins as plugins
@@ -71,6 +75,8 @@ def _failure(url: str, error: BaseException, local_dir: str = "") -> str:
         if not error.source or error.source == url or (local_dir and error.source.startswith(local_dir)):
             return _bilingual(url, error.localized_cause("fr"), error.localized_cause("en"))
         return _bilingual(url, error.describe("fr"), error.describe("en"))
+    if isinstance(error, _OverBudget):
+        return _over_budget(url, error.seconds)
     if isinstance(error, tk.ValidationError):
         details = "; ".join(f"{field}: {messages}" for field, messages in (error.error_dict or {}).items())
         return _bilingual(url, f"publication refusée par CKAN ({details})",
@@ -79,6 +85,42 @@ def _failure(url: str, error: BaseException, local_dir: str = "") -> str:
     detail = str(error).splitlines()[0][:300] if str(error) else ""
     return _bilingual(url, f"erreur inattendue ({type(error).__name__} : {detail}), voir le journal du serveur",
                       f"unexpected error ({type(error).__name__}: {detail}), see the server log")
+
+
+class _OverBudget(Exception):
+    """The time budget of one harvest object is spent."""
+
+    def __init__(self, seconds: int):
+        super().__init__(seconds)
+        self.seconds = seconds
+
+
+@contextlib.contextmanager
+def _time_budget(seconds: int):
+    """Bound the work of the block to ``seconds`` (0: no bound) with SIGALRM, which only the main
+    thread receives: the harvest consumers run there. An alarm already armed (the timeout of an RQ
+    job running a harvest stage) bounds the work instead, and is left alone."""
+    if seconds <= 0 or threading.current_thread() is not threading.main_thread() \
+            or signal.getitimer(signal.ITIMER_REAL)[0]:
+        yield
+        return
+
+    def expire(signum, frame):
+        raise _OverBudget(seconds)
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def _over_budget(url: str, seconds: int) -> str:
+    return _bilingual(
+        url, f"document abandonné : son traitement a dépassé {seconds} s (réglage ckanext.budgetod.object_time_budget)",
+        f"document abandoned: its processing took over {seconds} s (setting ckanext.budgetod.object_time_budget)")
 
 
 def _too_large_for_portal(url: str, size: int, limit_mb: int) -> str:
@@ -308,18 +350,19 @@ class BudgetodHarvester(HarvesterBase):
             if extras.get("status") == STATUS_DELETE:
                 return self._import_deletion(harvest_object, extras, owner_org, template)
             with tempfile.TemporaryDirectory(dir=_spool_dir()) as workdir:
-                sha256 = extras.get("sha256")
-                if not os.path.exists(spool):
-                    # `ckan harvester import` runs this stage alone, long after fetch.
-                    retrieved = sources.retrieve_document(
-                        sources.DocumentRef(harvest_object.guid, url, extras.get("member")), spool,
-                        settings=settings.current())
-                    sha256 = retrieved.sha256
-                if sha256 is None:  # no digest recorded with the document: computed from it
-                    sha256 = fetch.file_digest(spool)
-                doc = Pipeline(settings.current()).run(
-                    spool, os.path.join(workdir, "scdl.csv"), source=harvest_object.guid, sha256=sha256,
-                    occult_to=os.path.join(workdir, "occulted.xml"))
+                with _time_budget(settings.current().object_time_budget):
+                    sha256 = extras.get("sha256")
+                    if not os.path.exists(spool):
+                        # `ckan harvester import` runs this stage alone, long after fetch.
+                        retrieved = sources.retrieve_document(
+                            sources.DocumentRef(harvest_object.guid, url, extras.get("member")), spool,
+                            settings=settings.current())
+                        sha256 = retrieved.sha256
+                    if sha256 is None:  # no digest recorded with the document: computed from it
+                        sha256 = fetch.file_digest(spool)
+                    doc = Pipeline(settings.current()).run(
+                        spool, os.path.join(workdir, "scdl.csv"), source=harvest_object.guid, sha256=sha256,
+                        occult_to=os.path.join(workdir, "occulted.xml"))
                 if not doc.valid:
                     self._save_object_error(_invalid(url, doc), harvest_object, "Import")
                     return False

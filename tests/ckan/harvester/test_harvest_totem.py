@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
+import threading
 
 import pytest
 
@@ -332,3 +334,32 @@ def test_a_document_address_with_a_lone_surrogate_is_one_gather_error_and_the_ot
         "document skipped")
     assert list(run.results) == [good] and run.errors() == []
     assert dataset(SAMPLE_DATASETS["crach-lotissement-bp-2022.xml"])["state"] == "active"
+
+
+def test_a_document_over_its_time_budget_fails_and_the_harvest_goes_on(sysadmin, organization, tmp_path,
+                                                                        monkeypatch, ckan_config):
+    """An object whose document work outlasts ckanext.budgetod.object_time_budget fails with a message
+    saying so, in French and English; the next object is published. The slow occulter waits until the
+    budget's alarm interrupts it; its own 60 s bound is a guard against a hang, not a synchronisation."""
+    for name in ("crach-lotissement-bp-2022.xml", "crach-principal-dm2-2021.xml"):
+        shutil.copyfile(SHARED_TOTEM / name, tmp_path / name)
+    monkeypatch.setitem(ckan_config, "ckanext.budgetod.object_time_budget", 10)
+    occult = Pipeline.occult
+
+    def slow_for_2022(self, totem_path, destination):
+        with open(totem_path, "rb") as document:
+            if b'<Exer V="2022"/>' in document.read():
+                threading.Event().wait(60)
+        return occult(self, totem_path, destination)
+
+    monkeypatch.setattr(Pipeline, "occult", slow_for_2022)
+    with LocalServer(directory=tmp_path) as server:
+        run = harvest(create_source(sysadmin, organization, server.url("/"), {"kind": "index"}))
+        url = server.url("/crach-lotissement-bp-2022.xml")
+    assert run.errors() == [
+        f"{url} — document abandonné : son traitement a dépassé 10 s (réglage ckanext.budgetod.object_time_budget)"
+        " / document abandoned: its processing took over 10 s (setting ckanext.budgetod.object_time_budget)"]
+    assert run.stats["added"] == 1
+    assert dataset(CRACH_2021)["state"] == "active"
+    assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)
+    assert signal.getsignal(signal.SIGALRM) == signal.SIG_DFL

@@ -60,7 +60,7 @@ def test_the_harvested_corpus_is_published_occulted(app, sysadmin, organization,
     mohon = published("mohon-cfu-2023.xml")
     assert "PRESSARD TITOUAN" not in stored_file(mohon["totem"]).read_text(encoding="utf-8")
     page = app.get(f"/budgets/report/{mohon['report']['id']}").get_data(as_text=True)  # French, the default
-    assert "Données personnelles occultées" in page and "a 105 valeurs remplacées" in page
+    assert "Données personnelles occultées" in page and "a 112 valeurs remplacées" in page
     assert "<code>concours</code></td><td>37</td>" in page
 
 
@@ -73,12 +73,12 @@ def test_an_uploaded_document_is_replaced_by_its_occulted_version(editor_dataset
 
     totem = helpers.call_action("resource_show", id=totem["id"])
     stored = stored_file(totem).read_bytes()
-    assert assert_occulted(original, stored) == 105
+    assert assert_occulted(original, stored) == 112
     assert totem["url"].endswith("/cfu-2023.xml")
     made = siblings(target["id"], totem["id"])
     report_text = stored_file(made["report"]).read_text(encoding="utf-8")
     report = json.loads(report_text)
-    assert report["occultation"]["rules"]["concours"] == 37 and report["occultation"]["total"] == 105
+    assert report["occultation"]["rules"]["concours"] == 37 and report["occultation"]["total"] == 112
     assert report["validation"]["valid"] is True
     for person in named_persons(original):
         assert person not in report_text
@@ -143,7 +143,7 @@ def test_occult_all_republishes_what_was_published_before_occultation(cli, sysad
 
     assert result.exit_code == 0, result.output
     assert ("6 TOTEM document(s) in 5 dataset(s): 5 republished occulted, 1 already occulted, 0 in error; "
-            "433 value(s) occulted in all") in result.output
+            "910 value(s) occulted in all") in result.output
     for filename in SAMPLE_DATASETS:
         resources = published(filename)
         expected = occult_document(SHARED_TOTEM / filename, None)

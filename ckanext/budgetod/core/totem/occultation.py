@@ -15,8 +15,19 @@ How, in one streaming pass with memory flat in the document's size:
   comments, CDATA sections and processing instructions so that nothing inside them is taken for a
   tag, and rewrites the designated values in place: the non-namespace attributes (TOTEM's ``V``)
   and any content. In a well-formed document every other ``<`` starts a tag, so no tag is missed.
+  It never backtracks: each byte is looked at a bounded number of times, whatever the input.
 - A row whose condition comes after its values (``CodNatJurBenefCA`` after ``LibOrgaBenef``) is
   held until its end; one longer than ``ROW_HOLD_LIMIT`` is treated as personal (the safe side).
+
+What the occulter cannot classify is occulted or refused, never published as it is:
+
+- comments and processing instructions are dropped (the XML declaration is no processing
+  instruction and stays);
+- an element a rule names, found outside a row of a rule naming it, is occulted;
+- a row's code is read as a TOTEM reader reads it: exactly as written (trimmed), and only from an
+  element of the TOTEM namespace; a code in another namespace is absent;
+- a document declaring a namespace URI outside ``KNOWN_NAMESPACES`` (free text a name could hide in)
+  is refused.
 """
 from __future__ import annotations
 
@@ -34,7 +45,13 @@ import yaml
 from lxml import etree
 
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
-from ckanext.budgetod.core.totem.reader import DEFAULT_MAX_BYTES, SAFE_PARSER_OPTIONS, TotemReader, shown
+from ckanext.budgetod.core.totem.reader import (
+    DEFAULT_MAX_BYTES,
+    SAFE_PARSER_OPTIONS,
+    TOTEM_NAMESPACE,
+    TotemReader,
+    shown,
+)
 
 DEFAULT_RULES_PATH = str(Path(__file__).with_name("occultation_rules.yaml"))
 CHUNK_SIZE = 1 << 20
@@ -45,13 +62,37 @@ _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 # Python codecs of the encodings the reader accepts (reader._ACCEPTED_ENCODINGS' canonical names).
 _CODECS = {"UTF-8": "utf-8", "ISO-8859-1": "latin-1", "ISO-8859-15": "iso8859-15", "WINDOWS-1252": "cp1252",
            "US-ASCII": "ascii"}
-_REST_OF_TAG = re.compile(rb"""(?:[^>"']+|"[^"]*"|'[^']*')*>""")
+# Where a tag's rest may end or a quoted value begin: one character class, searched without backtracking.
+_TAG_STOP = re.compile(rb"""[>"']""")
 _ATTRIBUTE = re.compile(rb"""([^\s=/>]+)\s*=\s*(?:"([^"]*)"|'([^']*)')""")
 _CHARACTER_REFERENCE = re.compile(r"&(#[0-9]+|#x[0-9A-Fa-f]+|lt|gt|amp|quot|apos);")
 _PREDEFINED_ENTITIES = {"lt": "<", "gt": ">", "amp": "&", "quot": '"', "apos": "'"}
 _PREFIX = rb"(?:[^\s<>/:=\"'!?]+:)?"
 _WAIT = -1
 _SECTION_ENDS = {b"!--": b"-->", b"![CDATA[": b"]]>", b"?": b"?>"}
+_CDATA = b"![CDATA["
+_UTF8_BOM = b"\xef\xbb\xbf"
+# The namespaces TOTEM documents of the known producers declare (the DGFiP's, the W3C's of signatures and
+# schemas, the editors' and tools'). Any other URI is free text a name could hide in: refused.
+KNOWN_NAMESPACES = frozenset({
+    TOTEM_NAMESPACE,
+    "http://www.minefi.gouv.fr/cp/demat/doccomptable",
+    "http://www.minefi.gouv.fr/cp/demat/doccfu",
+    "http://www.w3.org/XML/1998/namespace",
+    "http://www.w3.org/2001/XMLSchema",
+    "http://www.w3.org/2001/XMLSchema-instance",
+    "http://www.w3.org/2007/XMLSchema-versioning",
+    "http://www.w3.org/2000/09/xmldsig#",
+    "http://www.w3.org/2001/04/xmlenc#",
+    "http://uri.etsi.org/01903/v1.1.1#",
+    "http://uri.etsi.org/01903/v1.2.2#",
+    "http://uri.etsi.org/01903/v1.3.2#",
+    "http://projets.admisource.gouv.fr/xemelios/namespaces#added",
+    "http://projets.admisource.gouv.fr/xemelios/namespaces#anomally",
+    "http://odm-budgetaire.org/technic",
+    "odm:enrichissement",
+    "http://www.berger-levrault.fr/demat/outils",
+})
 
 
 class RulesError(BudgetodError):
@@ -230,13 +271,17 @@ class _Erasure:
 
 
 class _Rewriter:
-    def __init__(self, rules: Rules, codec: str, write: Callable[[bytes], object]):
+    def __init__(self, rules: Rules, codec: str, write: Callable[[bytes], object], totem_prefixes: set[bytes]):
         self.rules = rules
         self.codec = codec
         self.write = write
+        # The prefixes ("" the default) whose elements are taken for TOTEM's (_WellFormedness says which).
+        self.totem_prefixes = totem_prefixes
         self.replacement = _escaped(rules.replacement, codec)
         self.by_row: dict[str, list[Rule]] = {}
         self.anywhere: dict[str, Rule] = {}
+        # The elements of row rules, by the first rule naming them: occulted outside such a row.
+        self.stray: dict[str, Rule] = {}
         self.conditions: set[str] = set()
         for rule in rules.rules:
             if rule.row is None:
@@ -244,27 +289,28 @@ class _Rewriter:
                     self.anywhere.setdefault(element, rule)
             else:
                 self.by_row.setdefault(rule.row, []).append(rule)
+                for element in sorted(rule.elements):
+                    self.stray.setdefault(element, rule)
                 if rule.condition is not None:
                     self.conditions.add(rule.condition.element)
         targets = {element for rule in rules.rules for element in rule.elements}
-        # Every tag the rules name, for the careful path; rows and elements occulted anywhere, for the
-        # fast one, which takes a plain row (self-closing elements, no comment...) at once.
+        # Every tag the rules name, for the careful path; rows and the elements to occult outside rows,
+        # for the fast one, which takes a plain row (self-closing elements, no comment...) at once.
         self.token = _token(targets | set(self.by_row) | self.conditions)
-        self.fast_token = _token(set(self.by_row) | set(self.anywhere))
-        # Per row name: its end tag, its elements the rules name (with their attributes), what makes
-        # it not plain, its rules, and the unconditional rules that apply in it.
+        self.fast_token = _token(targets | set(self.by_row))
+        # Per row name: its end tag, the elements the rules name, what makes it not plain, its rules,
+        # the unconditional rules that apply in it, and the elements its rules name.
         unsafe = _token(set(self.by_row)).pattern.replace(rb"(/?)", rb"/?", 1)
         self.plain_rows = {}
         for row, row_rules in self.by_row.items():
-            inner = ({element for rule in row_rules for element in rule.elements} | set(self.anywhere)
-                     | {rule.condition.element for rule in row_rules if rule.condition is not None})
+            inner = targets | {rule.condition.element for rule in row_rules if rule.condition is not None}
             self.plain_rows[row.encode("ascii")] = (
                 re.compile(rb"</" + _PREFIX + re.escape(row.encode("ascii")) + rb"\s*>"),
-                re.compile(rb"<" + _PREFIX + rb"(" + _alternatives(inner) + rb")(?=[\s/>])(" + _REST_OF_TAG.pattern
-                           + rb")"),
+                re.compile(rb"<(" + _PREFIX + rb")(" + _alternatives(inner) + rb")(?=[\s/>])"),
                 re.compile(unsafe),
                 row_rules,
-                [rule for rule in row_rules if rule.condition is None] + list(dict.fromkeys(self.anywhere.values())))
+                [rule for rule in row_rules if rule.condition is None] + list(dict.fromkeys(self.anywhere.values())),
+                {element for rule in row_rules for element in rule.elements})
         self.targets = targets
         self.counts: Counter[str] = Counter(dict.fromkeys(rules.ids, 0))
         self.buffer = bytearray()
@@ -272,6 +318,9 @@ class _Rewriter:
         self.out = 0  # stream offset up to which output is written
         self.scan = 0  # stream offset where scanning resumes
         self.section_end: bytes | None = None  # inside a comment, CDATA section or PI
+        self.dropped: _Edit | None = None  # the comment or PI being dropped
+        # A tag cut at the end of the buffer: (its stream offset, where to resume, the open quote).
+        self.partial_tag: tuple[int, int, bytes | None] | None = None
         self.rows: list[_Row] = []
         self.erasure: _Erasure | None = None
         self.edits: list[_Edit] = []
@@ -295,6 +344,19 @@ class _Rewriter:
                     return
                 self.scan = base + found + len(self.section_end)
                 self.section_end = None
+                if self.dropped is not None:
+                    # A comment or PI right after: dropped by the same edit (millions of them in a row
+                    # cost one edit, and this loop only).
+                    following = buffer[found + 3:found + 7] if buffer[found:found + 3] == b"-->" \
+                        else buffer[found + 2:found + 6]
+                    if following == b"<!--":
+                        self.section_end, self.scan = b"-->", self.scan + 4
+                        continue
+                    if following[:2] == b"<?":
+                        self.section_end, self.scan = b"?>", self.scan + 2
+                        continue
+                    self.dropped.end = self.scan
+                    self.dropped = None
                 continue
             careful = bool(self.rows) or self.erasure is not None
             match = (self.token if careful else self.fast_token).search(buffer, self.scan - base)
@@ -304,38 +366,67 @@ class _Rewriter:
                 self.scan = end if final or last < 0 else base + last
                 return
             if match.group(1):
+                if match.group(1) != _CDATA and self.erasure is None:
+                    declaration = self._declaration(match.start(), final)
+                    if declaration is None:
+                        self.scan = base + match.start()
+                        return
+                    if not declaration:
+                        self.dropped = _Edit(base + match.start(), None, b"")
+                        bisect.insort(self.edits, self.dropped, key=_start)
                 self.section_end = _SECTION_ENDS[match.group(1)]
                 self.scan = base + match.end()
                 continue
-            rest = _REST_OF_TAG.match(buffer, match.end())
-            if rest is None:
-                if final:  # unreachable for a well-formed document
-                    self.scan = end
-                else:
-                    self.scan = base + match.start()
+            tag_end = self._tag_end(match, final)
+            if tag_end < 0:
+                self.scan = end if final else base + match.start()  # at the end: not well-formed
                 return
             if not careful and not match.group(2):
-                after = self._plain_row(match, rest, final)
+                after = self._plain_row(match, tag_end, final)
                 if after == _WAIT:
                     self.scan = base + match.start()
                     return
                 if after is not None:
                     self.scan = after
                     continue
-            self._tag(match, rest)
-            self.scan = base + rest.end()
+            self._tag(match, tag_end)
+            self.scan = base + tag_end
 
-    def _plain_row(self, match: re.Match, rest: re.Match, final: bool) -> int | None:
+    def _tag_end(self, match: re.Match, final: bool) -> int:
+        """The buffer offset just past the ">" of the tag ``match`` begins, or -1 when it is cut at the
+        end of the buffer: then where the search stopped is kept, so that it resumes there."""
+        start, quote = match.end(), None
+        if self.partial_tag is not None and self.partial_tag[0] == self.base + match.start():
+            start, quote = self.partial_tag[1] - self.base, self.partial_tag[2]
+        self.partial_tag = None
+        tag_end, resume, quote = _tag_end(self.buffer, start, quote)
+        if tag_end < 0 and not final:
+            self.partial_tag = (self.base + match.start(), self.base + resume, quote)
+        return tag_end
+
+    def _declaration(self, start: int, final: bool) -> bool | None:
+        """Whether the processing instruction at buffer offset ``start`` is the XML declaration (which
+        begins the document: kept); None when the bytes that tell have not come yet."""
+        stream_start = self.base + start
+        if stream_start not in (0, len(_UTF8_BOM)):
+            return False
+        head = bytes(self.buffer[start:start + 6])
+        if len(head) < 6 and not final:
+            return None
+        return head[:5] == b"<?xml" and head[5:6].isspace() and (
+            stream_start == 0 or bytes(self.buffer[:start]) == _UTF8_BOM)
+
+    def _plain_row(self, match: re.Match, tag_end: int, final: bool) -> int | None:
         """Occult a whole row at once if it is plain: complete in the buffer, only self-closing
         elements inside, no comment, CDATA section, processing instruction or nested row. Returns the
         stream offset after it, _WAIT when its end may come with the next chunk, or None for the
         careful path (which also takes every element occulted anywhere)."""
         plain = self.plain_rows.get(match.group(3))
-        if plain is None or rest.group().endswith(b"/>"):
+        if plain is None or self.buffer[tag_end - 2:tag_end] == b"/>":
             return None
-        closing_tag, inner_tags, unsafe, rules, anywhere_first = plain
+        closing_tag, inner_tags, unsafe, rules, anywhere_first, classified = plain
         buffer, base = self.buffer, self.base
-        inside = rest.end()
+        inside = tag_end
         closing = closing_tag.search(buffer, inside)
         if closing is None:
             waiting = not final and len(buffer) - match.start() < ROW_HOLD_LIMIT
@@ -343,33 +434,38 @@ class _Rewriter:
         end = closing.start()
         if unsafe.search(buffer, inside, end):
             return None
-        found = list(inner_tags.finditer(buffer, inside, end))
-        if any(not inner.group(2).endswith(b"/>") for inner in found):
-            return None  # content to erase: the careful path
+        found = []  # (prefix, element name, start and end of the tag's rest)
+        for inner in inner_tags.finditer(buffer, inside, end):
+            inner_end, _, _ = _tag_end(buffer, inner.end(), None, end)
+            if inner_end < 0 or buffer[inner_end - 2:inner_end] != b"/>":
+                return None  # content to erase: the careful path
+            found.append((inner.group(1), inner.group(2), inner.end(), inner_end))
         seen: dict[str, list[str]] = {}
-        for inner in found:
+        for prefix, name, rest_start, rest_end in found:
             for rule in rules:
-                if rule.condition is not None and rule.condition.element_bytes == inner.group(1):
-                    value = self._value(inner.group(2))
+                if rule.condition is not None and rule.condition.element_bytes == name:
+                    value = self._code(prefix, bytes(buffer[rest_start:rest_end]))
                     if value:
                         seen.setdefault(rule.id, []).append(value)
         # As on the careful path: an unconditional rule first, then a conditional one that holds.
         applicable = anywhere_first + [rule for rule in rules if rule.condition is not None
                                        and rule.condition.personal(seen.get(rule.id, []))]
-        for inner in found:
-            element = inner.group(1).decode("ascii")
+        for _, name, rest_start, rest_end in found:
+            element = name.decode("ascii")
             matched = next((rule for rule in applicable if element in rule.elements), None)
+            if matched is None and element not in classified:
+                matched = self.stray.get(element)
             if matched is not None:
-                edits = self._attribute_edits(inner.start(2), inner.end(2))
+                edits = self._attribute_edits(rest_start, rest_end)
                 if edits:
                     self.counts[matched.id] += 1
                     self.edits.extend(edits)  # after every edit so far: the scan is past them
         return base + closing.end()
 
-    def _tag(self, match: re.Match, rest: re.Match) -> None:
+    def _tag(self, match: re.Match, tag_end: int) -> None:
         name = match.group(3).decode("ascii")
         closing = bool(match.group(2))
-        empty = rest.group().endswith(b"/>")
+        empty = self.buffer[tag_end - 2:tag_end] == b"/>"
         start = self.base + match.start()
         if self.erasure is not None:
             if name == self.erasure.name and not empty:
@@ -383,14 +479,14 @@ class _Rewriter:
                 self._close_row(name)
             return
         if name in self.conditions:
+            prefix = bytes(self.buffer[match.start() + 1:match.start(3)])
+            value = self._code(prefix, bytes(self.buffer[match.end():tag_end]))
             for row in self.rows:
                 for rule in row.rules:
-                    if rule.condition is not None and rule.condition.element == name:
-                        value = self._value(rest.group())
-                        if value:
-                            row.seen.setdefault(rule.id, []).append(value)
+                    if rule.condition is not None and rule.condition.element == name and value:
+                        row.seen.setdefault(rule.id, []).append(value)
         if name in self.targets:
-            self._occult(name, match, rest, empty)
+            self._occult(name, match, tag_end, empty)
         if name in self.by_row and not empty:
             if self.rows and self.rows[-1].name == name:
                 self.rows[-1].depth += 1
@@ -402,19 +498,21 @@ class _Rewriter:
             (rule, row) for row in reversed(self.rows) for rule in row.rules if name in rule.elements]
         if name in self.anywhere:
             candidates.append((self.anywhere[name], None))
+        if not candidates and name in self.stray:  # outside the rows whose rules classify it
+            return self.stray[name], None
         for rule, row in candidates:
             if rule.condition is None or (row is not None and rule.id in row.decided):
                 return rule, row
         return candidates[0] if candidates else None
 
-    def _occult(self, name: str, match: re.Match, rest: re.Match, empty: bool) -> None:
+    def _occult(self, name: str, match: re.Match, tag_end: int, empty: bool) -> None:
         applicable = self._applicable(name)
         if applicable is None:
             return
         rule, row = applicable
-        edits = self._attribute_edits(match.end(), rest.end())
+        edits = self._attribute_edits(match.end(), tag_end)
         if not empty:
-            erase = _Edit(self.base + rest.end(), None, self.replacement)
+            erase = _Edit(self.base + tag_end, None, self.replacement)
             edits.append(erase)
             self.erasure = _Erasure(name, erase)
         if not edits:
@@ -461,14 +559,23 @@ class _Rewriter:
             if personal:
                 self._apply(rule.id, edits)
 
-    def _value(self, tag_rest: bytes) -> str:
-        for attribute in _ATTRIBUTE.finditer(tag_rest):
-            if attribute.group(1) == b"V":
-                raw = attribute.group(2) if attribute.group(2) is not None else attribute.group(3)
-                text = raw.decode(self.codec, "replace")
-                text = _CHARACTER_REFERENCE.sub(_unescape, text)
-                return " ".join(text.split())
-        return ""
+    def _code(self, prefix: bytes, tag_rest: bytes) -> str:
+        """The code a TOTEM reader reads in a condition's tag: its ``V`` trimmed, or "" (absent) when
+        the element may be outside the TOTEM namespace (declared so on the tag, or its prefix not
+        known as TOTEM's)."""
+        prefix = prefix.removesuffix(b":")
+        declaration = b"xmlns:" + prefix if prefix else b"xmlns"
+        attributes = {attribute.group(1): self._text(attribute) for attribute in _ATTRIBUTE.finditer(tag_rest)}
+        if declaration in attributes:
+            if attributes[declaration] != TOTEM_NAMESPACE:
+                return ""
+        elif prefix not in self.totem_prefixes:
+            return ""
+        return " ".join(attributes.get(b"V", "").split())
+
+    def _text(self, attribute: re.Match) -> str:
+        raw = attribute.group(2) if attribute.group(2) is not None else attribute.group(3)
+        return _CHARACTER_REFERENCE.sub(_unescape, raw.decode(self.codec, "replace"))
 
     # -- output
 
@@ -511,6 +618,26 @@ class _Rewriter:
         self.base = position
 
 
+def _tag_end(buffer: bytearray, position: int, quote: bytes | None, stop: int | None = None,
+             ) -> tuple[int, int, bytes | None]:
+    """Where the tag whose rest starts at ``position`` ends (just past its ">", -1 when not before
+    ``stop``); if it does not, where to resume and the quote open there. Quoted values may hold ">".
+    One forward pass: every byte is looked at once."""
+    stop = len(buffer) if stop is None else stop
+    while True:
+        if quote is not None:
+            closing = buffer.find(quote, position, stop)
+            if closing < 0:
+                return -1, stop, quote
+            position, quote = closing + 1, None
+        found = _TAG_STOP.search(buffer, position, stop)
+        if found is None:
+            return -1, stop, None
+        if buffer[found.start()] == ord(">"):
+            return found.end(), found.end(), None
+        position, quote = found.end(), bytes(buffer[found.start():found.end()])
+
+
 def _alternatives(names: set[str]) -> bytes:
     return b"|".join(re.escape(name.encode("ascii")) for name in sorted(names, key=len, reverse=True))
 
@@ -543,7 +670,28 @@ def _unescape(match: re.Match) -> str:
 
 
 class _WellFormedness:
-    """The parser target that builds nothing: libxml2 checks the stream without a Python callback."""
+    """The parser target that builds nothing: libxml2 checks the stream with a Python callback on
+    namespace declarations only. It refuses an unknown namespace URI, and tells the rewriter which
+    prefixes stand for the TOTEM namespace: those bound to it and never to another namespace since
+    (a compte financier unique binds the default namespace to its own first). Without positions it
+    cannot follow scopes: a prefix rebound once is no longer trusted, and its codes are absent."""
+
+    def __init__(self, path: str, codec: str):
+        self.path = path
+        self.codec = codec
+        self.totem_prefixes: set[bytes] = set()
+        self.rebound: set[bytes] = set()
+
+    def start_ns(self, prefix: str | None, uri: str) -> None:
+        if uri and uri not in KNOWN_NAMESPACES:
+            raise DocumentError.from_message(self.path, "occultation_unknown_namespace")
+        key = (prefix or "").encode(self.codec, "xmlcharrefreplace")
+        if uri == TOTEM_NAMESPACE:
+            if key not in self.rebound:
+                self.totem_prefixes.add(key)
+        elif key in self.totem_prefixes:
+            self.totem_prefixes.discard(key)
+            self.rebound.add(key)
 
     def close(self) -> None:
         return None
@@ -584,8 +732,10 @@ def occult_document(source: str | os.PathLike, destination: str | os.PathLike | 
 
 def _occult_stream(reader: TotemReader, path: str, encoding: str, rules: Rules,
                    write: Callable[[bytes], object]) -> OccultationResult:
-    rewriter = _Rewriter(rules, _CODECS[encoding], write)
-    parser = etree.XMLParser(target=_WellFormedness(), encoding=encoding, **SAFE_PARSER_OPTIONS)
+    well_formedness = _WellFormedness(path, _CODECS[encoding])
+    # The parser reads each chunk first: the rewriter knows the namespace declarations before it.
+    rewriter = _Rewriter(rules, _CODECS[encoding], write, well_formedness.totem_prefixes)
+    parser = etree.XMLParser(target=well_formedness, encoding=encoding, **SAFE_PARSER_OPTIONS)
     try:
         with open(path, "rb") as stream:
             while chunk := stream.read(CHUNK_SIZE):
