@@ -525,6 +525,7 @@ def main() -> int:
         tk.config["ckanext.budgetod.allow_private_urls"] = True
         run_round_two_a(harvester, server, guard, results, checks)
         run_round_three_occult(harvester, server, results, checks)
+        run_round_three_names(harvester, server, checks)
         final = good_datasets_state(harvester.organization)
         checks.append(("previously published datasets intact at the end",
                        all(final.get(name) == state for name, state in published.items()), ""))
@@ -716,6 +717,43 @@ def run_round_three_occult(harvester: Harvester, server: HostileServer, results:
     checks.append((f"round 3: every occultation case within {ROUND3_CASE_SECONDS} s", not slow, ", ".join(slow)))
 
 # === end of round 3, occultation =================================================================
+
+
+def run_round_three_names(harvester: Harvester, server: HostileServer,
+                          checks: list[tuple[str, bool, str]]) -> None:
+    """Round 3, item 5: an editor of another organisation creates by hand, first, the dataset a
+    collectivité's harvest will need (its name is predictable); it must be refused, and the harvest
+    must then publish the document into its own organisation."""
+    import tempfile
+
+    import ckan.plugins.toolkit as tk
+    from ckan.tests import factories, helpers
+
+    from ckanext.budgetod.core.totem.reader import TotemReader
+    from ckanext.budgetod.portal import publish
+
+    document = hostile_cases.latin1(hostile_cases.own_budget(hostile_cases.base_text(), "squatted"))
+    with tempfile.NamedTemporaryFile(suffix=".xml") as spooled:
+        spooled.write(document)
+        spooled.flush()
+        with TotemReader(spooled.name) as reader:
+            name = publish.dataset_name(reader.header, "budget")
+    other = factories.Organization(name="round-three-squatter")
+    squatter = factories.User()
+    helpers.call_action("organization_member_create", context={"user": harvester.sysadmin["name"]},
+                        id=other["id"], username=squatter["name"], role="editor")
+    try:
+        tk.get_action("package_create")({"user": squatter["name"]}, {"name": name, "owner_org": other["id"]})
+        refusal = ""
+    except tk.NotAuthorized as error:
+        refusal = str(error)
+    server.routes["/round-three/squatted.xml"] = hostile_cases.body(document)
+    source = harvester.create_source("round-three-names", f"{server.base_url}/round-three/squatted.xml", None)
+    outcome = harvester.harvest(source)
+    published = helpers.call_action("package_show", context={"use_cache": False}, id=name)
+    checks.append(("round 3: a budget name taken by hand first is refused and the harvest publishes it",
+                   name in refusal and not outcome.all_errors() and published["owner_org"] == harvester.organization["id"],
+                   f"{name}: refusal {refusal[:80]!r}, harvest errors {outcome.all_errors()[:1]}"))
 
 
 def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total_seconds: float) -> None:
