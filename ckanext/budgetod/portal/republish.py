@@ -78,4 +78,4 @@ def _rebuild_uploaded_siblings(dataset_id: str, resource_ids: set[str], user: st
                                             {"id": dataset_id})
     for resource in dataset["resources"]:
         if resource["id"] in resource_ids:
-            uploads.enqueue_if_uploaded_totem(resource)
+            uploads.enqueue_if_pending(resource)
