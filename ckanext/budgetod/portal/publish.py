@@ -571,8 +571,8 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
     """Replace the stored TOTEM documents of a dataset (harvested or uploaded) by their occulted
     version, and say so in the harvested ones' reports. Idempotent: what is already occulted by
     these rules is left as it is. The update queues the data.gouv.fr sync like any change.
-    A stored hand upload without an occultation state (added before the portal recorded it) gets
-    one, so that it is served again once occulted."""
+    A hand-added resource without an occultation state (added before the portal recorded it) gets
+    one: an upload is done (or failed), a link pending, for its job to store its occulted copy."""
     dataset = _show(dataset_id, user)
     if dataset is None:
         return []
@@ -587,10 +587,13 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
         for resource in resources:
             if resource.get(contract.RESOURCE_ROLE) != ROLE_TOTEM and not is_uploaded_totem(resource):
                 continue
+            unmarked = is_uploaded_totem(resource) and contract.RESOURCE_OCCULTATION not in resource
             path = stored_path(resource)
             if path is None:
-                continue  # a link: its job stores its occulted copy (portal/uploads.py)
-            unmarked = is_uploaded_totem(resource) and contract.RESOURCE_OCCULTATION not in resource
+                if unmarked:  # a link added before: its job stores its occulted copy (portal/uploads.py)
+                    _set_occultation(resource, contract.OCCULTATION_PENDING)
+                    marked = True
+                continue
             occulted_path = os.path.join(workdir, f"{resource['id']}.xml")
             try:
                 occulted = occultation.occult_document(path, occulted_path, rules=rules, max_bytes=max_bytes)

@@ -6,10 +6,11 @@ from __future__ import annotations
 import io
 
 import pytest
+from werkzeug.datastructures import FileStorage
+
 from ckan.lib import jobs as ckan_jobs
 from ckan.lib import uploader
 from ckan.tests import helpers
-from werkzeug.datastructures import FileStorage
 
 from ckanext.budgetod.datagouv import sync
 from tests.ckan.harvester.conftest import SHARED_TOTEM

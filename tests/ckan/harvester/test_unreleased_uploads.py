@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import io
 
-import ckan.lib.jobs as jobs
 import pytest
+from rq.timeouts import JobTimeoutException
+
+import ckan.lib.jobs as jobs
+from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
-from rq.timeouts import JobTimeoutException
 
 from ckanext.budgetod.core.pipeline import Pipeline
 from tests.ckan.harvester.conftest import SHARED_TOTEM, stored_file
@@ -197,3 +199,30 @@ def test_a_linked_document_that_cannot_be_fetched_stays_unreachable_with_the_rea
     assert linked["budgetod_occultation"] == "failed" and linked["url"] == missing
     assert "404" in linked["budgetod_occultation_error_en"]
     assert_nobody_downloads(app, people, target, linked)
+
+
+def test_occult_all_releases_the_documents_added_before_the_portal_recorded_their_state(app, cli, people,
+                                                                                          target):
+    with LocalServer(files={"/docs/cfu-2023.xml": MOHON}) as server:
+        uploaded = upload(people["editor"], target["id"], MOHON, "cfu-2023.xml")
+        original_url = server.url("/docs/cfu-2023.xml")
+        linked = helpers.call_action("resource_create", context={"user": people["editor"]["name"]},
+                                     package_id=target["id"], name="CFU 2023", url=original_url, format="XML")
+        jobs.get_queue().empty()
+        # As stored before the state existed (package_update runs no resource hook): not released.
+        stored_before = helpers.call_action("package_show", id=target["id"])
+        for resource in stored_before["resources"]:
+            del resource["budgetod_occultation"]
+        helpers.call_action("package_update", context={"user": people["sysadmin"]["name"]}, **stored_before)
+        assert_nobody_downloads(app, people, target, uploaded)
+
+        result = cli.invoke(ckan_command, ["budgetod", "occult", "--all", "--lang", "en"])
+        assert result.exit_code == 0, result.output
+        run_background_jobs()
+
+    uploaded, linked = show(uploaded), show(linked)
+    assert uploaded["budgetod_occultation"] == linked["budgetod_occultation"] == "done"
+    assert linked["url_type"] == "upload" and linked["budgetod_source_url"] == original_url
+    for resource in (uploaded, linked):
+        assert assert_occulted(MOHON, stored_file(resource).read_bytes()) == MOHON_OCCULTED_VALUES
+        assert app.get(download_paths(target, resource)[0]).get_data() == stored_file(resource).read_bytes()
