@@ -526,6 +526,7 @@ def main() -> int:
         run_round_two_a(harvester, server, guard, results, checks)
         run_round_three_occult(harvester, server, results, checks)
         run_round_three_names(harvester, server, checks)
+        run_round_three_uploads(app, harvester, server, results, checks)
         final = good_datasets_state(harvester.organization)
         checks.append(("previously published datasets intact at the end",
                        all(final.get(name) == state for name, state in published.items()), ""))
@@ -754,6 +755,111 @@ def run_round_three_names(harvester: Harvester, server: HostileServer,
     checks.append(("round 3: a budget name taken by hand first is refused and the harvest publishes it",
                    name in refusal and not outcome.all_errors() and published["owner_org"] == harvester.organization["id"],
                    f"{name}: refusal {refusal[:80]!r}, harvest errors {outcome.all_errors()[:1]}"))
+
+
+# === Round 3, uploads (issue 20: items 2 and 9; cases in hostile_cases.py) ======================
+
+def run_round_three_uploads(app, harvester: Harvester, server: HostileServer, results: list[CaseResult],
+                            checks: list[tuple[str, bool, str]]) -> None:
+    """TOTEM documents added by hand to a dataset, uploaded or linked: before its job ran, and after
+    (unless killed), each download route must answer 403 to anonymous visitors, an editor of the
+    organisation and a sysadmin — except, once occulted, the readable ones, then serving only the
+    occulted bytes; a failure's cause is on the resource page for the editors."""
+    import io
+    import tempfile
+
+    import ckan.plugins.toolkit as tk
+    import flask
+    from ckan.lib import uploader
+    from ckan.tests import factories, helpers
+    from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+    from ckanext.budgetod.core.totem.occultation import occult_document
+    from ckanext.budgetod.portal import uploads
+
+    cases = hostile_cases.hand_added_cases()
+    server.routes.update({case.path: hostile_cases.body(case.content()) for case in cases if case.linked})
+    editor = factories.UserWithToken()
+    helpers.call_action("organization_member_create", id=harvester.organization["id"], username=editor["name"],
+                        role="editor")
+    who = {"anonymous": {}, "editor": {"Authorization": editor["token"]},
+           "sysadmin": {"Authorization": factories.SysadminWithToken()["token"]}}
+    dataset = helpers.call_action("package_create", context={"user": editor["name"]}, name="depots-a-la-main",
+                                  owner_org=harvester.organization["id"])
+    test_app = helpers.CKANTestApp(app)  # the whole middleware stack, languages included
+
+    class client:  # noqa: N801 - a request from within the bench's application context
+        @staticmethod
+        def get(path: str, headers: dict):
+            # The bench runs inside one application context, which every request shares: forget the
+            # user the previous request logged in.
+            flask.g.pop("_login_user", None)
+            return test_app.get(path, headers=headers)
+    leaked, unexplained, wrong_copy = [], [], []
+
+    def served(resource: dict) -> dict[str, tuple[int, bytes]]:
+        base = f"/dataset/{dataset['name']}/resource/{resource['id']}/download"
+        return {f"{name} {path}": (answer.status_code, answer.get_data())
+                for name, headers in who.items() for path in (base, f"{base}/document.xml")
+                for answer in [client.get(path, headers=headers)]}
+
+    print(f"phase D (round 3): {len(cases)} TOTEM documents added by hand…", flush=True)
+    for case in cases:
+        original = case.content()
+        fields = ({"url": server.base_url + case.path} if case.linked else
+                  {"url": "document.xml", "upload": FakeFileStorage(io.BytesIO(original), "document.xml")})
+        resource = helpers.call_action("resource_create", context={"user": editor["name"]}, package_id=dataset["id"],
+                                       name=case.name, format="XML", **fields)
+        leaked += [f"{case.name} (pending): {where} {status}"
+                   for where, (status, _body) in served(resource).items() if status != 403]
+        started = time.monotonic()
+        if not case.job_killed:
+            limit = tk.config.get("ckanext.budgetod.max_document_size")
+            if case.max_document_size:
+                tk.config["ckanext.budgetod.max_document_size"] = case.max_document_size
+            try:
+                uploads.build_siblings(resource["id"])
+            finally:
+                tk.config["ckanext.budgetod.max_document_size"] = limit
+        result = CaseResult(hostile_cases.Case(case.name, "hand-added", "upload", may_import=case.released),
+                            seconds=time.monotonic() - started)
+        resource = helpers.call_action("resource_show", id=resource["id"])
+        state = resource.get("budgetod_occultation")
+        answers = served(resource)
+        if case.released:
+            stored = Path(uploader.get_resource_uploader(resource).get_path(resource["id"])).read_bytes()
+            with tempfile.NamedTemporaryFile(suffix=".xml") as copy:
+                copy.write(original)
+                copy.flush()
+                expected = io.BytesIO()
+                occult_document(copy.name, expected)
+            result.imported = state == "done" and stored == expected.getvalue() != original
+            if not result.imported or any(answer != (200, stored) for answer in answers.values()):
+                wrong_copy.append(f"{case.name}: {state}")
+            if case.linked and resource.get("budgetod_source_url") != server.base_url + case.path:
+                wrong_copy.append(f"{case.name}: provenance {resource.get('budgetod_source_url')!r}")
+        else:
+            leaked += [f"{case.name} ({state}): {where} {status}"
+                       for where, (status, body) in answers.items() if status != 403 or original[:4096] in body]
+            page = client.get(f"/en/dataset/{dataset['name']}/resource/{resource['id']}",
+                              headers=who["editor"]).get_data(as_text=True)
+            if case.job_killed:
+                result.errors = [f"{case.name} — occultation en attente / pending occultation"]
+                if state != "pending" or "ckan.jobs.timeout" not in page:
+                    unexplained.append(f"{case.name}: {state}")
+            else:
+                reason = resource.get("budgetod_occultation_error_en") or ""
+                result.errors = [f"{case.name} — {resource.get('budgetod_occultation_error_fr')} / {reason}"]
+                if state != "failed" or not reason or reason.split(": ", 1)[-1][:40] not in page.replace("&#34;", '"'):
+                    unexplained.append(f"{case.name}: {state}")
+        results.append(result)
+    checks.append(("round 3: no byte of a pending or unreadable hand-added TOTEM document downloadable "
+                   "(anonymous, editor, sysadmin)", not leaked, "; ".join(leaked[:5])))
+    checks.append(("round 3: each unreadable or pending one says why to its editors", not unexplained,
+                   "; ".join(unexplained)))
+    checks.append(("round 3: uploaded and linked documents served only as the stored occulted copy, "
+                   "the link's URL kept as provenance", not wrong_copy, "; ".join(wrong_copy)))
+
+# === end of round 3, uploads =====================================================================
 
 
 def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total_seconds: float) -> None:

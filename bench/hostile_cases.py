@@ -957,3 +957,52 @@ def round3_occultation_cases() -> list[Case]:
     cases.append(Case("r3-namespace-uri", "occult-r3", "document",
                       body(_with_annexes("r3namespace", ROUND3_NAMESPACE_ANNEX))))
     return cases
+
+
+# --- round 3, uploads ---
+
+@dataclass
+class HandAddedCase:
+    """A TOTEM document an editor adds by hand (issue 20, items 2 and 9): uploaded, or ``linked`` (served
+    by the bench at ``path``). ``released``: readable, so its occulted version is served once its job
+    ran; otherwise nothing of it is ever served. ``job_killed``: its job never completes (killed at
+    ``ckan.jobs.timeout``). ``max_document_size``: the portal's limit while its job runs."""
+
+    name: str
+    content: Callable[[], bytes]
+    linked: bool = False
+    released: bool = False
+    job_killed: bool = False
+    max_document_size: int | None = None
+
+    @property
+    def path(self) -> str:
+        return f"/round-three/{self.name}.xml"
+
+
+def hand_added_cases() -> list[HandAddedCase]:
+    named = SHARED_TOTEM / "mohon-cfu-2023.xml"  # 105 personal values, 1.75 MB
+
+    def original() -> bytes:
+        return named.read_bytes()
+
+    def truncated() -> bytes:
+        document = original()
+        return document[:len(document) // 2]
+
+    def doctype() -> bytes:
+        return original().replace(b"?>", b"?><!DOCTYPE CompteFinancierUnique>", 1)
+
+    def utf16() -> bytes:
+        return original().decode("iso-8859-1").replace("ISO-8859-1", "UTF-16", 1).encode("utf-16")
+
+    return [
+        HandAddedCase("upload-truncated", truncated),
+        HandAddedCase("upload-doctype", doctype),
+        HandAddedCase("upload-utf-16", utf16),
+        HandAddedCase("upload-over-max-document-size", original, max_document_size=1_000_000),
+        HandAddedCase("upload-job-killed", original, job_killed=True),
+        HandAddedCase("link-truncated", truncated, linked=True),
+        HandAddedCase("upload-naming-persons", original, released=True),
+        HandAddedCase("link-naming-persons", original, linked=True, released=True),
+    ]

@@ -24,7 +24,8 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 @tk.blanket.actions(action.get_actions)
 @tk.blanket.auth_functions(auth.get_auth_functions)
 @tk.blanket.cli(cli.get_commands)
-@tk.blanket.helpers(datagouv_helpers.get_helpers)
+@tk.blanket.blueprints(uploads.get_blueprints)
+@tk.blanket.helpers(lambda: {**datagouv_helpers.get_helpers(), **uploads.get_helpers()})
 class BudgetodPlugin(plugins.SingletonPlugin, DefaultTranslation):
     plugins.implements(plugins.ITranslation)
     plugins.implements(plugins.IConfigurer)
@@ -53,13 +54,20 @@ class BudgetodPlugin(plugins.SingletonPlugin, DefaultTranslation):
     def after_dataset_delete(self, context, pkg_dict) -> None:
         datagouv_jobs.dataset_changed(pkg_dict["id"])
 
-    # IResourceController: an XML resource added or changed by hand may be a TOTEM document.
+    # IResourceController: an XML resource added or changed by hand may be a TOTEM document: its new
+    # file is pending (not served) from the request that saves it until its job occulted it.
+
+    def before_resource_create(self, context, resource) -> None:
+        uploads.mark_new_file(resource)
+
+    def before_resource_update(self, context, current, resource) -> None:
+        uploads.carry_occultation(current, resource)
 
     def after_resource_create(self, context, resource) -> None:
-        uploads.enqueue_if_uploaded_totem(resource)
+        uploads.enqueue_if_pending(resource)
 
     def after_resource_update(self, context, resource) -> None:
-        uploads.enqueue_if_uploaded_totem(resource)
+        uploads.enqueue_if_pending(resource)
 
     def i18n_directory(self) -> str:
         # An installed wheel carries the compiled catalogues inside the package (see setup.py);

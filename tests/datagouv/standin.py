@@ -453,6 +453,11 @@ class UdataStandIn:
         with self._lock:
             return [self._dataset_out(dataset) for dataset in self._datasets.values()]
 
+    def uploaded_files(self) -> list[bytes]:
+        """The content of every file ever uploaded, replaced ones included."""
+        with self._lock:
+            return [content for content, _mime in self._files.values()]
+
     def file_content(self, url: str) -> bytes:
         with self._lock:
             return self._files[urlsplit(url).path][0]

@@ -41,6 +41,18 @@ RESOURCE_ETAPE = "budgetod_etape"  # the NatDec code
 RESOURCE_DECISION = "budgetod_decision"  # a modifying decision's number
 RESOURCE_VALID = "budgetod_valid"  # "true" / "false"
 RESOURCE_SHA256 = "budgetod_sha256"  # of the original document
+# A hand-added XML resource (uploaded or linked): where its occultation stands, and why it failed
+# (one extra per language). Set by the portal only; nothing of it is served before it is released.
+RESOURCE_OCCULTATION = "budgetod_occultation"
+RESOURCE_OCCULTATION_ERROR_FR = "budgetod_occultation_error_fr"
+RESOURCE_OCCULTATION_ERROR_EN = "budgetod_occultation_error_en"
+RESOURCE_SOURCE_URL = "budgetod_source_url"  # a linked document's original URL, kept as provenance
+OCCULTATION_PENDING = "pending"  # the file is new: its job has not classified it yet
+OCCULTATION_DONE = "done"  # the portal stores the occulted document
+OCCULTATION_FAILED = "failed"  # unreadable: never served
+OCCULTATION_NOT_TOTEM = "not_totem"  # a well-formed XML file of another kind: served as it is
+OCCULTATION_FIELDS = (RESOURCE_OCCULTATION, RESOURCE_OCCULTATION_ERROR_FR, RESOURCE_OCCULTATION_ERROR_EN,
+                      RESOURCE_SOURCE_URL)
 
 # ---------------------------------------------------------------- datasets
 

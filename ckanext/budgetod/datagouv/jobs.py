@@ -5,6 +5,8 @@ dataset. It marks the state row pending in that same transaction — so the need
 and rolls back with the change — and the job is queued only once that transaction commits: a job
 queued earlier could run before the change is visible, or for a change that is rolled back.
 A harvest import commits once per document, so each import queues one job per changed dataset.
+While a hand-added file of the dataset waits for its occultation (``portal/uploads.py``), no job is
+queued: the job's update that stores the occulted file queues it.
 """
 from __future__ import annotations
 
@@ -15,6 +17,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
 from ckanext.budgetod import settings
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.datagouv import sync
 from ckanext.budgetod.datagouv.sync import state
 
@@ -34,6 +37,9 @@ def dataset_changed(package_id: str) -> None:
     if package is None or not (sync.is_candidate(package) or state.get(package.id)):
         return
     state.mark_pending(package.id, package.name)
+    if any(resource.extras.get(contract.RESOURCE_OCCULTATION) == contract.OCCULTATION_PENDING
+           for resource in package.resources):
+        return
     model.Session.info.setdefault(_CHANGED, set()).add(package.id)
 
 

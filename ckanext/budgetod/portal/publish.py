@@ -62,8 +62,9 @@ from ckanext.budgetod.portal import metadata
 _FILE_SUFFIXES = {ROLE_SCDL: ".csv", ROLE_TOTEM: ".xml", ROLE_REPORT: ".json"}
 _FORMATS = {ROLE_SCDL: "CSV", ROLE_TOTEM: "XML", ROLE_REPORT: "JSON"}
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
-# Reader verdicts meaning "some other XML file", not "a broken budget document".
-_NOT_TOTEM = frozenset({"not_totem_root", "wrong_namespace", "not_xml"})
+# A file that is not well-formed XML, or a DocumentBudgetaire in another namespace, may be a
+# broken budget document: only another root element says "some other XML file".
+_NOT_TOTEM = frozenset({"not_totem_root"})
 
 
 # ---------------------------------------------------------------- names
@@ -430,11 +431,35 @@ def _place_failure(resources: list[dict], doc: Processed, belongs, identity: dic
     return {report["id"]: (_write_report(doc, workdir), "rapport-conversion.json")}
 
 
+def named_file(resource: dict) -> str:
+    """The file name of a resource: its upload's (before it is saved), or its URL's."""
+    named = getattr(resource.get("upload"), "filename", None) or urllib.parse.urlparse(resource.get("url") or "").path
+    return os.path.basename(named or "")
+
+
 def is_uploaded_totem(resource: dict) -> bool:
-    """An XML resource people added: neither harvested nor one of the extension's siblings."""
-    return ((resource.get("format") or "").strip().lower() in ("xml", "application/xml", "text/xml")
+    """An XML resource people added (uploaded or linked): neither harvested nor one of the
+    extension's siblings. An empty format counts as XML for a file named *.xml (CKAN guesses the
+    format of a new resource only after its hooks ran, and not at all on update)."""
+    file_format = (resource.get("format") or "").strip().lower()
+    if not file_format and named_file(resource).lower().endswith(".xml"):
+        file_format = "xml"
+    return (file_format in ("xml", "application/xml", "text/xml")
             and not resource.get(contract.RESOURCE_SOURCE)
             and resource.get(contract.RESOURCE_ROLE) in (None, "", ROLE_TOTEM))
+
+
+def released(resource: dict) -> bool:
+    """Whether the portal may serve and sync the resource's file: yes, except a file whose
+    occultation is pending or failed, and a hand-added XML resource until its job stored its
+    occulted version in the filestore (or found no TOTEM document in it)."""
+    state = resource.get(contract.RESOURCE_OCCULTATION)
+    if state in (contract.OCCULTATION_PENDING, contract.OCCULTATION_FAILED):
+        return False
+    if not is_uploaded_totem(resource):
+        return True
+    return state == contract.OCCULTATION_NOT_TOTEM or (
+        state == contract.OCCULTATION_DONE and resource.get("url_type") == "upload")
 
 
 def not_totem(error: BudgetodError) -> bool:
@@ -446,17 +471,58 @@ def _file_name(resource: dict) -> str:
     return os.path.basename(urllib.parse.urlparse(resource.get("url") or "").path) or f"{resource['id']}.xml"
 
 
-def replace_upload(dataset_id: str, resource_id: str, path: str, *, user: str) -> None:
-    """Store ``path`` as the file of an uploaded resource, keeping its id and file name."""
+def file_identity(resource: dict) -> tuple:
+    """What changes with each new file of a resource: a job compares it to tell that its file is still current."""
+    return (resource.get("url_type") or "", _file_name(resource), resource.get("last_modified") or "",
+            resource.get(contract.RESOURCE_OCCULTATION))
+
+
+def _set_occultation(resource: dict, state: str, error: BudgetodError | None = None) -> None:
+    """Set a hand-added XML resource's occultation state, with the cause of a failure (``error``)."""
+    for field in (contract.RESOURCE_OCCULTATION_ERROR_FR, contract.RESOURCE_OCCULTATION_ERROR_EN):
+        resource.pop(field, None)
+    resource[contract.RESOURCE_OCCULTATION] = state
+    if error is not None:
+        # Named by its file name: the error's source is a path in the filestore or a work directory.
+        name = _file_name(resource)
+        resource.update({contract.RESOURCE_OCCULTATION_ERROR_FR: f"{name} : {error.localized_cause('fr')}",
+                         contract.RESOURCE_OCCULTATION_ERROR_EN: f"{name}: {error.localized_cause('en')}"})
+
+
+def _failed_or_not_totem(resource: dict, error: BudgetodError) -> None:
+    if not_totem(error):
+        _set_occultation(resource, contract.OCCULTATION_NOT_TOTEM)
+    else:
+        _set_occultation(resource, contract.OCCULTATION_FAILED, error)
+
+
+def record_occultation(dataset_id: str, resource_id: str, started: tuple, *, user: str,
+                       occulted_path: str | None = None, error: BudgetodError | None = None) -> bool:
+    """Record what the job found of a hand-added XML resource, in one update: ``occulted_path``, the
+    occulted document, becomes its file (a linked one becomes an upload, its URL kept as
+    provenance) and it is done; or the ``error`` says it is no TOTEM document, or why it failed.
+    Nothing is written, and False returned, when the resource is gone or got another file since
+    the job ``started``."""
     dataset = _show(dataset_id, user)
     if dataset is None:
-        return
+        return False
     with locked_dataset(dataset["name"]):
         dataset = _show(dataset_id, user)
         resource = next((resource for resource in (dataset or {}).get("resources", [])
                          if resource["id"] == resource_id), None)
-        if dataset is not None and resource is not None:
-            _update(dataset, user, {resource_id: (path, _file_name(resource))})
+        if dataset is None or resource is None or file_identity(resource) != started:
+            return False
+        uploads: dict[str, tuple[str, str]] = {}
+        if error is not None:
+            _failed_or_not_totem(resource, error)
+        elif occulted_path is not None:
+            _set_occultation(resource, contract.OCCULTATION_DONE)
+            if resource.get("url_type") != "upload":
+                resource[contract.RESOURCE_SOURCE_URL] = resource["url"]
+            # Stored even when unchanged: what the portal serves is the occultation's output, never the input.
+            uploads[resource_id] = (occulted_path, _file_name(resource))
+        _update(dataset, user, uploads)
+        return True
 
 
 # ---------------------------------------------------------------- republishing occulted
@@ -504,7 +570,9 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
                        max_bytes: int) -> list[Republished]:
     """Replace the stored TOTEM documents of a dataset (harvested or uploaded) by their occulted
     version, and say so in the harvested ones' reports. Idempotent: what is already occulted by
-    these rules is left as it is. The update queues the data.gouv.fr sync like any change."""
+    these rules is left as it is. The update queues the data.gouv.fr sync like any change.
+    A hand-added resource without an occultation state (added before the portal recorded it) gets
+    one: an upload is done (or failed), a link pending, for its job to store its occulted copy."""
     dataset = _show(dataset_id, user)
     if dataset is None:
         return []
@@ -515,22 +583,34 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
             return outcomes  # purged before the lock was ours
         resources = dataset["resources"]
         uploads: dict[str, tuple[str, str]] = {}
+        marked = False
         for resource in resources:
             if resource.get(contract.RESOURCE_ROLE) != ROLE_TOTEM and not is_uploaded_totem(resource):
                 continue
+            unmarked = is_uploaded_totem(resource) and contract.RESOURCE_OCCULTATION not in resource
             path = stored_path(resource)
             if path is None:
-                continue  # a link: the file lives elsewhere, on its publisher's site
+                if unmarked:  # a link added before: its job stores its occulted copy (portal/uploads.py)
+                    _set_occultation(resource, contract.OCCULTATION_PENDING)
+                    marked = True
+                continue
             occulted_path = os.path.join(workdir, f"{resource['id']}.xml")
             try:
                 occulted = occultation.occult_document(path, occulted_path, rules=rules, max_bytes=max_bytes)
             except BudgetodError as error:
+                if unmarked:
+                    _failed_or_not_totem(resource, error)
+                    marked = True
                 if not not_totem(error):
                     outcomes.append(Republished(resource["id"], resource.get("name") or "", None, False, error))
                 continue
             replaced = not filecmp.cmp(path, occulted_path, shallow=False)
             if replaced:
                 uploads[resource["id"]] = (occulted_path, _file_name(resource))
+            if is_uploaded_totem(resource) and (replaced or unmarked):
+                # A replaced upload is pending again: its job rebuilds its siblings (occulting it once more).
+                _set_occultation(resource, contract.OCCULTATION_PENDING if replaced else contract.OCCULTATION_DONE)
+                marked = True
             report = next((sibling for sibling in resources if sibling.get(contract.RESOURCE_ROLE) == ROLE_REPORT
                            and contract.RESOURCE_SOURCE in resource
                            and _harvested(resource[contract.RESOURCE_DOCUMENT])(sibling)
@@ -540,7 +620,7 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
             if report is not None and report_path is not None:
                 uploads[report["id"]] = (report_path, _file_name(report))
             outcomes.append(Republished(resource["id"], resource.get("name") or "", occulted, replaced))
-        if uploads:
+        if uploads or marked:
             _update(dataset, user, uploads)
     return outcomes
 

@@ -48,6 +48,7 @@ def republish_all(lang: str, debug: bool) -> int:
             with tempfile.TemporaryDirectory(dir=cache_dir, prefix="occult-") as workdir:
                 outcomes = publish.republish_occulted(dataset_id, rules, user=user, workdir=workdir,
                                                       max_bytes=options.max_document_size)
+            _queue_pending_jobs(dataset_id, user)
             if not outcomes:
                 continue
             totals["datasets"] += 1
@@ -62,20 +63,18 @@ def republish_all(lang: str, debug: bool) -> int:
                 totals["replaced" if outcome.replaced else "unchanged"] += 1
                 assert outcome.occulted is not None, "an outcome without error says what was occulted"
                 totals["values"] += outcome.occulted.total
-            if replaced:
-                if not show_progress:
-                    values = sum(outcome.occulted.total for outcome in replaced if outcome.occulted)
-                    click.echo(messages.text("cli_occult_all_dataset", lang, dataset=name, replaced=len(replaced),
-                                             total=values), err=True)
-                _rebuild_uploaded_siblings(dataset_id, {outcome.resource_id for outcome in replaced}, user)
+            if replaced and not show_progress:
+                values = sum(outcome.occulted.total for outcome in replaced if outcome.occulted)
+                click.echo(messages.text("cli_occult_all_dataset", lang, dataset=name, replaced=len(replaced),
+                                         total=values), err=True)
     click.echo(messages.text("cli_occult_all_summary", lang, **totals))
     return EXIT_ERRORS if totals["errors"] else EXIT_OK
 
 
-def _rebuild_uploaded_siblings(dataset_id: str, resource_ids: set[str], user: str) -> None:
-    """Uploaded documents get their CSV and report again (the report says what was occulted)."""
+def _queue_pending_jobs(dataset_id: str, user: str) -> None:
+    """The jobs of the hand-added documents left pending: uploads replaced (their CSV and report are
+    rebuilt) and links added before the portal stored their occulted copy."""
     dataset = tk.get_action("package_show")({"user": user, "ignore_auth": True, "use_cache": False},
                                             {"id": dataset_id})
     for resource in dataset["resources"]:
-        if resource["id"] in resource_ids:
-            uploads.enqueue_if_uploaded_totem(resource)
+        uploads.enqueue_if_pending(resource)

@@ -21,6 +21,7 @@ from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import file_digest
 from ckanext.budgetod.core.settings import Settings
+from ckanext.budgetod.portal import publish
 
 from .targets import SyncError, _extras
 
@@ -143,7 +144,9 @@ def wanted_dataset(dataset: dict, organization: str, options: Settings) -> Wante
         "archived": None,
         "extras": {KEY_DATASET: dataset["id"], KEY_PORTAL_URL: portal_url(dataset["name"])},
     }
-    resources = tuple(_wanted_resource(resource, options) for resource in dataset.get("resources", []))
+    # A file not occulted yet, or that could not be, never leaves the portal (portal/uploads.py).
+    resources = tuple(_wanted_resource(resource, options) for resource in dataset.get("resources", [])
+                      if publish.released(resource))
     return Wanted(dataset["id"], organization, fields,
                   udata_zone(extras.get(contract.EXTRA_INSEE, "")), resources)
 
