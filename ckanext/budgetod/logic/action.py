@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -23,6 +24,8 @@ from ckanext.budgetod.core.scdl import collectivite, summary
 from ckanext.budgetod.core.settings import described
 from ckanext.budgetod.datagouv import sync as datagouv_sync
 from ckanext.budgetod.portal import publish
+
+log = logging.getLogger(__name__)
 
 
 @tk.side_effect_free
@@ -246,6 +249,8 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
     :param id: the budget's SIRET
     :param annexe: the budget code of an annex budget (``06`` for ``/budgets/<siret>/annexe-06``)
     :param organization: the id or name of the organisation whose datasets to summarise
+    :returns: also ``unreadable_peers``, how many other budgets could not be read and are left out
+        of the comparison (never an error of this budget's page)
     """
     siret = str(tk.get_or_bust(data_dict, "id")).strip()
     annex_code = str(data_dict.get("annexe") or "").strip().lower()
@@ -267,15 +272,22 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
     own = _budget_summary(siret, annex_suffix, budget, _budget_identity(budget))
     # Peers are main budgets: an annex (a water service, a housing estate) has no like. A SIRET
     # published by two organisations counts once, as its default organisation's budget.
-    others = []
+    others, unreadable_peers = [], 0
     if everyone is not None:
         for other_siret in sorted({candidate for (_owner, candidate, suffix) in everyone
                                    if not suffix and candidate != siret}):
-            others.append(_peer_card(other_siret, _publishers(everyone, other_siret, "")[0]))
+            # Another organisation's data never fails this page: a budget that cannot be read
+            # (a CSV that is no SCDL table, a file gone from the filestore) is left out, and counted.
+            try:
+                others.append(_peer_card(other_siret, _publishers(everyone, other_siret, "")[0]))
+            except (BudgetodError, OSError, ArithmeticError, ValueError) as error:
+                log.warning("budget %s left out of the peers of %s: %s", other_siret, siret, error)
+                unreadable_peers += 1
     return {"siret": siret, "annexe": annex_code or None, "name": budget["name"],
             "organization": budget["organization"],
             "other_organizations": [candidate["organization"] for candidate in publishers if candidate is not budget],
-            **(collectivite.peer_comparison(own, others) if not annex_suffix else own)}
+            **(collectivite.peer_comparison(own, others) if not annex_suffix else own),
+            "unreadable_peers": unreadable_peers}
 
 
 @tk.side_effect_free
