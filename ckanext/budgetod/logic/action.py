@@ -105,16 +105,21 @@ class _Recent:
         return value
 
 
-_LISTINGS = _Recent(16)
+# The portal's whole list, which every main budget's page reads, and one SIRET's, which its annex
+# pages read, are kept apart: requests for annexes of many SIRETs never evict the portal's list.
+_PORTAL_LISTINGS = _Recent(16)
+_SIRET_LISTINGS = _Recent(16)
 _PEER_CARDS = _Recent(4096)
 
 
-def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
-    """The budgets of the datasets the user may see among ``fq``'s (see ``_list_budgets``), made
-    again only when that set of datasets changes: what the user may see (their permission labels),
-    how many datasets it has and when the last of them changed (a dataset created or changed takes
-    the latest time, one deleted or hidden lowers the count). A file replaced alone is seen by
-    ``_budget_identity``, which reads the files' sizes and times at each call."""
+def _published_budgets(context: dict, fq: str, recent: _Recent) -> dict[tuple[str, str, str], dict]:
+    """The budgets of the datasets the user may see among ``fq``'s (see ``_list_budgets``), kept
+    in ``recent`` and made again only when that set of datasets changes: what the user may see
+    (their permission labels), how many datasets it has and when the last of them changed (a
+    dataset created or changed takes the latest time, one deleted or hidden lowers the count). A
+    file replaced alone is seen by ``_budget_identity``, which reads the files' sizes and times at
+    each call. An empty set is not kept: anyone may ask for SIRETs nobody publishes, and such
+    answers must not evict what real pages need."""
     if context.get("ignore_auth") or authz.is_sysadmin(context.get("user")):
         visibility = "*"
     else:
@@ -123,9 +128,10 @@ def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dic
     latest = tk.get_action("package_search")(dict(context), {
         "q": "*:*", "fq": fq, "rows": 1, "fl": "id,metadata_modified", "sort": "metadata_modified desc",
         "include_private": True})
-    changed = latest["results"][0]["metadata_modified"] if latest["results"] else ""
-    key = json.dumps([fq, visibility, latest["count"], changed])
-    return _LISTINGS.get(key, lambda: _list_budgets(dict(context), fq))
+    if not latest["count"]:
+        return {}
+    key = json.dumps([fq, visibility, latest["count"], latest["results"][0]["metadata_modified"]])
+    return recent.get(key, lambda: _list_budgets(dict(context), fq))
 
 
 def _list_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
@@ -261,9 +267,9 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
         raise not_found
     annex_suffix = f"annexe-{annex_code}" if annex_code else ""
     # A main budget is compared with every other: one search gives it and its peers.
-    everyone = None if annex_suffix else _published_budgets(context, "+budgetod_siret:[* TO *]")
-    publishers = _publishers(everyone if everyone is not None
-                             else _published_budgets(context, f'+budgetod_siret:"{siret}"'), siret, annex_suffix)
+    everyone = None if annex_suffix else _published_budgets(context, "+budgetod_siret:[* TO *]", _PORTAL_LISTINGS)
+    publishers = _publishers(everyone if everyone is not None else _published_budgets(
+        context, f'+budgetod_siret:"{siret}"', _SIRET_LISTINGS), siret, annex_suffix)
     budget = next((candidate for candidate in publishers
                    if not organization or organization in (candidate["organization"]["id"],
                                                            candidate["organization"]["name"])), None)

@@ -298,3 +298,22 @@ def test_a_forged_budget_never_fails_another_budgets_page(app, publish_budget, s
     assert "1 amounts are not plausible numbers and are left out of the figures." in page
     assert "1 other budgets could not be read" in app.get(f"/en/budgets/{CRACH}").body
 
+
+def test_requests_for_budgets_nobody_publishes_never_evict_the_portals_list(app, publish_budget, monkeypatch):
+    """Anyone may ask for annex pages of SIRETs nobody publishes: those answers are not kept, and
+    the next view of a real page reads the portal's list from the cache, not by a new search."""
+    from ckanext.budgetod.logic import action
+
+    publish_budget("crach-principal-ca-2021")
+    listings: list[str] = []
+    list_budgets = action._list_budgets
+    monkeypatch.setattr(action, "_list_budgets", lambda context, fq: listings.append(fq) or list_budgets(context, fq))
+    assert app.get(f"/budgets/{CRACH}").status_code == 200
+    assert listings == ["+budgetod_siret:[* TO *]"]
+
+    for number in range(20):
+        assert app.get(f"/budgets/219900000{number:05d}/annexe-01").status_code == 404
+        assert app.get("/api/3/action/budgetod_collectivite_summary",
+                       query_string={"id": f"219900000{number:05d}", "annexe": "02"}).status_code == 404
+    assert app.get(f"/budgets/{CRACH}").status_code == 200
+    assert listings == ["+budgetod_siret:[* TO *]"]
