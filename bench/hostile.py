@@ -527,6 +527,7 @@ def main() -> int:
         run_round_three_occult(harvester, server, results, checks)
         run_round_three_names(harvester, server, checks)
         run_round_three_uploads(app, harvester, server, results, checks)
+        run_round_three_amounts(app, harvester, server, results, checks)
         final = good_datasets_state(harvester.organization)
         checks.append(("previously published datasets intact at the end",
                        all(final.get(name) == state for name, state in published.items()), ""))
@@ -860,6 +861,103 @@ def run_round_three_uploads(app, harvester: Harvester, server: HostileServer, re
                    "the link's URL kept as provenance", not wrong_copy, "; ".join(wrong_copy)))
 
 # === end of round 3, uploads =====================================================================
+
+
+# --- round 3, amounts ----------------------------------------------------------------------------
+
+ROUND3_UNPUBLISHED_REQUESTS = 20
+
+
+def run_round_three_amounts(app, harvester: Harvester, server: HostileServer, results: list[CaseResult],
+                            checks: list[tuple[str, bool, str]]) -> None:
+    """Issue 20, items 1 and 8: another organisation harvests a CA with a 35-digit MtReal and one
+    whose CSV it then replaces by an upload holding 9E+999998; every budget page, its /embed and a
+    CSV export, the unrelated collectivités' and the forger's, must answer 200 to anonymous
+    visitors. Then anonymous requests for annex pages of SIRETs nobody publishes must not make the
+    next page view list the portal's budgets again."""
+    import io
+
+    from ckan.lib import uploader
+    from ckan.tests import factories, helpers
+    from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+
+    from ckanext.budgetod.logic import action
+
+    cases = hostile_cases.forged_amount_cases()
+    server.routes.update({case.path: case.respond for case in cases})
+    base = server.base_url
+    print(f"round 3: {len(cases)} forged amounts published by another organisation…", flush=True)
+    forger = factories.Organization(name="faussaire", title="Faussaire")
+    source = harvester.create_source("round-three-amounts", f"{base}/round-three-amounts",
+                                     {"urls": [base + case.path for case in cases]}, organization=forger)
+    forged_results = _document_results(cases, harvester.harvest(source), base)
+    results.extend(forged_results)
+    checks.append(("round 3: forged amounts of another organisation imported (valid documents)",
+                   all(result.imported for result in forged_results),
+                   ", ".join(f"{r.case.name}: {r.outcome}" for r in forged_results if not r.imported)))
+    forged_sirets = []
+    for case in cases:
+        dataset = _published_dataset(base, case)
+        if dataset is None:
+            continue
+        forged_sirets.append(next(extra["value"] for extra in dataset["extras"] if extra["key"] == "budgetod_siret"))
+        if case.name == "forged-csv-9e999998":
+            scdl = next(resource for resource in dataset["resources"] if resource.get("budgetod_role") == "scdl")
+            with open(uploader.get_resource_uploader(scdl).get_path(scdl["id"]), "rb") as stream:
+                content = hostile_cases.with_out_of_range_amount(stream.read())
+            helpers.call_action("resource_patch", context={"user": harvester.sysadmin["name"]}, id=scdl["id"],
+                                upload=FakeFileStorage(io.BytesIO(content), "budget.csv"))
+
+    client = helpers.CKANTestApp(app)
+    unrelated = sorted({match.group(1) for name in SAMPLE_DATASET_NAMES
+                        if (match := re.fullmatch(r"budget-([0-9]{14})-[0-9]{4}", name))})
+    statuses: dict[str, int] = {}
+    started = time.monotonic()
+    for siret in unrelated + forged_sirets:
+        for path in (f"/budgets/{siret}", f"/budgets/{siret}/embed", f"/budgets/{siret}/series.csv",
+                     f"/budgets/{siret}/per-inhabitant.csv"):
+            statuses[path] = client.get(path).status_code
+    pages_seconds = time.monotonic() - started
+    failed = {path: status for path, status in statuses.items() if status != 200}
+    checks.append(((f"round 3: every budget page, /embed and CSV export answers 200 "
+                    f"({len(unrelated)} unrelated collectivités, {len(forged_sirets)} forged budgets)"),
+                   len(forged_sirets) == len(cases) and not failed,
+                   f"{len(statuses)} requests in {pages_seconds:.1f} s" + (f"; failed: {failed}" if failed else "")))
+    counted: list[int | str] = []
+    for siret in forged_sirets:
+        try:
+            counted.append(helpers.call_action("budgetod_collectivite_summary", context={
+                "user": "", "ignore_auth": False}, id=siret)["exercices"][0].get("unreadable_amounts", 0))
+        except Exception as error:  # noqa: BLE001 - an amount raised (decimal.InvalidOperation…) is what this looks for
+            counted.append(type(error).__name__)
+    checks.append(("round 3: each forged amount counted in unreadable_amounts, never raised",
+                   len(counted) == len(cases) and all(isinstance(count, int) and count >= 1 for count in counted),
+                   f"counts {counted}"))
+
+    print(f"round 3: {ROUND3_UNPUBLISHED_REQUESTS} annex pages of SIRETs nobody publishes…", flush=True)
+    listings: list[str] = []
+    list_budgets = action._list_budgets
+
+    def counted_listing(context, fq):
+        listings.append(fq)
+        return list_budgets(context, fq)
+
+    action._list_budgets = counted_listing
+    try:
+        first_view = client.get(f"/budgets/{unrelated[0]}").status_code
+        before = len(listings)
+        missing = [client.get(f"/budgets/{siret}/annexe-01").status_code
+                   for siret in hostile_cases.unpublished_sirets(ROUND3_UNPUBLISHED_REQUESTS)]
+        started = time.monotonic()
+        next_view = client.get(f"/budgets/{unrelated[0]}").status_code
+        next_seconds = time.monotonic() - started
+    finally:
+        action._list_budgets = list_budgets
+    rescans = len(listings) - before
+    checks.append(((f"round 3: {ROUND3_UNPUBLISHED_REQUESTS} anonymous requests for unpublished SIRETs, "
+                    "then the next page view lists no budget again"),
+                   first_view == next_view == 200 and set(missing) == {404} and rescans == 0,
+                   f"{rescans} listings after them, next view {next_seconds:.2f} s"))
 
 
 def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total_seconds: float) -> None:

@@ -11,6 +11,7 @@ that must be refused before any connection.
 from __future__ import annotations
 
 import codecs
+import csv
 import gzip
 import io
 import itertools
@@ -1006,3 +1007,62 @@ def hand_added_cases() -> list[HandAddedCase]:
         HandAddedCase("upload-naming-persons", original, released=True),
         HandAddedCase("link-naming-persons", original, linked=True, released=True),
     ]
+
+
+# --- round 3, amounts ------------------------------------------------------------------------------
+
+FORGED_AMOUNT = "1" * 35  # per inhabitant, beyond what a 28-digit quantize to cents could hold
+OUT_OF_RANGE_AMOUNT = "9E+999998"
+FORGER_TEMPLATE = SHARED_TOTEM / "crach-principal-ca-2021.xml"  # a CA, M14, 3 446 inhabitants
+
+
+def _luhn_completed(digits: str) -> str:
+    """``digits`` and the check digit that makes their Luhn sum a multiple of 10."""
+    for digit in "0123456789":
+        candidate = digits + digit
+        total = sum(int(char) if index % 2 == 0 else sum(divmod(int(char) * 2, 10))
+                    for index, char in enumerate(reversed(candidate)))
+        if total % 10 == 0:
+            return candidate
+    raise AssertionError("unreachable: one digit of ten makes the Luhn sum a multiple of 10")
+
+
+def luhn_siret(siren_8: str, establishment_4: str) -> str:
+    """A SIRET the validation accepts: its SIREN (9 digits) and the whole 14 digits follow Luhn."""
+    return _luhn_completed(_luhn_completed(siren_8) + establishment_4)
+
+
+def forged_amount_cases() -> list[Case]:
+    """Another organisation's CAs of SIRETs of their own, in CRACH's norme and population band (so
+    peers of every M14 page): one with a 35-digit MtReal, one valid whose CSV the bench then replaces
+    by an upload holding 9E+999998. Both import: the document is well-formed and valid."""
+    template = FORGER_TEMPLATE.read_bytes()
+    cases = []
+    for name, siret, amount in (("forged-mtreal-35-digits", luhn_siret("29990000", "0001"), FORGED_AMOUNT),
+                                ("forged-csv-9e999998", luhn_siret("29990000", "0002"), None)):
+        data = re.sub(rb'<(IdColl|IdEtab) V="21560046100010"/>',
+                      lambda match, siret=siret: b'<%s V="%s"/>' % (match.group(1), siret.encode()), template)
+        if amount is not None:
+            data = re.sub(rb'<MtReal V="[0-9.]+"/>', f'<MtReal V="{amount}"/>'.encode(), data, count=1)
+        cases.append(Case(name, "amounts", "document", body(data), may_import=True))
+    return cases
+
+
+def with_out_of_range_amount(scdl_csv: bytes) -> bytes:
+    """The CSV with its first BGT_MTREAL amount replaced by 9E+999998, as an editor would upload it."""
+    lines = scdl_csv.decode("utf-8").split("\n")
+    column = lines[0].split(",").index("BGT_MTREAL")
+    for index, line in enumerate(lines[1:], start=1):
+        cells = next(csv.reader([line]), [])
+        if len(cells) > column and cells[column]:
+            cells[column] = OUT_OF_RANGE_AMOUNT
+            buffer = io.StringIO()
+            csv.writer(buffer, lineterminator="").writerow(cells)
+            lines[index] = buffer.getvalue()
+            break
+    return "\n".join(lines).encode("utf-8")
+
+
+def unpublished_sirets(count: int) -> list[str]:
+    """SIRETs nobody publishes, for annex pages any visitor may ask for."""
+    return [luhn_siret("29980000", f"{number:04d}") for number in range(count)]

@@ -4,6 +4,7 @@ corpus converted by the real converter and on small budgets whose every stage is
 from __future__ import annotations
 
 import csv
+import decimal
 import json
 import os
 import re
@@ -14,7 +15,7 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ckanext.budgetod.core.scdl import collectivite, conversion
+from ckanext.budgetod.core.scdl import amounts, collectivite, conversion
 from ckanext.budgetod.core.errors import DocumentError
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget
 from ckanext.budgetod.core.settings import Settings
@@ -407,6 +408,53 @@ def test_an_unreadable_amount_is_counted(tmp_path):
     assert year["chapters"][0]["amount"] == "12.50"
 
 
+@pytest.mark.parametrize("forged", ["1" * 35, "9E+999998", "-9E+999998", "1E-999999", "NaN", "Infinity", "1" * 41,
+                                    "12345678901234567", "0." + "0" * 20 + "1"])
+def test_an_amount_out_of_bounds_is_counted_never_raised(tmp_path, forged):
+    """A forged amount took every page down: per inhabitant it could not be quantized to cents."""
+    budget = document(tmp_path, "09", 2021, [(F, D, "réel", "011", "020", forged, "", forged),
+                                            (F, D, "réel", "011", "020", "12.50", "", "10.00"),
+                                            (F, R, "réel", "70", "", "7.00", "", forged)], population=1)
+    (year,) = collectivite.collectivite_summary([budget])["exercices"]
+    assert year["unreadable_amounts"] == 3
+    assert year["totals"] == [{"section": F, "codrd": D, "opbudg": "réel", "amount": "12.50"},
+                              {"section": F, "codrd": R, "opbudg": "réel", "amount": "7.00"}]
+    assert [row["amount"] for row in year["per_inhabitant"]] == ["12.50", "7.00"]
+    assert [row["rate"] for row in year["execution"]["chapters"]] == ["1.2500", None]
+
+
+def test_a_converted_ca_with_a_35_digit_amount_is_summarised(tmp_path):
+    """The forged document as another organisation's source served it: converted, then summarised."""
+    xml, csv_path = tmp_path / "ca.xml", tmp_path / "ca.csv"
+    xml.write_bytes(totem_document([Line(nature="6064", amounts={"MtReal": "1" * 35}),
+                                    Line(nature="6068", amounts={"MtReal": "300.00"})], year="2021", natdec="09"))
+    conversion.convert_document(xml, csv_path, plans=str(PLANS_DIR), cache_dir=str(tmp_path / "cache"))
+    (year,) = collectivite.collectivite_summary([collectivite.describe_document(xml, csv_path)])["exercices"]
+    assert year["unreadable_amounts"] == 1
+    assert year["per_inhabitant"] == [{"section": F, "codrd": D, "amount": "0.10"}]  # 300 / 3000
+
+
+def test_quotients_at_the_bounds_never_fail():
+    """The largest sums a file can give, divided by the smallest amount or population: no InvalidOperation."""
+    smallest = Decimal("1E-20")
+    with decimal.localcontext(amounts.EXACT):
+        largest_sum = Decimal("9" * 16 + "." + "9" * 20) * 10**12  # 10^12 rows of the largest amount
+        assert amounts.quotient(largest_sum, smallest, amounts.RATE_PLACES) == largest_sum * 10**20
+        assert amounts.quotient(largest_sum, 1, amounts.CENTS) == 10**28  # 9…9.99999999 rounded up
+        assert amounts.quotient(Decimal("0.005"), 1, amounts.CENTS) == Decimal("0.00")  # half-even
+        assert amounts.quotient(Decimal("0.015"), 1, amounts.CENTS) == Decimal("0.02")
+
+
+def test_a_peer_card_beyond_the_bounds_is_left_out_and_counted(tmp_path):
+    own = budget_of(tmp_path, "own", population=3446)
+    peer = budget_of(tmp_path, "peer", population=3000, spent="3000.00")
+    forged = collectivite.peer_card(budget_of(tmp_path, "forged", population=3000))
+    forged["exercices"][0]["per_inhabitant"][0]["amount"] = "9E+999998"
+    (year,) = collectivite.peer_comparison(own, [peer, forged])["exercices"]
+    assert (year["peers"]["count"], year["peers"]["unreadable"]) == (1, 1)
+    assert year["peers"]["per_inhabitant"][0]["median"] == "1.00"
+
+
 # ---------------------------------------------------------------- general information of a document
 
 def with_information(document: bytes, information: str) -> bytes:
@@ -517,7 +565,7 @@ def test_an_odd_number_of_peers_and_none(tmp_path):
                                                   "min": "1.00", "max": "3.00"}
     (alone,) = collectivite.peer_comparison(own, [])["exercices"]
     assert alone["peers"] == {"family": "M14", "band": {"min": 100_000, "max": None}, "measure": "realised",
-                              "count": 0, "per_inhabitant": []}
+                              "count": 0, "unreadable": 0, "per_inhabitant": []}
     (unknown,) = collectivite.peer_comparison(budget_of(tmp_path, "nobody", population=None), others)["exercices"]
     assert unknown["peers"] is None
 

@@ -86,19 +86,24 @@ def test_valid_budget(tmp_path):
 def test_text_cells_a_spreadsheet_would_run_as_formulas_are_kept_and_warned_about(tmp_path):
     formula = '=HYPERLINK("http://evil.example/","MONTREUIL")'
     rows = [budget_row(), budget_row(BGT_NOM=formula, BGT_MTREAL="-12.5"), budget_row(BGT_NOM="@SUM(A1)"),
-            budget_row(BGT_CONTNAT_LABEL="+ Achats")]
+            budget_row(BGT_CONTNAT_LABEL="+ Achats"),
+            # French Excel splits a line at ";": this cell's second piece would be a formula there.
+            budget_row(BGT_CONTNAT_LABEL='Achats;=HYPERLINK("http://evil.example/")')]
     report = validate(write_csv(tmp_path / "budget.csv", rows))
 
     assert report.valid  # SCDL allows such text: the CSV stays as the document wrote it
     assert [warning.fr for warning in report.warnings] == [
-        "colonne BGT_NOM : 2 cellule(s) de texte commencent par =, +, -, @ ou une tabulation (la première "
-        "ligne 3) ; un tableur pourrait les exécuter comme des formules. Le schéma SCDL les admet et le CSV "
-        "garde le texte du document tel quel : l'ouvrir par une importation en texte.",
-        "colonne BGT_CONTNAT_LABEL : 1 cellule(s) de texte commencent par =, +, -, @ ou une tabulation (la "
-        "première ligne 5) ; un tableur pourrait les exécuter comme des formules. Le schéma SCDL les admet et "
-        "le CSV garde le texte du document tel quel : l'ouvrir par une importation en texte."]
-    assert report.warnings[0].en.startswith("column BGT_NOM: 2 text cell(s) start with =, +, -, @ or a tab "
-                                            "(the first on row 3); a spreadsheet could run them as formulas.")
+        "colonne BGT_NOM : 2 cellule(s) de texte ont =, +, - ou @ au début ou après une virgule, un "
+        "point-virgule, une tabulation ou un saut de ligne (la première ligne 3) ; un tableur pourrait les "
+        "exécuter comme des formules. Le schéma SCDL les admet et le CSV garde le texte du document tel quel : "
+        "l'ouvrir par une importation en texte.",
+        "colonne BGT_CONTNAT_LABEL : 2 cellule(s) de texte ont =, +, - ou @ au début ou après une virgule, un "
+        "point-virgule, une tabulation ou un saut de ligne (la première ligne 5) ; un tableur pourrait les "
+        "exécuter comme des formules. Le schéma SCDL les admet et le CSV garde le texte du document tel quel : "
+        "l'ouvrir par une importation en texte."]
+    assert report.warnings[0].en.startswith(
+        "column BGT_NOM: 2 text cell(s) have =, +, - or @ at their start or after a comma, semicolon, tab or "
+        "line break (the first on row 3); a spreadsheet could run them as formulas.")
     assert report.to_dict()["warnings"][0]["message_en"] == report.warnings[0].en
     assert "Warning: column BGT_NOM: 2 text cell(s)" in format_summary(report, "en")
 

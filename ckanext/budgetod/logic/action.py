@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import os
 import re
 import threading
@@ -23,6 +24,8 @@ from ckanext.budgetod.core.scdl import collectivite, summary
 from ckanext.budgetod.core.settings import described
 from ckanext.budgetod.datagouv import sync as datagouv_sync
 from ckanext.budgetod.portal import publish
+
+log = logging.getLogger(__name__)
 
 
 @tk.side_effect_free
@@ -102,16 +105,21 @@ class _Recent:
         return value
 
 
-_LISTINGS = _Recent(16)
+# The portal's whole list, which every main budget's page reads, and one SIRET's, which its annex
+# pages read, are kept apart: requests for annexes of many SIRETs never evict the portal's list.
+_PORTAL_LISTINGS = _Recent(16)
+_SIRET_LISTINGS = _Recent(16)
 _PEER_CARDS = _Recent(4096)
 
 
-def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
-    """The budgets of the datasets the user may see among ``fq``'s (see ``_list_budgets``), made
-    again only when that set of datasets changes: what the user may see (their permission labels),
-    how many datasets it has and when the last of them changed (a dataset created or changed takes
-    the latest time, one deleted or hidden lowers the count). A file replaced alone is seen by
-    ``_budget_identity``, which reads the files' sizes and times at each call."""
+def _published_budgets(context: dict, fq: str, recent: _Recent) -> dict[tuple[str, str, str], dict]:
+    """The budgets of the datasets the user may see among ``fq``'s (see ``_list_budgets``), kept
+    in ``recent`` and made again only when that set of datasets changes: what the user may see
+    (their permission labels), how many datasets it has and when the last of them changed (a
+    dataset created or changed takes the latest time, one deleted or hidden lowers the count). A
+    file replaced alone is seen by ``_budget_identity``, which reads the files' sizes and times at
+    each call. An empty set is not kept: anyone may ask for SIRETs nobody publishes, and such
+    answers must not evict what real pages need."""
     if context.get("ignore_auth") or authz.is_sysadmin(context.get("user")):
         visibility = "*"
     else:
@@ -120,9 +128,10 @@ def _published_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dic
     latest = tk.get_action("package_search")(dict(context), {
         "q": "*:*", "fq": fq, "rows": 1, "fl": "id,metadata_modified", "sort": "metadata_modified desc",
         "include_private": True})
-    changed = latest["results"][0]["metadata_modified"] if latest["results"] else ""
-    key = json.dumps([fq, visibility, latest["count"], changed])
-    return _LISTINGS.get(key, lambda: _list_budgets(dict(context), fq))
+    if not latest["count"]:
+        return {}
+    key = json.dumps([fq, visibility, latest["count"], latest["results"][0]["metadata_modified"]])
+    return recent.get(key, lambda: _list_budgets(dict(context), fq))
 
 
 def _list_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
@@ -246,6 +255,8 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
     :param id: the budget's SIRET
     :param annexe: the budget code of an annex budget (``06`` for ``/budgets/<siret>/annexe-06``)
     :param organization: the id or name of the organisation whose datasets to summarise
+    :returns: also ``unreadable_peers``, how many other budgets could not be read and are left out
+        of the comparison (never an error of this budget's page)
     """
     siret = str(tk.get_or_bust(data_dict, "id")).strip()
     annex_code = str(data_dict.get("annexe") or "").strip().lower()
@@ -256,9 +267,9 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
         raise not_found
     annex_suffix = f"annexe-{annex_code}" if annex_code else ""
     # A main budget is compared with every other: one search gives it and its peers.
-    everyone = None if annex_suffix else _published_budgets(context, "+budgetod_siret:[* TO *]")
-    publishers = _publishers(everyone if everyone is not None
-                             else _published_budgets(context, f'+budgetod_siret:"{siret}"'), siret, annex_suffix)
+    everyone = None if annex_suffix else _published_budgets(context, "+budgetod_siret:[* TO *]", _PORTAL_LISTINGS)
+    publishers = _publishers(everyone if everyone is not None else _published_budgets(
+        context, f'+budgetod_siret:"{siret}"', _SIRET_LISTINGS), siret, annex_suffix)
     budget = next((candidate for candidate in publishers
                    if not organization or organization in (candidate["organization"]["id"],
                                                            candidate["organization"]["name"])), None)
@@ -267,15 +278,22 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
     own = _budget_summary(siret, annex_suffix, budget, _budget_identity(budget))
     # Peers are main budgets: an annex (a water service, a housing estate) has no like. A SIRET
     # published by two organisations counts once, as its default organisation's budget.
-    others = []
+    others, unreadable_peers = [], 0
     if everyone is not None:
         for other_siret in sorted({candidate for (_owner, candidate, suffix) in everyone
                                    if not suffix and candidate != siret}):
-            others.append(_peer_card(other_siret, _publishers(everyone, other_siret, "")[0]))
+            # Another organisation's data never fails this page: a budget that cannot be read
+            # (a CSV that is no SCDL table, a file gone from the filestore) is left out, and counted.
+            try:
+                others.append(_peer_card(other_siret, _publishers(everyone, other_siret, "")[0]))
+            except (BudgetodError, OSError, ArithmeticError, ValueError) as error:
+                log.warning("budget %s left out of the peers of %s: %s", other_siret, siret, error)
+                unreadable_peers += 1
     return {"siret": siret, "annexe": annex_code or None, "name": budget["name"],
             "organization": budget["organization"],
             "other_organizations": [candidate["organization"] for candidate in publishers if candidate is not budget],
-            **(collectivite.peer_comparison(own, others) if not annex_suffix else own)}
+            **(collectivite.peer_comparison(own, others) if not annex_suffix else own),
+            "unreadable_peers": unreadable_peers}
 
 
 @tk.side_effect_free

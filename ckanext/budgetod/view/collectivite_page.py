@@ -7,8 +7,6 @@ budgetod-collectivite module from those same rows), so chart, table and CSV cann
 """
 from __future__ import annotations
 
-import csv
-import io
 import re
 from dataclasses import dataclass, field
 
@@ -16,7 +14,7 @@ import ckan.plugins.toolkit as tk
 from flask import Response
 from markupsafe import Markup, escape
 
-from ckanext.budgetod.core.scdl.validation import FORMULA_PREFIXES
+from ckanext.budgetod.core.spreadsheet import neutralised
 from ckanext.budgetod.view import helpers
 
 _ANNEX_SUFFIX = re.compile(r"-annexe-([a-z0-9-]+)$")
@@ -383,24 +381,26 @@ def cells_renderer():
 
 # ---------------------------------------------------------------- CSV
 
+# An amount, a rate or a count as the action gives it: written bare, a spreadsheet reads a number.
+_PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
+
+
 def _csv_cell(value, kind: str) -> str:
-    if value is None:
-        return ""
-    text = str(value)
-    # A spreadsheet would run text starting like a formula: such a label is exported quoted by an
-    # apostrophe (spreadsheets show it as text). Amounts, rates and counts are numbers: "-12.5" stays.
-    if kind in (HEADING, TEXT) and text[:1] in FORMULA_PREFIXES:
-        return "'" + text
-    return text
+    """One cell: empty stays empty, a number of a number column stays a bare number ("-12.50"), and
+    any other text is quoted with an apostrophe before each piece a spreadsheet could run as a
+    formula, whatever separator it splits on (``core.spreadsheet``)."""
+    text = "" if value is None else str(value)
+    if not text or (kind not in (HEADING, TEXT) and _PLAIN_NUMBER.fullmatch(text)):
+        return text
+    return '"' + neutralised(text).replace('"', '""') + '"'
 
 
 def table_csv(table: Table) -> str:
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow([heading for heading, _kind in table.columns])
-    for row in table.rows:
-        writer.writerow([_csv_cell(value, kind) for value, (_heading, kind) in zip(row, table.columns, strict=True)])
-    return buffer.getvalue()
+    """The table as CSV (comma, text always quoted, RFC 4180 doubling of quotes, one line per row)."""
+    lines = [[_csv_cell(heading, TEXT) for heading, _kind in table.columns]]
+    lines += [[_csv_cell(value, kind) for value, (_heading, kind) in zip(row, table.columns, strict=True)]
+              for row in table.rows]
+    return "".join(",".join(line) + "\n" for line in lines)
 
 
 # ---------------------------------------------------------------- routes

@@ -44,7 +44,7 @@ def test_the_summary_of_a_budget_is_made_of_its_published_documents(publish_budg
     assert result == {"siret": CRACH, "annexe": None, "name": "CRACH",
                       "organization": {"id": organization["id"], "name": "collectivites", "title": "Collectivités"},
                       "other_organizations": [],
-                      **collectivite.peer_comparison({**expected, "skipped": []}, [])}
+                      **collectivite.peer_comparison({**expected, "skipped": []}, []), "unreadable_peers": 0}
     assert result["exercices"][0]["peers"]["count"] == 0
     (year,) = result["exercices"]
     assert year["documents"] == ["21560046100010-2021-02-2", "21560046100010-2021-09"]
@@ -261,3 +261,59 @@ def test_two_organisations_publishing_one_siret_are_never_merged(app, publish_bu
     assert f"/budgets/{CRACH}/embed?organization=intrus" in response.body
     exported = app.get(f"/budgets/{CRACH}/series.csv", query_string={"organization": "intrus"}).body
     assert "2020" in exported and "2020" not in app.get(f"/budgets/{CRACH}/series.csv").body
+
+
+FORGED_AMOUNT = "1" * 35  # a CA's MtReal of 35 digits: its per-inhabitant figure cannot be quantized to cents
+
+
+def test_a_forged_budget_never_fails_another_budgets_page(app, publish_budget, sysadmin, organization):
+    """Another organisation publishes a CA with a 35-digit amount, a CSV with 9E+999998 and a CSV
+    that stops being UTF-8: every page answers, the forged amounts are counted, the unreadable
+    budget is left out of the peers and counted."""
+    publish_budget("crach-principal-ca-2021")  # M14, 3 446 inhabitants: the unrelated collectivité
+    forger = factories.Organization(name="faussaire", users=[{"name": sysadmin["name"], "capacity": "admin"}])
+    publish_peer(sysadmin, forger, "21000000000021", 3000, FORGED_AMOUNT)
+    # Their own CSVs uploaded in place of the converted ones: one with 9E+999998, one not UTF-8 past its first row.
+    for siret, content in (("21000000000022", peer_csv("21000000000022", 2021, "9E+999998")),
+                           ("21000000000023", peer_csv("21000000000023", 2021, "10.00") + b"\xff\xfe\n")):
+        dataset = publish_peer(sysadmin, forger, siret, 3000, "10.00")
+        helpers.call_action("resource_patch", context={"user": sysadmin["name"]},
+                            id=resource_of(dataset, "scdl")["id"], upload=file_storage(content, "ca.csv"))
+    publish_peer(sysadmin, organization, "21000000000011", 2000, "3000.00")
+
+    for path in (f"/budgets/{CRACH}", f"/budgets/{CRACH}/embed", f"/budgets/{CRACH}/series.csv",
+                 f"/budgets/{CRACH}/per-inhabitant.csv", "/budgets/21000000000021", "/budgets/21000000000022",
+                 "/budgets/21000000000021/embed", "/budgets/21000000000021/series.csv", "/budgets"):
+        assert app.get(path).status_code == 200, path
+
+    result = helpers.call_action("budgetod_collectivite_summary", id=CRACH)
+    (year,) = result["exercices"]
+    # The two forged budgets compare with nothing (their one amount is out), the broken one is out.
+    assert result["unreadable_peers"] == 1
+    assert year["peers"]["count"] == 3 and year["peers"]["per_inhabitant"][0]["median"] == "1.50"
+    for siret in ("21000000000021", "21000000000022"):
+        forged = helpers.call_action("budgetod_collectivite_summary", id=siret)["exercices"][0]
+        assert (forged["unreadable_amounts"], forged["totals"], forged["per_inhabitant"]) == (1, [], [])
+    page = app.get("/en/budgets/21000000000021").body
+    assert "1 amounts are not plausible numbers and are left out of the figures." in page
+    assert "1 other budgets could not be read" in app.get(f"/en/budgets/{CRACH}").body
+
+
+def test_requests_for_budgets_nobody_publishes_never_evict_the_portals_list(app, publish_budget, monkeypatch):
+    """Anyone may ask for annex pages of SIRETs nobody publishes: those answers are not kept, and
+    the next view of a real page reads the portal's list from the cache, not by a new search."""
+    from ckanext.budgetod.logic import action
+
+    publish_budget("crach-principal-ca-2021")
+    listings: list[str] = []
+    list_budgets = action._list_budgets
+    monkeypatch.setattr(action, "_list_budgets", lambda context, fq: listings.append(fq) or list_budgets(context, fq))
+    assert app.get(f"/budgets/{CRACH}").status_code == 200
+    assert listings == ["+budgetod_siret:[* TO *]"]
+
+    for number in range(20):
+        assert app.get(f"/budgets/219900000{number:05d}/annexe-01").status_code == 404
+        assert app.get("/api/3/action/budgetod_collectivite_summary",
+                       query_string={"id": f"219900000{number:05d}", "annexe": "02"}).status_code == 404
+    assert app.get(f"/budgets/{CRACH}").status_code == 200
+    assert listings == ["+budgetod_siret:[* TO *]"]

@@ -141,6 +141,30 @@ def test_a_csv_guards_text_a_spreadsheet_would_run_but_keeps_numbers():
     ]
 
 
+def test_no_csv_cell_can_become_a_formula_whatever_the_separator_and_empty_stays_empty():
+    from ckanext.budgetod.view.collectivite_page import AMOUNT, HEADING, RATE, TEXT, Table, table_csv
+
+    table = Table("chapters", "", [("Code", HEADING), ("Label", TEXT), ("2021", AMOUNT), ("Rate", RATE)],
+                  [["011", 'Achats;=HYPERLINK("http://evil.example/")', "-12.50", "0.9000"],
+                   ["012", "", None, "=1+1"], ["013", "Charges,\n@SUM(A1)", "3", None]])
+    exported = table_csv(table)
+    assert list(csv.reader(io.StringIO(exported))) == [
+        ["Code", "Label", "2021", "Rate"],
+        ["011", "Achats;'=HYPERLINK(\"http://evil.example/\")", "-12.50", "0.9000"],
+        ["012", "", "", "'=1+1"],
+        ["013", "Charges,\n'@SUM(A1)", "3", ""],
+    ]
+    # Text is always quoted, numbers bare, and an empty cell is empty, not an apostrophe.
+    assert exported.splitlines()[2] == '"012",,,"\'=1+1"'
+    # As French Excel (";"), English Excel (",") or an import on tabs or lines would cut it: no
+    # piece starts like a formula, but for the bare numbers.
+    for separator in (";", ",", "\t", "\n"):
+        for piece in exported.split(separator):
+            first = piece.lstrip(' "')
+            if first[:1] and first[:1] in "=+-@":
+                assert re.fullmatch(r"-[0-9.]+\n?", first), (separator, piece)
+
+
 def test_csv_of_unknown_tables_and_budgets_is_not_found(app, publish_budget, organization):
     publish_budget("crach-principal-ca-2021", private=True)
     assert page(app, f"/budgets/{CRACH}/series.csv").status_code == 404  # private: not for anonymous users

@@ -45,24 +45,29 @@ band (the INSEE strata: under 500, 500–1 999, 2 000–3 499, 3 500–4 999, 5 
 that year: their median (the mean of the two middle values for an even count, 2 decimals) and
 range, over the peers' own rounded per-inhabitant figures.
 
-Sums are exact (Decimal); an amount cell that is not a number is counted in ``unreadable_amounts``.
+Amounts are read by ``amounts.read_amount``: a cell that is not a plausible amount (not a number,
+10^16 or more: a forged 35-digit figure, "9E+999998") is left out and counted in
+``unreadable_amounts``, never raised. Sums are exact (Decimal, ``amounts.EXACT``); quotients (per
+inhabitant, rates, medians) are rounded by ``amounts.quotient``, which those bounds keep from failing.
 """
 from __future__ import annotations
 
 import csv
+import decimal
 import operator
 import os
 import re
 from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import Decimal
 
 from lxml import etree
 
 from ckanext.budgetod.core.contract import ACCOUNT_NATDECS, NATDEC_BUDGET_PRIMITIF, VOTED_NATDECS
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.scdl import amounts
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
 from ckanext.budgetod.core.scdl.summary import read_header as read_csv_header
 from ckanext.budgetod.core.settings import Settings
@@ -77,7 +82,7 @@ from ckanext.budgetod.core.totem.reader import (
 )
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
-COLLECTIVITE_SUMMARY_VERSION = 2
+COLLECTIVITE_SUMMARY_VERSION = 3
 # Lower bounds of the population bands (INSEE strata of communes).
 POPULATION_BANDS = (0, 500, 2_000, 3_500, 5_000, 10_000, 20_000, 50_000, 100_000)
 
@@ -98,8 +103,6 @@ RATIO_CODES = {
     "DepEqB": "percent", "EncDetteRecFonc": "percent",
 }
 
-_CENTS = Decimal("0.01")
-_RATE = Decimal("0.0001")
 _INFORMATIONS = f"{{{TOTEM_NAMESPACE}}}InformationsGenerales"
 _INFORMATION = f"{{{TOTEM_NAMESPACE}}}Information"
 _FIRST_LINE = f"{{{TOTEM_NAMESPACE}}}LigneBudget"
@@ -122,8 +125,8 @@ class Ratio:
     national_average: Decimal | None
 
     def to_dict(self) -> dict:
-        return {"code": self.code, "unit": RATIO_CODES[self.code], "value": _text(self.value),
-                "national_average": None if self.national_average is None else _text(self.national_average)}
+        return {"code": self.code, "unit": RATIO_CODES[self.code], "value": amounts.text(self.value),
+                "national_average": None if self.national_average is None else amounts.text(self.national_average)}
 
 
 @dataclass(frozen=True)
@@ -233,9 +236,9 @@ def _read_sums(path: str) -> _Sums:
         raise NotScdlBudget(path, Bilingual("n'est pas encodé en UTF-8", "not UTF-8 encoded")) from None
     except csv.Error as error:
         raise NotScdlBudget(path, Bilingual(f"CSV illisible ({error})", f"unreadable CSV ({error})")) from None
-    for (section, codrd, opbudg, chapter, function), amounts in lines.items():
+    for (section, codrd, opbudg, chapter, function), line_amounts in lines.items():
         with_function = opbudg == REAL and function
-        for column, amount in zip(_AMOUNT_COLUMNS, amounts, strict=True):
+        for column, amount in zip(_AMOUNT_COLUMNS, line_amounts, strict=True):
             if amount is None:
                 continue
             sums.totals[(section, codrd, opbudg)][column] += amount
@@ -254,21 +257,19 @@ def _add_row(sums: _Sums, lines: dict[tuple, list], cells: list[str]) -> None:
         sums.labels.setdefault(("chapter", section, codrd, chapter), chapter_label)
     if function_label and function and opbudg == REAL:
         sums.labels.setdefault(("function", codrd, function), function_label)
-    amounts = None
+    line_amounts = None
     for index, cell in enumerate(cells[7:]):
         if not cell:
             continue
         try:
-            amount = Decimal(cell)
-        except InvalidOperation:
+            amount = amounts.read_amount(cell)
+        except amounts.UnreadableAmount:
             sums.unreadable += 1
             continue
-        if not amount.is_finite():
-            sums.unreadable += 1
-            continue
-        if amounts is None:
-            amounts = lines.setdefault((section, codrd, opbudg, chapter, function), [None] * len(_AMOUNT_COLUMNS))
-        amounts[index] = amount if amounts[index] is None else amounts[index] + amount
+        if line_amounts is None:
+            line_amounts = lines.setdefault((section, codrd, opbudg, chapter, function),
+                                          [None] * len(_AMOUNT_COLUMNS))
+        line_amounts[index] = amount if line_amounts[index] is None else line_amounts[index] + amount
 
 
 # ---------------------------------------------------------------- a year
@@ -279,8 +280,8 @@ def _figures(sums_list: list[_Sums], column: str) -> dict[str, dict]:
                                 "functions": defaultdict(Decimal)}
     for sums in sums_list:
         for kind in figures:
-            for key, amounts in getattr(sums, kind).items():
-                figures[kind][key] += amounts.get(column, Decimal(0))
+            for key, by_column in getattr(sums, kind).items():
+                figures[kind][key] += by_column.get(column, Decimal(0))
     return figures
 
 
@@ -327,7 +328,7 @@ def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> tuple[dict
         "unreadable_amounts": sum(sums.unreadable for sums in figure_sums),
     })
     for kind in ("totals", "chapters", "functions"):
-        year[kind] = [{**_rows(kind, key, labels), "amount": _text(amount)}
+        year[kind] = [{**_rows(kind, key, labels), "amount": amounts.text(amount)}
                       for key, amount in sorted(figures[kind].items())]
     population_document = account if account is not None and account.population else next(
         (d for d in reversed(voted_documents) if d.population), None)
@@ -337,7 +338,7 @@ def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> tuple[dict
     year["ratios"] = [ratio.to_dict() for ratio in (population_document.ratios if population_document else ())]
     year["per_inhabitant"] = [] if not year["population"] else [
         {"section": section, "codrd": codrd,
-         "amount": _text((amount / year["population"]).quantize(_CENTS, ROUND_HALF_EVEN))}
+         "amount": amounts.text(amounts.quotient(amount, year["population"], amounts.CENTS))}
         for (section, codrd), amount in sorted(_real_totals(figures["totals"]).items())]
     year["execution"] = None if account is None else _execution(
         figures, voted_sums, _figures([sums_of(account)], "BGT_CREDOUV"), labels,
@@ -364,8 +365,8 @@ def _execution(realised: dict, voted_sums: list[_Sums], credits_ouverts: dict, l
         rows = []
         for key in sorted(set(realised[kind]) | set(voted[kind])):
             done, planned = realised[kind].get(key, Decimal(0)), voted[kind].get(key, Decimal(0))
-            rows.append({**_rows(kind, key, labels), "voted": _text(planned), "realised": _text(done),
-                         "gap": _text(done - planned), "rate": _rate(done, planned)})
+            rows.append({**_rows(kind, key, labels), "voted": amounts.text(planned), "realised": amounts.text(done),
+                         "gap": amounts.text(done - planned), "rate": _rate(done, planned)})
         execution[kind] = rows
     if not from_budget:
         execution["functions"] = []
@@ -375,11 +376,7 @@ def _execution(realised: dict, voted_sums: list[_Sums], credits_ouverts: dict, l
 def _rate(realised: Decimal, voted: Decimal) -> str | None:
     if not voted:
         return None
-    return _text((realised / voted).quantize(_RATE, ROUND_HALF_EVEN))
-
-
-def _text(value: Decimal) -> str:
-    return format(value, "f")
+    return amounts.text(amounts.quotient(realised, voted, amounts.RATE_PLACES))
 
 
 # ---------------------------------------------------------------- the budget
@@ -389,7 +386,11 @@ def collectivite_summary(documents: list[BudgetDocument], settings: Settings | N
 
     ``settings`` say where the plans de comptes of the crosswalk come from, as for a conversion
     (None: the environment's, as the command line reads them)."""
-    plans = settings or Settings.from_environment()
+    with decimal.localcontext(amounts.EXACT):
+        return _collectivite_summary(documents, settings or Settings.from_environment())
+
+
+def _collectivite_summary(documents: list[BudgetDocument], plans: Settings) -> dict:
     cache: dict[str, _Sums] = {}
 
     def sums_of(document: BudgetDocument) -> _Sums:
@@ -489,20 +490,21 @@ def peer_comparison(own: dict, others: list[dict]) -> dict:
     population; ``others`` are the other budgets' summaries, or their ``peer_card`` (see the module
     docstring)."""
     result = {**own, "exercices": []}
-    for year in own["exercices"]:
-        year = dict(year)
-        if year["measure"] is not None and year.get("population"):
-            year["peers"] = _peers_of(year, others)
-        else:
-            year["peers"] = None
-        result["exercices"].append(year)
+    with decimal.localcontext(amounts.EXACT):
+        for year in own["exercices"]:
+            year = dict(year)
+            if year["measure"] is not None and year.get("population"):
+                year["peers"] = _peers_of(year, others)
+            else:
+                year["peers"] = None
+            result["exercices"].append(year)
     return result
 
 
 def _peers_of(year: dict, others: list[dict]) -> dict:
     family, band = nomenclature_family(year["norme"]), population_band(year["population"])
     values: dict[tuple, list[Decimal]] = defaultdict(list)
-    count = 0
+    count = unreadable = 0
     for other in others:
         match = next((candidate for candidate in other["exercices"] if candidate["exercice"] == year["exercice"]
                       and candidate["measure"] == year["measure"] and candidate.get("population")
@@ -510,14 +512,21 @@ def _peers_of(year: dict, others: list[dict]) -> dict:
                       and population_band(candidate["population"]) == band), None)
         if match is None:
             continue
+        try:  # a card of an older summary, or of figures beyond the bounds: that peer is left out
+            figures = [((row["section"], row["codrd"]), amounts.read_amount(row["amount"]))
+                       for row in match["per_inhabitant"]]
+        except (amounts.UnreadableAmount, KeyError, TypeError, AttributeError):
+            unreadable += 1
+            continue
         count += 1
-        for row in match["per_inhabitant"]:
-            values[(row["section"], row["codrd"])].append(Decimal(row["amount"]))
-    return {"family": family, "band": band, "measure": year["measure"], "count": count,
-            "per_inhabitant": [{"section": section, "codrd": codrd, "count": len(amounts),
-                                "median": _text(_median(amounts)), "min": _text(min(amounts)),
-                                "max": _text(max(amounts))}
-                               for (section, codrd), amounts in sorted(values.items())]}
+        for pair, amount in figures:
+            if amount is not None:
+                values[pair].append(amount)
+    return {"family": family, "band": band, "measure": year["measure"], "count": count, "unreadable": unreadable,
+            "per_inhabitant": [{"section": section, "codrd": codrd, "count": len(pair_values),
+                                "median": amounts.text(_median(pair_values)), "min": amounts.text(min(pair_values)),
+                                "max": amounts.text(max(pair_values))}
+                               for (section, codrd), pair_values in sorted(values.items())]}
 
 
 def _median(values: list[Decimal]) -> Decimal:
@@ -525,4 +534,4 @@ def _median(values: list[Decimal]) -> Decimal:
     middle = len(ordered) // 2
     if len(ordered) % 2:
         return ordered[middle]
-    return ((ordered[middle - 1] + ordered[middle]) / 2).quantize(_CENTS, ROUND_HALF_EVEN)
+    return amounts.quotient(ordered[middle - 1] + ordered[middle], 2, amounts.CENTS)

@@ -15,9 +15,8 @@ Aggregates:
 - ``natures``: the largest accounts (BGT_NATURE) of real operations, by sens.
 
 Sums are exact (Decimal) and serialised as plain decimal strings ("1234.50"). A cell that is
-not a number, or not a plausible amount (more than ``MAX_AMOUNT_CHARS`` characters, 10^16 or
-more, more than ``MAX_FRACTION_DIGITS`` decimals: "1E+999999" would be written out as a million
-digits), is left out and counted in ``unreadable_amounts``. The CSV is UTF-8 (a BOM is allowed),
+not a plausible amount (``amounts.read_amount``: "1E+999999" would be written out as a million
+digits) is left out and counted in ``unreadable_amounts``. The CSV is UTF-8 (a BOM is allowed),
 delimited by commas as the schema wants, or by semicolons or tabs.
 
 Anyone may ask for a summary, so its cost is bounded whatever the file: codes and labels are
@@ -30,7 +29,6 @@ import csv
 import decimal
 import json
 import os
-import re
 import tempfile
 from collections import defaultdict
 from collections.abc import Callable
@@ -39,6 +37,7 @@ from pathlib import Path
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.scdl.amounts import EXACT, UnreadableAmount, read_amount, text
 from ckanext.budgetod.core.scdl.conversion import SCDL_FIELDS
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
@@ -55,18 +54,10 @@ REAL = "réel"
 _DELIMITERS = (",", ";", "\t")
 _HEADER_PROBE_BYTES = 4096
 # Bounds of what a summary takes from a file (see the module docstring). A real budget has
-# a few dozen chapters and a few thousand accounts, amounts below 10^12 with two decimals.
-MAX_AMOUNT_CHARS = 40
-MAX_AMOUNT_MAGNITUDE = 15  # the amount's adjusted exponent: below 10^16
-MAX_FRACTION_DIGITS = 20
+# a few dozen chapters and a few thousand accounts.
 MAX_TEXT_CHARS = 200
 MAX_GROUPS = 5_000
 MAX_SUMMARY_BYTES = 4 * 2**20
-# A number as the Table Schema writes it; the exponent's digits are bounded before Decimal sees it.
-_AMOUNT = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]{1,4})?")
-# Enough digits for sums of bounded amounts over any number of rows a file can hold: sums are exact,
-# and Inexact would say otherwise rather than round silently.
-_EXACT = decimal.Context(prec=80, traps=[decimal.Inexact, decimal.Overflow, decimal.InvalidOperation])
 
 
 class NotScdlBudget(BudgetodError):
@@ -97,24 +88,6 @@ def has_scdl_header(path: str | os.PathLike) -> bool:
     return read_header(first_line) is not None
 
 
-def _amount(cell: str) -> Decimal | None:
-    """The cell's amount; None when it is empty. Raises ValueError when it is not a plausible amount."""
-    cell = cell.strip()
-    if not cell:
-        return None
-    if len(cell) > MAX_AMOUNT_CHARS or not _AMOUNT.fullmatch(cell):
-        raise ValueError(cell[:MAX_AMOUNT_CHARS])
-    value = Decimal(cell)
-    exponent = value.as_tuple().exponent  # a letter for NaN and infinities, which _AMOUNT refuses already
-    if value.adjusted() > MAX_AMOUNT_MAGNITUDE or not isinstance(exponent, int) or exponent < -MAX_FRACTION_DIGITS:
-        raise ValueError(cell)
-    return value
-
-
-def _text(value: Decimal) -> str:
-    return format(value, "f")
-
-
 def measure_of(natdec: str) -> str:
     return MEASURE_REALISED if natdec == ACCOUNT_STAGE else MEASURE_VOTED
 
@@ -128,7 +101,7 @@ def summarise(path: str | os.PathLike) -> dict:
                 raise NotScdlBudget(str(path), Bilingual(
                     "l'en-tête n'est pas celui du schéma SCDL budget", "the header is not the SCDL budget schema's"))
             columns, delimiter = header
-            with decimal.localcontext(_EXACT):
+            with decimal.localcontext(EXACT):
                 result = _aggregate(str(path), csv.DictReader(stream, fieldnames=columns, delimiter=delimiter))
     except UnicodeDecodeError:
         raise NotScdlBudget(str(path), Bilingual("n'est pas encodé en UTF-8", "not UTF-8 encoded")) from None
@@ -181,8 +154,8 @@ def _aggregate(source: str, rows) -> dict:
         amounts = {}
         for column in AMOUNT_COLUMNS:
             try:
-                value = _amount(row[column] or "")
-            except ValueError:
+                value = read_amount(row[column] or "")
+            except UnreadableAmount:
                 value = None
                 unreadable += 1
             amounts[column] = value
@@ -216,7 +189,7 @@ def _aggregate(source: str, rows) -> dict:
     with_voted = voted_measure is not None
 
     def amounts_of(pair: list[Decimal]) -> dict:
-        return {"amount": _text(pair[0]), **({"voted": _text(pair[1])} if with_voted else {})}
+        return {"amount": text(pair[0]), **({"voted": text(pair[1])} if with_voted else {})}
 
     return {
         "version": SUMMARY_VERSION,
@@ -228,7 +201,7 @@ def _aggregate(source: str, rows) -> dict:
         "measure": measure or MEASURE_VOTED,
         "voted_measure": voted_measure,
         "unreadable_amounts": unreadable,
-        "column_totals": {column: _text(value) for column, value in column_totals.items()},
+        "column_totals": {column: text(value) for column, value in column_totals.items()},
         "totals": [{"section": section, "codrd": codrd, "opbudg": opbudg, **amounts_of(pair)}
                    for (section, codrd, opbudg), pair in sorted(totals.items())],
         "chapters": [{"section": section, "codrd": codrd, "code": code,
@@ -236,12 +209,12 @@ def _aggregate(source: str, rows) -> dict:
                      for (section, codrd, code), pair in sorted(
                          chapters.items(), key=lambda item: (item[0][0], item[0][1], -item[1][0], item[0][2]))],
         "functions": [{"codrd": codrd, "code": code, "label": labels.get(("function", codrd, code), ""),
-                       "amount": _text(amount)}
+                       "amount": text(amount)}
                       for (codrd, code), amount in sorted(
                           functions.items(), key=lambda item: (item[0][0], -item[1], item[0][1]))],
         "natures": {codrd: [{"code": code, "label": labels.get(("nature", codrd, code), ""),
                              "chapter": labels.get(("nature-chapter", codrd, code), ""),
-                             "amount": _text(amount)}
+                             "amount": text(amount)}
                             for (_sens, code), amount in ranked[:LARGEST_NATURES]]
                     for codrd, ranked in _ranked_by_sens(natures).items()},
     }

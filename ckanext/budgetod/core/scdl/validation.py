@@ -29,6 +29,7 @@ from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_SCHEMA_URL, SCHEMA_ENV
+from ckanext.budgetod.core.spreadsheet import formula_risk
 
 # frictionless' own default: past this many errors it stops reading the file.
 DEFAULT_ERROR_LIMIT = 1000
@@ -41,9 +42,6 @@ LA_POSTE_HEAD_OFFICE_SIRET = "35600000000048"  # the one La Poste SIRET that fol
 _UNREADABLE_SOURCE_ERRORS = frozenset({"source-error", "scheme-error", "format-error", "encoding-error",
                                        "compression-error"})
 _BINARY_PROBE_BYTES = 8192
-# A spreadsheet may evaluate a cell starting with one of these as a formula ("CSV injection"). The
-# SCDL schema allows such text and the CSV keeps the document's text as written: the report warns.
-FORMULA_PREFIXES = "=+-@\t\r"
 
 
 class UnusableInput(BudgetodError):
@@ -279,7 +277,8 @@ def _check_usable_csv(path: Path) -> tuple[int, list[str], dict[int, list[int]]]
                 header = record
                 continue
             for index, cell in enumerate(record):
-                if cell and cell[0] in FORMULA_PREFIXES:
+                # The SCDL schema allows such text and the CSV keeps the document's text as written: the report warns.
+                if formula_risk(cell):
                     formula_like.setdefault(index, [0, records])[0] += 1
     except csv.Error as exc:
         raise UnusableInput(str(path), Bilingual(
@@ -298,10 +297,12 @@ def _formula_warnings(header: list[str], formula_like: dict[int, list[int]], des
         if types.get(name, "string") != "string":
             continue
         warnings.append(Bilingual(
-            f"colonne {name} : {count} cellule(s) de texte commencent par =, +, -, @ ou une tabulation "
-            f"(la première ligne {row}) ; un tableur pourrait les exécuter comme des formules. Le schéma SCDL "
+            f"colonne {name} : {count} cellule(s) de texte ont =, +, - ou @ au début ou après une virgule, "
+            f"un point-virgule, une tabulation ou un saut de ligne (la première ligne {row}) ; un "
+            "tableur pourrait les exécuter comme des formules. Le schéma SCDL "
             "les admet et le CSV garde le texte du document tel quel : l'ouvrir par une importation en texte.",
-            f"column {name}: {count} text cell(s) start with =, +, -, @ or a tab (the first on row {row}); "
+            f"column {name}: {count} text cell(s) have =, +, - or @ at their start or after a comma, "
+            f"semicolon, tab or line break (the first on row {row}); "
             "a spreadsheet could run them as formulas. The SCDL schema allows them and the CSV keeps the "
             "document's text as written: open it through a text import."))
     return warnings
