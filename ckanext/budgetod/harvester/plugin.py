@@ -34,11 +34,10 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.core import contract
+from ckanext.budgetod.core import contract, sources
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.pipeline import Pipeline, Processed
-from ckanext.budgetod.harvester import sources
 from ckanext.budgetod.portal import metadata, publish
 
 log = logging.getLogger(__name__)

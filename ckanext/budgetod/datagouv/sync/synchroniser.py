@@ -33,27 +33,26 @@ import sqlalchemy as sa
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core.messages import Bilingual
-from ckanext.budgetod.core.settings import DATAGOUV_API_KEY_ENV, Settings
-from ckanext.budgetod.datagouv.client import (
+from ckanext.budgetod.core.net.udata import (
     AmbiguousWriteError,
     UdataClient,
     UdataError,
 )
-
-from . import state
-from .mapping import (
+from ckanext.budgetod.core.settings import DATAGOUV_API_KEY_ENV, Settings
+from ckanext.budgetod.datagouv.sync import state
+from ckanext.budgetod.datagouv.sync.mapping import (
     KEY_DATASET,
     KEY_RESOURCE,
     SPATIAL_MISSING,
     Wanted,
     WantedResource,
-    _checksum,
-    _differences,
-    _extra,
-    _merged,
+    checksum_of,
+    differences,
+    extra_of,
+    merged,
     wanted_dataset,
 )
-from .targets import (
+from ckanext.budgetod.datagouv.sync.targets import (
     OPTION,
     ORGANIZATIONS_OPTION,
     SyncError,
@@ -392,8 +391,8 @@ class Synchroniser:
         if fresh or organization_id not in self._listings:
             found: dict[str, list[dict]] = {}
             for remote in self.client.iter_organization_datasets(organization_id):
-                if _extra(remote, KEY_DATASET):
-                    found.setdefault(_extra(remote, KEY_DATASET), []).append(remote)
+                if extra_of(remote, KEY_DATASET):
+                    found.setdefault(extra_of(remote, KEY_DATASET), []).append(remote)
             self._listings[organization_id] = found
         return _oldest_first(self._listings[organization_id].get(package_id, []))
 
@@ -405,7 +404,7 @@ class Synchroniser:
         """
         if row is not None and row.udata_dataset_id:
             lookup = self.client.lookup_dataset(row.udata_dataset_id)
-            if lookup.dataset is not None and _extra(lookup.dataset, KEY_DATASET) == package_id:
+            if lookup.dataset is not None and extra_of(lookup.dataset, KEY_DATASET) == package_id:
                 return lookup.dataset
         return self._keep_one(self._listed(package_id, organization_id))
 
@@ -416,13 +415,13 @@ class Synchroniser:
         return copies[0] if copies else None
 
     def _update_dataset(self, remote: dict, fields: dict, organization_id: str) -> None:
-        payload = _merged(remote, fields)
+        payload = merged(remote, fields)
         if remote.get("deleted"):
             payload["organization"] = organization_id
             self._write(tk._("restore the deleted udata dataset"),
                         lambda: self.client.restore_dataset(remote["id"], payload))
             return
-        changed = _differences(remote, fields)
+        changed = differences(remote, fields)
         if (remote.get("organization") or {}).get("id") != organization_id:
             payload["organization"] = organization_id
             changed.append("organization")
@@ -458,7 +457,7 @@ class Synchroniser:
             outcome.udata_id = remote["id"]
             if self.options.datagouv.on_delete == "archive":
                 if not remote.get("archived"):
-                    payload = _merged(remote, {"archived": state.utcnow().isoformat(timespec="seconds")})
+                    payload = merged(remote, {"archived": state.utcnow().isoformat(timespec="seconds")})
                     self._write(tk._("archive the udata dataset {id}").format(id=remote["id"]),
                                 functools.partial(self.client.update_dataset, remote["id"], payload))
             else:
@@ -496,7 +495,7 @@ class Synchroniser:
             recorder.resource(item.ckan_id, chosen["id"], item.sha1)
         # What is left and carries our key belongs to removed documents.
         self._delete_resources(dataset_id, [resource for resource in available
-                                            if _extra(resource, KEY_RESOURCE)])
+                                            if extra_of(resource, KEY_RESOURCE)])
         for ckan_id in set(stored) - {item.ckan_id for item in wanted.resources}:
             recorder.resource(ckan_id, None)
 
@@ -520,7 +519,7 @@ class Synchroniser:
     def _refresh_file(self, dataset_id: str, resource: dict, item: WantedResource,
                       stored_sha1: str | None) -> dict:
         """Replace the udata file when ours differs (by udata's checksum, else the one we stored)."""
-        if not item.file_path or (_checksum(resource) or stored_sha1) == item.sha1:
+        if not item.file_path or (checksum_of(resource) or stored_sha1) == item.sha1:
             return resource
         assert item.filename is not None, "a file to upload has its name"
         replaced = self._write(
@@ -531,9 +530,9 @@ class Synchroniser:
 
     def _update_resource(self, dataset_id: str, resource: dict, item: WantedResource) -> None:
         fields = {name: value for name, value in item.fields.items() if name != "filetype"}
-        changed = _differences(resource, fields)
+        changed = differences(resource, fields)
         if changed:
-            payload = _merged(resource, fields)
+            payload = merged(resource, fields)
             self._write(tk._("update the resource {title} ({fields})").format(
                 title=item.fields["title"], fields=", ".join(changed)),
                 lambda: self.client.update_resource(dataset_id, resource["id"], payload))
@@ -590,14 +589,14 @@ def _claim(item: WantedResource, available: list[dict], stored_id: str | None) -
     file name as title, or its checksum). A candidate of the wrong kind (a link where a file is
     wanted, or the reverse) is a copy to delete.
     """
-    keyed = [resource for resource in available if _extra(resource, KEY_RESOURCE) == item.ckan_id]
-    unkeyed = [resource for resource in available if not _extra(resource, KEY_RESOURCE)]
+    keyed = [resource for resource in available if extra_of(resource, KEY_RESOURCE) == item.ckan_id]
+    unkeyed = [resource for resource in available if not extra_of(resource, KEY_RESOURCE)]
     stored = [resource for resource in unkeyed if resource["id"] == stored_id]
     orphans = [resource for resource in unkeyed
                if item.file_path and resource.get("filetype") == "file" and resource not in stored
-               and (resource.get("title") == item.filename or _checksum(resource) == item.sha1)]
+               and (resource.get("title") == item.filename or checksum_of(resource) == item.sha1)]
     candidates = keyed + stored + orphans
     fitting = [resource for resource in candidates if resource.get("filetype") == item.filetype]
-    same_file = [resource for resource in fitting if item.file_path and _checksum(resource) == item.sha1]
+    same_file = [resource for resource in fitting if item.file_path and checksum_of(resource) == item.sha1]
     chosen = next(iter(same_file or fitting), None)
     return chosen, [resource for resource in candidates if resource is not chosen]

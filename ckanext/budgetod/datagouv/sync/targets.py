@@ -12,10 +12,9 @@ from ckanext.budgetod.core import contract
 from ckanext.budgetod.core import settings as core_settings
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.net.udata import UdataClient
 from ckanext.budgetod.core.settings import ON_DELETE_CHOICES, Settings
-from ckanext.budgetod.datagouv.client import UdataClient
-
-from . import state
+from ckanext.budgetod.datagouv.sync import state
 
 OPTION = "ckanext.budgetod.datagouv."
 
@@ -63,7 +62,7 @@ def parse_organizations(value) -> tuple[tuple[str, str], ...]:
         )) from None
 
 
-def _extras(dataset: dict) -> dict:
+def extras_of(dataset: dict) -> dict:
     return {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
 
 
@@ -81,7 +80,7 @@ def target_organization(dataset: dict) -> str | None:
     import is still running — by the document URLs its resources come from, among the sources of
     the dataset's organisation.
     """
-    configured = (_extras(dataset).get(contract.EXTRA_DATAGOUV_ORGANIZATION) or "").strip()
+    configured = (extras_of(dataset).get(contract.EXTRA_DATAGOUV_ORGANIZATION) or "").strip()
     if configured or not plugins.plugin_loaded("harvest"):
         return configured or None
     from ckanext.harvest.model import HarvestObject, HarvestSource

@@ -1,4 +1,4 @@
-"""Client of the udata API v1 (data.gouv.fr), for the data.gouv.fr sync. Imports nothing from CKAN.
+"""Client of the udata API v1 (data.gouv.fr), for the data.gouv.fr sync. Part of the CKAN-free core.
 
 Transport. Requests go through the address checks of ``core.net.fetch`` (one DNS
 resolution, every address checked, the socket opened to a checked address, so

@@ -10,16 +10,15 @@ from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import http_get
 from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, CataloguePage, absolute_web_url, catalogue_page
 from ckanext.budgetod.core.settings import Settings
-
-from . import streamed_json
-from .common import (
+from ckanext.budgetod.core.sources import streamed_json
+from ckanext.budgetod.core.sources.common import (
+    Collected,
     DocumentRef,
     SourceError,
-    _Collected,
-    _extension,
-    _plain_document,
+    extension_of,
+    plain_document,
 )
-from .streamed_json import VALUE, Array, Fields, Items
+from ckanext.budgetod.core.sources.streamed_json import VALUE, Array, Fields, Items
 
 log = logging.getLogger(__name__)
 
@@ -75,14 +74,14 @@ def _is_xml_resource(resource: object) -> bool:
     if not isinstance(resource, dict) or not isinstance(resource.get("url"), str):
         return False
     declared = str(resource.get("format") or "").strip().lower().lstrip(".")
-    return declared in _XML_FORMATS or _extension(resource["url"]) == "xml"
+    return declared in _XML_FORMATS or extension_of(resource["url"]) == "xml"
 
 
 class _ResponseDocuments:
     """The documents of one API response, taken from its resources as they are read: resolved against
     the response's URL and counted against the source's cap at once."""
 
-    def __init__(self, documents: _Collected, listing_url: str):
+    def __init__(self, documents: Collected, listing_url: str):
         self.documents, self.listing_url = documents, listing_url
         self.pending = 0
 
@@ -96,7 +95,7 @@ class _ResponseDocuments:
             return []
         self.pending += 1
         self.documents.check_pending(self.pending)
-        return [_plain_document(url)]
+        return [plain_document(url)]
 
     def resources(self) -> Items:
         """The shape of a dataset's "resources": only each one's url and format are read."""
@@ -122,15 +121,14 @@ def _page_of(kind: str, url: str) -> CataloguePage:
     return page
 
 
-def _list_ckan(url: str, settings: Settings) -> list[DocumentRef]:
+def list_ckan(url: str, settings: Settings, collected: Collected) -> None:
     page = _page_of("ckan", url)
-    documents = _Collected(url, settings)
     if page.what == "dataset":
         dataset, _ = _ckan_action(page.api_base, "package_show", {"id": page.ident}, settings,
                                   lambda listing_url: Fields(
-                                      resources=_ResponseDocuments(documents, listing_url).resources()))
-        documents.add(_dataset_documents(dataset))
-        return documents
+                                      resources=_ResponseDocuments(collected, listing_url).resources()))
+        collected.add(_dataset_documents(dataset))
+        return
     # The organisation page may name it by id; the search filter needs its name.
     organization, _ = _ckan_action(page.api_base, "organization_show", {
         "id": page.ident, "include_datasets": "false", "include_users": "false",
@@ -144,7 +142,7 @@ def _list_ckan(url: str, settings: Settings) -> list[DocumentRef]:
         result, final_url = _ckan_action(page.api_base, "package_search", {
             "fq": f'organization:"{name}"', "rows": settings.network.listing_page_size, "start": start,
             "sort": "name asc"}, settings, lambda listing_url: Fields(
-                results=_ResponseDocuments(documents, listing_url).datasets(), count=VALUE))
+                results=_ResponseDocuments(collected, listing_url).datasets(), count=VALUE))
         datasets = result.get("results")
         count = result.get("count")
         if not isinstance(datasets, Array) or not isinstance(count, int):
@@ -152,10 +150,10 @@ def _list_ckan(url: str, settings: Settings) -> list[DocumentRef]:
                 "API CKAN : réponse de package_search sans « results » ni « count »",
                 "CKAN API: package_search response without 'results' and 'count'"))
         first_count = _same_total(final_url, first_count, count)
-        documents.add(datasets.kept)
+        collected.add(datasets.kept)
         start += datasets.length
         if not datasets.length or start >= count:
-            return documents
+            return
     raise _too_many_pages(url)
 
 
@@ -173,16 +171,15 @@ def _ckan_action(api_base: str, action: str, params: dict, settings: Settings,
     return kept, final_url
 
 
-def _list_udata(url: str, settings: Settings) -> list[DocumentRef]:
+def list_udata(url: str, settings: Settings, collected: Collected) -> None:
     page = _page_of("udata", url)
     ident = quote(page.ident, safe="")
-    documents = _Collected(url, settings)
     # The API's canonical paths end with "/": asking for them directly avoids a 308 per request.
     if page.what == "dataset":
         dataset, _ = _get_json(f"{page.api_base}/datasets/{ident}/", settings, "udata", lambda listing_url: Fields(
-            resources=_ResponseDocuments(documents, listing_url).resources(), **_ERROR_FIELDS))
-        documents.add(_dataset_documents(dataset))
-        return documents
+            resources=_ResponseDocuments(collected, listing_url).resources(), **_ERROR_FIELDS))
+        collected.add(_dataset_documents(dataset))
+        return
     next_url = (f"{page.api_base}/organizations/{ident}/datasets/?"
                 + urlencode({"page": 1, "page_size": settings.network.listing_page_size}))
     visited: set[str] = set()
@@ -190,7 +187,7 @@ def _list_udata(url: str, settings: Settings) -> list[DocumentRef]:
     for _page in range(MAX_LISTING_PAGES):
         visited.add(next_url)
         listing, final_url = _get_json(next_url, settings, "udata", lambda listing_url: Fields(
-            data=_ResponseDocuments(documents, listing_url).datasets(), total=VALUE, next_page=VALUE,
+            data=_ResponseDocuments(collected, listing_url).datasets(), total=VALUE, next_page=VALUE,
             **_ERROR_FIELDS))
         datasets = listing.get("data")
         if not isinstance(datasets, Array) or not isinstance(listing.get("total"), int):
@@ -198,10 +195,10 @@ def _list_udata(url: str, settings: Settings) -> list[DocumentRef]:
                 "API udata : page de résultats sans « data » ni « total »",
                 "udata API: result page without 'data' and 'total'"))
         first_total = _same_total(final_url, first_total, listing["total"])
-        documents.add(datasets.kept)
+        collected.add(datasets.kept)
         next_page = listing.get("next_page")
         if next_page is None or next_page == "":
-            return documents
+            return
         following = absolute_web_url(final_url, next_page) if isinstance(next_page, str) else None
         # The next page is followed only on the API's own host, and never twice.
         if (following is None or following in visited

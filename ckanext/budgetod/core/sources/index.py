@@ -8,17 +8,19 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.net.fetch import http_get
 from ckanext.budgetod.core.net.urls import absolute_web_url, normalise_url
 from ckanext.budgetod.core.settings import Settings
-
-from .archive import _fetch_archive
-from .common import (
-    _CHUNK_SIZE,
-    DocumentRef,
-    _Collected,
-    _extension,
-    _plain_document,
-    _too_many_documents,
+from ckanext.budgetod.core.sources.archive import list_zip
+from ckanext.budgetod.core.sources.common import (
+    CHUNK_SIZE,
+    Collected,
+    SourceError,
+    extension_of,
+    plain_document,
+    require_ok,
+    too_many_documents,
 )
 
 log = logging.getLogger(__name__)
@@ -76,7 +78,7 @@ def _collect_links(response) -> _LinkCollector:
                               no_network=True, remove_comments=True, remove_pis=True)
     with open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"") as body:
         try:
-            while chunk := body.read(_CHUNK_SIZE):
+            while chunk := body.read(CHUNK_SIZE):
                 parser.feed(chunk)
             parser.close()
         except etree.LxmlError:
@@ -84,29 +86,42 @@ def _collect_links(response) -> _LinkCollector:
     return collector
 
 
-def _list_index(url: str, final_url: str, collector: _LinkCollector, settings: Settings) -> list[DocumentRef]:
+def list_index(url: str, settings: Settings, collected: Collected) -> None:
+    """The documents an ``index`` page links to (read here)."""
+    with http_get(url, timeout=settings.network.timeout, max_bytes=settings.network.max_page_bytes,
+                  allow_private=settings.network.allow_private, memory_limit=0,
+                  spool_dir=settings.archive_cache_dir) as response:
+        require_ok(response)
+        list_index_page(url, response, settings, collected)
+
+
+def list_index_page(url: str, response, settings: Settings, collected: Collected) -> None:
+    """The documents an index page already fetched (``response``, answered 200) links to."""
+    if response.size > settings.network.max_page_bytes:
+        raise SourceError(url, Bilingual(
+            f"page d'index trop grosse ({response.size} octets, {settings.network.max_page_bytes} au plus)",
+            f"index page too large ({response.size} bytes, at most {settings.network.max_page_bytes})"))
+    final_url = response.final_url
+    collector = _collect_links(response)
     base = (absolute_web_url(final_url, collector.base_href) if collector.base_href else None) or final_url
     # The page may have been redirected (www., https): both hosts count as "the same host".
     hosts = {urlsplit(url).hostname, urlsplit(final_url).hostname}
-    documents = _Collected(url, settings)
     archives: dict[str, None] = {}
     for href in collector.hrefs:
         link = absolute_web_url(base, href)
         if link is None:
             continue
-        extension = _extension(link)
+        extension = extension_of(link)
         if extension not in ("xml", "zip"):
             continue
         if urlsplit(link).hostname not in hosts:
             log.info("%s: link to another host ignored: %s", url, link)
             continue
         if extension == "xml":
-            documents.add([_plain_document(link)])
+            collected.add([plain_document(link)])
         else:
             archives.setdefault(normalise_url(link))
             if len(archives) > settings.network.max_documents:
-                raise _too_many_documents(url, settings)
+                raise too_many_documents(url, settings)
     for archive_url in archives:
-        with _fetch_archive(archive_url, settings) as archive:
-            documents.add(archive.documents())
-    return documents
+        list_zip(archive_url, settings, collected)

@@ -22,8 +22,7 @@ from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import NotFound, http_get
 from ckanext.budgetod.core.net.urls import normalise_url
 from ckanext.budgetod.core.settings import Settings
-
-from .common import _CHUNK_SIZE, DocumentRef, _require_ok
+from ckanext.budgetod.core.sources.common import CHUNK_SIZE, Collected, DocumentRef, require_ok
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ RATIO_FLOOR_BYTES = 2**20
 CENTRAL_DIRECTORY_BYTES_PER_ENTRY = 1024
 
 
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
@@ -48,7 +47,7 @@ class UnsafeArchive(BudgetodError):
     """A ZIP archive is refused: not an archive, or a bomb, a path traversal or too many entries."""
 
 
-class _OpenArchive:
+class OpenArchive:
     """A downloaded archive, checked, open for reading; close it (context manager) when done."""
 
     def __init__(self, url: str, handle: BinaryIO, final_url: str, etag: str | None,
@@ -93,7 +92,7 @@ class _OpenArchive:
         partial = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".budgetod-", suffix=".part", delete=False)
         try:
             with partial, self._zip.open(member) as entry:
-                while chunk := entry.read(_CHUNK_SIZE):
+                while chunk := entry.read(CHUNK_SIZE):
                     size += len(chunk)
                     # zipfile stops at the declared size; this guards the cap should it not.
                     if size > max_bytes:
@@ -117,7 +116,7 @@ class _OpenArchive:
         self._zip.close()
         self._handle.close()
 
-    def __enter__(self) -> _OpenArchive:
+    def __enter__(self) -> OpenArchive:
         return self
 
     def __exit__(self, *exc_info) -> None:
@@ -226,16 +225,16 @@ def _is_platform_debris(name: str) -> bool:
     return name.startswith("__MACOSX/") or name.rpartition("/")[2].startswith("._")
 
 
-class _ArchiveNotModified(Exception):
+class ArchiveNotModified(Exception):
     """The server confirmed the caller's validators: the archive has not changed."""
 
 
-def _fetch_archive(url: str, settings: Settings, *, etag: str | None = None,
-                   last_modified: str | None = None) -> _OpenArchive:
+def fetch_archive(url: str, settings: Settings, *, etag: str | None = None,
+                   last_modified: str | None = None) -> OpenArchive:
     """Download (or revalidate the cached copy of) an archive and open it.
 
     With ``etag`` / ``last_modified`` from the caller, a 304 Not Modified
-    raises ``_ArchiveNotModified``. Without them, a cached copy's validators
+    raises ``ArchiveNotModified``. Without them, a cached copy's validators
     are used and a 304 means "use the cached copy".
     """
     cache = _ArchiveCache(settings.archive_cache_dir) if settings.archive_cache_dir else None
@@ -251,20 +250,32 @@ def _fetch_archive(url: str, settings: Settings, *, etag: str | None = None,
         with response:
             if response.not_modified:
                 if caller_validators:
-                    raise _ArchiveNotModified
+                    raise ArchiveNotModified
                 if cache is not None and cached is not None:
                     cache.touch(url)
                     opened = cached.open(url, settings)
                     cached = None  # now owned by the returned archive
                     return opened
-            _require_ok(response)
-            return _archive_from_response(url, response, settings)
+            require_ok(response)
+            return archive_from_response(url, response, settings)
     finally:
         if cached is not None:
             cached.handle.close()
 
 
-def _archive_from_response(url: str, response, settings: Settings) -> _OpenArchive:
+def list_zip(url: str, settings: Settings, collected: Collected) -> None:
+    """The documents of a ``zip`` archive (downloaded, or revalidated in the cache)."""
+    with fetch_archive(url, settings) as archive:
+        collected.add(archive.documents())
+
+
+def list_zip_response(url: str, response, settings: Settings, collected: Collected) -> None:
+    """The documents of an archive already fetched (``response``, answered 200)."""
+    with archive_from_response(url, response, settings) as archive:
+        collected.add(archive.documents())
+
+
+def archive_from_response(url: str, response, settings: Settings) -> OpenArchive:
     # The handle is opened before the spooled file is moved into the cache or
     # deleted: it keeps reading exactly these bytes whatever happens to the path.
     handle = open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"")
@@ -274,7 +285,7 @@ def _archive_from_response(url: str, response, settings: Settings) -> _OpenArchi
             cache.store(url, response)
             cache.evict(settings.network.archive_cache_bytes, keep=url)
         response.discard()
-        return _OpenArchive(url, handle, response.final_url, response.etag, response.last_modified, settings)
+        return OpenArchive(url, handle, response.final_url, response.etag, response.last_modified, settings)
     except BaseException:
         handle.close()
         raise
@@ -287,9 +298,9 @@ class _CachedArchive:
     etag: str | None
     last_modified: str | None
 
-    def open(self, url: str, settings: Settings) -> _OpenArchive:
+    def open(self, url: str, settings: Settings) -> OpenArchive:
         self.handle.seek(0)
-        return _OpenArchive(url, self.handle, self.final_url, self.etag, self.last_modified, settings)
+        return OpenArchive(url, self.handle, self.final_url, self.etag, self.last_modified, settings)
 
 
 class _ArchiveCache:
@@ -315,7 +326,7 @@ class _ArchiveCache:
         except (OSError, ValueError):
             return None
         digest = hashlib.sha256()
-        while chunk := handle.read(_CHUNK_SIZE):
+        while chunk := handle.read(CHUNK_SIZE):
             digest.update(chunk)
         if not isinstance(record, dict) or digest.hexdigest() != record.get("sha256") or not (
                 record.get("etag") or record.get("last_modified")):

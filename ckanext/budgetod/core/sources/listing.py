@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 
 import re2
 
@@ -10,18 +11,18 @@ from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import FetchError, http_get
 from ckanext.budgetod.core.net.urls import catalogue_page, normalise_url
 from ckanext.budgetod.core.settings import Settings
-
-from .archive import _ZIP_MAGIC, UnsafeArchive, _archive_from_response, _fetch_archive
-from .catalogue import _list_ckan, _list_udata
-from .common import (
+from ckanext.budgetod.core.sources.archive import ZIP_MAGIC, UnsafeArchive, list_zip, list_zip_response
+from ckanext.budgetod.core.sources.catalogue import list_ckan, list_udata
+from ckanext.budgetod.core.sources.common import (
+    Collected,
     DocumentRef,
     SourceError,
-    _extension,
-    _plain_document,
-    _require_ok,
-    _too_many_documents,
+    extension_of,
+    list_file,
+    require_ok,
+    too_many_documents,
 )
-from .index import _collect_links, _list_index
+from ckanext.budgetod.core.sources.index import list_index, list_index_page
 
 
 def list_documents(source_url: str, config: SourceConfig, *, settings: Settings) -> list[DocumentRef]:
@@ -49,44 +50,38 @@ def list_documents(source_url: str, config: SourceConfig, *, settings: Settings)
             if pattern is None or pattern.search(document.guid):
                 found.setdefault(document.guid, document)
         if len(found) > settings.network.max_documents:
-            raise _too_many_documents(source_url, settings)
+            raise too_many_documents(source_url, settings)
     return list(found.values())
 
 
+# Each kind's lister: the documents of one location of that kind, added to ``collected``.
+LISTERS: dict[str, Callable[[str, Settings, Collected], None]] = {
+    "file": list_file, "index": list_index, "zip": list_zip, "ckan": list_ckan, "udata": list_udata}
+
+
 def _list_location(url: str, kind: str | None, settings: Settings) -> list[DocumentRef]:
+    collected = Collected(url, settings)
     kind = kind or _kind_from_url(url)
-    if kind == "file":
-        return [_plain_document(url)]
-    if kind == "ckan":
-        return _list_ckan(url, settings)
-    if kind == "udata":
-        return _list_udata(url, settings)
-    if kind == "zip":
-        with _fetch_archive(url, settings) as archive:
-            return archive.documents()
-    # An index page, or a URL whose content decides.
-    response = http_get(url, timeout=settings.network.timeout,
-                        max_bytes=settings.network.max_page_bytes if kind == "index" else settings.max_document_size,
-                        allow_private=settings.network.allow_private, memory_limit=0,
-                        spool_dir=settings.archive_cache_dir)
-    with response:
-        _require_ok(response)
-        if kind is None:
-            kind = _kind_from_content(url, response)
-            if kind == "file":
-                return [_plain_document(url)]
-            if kind == "zip":
-                with _archive_from_response(url, response, settings) as archive:
-                    return archive.documents()
-        if response.size > settings.network.max_page_bytes:
-            raise SourceError(url, Bilingual(
-                f"page d'index trop grosse ({response.size} octets, {settings.network.max_page_bytes} au plus)",
-                f"index page too large ({response.size} bytes, at most {settings.network.max_page_bytes})"))
-        return _list_index(url, response.final_url, _collect_links(response), settings)
+    if kind is not None:
+        LISTERS[kind](url, settings, collected)
+        return collected
+    # The content decides: one request, its response handed to the kind's reader.
+    with http_get(url, timeout=settings.network.timeout, max_bytes=settings.max_document_size,
+                  allow_private=settings.network.allow_private, memory_limit=0,
+                  spool_dir=settings.archive_cache_dir) as response:
+        require_ok(response)
+        kind = _kind_from_content(url, response)
+        if kind == "file":
+            list_file(url, settings, collected)
+        elif kind == "zip":
+            list_zip_response(url, response, settings, collected)
+        else:
+            list_index_page(url, response, settings, collected)
+    return collected
 
 
 def _kind_from_url(url: str) -> str | None:
-    extension = _extension(url)
+    extension = extension_of(url)
     if extension == "xml":
         return "file"
     if extension == "zip":
@@ -100,7 +95,7 @@ def _kind_from_url(url: str) -> str | None:
 def _kind_from_content(url: str, response) -> str:
     with open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"") as body:
         head = body.read(2048)
-    if head.startswith(_ZIP_MAGIC):
+    if head.startswith(ZIP_MAGIC):
         return "zip"
     text = head.lstrip(b"\xef\xbb\xbf \t\r\n").lower()
     content_type = response.headers.get("content-type", "").lower()
