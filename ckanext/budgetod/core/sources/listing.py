@@ -6,11 +6,11 @@ from collections.abc import Callable
 
 import re2
 
-from ckanext.budgetod.core.contract import SourceConfig, compile_pattern, invalid_pattern
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import FetchError, http_get
 from ckanext.budgetod.core.net.urls import catalogue_page, normalise_url
 from ckanext.budgetod.core.settings import Settings
+from ckanext.budgetod.core.source_config import SourceConfig, compile_pattern, invalid_pattern
 from ckanext.budgetod.core.sources.archive import ZIP_MAGIC, UnsafeArchive, list_zip, list_zip_response
 from ckanext.budgetod.core.sources.catalogue import list_ckan, list_udata
 from ckanext.budgetod.core.sources.common import (

@@ -8,7 +8,7 @@ import ckan.model as model
 import ckan.plugins as plugins
 import sqlalchemy as sa
 
-from ckanext.budgetod.core import contract
+from ckanext.budgetod.core import contract, source_config
 from ckanext.budgetod.core import settings as core_settings
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Bilingual
@@ -104,8 +104,8 @@ def target_organization(dataset: dict) -> str | None:
 
 def _source_organization(config_text: str | None) -> str | None:
     try:
-        return contract.parse_source_config("", config_text).datagouv_organization
-    except contract.SourceConfigError:
+        return source_config.parse_source_config("", config_text).datagouv_organization
+    except source_config.SourceConfigError:
         return None  # the harvester reports a broken configuration itself
 
 
