@@ -53,7 +53,7 @@ def test_the_documentation_shows_every_declared_source_option_with_its_help():
     declared = dict(_declared(source_config.OPTIONS))
     assert list(documented) == list(declared)
     for key, option in declared.items():
-        assert documented[key] == f"FR : {option.help.fr} EN: {option.help.en}", key
+        assert documented[key] == f"FR : {option.help.render('fr')} EN: {option.help.render('en')}", key
     assert source_config.CONFIG_KEYS == ("kind", "urls", "pattern", "grouping", "metadata", "datagouv")
 
 

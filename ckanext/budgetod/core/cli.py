@@ -329,8 +329,12 @@ def _as_budgetod_error(error: BaseException, source: str) -> BudgetodError:
     """Any failure as an error the report can say in both languages."""
     if isinstance(error, BudgetodError):
         return error
-    return BudgetodError(source, messages.Bilingual(*(_error_line(error, source, lang).removeprefix(f"{source}: ")
-                                                      for lang in ("fr", "en"))))
+    if isinstance(error, _Failure):  # said in the command's language already
+        return BudgetodError(source, messages.Message("plain_text", text=error.line.removeprefix(f"{source}: ")))
+    if isinstance(error, OSError):
+        return BudgetodError(error.filename or source, messages.Message("plain_text", text=error.strerror or error))
+    detail = str(error).splitlines()[0][:200] if str(error) else ""
+    return BudgetodError(source, messages.Message("cli_unexpected_error", kind=type(error).__name__, detail=detail))
 
 
 def _occult_one(document: str, target: str | None, rules, *, max_bytes: int, lang: str, debug: bool) -> int:

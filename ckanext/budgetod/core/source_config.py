@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, catalogue_page, is_web_url, normalise_url
 
 KINDS = ("file", "index", "zip", "ckan", "udata")
@@ -41,7 +41,7 @@ _SECRET_KEY_NAMES = frozenset({"pwd", "pass", "auth", "bearer"})
 class SourceConfigError(BudgetodError):
     """The configuration of a harvest source is invalid; ``field`` names the offending field."""
 
-    def __init__(self, source: object, field: str, cause: Bilingual):
+    def __init__(self, source: object, field: str, cause: Message):
         super().__init__(source, cause)
         self.field = field
 
@@ -61,25 +61,23 @@ class Option:
 
     key: str
     type: type
-    help: Bilingual
-    expected: Bilingual | None = None
+    help: Message
+    expected: Message | None = None
     default: object = None
     choices: tuple[str, ...] = ()
     options: tuple[Option, ...] = ()
     check: Check | None = None
 
 
-_TYPE_NAMES: dict[type, Bilingual] = {str: Bilingual("une chaîne", "a string"), list: Bilingual("une liste", "a list"),
-               dict: Bilingual("un objet JSON", "a JSON object")}
-_URLS = Bilingual("une liste d'URL (chaînes non vides)", "a list of URLs (non-empty strings)")
-_PATTERN = Bilingual("une expression régulière (chaîne non vide)", "a regular expression (non-empty string)")
-_ORGANIZATION = Bilingual("l'identifiant ou le slug d'une organisation data.gouv.fr",
-                          "the id or slug of a data.gouv.fr organisation")
+_TYPE_NAMES: dict[type, Message] = {str: Message("source_config_string"), list: Message("source_config_list"),
+               dict: Message("source_config_json_object")}
+_URLS = Message("source_config_list_urls_non_empty_strings")
+_PATTERN = Message("source_config_regular_expression_non_empty_string")
+_ORGANIZATION = Message("source_config_id_slug_data_gouv_fr")
 
 
-def _must_be(source_url: str, field: str, expected: Bilingual) -> SourceConfigError:
-    return SourceConfigError(source_url, field, Bilingual(
-        f"« {field} » doit être {expected.fr}", f"'{field}' must be {expected.en}"))
+def _must_be(source_url: str, field: str, expected: Message) -> SourceConfigError:
+    return SourceConfigError(source_url, field, Message("source_config_must", field=field, expected=expected))
 
 
 def _parse_urls(source_url: str, field: str, value: object) -> tuple[str, ...]:
@@ -97,9 +95,8 @@ def _check_pattern(source_url: str, field: str, pattern: object) -> object:
     if not isinstance(pattern, str) or not pattern:
         raise _must_be(source_url, field, _PATTERN)
     if len(pattern) > MAX_PATTERN_CHARS:
-        raise SourceConfigError(source_url, field, Bilingual(
-            f"« pattern » dépasse {MAX_PATTERN_CHARS} caractères",
-            f"'pattern' exceeds {MAX_PATTERN_CHARS} characters"))
+        raise SourceConfigError(source_url, field, Message("source_config_pattern_exceeds_characters",
+            max_pattern_chars=MAX_PATTERN_CHARS))
     import re2
 
     try:
@@ -117,36 +114,19 @@ def _check_organization(source_url: str, field: str, organization: object) -> ob
 
 # docs/harvesting.md shows this table (a test compares them).
 OPTIONS: tuple[Option, ...] = (
-    Option("kind", str, Bilingual(
-        "la nature de l'URL ; par défaut devinée (extension, forme de page CKAN ou udata, sinon le contenu servi).",
-        "what the URL is; guessed when absent (extension, CKAN or udata page shape, else the content served)."),
+    Option("kind", str, Message("source_option_kind"),
         choices=KINDS),
-    Option("urls", list, Bilingual(
-        "adresses moissonnées à la place de l'URL de la source (qui ne sert alors que de nom), chacune traitée "
-        "comme une URL de source.",
-        "locations harvested instead of the source URL (which then only names the source), each handled like a "
-        "source URL."),
+    Option("urls", list, Message("source_option_urls"),
         expected=_URLS, default=(), check=_parse_urls),
-    Option("pattern", str, Bilingual(
-        "ne garder que les documents dont l'URL contient une correspondance ; syntaxe RE2 (temps linéaire), sans "
-        "référence arrière ni assertion avant/arrière.",
-        "keep only the documents whose URL matches; RE2 syntax (linear time), no backreferences nor lookarounds."),
+    Option("pattern", str, Message("source_option_pattern"),
         expected=_PATTERN, check=_check_pattern),
-    Option("grouping", str, Bilingual(
-        "un jeu de données par budget et exercice, ou un par document.",
-        "one dataset per budget and year, or one per document."),
+    Option("grouping", str, Message("source_option_grouping"),
         default=DEFAULT_GROUPING, choices=GROUPINGS),
-    Option("metadata", dict, Bilingual(
-        "champs de la fiche de métadonnées remplacés pour cette source (voir plus bas).",
-        "metadata template fields replaced for this source (see below)."),
+    Option("metadata", dict, Message("source_option_metadata"),
         default={}),
-    Option("datagouv", dict, Bilingual(
-        "synchronisation data.gouv.fr de cette source ; toute clé non déclarée (`organisation`…) est refusée.",
-        "data.gouv.fr synchronisation of this source; any key not declared (`organisation`…) is refused."),
+    Option("datagouv", dict, Message("source_option_datagouv"),
         default={}, options=(
-            Option("organization", str, Bilingual(
-                "l'organisation data.gouv.fr (identifiant ou slug) où vont ses jeux de données.",
-                "the data.gouv.fr organisation (id or slug) its datasets go to."),
+            Option("organization", str, Message("source_option_datagouv_organization"),
                 expected=_ORGANIZATION, check=_check_organization),
         )),
 )
@@ -191,9 +171,8 @@ def parse_source_config(source_url: str, config_text: str | None) -> SourceConfi
     if kind in ("ckan", "udata"):
         for location, field in [(url, "urls") for url in urls] or [(source_url, "url")]:
             if location and catalogue_page(kind, location) is None:
-                raise SourceConfigError(source_url, field, Bilingual(
-                    f"{location} n'est pas une adresse de {KIND_PAGE_SHAPES[kind].fr}",
-                    f"{location} is not the address of {KIND_PAGE_SHAPES[kind].en}"))
+                raise SourceConfigError(source_url, field, Message("source_config_not_address",
+                    location=location, kind_page_shape=KIND_PAGE_SHAPES[kind]))
     return SourceConfig(kind=kind, urls=urls, pattern=values["pattern"], grouping=values["grouping"],
                         metadata=raw.get("metadata", {}), datagouv=raw.get("datagouv", {}), raw=raw)
 
@@ -203,11 +182,10 @@ def _checked(source_url: str, section: dict, options: tuple[Option, ...], prefix
     declared = {option.key: option for option in options}
     unknown = sorted(set(section) - set(declared))
     if unknown:
-        allowed = ", ".join(declared)
-        where_fr, where_en = (f" dans « {prefix[:-1]} »", f" in '{prefix[:-1]}'") if prefix else ("", "")
-        raise SourceConfigError(source_url, prefix + unknown[0], Bilingual(
-            f"clé « {prefix}{unknown[0]} » inconnue dans la configuration (clés admises{where_fr} : {allowed})",
-            f"unknown configuration key '{prefix}{unknown[0]}' (allowed keys{where_en}: {allowed})"))
+        allowed, key = ", ".join(declared), prefix + unknown[0]
+        raise SourceConfigError(source_url, key, Message("source_config_unknown_key_in_section", key=key,
+                                                         section=prefix[:-1], allowed=allowed) if prefix else
+                                Message("source_config_unknown_key", key=key, allowed=allowed))
     values = {}
     for option in options:
         field = prefix + option.key
@@ -218,9 +196,8 @@ def _checked(source_url: str, section: dict, options: tuple[Option, ...], prefix
         if not isinstance(value, option.type):
             raise _must_be(source_url, field, option.expected or _TYPE_NAMES[option.type])
         if option.choices and value not in option.choices:
-            raise SourceConfigError(source_url, field, Bilingual(
-                f"« {field} » doit valoir l'un de {', '.join(option.choices)} (reçu : {value!r})",
-                f"'{field}' must be one of {', '.join(option.choices)} (got {value!r})"))
+            raise SourceConfigError(source_url, field, Message("source_config_must_one_got",
+                field=field, choices=', '.join(option.choices), value=value))
         if option.options and isinstance(value, dict):
             _checked(source_url, value, option.options, field + ".")
         values[option.key] = option.check(source_url, field, value) if option.check else value
@@ -231,22 +208,18 @@ def _parse_json_object(source_url: str, config_text: str | None) -> dict:
     if config_text is None or not config_text.strip():
         return {}
     if len(config_text) > MAX_CONFIG_CHARS:
-        raise SourceConfigError(source_url, "config", Bilingual(
-            f"configuration trop longue ({len(config_text)} caractères, {MAX_CONFIG_CHARS} au plus)",
-            f"configuration too long ({len(config_text)} characters, at most {MAX_CONFIG_CHARS})"))
+        raise SourceConfigError(source_url, "config", Message("source_config_configuration_too_long_characters_most",
+            config_text_count=len(config_text), max_config_chars=MAX_CONFIG_CHARS))
     try:
         parsed = json.loads(config_text, object_pairs_hook=_refuse_duplicate_keys)
     except _DuplicateKey as exc:
-        raise SourceConfigError(source_url, exc.key, Bilingual(
-            f"clé « {exc.key} » répétée dans la configuration", f"key '{exc.key}' repeated in the configuration")
+        raise SourceConfigError(source_url, exc.key, Message("source_config_key_repeated_configuration", key=exc.key)
         ) from None
     except json.JSONDecodeError as exc:
-        raise SourceConfigError(source_url, "config", Bilingual(
-            f"configuration JSON invalide, ligne {exc.lineno} colonne {exc.colno} : {exc.msg}",
-            f"invalid JSON configuration, line {exc.lineno} column {exc.colno}: {exc.msg}")) from None
+        raise SourceConfigError(source_url, "config", Message("source_config_invalid_json_configuration_line_column",
+            lineno=exc.lineno, colno=exc.colno, msg=exc.msg)) from None
     if not isinstance(parsed, dict):
-        raise SourceConfigError(source_url, "config", Bilingual(
-            "la configuration doit être un objet JSON ({…})", "the configuration must be a JSON object ({…})"))
+        raise SourceConfigError(source_url, "config", Message("source_config_configuration_must_json_object"))
     return parsed
 
 
@@ -272,12 +245,8 @@ def _looks_like_secret(name: str) -> bool:
     return compact in _SECRET_KEY_NAMES or any(part in compact for part in _SECRET_KEY_PARTS)
 
 
-def _secret_refused(source_url: str, field: str, what: Bilingual) -> SourceConfigError:
-    return SourceConfigError(source_url, field, Bilingual(
-        f"{what.fr} ressemble à un secret : la configuration d'une source de moissonnage est publique, "
-        "les secrets (clés d'API, jetons, mots de passe) se placent dans le fichier ini de CKAN",
-        f"{what.en} looks like a secret: a harvest source's configuration is public, "
-        "secrets (API keys, tokens, passwords) belong in CKAN's ini file"))
+def _secret_refused(source_url: str, field: str, what: Message) -> SourceConfigError:
+    return SourceConfigError(source_url, field, Message("source_config_looks_like_secret_harvest_source", what=what))
 
 
 def _refuse_secret_keys(source_url: str, value: object, path: str) -> None:
@@ -285,7 +254,7 @@ def _refuse_secret_keys(source_url: str, value: object, path: str) -> None:
         for key, item in value.items():
             field = f"{path}.{key}" if path else str(key)
             if _looks_like_secret(str(key)):
-                raise _secret_refused(source_url, field, Bilingual(f"la clé « {field} »", f"key '{field}'"))
+                raise _secret_refused(source_url, field, Message("source_config_key", field=field))
             _refuse_secret_keys(source_url, item, field)
     elif isinstance(value, list):
         for index, item in enumerate(value):
@@ -295,18 +264,13 @@ def _refuse_secret_keys(source_url: str, value: object, path: str) -> None:
 def _check_location(source_url: str, field: str, url: str) -> None:
     """A location must be an absolute http(s) URL carrying no credentials."""
     if not is_web_url(url):
-        raise SourceConfigError(source_url, field, Bilingual(
-            f"« {url} » n'est pas une URL http ou https absolue valide",
-            f"'{url}' is not a valid absolute http or https URL"))
+        raise SourceConfigError(source_url, field, Message("source_config_not_valid_absolute_http_https", url=url))
     parts = urlsplit(url)
     if parts.username is not None or parts.password is not None:
-        raise _secret_refused(source_url, field, Bilingual(
-            f"l'identifiant inclus dans l'URL {parts.hostname}",
-            f"the user information in the URL of {parts.hostname}"))
+        raise _secret_refused(source_url, field, Message("source_config_user_information_url", hostname=parts.hostname))
     for name in _query_names(parts.query):
         if _looks_like_secret(name):
-            raise _secret_refused(source_url, field, Bilingual(
-                f"le paramètre d'URL « {name} »", f"URL parameter '{name}'"))
+            raise _secret_refused(source_url, field, Message("source_config_url_parameter", name=name))
 
 
 def _query_names(query: str) -> Iterator[str]:
@@ -330,10 +294,6 @@ def compile_pattern(pattern: str):
     return re2.compile(pattern, options)
 
 
-def invalid_pattern(exc: Exception) -> Bilingual:
+def invalid_pattern(exc: Exception) -> Message:
     detail = exc.args[0].decode("utf-8", "replace") if exc.args and isinstance(exc.args[0], bytes) else str(exc)
-    return Bilingual(
-        f"expression régulière « pattern » invalide : {detail} (syntaxe RE2 : ni référence arrière "
-        "ni assertion avant/arrière, taille bornée)",
-        f"invalid 'pattern' regular expression: {detail} (RE2 syntax: no backreferences nor lookarounds, "
-        "bounded size)")
+    return Message("source_config_invalid_pattern_regular_expression_re2", detail=detail)

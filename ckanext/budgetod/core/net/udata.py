@@ -58,7 +58,7 @@ from pathlib import Path
 from urllib.parse import quote, urlencode, urljoin
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Bilingual, Message
 from ckanext.budgetod.core.net.fetch import (
     USER_AGENT,
     FetchError,
@@ -88,7 +88,7 @@ _DETAIL_LIMIT = 400
 
 
 class UdataError(BudgetodError):
-    """A udata API call failed. ``source`` is "METHOD URL"; ``cause`` a Bilingual text.
+    """A udata API call failed. ``source`` is "METHOD URL"; ``cause`` a Message.
 
     ``status``: the HTTP status, None when no answer came. ``retryable``: trying
     again later may succeed. ``ambiguous``: the write may have been applied.
@@ -96,8 +96,9 @@ class UdataError(BudgetodError):
     ``retry_after``: seconds the server asked to wait, if it said so.
     """
 
-    def __init__(self, source: object, cause: object, *, status: int | None = None, retryable: bool = False,
-                 ambiguous: bool = False, errors: dict | None = None, retry_after: float | None = None):
+    def __init__(self, source: object, cause: Message | Bilingual, *, status: int | None = None,
+                 retryable: bool = False, ambiguous: bool = False, errors: dict | None = None,
+                 retry_after: float | None = None):
         super().__init__(source, cause)
         self.status = status
         self.retryable = retryable
@@ -157,8 +158,8 @@ class _Body:
             try:
                 size = os.stat(path).st_size
             except OSError as exc:
-                raise UdataError(source, Bilingual(f"fichier à envoyer illisible : {path} ({exc.strerror})",
-                                                   f"file to upload unreadable: {path} ({exc.strerror})")) from None
+                raise UdataError(source, Message("udata_file_upload_unreadable",
+                    path=path, strerror=exc.strerror)) from None
             kind = content_type[0] if content_type else (mimetypes.guess_type(filename)[0]
                                                          or "application/octet-stream")
             head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{_form_quote(field)}\"; "
@@ -199,9 +200,7 @@ class UdataClient:
         self.base_url = base_url.rstrip("/")
         self._base = _parse_target(self.base_url, self.base_url + "/")
         if api_key is not None and (not api_key or not api_key.isascii() or not api_key.isprintable()):
-            raise UdataError(self.base_url, Bilingual(
-                "clé d'API invalide (caractères ASCII imprimables attendus)",
-                "invalid API key (printable ASCII characters expected)"))
+            raise UdataError(self.base_url, Message("udata_invalid_api_key_printable_ascii"))
         self._api_key = api_key
         self.timeout = timeout
         self.max_attempts = max(1, max_attempts)
@@ -287,17 +286,14 @@ class UdataClient:
                 return reply
             source = f"{method} {target.url}"
             if reply.status in _REDIRECTS_FOR_READS and method != "GET":
-                raise UdataError(source, Bilingual(
-                    f"redirection HTTP {reply.status} inattendue pour une écriture",
-                    f"unexpected HTTP {reply.status} redirect for a write"), status=reply.status)
+                raise UdataError(source, Message("udata_unexpected_http_redirect_write",
+                    status=reply.status), status=reply.status)
             next_target = _parse_target(source, urljoin(target.url, location))
             if next_target.origin != self._base.origin and method != "GET":
-                raise UdataError(source, Bilingual(
-                    f"redirection vers un autre hôte refusée pour une écriture ({next_target.host})",
-                    f"redirect to another host refused for a write ({next_target.host})"), status=reply.status)
+                raise UdataError(source, Message("udata_redirect_another_host_refused_write",
+                    host=next_target.host), status=reply.status)
             target = next_target
-        raise UdataError(f"{method} {url}", Bilingual(f"plus de {MAX_REDIRECTS} redirections",
-                                                     f"more than {MAX_REDIRECTS} redirects"))
+        raise UdataError(f"{method} {url}", Message("fetch_more_than_redirects", max_redirects=MAX_REDIRECTS))
 
     def _send(self, method: str, target: Target, body: _Body) -> _Reply:
         source = f"{method} {target.url}"
@@ -315,8 +311,8 @@ class UdataClient:
             try:
                 connection.connect()
             except ssl.SSLCertVerificationError as exc:
-                raise UdataError(source, Bilingual(f"certificat refusé ({exc.verify_message})",
-                                                   f"certificate refused ({exc.verify_message})")) from None
+                raise UdataError(source, Message("udata_certificate_refused",
+                    verify_message=exc.verify_message)) from None
             except FetchError as exc:
                 raise UdataError(source, exc.cause, retryable=True) from None
             except OSError as exc:
@@ -353,8 +349,8 @@ class UdataClient:
         """``request`` for an endpoint that answers a JSON object (a dataset, a resource, a zone)."""
         reply = self.request(method, path, **options)
         if not isinstance(reply, dict):
-            raise UdataError(f"{method.upper()} {self._url(path, options.get('params'))}", Bilingual(
-                "la réponse n'est pas un objet JSON", "the reply is not a JSON object"))
+            raise UdataError(f"{method.upper()} {self._url(path, options.get('params'))}",
+                             Message("udata_reply_not_json_object"))
         return reply
 
     # --- datasets --------------------------------------------------------------------------
@@ -412,8 +408,7 @@ class UdataClient:
         while True:
             listing = self.request("GET", path, params={"page": page, "page_size": page_size, "sort": "created"})
             if not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
-                raise UdataError(f"GET {self._url(path, None)}", Bilingual(
-                    "page de résultats sans liste « data »", "result page without a 'data' list"))
+                raise UdataError(f"GET {self._url(path, None)}", Message("udata_result_page_without_data_list"))
             for dataset in listing["data"]:
                 if dataset.get("id") not in seen:
                     seen.add(dataset.get("id"))
@@ -508,31 +503,29 @@ def _decoded(source: str, reply: _Reply) -> dict | list | None:
     try:
         return jsonlib.loads(reply.content)
     except ValueError:
-        raise UdataError(source, Bilingual(f"réponse HTTP {reply.status} qui n'est pas du JSON",
-                                           f"HTTP {reply.status} answer that is not JSON"),
+        raise UdataError(source, Message("udata_http_answer_that_not_json", status=reply.status),
                          status=reply.status) from None
 
 
 def _transport_error(source: str, exc: BaseException, *, ambiguous: bool) -> UdataError:
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        cause = Bilingual("délai dépassé", "timed out")
+        cause = Message("udata_timed_out")
     elif isinstance(exc, (ConnectionError, http.client.RemoteDisconnected)):
-        cause = Bilingual("connexion coupée par le serveur", "connection closed by the server")
+        cause = Message("udata_connection_closed_server")
     else:
-        cause = Bilingual(f"échange HTTP interrompu ({exc!r})", f"HTTP exchange failed ({exc!r})")
+        cause = Message("fetch_http_exchange_failed", exc=exc)
     return UdataError(source, cause, retryable=True, ambiguous=ambiguous)
 
 
 _STATUS_TEXTS = {
-    400: Bilingual("données refusées", "data refused"),
-    401: Bilingual("clé d'API absente ou refusée", "API key missing or refused"),
-    403: Bilingual("droits insuffisants : la clé d'API ne permet pas cette modification",
-                   "permission denied: the API key does not allow this change"),
-    404: Bilingual("introuvable", "not found"),
-    410: Bilingual("supprimé", "deleted"),
-    413: Bilingual("envoi trop volumineux pour le serveur", "upload too large for the server"),
-    415: Bilingual("type de fichier refusé", "file type refused"),
-    429: Bilingual("trop de requêtes, le serveur demande d'attendre", "too many requests, the server asks to wait"),
+    400: Message("udata_data_refused"),
+    401: Message("udata_api_key_missing_refused"),
+    403: Message("udata_permission_denied_api_key_does"),
+    404: Message("udata_not_found"),
+    410: Message("udata_deleted"),
+    413: Message("udata_upload_too_large_server"),
+    415: Message("udata_file_type_refused"),
+    429: Message("udata_too_many_requests_server_asks"),
 }
 
 
@@ -543,10 +536,10 @@ def _status_error(source: str, reply: _Reply) -> UdataError:
         document.get("errors"), dict) else None
     detail = _server_detail(document)
     text = _STATUS_TEXTS.get(status) or (
-        Bilingual("erreur du serveur", "server error") if status >= 500
-        else Bilingual("réponse inattendue", "unexpected answer"))
-    cause = Bilingual(f"{text.fr} (HTTP {status})" + (f" : {detail}" if detail else ""),
-                      f"{text.en} (HTTP {status})" + (f": {detail}" if detail else ""))
+        Message("udata_server_error") if status >= 500
+        else Message("udata_unexpected_answer"))
+    cause = (Message("udata_status_error_detail", text=text, status=status, detail=detail) if detail
+             else Message("udata_status_error", text=text, status=status))
     retryable = status == 429 or status >= 500
     return UdataError(source, cause, status=status, retryable=retryable,
                       ambiguous=status >= 500,  # a 5xx may come after the work was done

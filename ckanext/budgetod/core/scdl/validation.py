@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_SCHEMA_URL, SCHEMA_ENV
 
@@ -113,7 +113,7 @@ class ValidationReport:
     schema_source: str
     seconds: float
     error_limit_reached: bool = False
-    warnings: list[Bilingual] = field(default_factory=list)
+    warnings: list[Message] = field(default_factory=list)
     frictionless: dict = field(default_factory=dict)
 
     @property
@@ -143,7 +143,8 @@ class ValidationReport:
             "errors_by_field": self.counts_by_field(),
             "errors_by_type_and_field": self.counts_by_type_and_field(),
             "first_errors": [issue.to_dict() for issue in self.errors[:FIRST_ERRORS_IN_REPORT]],
-            "warnings": [{"message_fr": warning.fr, "message_en": warning.en} for warning in self.warnings],
+            "warnings": [{"message_fr": warning.render("fr"), "message_en": warning.render("en")}
+                         for warning in self.warnings],
             "seconds": round(self.seconds, 3),
             "frictionless": self.frictionless,
         }
@@ -183,24 +184,22 @@ def validate_csv(
     try:
         table_schema = Schema.from_descriptor(descriptor)
     except FrictionlessException as exc:
-        raise UnusableSchema(schema_source, Bilingual(f"Table Schema invalide ({exc.error.message})",
-                                                      f"invalid Table Schema ({exc.error.message})")) from None
+        raise UnusableSchema(schema_source, Message("validation_invalid_table_schema",
+            message=exc.error.message)) from None
     with path.open("rb") as stream:
         # An open stream rather than a path: frictionless 5 refuses absolute paths.
         resource = Resource(stream, format="csv", encoding="utf-8-sig", schema=table_schema)
         try:
             frictionless_report = resource.validate(Checklist(checks=checks), limit_errors=limit_errors)
         except FrictionlessException as exc:
-            raise UnusableInput(csv_path, Bilingual(
-                f"illisible comme tableau CSV ({exc.error.message})",
-                f"unreadable as a CSV table ({exc.error.message})")) from None
+            raise UnusableInput(csv_path, Message("validation_unreadable_as_csv_table",
+                message=exc.error.message)) from None
 
     task = frictionless_report.tasks[0] if frictionless_report.tasks else None
     raw_errors = list(frictionless_report.errors) + (list(task.errors) if task else [])
     for error in raw_errors:
         if error.type in _UNREADABLE_SOURCE_ERRORS:
-            raise UnusableInput(csv_path, Bilingual(
-                f"illisible comme tableau CSV ({error.message})", f"unreadable as a CSV table ({error.message})"))
+            raise UnusableInput(csv_path, Message("validation_unreadable_as_csv_table", message=error.message))
     limit_reached = task is not None and any(warning.startswith("reached error limit") for warning in task.warnings)
     fields_by_name = {item.get("name"): item for item in descriptor.get("fields", [])}
     return ValidationReport(
@@ -230,13 +229,11 @@ def load_schema(source: str, *, cache_dir: str | None = None, allow_private: boo
         with open(local_path, encoding="utf-8") as schema_file:
             descriptor = json.load(schema_file)
     except FileNotFoundError:
-        raise UnusableSchema(source, Bilingual("schéma introuvable", "schema not found")) from None
+        raise UnusableSchema(source, Message("validation_schema_not_found")) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnusableSchema(source, Bilingual(
-            f"schéma illisible ({exc})", f"unreadable schema ({exc})")) from None
+        raise UnusableSchema(source, Message("validation_unreadable_schema", exc=exc)) from None
     if not isinstance(descriptor, dict) or not isinstance(descriptor.get("fields"), list):
-        raise UnusableSchema(source, Bilingual(
-            "ce n'est pas un Table Schema (pas de liste « fields »)", "not a Table Schema (no 'fields' list)"))
+        raise UnusableSchema(source, Message("validation_not_table_schema_no_fields"))
     return descriptor
 
 
@@ -250,24 +247,20 @@ def _check_usable_csv(path: Path) -> tuple[int, list[str], dict[int, list[int]]]
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise UnusableInput(str(path), Bilingual("fichier introuvable", "file not found")) from None
+        raise UnusableInput(str(path), Message("file_not_found")) from None
     except OSError as exc:
-        raise UnusableInput(str(path), Bilingual(
-            f"fichier illisible ({exc.strerror})", f"unreadable file ({exc.strerror})")) from None
+        raise UnusableInput(str(path), Message("validation_unreadable_file", strerror=exc.strerror)) from None
     if b"\x00" in data[:_BINARY_PROBE_BYTES]:
-        raise UnusableInput(str(path), Bilingual("fichier binaire, ce n'est pas un CSV", "binary file, not a CSV"))
+        raise UnusableInput(str(path), Message("validation_binary_file_not_csv"))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise UnusableInput(str(path), Bilingual(
-            f"n'est pas encodé en UTF-8 (octet invalide ligne {line})",
-            f"not UTF-8 encoded (invalid byte on line {line})")) from None
+        raise UnusableInput(str(path), Message("validation_not_utf_8_encoded_invalid", line=line)) from None
     if not text.strip():
-        raise UnusableInput(str(path), Bilingual("fichier vide", "empty file"))
+        raise UnusableInput(str(path), Message("file_empty"))
     if text.lstrip().startswith("<"):
-        raise UnusableInput(str(path), Bilingual(
-            "contenu XML ou HTML, ce n'est pas un CSV", "XML or HTML content, not a CSV"))
+        raise UnusableInput(str(path), Message("validation_xml_html_content_not_csv"))
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] = []
     formula_like: dict[int, list[int]] = {}
@@ -282,13 +275,12 @@ def _check_usable_csv(path: Path) -> tuple[int, list[str], dict[int, list[int]]]
                 if cell and cell[0] in FORMULA_PREFIXES:
                     formula_like.setdefault(index, [0, records])[0] += 1
     except csv.Error as exc:
-        raise UnusableInput(str(path), Bilingual(
-            f"ce n'est pas un CSV lisible (ligne {reader.line_num} : {exc})",
-            f"not a readable CSV (line {reader.line_num}: {exc})")) from None
+        raise UnusableInput(str(path), Message("validation_not_readable_csv_line",
+            line_num=reader.line_num, exc=exc)) from None
     return records - 1, header, formula_like
 
 
-def _formula_warnings(header: list[str], formula_like: dict[int, list[int]], descriptor: dict) -> list[Bilingual]:
+def _formula_warnings(header: list[str], formula_like: dict[int, list[int]], descriptor: dict) -> list[Message]:
     """One warning per text column holding cells a spreadsheet could run as formulas (numbers
     such as -12.5 are no formulas: only the schema's string columns count)."""
     types = {item.get("name"): item.get("type", "string") for item in descriptor.get("fields", [])}
@@ -297,17 +289,11 @@ def _formula_warnings(header: list[str], formula_like: dict[int, list[int]], des
         name = header[index] if index < len(header) else str(index + 1)
         if types.get(name, "string") != "string":
             continue
-        warnings.append(Bilingual(
-            f"colonne {name} : {count} cellule(s) de texte commencent par =, +, -, @ ou une tabulation "
-            f"(la première ligne {row}) ; un tableur pourrait les exécuter comme des formules. Le schéma SCDL "
-            "les admet et le CSV garde le texte du document tel quel : l'ouvrir par une importation en texte.",
-            f"column {name}: {count} text cell(s) start with =, +, -, @ or a tab (the first on row {row}); "
-            "a spreadsheet could run them as formulas. The SCDL schema allows them and the CSV keeps the "
-            "document's text as written: open it through a text import."))
+        warnings.append(Message("validation_column_text_cell_s_start", name=name, count=count, row=row))
     return warnings
 
 
-def _custom_checks(descriptor: dict) -> tuple[list, list[Bilingual]]:
+def _custom_checks(descriptor: dict) -> tuple[list, list[Message]]:
     """frictionless checks for the schema's ``custom_checks``; warnings for those we do not know."""
     checks, warnings = [], []
     for declared in descriptor.get("custom_checks") or []:
@@ -316,9 +302,7 @@ def _custom_checks(descriptor: dict) -> tuple[list, list[Bilingual]]:
         if name == SIRET_CHECK and params.get("column"):
             checks.append(_siret_check_class()(column=params["column"]))
         else:
-            warnings.append(Bilingual(
-                f"contrôle personnalisé « {name} » non pris en charge, ignoré",
-                f"custom check '{name}' not supported, skipped"))
+            warnings.append(Message("validation_custom_check_not_supported_skipped", name=name))
     return checks, warnings
 
 
@@ -497,7 +481,7 @@ def format_summary(report: ValidationReport, lang: str = "fr", *, listed_errors:
             more = report.error_count - listed_errors
             lines.append(f"  … {more} more." if english else f"  … et {more} autres.")
     for warning in report.warnings:
-        lines.append(f"Warning: {warning.en}" if english else f"Avertissement : {warning.fr}")
+        lines.append(Message("validation_warning", warning=warning).render("en" if english else "fr"))
     return "\n".join(lines)
 
 

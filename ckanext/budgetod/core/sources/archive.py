@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import NotFound, http_get
 from ckanext.budgetod.core.net.urls import normalise_url
 from ckanext.budgetod.core.settings import Settings
@@ -66,8 +66,7 @@ class OpenArchive:
             self._zip = zipfile.ZipFile(handle)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
             handle.close()
-            raise UnsafeArchive(url, Bilingual(
-                f"ce n'est pas une archive ZIP lisible ({exc})", f"not a readable ZIP archive ({exc})")) from None
+            raise UnsafeArchive(url, Message("archive_not_readable_zip_archive", exc=exc)) from None
         try:
             self.members = _checked_members(url, self._zip, settings)
         except BaseException:
@@ -83,9 +82,7 @@ class OpenArchive:
         """Stream ``member`` to ``destination`` (atomically); return its sha256 and size."""
         where = f"{self.url}#{member}"
         if member not in self.members:
-            raise NotFound(where, Bilingual(
-                "entrée absente de l'archive (ou refusée : pas un document .xml, nom dangereux)",
-                "entry missing from the archive (or refused: not an .xml document, unsafe name)"))
+            raise NotFound(where, Message("archive_entry_missing_from_archive_refused"))
         target = Path(destination)
         target.parent.mkdir(parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0
@@ -96,16 +93,13 @@ class OpenArchive:
                     size += len(chunk)
                     # zipfile stops at the declared size; this guards the cap should it not.
                     if size > max_bytes:
-                        raise UnsafeArchive(where, Bilingual(
-                            f"entrée plus grosse que la limite de {max_bytes} octets",
-                            f"entry larger than the {max_bytes}-byte limit"))
+                        raise UnsafeArchive(where, Message("archive_entry_larger_than_byte_limit", max_bytes=max_bytes))
                     digest.update(chunk)
                     partial.write(chunk)
             os.replace(partial.name, target)
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
             _remove_quietly(partial.name)
-            raise UnsafeArchive(where, Bilingual(
-                f"entrée d'archive corrompue ou illisible ({exc})", f"corrupt or unreadable archive entry ({exc})")
+            raise UnsafeArchive(where, Message("archive_corrupt_unreadable_archive_entry", exc=exc)
             ) from None
         except BaseException:
             _remove_quietly(partial.name)
@@ -163,15 +157,13 @@ def _check_central_directory(url: str, handle: BinaryIO, settings: Settings) -> 
         raise _too_many_entries(url, entries, settings)
     limit = settings.network.max_archive_entries * CENTRAL_DIRECTORY_BYTES_PER_ENTRY
     if directory_bytes > limit:
-        raise UnsafeArchive(url, Bilingual(
-            f"archive refusée : répertoire central de {directory_bytes} octets, {limit} au plus",
-            f"archive refused: central directory of {directory_bytes} bytes, at most {limit}"))
+        raise UnsafeArchive(url, Message("archive_archive_refused_central_directory_bytes",
+            directory_bytes=directory_bytes, limit=limit))
 
 
 def _too_many_entries(url: str, entries: int, settings: Settings) -> UnsafeArchive:
-    return UnsafeArchive(url, Bilingual(
-        f"archive refusée : {entries} entrées, {settings.network.max_archive_entries} au plus",
-        f"archive refused: {entries} entries, at most {settings.network.max_archive_entries}"))
+    return UnsafeArchive(url, Message("archive_archive_refused_entries_most",
+        entries=entries, max_archive_entries=settings.network.max_archive_entries))
 
 
 def _checked_members(url: str, archive: zipfile.ZipFile, settings: Settings) -> list[str]:
@@ -184,33 +176,23 @@ def _checked_members(url: str, archive: zipfile.ZipFile, settings: Settings) -> 
     for entry in entries:
         name = entry.filename
         if _unsafe_entry_name(name):
-            raise UnsafeArchive(url, Bilingual(
-                f"archive refusée : nom d'entrée dangereux « {name} » "
-                "(chemin absolu, « .. » ou barre oblique inverse)",
-                f"archive refused: unsafe entry name '{name}' (absolute path, '..' or backslash)"))
+            raise UnsafeArchive(url, Message("archive_archive_refused_unsafe_entry_name", name=name))
         if entry.is_dir() or not name.lower().endswith(".xml") or _is_platform_debris(name):
             continue  # nested archives and other files are not documents
         if entry.flag_bits & 0x1:
             log.warning("%s: encrypted entry %s ignored", url, name)
             continue
         if entry.file_size > settings.max_document_size:
-            raise UnsafeArchive(url, Bilingual(
-                f"archive refusée : l'entrée « {name} » décompressée ferait {entry.file_size} octets, "
-                f"{settings.max_document_size} au plus",
-                f"archive refused: entry '{name}' would decompress to {entry.file_size} bytes, "
-                f"at most {settings.max_document_size}"))
+            raise UnsafeArchive(url, Message("archive_archive_refused_entry_would_decompress",
+                name=name, file_size=entry.file_size, max_document_size=settings.max_document_size))
         if (entry.file_size > RATIO_FLOOR_BYTES
                 and entry.file_size > settings.network.max_compression_ratio * max(entry.compress_size, 1)):
-            raise UnsafeArchive(url, Bilingual(
-                f"archive refusée : taux de compression suspect pour « {name} » "
-                f"({entry.file_size} octets pour {entry.compress_size} compressés, bombe de décompression ?)",
-                f"archive refused: suspicious compression ratio for '{name}' "
-                f"({entry.file_size} bytes from {entry.compress_size} compressed; decompression bomb?)"))
+            raise UnsafeArchive(url, Message("archive_archive_refused_suspicious_compression_ratio",
+                name=name, file_size=entry.file_size, compress_size=entry.compress_size))
         total += entry.file_size
         if total > settings.network.max_archive_total_bytes:
-            raise UnsafeArchive(url, Bilingual(
-                f"archive refusée : plus de {settings.network.max_archive_total_bytes} octets une fois décompressée",
-                f"archive refused: more than {settings.network.max_archive_total_bytes} bytes once decompressed"))
+            raise UnsafeArchive(url, Message("archive_archive_refused_more_than_bytes",
+                max_archive_total_bytes=settings.network.max_archive_total_bytes))
         members.setdefault(name)
     return list(members)
 

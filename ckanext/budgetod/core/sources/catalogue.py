@@ -6,7 +6,7 @@ import logging
 from collections.abc import Callable
 from urllib.parse import quote, urlencode, urlsplit
 
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import http_get
 from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, CataloguePage, absolute_web_url, catalogue_page
 from ckanext.budgetod.core.settings import Settings
@@ -52,12 +52,10 @@ def _get_json(url: str, settings: Settings, api: str, shape: Callable[[str], Fie
             document = None
     if status != 200:
         detail = _api_error_detail(document)
-        what = Bilingual("introuvable", "not found") if status in (404, 410) else Bilingual("erreur", "error")
-        raise SourceError(final_url, Bilingual(
-            f"API {api} : {what.fr} (HTTP {status}){detail}", f"{api} API: {what.en} (HTTP {status}){detail}"))
+        what = Message("udata_not_found") if status in (404, 410) else Message("catalogue_error")
+        raise SourceError(final_url, Message("catalogue_api_http", api=api, what=what, status=status, detail=detail))
     if not isinstance(document, dict):
-        raise SourceError(final_url, Bilingual(
-            f"API {api} : la réponse n'est pas un objet JSON", f"{api} API: the response is not a JSON object"))
+        raise SourceError(final_url, Message("catalogue_api_response_not_json_object", api=api))
     return document, final_url
 
 
@@ -115,9 +113,7 @@ def _page_of(kind: str, url: str) -> CataloguePage:
     """The catalogue page ``url`` names; a SourceError when it has no shape of a ``kind`` page."""
     page = catalogue_page(kind, url)
     if page is None:
-        raise SourceError(url, Bilingual(
-            f"ce n'est pas une adresse de {KIND_PAGE_SHAPES[kind].fr}",
-            f"not the address of {KIND_PAGE_SHAPES[kind].en}"))
+        raise SourceError(url, Message("catalogue_not_address", kind_page_shape=KIND_PAGE_SHAPES[kind]))
     return page
 
 
@@ -135,7 +131,7 @@ def list_ckan(url: str, settings: Settings, collected: Collected) -> None:
         "include_extras": "false", "include_followers": "false"}, settings, lambda _listing_url: Fields(name=VALUE))
     name = organization.get("name")
     if not isinstance(name, str) or not name:
-        raise SourceError(url, Bilingual("API CKAN : organisation sans nom", "CKAN API: organization without a name"))
+        raise SourceError(url, Message("catalogue_ckan_api_organization_without_name"))
     start = 0
     first_count = None
     for _page in range(MAX_LISTING_PAGES):
@@ -146,9 +142,7 @@ def list_ckan(url: str, settings: Settings, collected: Collected) -> None:
         datasets = result.get("results")
         count = result.get("count")
         if not isinstance(datasets, Array) or not isinstance(count, int):
-            raise SourceError(final_url, Bilingual(
-                "API CKAN : réponse de package_search sans « results » ni « count »",
-                "CKAN API: package_search response without 'results' and 'count'"))
+            raise SourceError(final_url, Message("catalogue_ckan_api_package_search_response"))
         first_count = _same_total(final_url, first_count, count)
         collected.add(datasets.kept)
         start += datasets.length
@@ -165,9 +159,8 @@ def _ckan_action(api_base: str, action: str, params: dict, settings: Settings,
                                                                **_ERROR_FIELDS))
     kept = document.get("result")
     if document.get("success") is not True or not isinstance(kept, dict):
-        raise SourceError(final_url, Bilingual(
-            f"API CKAN : échec de {action}{_api_error_detail(document)}",
-            f"CKAN API: {action} failed{_api_error_detail(document)}"))
+        raise SourceError(final_url, Message("catalogue_ckan_api_failed",
+            action=action, _api_error_detail=_api_error_detail(document)))
     return kept, final_url
 
 
@@ -191,9 +184,7 @@ def list_udata(url: str, settings: Settings, collected: Collected) -> None:
             **_ERROR_FIELDS))
         datasets = listing.get("data")
         if not isinstance(datasets, Array) or not isinstance(listing.get("total"), int):
-            raise SourceError(final_url, Bilingual(
-                "API udata : page de résultats sans « data » ni « total »",
-                "udata API: result page without 'data' and 'total'"))
+            raise SourceError(final_url, Message("catalogue_udata_api_result_page_without"))
         first_total = _same_total(final_url, first_total, listing["total"])
         collected.add(datasets.kept)
         next_page = listing.get("next_page")
@@ -203,9 +194,7 @@ def list_udata(url: str, settings: Settings, collected: Collected) -> None:
         # The next page is followed only on the API's own host, and never twice.
         if (following is None or following in visited
                 or urlsplit(following).hostname != urlsplit(final_url).hostname):
-            raise SourceError(final_url, Bilingual(
-                f"API udata : « next_page » inattendu ({next_page!r})",
-                f"udata API: unexpected 'next_page' ({next_page!r})"))
+            raise SourceError(final_url, Message("catalogue_udata_api_unexpected_next_page", next_page=next_page))
         next_url = following
     raise _too_many_pages(url)
 
@@ -213,15 +202,9 @@ def list_udata(url: str, settings: Settings, collected: Collected) -> None:
 def _same_total(url: str, first: int | None, current: int) -> int:
     """Offset paging skips a dataset when one before it disappears mid-listing; a changed total reveals it."""
     if first is not None and current != first:
-        raise SourceError(url, Bilingual(
-            f"le catalogue a changé pendant la lecture ({first} puis {current} jeux de données) : "
-            "liste abandonnée, elle sera reprise au prochain moissonnage",
-            f"the catalogue changed while being listed ({first} then {current} datasets): "
-            "listing abandoned, it will be retried at the next harvest"))
+        raise SourceError(url, Message("catalogue_catalogue_changed_while_being_listed", first=first, current=current))
     return current
 
 
 def _too_many_pages(url: str) -> SourceError:
-    return SourceError(url, Bilingual(
-        f"plus de {MAX_LISTING_PAGES} pages de résultats : liste abandonnée",
-        f"more than {MAX_LISTING_PAGES} result pages: listing abandoned"))
+    return SourceError(url, Message("catalogue_more_than_result_pages_listing", max_listing_pages=MAX_LISTING_PAGES))

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import FetchError
 from ckanext.budgetod.core.net.urls import normalise_url
 from ckanext.budgetod.core.settings import Settings
@@ -64,11 +64,8 @@ class Collected(list):
 
 
 def too_many_documents(url: str, settings: Settings) -> SourceError:
-    return SourceError(url, Bilingual(
-        f"plus de {settings.network.max_documents} documents : source refusée (limite "
-        "ckanext.budgetod.max_documents_per_source)",
-        f"more than {settings.network.max_documents} documents: source refused "
-        "(limit ckanext.budgetod.max_documents_per_source)"))
+    return SourceError(url, Message("common_more_than_documents_source_refused",
+        max_documents=settings.network.max_documents))
 
 
 def plain_document(url: str) -> DocumentRef:
@@ -84,5 +81,4 @@ def list_file(url: str, settings: Settings, collected: Collected) -> None:
 def require_ok(response) -> None:
     response.raise_for_status()
     if response.status != 200:
-        raise FetchError(response.final_url, Bilingual(
-            f"réponse inattendue (HTTP {response.status})", f"unexpected response (HTTP {response.status})"))
+        raise FetchError(response.final_url, Message("fetch_unexpected_response_http", status=response.status))

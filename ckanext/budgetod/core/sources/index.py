@@ -8,7 +8,7 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import http_get
 from ckanext.budgetod.core.net.urls import absolute_web_url, normalise_url
 from ckanext.budgetod.core.settings import Settings
@@ -98,9 +98,8 @@ def list_index(url: str, settings: Settings, collected: Collected) -> None:
 def list_index_page(url: str, response, settings: Settings, collected: Collected) -> None:
     """The documents an index page already fetched (``response``, answered 200) links to."""
     if response.size > settings.network.max_page_bytes:
-        raise SourceError(url, Bilingual(
-            f"page d'index trop grosse ({response.size} octets, {settings.network.max_page_bytes} au plus)",
-            f"index page too large ({response.size} bytes, at most {settings.network.max_page_bytes})"))
+        raise SourceError(url, Message("index_index_page_too_large_bytes",
+            size=response.size, max_page_bytes=settings.network.max_page_bytes))
     final_url = response.final_url
     collector = _collect_links(response)
     base = (absolute_web_url(final_url, collector.base_href) if collector.base_href else None) or final_url

@@ -6,7 +6,7 @@ from collections.abc import Callable
 
 import re2
 
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import FetchError, http_get
 from ckanext.budgetod.core.net.urls import catalogue_page, normalise_url
 from ckanext.budgetod.core.settings import Settings
@@ -43,9 +43,7 @@ def list_documents(source_url: str, config: SourceConfig, *, settings: Settings)
         try:
             documents = _list_location(location, config.kind, settings)
         except (FetchError, UnsafeArchive) as exc:
-            raise SourceError(exc.source or location, Bilingual(
-                f"source illisible : {exc.localized_cause('fr')}",
-                f"unreadable source: {exc.localized_cause('en')}")) from exc
+            raise SourceError(exc.source or location, Message("listing_unreadable_source", cause=exc.cause)) from exc
         for document in documents:
             if pattern is None or pattern.search(document.guid):
                 found.setdefault(document.guid, document)
@@ -103,7 +101,5 @@ def _kind_from_content(url: str, response) -> str:
         return "index"
     if text.startswith(b"<"):
         return "file"
-    raise SourceError(url, Bilingual(
-        f"contenu non reconnu (type « {content_type or 'inconnu'} ») : ni document XML, ni archive ZIP, ni page HTML",
-        f"unrecognised content (type '{content_type or 'unknown'}'): neither an XML document, "
-        "a ZIP archive nor an HTML page"))
+    raise SourceError(url, Message("listing_unrecognised_content_type_neither_xml",
+        content_type=content_type or Message("type_unknown")))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import os
 
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import FetchError, http_get
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.sources.archive import ArchiveNotModified, fetch_archive
@@ -38,9 +38,7 @@ def _retrieve_plain(url: str, destination: str, settings: Settings, etag: str | 
         if response.not_modified:
             if not (etag or last_modified):
                 # Nothing to compare with: "unchanged" would leave the caller without a document.
-                raise FetchError(response.final_url, Bilingual(
-                    "le serveur a répondu HTTP 304 (non modifié) à une requête non conditionnelle",
-                    "server answered HTTP 304 (not modified) to an unconditional request"))
+                raise FetchError(response.final_url, Message("retrieval_server_answered_http_304_not"))
             return Retrieved(True, None, 0, response.etag or etag, response.last_modified or last_modified,
                              response.final_url)
         require_ok(response)

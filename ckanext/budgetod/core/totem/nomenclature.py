@@ -37,7 +37,6 @@ from typing import TypeVar
 
 from lxml import etree
 
-from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import DocumentError, NomenclatureError
 from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_PLANS_BASE, PLANS_ENV
 from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, PROLOG_LIMIT, check_prolog, shown
@@ -319,11 +318,8 @@ def _load_plan(path: str, _mtime_ns: int, size: int) -> PlanDeComptes:
     try:
         encoding = check_prolog(path, content[:PROLOG_LIMIT], complete=len(content) <= PROLOG_LIMIT)
     except DocumentError as error:
-        # The reader's cause in each language (rendered once, it was French in the English message).
-        causes = {lang: messages.text("plan_unreadable", lang, detail=error.localized_cause(lang))
-                  for lang in messages.LANGUAGES}
-        raise NomenclatureError(path, messages.Bilingual(causes["fr"], causes["en"]), message_id="plan_unreadable",
-                                params={"detail": error.localized_cause()}) from None
+        # The reader's cause is a message: rendered in the language the plan's error is shown in.
+        raise NomenclatureError.from_message(path, "plan_unreadable", detail=error.cause) from None
     try:
         # The encoding by its canonical name, as for documents: libxml2 does not know every alias.
         root = etree.fromstring(content, etree.XMLParser(encoding=encoding, **_PARSER_OPTIONS))

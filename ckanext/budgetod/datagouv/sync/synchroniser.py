@@ -32,7 +32,7 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message, both_languages
 from ckanext.budgetod.core.net.udata import (
     AmbiguousWriteError,
     UdataClient,
@@ -56,7 +56,6 @@ from ckanext.budgetod.datagouv.sync.targets import (
     OPTION,
     ORGANIZATIONS_OPTION,
     SyncError,
-    bilingual,
     checked,
     parse_organizations,
     target_organization,
@@ -217,7 +216,7 @@ class Synchroniser:
         self._tied = parse_organizations(options.datagouv.organizations)
         self.dry_run = dry_run
         self._organizations: dict[str, dict] = {}
-        self._zones: dict[tuple[str, str], tuple[str | None, Bilingual | None]] = {}
+        self._zones: dict[tuple[str, str], tuple[str | None, Message | None]] = {}
         self._listings: dict[str, dict[str, list[dict]]] = {}
         self._outcome = Outcome("", "")
 
@@ -236,20 +235,16 @@ class Synchroniser:
             try:
                 self._sync(dataset, recorder)
             except (UdataError, SyncError) as error:
-                if isinstance(error, UdataError):
-                    text = Bilingual(f"data.gouv.fr : {error.describe('fr')}",
-                                     f"data.gouv.fr: {error.describe('en')}")
-                else:
-                    text = Bilingual(error.describe("fr"), error.describe("en"))
-                outcome.result, outcome.message = "error", bilingual(text)
-                log.warning("data.gouv.fr sync of %s failed: %s", name, text.en)
+                text = (Message("synchroniser_data_gouv_fr", error=error.description)
+                        if isinstance(error, UdataError) else error.description)
+                outcome.result, outcome.message = "error", both_languages(text)
+                log.warning("data.gouv.fr sync of %s failed: %s", name, text.render("en"))
                 recorder.failed(outcome.message)
             except Exception as error:
                 log.exception("data.gouv.fr sync of %s failed", name)
                 detail = str(error).splitlines()[0][:300] if str(error) else ""
-                recorder.failed(bilingual(Bilingual(
-                    f"erreur inattendue ({type(error).__name__} : {detail}), voir le journal du serveur",
-                    f"unexpected error ({type(error).__name__}: {detail}), see the server log")))
+                recorder.failed(both_languages(Message("synchroniser_unexpected_error_see_server_log",
+                                                       kind=type(error).__name__, detail=detail)))
                 raise
             return outcome
 
@@ -266,11 +261,8 @@ class Synchroniser:
             return
         if organization is None:
             if row is not None and row.udata_dataset_id:
-                raise SyncError(dataset["name"], Bilingual(
-                    "aucune organisation data.gouv.fr n'est configurée ; le jeu de données "
-                    f"{row.udata_dataset_id} publié auparavant est laissé tel quel",
-                    f"no data.gouv.fr organisation is configured; the dataset {row.udata_dataset_id} "
-                    "published before is left as it is"))
+                raise SyncError(dataset["name"], Message("synchroniser_no_data_gouv_fr_organisation_2",
+                    udata_dataset_id=row.udata_dataset_id))
             outcome.result = "skipped"
             recorder.forget()
             return
@@ -314,10 +306,8 @@ class Synchroniser:
 
     def _check_api_key(self) -> None:
         if not self.dry_run and not self.options.datagouv.api_key:
-            raise SyncError(OPTION + "api_key", Bilingual(
-                "aucune clé d'API data.gouv.fr n'est configurée "
-                f"(ou variable d'environnement {DATAGOUV_API_KEY_ENV})",
-                f"no data.gouv.fr API key is configured (or environment variable {DATAGOUV_API_KEY_ENV})"))
+            raise SyncError(OPTION + "api_key", Message("synchroniser_no_data_gouv_fr_api",
+                datagouv_api_key_env=DATAGOUV_API_KEY_ENV))
 
     # ------------------------------------------------------------ datasets
 
@@ -335,25 +325,18 @@ class Synchroniser:
         owner = (dataset.get("organization") or {}).get("title") or (dataset.get("organization") or {}).get(
             "name") or dataset.get("owner_org") or "—"
         if tied is None:
-            raise SyncError(dataset["name"], Bilingual(
-                f"aucune organisation data.gouv.fr n'est attribuée à l'organisation « {owner} » du portail : "
-                f"un administrateur du portail l'attribue dans {ORGANIZATIONS_OPTION} ; rien n'est envoyé",
-                f"no data.gouv.fr organisation is tied to the portal organisation '{owner}': a sysadmin ties "
-                f"one in {ORGANIZATIONS_OPTION}; nothing is sent"))
+            raise SyncError(dataset["name"], Message("synchroniser_no_data_gouv_fr_organisation",
+                owner=owner, organizations_option=ORGANIZATIONS_OPTION))
         if named != tied and self._organization_id(named) != self._organization_id(tied):
-            raise SyncError(dataset["name"], Bilingual(
-                f"l'organisation data.gouv.fr « {named} » demandée n'est pas celle de l'organisation "
-                f"« {owner} » du portail (« {tied} », fixée par un administrateur) : refusé, rien n'est envoyé",
-                f"the data.gouv.fr organisation '{named}' asked for is not the one of the portal organisation "
-                f"'{owner}' ('{tied}', set by a sysadmin): refused, nothing is sent"))
+            raise SyncError(dataset["name"], Message("synchroniser_data_gouv_fr_organisation_asked",
+                named=named, owner=owner, tied=tied))
         return tied
 
     def _organization_id(self, reference: str) -> str:
         if reference not in self._organizations:
             organization = self.client.get_organization(reference)
             if organization is None:
-                raise SyncError(reference, Bilingual("organisation introuvable sur data.gouv.fr",
-                                                     "organisation not found on data.gouv.fr"))
+                raise SyncError(reference, Message("synchroniser_organisation_not_found_on_data"))
             self._organizations[reference] = organization
         return self._organizations[reference]["id"]
 
@@ -367,23 +350,20 @@ class Synchroniser:
         zone_id, problem = self._zones[zone]
         if zone_id is None:
             assert problem is not None, "a zone not found says why"
-            self._outcome.message = bilingual(Bilingual(
-                f"zone spatiale {zone[0]} {zone[1]} non résolue par data.gouv.fr ({problem.fr}) : "
-                "champ spatial laissé vide, la prochaine synchronisation le complétera",
-                f"spatial zone {zone[0]} {zone[1]} not resolved by data.gouv.fr ({problem.en}): "
-                "spatial left empty, the next sync fills it in"))
+            self._outcome.message = both_languages(Message("synchroniser_spatial_zone_not_resolved_data",
+                                                           level=zone[0], code=zone[1], problem=problem))
             log.warning("data.gouv.fr sync of %s: zone %s %s not resolved (%s)",
-                        self._outcome.package_name, *zone, problem.en)
+                        self._outcome.package_name, *zone, problem.render("en"))
             return None
         return {"zones": [zone_id], "granularity": f"fr:{zone[0]}"}
 
-    def _zone_id(self, level: str, code: str) -> tuple[str | None, Bilingual | None]:
+    def _zone_id(self, level: str, code: str) -> tuple[str | None, Message | None]:
         try:
             found = self.client.spatial_zone(code, level)
         except UdataError as error:
-            return None, Bilingual(error.describe("fr"), error.describe("en"))
+            return None, error.description
         if found is None:
-            return None, Bilingual("zone inconnue", "unknown zone")
+            return None, Message("synchroniser_unknown_zone")
         return found["id"], None
 
     def _listed(self, package_id: str, organization_id: str, *, fresh: bool = False) -> list[dict]:

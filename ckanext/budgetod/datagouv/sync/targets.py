@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from ckanext.budgetod.core import contract, source_config
 from ckanext.budgetod.core import settings as core_settings
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.udata import UdataClient
 from ckanext.budgetod.core.settings import ON_DELETE_CHOICES, Settings
 from ckanext.budgetod.datagouv.sync import state
@@ -27,18 +27,12 @@ class SyncError(BudgetodError):
     """The dataset cannot be synced as it is (configuration, missing file...)."""
 
 
-def bilingual(text: Bilingual) -> str:
-    """One stored message for both audiences, as the harvest reports do."""
-    return f"{text.fr} / {text.en}"
-
-
 def checked(options: Settings) -> Settings:
     """The settings when the sync can work with them; else SyncError naming the wrong ini key."""
     on_delete = options.datagouv.on_delete
     if on_delete not in ON_DELETE_CHOICES:
-        raise SyncError(OPTION + "on_delete", Bilingual(
-            f"valeur « {on_delete} » inconnue ; valeurs possibles : {', '.join(ON_DELETE_CHOICES)}",
-            f"unknown value '{on_delete}'; possible values: {', '.join(ON_DELETE_CHOICES)}"))
+        raise SyncError(OPTION + "on_delete", Message("targets_unknown_value_possible_values",
+            on_delete=on_delete, choices=', '.join(ON_DELETE_CHOICES)))
     parse_organizations(options.datagouv.organizations)
     return options
 
@@ -55,11 +49,8 @@ def parse_organizations(value) -> tuple[tuple[str, str], ...]:
     try:
         return core_settings.parse_organizations(value)
     except core_settings.OrganizationsError as error:
-        raise SyncError(ORGANIZATIONS_OPTION, Bilingual(
-            f"« {error.item} » : chaque élément s'écrit organisation-du-portail=organisation-udata, "
-            "une fois par organisation du portail",
-            f"'{error.item}': each item reads portal-organisation=udata-organisation, once per portal organisation"
-        )) from None
+        raise SyncError(ORGANIZATIONS_OPTION, Message("targets_each_item_reads_portal_organisation",
+            item=error.item)) from None
 
 
 def extras_of(dataset: dict) -> dict:
