@@ -336,6 +336,103 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "{text} (HTTP {status}) : {detail}",
         "en": "{text} (HTTP {status}): {detail}",
     },
+    "quoted": {
+        "fr": "« {text} »",
+        "en": "\"{text}\"",
+    },
+    "validation_type_number": {"fr": "un nombre", "en": "a number"},
+    "validation_type_integer": {"fr": "un nombre entier", "en": "an integer"},
+    "validation_type_year": {"fr": "une année sur 4 chiffres", "en": "a 4-digit year"},
+    "validation_type_date": {"fr": "une date AAAA-MM-JJ", "en": "a YYYY-MM-DD date"},
+    "validation_type_boolean": {"fr": "un booléen", "en": "a boolean"},
+    "validation_type_other": {"fr": "du type {type}", "en": "of type {type}"},
+    "validation_hint_number": {
+        "fr": " (séparateur décimal : le point, sans espace ni symbole)",
+        "en": " (decimal separator: point, no spaces or symbols)",
+    },
+    "validation_type_error": {
+        "fr": "« {cell} » n'est pas {type}{hint}.",
+        "en": "\"{cell}\" is not {type}{hint}.",
+    },
+    "validation_siret_check": {
+        "fr": "« {cell} » n'est pas un numéro SIRET valide (14 chiffres avec une clé de contrôle correcte attendus).",
+        "en": "\"{cell}\" is not a valid SIRET number (14 digits with a correct check digit expected).",
+    },
+    "validation_missing_label": {
+        "fr": "colonne « {field} » absente de l'en-tête (position {position} attendue).",
+        "en": "column \"{field}\" is missing from the header (expected at position {position}).",
+    },
+    "validation_extra_label": {
+        "fr": "colonne « {label} » en trop (position {position}) : elle n'est pas dans le schéma.",
+        "en": "extra column \"{label}\" (position {position}): it is not in the schema.",
+    },
+    "validation_incorrect_label": {
+        "fr": "en-tête « {label} » en position {position}, « {field} » attendu.",
+        "en": "header \"{label}\" at position {position}, \"{field}\" expected.",
+    },
+    "validation_duplicate_label": {
+        "fr": "colonne « {label} » en double (position {position}).",
+        "en": "duplicate column \"{label}\" (position {position}).",
+    },
+    "validation_blank_label": {"fr": "en-tête vide en position {position}.", "en": "blank header at position {position}."},
+    "validation_blank_header": {"fr": "en-tête entièrement vide.", "en": "header is completely blank."},
+    "validation_blank_row": {"fr": "ligne vide.", "en": "blank row."},
+    "validation_missing_cell": {
+        "fr": "valeur manquante pour « {field} » : la ligne a moins de colonnes que l'en-tête.",
+        "en": "missing value for \"{field}\": the row has fewer columns than the header.",
+    },
+    "validation_extra_cell": {
+        "fr": "valeur « {cell} » en trop en position {position} : la ligne a plus de colonnes que l'en-tête.",
+        "en": "extra value \"{cell}\" at position {position}: the row has more columns than the header.",
+    },
+    "validation_unique_error": {
+        "fr": "valeur « {cell} » en double alors qu'elle doit être unique.",
+        "en": "duplicate value \"{cell}\" where values must be unique.",
+    },
+    "validation_other_error": {"fr": "erreur {kind} : {detail}", "en": "{detail} ({kind})"},
+    "validation_constraint_required": {"fr": "valeur obligatoire manquante.", "en": "required value is missing."},
+    "validation_constraint_enum": {
+        "fr": "« {cell} » n'est pas une valeur autorisée ; valeurs possibles : {value}.",
+        "en": "\"{cell}\" is not an allowed value; possible values: {value}.",
+    },
+    "validation_constraint_pattern": {
+        "fr": "« {cell} » n'a pas le format attendu (motif {value}).",
+        "en": "\"{cell}\" does not have the expected format (pattern {value}).",
+    },
+    "validation_constraint_min_length": {
+        "fr": "« {cell} » est trop court (au moins {value} caractères).",
+        "en": "\"{cell}\" is too short (at least {value} characters).",
+    },
+    "validation_constraint_max_length": {
+        "fr": "« {cell} » est trop long (au plus {value} caractères).",
+        "en": "\"{cell}\" is too long (at most {value} characters).",
+    },
+    "validation_constraint_minimum": {
+        "fr": "« {cell} » est inférieur au minimum {value}.",
+        "en": "\"{cell}\" is below the minimum {value}.",
+    },
+    "validation_constraint_maximum": {
+        "fr": "« {cell} » est supérieur au maximum {value}.",
+        "en": "\"{cell}\" is above the maximum {value}.",
+    },
+    "validation_constraint_other": {
+        "fr": "« {cell} » ne respecte pas la contrainte {name} ({value}).",
+        "en": "\"{cell}\" does not satisfy the {name} constraint ({value}).",
+    },
+    "validation_at_row": {"fr": "ligne {row}", "en": "row {row}"},
+    "validation_count_row": {"fr": "{count} ligne", "en": "{count} row"},
+    "validation_count_rows": {"fr": "{count} lignes", "en": "{count} rows"},
+    "validation_count_error": {"fr": "{count} erreur", "en": "{count} error"},
+    "validation_count_errors": {"fr": "{count} erreurs", "en": "{count} errors"},
+    "validation_at_least": {"fr": "au moins {count}", "en": "at least {count}"},
+    "validation_group_on_field": {"fr": "{count} × {type} sur {field}", "en": "{count} × {type} on {field}"},
+    "validation_summary_valid": {"fr": "Valide : {rows}, aucune erreur.", "en": "Valid: {rows}, no errors."},
+    "validation_summary_invalid": {
+        "fr": "Invalide : {errors} sur {rows} ({breakdown}).",
+        "en": "Invalid: {errors} in {rows} ({breakdown}).",
+    },
+    "validation_issue_at": {"fr": "  - {place} : {message}", "en": "  - {place}: {message}"},
+    "validation_more_errors": {"fr": "  … et {more} autres.", "en": "  … {more} more."},
     "validation_warning": {
         "fr": "Avertissement : {warning}",
         "en": "Warning: {warning}",
@@ -962,7 +1059,7 @@ class Message:
 
     def render(self, lang: str | None = None) -> str:
         language = lang if lang in LANGUAGES else current_language()
-        values = {name: value.render(language) if isinstance(value, (Message, Bilingual)) else value
+        values = {name: value.render(language) if isinstance(value, (Message, Bilingual, QuotedList)) else value
                   for name, value in self.params.items()}
         return MESSAGES[self.id][language].format(**values)
 
@@ -976,6 +1073,18 @@ class Message:
 
     def __repr__(self) -> str:
         return f"Message({self.id!r}, {self.params!r})"
+
+
+class QuotedList:
+    """Values each quoted as the language quotes them (« a », « b » / "a", "b"), for a message."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: object):
+        self.values = list(values) if isinstance(values, (list, tuple)) else [values]
+
+    def render(self, lang: str | None = None) -> str:
+        return ", ".join(Message("quoted", text=value).render(lang) for value in self.values)
 
 
 def both_languages(message: Message) -> str:

@@ -26,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Message
+from ckanext.budgetod.core.messages import Message, QuotedList
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_SCHEMA_URL, SCHEMA_ENV
 
@@ -344,16 +344,24 @@ def _siret_check_class():
 
 # --- messages -------------------------------------------------------------------
 
-_TYPE_NAMES = {
-    "number": ("un nombre", "a number"),
-    "integer": ("un nombre entier", "an integer"),
-    "year": ("une année sur 4 chiffres", "a 4-digit year"),
-    "date": ("une date AAAA-MM-JJ", "a YYYY-MM-DD date"),
-    "boolean": ("un booléen", "a boolean"),
+# The SCDL types a cell may fail to be, and the hint given for some.
+_TYPE_MESSAGES = {"number": "validation_type_number", "integer": "validation_type_integer",
+                  "year": "validation_type_year", "date": "validation_type_date", "boolean": "validation_type_boolean"}
+_TYPE_HINTS = {"number": "validation_hint_number"}
+# The frictionless error types explained in the catalogue, by the parameters each takes.
+_ERROR_MESSAGES = {
+    SIRET_CHECK: "validation_siret_check", "missing-label": "validation_missing_label",
+    "extra-label": "validation_extra_label", "incorrect-label": "validation_incorrect_label",
+    "duplicate-label": "validation_duplicate_label", "blank-label": "validation_blank_label",
+    "blank-header": "validation_blank_header", "blank-row": "validation_blank_row",
+    "missing-cell": "validation_missing_cell", "extra-cell": "validation_extra_cell",
+    "unique-error": "validation_unique_error",
 }
-_TYPE_HINTS = {
-    "number": (" (séparateur décimal : le point, sans espace ni symbole)",
-               " (decimal separator: point, no spaces or symbols)"),
+_CONSTRAINT_MESSAGES = {
+    "required": "validation_constraint_required", "enum": "validation_constraint_enum",
+    "pattern": "validation_constraint_pattern", "minLength": "validation_constraint_min_length",
+    "maxLength": "validation_constraint_max_length", "minimum": "validation_constraint_minimum",
+    "maximum": "validation_constraint_maximum",
 }
 _CONSTRAINT_NOTE = re.compile(r'constraint "(?P<name>\w+)" is "(?P<value>.*)"$', re.DOTALL)
 _TYPE_NOTE = re.compile(r'type is "(?P<type>\w+)')
@@ -366,89 +374,38 @@ def _issue(error, fields_by_name: dict) -> ValidationIssue:
         row = row_numbers[0] if row_numbers else None
     field_name = getattr(error, "field_name", None) or getattr(error, "label", None) or None
     cell = getattr(error, "cell", None)
-    french, english = _messages(error, fields_by_name.get(field_name, {}))
+    message = _message(error, fields_by_name.get(field_name, {}))
     return ValidationIssue(type=error.type, row=row, field=field_name, cell=cell,
-                           message_fr=french, message_en=english)
+                           message_fr=message.render("fr"), message_en=message.render("en"))
 
 
-def _messages(error, field_descriptor: dict) -> tuple[str, str]:
-    """French and English explanation of one frictionless error (location given separately)."""
+def _message(error, field_descriptor: dict) -> Message:
+    """The explanation of one frictionless error (its location is given separately)."""
     cell = getattr(error, "cell", "")
-    label = getattr(error, "label", "")
-    field_name = getattr(error, "field_name", "")
-    position = getattr(error, "field_number", "")
     kind = error.type
     if kind == "type-error":
         match = _TYPE_NOTE.search(error.note or "")
         type_name = match["type"] if match else field_descriptor.get("type", "?")
-        french_type, english_type = _TYPE_NAMES.get(type_name, (f"du type {type_name}", f"of type {type_name}"))
-        french_hint, english_hint = _TYPE_HINTS.get(type_name, ("", ""))
-        return (f"« {cell} » n'est pas {french_type}{french_hint}.",
-                f'"{cell}" is not {english_type}{english_hint}.')
+        wanted = (Message(_TYPE_MESSAGES[type_name]) if type_name in _TYPE_MESSAGES
+                  else Message("validation_type_other", type=type_name))
+        hint = Message(_TYPE_HINTS[type_name]) if type_name in _TYPE_HINTS else ""
+        return Message("validation_type_error", cell=cell, type=wanted, hint=hint)
     if kind == "constraint-error":
-        return _constraint_messages(error, cell, field_descriptor)
-    if kind == SIRET_CHECK:
-        return ((f"« {cell} » n'est pas un numéro SIRET valide "
-                 "(14 chiffres avec une clé de contrôle correcte attendus)."),
-                f'"{cell}" is not a valid SIRET number (14 digits with a correct check digit expected).')
-    if kind == "missing-label":
-        return (f"colonne « {field_name} » absente de l'en-tête (position {position} attendue).",
-                f'column "{field_name}" is missing from the header (expected at position {position}).')
-    if kind == "extra-label":
-        return (f"colonne « {label} » en trop (position {position}) : elle n'est pas dans le schéma.",
-                f'extra column "{label}" (position {position}): it is not in the schema.')
-    if kind == "incorrect-label":
-        return (f"en-tête « {label} » en position {position}, « {field_name} » attendu.",
-                f'header "{label}" at position {position}, "{field_name}" expected.')
-    if kind == "duplicate-label":
-        return (f"colonne « {label} » en double (position {position}).",
-                f'duplicate column "{label}" (position {position}).')
-    if kind == "blank-label":
-        return (f"en-tête vide en position {position}.", f"blank header at position {position}.")
-    if kind == "blank-header":
-        return "en-tête entièrement vide.", "header is completely blank."
-    if kind == "blank-row":
-        return "ligne vide.", "blank row."
-    if kind == "missing-cell":
-        return (f"valeur manquante pour « {field_name} » : la ligne a moins de colonnes que l'en-tête.",
-                f'missing value for "{field_name}": the row has fewer columns than the header.')
-    if kind == "extra-cell":
-        return ((f"valeur « {cell} » en trop en position {position} : "
-                 "la ligne a plus de colonnes que l'en-tête."),
-                f'extra value "{cell}" at position {position}: the row has more columns than the header.')
-    if kind == "unique-error":
-        return (f"valeur « {cell} » en double alors qu'elle doit être unique.",
-                f'duplicate value "{cell}" where values must be unique.')
-    return f"erreur {kind} : {error.message}", error.message
+        return _constraint_message(error, cell, field_descriptor)
+    if kind in _ERROR_MESSAGES:
+        return Message(_ERROR_MESSAGES[kind], cell=cell, label=getattr(error, "label", ""),
+                       field=getattr(error, "field_name", ""), position=getattr(error, "field_number", ""))
+    return Message("validation_other_error", kind=kind, detail=error.message)
 
 
-def _constraint_messages(error, cell: str, field_descriptor: dict) -> tuple[str, str]:
+def _constraint_message(error, cell: str, field_descriptor: dict) -> Message:
     match = _CONSTRAINT_NOTE.search(error.note or "")
     name = match["name"] if match else "?"
     # The constraint's value from the schema itself reads better than the note's repr.
     value: Any = (field_descriptor.get("constraints") or {}).get(name, match["value"] if match else "")
-    if name == "required":
-        return "valeur obligatoire manquante.", "required value is missing."
     if name == "enum":
-        french_choices = ", ".join(f"« {choice} »" for choice in value)
-        english_choices = ", ".join(f'"{choice}"' for choice in value)
-        return (f"« {cell} » n'est pas une valeur autorisée ; valeurs possibles : {french_choices}.",
-                f'"{cell}" is not an allowed value; possible values: {english_choices}.')
-    if name == "pattern":
-        return (f"« {cell} » n'a pas le format attendu (motif {value}).",
-                f'"{cell}" does not have the expected format (pattern {value}).')
-    if name == "minLength":
-        return (f"« {cell} » est trop court (au moins {value} caractères).",
-                f'"{cell}" is too short (at least {value} characters).')
-    if name == "maxLength":
-        return (f"« {cell} » est trop long (au plus {value} caractères).",
-                f'"{cell}" is too long (at most {value} characters).')
-    if name == "minimum":
-        return f"« {cell} » est inférieur au minimum {value}.", f'"{cell}" is below the minimum {value}.'
-    if name == "maximum":
-        return f"« {cell} » est supérieur au maximum {value}.", f'"{cell}" is above the maximum {value}.'
-    return (f"« {cell} » ne respecte pas la contrainte {name} ({value}).",
-            f'"{cell}" does not satisfy the {name} constraint ({value}).')
+        value = QuotedList(value)
+    return Message(_CONSTRAINT_MESSAGES.get(name, "validation_constraint_other"), cell=cell, name=name, value=value)
 
 
 # --- summary --------------------------------------------------------------------
@@ -456,37 +413,36 @@ def _constraint_messages(error, cell: str, field_descriptor: dict) -> tuple[str,
 
 def format_summary(report: ValidationReport, lang: str = "fr", *, listed_errors: int = 10) -> str:
     """Readable verdict in French (default) or English, with the first errors listed."""
-    english = lang.lower().startswith("en")
-    rows = _count(report.rows, "row" if english else "ligne", english)
+    lang = "en" if lang.lower().startswith("en") else "fr"
+    rows = _count(report.rows, "row", lang)
     if report.valid:
-        lines = [f"Valid: {rows}, no errors." if english else f"Valide : {rows}, aucune erreur."]
+        lines = [Message("validation_summary_valid", rows=rows).render(lang)]
     else:
-        errors = _count(report.error_count, "error" if english else "erreur", english)
+        errors = _count(report.error_count, "error", lang)
         if report.error_limit_reached:
-            errors = ("at least " if english else "au moins ") + errors
-        on = "on" if english else "sur"
+            errors = Message("validation_at_least", count=errors)
         groups = report.counts_by_type_and_field()
         breakdown = ", ".join(
-            f"{group['count']} × {group['type']}" + (f" {on} {group['field']}" if group["field"] else "")
+            Message("validation_group_on_field", count=group["count"], type=group["type"], field=group["field"])
+            .render(lang) if group["field"] else f"{group['count']} × {group['type']}"
             for group in groups[:5]) + (", …" if len(groups) > 5 else "")
-        lines = [f"Invalid: {errors} in {rows} ({breakdown})." if english
-                 else f"Invalide : {errors} sur {rows} ({breakdown})."]
+        lines = [Message("validation_summary_invalid", errors=errors, rows=rows, breakdown=breakdown).render(lang)]
         for issue in report.errors[:listed_errors]:
-            place = ([f"{'row' if english else 'ligne'} {issue.row}"] if issue.row is not None else [])
+            place = [Message("validation_at_row", row=issue.row).render(lang)] if issue.row is not None else []
             place += [issue.field] if issue.field else []
-            message = issue.message_en if english else issue.message_fr
-            colon = ":" if english else " :"  # French typography: space before the colon
-            lines.append(f"  - {', '.join(place)}{colon} {message}" if place else f"  - {message}")
+            message = issue.message_en if lang == "en" else issue.message_fr
+            lines.append(Message("validation_issue_at", place=", ".join(place), message=message).render(lang)
+                         if place else f"  - {message}")
         if report.error_count > listed_errors:
-            more = report.error_count - listed_errors
-            lines.append(f"  … {more} more." if english else f"  … et {more} autres.")
+            lines.append(Message("validation_more_errors", more=report.error_count - listed_errors).render(lang))
     for warning in report.warnings:
-        lines.append(Message("validation_warning", warning=warning).render("en" if english else "fr"))
+        lines.append(Message("validation_warning", warning=warning).render(lang))
     return "\n".join(lines)
 
 
-def _count(number: int, noun: str, english: bool) -> str:
-    if english:
-        return f"{number:,} {noun}{'s' if number != 1 else ''}"
-    # French groups thousands with a space and, as in French, 0 and 1 take the singular.
-    return f"{number:,}".replace(",", " ") + f" {noun}{'s' if number > 1 else ''}"
+def _count(number: int, noun: str, lang: str) -> Message:
+    """``number`` rows or errors, grouped and agreed as the language does (in French 0 and 1 take
+    the singular, and a space groups thousands)."""
+    plural = number > 1 if lang == "fr" else number != 1
+    grouped = f"{number:,}".replace(",", " ") if lang == "fr" else f"{number:,}"
+    return Message(f"validation_count_{noun}s" if plural else f"validation_count_{noun}", count=grouped)
