@@ -36,7 +36,7 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import url2pathname
 
@@ -140,7 +140,7 @@ class HttpResponse:
         if self.status >= 400:
             raise FetchError(self.final_url, Message("fetch_server_answered_http", status=self.status))
 
-    def save_to(self, destination: str | os.PathLike) -> None:
+    def save_to(self, destination: str | os.PathLike[str]) -> None:
         """Write the body to ``destination`` atomically (temporary file in the same directory + os.replace)."""
         destination = Path(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -175,7 +175,7 @@ class HttpResponse:
     def __enter__(self) -> HttpResponse:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.discard()
 
 
@@ -210,8 +210,8 @@ def address_refusal_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Addres
     return None
 
 
-def _embedded_ipv4(address) -> ipaddress.IPv4Address | None:
-    if address.version != 6:
+def _embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if not isinstance(address, ipaddress.IPv6Address):  # version 4: nothing embedded
         return None
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
@@ -252,13 +252,18 @@ class Target:
         return self.scheme, self.host, self.port
 
 
-def checked_addresses(target: Target, allow_private: bool) -> list[tuple[int, tuple]]:
+# A socket address as getaddrinfo gives it: (host, port) for IPv4, (host, port, flowinfo, scope_id) for IPv6.
+_SocketAddress = tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes]
+CheckedAddress = tuple[int, _SocketAddress]  # (address family, socket address)
+
+
+def checked_addresses(target: Target, allow_private: bool) -> list[CheckedAddress]:
     """Resolve the host once and check every address; the connection will use only these."""
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise FetchError(target.url, Message("fetch_host_name_could_not_resolved", host=target.host, exc=exc)) from None
-    checked: list[tuple[int, tuple]] = []
+    checked: list[CheckedAddress] = []
     for family, _type, _proto, _canonname, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])  # drop an IPv6 zone index
         if not allow_private:
@@ -302,19 +307,19 @@ class _Budgeted(_SocketBase):
             raise _BudgetExceeded("total time budget exceeded")
         self.settimeout(remaining if self._io_timeout is None else min(self._io_timeout, remaining))
 
-    def recv(self, *args, **kwargs):
+    def recv(self, *args: Any, **kwargs: Any) -> bytes:
         self._bound()
         return super().recv(*args, **kwargs)
 
-    def recv_into(self, *args, **kwargs):
+    def recv_into(self, *args: Any, **kwargs: Any) -> int:
         self._bound()
         return super().recv_into(*args, **kwargs)
 
-    def send(self, *args, **kwargs):
+    def send(self, *args: Any, **kwargs: Any) -> int:
         self._bound()
         return super().send(*args, **kwargs)
 
-    def sendall(self, *args, **kwargs):
+    def sendall(self, *args: Any, **kwargs: Any) -> None:
         self._bound()
         return super().sendall(*args, **kwargs)
 
@@ -338,7 +343,7 @@ class PinnedHTTPConnection(http.client.HTTPConnection):
     address in turn, sending the request, reading the headers and the body.
     """
 
-    def __init__(self, target: Target, addresses, connect_timeout: float, read_timeout: float, *,
+    def __init__(self, target: Target, addresses: list[CheckedAddress], connect_timeout: float, read_timeout: float, *,
                  deadline: float):
         super().__init__(target.host, target.port)
         self._target = target
@@ -406,7 +411,7 @@ def http_get(
     if_modified_since: str | None = None,
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
-    spool_dir: str | os.PathLike | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
 ) -> HttpResponse:
     """GET ``url`` safely and return the final response, whatever its status.
 
@@ -472,9 +477,11 @@ def http_get(
     raise FetchError(url, Message("fetch_more_than_redirects", max_redirects=max_redirects))
 
 
-def read_body(response, url, max_bytes, memory_limit, spool_dir):
+def read_body(response: http.client.HTTPResponse, url: str, max_bytes: int, memory_limit: int,
+              spool_dir: str | os.PathLike[str] | None) -> tuple[int, str, bytes | None, str | None]:
     """Stream the body: size cap (declared and actual), sha256, spooling. The connection's socket
-    enforces the time budget (see ``PinnedHTTPConnection``)."""
+    enforces the time budget (see ``PinnedHTTPConnection``). Returns (size, sha256 hex digest,
+    body in memory or None, spooled file path or None)."""
     declared = (response.getheader("Content-Length") or "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(url, max_bytes)
@@ -535,7 +542,7 @@ def _too_large(url: str, max_bytes: int) -> BodyTooLarge:
     return BodyTooLarge(url, Message("fetch_response_larger_than_byte_limit", max_bytes=max_bytes))
 
 
-def _temporary_file(directory):
+def _temporary_file(directory: str | os.PathLike[str] | None) -> IO[bytes]:
     if directory is not None:
         os.makedirs(directory, exist_ok=True)
     return tempfile.NamedTemporaryFile(dir=directory, prefix=".budgetod-", suffix=".part", delete=False)
@@ -558,7 +565,7 @@ def open_location(
     base: str,
     relative: str,
     *,
-    cache_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     allow_private: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -607,7 +614,8 @@ def _local_file(directory: str, segments: list[str]) -> str:
     return str(path)
 
 
-def _cached_download(base, segments, cache_dir, allow_private, timeout, max_bytes) -> str:
+def _cached_download(base: str, segments: list[str], cache_dir: str | os.PathLike[str] | None,
+                     allow_private: bool, timeout: float, max_bytes: int) -> str:
     parts = urlsplit(base)
     if parts.query or parts.fragment:
         raise RefusedLocation(base, Message("fetch_base_url_cannot_have_query"))

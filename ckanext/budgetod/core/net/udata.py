@@ -55,6 +55,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode, urljoin
 
 from ckanext.budgetod.core.errors import BudgetodError
@@ -97,7 +98,7 @@ class UdataError(BudgetodError):
     """
 
     def __init__(self, source: object, cause: Message | Bilingual, *, status: int | None = None,
-                 retryable: bool = False, ambiguous: bool = False, errors: dict | None = None,
+                 retryable: bool = False, ambiguous: bool = False, errors: dict[str, Any] | None = None,
                  retry_after: float | None = None):
         super().__init__(source, cause)
         self.status = status
@@ -120,7 +121,7 @@ class DatasetState(enum.Enum):
 @dataclass(frozen=True)
 class DatasetLookup:
     state: DatasetState
-    dataset: dict | None  # the document when the server returned one (present, or deleted seen by an editor)
+    dataset: dict[str, Any] | None  # the document when the server returned one (present, or deleted seen by an editor)
 
 
 @dataclass
@@ -129,6 +130,10 @@ class _Reply:
     headers: dict[str, str]
     content: bytes
     url: str
+
+
+# A multipart file: (filename, local path) or (filename, local path, content type).
+_FileSpec = tuple[str, str | os.PathLike[str]] | tuple[str, str | os.PathLike[str], str]
 
 
 @dataclass(frozen=True)
@@ -149,7 +154,7 @@ class _Body:
         return cls("application/json", len(data), lambda: iter((data,)))
 
     @classmethod
-    def multipart(cls, source: str, files: Mapping[str, tuple]) -> _Body:
+    def multipart(cls, source: str, files: Mapping[str, _FileSpec]) -> _Body:
         """``files``: field name → (filename, local path[, content type]), streamed from disk."""
         boundary = "budgetod-" + secrets.token_hex(16)
         parts = []
@@ -218,8 +223,8 @@ class UdataClient:
 
     # --- low level -------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, json: object = None, files: Mapping[str, tuple] | None = None,
-                params: Mapping[str, object] | None = None, idempotent: bool | None = None) -> dict | list | None:
+    def request(self, method: str, path: str, *, json: object = None, files: Mapping[str, _FileSpec] | None = None,
+                params: Mapping[str, object] | None = None, idempotent: bool | None = None) -> object:
         """Call ``path`` (relative to ``base_url``, trailing slash added) and return the decoded JSON, None if empty.
 
         ``json`` is sent as the JSON body; ``files`` as multipart (field → (filename, path[, type])).
@@ -273,7 +278,7 @@ class UdataClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential, capped, with jitter over the upper half so that waits never collapse to zero."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        ceiling: float = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def _exchange(self, method: str, url: str, body: _Body) -> _Reply:
@@ -345,7 +350,7 @@ class UdataClient:
         finally:
             connection.close()
 
-    def _request_object(self, method: str, path: str, **options) -> dict:
+    def _request_object(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         """``request`` for an endpoint that answers a JSON object (a dataset, a resource, a zone)."""
         reply = self.request(method, path, **options)
         if not isinstance(reply, dict):
@@ -368,16 +373,16 @@ class UdataClient:
             return DatasetLookup(DatasetState.DELETED, dataset)
         return DatasetLookup(DatasetState.PRESENT, dataset)
 
-    def get_dataset(self, id_or_slug: str) -> dict | None:
+    def get_dataset(self, id_or_slug: str) -> dict[str, Any] | None:
         """The dataset, or None when it does not exist or is deleted (``lookup_dataset`` tells which)."""
         lookup = self.lookup_dataset(id_or_slug)
         return lookup.dataset if lookup.state is DatasetState.PRESENT else None
 
-    def create_dataset(self, payload: dict) -> dict:
+    def create_dataset(self, payload: dict[str, Any]) -> dict[str, Any]:
         """POST /datasets/ (201). May raise AmbiguousWriteError: look for the dataset before retrying."""
         return self._request_object("POST", "/datasets/", json=payload)
 
-    def update_dataset(self, dataset_id: str, payload: dict) -> dict:
+    def update_dataset(self, dataset_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """PUT of the whole dataset: udata resets the fields left out, so send what was read, merged.
 
         ``deleted`` is left out of the body: udata restores a deleted dataset when a PUT
@@ -387,7 +392,7 @@ class UdataClient:
         body = {key: value for key, value in payload.items() if key != "deleted"}
         return self._request_object("PUT", f"/datasets/{_segment(dataset_id)}/", json=body)
 
-    def restore_dataset(self, dataset_id: str, payload: dict) -> dict:
+    def restore_dataset(self, dataset_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Undelete a soft-deleted dataset (a PUT with ``"deleted": null``), writing ``payload`` as its content."""
         return self._request_object("PUT", f"/datasets/{_segment(dataset_id)}/", json={**payload, "deleted": None})
 
@@ -395,7 +400,7 @@ class UdataClient:
         """Soft-delete the dataset; one already deleted or missing counts as done."""
         self._delete(f"/datasets/{_segment(dataset_id)}/")
 
-    def iter_organization_datasets(self, org_id_or_slug: str, page_size: int = 100) -> Iterator[dict]:
+    def iter_organization_datasets(self, org_id_or_slug: str, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every dataset of the organisation (private ones too if the key's user is a member), page by page.
 
         Pages are asked by number, oldest first, on ``base_url`` (``next_page`` only
@@ -419,7 +424,7 @@ class UdataClient:
 
     # --- resources -------------------------------------------------------------------------
 
-    def upload_resource(self, dataset_id: str, file_path: str | os.PathLike, filename: str) -> dict:
+    def upload_resource(self, dataset_id: str, file_path: str | os.PathLike[str], filename: str) -> dict[str, Any]:
         """Upload a file as a new resource (multipart field ``file``); the server names it after ``filename``.
 
         May raise AmbiguousWriteError, like every create.
@@ -427,19 +432,19 @@ class UdataClient:
         return self._request_object("POST", f"/datasets/{_segment(dataset_id)}/upload/",
                             files={"file": (filename, file_path)})
 
-    def upload_resource_file(self, dataset_id: str, resource_id: str, file_path: str | os.PathLike,
-                             filename: str) -> dict:
+    def upload_resource_file(self, dataset_id: str, resource_id: str, file_path: str | os.PathLike[str],
+                             filename: str) -> dict[str, Any]:
         """Replace the file of an existing resource; repeating it gives the same result, so it is retried."""
         return self._request_object("POST",
                                     f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/upload/",
                             files={"file": (filename, file_path)}, idempotent=True)
 
-    def create_resource(self, dataset_id: str, payload: dict) -> dict:
+    def create_resource(self, dataset_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """A remote resource (the endpoint accepts ``filetype`` "remote" only; set when absent)."""
         return self._request_object("POST", f"/datasets/{_segment(dataset_id)}/resources/",
                             json={"filetype": "remote", **payload})
 
-    def update_resource(self, dataset_id: str, resource_id: str, payload: dict) -> dict:
+    def update_resource(self, dataset_id: str, resource_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self._request_object("PUT", f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/",
                             json=payload)
 
@@ -449,10 +454,10 @@ class UdataClient:
 
     # --- reference data --------------------------------------------------------------------
 
-    def get_organization(self, id_or_slug: str) -> dict | None:
+    def get_organization(self, id_or_slug: str) -> dict[str, Any] | None:
         return self._get_or_none(f"/organizations/{_segment(id_or_slug)}/")
 
-    def spatial_zone(self, insee_code: str, level: str) -> dict | None:
+    def spatial_zone(self, insee_code: str, level: str) -> dict[str, Any] | None:
         """The udata zone of a French INSEE code, as a GeoJSON feature (its ``id`` goes in ``spatial.zones``).
 
         ``level``: "commune", "departement", "region", "epci" or a full udata level
@@ -461,7 +466,7 @@ class UdataClient:
         level = level if level.startswith(("fr:", "country")) else f"fr:{level}"
         return self._get_or_none(f"/spatial/zone/{_segment(f'{level}:{insee_code.strip()}')}/")
 
-    def _get_or_none(self, path: str) -> dict | None:
+    def _get_or_none(self, path: str) -> dict[str, Any] | None:
         try:
             return self._request_object("GET", path)
         except UdataError as error:
@@ -497,7 +502,7 @@ def _query_value(value: object) -> str:
     return str(value)
 
 
-def _decoded(source: str, reply: _Reply) -> dict | list | None:
+def _decoded(source: str, reply: _Reply) -> object:
     if not reply.content.strip():
         return None
     try:
