@@ -21,14 +21,18 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Message, QuotedList
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_SCHEMA_URL, SCHEMA_ENV
+
+if TYPE_CHECKING:  # frictionless is imported where it is used
+    from frictionless import Check, Error, Row
 
 # frictionless' own default: past this many errors it stops reading the file.
 DEFAULT_ERROR_LIMIT = 1000
@@ -96,7 +100,7 @@ class ValidationIssue:
     message_fr: str
     message_en: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "row": self.row, "field": self.field, "cell": self.cell,
                 "message_fr": self.message_fr, "message_en": self.message_en}
 
@@ -114,7 +118,7 @@ class ValidationReport:
     seconds: float
     error_limit_reached: bool = False
     warnings: list[Message] = field(default_factory=list)
-    frictionless: dict = field(default_factory=dict)
+    frictionless: dict[str, Any] = field(default_factory=dict)
 
     @property
     def error_count(self) -> int:
@@ -126,12 +130,12 @@ class ValidationReport:
     def counts_by_field(self) -> dict[str, int]:
         return dict(Counter(issue.field for issue in self.errors if issue.field).most_common())
 
-    def counts_by_type_and_field(self) -> list[dict]:
+    def counts_by_type_and_field(self) -> list[dict[str, Any]]:
         counts = Counter((issue.type, issue.field) for issue in self.errors)
         return [{"type": error_type, "field": field_name, "count": count}
                 for (error_type, field_name), count in counts.most_common()]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "valid": self.valid,
             "file": self.csv_path,
@@ -157,7 +161,7 @@ def validate_csv(
     cache_dir: str | None = None,
     allow_private: bool = False,
     timeout: float = DEFAULT_HTTP_TIMEOUT,
-    descriptor: dict | None = None,
+    descriptor: dict[str, Any] | None = None,
     limit_errors: int = DEFAULT_ERROR_LIMIT,
 ) -> ValidationReport:
     """Validate ``csv_path`` against the SCDL budget schema (path or URL).
@@ -217,7 +221,7 @@ def validate_csv(
 
 
 def load_schema(source: str, *, cache_dir: str | None = None, allow_private: bool = False,
-                timeout: float = DEFAULT_HTTP_TIMEOUT) -> dict:
+                timeout: float = DEFAULT_HTTP_TIMEOUT) -> dict[str, Any]:
     """The Table Schema descriptor from a local path or a URL (http(s) ones are cached)."""
     if "://" in source:  # fetch accepts http, https and file URLs and refuses the others
         base, _, name = source.rpartition("/")
@@ -280,7 +284,8 @@ def _check_usable_csv(path: Path) -> tuple[int, list[str], dict[int, list[int]]]
     return records - 1, header, formula_like
 
 
-def _formula_warnings(header: list[str], formula_like: dict[int, list[int]], descriptor: dict) -> list[Message]:
+def _formula_warnings(header: list[str], formula_like: dict[int, list[int]],
+                      descriptor: dict[str, Any]) -> list[Message]:
     """One warning per text column holding cells a spreadsheet could run as formulas (numbers
     such as -12.5 are no formulas: only the schema's string columns count)."""
     types = {item.get("name"): item.get("type", "string") for item in descriptor.get("fields", [])}
@@ -293,9 +298,10 @@ def _formula_warnings(header: list[str], formula_like: dict[int, list[int]], des
     return warnings
 
 
-def _custom_checks(descriptor: dict) -> tuple[list, list[Message]]:
+def _custom_checks(descriptor: dict[str, Any]) -> tuple[list[Check], list[Message]]:
     """frictionless checks for the schema's ``custom_checks``; warnings for those we do not know."""
-    checks, warnings = [], []
+    checks: list[Check] = []
+    warnings: list[Message] = []
     for declared in descriptor.get("custom_checks") or []:
         name = declared.get("name")
         params = declared.get("params") or {}
@@ -307,7 +313,7 @@ def _custom_checks(descriptor: dict) -> tuple[list, list[Message]]:
 
 
 @functools.cache
-def _siret_check_class():
+def _siret_check_class() -> Callable[..., Check]:
     """Build the frictionless check class on first use (frictionless is imported lazily)."""
     import attrs
     from frictionless import Check, errors
@@ -328,11 +334,11 @@ def _siret_check_class():
 
         column: str
 
-        def validate_start(self):
+        def validate_start(self) -> Iterator[Error]:
             if self.column not in self.resource.schema.field_names:
                 yield errors.CheckError(note=f'{SIRET_CHECK} check requires field "{self.column}"')
 
-        def validate_row(self, row):
+        def validate_row(self, row: Row) -> Iterator[Error]:
             value = row[self.column] if self.column in row.field_names else None
             if value in (None, "") or is_valid_siret(str(value)):
                 return
@@ -367,7 +373,7 @@ _CONSTRAINT_NOTE = re.compile(r'constraint "(?P<name>\w+)" is "(?P<value>.*)"$',
 _TYPE_NOTE = re.compile(r'type is "(?P<type>\w+)')
 
 
-def _issue(error, fields_by_name: dict) -> ValidationIssue:
+def _issue(error: Error, fields_by_name: dict[str | None, dict[str, Any]]) -> ValidationIssue:
     row = getattr(error, "row_number", None)
     if row is None:
         row_numbers = getattr(error, "row_numbers", None)
@@ -379,7 +385,7 @@ def _issue(error, fields_by_name: dict) -> ValidationIssue:
                            message_fr=message.render("fr"), message_en=message.render("en"))
 
 
-def _message(error, field_descriptor: dict) -> Message:
+def _message(error: Error, field_descriptor: dict[str, Any]) -> Message:
     """The explanation of one frictionless error (its location is given separately)."""
     cell = getattr(error, "cell", "")
     kind = error.type
@@ -398,7 +404,7 @@ def _message(error, field_descriptor: dict) -> Message:
     return Message("validation_other_error", kind=kind, detail=error.message)
 
 
-def _constraint_message(error, cell: str, field_descriptor: dict) -> Message:
+def _constraint_message(error: Error, cell: str, field_descriptor: dict[str, Any]) -> Message:
     match = _CONSTRAINT_NOTE.search(error.note or "")
     name = match["name"] if match else "?"
     # The constraint's value from the schema itself reads better than the note's repr.
