@@ -19,7 +19,7 @@ from typing import BinaryIO
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Message
-from ckanext.budgetod.core.net.fetch import NotFound, http_get
+from ckanext.budgetod.core.net.fetch import HttpResponse, NotFound, http_get
 from ckanext.budgetod.core.net.urls import normalise_url
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.sources.common import CHUNK_SIZE, Collected, DocumentRef, require_ok
@@ -113,7 +113,7 @@ class OpenArchive:
     def __enter__(self) -> OpenArchive:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -251,13 +251,13 @@ def list_zip(url: str, settings: Settings, collected: Collected) -> None:
         collected.add(archive.documents())
 
 
-def list_zip_response(url: str, response, settings: Settings, collected: Collected) -> None:
+def list_zip_response(url: str, response: HttpResponse, settings: Settings, collected: Collected) -> None:
     """The documents of an archive already fetched (``response``, answered 200)."""
     with archive_from_response(url, response, settings) as archive:
         collected.add(archive.documents())
 
 
-def archive_from_response(url: str, response, settings: Settings) -> OpenArchive:
+def archive_from_response(url: str, response: HttpResponse, settings: Settings) -> OpenArchive:
     # The handle is opened before the spooled file is moved into the cache or
     # deleted: it keeps reading exactly these bytes whatever happens to the path.
     handle = open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"")
@@ -326,7 +326,7 @@ class _ArchiveCache:
         """Remove the least recently used archives until those kept take at most ``max_bytes``;
         ``keep`` (the URL just stored) stays. Partial downloads in progress are not counted."""
         kept = self._paths(keep)[0].stem
-        copies: dict[str, list] = {}
+        copies: dict[str, list[float]] = {}  # stem -> [last used, size]
         for entry in os.scandir(self.directory):
             stem, dot, suffix = entry.name.rpartition(".")
             if not dot or suffix not in ("zip", "json"):
@@ -348,7 +348,7 @@ class _ArchiveCache:
                 _remove_quietly(str(self.directory / f"{stem}.{suffix}"))
             total -= size
 
-    def store(self, url: str, response) -> None:
+    def store(self, url: str, response: HttpResponse) -> None:
         archive_path, record_path = self._paths(url)
         response.save_to(archive_path)
         record = {"url": normalise_url(url), "final_url": response.final_url, "sha256": response.sha256,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
 from ckanext.budgetod.core.messages import Message
@@ -35,7 +36,7 @@ _ERROR_FIELDS = {"error": Fields(message=VALUE), "message": VALUE}
 _RESOURCE = Fields(url=VALUE, format=VALUE)
 
 
-def _get_json(url: str, settings: Settings, api: str, shape: Callable[[str], Fields]) -> tuple[dict, str]:
+def _get_json(url: str, settings: Settings, api: str, shape: Callable[[str], Fields]) -> tuple[dict[str, Any], str]:
     """GET a JSON object from a catalogue API; returns what ``shape(final URL)`` keeps of it, and the final URL.
 
     The body is parsed as a stream (``streamed_json``): however large or deeply nested a page, only
@@ -151,8 +152,8 @@ def list_ckan(url: str, settings: Settings, collected: Collected) -> None:
     raise _too_many_pages(url)
 
 
-def _ckan_action(api_base: str, action: str, params: dict, settings: Settings,
-                 result: Callable[[str], Fields]) -> tuple[dict, str]:
+def _ckan_action(api_base: str, action: str, params: dict[str, object], settings: Settings,
+                 result: Callable[[str], Fields]) -> tuple[dict[str, Any], str]:
     """The ``result`` of a CKAN action, as much of it as the shape ``result(final URL)`` keeps."""
     document, final_url = _get_json(f"{api_base}/{action}?{urlencode(params)}", settings, "CKAN",
                                     lambda listing_url: Fields(success=VALUE, result=result(listing_url),

@@ -7,7 +7,7 @@ from urllib.parse import urlsplit
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Message
-from ckanext.budgetod.core.net.fetch import FetchError
+from ckanext.budgetod.core.net.fetch import FetchError, HttpResponse
 from ckanext.budgetod.core.net.urls import normalise_url
 from ckanext.budgetod.core.settings import Settings
 
@@ -44,7 +44,7 @@ def extension_of(url: str) -> str:
     return path.rpartition(".")[2] if "." in path.rpartition("/")[2] else ""
 
 
-class Collected(list):
+class Collected(list[DocumentRef]):
     """The documents listed from one location, refusing the source past ``max_documents``:
     a page or catalogue is not read further once the cap is passed."""
 
@@ -78,7 +78,7 @@ def list_file(url: str, settings: Settings, collected: Collected) -> None:
     collected.add([plain_document(url)])
 
 
-def require_ok(response) -> None:
+def require_ok(response: HttpResponse) -> None:
     response.raise_for_status()
     if response.status != 200:
         raise FetchError(response.final_url, Message("fetch_unexpected_response_http", status=response.status))

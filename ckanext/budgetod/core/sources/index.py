@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from lxml import etree
 
 from ckanext.budgetod.core.messages import Message
-from ckanext.budgetod.core.net.fetch import http_get
+from ckanext.budgetod.core.net.fetch import HttpResponse, http_get
 from ckanext.budgetod.core.net.urls import absolute_web_url, normalise_url
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.sources.archive import list_zip
@@ -43,11 +43,11 @@ class _LinkCollector:
     (``html.parser`` is super-linear on some malformed pages) and builds no tree.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.base_href: str | None = None
         self.hrefs: list[str] = []
 
-    def start(self, tag, attrib):
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
         href = attrib.get("href")
         if not href:
             return
@@ -56,13 +56,13 @@ class _LinkCollector:
         elif tag == "base" and self.base_href is None:
             self.base_href = href.strip()
 
-    def end(self, tag):
+    def end(self, tag: str) -> None:
         pass
 
-    def data(self, data):
+    def data(self, data: str) -> None:
         pass
 
-    def close(self):
+    def close(self) -> _LinkCollector:
         return self
 
 
@@ -72,7 +72,7 @@ def page_encoding(content_type: str) -> str:
     return _PAGE_ENCODINGS.get(match.group(1).lower(), "UTF-8") if match else "UTF-8"
 
 
-def _collect_links(response) -> _LinkCollector:
+def _collect_links(response: HttpResponse) -> _LinkCollector:
     collector = _LinkCollector()
     parser = etree.HTMLParser(target=collector, encoding=page_encoding(response.headers.get("content-type", "")),
                               no_network=True, remove_comments=True, remove_pis=True)
@@ -95,7 +95,7 @@ def list_index(url: str, settings: Settings, collected: Collected) -> None:
         list_index_page(url, response, settings, collected)
 
 
-def list_index_page(url: str, response, settings: Settings, collected: Collected) -> None:
+def list_index_page(url: str, response: HttpResponse, settings: Settings, collected: Collected) -> None:
     """The documents an index page already fetched (``response``, answered 200) links to."""
     if response.size > settings.network.max_page_bytes:
         raise SourceError(url, Message("index_index_page_too_large_bytes",

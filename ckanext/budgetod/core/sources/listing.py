@@ -7,7 +7,7 @@ from collections.abc import Callable
 import re2
 
 from ckanext.budgetod.core.messages import Message
-from ckanext.budgetod.core.net.fetch import FetchError, http_get
+from ckanext.budgetod.core.net.fetch import FetchError, HttpResponse, http_get
 from ckanext.budgetod.core.net.urls import catalogue_page, normalise_url
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.source_config import SourceConfig, compile_pattern, invalid_pattern
@@ -90,7 +90,7 @@ def _kind_from_url(url: str) -> str | None:
     return None
 
 
-def _kind_from_content(url: str, response) -> str:
+def _kind_from_content(url: str, response: HttpResponse) -> str:
     with open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"") as body:
         head = body.read(2048)
     if head.startswith(ZIP_MAGIC):
