@@ -11,6 +11,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ckanext.budgetod.core.errors import BudgetodError
@@ -142,9 +143,9 @@ class SourceConfig:
     urls: tuple[str, ...]
     pattern: str | None
     grouping: str
-    metadata: dict
-    datagouv: dict
-    raw: dict
+    metadata: dict[str, Any]
+    datagouv: dict[str, Any]
+    raw: dict[str, Any]
 
     @property
     def datagouv_organization(self) -> str | None:
@@ -177,7 +178,7 @@ def parse_source_config(source_url: str, config_text: str | None) -> SourceConfi
                         metadata=raw.get("metadata", {}), datagouv=raw.get("datagouv", {}), raw=raw)
 
 
-def _checked(source_url: str, section: dict, options: tuple[Option, ...], prefix: str) -> dict:
+def _checked(source_url: str, section: dict[str, Any], options: tuple[Option, ...], prefix: str) -> dict[str, Any]:
     """Each option's value in ``section`` (its default when absent), checked as declared."""
     declared = {option.key: option for option in options}
     unknown = sorted(set(section) - set(declared))
@@ -204,7 +205,7 @@ def _checked(source_url: str, section: dict, options: tuple[Option, ...], prefix
     return values
 
 
-def _parse_json_object(source_url: str, config_text: str | None) -> dict:
+def _parse_json_object(source_url: str, config_text: str | None) -> dict[str, Any]:
     if config_text is None or not config_text.strip():
         return {}
     if len(config_text) > MAX_CONFIG_CHARS:
@@ -229,8 +230,8 @@ class _DuplicateKey(Exception):
         self.key = key
 
 
-def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict:
-    result = {}
+def _refuse_duplicate_keys(pairs: list[tuple[str, object]]) -> dict[str, object]:
+    result: dict[str, object] = {}
     for key, value in pairs:
         if key in result:
             raise _DuplicateKey(key)
@@ -282,7 +283,7 @@ def _query_names(query: str) -> Iterator[str]:
 
 # ---------------------------------------------------------------- the pattern
 
-def compile_pattern(pattern: str):
+def compile_pattern(pattern: str) -> Any:  # an re2 pattern object: re2 has no type information
     """The source's pattern compiled by RE2. Raises ``re2.error`` for what RE2 refuses:
     backreferences, lookarounds, patterns too large (``PATTERN_MAX_MEMORY``)."""
     # Imported here: the converter, which reads the contract, has no pattern to compile.
