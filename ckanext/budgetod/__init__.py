@@ -1,7 +1,7 @@
 """ckanext-budgetod: French local-government budgets (TOTEM) as SCDL open data."""
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> str:
     # Looked up on demand: reading the installed metadata costs the converter's start-up ~20 ms.
     if name == "__version__":
         from importlib.metadata import PackageNotFoundError, version

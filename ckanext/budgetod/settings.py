@@ -6,17 +6,26 @@ import os
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.budgetod.core.settings import Settings
+from ckanext.budgetod.core.settings import DATAGOUV_API_KEY_ENV, INI_KEYS, Settings
+
+# The settings built last, and the configuration values they were built from: rebuilt only when one
+# of those values changes (config_option_update, a test's ckan_config), not at every call.
+_built: tuple[tuple, Settings] | None = None
 
 
 def current() -> Settings:
     """The settings of the running portal (``ckanext.budgetod.*`` keys, declared in
     config_declaration.yaml with their defaults). An empty cache_dir means a "budgetod" directory
     under ckan.storage_path (else ~/.cache/budgetod)."""
-    storage_path = tk.config.get("ckan.storage_path")
-    default_cache_dir = (os.path.join(storage_path, "budgetod") if storage_path
-                         else os.path.join(os.path.expanduser("~"), ".cache", "budgetod"))
-    return Settings.from_ini(tk.config.get, default_cache_dir=default_cache_dir)
+    global _built
+    source = (tuple(tk.config.get(key) for key in INI_KEYS), tk.config.get("ckan.storage_path"),
+              os.environ.get(DATAGOUV_API_KEY_ENV))
+    if _built is None or _built[0] != source:
+        storage_path = source[1]
+        default_cache_dir = (os.path.join(storage_path, "budgetod") if storage_path
+                             else os.path.join(os.path.expanduser("~"), ".cache", "budgetod"))
+        _built = (source, Settings.from_ini(tk.config.get, default_cache_dir=default_cache_dir))
+    return _built[1]
 
 
 def cache_dir(*parts: str) -> str:

@@ -130,7 +130,7 @@ def sample_path(stem: str, workdir: Path) -> Path:
 def publish_document(app, portal: Portal, stem: str, organization_id: str) -> dict:
     """Publish a sample document; the stem "<sample>-invalid" publishes that sample spoiled (see spoil)."""
     from ckanext.budgetod import settings
-    from ckanext.budgetod.core import contract
+    from ckanext.budgetod.core import source_config
     from ckanext.budgetod.core.net.fetch import file_digest
     from ckanext.budgetod.core.pipeline import Pipeline
     from ckanext.budgetod.portal import publish
@@ -147,7 +147,7 @@ def publish_document(app, portal: Portal, stem: str, organization_id: str) -> di
         valid = report["validation"]["valid"]
         header = doc.header
         name = PREFIX + ("invalid-" if invalid else "") + publish.dataset_name(
-            header, contract.GROUPING_BUDGET).removeprefix("budget-")
+            header, source_config.GROUPING_BUDGET).removeprefix("budget-")
         if not portal.exists("package_show", name):
             facts = {
                 "budgetod_siret": header.siret, "budgetod_exercice": str(header.exercice),

@@ -11,7 +11,7 @@ from email.utils import formatdate
 
 import pytest
 
-from ckanext.budgetod.datagouv.client import (
+from ckanext.budgetod.core.net.udata import (
     AmbiguousWriteError,
     DatasetState,
     UdataClient,

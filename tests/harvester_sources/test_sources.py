@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from ckanext.budgetod.harvester.sources import archive as archive_module
-from ckanext.budgetod.harvester.sources import streamed_json
-from ckanext.budgetod.core.contract import SourceConfigError, parse_source_config
+from ckanext.budgetod.core.sources import archive as archive_module
+from ckanext.budgetod.core.sources import streamed_json
+from ckanext.budgetod.core.source_config import SourceConfigError, parse_source_config
 from ckanext.budgetod.core.net.urls import normalise_url
-from ckanext.budgetod.harvester.sources import (
+from ckanext.budgetod.core.sources import (
     DocumentRef,
     SourceError,
     UnsafeArchive,

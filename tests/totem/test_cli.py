@@ -13,6 +13,7 @@ import pty
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -356,3 +357,28 @@ def test_every_message_exists_in_french_and_english_with_the_same_parameters():
     for message_id, translations in MESSAGES.items():
         assert set(translations) == {"fr", "en"}, message_id
         assert parameters(translations["fr"]) == parameters(translations["en"]), message_id
+
+
+def test_every_message_the_code_names_is_in_the_catalogue_with_the_parameters_it_gets():
+    """Read statically, so that a message on a path no test takes is checked too."""
+    import ast
+    import string
+
+    from ckanext.budgetod.core.messages import MESSAGES
+
+    package = Path(__file__).resolve().parents[2] / "ckanext" / "budgetod"
+    named = 0
+    for path in package.rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Message"
+                    and node.args and isinstance(node.args[0], ast.Constant)):
+                continue
+            named += 1
+            message_id = node.args[0].value
+            assert message_id in MESSAGES, f"{path.name}:{node.lineno}: {message_id}"
+            wanted = {name for _literal, name, _spec, _conversion in string.Formatter().parse(MESSAGES[message_id]["en"])
+                      if name}
+            given = {keyword.arg for keyword in node.keywords}
+            if len(node.args) == 1 and None not in given:
+                assert given == wanted, f"{path.name}:{node.lineno}: {message_id} gets {given}, needs {wanted}"
+    assert named > 150

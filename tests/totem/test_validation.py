@@ -92,7 +92,7 @@ def test_text_cells_a_spreadsheet_would_run_as_formulas_are_kept_and_warned_abou
     report = validate(write_csv(tmp_path / "budget.csv", rows))
 
     assert report.valid  # SCDL allows such text: the CSV stays as the document wrote it
-    assert [warning.fr for warning in report.warnings] == [
+    assert [warning.render('fr') for warning in report.warnings] == [
         "colonne BGT_NOM : 2 cellule(s) de texte ont =, +, - ou @ au début ou après une virgule, un "
         "point-virgule, une tabulation ou un saut de ligne (la première ligne 3) ; un tableur pourrait les "
         "exécuter comme des formules. Le schéma SCDL les admet et le CSV garde le texte du document tel quel : "
@@ -101,10 +101,10 @@ def test_text_cells_a_spreadsheet_would_run_as_formulas_are_kept_and_warned_abou
         "point-virgule, une tabulation ou un saut de ligne (la première ligne 5) ; un tableur pourrait les "
         "exécuter comme des formules. Le schéma SCDL les admet et le CSV garde le texte du document tel quel : "
         "l'ouvrir par une importation en texte."]
-    assert report.warnings[0].en.startswith(
+    assert report.warnings[0].render('en').startswith(
         "column BGT_NOM: 2 text cell(s) have =, +, - or @ at their start or after a comma, semicolon, tab or "
         "line break (the first on row 3); a spreadsheet could run them as formulas.")
-    assert report.to_dict()["warnings"][0]["message_en"] == report.warnings[0].en
+    assert report.to_dict()["warnings"][0]["message_en"] == report.warnings[0].render('en')
     assert "Warning: column BGT_NOM: 2 text cell(s)" in format_summary(report, "en")
 
 

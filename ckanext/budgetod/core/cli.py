@@ -14,12 +14,19 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO, TypeVar
 
 import click
 
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.settings import DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_PLANS_BASE, Settings
+
+if TYPE_CHECKING:  # imported where used: the help texts need neither
+    from ckanext.budgetod.core.pipeline import Pipeline
+    from ckanext.budgetod.core.totem.occultation import Rules
+
+_Command = TypeVar("_Command", bound=Callable[..., Any])  # a command function being decorated
 
 EXIT_OK, EXIT_INVALID, EXIT_UNUSABLE = 0, 1, 2
 _LANG_META_KEY = "budgetod.lang"
@@ -33,7 +40,7 @@ class _Failure(Exception):
         self.line = line
 
 
-def _fail(source: str, message_id: str, lang: str, **params) -> _Failure:
+def _fail(source: str, message_id: str, lang: str, **params: object) -> _Failure:
     return _Failure(f"{source}: {messages.text(message_id, lang, **params)}")
 
 
@@ -64,8 +71,8 @@ def _language(value: str | None) -> str:
     return value if value in messages.LANGUAGES else messages.current_language()
 
 
-def _common_options(lang: str):
-    def decorate(command):
+def _common_options(lang: str) -> Callable[[_Command], _Command]:
+    def decorate(command: _Command) -> _Command:
         command = click.help_option(help=messages.text("cli_opt_help", lang))(command)
         command = click.option("--debug", is_flag=True, help=messages.text("cli_opt_debug", lang))(command)
         return click.option("--lang", type=click.Choice(messages.LANGUAGES), default=None,
@@ -98,7 +105,7 @@ def _output_names(documents: list[str], directory: str, suffix: str = ".csv") ->
     return names
 
 
-def _write_json(data, path: str | None) -> None:
+def _write_json(data: object, path: str | None) -> None:
     text = json.dumps(data, ensure_ascii=False, indent=2) + "\n"
     if path is None or path == "-":
         click.echo(text, nl=False)
@@ -116,7 +123,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     """
     help_lang = _language(lang)
 
-    def current_settings(**flags) -> Settings:
+    def current_settings(**flags: Any) -> Settings:
         """The settings, with the command's flags given (not None) over them."""
         base = settings if settings is not None else Settings.from_environment()
         return base.replace(**{name: value for name, value in flags.items() if value is not None})
@@ -126,7 +133,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     @click.option("--lang", type=click.Choice(messages.LANGUAGES), default=None,
                   help=messages.text("cli_opt_lang", help_lang))
     @click.pass_context
-    def group(context, lang):
+    def group(context: click.Context, lang: str | None) -> None:
         # meta is shared by the whole context chain, whoever owns ``obj`` (CKAN's own root group).
         context.meta[_LANG_META_KEY] = lang
 
@@ -142,7 +149,8 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
                   help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_DOCUMENT_SIZE))
     @_common_options(help_lang)
-    def convert(inputs, output, plans, report, schema, max_bytes, lang, debug):
+    def convert(inputs: tuple[str, ...], output: str | None, plans: str | None, report: str | None,
+                schema: str | None, max_bytes: int | None, lang: str | None, debug: bool) -> None:
         lang = _language(lang)
         config = current_settings(plans_de_comptes=plans, scdl_schema=schema, max_document_size=max_bytes)
         documents = _documents(inputs)
@@ -164,7 +172,8 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
 
         from ckanext.budgetod.core.pipeline import Pipeline  # the converter's modules: not for the help texts
 
-        entries, status = [], EXIT_OK
+        entries: list[dict[str, Any]] = []
+        status = EXIT_OK
         pipeline = Pipeline(config, local_paths=True)
         pairs = list(zip(documents, outputs, strict=True))
         show_progress = several and sys.stderr.isatty()
@@ -188,7 +197,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     @click.option("--schema", default=None, help=messages.text("cli_opt_schema", help_lang))
     @click.option("--json", "as_json", is_flag=True, help=messages.text("cli_opt_json", help_lang))
     @_common_options(help_lang)
-    def validate(csv_file, schema, as_json, lang, debug):
+    def validate(csv_file: str, schema: str | None, as_json: bool, lang: str | None, debug: bool) -> None:
         lang = _language(lang)
         try:
             from ckanext.budgetod.core.scdl.validation import format_summary, validate_csv
@@ -211,7 +220,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
                   help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_DOCUMENT_SIZE))
     @click.option("--rules", default=None, help=messages.text("cli_opt_rules", help_lang))
     @_common_options(help_lang)
-    def inspect(totem_file, max_bytes, rules, lang, debug):
+    def inspect(totem_file: str, max_bytes: int | None, rules: str | None, lang: str | None, debug: bool) -> None:
         lang = _language(lang)
         config = current_settings(max_document_size=max_bytes, occultation_rules=rules)
         try:
@@ -235,7 +244,8 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     @click.option("--max-bytes", type=click.IntRange(min=1), default=None,
                   help=messages.text("cli_opt_max_bytes", help_lang, default=DEFAULT_MAX_DOCUMENT_SIZE))
     @_common_options(help_lang)
-    def occult(inputs, output, rules, max_bytes, lang, debug, all_stored=False):
+    def occult(inputs: tuple[str, ...], output: str | None, rules: str | None, max_bytes: int | None,
+               lang: str | None, debug: bool, all_stored: bool = False) -> None:
         lang = _language(lang)
         if all_stored and republish_all is not None:  # the option exists only with republish_all
             if inputs or output or rules or max_bytes:
@@ -276,7 +286,8 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     return group
 
 
-def _convert_one(document, target, pipeline, *, validate, lang, debug, announce=True):
+def _convert_one(document: str, target: str | None, pipeline: Pipeline, *, validate: bool, lang: str, debug: bool,
+                 announce: bool = True) -> tuple[dict[str, Any], int]:
     """Convert (and validate) one document; returns its report (``core/pipeline.py``) and exit status.
 
     ``target`` None means standard output; validating then goes through a
@@ -287,13 +298,14 @@ def _convert_one(document, target, pipeline, *, validate, lang, debug, announce=
     import tempfile
 
     status = EXIT_OK
-    stdout = click.get_binary_stream("stdout")
+    stdout = sys.stdout.buffer
+    converted_path = None  # validating to standard output: the CSV validated, then copied
     with contextlib.ExitStack() as stack:
         if target is not None:
-            destination = target
+            destination: str | BinaryIO = target
         elif validate:
             directory = stack.enter_context(tempfile.TemporaryDirectory(prefix="budgetod-"))
-            destination = os.path.join(directory, "converted.csv")
+            destination = converted_path = os.path.join(directory, "converted.csv")
         else:
             destination = stdout
         try:
@@ -304,6 +316,7 @@ def _convert_one(document, target, pipeline, *, validate, lang, debug, announce=
             _report_error(error, document, lang, debug)
             return pipeline.failure(document, _as_budgetod_error(error, document)).report, EXIT_UNUSABLE
         result = processed.conversion
+        assert result is not None, "a document the pipeline ran is converted"
         for warning in result.warnings:
             click.echo(f"warning: {document}: {warning.message(lang)}", err=True)
         if target is not None and announce:
@@ -317,8 +330,8 @@ def _convert_one(document, target, pipeline, *, validate, lang, debug, announce=
                 _report_error(error, document, lang, debug)
                 processed = pipeline.failure(document, _as_budgetod_error(error, document), converted=processed)
                 status = EXIT_UNUSABLE
-            if target is None:
-                with open(destination, "rb") as converted:
+            if converted_path is not None:
+                with open(converted_path, "rb") as converted:
                     shutil.copyfileobj(converted, stdout)
                 processed.report["conversion"]["output"] = None
         stdout.flush()
@@ -329,18 +342,22 @@ def _as_budgetod_error(error: BaseException, source: str) -> BudgetodError:
     """Any failure as an error the report can say in both languages."""
     if isinstance(error, BudgetodError):
         return error
-    return BudgetodError(source, messages.Bilingual(*(_error_line(error, source, lang).removeprefix(f"{source}: ")
-                                                      for lang in ("fr", "en"))))
+    if isinstance(error, _Failure):  # said in the command's language already
+        return BudgetodError(source, messages.Message("plain_text", text=error.line.removeprefix(f"{source}: ")))
+    if isinstance(error, OSError):
+        return BudgetodError(error.filename or source, messages.Message("plain_text", text=error.strerror or error))
+    detail = str(error).splitlines()[0][:200] if str(error) else ""
+    return BudgetodError(source, messages.Message("cli_unexpected_error", kind=type(error).__name__, detail=detail))
 
 
-def _occult_one(document: str, target: str | None, rules, *, max_bytes: int, lang: str, debug: bool) -> int:
+def _occult_one(document: str, target: str | None, rules: Rules, *, max_bytes: int, lang: str, debug: bool) -> int:
     """Occult one document into ``target`` (None: standard output); returns its exit status."""
     from ckanext.budgetod.core.totem.occultation import occult_document
 
     try:
         if target is not None and os.path.exists(target) and os.path.samefile(document, target):
             raise _fail(document, "cli_occult_same_file", lang)
-        destination = target if target is not None else click.get_binary_stream("stdout")
+        destination = target if target is not None else sys.stdout.buffer
         result = occult_document(document, destination, rules=rules, max_bytes=max_bytes)
     except BrokenPipeError:
         raise

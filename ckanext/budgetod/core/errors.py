@@ -1,8 +1,8 @@
 """Errors raised by the TOTEM → SCDL converter core.
 
-Every error names the file or URL it is about (``source``) and what went wrong
-(``cause``), so a one-line ``error: <source>: <cause>`` is always possible
-without a traceback.
+Every error names the file or URL it is about (``source``) and what went wrong (``cause``, a
+``messages.Message``: an id of the catalogue and its parameters), so a one-line
+``error: <source>: <cause>`` is always possible without a traceback, in French or English.
 """
 from __future__ import annotations
 
@@ -16,32 +16,40 @@ _Error = TypeVar("_Error", bound="BudgetodError")
 class BudgetodError(Exception):
     """Base of every error this package raises on bad input or unusable resources."""
 
-    def __init__(self, source: object, cause: object, *, message_id: str | None = None,
-                 params: dict | None = None):
+    def __init__(self, source: object, cause: messages.Message | messages.Bilingual):
         self.source = "" if source is None else str(source)
         self.cause = cause
-        # Kept so that the cause can be rendered again in another language.
-        self.message_id = message_id
-        self.params = params or {}
         super().__init__(self.source, cause)
 
     @classmethod
     def from_message(cls: type[_Error], source: object, message_id: str, **params: object) -> _Error:
-        return cls(source, messages.text(message_id, None, **params), message_id=message_id, params=params)
+        return cls(source, messages.Message(message_id, params))
+
+    @property
+    def message_id(self) -> str | None:
+        """The catalogue id of the cause (what kind of error this is)."""
+        return self.cause.id if isinstance(self.cause, messages.Message) else None
+
+    @property
+    def params(self) -> dict[str, object]:
+        return self.cause.params if isinstance(self.cause, messages.Message) else {}
 
     def localized_cause(self, lang: str | None = None) -> str:
-        if isinstance(self.cause, messages.Bilingual):
-            return self.cause.render(lang)
-        if self.message_id is None:
-            return str(self.cause)
-        return messages.text(self.message_id, lang, **self.params)
+        return self.cause.render(lang)
+
+    @property
+    def description(self) -> messages.Message:
+        """What ``describe`` says, to be rendered later in either language (inside another message)."""
+        cause = self.cause if isinstance(self.cause, messages.Message) else messages.Message(
+            "plain_text", text=self.cause)
+        return messages.Message("error_described", source=self.source, cause=cause) if self.source else cause
 
     def describe(self, lang: str | None = None) -> str:
         cause = self.localized_cause(lang)
         return f"{self.source}: {cause}" if self.source else cause
 
     def __str__(self) -> str:
-        return f"{self.source}: {self.cause}" if self.source else str(self.cause)
+        return self.describe()
 
 
 class DocumentError(BudgetodError):

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import datetime
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.errors import BudgetodError
@@ -73,7 +73,7 @@ class Processed:
     sha256: str | None
     totem_path: str
     csv_path: str | None
-    report: dict
+    report: dict[str, Any]
     schema_version: str = ""
     conversion: ConversionResult | None = None
     validation: ValidationReport | None = None
@@ -104,12 +104,12 @@ class Pipeline:
     def __init__(self, settings: Settings, *, local_paths: bool = False):
         self.settings = settings
         self.local_paths = local_paths
-        self._schema: dict | None = None
+        self._schema: dict[str, Any] | None = None
         self._rules: Rules | None = None
 
     # ------------------------------------------------------------ steps
 
-    def schema(self) -> dict:
+    def schema(self) -> dict[str, Any]:
         """The SCDL Table Schema descriptor, loaded on first use and kept for the run."""
         if self._schema is None:
             from ckanext.budgetod.core.scdl import validation
@@ -196,14 +196,14 @@ class Pipeline:
         }
         return processed
 
-    def _error_part(self, error: BudgetodError, source: str) -> dict:
+    def _error_part(self, error: BudgetodError, source: str) -> dict[str, Any]:
         # A cause about another file (a plan de comptes, the schema) names it, unless that is a
         # path of the server.
         about_another = self.local_paths and error.source not in ("", source)
         return {f"message_{lang}": error.describe(lang) if about_another else error.localized_cause(lang)
                 for lang in ("fr", "en")}
 
-    def _conversion_part(self, conversion: ConversionResult) -> dict:
+    def _conversion_part(self, conversion: ConversionResult) -> dict[str, Any]:
         plan = conversion.plan.to_dict()
         if not self.local_paths:
             plan["location"] = None
@@ -217,14 +217,14 @@ class Pipeline:
         }
 
 
-def validation_part(report: ValidationReport, schema_version: str) -> dict:
+def validation_part(report: ValidationReport, schema_version: str) -> dict[str, Any]:
     """The report's "validation" object."""
     part = {key: value for key, value in report.to_dict().items() if key not in _VALIDATION_SERVER_SIDE}
     part["schema"] = {"name": contract.SCDL_SCHEMA_NAME, "version": schema_version}
     return part
 
 
-def upgrade_report(content: dict) -> dict:
+def upgrade_report(content: dict[str, Any]) -> dict[str, Any]:
     """A stored report of any version in the shape of version 2 (a copy; unknown keys kept). Reports
     may be uploaded by any editor: values of unexpected types are kept as they are, never fail."""
     if content.get("report_version") == REPORT_VERSION:

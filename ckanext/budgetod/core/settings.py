@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -210,7 +210,7 @@ class OrganizationsError(ValueError):
         self.item = item
 
 
-def parse_organizations(value) -> tuple[tuple[str, str], ...]:
+def parse_organizations(value: str | Iterable[object] | None) -> tuple[tuple[str, str], ...]:
     """``portal-org=udata-org`` pairs separated by spaces (or a list of such pairs, as CKAN parses a
     list option), each portal organisation once. Raises OrganizationsError."""
     items = value.split() if isinstance(value, str) else list(value or [])

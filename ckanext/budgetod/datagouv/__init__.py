@@ -1,1 +1,2 @@
-"""data.gouv.fr synchronisation: the udata API v1 client (``client``, imports nothing from CKAN) and the CKAN side."""
+"""data.gouv.fr synchronisation, the CKAN side: the sync itself (``sync``), its jobs, commands and template
+helpers. Its udata API client is the core's (``core/net/udata.py``)."""

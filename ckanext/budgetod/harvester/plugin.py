@@ -38,11 +38,10 @@ from ckanext.harvest.harvesters.base import HarvesterBase
 from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.core import contract
+from ckanext.budgetod.core import contract, source_config, sources
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.pipeline import Pipeline, Processed
-from ckanext.budgetod.harvester import sources
 from ckanext.budgetod.portal import metadata, publish
 
 log = logging.getLogger(__name__)
@@ -205,7 +204,7 @@ def _source_owner(source_id: str) -> str | None:
     return source_dataset.owner_org if source_dataset else None
 
 
-def _publication_fingerprint(config: contract.SourceConfig, template: dict) -> str:
+def _publication_fingerprint(config: source_config.SourceConfig, template: dict) -> str:
     """What besides the document decides what is published: a change re-imports unchanged documents."""
     decisive = {"grouping": config.grouping, "template": template, "schema": settings.current().scdl_schema}
     return hashlib.sha256(json.dumps(decisive, sort_keys=True, default=str).encode()).hexdigest()
@@ -242,13 +241,14 @@ class BudgetodHarvester(HarvesterBase):
             "description": (
                 "Documents budgétaires TOTEM (fichier, page d'index, archive ZIP, portail CKAN ou udata), "
                 "convertis au format SCDL budget et validés / TOTEM budget documents (file, index page, "
-                "ZIP archive, CKAN or udata portal), converted to SCDL budget and validated"),
+                "ZIP archive, CKAN or udata portal), converted to SCDL budget and validated. "
+                f"Configuration (JSON, facultative / optional): {', '.join(source_config.CONFIG_KEYS)}"),
         }
 
     def validate_config(self, config: str | None) -> str | None:
         # ckanext-harvest passes the configuration alone: the URL-dependent checks run at gather time.
         try:
-            parsed = contract.parse_source_config("", config)
+            parsed = source_config.parse_source_config("", config)
             metadata.effective_template(parsed.metadata)
         except BudgetodError as error:
             raise ValueError(error.describe(_ui_language())) from None
@@ -260,7 +260,7 @@ class BudgetodHarvester(HarvesterBase):
     def gather_stage(self, harvest_job) -> list[str] | None:
         source = harvest_job.source
         try:
-            config = contract.parse_source_config(source.url, source.config)
+            config = source_config.parse_source_config(source.url, source.config)
             listed = sources.list_documents(source.url, config, settings=settings.current())
         except Exception as error:  # noqa: BLE001 - whatever happens, the report gets a message
             self._save_gather_error(_failure(source.url, error), harvest_job)
@@ -308,7 +308,7 @@ class BudgetodHarvester(HarvesterBase):
         spool = _spool_path(harvest_object)
         try:
             source = harvest_object.source
-            config = contract.parse_source_config(source.url, source.config)
+            config = source_config.parse_source_config(source.url, source.config)
             fingerprint = _publication_fingerprint(config, metadata.effective_template(config.metadata))
             # `ckan harvester run-test --force-import=GUID` flags the object: publish it again anyway.
             if before.get("fingerprint") != fingerprint or getattr(harvest_object, "force_import", False):
@@ -345,7 +345,7 @@ class BudgetodHarvester(HarvesterBase):
         owner_org = _source_owner(source.id)
         spool = _spool_path(harvest_object)
         try:
-            config = contract.parse_source_config(source.url, source.config)
+            config = source_config.parse_source_config(source.url, source.config)
             template = metadata.effective_template(config.metadata)
             if extras.get("status") == STATUS_DELETE:
                 return self._import_deletion(harvest_object, extras, owner_org, template)

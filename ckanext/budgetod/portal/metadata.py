@@ -19,7 +19,7 @@ import yaml
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 
 DEFAULT_TEMPLATE = Path(__file__).with_name("fiche_metadonnees.yaml")
 # Dataset fields of CKAN's core schema a template may set; anything else goes under "extras".
@@ -59,16 +59,13 @@ def _parsed_template(location: str, _mtime_ns: int, _size: int) -> dict:
     except OSError as error:
         raise _unreadable(location, error) from None
     except yaml.YAMLError as error:
-        raise MetadataTemplateError(location, Bilingual(
-            f"fiche de métadonnées en YAML invalide ({error})",
-            f"metadata template is not valid YAML ({error})")) from None
+        raise MetadataTemplateError(location, Message("metadata_metadata_template_not_valid_yaml",
+            error=error)) from None
     return checked(content, location)
 
 
 def _unreadable(location: str | Path, error: OSError) -> MetadataTemplateError:
-    return MetadataTemplateError(location, Bilingual(
-        f"fiche de métadonnées illisible ({error.strerror})",
-        f"unreadable metadata template ({error.strerror})"))
+    return MetadataTemplateError(location, Message("metadata_unreadable_metadata_template", strerror=error.strerror))
 
 
 def effective_template(source_metadata: Mapping | None) -> dict:
@@ -86,34 +83,30 @@ def merged(base: Mapping, override: Mapping) -> dict:
 def checked(template: Any, origin: object) -> dict:
     """The template itself once its shape and placeholders are known good."""
 
-    def fail(french: str, english: str) -> MetadataTemplateError:
-        return MetadataTemplateError(origin, Bilingual(french, english))
+    def fail(cause: Message) -> MetadataTemplateError:
+        return MetadataTemplateError(origin, cause)
 
     if not isinstance(template, dict):
-        raise fail("la fiche de métadonnées doit être un objet (clé : valeur)",
-                   "the metadata template must be a mapping (key: value)")
+        raise fail(Message("metadata_metadata_template_must_mapping_key"))
     unknown = sorted(set(template) - set(CORE_FIELDS) - {"extras"})
     if unknown:
-        raise fail(f"clé(s) inconnue(s) : {', '.join(map(str, unknown))} ; clés possibles : "
-                   f"{', '.join(CORE_FIELDS)}, extras",
-                   f"unknown key(s): {', '.join(map(str, unknown))}; possible keys: "
-                   f"{', '.join(CORE_FIELDS)}, extras")
+        raise fail(Message("metadata_unknown_key_s_possible_keys",
+            unknown=', '.join(map(str, unknown)), possible=', '.join(CORE_FIELDS)))
     extras = template.get("extras", {})
     if not isinstance(extras, dict):
-        raise fail("« extras » doit être un objet (clé : valeur)", '"extras" must be a mapping (key: value)')
+        raise fail(Message("metadata_extras_must_mapping_key_value"))
     reserved = sorted(key for key in extras if str(key).startswith(RESERVED_EXTRA_PREFIX))
     if reserved:
-        raise fail(f"les champs {', '.join(reserved)} sont calculés par le moissonneur",
-                   f"the fields {', '.join(reserved)} are computed by the harvester")
+        raise fail(Message("metadata_fields_are_computed_harvester", fields=', '.join(reserved)))
     tags = template.get("tags", [])
     if not isinstance(tags, list) or not all(isinstance(tag, (str, int)) for tag in tags):
-        raise fail("« tags » doit être une liste de mots-clés", '"tags" must be a list of keywords')
+        raise fail(Message("metadata_tags_must_list_keywords"))
     texts = [(key, value) for key, value in template.items() if key not in ("extras", "tags")]
     texts += [(f"extras.{key}", value) for key, value in extras.items()]
     texts += [("tags", tag) for tag in tags]
     for key, value in texts:
         if not isinstance(value, (str, int, float)) and value is not None:
-            raise fail(f"« {key} » doit être un texte", f'"{key}" must be a text')
+            raise fail(Message("metadata_must_text", key=key))
         _check_placeholders(str(value or ""), key, fail)
     return template
 
@@ -122,15 +115,12 @@ def _check_placeholders(text: str, key: str, fail) -> None:
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as error:
-        raise fail(f"« {key} » : accolades mal formées ({error}) ; écrire {{{{ et }}}} pour des accolades",
-                   f'"{key}": malformed braces ({error}); write {{{{ and }}}} for literal braces') from None
+        raise fail(Message("metadata_malformed_braces_write_literal_braces", key=key, error=error)) from None
     for _literal, field, spec, conversion in parsed:
         # Plain names only: attribute, index, conversion and format syntax are refused.
         if field is not None and (field not in PLACEHOLDERS or spec or conversion):
-            raise fail(f"« {key} » : variable {{{field}}} inconnue ; variables possibles : "
-                       + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS),
-                       f'"{key}": unknown placeholder {{{field}}}; possible placeholders: '
-                       + ", ".join(f"{{{name}}}" for name in PLACEHOLDERS))
+            raise fail(Message("metadata_unknown_placeholder", key=key, field=field,
+                               possible=", ".join(f"{{{name}}}" for name in PLACEHOLDERS)))
 
 
 def escape_markdown(text: str) -> str:

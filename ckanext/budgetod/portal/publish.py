@@ -45,7 +45,6 @@ from werkzeug.datastructures import FileStorage
 
 from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.contract import (
-    GROUPING_DOCUMENT,
     ROLE_REPORT,
     ROLE_SCDL,
     ROLE_TOTEM,
@@ -55,6 +54,7 @@ from ckanext.budgetod.core.contract import (
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.pipeline import Processed, upgrade_report
+from ckanext.budgetod.core.source_config import GROUPING_DOCUMENT
 from ckanext.budgetod.core.totem import occultation
 from ckanext.budgetod.core.totem.reader import DocumentHeader
 from ckanext.budgetod.portal import metadata

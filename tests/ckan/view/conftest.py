@@ -15,7 +15,7 @@ from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.core import contract
+from ckanext.budgetod.core import source_config
 from ckanext.budgetod.core.net.fetch import file_digest
 from ckanext.budgetod.core.pipeline import Pipeline
 from ckanext.budgetod.portal import publish
@@ -95,7 +95,7 @@ def publish_budget(clean_db, storage, sysadmin, organization, converted_document
             "budgetod_etapes": publish.etape_title(header.natdec, header.decision_number),
             **(extras or {}),
         }
-        name = publish.dataset_name(header, contract.GROUPING_BUDGET)
+        name = publish.dataset_name(header, source_config.GROUPING_BUDGET)
         # Several stages of one budget year share a dataset, as the harvester groups them.
         try:
             dataset = helpers.call_action("package_show", id=name)

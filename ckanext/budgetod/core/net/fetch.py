@@ -36,12 +36,12 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, cast
+from typing import IO, TYPE_CHECKING, Any, cast
 from urllib.parse import quote, urljoin, urlsplit
 from urllib.request import url2pathname
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.settings import CACHE_DIR_ENV, DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_DOCUMENT_SIZE
 
 DEFAULT_TIMEOUT = DEFAULT_HTTP_TIMEOUT
@@ -136,13 +136,11 @@ class HttpResponse:
     def raise_for_status(self) -> None:
         """Raise NotFound for 404/410 and FetchError for any other status >= 400."""
         if self.status in _GONE_STATUSES:
-            raise NotFound(self.final_url, Bilingual(
-                f"introuvable (HTTP {self.status})", f"not found (HTTP {self.status})"))
+            raise NotFound(self.final_url, Message("fetch_not_found_http", status=self.status))
         if self.status >= 400:
-            raise FetchError(self.final_url, Bilingual(
-                f"le serveur a répondu HTTP {self.status}", f"server answered HTTP {self.status}"))
+            raise FetchError(self.final_url, Message("fetch_server_answered_http", status=self.status))
 
-    def save_to(self, destination: str | os.PathLike) -> None:
+    def save_to(self, destination: str | os.PathLike[str]) -> None:
         """Write the body to ``destination`` atomically (temporary file in the same directory + os.replace)."""
         destination = Path(destination)
         destination.parent.mkdir(parents=True, exist_ok=True)
@@ -177,11 +175,11 @@ class HttpResponse:
     def __enter__(self) -> HttpResponse:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.discard()
 
 
-def address_refusal_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Bilingual | None:
+def address_refusal_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> Message | None:
     """Why ``address`` is not a public destination, or None if it is public.
 
     IPv6 forms that carry an IPv4 address (IPv4-mapped, NAT64, 6to4) are judged
@@ -191,30 +189,29 @@ def address_refusal_reason(address: ipaddress.IPv4Address | ipaddress.IPv6Addres
     if embedded is not None:
         return address_refusal_reason(embedded)
     if address.is_unspecified:
-        return Bilingual("adresse non spécifiée", "unspecified address")
+        return Message("fetch_unspecified_address")
     if address.is_loopback:
-        return Bilingual("adresse de bouclage (loopback)", "loopback address")
+        return Message("fetch_loopback_address")
     if address.is_link_local:
-        return Bilingual("adresse lien-local", "link-local address")
+        return Message("fetch_link_local_address")
     # fec0::/10 is deprecated (RFC 3879) but still routed inside some sites; Python counts it global.
     if address.version == 6 and address.is_site_local:
-        return Bilingual("adresse site-local (IPv6 fec0::/10)", "site-local address (IPv6 fec0::/10)")
+        return Message("fetch_site_local_address_ipv6_fec0")
     if address.is_multicast:
-        return Bilingual("adresse multicast", "multicast address")
+        return Message("fetch_multicast_address")
     if address.is_reserved:
-        return Bilingual("adresse réservée", "reserved address")
+        return Message("fetch_reserved_address")
     if address.is_private:
-        return Bilingual("adresse privée", "private address")
+        return Message("fetch_private_address")
     if any(address in block for block in _SPECIAL_PURPOSE if block.version == address.version):
-        return Bilingual("adresse à usage spécial, non routable sur Internet (registre IANA)",
-                         "special-purpose address, not globally routable (IANA registry)")
+        return Message("fetch_special_purpose_address_not_globally")
     if not address.is_global:
-        return Bilingual("adresse non routable sur Internet", "address not globally routable")
+        return Message("fetch_address_not_globally_routable")
     return None
 
 
-def _embedded_ipv4(address) -> ipaddress.IPv4Address | None:
-    if address.version != 6:
+def _embedded_ipv4(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    if not isinstance(address, ipaddress.IPv6Address):  # version 4: nothing embedded
         return None
     if address.ipv4_mapped is not None:
         return address.ipv4_mapped
@@ -237,14 +234,13 @@ class Target:
             parts = urlsplit(url)
             port = parts.port
         except ValueError as exc:
-            raise RefusedLocation(url, Bilingual(f"URL invalide ({exc})", f"invalid URL ({exc})")) from None
+            raise RefusedLocation(url, Message("fetch_invalid_url", exc=exc)) from None
         scheme = parts.scheme.lower()
         if scheme not in ("http", "https"):
-            raise RefusedLocation(url, Bilingual(
-                f"schéma « {scheme or '(aucun)'} » refusé, seuls http et https sont acceptés",
-                f"scheme '{scheme or '(none)'}' refused, only http and https are accepted"))
+            raise RefusedLocation(url, Message("fetch_scheme_refused_only_http_https",
+                scheme=scheme or Message("none_given")))
         if not parts.hostname:
-            raise RefusedLocation(url, Bilingual("URL sans nom d'hôte", "URL without a host name"))
+            raise RefusedLocation(url, Message("fetch_url_without_host_name"))
         # Percent-encode what a redirect may carry raw (non-ASCII, spaces); keep existing escapes.
         request_path = quote(parts.path or "/", safe=_URL_PATH_SAFE)
         if parts.query:
@@ -256,22 +252,24 @@ class Target:
         return self.scheme, self.host, self.port
 
 
-def checked_addresses(target: Target, allow_private: bool) -> list[tuple[int, tuple]]:
+# A socket address as getaddrinfo gives it: (host, port) for IPv4, (host, port, flowinfo, scope_id) for IPv6.
+_SocketAddress = tuple[str, int] | tuple[str, int, int, int] | tuple[int, bytes]
+CheckedAddress = tuple[int, _SocketAddress]  # (address family, socket address)
+
+
+def checked_addresses(target: Target, allow_private: bool) -> list[CheckedAddress]:
     """Resolve the host once and check every address; the connection will use only these."""
     try:
         infos = socket.getaddrinfo(target.host, target.port, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
-        raise FetchError(target.url, Bilingual(
-            f"nom d'hôte « {target.host} » introuvable ({exc})",
-            f"host name '{target.host}' could not be resolved ({exc})")) from None
-    checked: list[tuple[int, tuple]] = []
+        raise FetchError(target.url, Message("fetch_host_name_could_not_resolved", host=target.host, exc=exc)) from None
+    checked: list[CheckedAddress] = []
     for family, _type, _proto, _canonname, sockaddr in infos:
         address = ipaddress.ip_address(str(sockaddr[0]).split("%", 1)[0])  # drop an IPv6 zone index
         if not allow_private:
             reason = address_refusal_reason(address)
             if reason is not None:
-                raise RefusedLocation(target.url, Bilingual(
-                    f"{reason.fr} {address} refusée", f"{reason.en} {address} refused"))
+                raise RefusedLocation(target.url, Message("fetch_refused", reason=reason, address=address))
         if (family, sockaddr) not in checked:
             checked.append((family, sockaddr))
     return checked
@@ -309,19 +307,19 @@ class _Budgeted(_SocketBase):
             raise _BudgetExceeded("total time budget exceeded")
         self.settimeout(remaining if self._io_timeout is None else min(self._io_timeout, remaining))
 
-    def recv(self, *args, **kwargs):
+    def recv(self, *args: Any, **kwargs: Any) -> bytes:
         self._bound()
         return super().recv(*args, **kwargs)
 
-    def recv_into(self, *args, **kwargs):
+    def recv_into(self, *args: Any, **kwargs: Any) -> int:
         self._bound()
         return super().recv_into(*args, **kwargs)
 
-    def send(self, *args, **kwargs):
+    def send(self, *args: Any, **kwargs: Any) -> int:
         self._bound()
         return super().send(*args, **kwargs)
 
-    def sendall(self, *args, **kwargs):
+    def sendall(self, *args: Any, **kwargs: Any) -> None:
         self._bound()
         return super().sendall(*args, **kwargs)
 
@@ -335,8 +333,7 @@ class _BudgetedSSLSocket(_Budgeted, ssl.SSLSocket):
 
 
 def total_time_exceeded(url: str) -> FetchTimeout:
-    return FetchTimeout(url, Bilingual("durée totale de l'échange dépassée (connexion, en-têtes et corps)",
-                                       "total time of the exchange exceeded (connection, headers and body)"))
+    return FetchTimeout(url, Message("fetch_total_time_exchange_exceeded_connection"))
 
 
 class PinnedHTTPConnection(http.client.HTTPConnection):
@@ -346,7 +343,7 @@ class PinnedHTTPConnection(http.client.HTTPConnection):
     address in turn, sending the request, reading the headers and the body.
     """
 
-    def __init__(self, target: Target, addresses, connect_timeout: float, read_timeout: float, *,
+    def __init__(self, target: Target, addresses: list[CheckedAddress], connect_timeout: float, read_timeout: float, *,
                  deadline: float):
         super().__init__(target.host, target.port)
         self._target = target
@@ -381,12 +378,10 @@ class PinnedHTTPConnection(http.client.HTTPConnection):
         if time.monotonic() >= self._deadline:
             raise total_time_exceeded(self._target.url)
         if timeouts == len(failures):
-            raise FetchTimeout(self._target.url, Bilingual(
-                f"délai de connexion dépassé ({self._connect_timeout:g} s)",
-                f"connection timed out ({self._connect_timeout:g} s)"))
+            raise FetchTimeout(self._target.url, Message("fetch_connection_timed_out_s",
+                _connect_timeout=self._connect_timeout))
         detail = "; ".join(failures)
-        raise FetchError(self._target.url, Bilingual(
-            f"connexion impossible ({detail})", f"could not connect ({detail})"))
+        raise FetchError(self._target.url, Message("fetch_could_not_connect", detail=detail))
 
 
 class PinnedHTTPSConnection(PinnedHTTPConnection):
@@ -416,7 +411,7 @@ def http_get(
     if_modified_since: str | None = None,
     total_timeout: float = DEFAULT_TOTAL_TIMEOUT,
     memory_limit: int = DEFAULT_MEMORY_LIMIT,
-    spool_dir: str | os.PathLike | None = None,
+    spool_dir: str | os.PathLike[str] | None = None,
 ) -> HttpResponse:
     """GET ``url`` safely and return the final response, whatever its status.
 
@@ -470,24 +465,23 @@ def http_get(
         except TimeoutError:
             if time.monotonic() >= deadline:
                 raise total_time_exceeded(target.url) from None
-            raise FetchTimeout(target.url, Bilingual(f"délai de lecture dépassé ({read_timeout:g} s)",
-                                                     f"read timed out ({read_timeout:g} s)")) from None
+            raise FetchTimeout(target.url, Message("fetch_read_timed_out_s", read_timeout=read_timeout)) from None
         except ssl.SSLError as exc:
             detail = getattr(exc, "verify_message", None) or exc.reason or exc
-            raise FetchError(target.url, Bilingual(f"échec TLS ({detail})", f"TLS failure ({detail})")) from None
+            raise FetchError(target.url, Message("fetch_tls_failure", detail=detail)) from None
         except (OSError, ValueError, http.client.HTTPException) as exc:
-            raise FetchError(target.url, Bilingual(
-                f"échange HTTP interrompu ({exc!r})", f"HTTP exchange failed ({exc!r})")) from None
+            raise FetchError(target.url, Message("fetch_http_exchange_failed", exc=exc)) from None
         finally:
             if connection is not None:
                 connection.close()
-    raise FetchError(url, Bilingual(
-        f"plus de {max_redirects} redirections", f"more than {max_redirects} redirects"))
+    raise FetchError(url, Message("fetch_more_than_redirects", max_redirects=max_redirects))
 
 
-def read_body(response, url, max_bytes, memory_limit, spool_dir):
+def read_body(response: http.client.HTTPResponse, url: str, max_bytes: int, memory_limit: int,
+              spool_dir: str | os.PathLike[str] | None) -> tuple[int, str, bytes | None, str | None]:
     """Stream the body: size cap (declared and actual), sha256, spooling. The connection's socket
-    enforces the time budget (see ``PinnedHTTPConnection``)."""
+    enforces the time budget (see ``PinnedHTTPConnection``). Returns (size, sha256 hex digest,
+    body in memory or None, spooled file path or None)."""
     declared = (response.getheader("Content-Length") or "").strip()
     if declared.isdigit() and int(declared) > max_bytes:
         raise _too_large(url, max_bytes)
@@ -528,9 +522,8 @@ def read_body(response, url, max_bytes, memory_limit, spool_dir):
         # The connection closed early: a shortened body must not pass for the document.
         if spool is not None:
             _remove_quietly(spool.name)
-        raise FetchError(url, Bilingual(
-            f"réponse tronquée : {size} octets reçus sur {promised} annoncés",
-            f"truncated response: {size} bytes received of {promised} announced"))
+        raise FetchError(url, Message("fetch_truncated_response_bytes_received_announced",
+            size=size, promised=promised))
     if spool is not None:
         return size, digest.hexdigest(), None, spool.name
     return size, digest.hexdigest(), bytes(in_memory), None
@@ -546,12 +539,10 @@ def file_digest(path: str, algorithm: str = "sha256") -> str:
 
 
 def _too_large(url: str, max_bytes: int) -> BodyTooLarge:
-    return BodyTooLarge(url, Bilingual(
-        f"réponse plus grosse que la limite de {max_bytes} octets",
-        f"response larger than the {max_bytes}-byte limit"))
+    return BodyTooLarge(url, Message("fetch_response_larger_than_byte_limit", max_bytes=max_bytes))
 
 
-def _temporary_file(directory):
+def _temporary_file(directory: str | os.PathLike[str] | None) -> IO[bytes]:
     if directory is not None:
         os.makedirs(directory, exist_ok=True)
     return tempfile.NamedTemporaryFile(dir=directory, prefix=".budgetod-", suffix=".part", delete=False)
@@ -574,7 +565,7 @@ def open_location(
     base: str,
     relative: str,
     *,
-    cache_dir: str | os.PathLike | None = None,
+    cache_dir: str | os.PathLike[str] | None = None,
     allow_private: bool = False,
     timeout: float = DEFAULT_TIMEOUT,
     max_bytes: int = DEFAULT_MAX_BYTES,
@@ -598,42 +589,36 @@ def open_location(
     if scheme == "file":
         return _local_file(url2pathname(parts.path), segments)
     if len(scheme) > 1:  # one letter would be a Windows drive, i.e. a local path
-        raise RefusedLocation(base, Bilingual(
-            f"schéma « {scheme} » non pris en charge (répertoire local, http ou https)",
-            f"unsupported scheme '{scheme}' (local directory, http or https)"))
+        raise RefusedLocation(base, Message("fetch_unsupported_scheme_local_directory_http", scheme=scheme))
     return _local_file(base, segments)
 
 
 def _safe_segments(base: str, relative: str) -> list[str]:
     segments = relative.split("/")
     if not relative or not all(_SAFE_SEGMENT.fullmatch(segment) for segment in segments):
-        raise RefusedLocation(f"{base} + {relative!r}", Bilingual(
-            "chemin relatif refusé (noms simples séparés par « / » attendus, sans « .. »)",
-            "relative path refused (plain names separated by '/' expected, no '..')"))
+        raise RefusedLocation(f"{base} + {relative!r}", Message("fetch_relative_path_refused_plain_names"))
     return segments
 
 
 def _local_file(directory: str, segments: list[str]) -> str:
     root = Path(directory).expanduser()
     if not root.is_dir():
-        raise FetchError(directory, Bilingual(
-            "le miroir n'est pas un répertoire existant", "the mirror is not an existing directory"))
+        raise FetchError(directory, Message("fetch_mirror_not_existing_directory"))
     path = root.joinpath(*segments)
     try:
         present = path.is_file()
     except OSError:  # a path longer than the system allows: no such file either
         present = False
     if not present:
-        raise NotFound(str(path), Bilingual("fichier absent du miroir", "file missing from the mirror"))
+        raise NotFound(str(path), Message("fetch_file_missing_from_mirror"))
     return str(path)
 
 
-def _cached_download(base, segments, cache_dir, allow_private, timeout, max_bytes) -> str:
+def _cached_download(base: str, segments: list[str], cache_dir: str | os.PathLike[str] | None,
+                     allow_private: bool, timeout: float, max_bytes: int) -> str:
     parts = urlsplit(base)
     if parts.query or parts.fragment:
-        raise RefusedLocation(base, Bilingual(
-            "une URL de base ne peut pas avoir de requête ni de fragment",
-            "a base URL cannot have a query or a fragment"))
+        raise RefusedLocation(base, Message("fetch_base_url_cannot_have_query"))
     base_url = base.rstrip("/")
     url = base_url + "/" + "/".join(segments)
     # One directory per base URL: readable host name plus a hash of the whole base,
@@ -646,13 +631,11 @@ def _cached_download(base, segments, cache_dir, allow_private, timeout, max_byte
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        raise FetchError(str(cached.parent), Bilingual(f"répertoire de cache inutilisable ({exc.strerror})",
-                                                       f"unusable cache directory ({exc.strerror})")) from None
+        raise FetchError(str(cached.parent), Message("fetch_unusable_cache_directory", strerror=exc.strerror)) from None
     with http_get(url, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private,
                   memory_limit=0, spool_dir=cached.parent) as response:
         response.raise_for_status()
         if response.status != 200:
-            raise FetchError(response.final_url, Bilingual(
-                f"réponse inattendue (HTTP {response.status})", f"unexpected response (HTTP {response.status})"))
+            raise FetchError(response.final_url, Message("fetch_unexpected_response_http", status=response.status))
         response.save_to(cached)
     return str(cached)

@@ -7,7 +7,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import unquote, urljoin, urlsplit, urlunsplit
 
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -65,10 +65,8 @@ UDATA_PAGE = re.compile(r"^(?:/[a-z]{2})?/(?P<what>datasets|organizations)/(?P<i
 
 
 KIND_PAGE_SHAPES = {
-    "ckan": Bilingual("jeu de données ou d'organisation CKAN (…/dataset/<nom> ou …/organization/<nom>)",
-                      "a CKAN dataset or organization (…/dataset/<name> or …/organization/<name>)"),
-    "udata": Bilingual("jeu de données ou d'organisation udata (…/datasets/<id>/ ou …/organizations/<id>/)",
-                       "a udata dataset or organization (…/datasets/<id>/ or …/organizations/<id>/)"),
+    "ckan": Message("urls_ckan_dataset_organization_dataset_name"),
+    "udata": Message("urls_udata_dataset_organization_datasets_id"),
 }
 
 

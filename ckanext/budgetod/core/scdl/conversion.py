@@ -36,6 +36,8 @@ from typing import BinaryIO
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT
 from ckanext.budgetod.core.totem.nomenclature import (
+    Account,
+    Chapter,
     OtherYears,
     PlanDeComptes,
     PlanLookup,
@@ -83,7 +85,7 @@ class ConversionWarning:
     """A condition met while converting, counted over the lines it affects."""
 
     message_id: str
-    params: dict
+    params: dict[str, str]
     count: int = 1
 
     @property
@@ -96,15 +98,23 @@ class ConversionWarning:
         return messages.text(self.message_id, lang, count=self.count, **shown_params)
 
 
+# A warning's identity: (message id, its parameters as (name, value) pairs).
+_WarningKey = tuple[str, tuple[tuple[str, str], ...]]
+# A code combination resolved: (chapter code, chapter label, nature label, section, warnings).
+_Classified = tuple[str, str, str, str, tuple[_WarningKey, ...]]
+# A function described: (BGT_FONCTION, its label, a warning or None).
+_Described = tuple[str, str, _WarningKey | None]
+
+
 class _Warnings:
     def __init__(self) -> None:
-        self._by_key: dict[tuple, ConversionWarning] = {}
+        self._by_key: dict[_WarningKey, ConversionWarning] = {}
 
     @staticmethod
-    def key(message_id: str, **params: str) -> tuple:
+    def key(message_id: str, **params: str) -> _WarningKey:
         return (message_id, tuple(params.items()))
 
-    def add(self, key: tuple) -> None:
+    def add(self, key: _WarningKey) -> None:
         warning = self._by_key.get(key)
         if warning is None:
             self._by_key[key] = ConversionWarning(key[0], dict(key[1]))
@@ -136,8 +146,8 @@ class RowBuilder:
         self._other_years = other_years
         self._warnings = warnings
         self._document_cells = (header.natdec_label, str(header.exercice), header.siret, header.budget_name)
-        self._classified: dict[tuple, tuple] = {}
-        self._functions: dict[str, tuple] = {}
+        self._classified: dict[tuple[str, str, str, str, str, str], _Classified] = {}
+        self._functions: dict[str, _Described] = {}
 
     def row(self, line: BudgetLine) -> list[str]:
         key = (line.nature, line.contnat, line.codrd, line.opbudg or "0", line.typopbudg, line.section)
@@ -152,9 +162,9 @@ class RowBuilder:
             described = self._functions.get(line.fonction)
             if described is None:
                 described = self._functions[line.fonction] = self._describe_function(line.fonction)
-            fonction, fonction_label, warning = described
-            if warning is not None:
-                self._warnings.add(warning)
+            fonction, fonction_label, fonction_warning = described
+            if fonction_warning is not None:
+                self._warnings.add(fonction_warning)
         return [
             *self._document_cells,
             contnat, contnat_label, line.nature, nature_label,
@@ -164,8 +174,9 @@ class RowBuilder:
             ARTSPE.get(line.artspe, ""),
         ]
 
-    def _classify(self, nature, contnat, codrd, opbudg, typopbudg, section_code):
-        warnings = []
+    def _classify(self, nature: str, contnat: str, codrd: str, opbudg: str, typopbudg: str,
+                  section_code: str) -> _Classified:
+        warnings: list[_WarningKey] = []
         plan = self._plan
         chapter = None
         nature_label = ""
@@ -215,10 +226,11 @@ class RowBuilder:
             return contnat, "", nature_label, section, tuple(warnings)
         return chapter.code, chapter.label, nature_label, section, tuple(warnings)
 
-    def _other_year_warning(self, message_id: str, used_year: int, **codes: str) -> tuple:
+    def _other_year_warning(self, message_id: str, used_year: int, **codes: str) -> _WarningKey:
         return _Warnings.key(message_id, **codes, plan_year=self._plan_year, used_year=str(used_year))
 
-    def _chapter_of_account(self, plan: PlanDeComptes, nature, codrd, opbudg, typopbudg, other_year_account=None):
+    def _chapter_of_account(self, plan: PlanDeComptes, nature: str, codrd: str, opbudg: str, typopbudg: str,
+                            other_year_account: Account | None = None) -> Chapter | None:
         """The chapter the plan assigns to the account (the account of another year's plan when
         this one lacks it), or to its nearest described parent."""
         columns = _CHAPTER_COLUMNS[(codrd, opbudg) if opbudg == "0" else (codrd, opbudg, typopbudg)]
@@ -233,7 +245,7 @@ class RowBuilder:
         # Accounts missing from the plan: class 6/7 chapters are often the account's prefix (6518 → 65).
         return plan.chapter_by_prefix(nature)
 
-    def _describe_function(self, fonction):
+    def _describe_function(self, fonction: str) -> _Described:
         """(BGT_FONCTION, its label, a warning or None) of a line's Fonction."""
         plan = self._plan
         if plan is None:
@@ -270,8 +282,8 @@ def _section_of_account_class(nature: str) -> str:
 
 
 def convert_document(
-    source: str | os.PathLike,
-    output: str | os.PathLike | BinaryIO,
+    source: str | os.PathLike[str],
+    output: str | os.PathLike[str] | BinaryIO,
     *,
     plans: str | None = None,
     cache_dir: str | None = None,

@@ -21,15 +21,19 @@ import os
 import re
 import time
 from collections import Counter
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message, QuotedList
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_SCHEMA_URL, SCHEMA_ENV
 from ckanext.budgetod.core.spreadsheet import formula_risk
+
+if TYPE_CHECKING:  # frictionless is imported where it is used
+    from frictionless import Check, Error, Row
 
 # frictionless' own default: past this many errors it stops reading the file.
 DEFAULT_ERROR_LIMIT = 1000
@@ -94,7 +98,7 @@ class ValidationIssue:
     message_fr: str
     message_en: str
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"type": self.type, "row": self.row, "field": self.field, "cell": self.cell,
                 "message_fr": self.message_fr, "message_en": self.message_en}
 
@@ -111,8 +115,8 @@ class ValidationReport:
     schema_source: str
     seconds: float
     error_limit_reached: bool = False
-    warnings: list[Bilingual] = field(default_factory=list)
-    frictionless: dict = field(default_factory=dict)
+    warnings: list[Message] = field(default_factory=list)
+    frictionless: dict[str, Any] = field(default_factory=dict)
 
     @property
     def error_count(self) -> int:
@@ -124,12 +128,12 @@ class ValidationReport:
     def counts_by_field(self) -> dict[str, int]:
         return dict(Counter(issue.field for issue in self.errors if issue.field).most_common())
 
-    def counts_by_type_and_field(self) -> list[dict]:
+    def counts_by_type_and_field(self) -> list[dict[str, Any]]:
         counts = Counter((issue.type, issue.field) for issue in self.errors)
         return [{"type": error_type, "field": field_name, "count": count}
                 for (error_type, field_name), count in counts.most_common()]
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "valid": self.valid,
             "file": self.csv_path,
@@ -141,7 +145,8 @@ class ValidationReport:
             "errors_by_field": self.counts_by_field(),
             "errors_by_type_and_field": self.counts_by_type_and_field(),
             "first_errors": [issue.to_dict() for issue in self.errors[:FIRST_ERRORS_IN_REPORT]],
-            "warnings": [{"message_fr": warning.fr, "message_en": warning.en} for warning in self.warnings],
+            "warnings": [{"message_fr": warning.render("fr"), "message_en": warning.render("en")}
+                         for warning in self.warnings],
             "seconds": round(self.seconds, 3),
             "frictionless": self.frictionless,
         }
@@ -154,7 +159,7 @@ def validate_csv(
     cache_dir: str | None = None,
     allow_private: bool = False,
     timeout: float = DEFAULT_HTTP_TIMEOUT,
-    descriptor: dict | None = None,
+    descriptor: dict[str, Any] | None = None,
     limit_errors: int = DEFAULT_ERROR_LIMIT,
 ) -> ValidationReport:
     """Validate ``csv_path`` against the SCDL budget schema (path or URL).
@@ -181,24 +186,22 @@ def validate_csv(
     try:
         table_schema = Schema.from_descriptor(descriptor)
     except FrictionlessException as exc:
-        raise UnusableSchema(schema_source, Bilingual(f"Table Schema invalide ({exc.error.message})",
-                                                      f"invalid Table Schema ({exc.error.message})")) from None
+        raise UnusableSchema(schema_source, Message("validation_invalid_table_schema",
+            message=exc.error.message)) from None
     with path.open("rb") as stream:
         # An open stream rather than a path: frictionless 5 refuses absolute paths.
         resource = Resource(stream, format="csv", encoding="utf-8-sig", schema=table_schema)
         try:
             frictionless_report = resource.validate(Checklist(checks=checks), limit_errors=limit_errors)
         except FrictionlessException as exc:
-            raise UnusableInput(csv_path, Bilingual(
-                f"illisible comme tableau CSV ({exc.error.message})",
-                f"unreadable as a CSV table ({exc.error.message})")) from None
+            raise UnusableInput(csv_path, Message("validation_unreadable_as_csv_table",
+                message=exc.error.message)) from None
 
     task = frictionless_report.tasks[0] if frictionless_report.tasks else None
     raw_errors = list(frictionless_report.errors) + (list(task.errors) if task else [])
     for error in raw_errors:
         if error.type in _UNREADABLE_SOURCE_ERRORS:
-            raise UnusableInput(csv_path, Bilingual(
-                f"illisible comme tableau CSV ({error.message})", f"unreadable as a CSV table ({error.message})"))
+            raise UnusableInput(csv_path, Message("validation_unreadable_as_csv_table", message=error.message))
     limit_reached = task is not None and any(warning.startswith("reached error limit") for warning in task.warnings)
     fields_by_name = {item.get("name"): item for item in descriptor.get("fields", [])}
     return ValidationReport(
@@ -216,7 +219,7 @@ def validate_csv(
 
 
 def load_schema(source: str, *, cache_dir: str | None = None, allow_private: bool = False,
-                timeout: float = DEFAULT_HTTP_TIMEOUT) -> dict:
+                timeout: float = DEFAULT_HTTP_TIMEOUT) -> dict[str, Any]:
     """The Table Schema descriptor from a local path or a URL (http(s) ones are cached)."""
     if "://" in source:  # fetch accepts http, https and file URLs and refuses the others
         base, _, name = source.rpartition("/")
@@ -228,13 +231,11 @@ def load_schema(source: str, *, cache_dir: str | None = None, allow_private: boo
         with open(local_path, encoding="utf-8") as schema_file:
             descriptor = json.load(schema_file)
     except FileNotFoundError:
-        raise UnusableSchema(source, Bilingual("schéma introuvable", "schema not found")) from None
+        raise UnusableSchema(source, Message("validation_schema_not_found")) from None
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UnusableSchema(source, Bilingual(
-            f"schéma illisible ({exc})", f"unreadable schema ({exc})")) from None
+        raise UnusableSchema(source, Message("validation_unreadable_schema", exc=exc)) from None
     if not isinstance(descriptor, dict) or not isinstance(descriptor.get("fields"), list):
-        raise UnusableSchema(source, Bilingual(
-            "ce n'est pas un Table Schema (pas de liste « fields »)", "not a Table Schema (no 'fields' list)"))
+        raise UnusableSchema(source, Message("validation_not_table_schema_no_fields"))
     return descriptor
 
 
@@ -248,24 +249,20 @@ def _check_usable_csv(path: Path) -> tuple[int, list[str], dict[int, list[int]]]
     try:
         data = path.read_bytes()
     except FileNotFoundError:
-        raise UnusableInput(str(path), Bilingual("fichier introuvable", "file not found")) from None
+        raise UnusableInput(str(path), Message("file_not_found")) from None
     except OSError as exc:
-        raise UnusableInput(str(path), Bilingual(
-            f"fichier illisible ({exc.strerror})", f"unreadable file ({exc.strerror})")) from None
+        raise UnusableInput(str(path), Message("validation_unreadable_file", strerror=exc.strerror)) from None
     if b"\x00" in data[:_BINARY_PROBE_BYTES]:
-        raise UnusableInput(str(path), Bilingual("fichier binaire, ce n'est pas un CSV", "binary file, not a CSV"))
+        raise UnusableInput(str(path), Message("validation_binary_file_not_csv"))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         line = data.count(b"\n", 0, exc.start) + 1
-        raise UnusableInput(str(path), Bilingual(
-            f"n'est pas encodé en UTF-8 (octet invalide ligne {line})",
-            f"not UTF-8 encoded (invalid byte on line {line})")) from None
+        raise UnusableInput(str(path), Message("validation_not_utf_8_encoded_invalid", line=line)) from None
     if not text.strip():
-        raise UnusableInput(str(path), Bilingual("fichier vide", "empty file"))
+        raise UnusableInput(str(path), Message("file_empty"))
     if text.lstrip().startswith("<"):
-        raise UnusableInput(str(path), Bilingual(
-            "contenu XML ou HTML, ce n'est pas un CSV", "XML or HTML content, not a CSV"))
+        raise UnusableInput(str(path), Message("validation_xml_html_content_not_csv"))
     reader = csv.reader(io.StringIO(text, newline=""))
     header: list[str] = []
     formula_like: dict[int, list[int]] = {}
@@ -281,13 +278,13 @@ def _check_usable_csv(path: Path) -> tuple[int, list[str], dict[int, list[int]]]
                 if formula_risk(cell):
                     formula_like.setdefault(index, [0, records])[0] += 1
     except csv.Error as exc:
-        raise UnusableInput(str(path), Bilingual(
-            f"ce n'est pas un CSV lisible (ligne {reader.line_num} : {exc})",
-            f"not a readable CSV (line {reader.line_num}: {exc})")) from None
+        raise UnusableInput(str(path), Message("validation_not_readable_csv_line",
+            line_num=reader.line_num, exc=exc)) from None
     return records - 1, header, formula_like
 
 
-def _formula_warnings(header: list[str], formula_like: dict[int, list[int]], descriptor: dict) -> list[Bilingual]:
+def _formula_warnings(header: list[str], formula_like: dict[int, list[int]],
+                      descriptor: dict[str, Any]) -> list[Message]:
     """One warning per text column holding cells a spreadsheet could run as formulas (numbers
     such as -12.5 are no formulas: only the schema's string columns count)."""
     types = {item.get("name"): item.get("type", "string") for item in descriptor.get("fields", [])}
@@ -296,35 +293,26 @@ def _formula_warnings(header: list[str], formula_like: dict[int, list[int]], des
         name = header[index] if index < len(header) else str(index + 1)
         if types.get(name, "string") != "string":
             continue
-        warnings.append(Bilingual(
-            f"colonne {name} : {count} cellule(s) de texte ont =, +, - ou @ au début ou après une virgule, "
-            f"un point-virgule, une tabulation ou un saut de ligne (la première ligne {row}) ; un "
-            "tableur pourrait les exécuter comme des formules. Le schéma SCDL "
-            "les admet et le CSV garde le texte du document tel quel : l'ouvrir par une importation en texte.",
-            f"column {name}: {count} text cell(s) have =, +, - or @ at their start or after a comma, "
-            f"semicolon, tab or line break (the first on row {row}); "
-            "a spreadsheet could run them as formulas. The SCDL schema allows them and the CSV keeps the "
-            "document's text as written: open it through a text import."))
+        warnings.append(Message("validation_formula_like_cells", name=name, count=count, row=row))
     return warnings
 
 
-def _custom_checks(descriptor: dict) -> tuple[list, list[Bilingual]]:
+def _custom_checks(descriptor: dict[str, Any]) -> tuple[list[Check], list[Message]]:
     """frictionless checks for the schema's ``custom_checks``; warnings for those we do not know."""
-    checks, warnings = [], []
+    checks: list[Check] = []
+    warnings: list[Message] = []
     for declared in descriptor.get("custom_checks") or []:
         name = declared.get("name")
         params = declared.get("params") or {}
         if name == SIRET_CHECK and params.get("column"):
             checks.append(_siret_check_class()(column=params["column"]))
         else:
-            warnings.append(Bilingual(
-                f"contrôle personnalisé « {name} » non pris en charge, ignoré",
-                f"custom check '{name}' not supported, skipped"))
+            warnings.append(Message("validation_custom_check_not_supported_skipped", name=name))
     return checks, warnings
 
 
 @functools.cache
-def _siret_check_class():
+def _siret_check_class() -> Callable[..., Check]:
     """Build the frictionless check class on first use (frictionless is imported lazily)."""
     import attrs
     from frictionless import Check, errors
@@ -345,11 +333,11 @@ def _siret_check_class():
 
         column: str
 
-        def validate_start(self):
+        def validate_start(self) -> Iterator[Error]:
             if self.column not in self.resource.schema.field_names:
                 yield errors.CheckError(note=f'{SIRET_CHECK} check requires field "{self.column}"')
 
-        def validate_row(self, row):
+        def validate_row(self, row: Row) -> Iterator[Error]:
             value = row[self.column] if self.column in row.field_names else None
             if value in (None, "") or is_valid_siret(str(value)):
                 return
@@ -361,111 +349,68 @@ def _siret_check_class():
 
 # --- messages -------------------------------------------------------------------
 
-_TYPE_NAMES = {
-    "number": ("un nombre", "a number"),
-    "integer": ("un nombre entier", "an integer"),
-    "year": ("une année sur 4 chiffres", "a 4-digit year"),
-    "date": ("une date AAAA-MM-JJ", "a YYYY-MM-DD date"),
-    "boolean": ("un booléen", "a boolean"),
+# The SCDL types a cell may fail to be, and the hint given for some.
+_TYPE_MESSAGES = {"number": "validation_type_number", "integer": "validation_type_integer",
+                  "year": "validation_type_year", "date": "validation_type_date", "boolean": "validation_type_boolean"}
+_TYPE_HINTS = {"number": "validation_hint_number"}
+# The frictionless error types explained in the catalogue, by the parameters each takes.
+_ERROR_MESSAGES = {
+    SIRET_CHECK: "validation_siret_check", "missing-label": "validation_missing_label",
+    "extra-label": "validation_extra_label", "incorrect-label": "validation_incorrect_label",
+    "duplicate-label": "validation_duplicate_label", "blank-label": "validation_blank_label",
+    "blank-header": "validation_blank_header", "blank-row": "validation_blank_row",
+    "missing-cell": "validation_missing_cell", "extra-cell": "validation_extra_cell",
+    "unique-error": "validation_unique_error",
 }
-_TYPE_HINTS = {
-    "number": (" (séparateur décimal : le point, sans espace ni symbole)",
-               " (decimal separator: point, no spaces or symbols)"),
+_CONSTRAINT_MESSAGES = {
+    "required": "validation_constraint_required", "enum": "validation_constraint_enum",
+    "pattern": "validation_constraint_pattern", "minLength": "validation_constraint_min_length",
+    "maxLength": "validation_constraint_max_length", "minimum": "validation_constraint_minimum",
+    "maximum": "validation_constraint_maximum",
 }
 _CONSTRAINT_NOTE = re.compile(r'constraint "(?P<name>\w+)" is "(?P<value>.*)"$', re.DOTALL)
 _TYPE_NOTE = re.compile(r'type is "(?P<type>\w+)')
 
 
-def _issue(error, fields_by_name: dict) -> ValidationIssue:
+def _issue(error: Error, fields_by_name: dict[str | None, dict[str, Any]]) -> ValidationIssue:
     row = getattr(error, "row_number", None)
     if row is None:
         row_numbers = getattr(error, "row_numbers", None)
         row = row_numbers[0] if row_numbers else None
     field_name = getattr(error, "field_name", None) or getattr(error, "label", None) or None
     cell = getattr(error, "cell", None)
-    french, english = _messages(error, fields_by_name.get(field_name, {}))
+    message = _message(error, fields_by_name.get(field_name, {}))
     return ValidationIssue(type=error.type, row=row, field=field_name, cell=cell,
-                           message_fr=french, message_en=english)
+                           message_fr=message.render("fr"), message_en=message.render("en"))
 
 
-def _messages(error, field_descriptor: dict) -> tuple[str, str]:
-    """French and English explanation of one frictionless error (location given separately)."""
+def _message(error: Error, field_descriptor: dict[str, Any]) -> Message:
+    """The explanation of one frictionless error (its location is given separately)."""
     cell = getattr(error, "cell", "")
-    label = getattr(error, "label", "")
-    field_name = getattr(error, "field_name", "")
-    position = getattr(error, "field_number", "")
     kind = error.type
     if kind == "type-error":
         match = _TYPE_NOTE.search(error.note or "")
         type_name = match["type"] if match else field_descriptor.get("type", "?")
-        french_type, english_type = _TYPE_NAMES.get(type_name, (f"du type {type_name}", f"of type {type_name}"))
-        french_hint, english_hint = _TYPE_HINTS.get(type_name, ("", ""))
-        return (f"« {cell} » n'est pas {french_type}{french_hint}.",
-                f'"{cell}" is not {english_type}{english_hint}.')
+        wanted = (Message(_TYPE_MESSAGES[type_name]) if type_name in _TYPE_MESSAGES
+                  else Message("validation_type_other", type=type_name))
+        hint = Message(_TYPE_HINTS[type_name]) if type_name in _TYPE_HINTS else ""
+        return Message("validation_type_error", cell=cell, type=wanted, hint=hint)
     if kind == "constraint-error":
-        return _constraint_messages(error, cell, field_descriptor)
-    if kind == SIRET_CHECK:
-        return ((f"« {cell} » n'est pas un numéro SIRET valide "
-                 "(14 chiffres avec une clé de contrôle correcte attendus)."),
-                f'"{cell}" is not a valid SIRET number (14 digits with a correct check digit expected).')
-    if kind == "missing-label":
-        return (f"colonne « {field_name} » absente de l'en-tête (position {position} attendue).",
-                f'column "{field_name}" is missing from the header (expected at position {position}).')
-    if kind == "extra-label":
-        return (f"colonne « {label} » en trop (position {position}) : elle n'est pas dans le schéma.",
-                f'extra column "{label}" (position {position}): it is not in the schema.')
-    if kind == "incorrect-label":
-        return (f"en-tête « {label} » en position {position}, « {field_name} » attendu.",
-                f'header "{label}" at position {position}, "{field_name}" expected.')
-    if kind == "duplicate-label":
-        return (f"colonne « {label} » en double (position {position}).",
-                f'duplicate column "{label}" (position {position}).')
-    if kind == "blank-label":
-        return (f"en-tête vide en position {position}.", f"blank header at position {position}.")
-    if kind == "blank-header":
-        return "en-tête entièrement vide.", "header is completely blank."
-    if kind == "blank-row":
-        return "ligne vide.", "blank row."
-    if kind == "missing-cell":
-        return (f"valeur manquante pour « {field_name} » : la ligne a moins de colonnes que l'en-tête.",
-                f'missing value for "{field_name}": the row has fewer columns than the header.')
-    if kind == "extra-cell":
-        return ((f"valeur « {cell} » en trop en position {position} : "
-                 "la ligne a plus de colonnes que l'en-tête."),
-                f'extra value "{cell}" at position {position}: the row has more columns than the header.')
-    if kind == "unique-error":
-        return (f"valeur « {cell} » en double alors qu'elle doit être unique.",
-                f'duplicate value "{cell}" where values must be unique.')
-    return f"erreur {kind} : {error.message}", error.message
+        return _constraint_message(error, cell, field_descriptor)
+    if kind in _ERROR_MESSAGES:
+        return Message(_ERROR_MESSAGES[kind], cell=cell, label=getattr(error, "label", ""),
+                       field=getattr(error, "field_name", ""), position=getattr(error, "field_number", ""))
+    return Message("validation_other_error", kind=kind, detail=error.message)
 
 
-def _constraint_messages(error, cell: str, field_descriptor: dict) -> tuple[str, str]:
+def _constraint_message(error: Error, cell: str, field_descriptor: dict[str, Any]) -> Message:
     match = _CONSTRAINT_NOTE.search(error.note or "")
     name = match["name"] if match else "?"
     # The constraint's value from the schema itself reads better than the note's repr.
     value: Any = (field_descriptor.get("constraints") or {}).get(name, match["value"] if match else "")
-    if name == "required":
-        return "valeur obligatoire manquante.", "required value is missing."
     if name == "enum":
-        french_choices = ", ".join(f"« {choice} »" for choice in value)
-        english_choices = ", ".join(f'"{choice}"' for choice in value)
-        return (f"« {cell} » n'est pas une valeur autorisée ; valeurs possibles : {french_choices}.",
-                f'"{cell}" is not an allowed value; possible values: {english_choices}.')
-    if name == "pattern":
-        return (f"« {cell} » n'a pas le format attendu (motif {value}).",
-                f'"{cell}" does not have the expected format (pattern {value}).')
-    if name == "minLength":
-        return (f"« {cell} » est trop court (au moins {value} caractères).",
-                f'"{cell}" is too short (at least {value} characters).')
-    if name == "maxLength":
-        return (f"« {cell} » est trop long (au plus {value} caractères).",
-                f'"{cell}" is too long (at most {value} characters).')
-    if name == "minimum":
-        return f"« {cell} » est inférieur au minimum {value}.", f'"{cell}" is below the minimum {value}.'
-    if name == "maximum":
-        return f"« {cell} » est supérieur au maximum {value}.", f'"{cell}" is above the maximum {value}.'
-    return (f"« {cell} » ne respecte pas la contrainte {name} ({value}).",
-            f'"{cell}" does not satisfy the {name} constraint ({value}).')
+        value = QuotedList(value)
+    return Message(_CONSTRAINT_MESSAGES.get(name, "validation_constraint_other"), cell=cell, name=name, value=value)
 
 
 # --- summary --------------------------------------------------------------------
@@ -473,37 +418,36 @@ def _constraint_messages(error, cell: str, field_descriptor: dict) -> tuple[str,
 
 def format_summary(report: ValidationReport, lang: str = "fr", *, listed_errors: int = 10) -> str:
     """Readable verdict in French (default) or English, with the first errors listed."""
-    english = lang.lower().startswith("en")
-    rows = _count(report.rows, "row" if english else "ligne", english)
+    lang = "en" if lang.lower().startswith("en") else "fr"
+    rows = _count(report.rows, "row", lang)
     if report.valid:
-        lines = [f"Valid: {rows}, no errors." if english else f"Valide : {rows}, aucune erreur."]
+        lines = [Message("validation_summary_valid", rows=rows).render(lang)]
     else:
-        errors = _count(report.error_count, "error" if english else "erreur", english)
+        errors = _count(report.error_count, "error", lang)
         if report.error_limit_reached:
-            errors = ("at least " if english else "au moins ") + errors
-        on = "on" if english else "sur"
+            errors = Message("validation_at_least", count=errors)
         groups = report.counts_by_type_and_field()
         breakdown = ", ".join(
-            f"{group['count']} × {group['type']}" + (f" {on} {group['field']}" if group["field"] else "")
+            Message("validation_group_on_field", count=group["count"], type=group["type"], field=group["field"])
+            .render(lang) if group["field"] else f"{group['count']} × {group['type']}"
             for group in groups[:5]) + (", …" if len(groups) > 5 else "")
-        lines = [f"Invalid: {errors} in {rows} ({breakdown})." if english
-                 else f"Invalide : {errors} sur {rows} ({breakdown})."]
+        lines = [Message("validation_summary_invalid", errors=errors, rows=rows, breakdown=breakdown).render(lang)]
         for issue in report.errors[:listed_errors]:
-            place = ([f"{'row' if english else 'ligne'} {issue.row}"] if issue.row is not None else [])
+            place = [Message("validation_at_row", row=issue.row).render(lang)] if issue.row is not None else []
             place += [issue.field] if issue.field else []
-            message = issue.message_en if english else issue.message_fr
-            colon = ":" if english else " :"  # French typography: space before the colon
-            lines.append(f"  - {', '.join(place)}{colon} {message}" if place else f"  - {message}")
+            message = issue.message_en if lang == "en" else issue.message_fr
+            lines.append(Message("validation_issue_at", place=", ".join(place), message=message).render(lang)
+                         if place else f"  - {message}")
         if report.error_count > listed_errors:
-            more = report.error_count - listed_errors
-            lines.append(f"  … {more} more." if english else f"  … et {more} autres.")
+            lines.append(Message("validation_more_errors", more=report.error_count - listed_errors).render(lang))
     for warning in report.warnings:
-        lines.append(f"Warning: {warning.en}" if english else f"Avertissement : {warning.fr}")
+        lines.append(Message("validation_warning", warning=warning).render(lang))
     return "\n".join(lines)
 
 
-def _count(number: int, noun: str, english: bool) -> str:
-    if english:
-        return f"{number:,} {noun}{'s' if number != 1 else ''}"
-    # French groups thousands with a space and, as in French, 0 and 1 take the singular.
-    return f"{number:,}".replace(",", " ") + f" {noun}{'s' if number > 1 else ''}"
+def _count(number: int, noun: str, lang: str) -> Message:
+    """``number`` rows or errors, grouped and agreed as the language does (in French 0 and 1 take
+    the singular, and a space groups thousands)."""
+    plural = number > 1 if lang == "fr" else number != 1
+    grouped = f"{number:,}".replace(",", " ") if lang == "fr" else f"{number:,}"
+    return Message(f"validation_count_{noun}s" if plural else f"validation_count_{noun}", count=grouped)

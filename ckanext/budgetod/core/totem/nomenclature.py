@@ -31,13 +31,12 @@ from __future__ import annotations
 import functools
 import os
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from lxml import etree
 
-from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import DocumentError, NomenclatureError
 from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_PLANS_BASE, PLANS_ENV
 from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, PROLOG_LIMIT, check_prolog, shown
@@ -64,7 +63,7 @@ class Chapter:
 class Account:
     code: str
     label: str
-    chapters: dict  # column (DR, RR, DOES, ROES, DOIS, ROIS) -> chapter code
+    chapters: dict[str, str]  # column (DR, RR, DOES, ROES, DOIS, ROIS) -> chapter code
 
 
 ACCOUNT_COLUMNS = ("DR", "RR", "DOES", "ROES", "DOIS", "ROIS")
@@ -165,7 +164,7 @@ class PlanDeComptes:
         return None
 
 
-def _lengths_longest_first(codes) -> tuple[int, ...]:
+def _lengths_longest_first(codes: Iterable[str]) -> tuple[int, ...]:
     return tuple(sorted({len(code) for code in codes}, reverse=True))
 
 
@@ -182,7 +181,7 @@ class PlanLookup:
     def year_fallback(self) -> bool:
         return self.used_year is not None and self.used_year != self.requested_year
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {
             "nomenclature": self.nomenclature,
             "requested_year": self.requested_year,
@@ -204,7 +203,8 @@ def candidate_years(year: int) -> list[int]:
     return years
 
 
-_locations: dict[tuple, str | None] = {}
+# (base, norme, declinaison, year, cache_dir, allow_private) -> the plan's local path, None when not published.
+_locations: dict[tuple[str, str, str, int, str | None, bool], str | None] = {}
 _locations_lock = threading.Lock()
 
 
@@ -239,7 +239,7 @@ def plan_of_year(base: str, norme: str, declinaison: str, year: int, *, cache_di
     return None if known is None else load_plan(known)
 
 
-def _locate(base, relative, *, cache_dir, allow_private, timeout) -> str | None:
+def _locate(base: str, relative: str, *, cache_dir: str | None, allow_private: bool, timeout: float) -> str | None:
     from ckanext.budgetod.core.net.fetch import NotFound, open_location  # network machinery only when a plan is needed
 
     try:
@@ -319,11 +319,8 @@ def _load_plan(path: str, _mtime_ns: int, size: int) -> PlanDeComptes:
     try:
         encoding = check_prolog(path, content[:PROLOG_LIMIT], complete=len(content) <= PROLOG_LIMIT)
     except DocumentError as error:
-        # The reader's cause in each language (rendered once, it was French in the English message).
-        causes = {lang: messages.text("plan_unreadable", lang, detail=error.localized_cause(lang))
-                  for lang in messages.LANGUAGES}
-        raise NomenclatureError(path, messages.Bilingual(causes["fr"], causes["en"]), message_id="plan_unreadable",
-                                params={"detail": error.localized_cause()}) from None
+        # The reader's cause is a message: rendered in the language the plan's error is shown in.
+        raise NomenclatureError.from_message(path, "plan_unreadable", detail=error.cause) from None
     try:
         # The encoding by its canonical name, as for documents: libxml2 does not know every alias.
         root = etree.fromstring(content, etree.XMLParser(encoding=encoding, **_PARSER_OPTIONS))
@@ -336,7 +333,7 @@ def _load_plan(path: str, _mtime_ns: int, size: int) -> PlanDeComptes:
     return _plan_from_tree(path, root)
 
 
-def _plan_from_tree(path: str, root) -> PlanDeComptes:
+def _plan_from_tree(path: str, root: etree._Element) -> PlanDeComptes:
     chapters: dict[str, Chapter] = {}
     # Nature chapters first: they win over a function chapter with the same code.
     for chapter in root.iterfind("Nature/Chapitres/Chapitre"):
@@ -361,7 +358,7 @@ def _plan_from_tree(path: str, root) -> PlanDeComptes:
                          chapters, accounts, functions, function_chapters, functional_accounts)
 
 
-def _add_account(path: str, accounts: dict[str, Account], element) -> None:
+def _add_account(path: str, accounts: dict[str, Account], element: etree._Element) -> None:
     code = _value(path, element, "Code")
     if code and code not in accounts:
         columns = {column: _value(path, element, column) for column in ACCOUNT_COLUMNS}
@@ -369,20 +366,20 @@ def _add_account(path: str, accounts: dict[str, Account], element) -> None:
                                  {column: value for column, value in columns.items() if value})
 
 
-def _add_chapter(path: str, chapters: dict[str, Chapter], element) -> None:
+def _add_chapter(path: str, chapters: dict[str, Chapter], element: etree._Element) -> None:
     code = _value(path, element, "Code")
     if code and code not in chapters:
         chapters[code] = Chapter(code, _value(path, element, "Libelle"), _value(path, element, "Section"),
                                  _value(path, element, "TypeChapitre"))
 
 
-def _value(path: str, element, attribute: str) -> str:
+def _value(path: str, element: etree._Element, attribute: str) -> str:
     """An attribute of the plan, stripped; refused beyond the reader's bound on document values.
 
     Real labels have 200 characters at most; a label of megabytes (a broken or hostile mirror)
     went into the CSV, which could then not even be read back for validation (fuzzing).
     """
-    value = (element.get(attribute) or "").strip()
+    value: str = (element.get(attribute) or "").strip()
     if len(value) > MAX_VALUE_LENGTH:
         raise NomenclatureError.from_message(path, "plan_value_too_long", attribute=attribute,
                                              element=shown(element.tag, 60), length=len(value),

@@ -21,7 +21,7 @@ import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import NamedTuple
+from typing import Any, BinaryIO, NamedTuple
 
 from lxml import etree
 
@@ -212,7 +212,7 @@ class DocumentInfo:
     lines_total: int
     lines_calculated: int
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         header = self.header
         seal = header.seal
         return {
@@ -270,7 +270,7 @@ class BudgetLine(NamedTuple):
     typopbudg: str = ""
     artspe: str = ""
     section: str = ""
-    amounts: tuple = (None,) * len(AMOUNT_ELEMENTS)
+    amounts: tuple[str | None, ...] = (None,) * len(AMOUNT_ELEMENTS)
 
 
 class TotemReader:
@@ -281,13 +281,13 @@ class TotemReader:
     are final once ``lines()`` is exhausted.
     """
 
-    def __init__(self, path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES):
+    def __init__(self, path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES):
         self.source = os.fspath(path)
         self.lines_total = 0
         self.lines_calculated = 0
         self.size, self._encoding = _check_file(self.source, max_bytes)
         self._header: DocumentHeader | None = None
-        self._file = None
+        self._file: BinaryIO | None = None
         self._root_tag = ""
         self._root = self._root_name()
         self._stream = self._parse()
@@ -297,7 +297,7 @@ class TotemReader:
     def __enter__(self) -> TotemReader:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
     def close(self) -> None:
@@ -337,7 +337,7 @@ class TotemReader:
     def _error(self, message_id: str, **params: object) -> DocumentError:
         return DocumentError.from_message(self.source, message_id, **params)
 
-    def _open(self):
+    def _open(self) -> BinaryIO:
         try:
             return open(self.source, "rb")
         except OSError as error:
@@ -439,7 +439,7 @@ class TotemReader:
         if self._header is None:
             self._header = self._validated_header(header_values, seal)
 
-    def _line(self, element) -> BudgetLine:
+    def _line(self, element: etree._Element) -> BudgetLine:
         # The hot path of a conversion: one pass over the children, then plain lookups.
         values: dict[str, str | None] = {}
         section = None
@@ -481,7 +481,7 @@ class TotemReader:
                 raise self._error("line_value_too_long", index=line.number, element=element, length=len(value),
                                   limit=MAX_VALUE_LENGTH)
 
-    def _checked_amounts(self, amounts: tuple) -> tuple:
+    def _checked_amounts(self, amounts: tuple[str | None, ...]) -> tuple[str | None, ...]:
         """Amounts stripped of surrounding blanks; an error names the first that is no decimal."""
         checked = []
         for position, amount in enumerate(amounts):
@@ -557,7 +557,7 @@ class _SweptFile:
     """The document's file as ``iterparse`` reads it: before each read, what is parsed and will
     never be reported is freed (iterparse reads only once every pending event was handled)."""
 
-    def __init__(self, file, reader: TotemReader):
+    def __init__(self, file: BinaryIO, reader: TotemReader):
         self._file = file
         self._reader = reader
         self.root: etree._Element | None = None
@@ -580,7 +580,7 @@ class _SweptFile:
             element = element[-1]
 
 
-def _forget(element) -> None:
+def _forget(element: etree._Element) -> None:
     """Free an element already read, and the siblings before it that nobody will read."""
     element.clear()
     parent = element.getparent()
@@ -660,13 +660,13 @@ def check_prolog(source: str, head: bytes, *, complete: bool) -> str:
             raise DocumentError.from_message(source, "not_xml")
 
 
-def read_header(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DocumentHeader:
+def read_header(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> DocumentHeader:
     """The validated header alone, reading no further than the first line."""
     with TotemReader(path, max_bytes=max_bytes) as reader:
         return reader.header
 
 
-def inspect_document(path: str | os.PathLike, *, max_bytes: int = DEFAULT_MAX_BYTES) -> DocumentInfo:
+def inspect_document(path: str | os.PathLike[str], *, max_bytes: int = DEFAULT_MAX_BYTES) -> DocumentInfo:
     """Describe a document: header, line counts, encoding, seal."""
     with TotemReader(path, max_bytes=max_bytes) as reader:
         return reader.info()

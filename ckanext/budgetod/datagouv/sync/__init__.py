@@ -1,14 +1,14 @@
 """The data.gouv.fr sync: which datasets go where (``targets``), what each becomes there (``mapping``),
 the idempotent writes (``synchroniser``) and their state kept in the portal's database (``state``)."""
-from .mapping import KEY_DATASET, KEY_DOCUMENT, KEY_PORTAL_URL, KEY_RESOURCE, KEY_ROLE
-from .synchroniser import (
+from ckanext.budgetod.datagouv.sync.mapping import KEY_DATASET, KEY_DOCUMENT, KEY_PORTAL_URL, KEY_RESOURCE, KEY_ROLE
+from ckanext.budgetod.datagouv.sync.synchroniser import (
     AMBIGUOUS_CREATE_TRIES,
     Outcome,
     Synchroniser,
     dataset_page,
     status,
 )
-from .targets import (
+from ckanext.budgetod.datagouv.sync.targets import (
     OPTION,
     ORGANIZATIONS_OPTION,
     SyncError,

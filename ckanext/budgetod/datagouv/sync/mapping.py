@@ -21,9 +21,8 @@ from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.messages import Bilingual
 from ckanext.budgetod.core.net.fetch import file_digest
 from ckanext.budgetod.core.settings import Settings
+from ckanext.budgetod.datagouv.sync.targets import SyncError, extras_of
 from ckanext.budgetod.portal import publish
-
-from .targets import SyncError, _extras
 
 KEY_DATASET = "budgetod:dataset"
 
@@ -129,7 +128,7 @@ def portal_url(name: str) -> str:
 
 
 def wanted_dataset(dataset: dict, organization: str, options: Settings) -> Wanted:
-    extras = _extras(dataset)
+    extras = extras_of(dataset)
     exercice = extras.get(contract.EXTRA_EXERCICE, "")
     tags = sorted({udata_tag(tag["name"]) for tag in dataset.get("tags", [])})
     fields = {
@@ -202,19 +201,19 @@ def _same(name: str, remote, wanted) -> bool:
     return remote == wanted
 
 
-def _differences(remote: dict, fields: dict) -> list[str]:
+def differences(remote: dict, fields: dict) -> list[str]:
     return [name for name, value in fields.items() if not _same(name, remote.get(name), value)]
 
 
-def _merged(remote: dict, fields: dict) -> dict:
+def merged(remote: dict, fields: dict) -> dict:
     """The whole object to PUT: what udata holds, our fields over it, extras merged key by key."""
     return {**remote, **fields, "extras": {**(remote.get("extras") or {}), **fields.get("extras", {})}}
 
 
-def _extra(document: dict, key: str):
+def extra_of(document: dict, key: str):
     return (document.get("extras") or {}).get(key)
 
 
-def _checksum(resource: dict) -> str | None:
+def checksum_of(resource: dict) -> str | None:
     checksum = resource.get("checksum") or {}
     return checksum.get("value") if checksum.get("type") == "sha1" else None

@@ -32,32 +32,30 @@ import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
 
 from ckanext.budgetod import settings
-from ckanext.budgetod.core.messages import Bilingual
-from ckanext.budgetod.core.settings import DATAGOUV_API_KEY_ENV, Settings
-from ckanext.budgetod.datagouv.client import (
+from ckanext.budgetod.core.messages import Message, both_languages
+from ckanext.budgetod.core.net.udata import (
     AmbiguousWriteError,
     UdataClient,
     UdataError,
 )
-
-from . import state
-from .mapping import (
+from ckanext.budgetod.core.settings import DATAGOUV_API_KEY_ENV, Settings
+from ckanext.budgetod.datagouv.sync import state
+from ckanext.budgetod.datagouv.sync.mapping import (
     KEY_DATASET,
     KEY_RESOURCE,
     SPATIAL_MISSING,
     Wanted,
     WantedResource,
-    _checksum,
-    _differences,
-    _extra,
-    _merged,
+    checksum_of,
+    differences,
+    extra_of,
+    merged,
     wanted_dataset,
 )
-from .targets import (
+from ckanext.budgetod.datagouv.sync.targets import (
     OPTION,
     ORGANIZATIONS_OPTION,
     SyncError,
-    bilingual,
     checked,
     parse_organizations,
     target_organization,
@@ -218,7 +216,7 @@ class Synchroniser:
         self._tied = parse_organizations(options.datagouv.organizations)
         self.dry_run = dry_run
         self._organizations: dict[str, dict] = {}
-        self._zones: dict[tuple[str, str], tuple[str | None, Bilingual | None]] = {}
+        self._zones: dict[tuple[str, str], tuple[str | None, Message | None]] = {}
         self._listings: dict[str, dict[str, list[dict]]] = {}
         self._outcome = Outcome("", "")
 
@@ -237,20 +235,16 @@ class Synchroniser:
             try:
                 self._sync(dataset, recorder)
             except (UdataError, SyncError) as error:
-                if isinstance(error, UdataError):
-                    text = Bilingual(f"data.gouv.fr : {error.describe('fr')}",
-                                     f"data.gouv.fr: {error.describe('en')}")
-                else:
-                    text = Bilingual(error.describe("fr"), error.describe("en"))
-                outcome.result, outcome.message = "error", bilingual(text)
-                log.warning("data.gouv.fr sync of %s failed: %s", name, text.en)
+                text = (Message("synchroniser_data_gouv_fr", error=error.description)
+                        if isinstance(error, UdataError) else error.description)
+                outcome.result, outcome.message = "error", both_languages(text)
+                log.warning("data.gouv.fr sync of %s failed: %s", name, text.render("en"))
                 recorder.failed(outcome.message)
             except Exception as error:
                 log.exception("data.gouv.fr sync of %s failed", name)
                 detail = str(error).splitlines()[0][:300] if str(error) else ""
-                recorder.failed(bilingual(Bilingual(
-                    f"erreur inattendue ({type(error).__name__} : {detail}), voir le journal du serveur",
-                    f"unexpected error ({type(error).__name__}: {detail}), see the server log")))
+                recorder.failed(both_languages(Message("synchroniser_unexpected_error_see_server_log",
+                                                       kind=type(error).__name__, detail=detail)))
                 raise
             return outcome
 
@@ -267,11 +261,8 @@ class Synchroniser:
             return
         if organization is None:
             if row is not None and row.udata_dataset_id:
-                raise SyncError(dataset["name"], Bilingual(
-                    "aucune organisation data.gouv.fr n'est configurée ; le jeu de données "
-                    f"{row.udata_dataset_id} publié auparavant est laissé tel quel",
-                    f"no data.gouv.fr organisation is configured; the dataset {row.udata_dataset_id} "
-                    "published before is left as it is"))
+                raise SyncError(dataset["name"], Message("synchroniser_no_data_gouv_fr_organisation_2",
+                    udata_dataset_id=row.udata_dataset_id))
             outcome.result = "skipped"
             recorder.forget()
             return
@@ -315,10 +306,8 @@ class Synchroniser:
 
     def _check_api_key(self) -> None:
         if not self.dry_run and not self.options.datagouv.api_key:
-            raise SyncError(OPTION + "api_key", Bilingual(
-                "aucune clé d'API data.gouv.fr n'est configurée "
-                f"(ou variable d'environnement {DATAGOUV_API_KEY_ENV})",
-                f"no data.gouv.fr API key is configured (or environment variable {DATAGOUV_API_KEY_ENV})"))
+            raise SyncError(OPTION + "api_key", Message("synchroniser_no_data_gouv_fr_api",
+                datagouv_api_key_env=DATAGOUV_API_KEY_ENV))
 
     # ------------------------------------------------------------ datasets
 
@@ -336,25 +325,18 @@ class Synchroniser:
         owner = (dataset.get("organization") or {}).get("title") or (dataset.get("organization") or {}).get(
             "name") or dataset.get("owner_org") or "—"
         if tied is None:
-            raise SyncError(dataset["name"], Bilingual(
-                f"aucune organisation data.gouv.fr n'est attribuée à l'organisation « {owner} » du portail : "
-                f"un administrateur du portail l'attribue dans {ORGANIZATIONS_OPTION} ; rien n'est envoyé",
-                f"no data.gouv.fr organisation is tied to the portal organisation '{owner}': a sysadmin ties "
-                f"one in {ORGANIZATIONS_OPTION}; nothing is sent"))
+            raise SyncError(dataset["name"], Message("synchroniser_no_data_gouv_fr_organisation",
+                owner=owner, organizations_option=ORGANIZATIONS_OPTION))
         if named != tied and self._organization_id(named) != self._organization_id(tied):
-            raise SyncError(dataset["name"], Bilingual(
-                f"l'organisation data.gouv.fr « {named} » demandée n'est pas celle de l'organisation "
-                f"« {owner} » du portail (« {tied} », fixée par un administrateur) : refusé, rien n'est envoyé",
-                f"the data.gouv.fr organisation '{named}' asked for is not the one of the portal organisation "
-                f"'{owner}' ('{tied}', set by a sysadmin): refused, nothing is sent"))
+            raise SyncError(dataset["name"], Message("synchroniser_data_gouv_fr_organisation_asked",
+                named=named, owner=owner, tied=tied))
         return tied
 
     def _organization_id(self, reference: str) -> str:
         if reference not in self._organizations:
             organization = self.client.get_organization(reference)
             if organization is None:
-                raise SyncError(reference, Bilingual("organisation introuvable sur data.gouv.fr",
-                                                     "organisation not found on data.gouv.fr"))
+                raise SyncError(reference, Message("synchroniser_organisation_not_found_on_data"))
             self._organizations[reference] = organization
         return self._organizations[reference]["id"]
 
@@ -368,23 +350,20 @@ class Synchroniser:
         zone_id, problem = self._zones[zone]
         if zone_id is None:
             assert problem is not None, "a zone not found says why"
-            self._outcome.message = bilingual(Bilingual(
-                f"zone spatiale {zone[0]} {zone[1]} non résolue par data.gouv.fr ({problem.fr}) : "
-                "champ spatial laissé vide, la prochaine synchronisation le complétera",
-                f"spatial zone {zone[0]} {zone[1]} not resolved by data.gouv.fr ({problem.en}): "
-                "spatial left empty, the next sync fills it in"))
+            self._outcome.message = both_languages(Message("synchroniser_spatial_zone_not_resolved_data",
+                                                           level=zone[0], code=zone[1], problem=problem))
             log.warning("data.gouv.fr sync of %s: zone %s %s not resolved (%s)",
-                        self._outcome.package_name, *zone, problem.en)
+                        self._outcome.package_name, *zone, problem.render("en"))
             return None
         return {"zones": [zone_id], "granularity": f"fr:{zone[0]}"}
 
-    def _zone_id(self, level: str, code: str) -> tuple[str | None, Bilingual | None]:
+    def _zone_id(self, level: str, code: str) -> tuple[str | None, Message | None]:
         try:
             found = self.client.spatial_zone(code, level)
         except UdataError as error:
-            return None, Bilingual(error.describe("fr"), error.describe("en"))
+            return None, error.description
         if found is None:
-            return None, Bilingual("zone inconnue", "unknown zone")
+            return None, Message("synchroniser_unknown_zone")
         return found["id"], None
 
     def _listed(self, package_id: str, organization_id: str, *, fresh: bool = False) -> list[dict]:
@@ -392,8 +371,8 @@ class Synchroniser:
         if fresh or organization_id not in self._listings:
             found: dict[str, list[dict]] = {}
             for remote in self.client.iter_organization_datasets(organization_id):
-                if _extra(remote, KEY_DATASET):
-                    found.setdefault(_extra(remote, KEY_DATASET), []).append(remote)
+                if extra_of(remote, KEY_DATASET):
+                    found.setdefault(extra_of(remote, KEY_DATASET), []).append(remote)
             self._listings[organization_id] = found
         return _oldest_first(self._listings[organization_id].get(package_id, []))
 
@@ -405,7 +384,7 @@ class Synchroniser:
         """
         if row is not None and row.udata_dataset_id:
             lookup = self.client.lookup_dataset(row.udata_dataset_id)
-            if lookup.dataset is not None and _extra(lookup.dataset, KEY_DATASET) == package_id:
+            if lookup.dataset is not None and extra_of(lookup.dataset, KEY_DATASET) == package_id:
                 return lookup.dataset
         return self._keep_one(self._listed(package_id, organization_id))
 
@@ -416,13 +395,13 @@ class Synchroniser:
         return copies[0] if copies else None
 
     def _update_dataset(self, remote: dict, fields: dict, organization_id: str) -> None:
-        payload = _merged(remote, fields)
+        payload = merged(remote, fields)
         if remote.get("deleted"):
             payload["organization"] = organization_id
             self._write(tk._("restore the deleted udata dataset"),
                         lambda: self.client.restore_dataset(remote["id"], payload))
             return
-        changed = _differences(remote, fields)
+        changed = differences(remote, fields)
         if (remote.get("organization") or {}).get("id") != organization_id:
             payload["organization"] = organization_id
             changed.append("organization")
@@ -458,7 +437,7 @@ class Synchroniser:
             outcome.udata_id = remote["id"]
             if self.options.datagouv.on_delete == "archive":
                 if not remote.get("archived"):
-                    payload = _merged(remote, {"archived": state.utcnow().isoformat(timespec="seconds")})
+                    payload = merged(remote, {"archived": state.utcnow().isoformat(timespec="seconds")})
                     self._write(tk._("archive the udata dataset {id}").format(id=remote["id"]),
                                 functools.partial(self.client.update_dataset, remote["id"], payload))
             else:
@@ -496,7 +475,7 @@ class Synchroniser:
             recorder.resource(item.ckan_id, chosen["id"], item.sha1)
         # What is left and carries our key belongs to removed documents.
         self._delete_resources(dataset_id, [resource for resource in available
-                                            if _extra(resource, KEY_RESOURCE)])
+                                            if extra_of(resource, KEY_RESOURCE)])
         for ckan_id in set(stored) - {item.ckan_id for item in wanted.resources}:
             recorder.resource(ckan_id, None)
 
@@ -520,7 +499,7 @@ class Synchroniser:
     def _refresh_file(self, dataset_id: str, resource: dict, item: WantedResource,
                       stored_sha1: str | None) -> dict:
         """Replace the udata file when ours differs (by udata's checksum, else the one we stored)."""
-        if not item.file_path or (_checksum(resource) or stored_sha1) == item.sha1:
+        if not item.file_path or (checksum_of(resource) or stored_sha1) == item.sha1:
             return resource
         assert item.filename is not None, "a file to upload has its name"
         replaced = self._write(
@@ -531,9 +510,9 @@ class Synchroniser:
 
     def _update_resource(self, dataset_id: str, resource: dict, item: WantedResource) -> None:
         fields = {name: value for name, value in item.fields.items() if name != "filetype"}
-        changed = _differences(resource, fields)
+        changed = differences(resource, fields)
         if changed:
-            payload = _merged(resource, fields)
+            payload = merged(resource, fields)
             self._write(tk._("update the resource {title} ({fields})").format(
                 title=item.fields["title"], fields=", ".join(changed)),
                 lambda: self.client.update_resource(dataset_id, resource["id"], payload))
@@ -590,14 +569,14 @@ def _claim(item: WantedResource, available: list[dict], stored_id: str | None) -
     file name as title, or its checksum). A candidate of the wrong kind (a link where a file is
     wanted, or the reverse) is a copy to delete.
     """
-    keyed = [resource for resource in available if _extra(resource, KEY_RESOURCE) == item.ckan_id]
-    unkeyed = [resource for resource in available if not _extra(resource, KEY_RESOURCE)]
+    keyed = [resource for resource in available if extra_of(resource, KEY_RESOURCE) == item.ckan_id]
+    unkeyed = [resource for resource in available if not extra_of(resource, KEY_RESOURCE)]
     stored = [resource for resource in unkeyed if resource["id"] == stored_id]
     orphans = [resource for resource in unkeyed
                if item.file_path and resource.get("filetype") == "file" and resource not in stored
-               and (resource.get("title") == item.filename or _checksum(resource) == item.sha1)]
+               and (resource.get("title") == item.filename or checksum_of(resource) == item.sha1)]
     candidates = keyed + stored + orphans
     fitting = [resource for resource in candidates if resource.get("filetype") == item.filetype]
-    same_file = [resource for resource in fitting if item.file_path and _checksum(resource) == item.sha1]
+    same_file = [resource for resource in fitting if item.file_path and checksum_of(resource) == item.sha1]
     chosen = next(iter(same_file or fitting), None)
     return chosen, [resource for resource in candidates if resource is not chosen]

@@ -8,14 +8,13 @@ import ckan.model as model
 import ckan.plugins as plugins
 import sqlalchemy as sa
 
-from ckanext.budgetod.core import contract
+from ckanext.budgetod.core import contract, source_config
 from ckanext.budgetod.core import settings as core_settings
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
+from ckanext.budgetod.core.net.udata import UdataClient
 from ckanext.budgetod.core.settings import ON_DELETE_CHOICES, Settings
-from ckanext.budgetod.datagouv.client import UdataClient
-
-from . import state
+from ckanext.budgetod.datagouv.sync import state
 
 OPTION = "ckanext.budgetod.datagouv."
 
@@ -28,18 +27,12 @@ class SyncError(BudgetodError):
     """The dataset cannot be synced as it is (configuration, missing file...)."""
 
 
-def bilingual(text: Bilingual) -> str:
-    """One stored message for both audiences, as the harvest reports do."""
-    return f"{text.fr} / {text.en}"
-
-
 def checked(options: Settings) -> Settings:
     """The settings when the sync can work with them; else SyncError naming the wrong ini key."""
     on_delete = options.datagouv.on_delete
     if on_delete not in ON_DELETE_CHOICES:
-        raise SyncError(OPTION + "on_delete", Bilingual(
-            f"valeur « {on_delete} » inconnue ; valeurs possibles : {', '.join(ON_DELETE_CHOICES)}",
-            f"unknown value '{on_delete}'; possible values: {', '.join(ON_DELETE_CHOICES)}"))
+        raise SyncError(OPTION + "on_delete", Message("targets_unknown_value_possible_values",
+            on_delete=on_delete, choices=', '.join(ON_DELETE_CHOICES)))
     parse_organizations(options.datagouv.organizations)
     return options
 
@@ -56,14 +49,11 @@ def parse_organizations(value) -> tuple[tuple[str, str], ...]:
     try:
         return core_settings.parse_organizations(value)
     except core_settings.OrganizationsError as error:
-        raise SyncError(ORGANIZATIONS_OPTION, Bilingual(
-            f"« {error.item} » : chaque élément s'écrit organisation-du-portail=organisation-udata, "
-            "une fois par organisation du portail",
-            f"'{error.item}': each item reads portal-organisation=udata-organisation, once per portal organisation"
-        )) from None
+        raise SyncError(ORGANIZATIONS_OPTION, Message("targets_each_item_reads_portal_organisation",
+            item=error.item)) from None
 
 
-def _extras(dataset: dict) -> dict:
+def extras_of(dataset: dict) -> dict:
     return {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
 
 
@@ -81,7 +71,7 @@ def target_organization(dataset: dict) -> str | None:
     import is still running — by the document URLs its resources come from, among the sources of
     the dataset's organisation.
     """
-    configured = (_extras(dataset).get(contract.EXTRA_DATAGOUV_ORGANIZATION) or "").strip()
+    configured = (extras_of(dataset).get(contract.EXTRA_DATAGOUV_ORGANIZATION) or "").strip()
     if configured or not plugins.plugin_loaded("harvest"):
         return configured or None
     from ckanext.harvest.model import HarvestObject, HarvestSource
@@ -105,8 +95,8 @@ def target_organization(dataset: dict) -> str | None:
 
 def _source_organization(config_text: str | None) -> str | None:
     try:
-        return contract.parse_source_config("", config_text).datagouv_organization
-    except contract.SourceConfigError:
+        return source_config.parse_source_config("", config_text).datagouv_organization
+    except source_config.SourceConfigError:
         return None  # the harvester reports a broken configuration itself
 
 

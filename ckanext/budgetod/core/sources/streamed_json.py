@@ -44,7 +44,7 @@ _DOCUMENT = ""  # the key of the document itself in the walker's outermost frame
 VALUE = "value"
 
 
-class Fields(dict):
+class Fields(dict[str, object]):
     """The shape of an object: key → shape of its value; other keys are read past."""
 
 
@@ -53,7 +53,7 @@ class Items:
     """The shape of an array: ``item`` is each item's shape, ``keep(item)`` what to keep of it."""
 
     item: object
-    keep: Callable[[object], Iterable]
+    keep: Callable[[object], Iterable[object]]
 
 
 @dataclass
@@ -61,7 +61,7 @@ class Array:
     """An array read through: its number of items and what ``keep`` kept of them, in order."""
 
     length: int = 0
-    kept: list = field(default_factory=list)
+    kept: list[Any] = field(default_factory=list)  # what the shape's keep returns: its own type
 
 
 @dataclass(frozen=True)
@@ -86,7 +86,7 @@ def read(body: bytes | None, body_path: str | None, shape: object) -> object:
     Raises ``NotJson`` for a body that is not one JSON value; exceptions raised by a ``keep``
     function propagate as they are.
     """
-    outcome: dict = {}
+    outcome: dict[str, object] = {}
     walker = _walker(shape, outcome)
     next(walker)
     # use_float: yajl converts numbers itself, refusing integers beyond 64 bits ("integer
@@ -117,8 +117,10 @@ def _escapes_undecoded(stream: BinaryIO) -> Iterator[bytes]:
         yield carry
 
 
-def _escaped_quote_kept(run: re.Match) -> bytes:
-    return run[1][:-1] + b'"' if len(run[1]) % 4 == 2 else run[0]
+def _escaped_quote_kept(run: re.Match[bytes]) -> bytes:
+    whole: bytes = run[0]
+    backslashes: bytes = run[1]
+    return backslashes[:-1] + b'"' if len(backslashes) % 4 == 2 else whole
 
 
 def _decoded(text: str) -> str:
@@ -126,12 +128,13 @@ def _decoded(text: str) -> str:
     if "\\" not in text and '"' not in text:
         return text
     try:
-        return json.loads('"' + text.replace('"', '\\"') + '"')
+        decoded: str = json.loads('"' + text.replace('"', '\\"') + '"')  # a JSON string: a str
+        return decoded
     except ValueError as exc:  # an invalid escape
         raise NotJson(str(exc)) from None
 
 
-def _walker(shape: object, outcome: dict) -> Generator[None, tuple[str, Any], None]:
+def _walker(shape: object, outcome: dict[str, object]) -> Generator[None, tuple[str, Any], None]:
     """Receives the parser's events; sets ``outcome[_DOCUMENT]`` to what ``shape`` keeps of the value.
 
     One generator with an explicit stack of the containers being kept: a nested generator per
@@ -139,8 +142,8 @@ def _walker(shape: object, outcome: dict) -> Generator[None, tuple[str, Any], No
     an array, ``[None, Fields, kept dict, current key]`` for an object.
     """
     opening, closing = _OPENING, _CLOSING
-    stack: list[list] = []
-    frame: list = [None, {_DOCUMENT: shape}, outcome, _DOCUMENT]
+    stack: list[list[Any]] = []
+    frame: list[Any] = [None, {_DOCUMENT: shape}, outcome, _DOCUMENT]
     skipping = 0  # depth inside a value read past
     while True:
         event, value = yield

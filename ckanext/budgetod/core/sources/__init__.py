@@ -30,18 +30,20 @@ completely, so that a harvester never mistakes an unreadable source for one
 whose documents were withdrawn. ``retrieve_document`` is the fetch stage: it
 writes one document to a file, with conditional requests.
 
-This package imports nothing from CKAN: the harvester plugin wraps it. One module per
-stage or kind: ``listing`` (gather), ``index``, ``archive``, ``catalogue`` (ckan,
-udata; their API pages read as a stream by ``streamed_json``), ``retrieval`` (fetch), and ``common``;
-URLs are ``core/net/urls.py``'s. All
-network access goes through ``ckanext.budgetod.core.net.fetch.http_get``, which
-enforces timeouts, size caps and the refusal of private addresses; every
-message is given in French and English (``Bilingual``).
+Part of the CKAN-free core (``tests/test_core_imports.py``); the harvester plugin wraps it.
+One module per stage or kind: ``listing`` (gather), ``index``, ``archive``, ``catalogue`` (ckan,
+udata; their API pages read as a stream by ``streamed_json``), ``retrieval`` (fetch), and
+``common``. Each kind has one public lister, ``list_<kind>(location, settings, collected)``, that
+adds the location's documents to ``collected`` (``common.Collected``, which refuses the source past
+its document cap); ``listing.LISTERS`` maps kinds to them. URLs are ``core/net/urls.py``'s. All
+network access goes through ``ckanext.budgetod.core.net.fetch.http_get``, which enforces timeouts,
+size caps and the refusal of private addresses; every message is given in French and English
+(``Bilingual``).
 """
-from .archive import UnsafeArchive
-from .common import DocumentRef, Retrieved, SourceError
-from .listing import list_documents
-from .retrieval import retrieve_document
+from ckanext.budgetod.core.sources.archive import UnsafeArchive
+from ckanext.budgetod.core.sources.common import DocumentRef, Retrieved, SourceError
+from ckanext.budgetod.core.sources.listing import list_documents
+from ckanext.budgetod.core.sources.retrieval import retrieve_document
 
 __all__ = [
     "DocumentRef", "Retrieved", "SourceError",

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
-from ckanext.budgetod.core.net.fetch import FetchError
+from ckanext.budgetod.core.messages import Message
+from ckanext.budgetod.core.net.fetch import FetchError, HttpResponse
 from ckanext.budgetod.core.net.urls import normalise_url
 from ckanext.budgetod.core.settings import Settings
 
-_CHUNK_SIZE = 64 * 1024
+CHUNK_SIZE = 64 * 1024
 
 
 class SourceError(BudgetodError):
@@ -39,12 +39,12 @@ class Retrieved:
     final_url: str
 
 
-def _extension(url: str) -> str:
+def extension_of(url: str) -> str:
     path = urlsplit(url).path.lower()
     return path.rpartition(".")[2] if "." in path.rpartition("/")[2] else ""
 
 
-class _Collected(list):
+class Collected(list[DocumentRef]):
     """The documents listed from one location, refusing the source past ``max_documents``:
     a page or catalogue is not read further once the cap is passed."""
 
@@ -60,24 +60,25 @@ class _Collected(list):
         """Refuses the source as soon as the documents listed plus ``pending`` ones still being read
         pass the cap: what a page holds is not all kept before it is counted."""
         if len(self) + pending > self.settings.network.max_documents:
-            raise _too_many_documents(self.url, self.settings)
+            raise too_many_documents(self.url, self.settings)
 
 
-def _too_many_documents(url: str, settings: Settings) -> SourceError:
-    return SourceError(url, Bilingual(
-        f"plus de {settings.network.max_documents} documents : source refusée (limite "
-        "ckanext.budgetod.max_documents_per_source)",
-        f"more than {settings.network.max_documents} documents: source refused "
-        "(limit ckanext.budgetod.max_documents_per_source)"))
+def too_many_documents(url: str, settings: Settings) -> SourceError:
+    return SourceError(url, Message("common_more_than_documents_source_refused",
+        max_documents=settings.network.max_documents))
 
 
-def _plain_document(url: str) -> DocumentRef:
+def plain_document(url: str) -> DocumentRef:
     guid = normalise_url(url)
     return DocumentRef(guid=guid, url=guid)
 
 
-def _require_ok(response) -> None:
+def list_file(url: str, settings: Settings, collected: Collected) -> None:
+    """A ``file`` location is its own one document, listed without a request (read at the fetch stage)."""
+    collected.add([plain_document(url)])
+
+
+def require_ok(response: HttpResponse) -> None:
     response.raise_for_status()
     if response.status != 200:
-        raise FetchError(response.final_url, Bilingual(
-            f"réponse inattendue (HTTP {response.status})", f"unexpected response (HTTP {response.status})"))
+        raise FetchError(response.final_url, Message("fetch_unexpected_response_http", status=response.status))

@@ -1,4 +1,4 @@
-"""Client of the udata API v1 (data.gouv.fr), for the data.gouv.fr sync. Imports nothing from CKAN.
+"""Client of the udata API v1 (data.gouv.fr), for the data.gouv.fr sync. Part of the CKAN-free core.
 
 Transport. Requests go through the address checks of ``core.net.fetch`` (one DNS
 resolution, every address checked, the socket opened to a checked address, so
@@ -55,10 +55,11 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote, urlencode, urljoin
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Bilingual, Message
 from ckanext.budgetod.core.net.fetch import (
     USER_AGENT,
     FetchError,
@@ -88,7 +89,7 @@ _DETAIL_LIMIT = 400
 
 
 class UdataError(BudgetodError):
-    """A udata API call failed. ``source`` is "METHOD URL"; ``cause`` a Bilingual text.
+    """A udata API call failed. ``source`` is "METHOD URL"; ``cause`` a Message.
 
     ``status``: the HTTP status, None when no answer came. ``retryable``: trying
     again later may succeed. ``ambiguous``: the write may have been applied.
@@ -96,8 +97,9 @@ class UdataError(BudgetodError):
     ``retry_after``: seconds the server asked to wait, if it said so.
     """
 
-    def __init__(self, source: object, cause: object, *, status: int | None = None, retryable: bool = False,
-                 ambiguous: bool = False, errors: dict | None = None, retry_after: float | None = None):
+    def __init__(self, source: object, cause: Message | Bilingual, *, status: int | None = None,
+                 retryable: bool = False, ambiguous: bool = False, errors: dict[str, Any] | None = None,
+                 retry_after: float | None = None):
         super().__init__(source, cause)
         self.status = status
         self.retryable = retryable
@@ -119,7 +121,7 @@ class DatasetState(enum.Enum):
 @dataclass(frozen=True)
 class DatasetLookup:
     state: DatasetState
-    dataset: dict | None  # the document when the server returned one (present, or deleted seen by an editor)
+    dataset: dict[str, Any] | None  # the document when the server returned one (present, or deleted seen by an editor)
 
 
 @dataclass
@@ -128,6 +130,10 @@ class _Reply:
     headers: dict[str, str]
     content: bytes
     url: str
+
+
+# A multipart file: (filename, local path) or (filename, local path, content type).
+_FileSpec = tuple[str, str | os.PathLike[str]] | tuple[str, str | os.PathLike[str], str]
 
 
 @dataclass(frozen=True)
@@ -148,7 +154,7 @@ class _Body:
         return cls("application/json", len(data), lambda: iter((data,)))
 
     @classmethod
-    def multipart(cls, source: str, files: Mapping[str, tuple]) -> _Body:
+    def multipart(cls, source: str, files: Mapping[str, _FileSpec]) -> _Body:
         """``files``: field name → (filename, local path[, content type]), streamed from disk."""
         boundary = "budgetod-" + secrets.token_hex(16)
         parts = []
@@ -157,8 +163,8 @@ class _Body:
             try:
                 size = os.stat(path).st_size
             except OSError as exc:
-                raise UdataError(source, Bilingual(f"fichier à envoyer illisible : {path} ({exc.strerror})",
-                                                   f"file to upload unreadable: {path} ({exc.strerror})")) from None
+                raise UdataError(source, Message("udata_file_upload_unreadable",
+                    path=path, strerror=exc.strerror)) from None
             kind = content_type[0] if content_type else (mimetypes.guess_type(filename)[0]
                                                          or "application/octet-stream")
             head = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"{_form_quote(field)}\"; "
@@ -199,9 +205,7 @@ class UdataClient:
         self.base_url = base_url.rstrip("/")
         self._base = _parse_target(self.base_url, self.base_url + "/")
         if api_key is not None and (not api_key or not api_key.isascii() or not api_key.isprintable()):
-            raise UdataError(self.base_url, Bilingual(
-                "clé d'API invalide (caractères ASCII imprimables attendus)",
-                "invalid API key (printable ASCII characters expected)"))
+            raise UdataError(self.base_url, Message("udata_invalid_api_key_printable_ascii"))
         self._api_key = api_key
         self.timeout = timeout
         self.max_attempts = max(1, max_attempts)
@@ -219,8 +223,8 @@ class UdataClient:
 
     # --- low level -------------------------------------------------------------------------
 
-    def request(self, method: str, path: str, *, json: object = None, files: Mapping[str, tuple] | None = None,
-                params: Mapping[str, object] | None = None, idempotent: bool | None = None) -> dict | list | None:
+    def request(self, method: str, path: str, *, json: object = None, files: Mapping[str, _FileSpec] | None = None,
+                params: Mapping[str, object] | None = None, idempotent: bool | None = None) -> object:
         """Call ``path`` (relative to ``base_url``, trailing slash added) and return the decoded JSON, None if empty.
 
         ``json`` is sent as the JSON body; ``files`` as multipart (field → (filename, path[, type])).
@@ -274,7 +278,7 @@ class UdataClient:
 
     def _backoff(self, attempt: int) -> float:
         """Exponential, capped, with jitter over the upper half so that waits never collapse to zero."""
-        ceiling = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
+        ceiling: float = min(self.backoff_max, self.backoff_base * 2 ** (attempt - 1))
         return ceiling / 2 + self._rng.uniform(0, ceiling / 2)
 
     def _exchange(self, method: str, url: str, body: _Body) -> _Reply:
@@ -287,17 +291,14 @@ class UdataClient:
                 return reply
             source = f"{method} {target.url}"
             if reply.status in _REDIRECTS_FOR_READS and method != "GET":
-                raise UdataError(source, Bilingual(
-                    f"redirection HTTP {reply.status} inattendue pour une écriture",
-                    f"unexpected HTTP {reply.status} redirect for a write"), status=reply.status)
+                raise UdataError(source, Message("udata_unexpected_http_redirect_write",
+                    status=reply.status), status=reply.status)
             next_target = _parse_target(source, urljoin(target.url, location))
             if next_target.origin != self._base.origin and method != "GET":
-                raise UdataError(source, Bilingual(
-                    f"redirection vers un autre hôte refusée pour une écriture ({next_target.host})",
-                    f"redirect to another host refused for a write ({next_target.host})"), status=reply.status)
+                raise UdataError(source, Message("udata_redirect_another_host_refused_write",
+                    host=next_target.host), status=reply.status)
             target = next_target
-        raise UdataError(f"{method} {url}", Bilingual(f"plus de {MAX_REDIRECTS} redirections",
-                                                     f"more than {MAX_REDIRECTS} redirects"))
+        raise UdataError(f"{method} {url}", Message("fetch_more_than_redirects", max_redirects=MAX_REDIRECTS))
 
     def _send(self, method: str, target: Target, body: _Body) -> _Reply:
         source = f"{method} {target.url}"
@@ -315,8 +316,8 @@ class UdataClient:
             try:
                 connection.connect()
             except ssl.SSLCertVerificationError as exc:
-                raise UdataError(source, Bilingual(f"certificat refusé ({exc.verify_message})",
-                                                   f"certificate refused ({exc.verify_message})")) from None
+                raise UdataError(source, Message("udata_certificate_refused",
+                    verify_message=exc.verify_message)) from None
             except FetchError as exc:
                 raise UdataError(source, exc.cause, retryable=True) from None
             except OSError as exc:
@@ -349,12 +350,12 @@ class UdataClient:
         finally:
             connection.close()
 
-    def _request_object(self, method: str, path: str, **options) -> dict:
+    def _request_object(self, method: str, path: str, **options: Any) -> dict[str, Any]:
         """``request`` for an endpoint that answers a JSON object (a dataset, a resource, a zone)."""
         reply = self.request(method, path, **options)
         if not isinstance(reply, dict):
-            raise UdataError(f"{method.upper()} {self._url(path, options.get('params'))}", Bilingual(
-                "la réponse n'est pas un objet JSON", "the reply is not a JSON object"))
+            raise UdataError(f"{method.upper()} {self._url(path, options.get('params'))}",
+                             Message("udata_reply_not_json_object"))
         return reply
 
     # --- datasets --------------------------------------------------------------------------
@@ -372,16 +373,16 @@ class UdataClient:
             return DatasetLookup(DatasetState.DELETED, dataset)
         return DatasetLookup(DatasetState.PRESENT, dataset)
 
-    def get_dataset(self, id_or_slug: str) -> dict | None:
+    def get_dataset(self, id_or_slug: str) -> dict[str, Any] | None:
         """The dataset, or None when it does not exist or is deleted (``lookup_dataset`` tells which)."""
         lookup = self.lookup_dataset(id_or_slug)
         return lookup.dataset if lookup.state is DatasetState.PRESENT else None
 
-    def create_dataset(self, payload: dict) -> dict:
+    def create_dataset(self, payload: dict[str, Any]) -> dict[str, Any]:
         """POST /datasets/ (201). May raise AmbiguousWriteError: look for the dataset before retrying."""
         return self._request_object("POST", "/datasets/", json=payload)
 
-    def update_dataset(self, dataset_id: str, payload: dict) -> dict:
+    def update_dataset(self, dataset_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """PUT of the whole dataset: udata resets the fields left out, so send what was read, merged.
 
         ``deleted`` is left out of the body: udata restores a deleted dataset when a PUT
@@ -391,7 +392,7 @@ class UdataClient:
         body = {key: value for key, value in payload.items() if key != "deleted"}
         return self._request_object("PUT", f"/datasets/{_segment(dataset_id)}/", json=body)
 
-    def restore_dataset(self, dataset_id: str, payload: dict) -> dict:
+    def restore_dataset(self, dataset_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """Undelete a soft-deleted dataset (a PUT with ``"deleted": null``), writing ``payload`` as its content."""
         return self._request_object("PUT", f"/datasets/{_segment(dataset_id)}/", json={**payload, "deleted": None})
 
@@ -399,7 +400,7 @@ class UdataClient:
         """Soft-delete the dataset; one already deleted or missing counts as done."""
         self._delete(f"/datasets/{_segment(dataset_id)}/")
 
-    def iter_organization_datasets(self, org_id_or_slug: str, page_size: int = 100) -> Iterator[dict]:
+    def iter_organization_datasets(self, org_id_or_slug: str, page_size: int = 100) -> Iterator[dict[str, Any]]:
         """Every dataset of the organisation (private ones too if the key's user is a member), page by page.
 
         Pages are asked by number, oldest first, on ``base_url`` (``next_page`` only
@@ -412,8 +413,7 @@ class UdataClient:
         while True:
             listing = self.request("GET", path, params={"page": page, "page_size": page_size, "sort": "created"})
             if not isinstance(listing, dict) or not isinstance(listing.get("data"), list):
-                raise UdataError(f"GET {self._url(path, None)}", Bilingual(
-                    "page de résultats sans liste « data »", "result page without a 'data' list"))
+                raise UdataError(f"GET {self._url(path, None)}", Message("udata_result_page_without_data_list"))
             for dataset in listing["data"]:
                 if dataset.get("id") not in seen:
                     seen.add(dataset.get("id"))
@@ -424,7 +424,7 @@ class UdataClient:
 
     # --- resources -------------------------------------------------------------------------
 
-    def upload_resource(self, dataset_id: str, file_path: str | os.PathLike, filename: str) -> dict:
+    def upload_resource(self, dataset_id: str, file_path: str | os.PathLike[str], filename: str) -> dict[str, Any]:
         """Upload a file as a new resource (multipart field ``file``); the server names it after ``filename``.
 
         May raise AmbiguousWriteError, like every create.
@@ -432,19 +432,19 @@ class UdataClient:
         return self._request_object("POST", f"/datasets/{_segment(dataset_id)}/upload/",
                             files={"file": (filename, file_path)})
 
-    def upload_resource_file(self, dataset_id: str, resource_id: str, file_path: str | os.PathLike,
-                             filename: str) -> dict:
+    def upload_resource_file(self, dataset_id: str, resource_id: str, file_path: str | os.PathLike[str],
+                             filename: str) -> dict[str, Any]:
         """Replace the file of an existing resource; repeating it gives the same result, so it is retried."""
         return self._request_object("POST",
                                     f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/upload/",
                             files={"file": (filename, file_path)}, idempotent=True)
 
-    def create_resource(self, dataset_id: str, payload: dict) -> dict:
+    def create_resource(self, dataset_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         """A remote resource (the endpoint accepts ``filetype`` "remote" only; set when absent)."""
         return self._request_object("POST", f"/datasets/{_segment(dataset_id)}/resources/",
                             json={"filetype": "remote", **payload})
 
-    def update_resource(self, dataset_id: str, resource_id: str, payload: dict) -> dict:
+    def update_resource(self, dataset_id: str, resource_id: str, payload: dict[str, Any]) -> dict[str, Any]:
         return self._request_object("PUT", f"/datasets/{_segment(dataset_id)}/resources/{_segment(resource_id)}/",
                             json=payload)
 
@@ -454,10 +454,10 @@ class UdataClient:
 
     # --- reference data --------------------------------------------------------------------
 
-    def get_organization(self, id_or_slug: str) -> dict | None:
+    def get_organization(self, id_or_slug: str) -> dict[str, Any] | None:
         return self._get_or_none(f"/organizations/{_segment(id_or_slug)}/")
 
-    def spatial_zone(self, insee_code: str, level: str) -> dict | None:
+    def spatial_zone(self, insee_code: str, level: str) -> dict[str, Any] | None:
         """The udata zone of a French INSEE code, as a GeoJSON feature (its ``id`` goes in ``spatial.zones``).
 
         ``level``: "commune", "departement", "region", "epci" or a full udata level
@@ -466,7 +466,7 @@ class UdataClient:
         level = level if level.startswith(("fr:", "country")) else f"fr:{level}"
         return self._get_or_none(f"/spatial/zone/{_segment(f'{level}:{insee_code.strip()}')}/")
 
-    def _get_or_none(self, path: str) -> dict | None:
+    def _get_or_none(self, path: str) -> dict[str, Any] | None:
         try:
             return self._request_object("GET", path)
         except UdataError as error:
@@ -502,37 +502,35 @@ def _query_value(value: object) -> str:
     return str(value)
 
 
-def _decoded(source: str, reply: _Reply) -> dict | list | None:
+def _decoded(source: str, reply: _Reply) -> object:
     if not reply.content.strip():
         return None
     try:
         return jsonlib.loads(reply.content)
     except ValueError:
-        raise UdataError(source, Bilingual(f"réponse HTTP {reply.status} qui n'est pas du JSON",
-                                           f"HTTP {reply.status} answer that is not JSON"),
+        raise UdataError(source, Message("udata_http_answer_that_not_json", status=reply.status),
                          status=reply.status) from None
 
 
 def _transport_error(source: str, exc: BaseException, *, ambiguous: bool) -> UdataError:
     if isinstance(exc, (socket.timeout, TimeoutError)):
-        cause = Bilingual("délai dépassé", "timed out")
+        cause = Message("udata_timed_out")
     elif isinstance(exc, (ConnectionError, http.client.RemoteDisconnected)):
-        cause = Bilingual("connexion coupée par le serveur", "connection closed by the server")
+        cause = Message("udata_connection_closed_server")
     else:
-        cause = Bilingual(f"échange HTTP interrompu ({exc!r})", f"HTTP exchange failed ({exc!r})")
+        cause = Message("fetch_http_exchange_failed", exc=exc)
     return UdataError(source, cause, retryable=True, ambiguous=ambiguous)
 
 
 _STATUS_TEXTS = {
-    400: Bilingual("données refusées", "data refused"),
-    401: Bilingual("clé d'API absente ou refusée", "API key missing or refused"),
-    403: Bilingual("droits insuffisants : la clé d'API ne permet pas cette modification",
-                   "permission denied: the API key does not allow this change"),
-    404: Bilingual("introuvable", "not found"),
-    410: Bilingual("supprimé", "deleted"),
-    413: Bilingual("envoi trop volumineux pour le serveur", "upload too large for the server"),
-    415: Bilingual("type de fichier refusé", "file type refused"),
-    429: Bilingual("trop de requêtes, le serveur demande d'attendre", "too many requests, the server asks to wait"),
+    400: Message("udata_data_refused"),
+    401: Message("udata_api_key_missing_refused"),
+    403: Message("udata_permission_denied_api_key_does"),
+    404: Message("udata_not_found"),
+    410: Message("udata_deleted"),
+    413: Message("udata_upload_too_large_server"),
+    415: Message("udata_file_type_refused"),
+    429: Message("udata_too_many_requests_server_asks"),
 }
 
 
@@ -543,10 +541,10 @@ def _status_error(source: str, reply: _Reply) -> UdataError:
         document.get("errors"), dict) else None
     detail = _server_detail(document)
     text = _STATUS_TEXTS.get(status) or (
-        Bilingual("erreur du serveur", "server error") if status >= 500
-        else Bilingual("réponse inattendue", "unexpected answer"))
-    cause = Bilingual(f"{text.fr} (HTTP {status})" + (f" : {detail}" if detail else ""),
-                      f"{text.en} (HTTP {status})" + (f": {detail}" if detail else ""))
+        Message("udata_server_error") if status >= 500
+        else Message("udata_unexpected_answer"))
+    cause = (Message("udata_status_error_detail", text=text, status=status, detail=detail) if detail
+             else Message("udata_status_error", text=text, status=status))
     retryable = status == 429 or status >= 500
     return UdataError(source, cause, status=status, retryable=retryable,
                       ambiguous=status >= 500,  # a 5xx may come after the work was done

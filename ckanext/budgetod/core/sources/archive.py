@@ -18,12 +18,11 @@ from pathlib import Path
 from typing import BinaryIO
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
-from ckanext.budgetod.core.net.fetch import NotFound, http_get
+from ckanext.budgetod.core.messages import Message
+from ckanext.budgetod.core.net.fetch import HttpResponse, NotFound, http_get
 from ckanext.budgetod.core.net.urls import normalise_url
 from ckanext.budgetod.core.settings import Settings
-
-from .common import _CHUNK_SIZE, DocumentRef, _require_ok
+from ckanext.budgetod.core.sources.common import CHUNK_SIZE, Collected, DocumentRef, require_ok
 
 log = logging.getLogger(__name__)
 
@@ -38,7 +37,7 @@ RATIO_FLOOR_BYTES = 2**20
 CENTRAL_DIRECTORY_BYTES_PER_ENTRY = 1024
 
 
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 
 
 _WINDOWS_DRIVE = re.compile(r"^[A-Za-z]:")
@@ -48,7 +47,7 @@ class UnsafeArchive(BudgetodError):
     """A ZIP archive is refused: not an archive, or a bomb, a path traversal or too many entries."""
 
 
-class _OpenArchive:
+class OpenArchive:
     """A downloaded archive, checked, open for reading; close it (context manager) when done."""
 
     def __init__(self, url: str, handle: BinaryIO, final_url: str, etag: str | None,
@@ -67,8 +66,7 @@ class _OpenArchive:
             self._zip = zipfile.ZipFile(handle)
         except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
             handle.close()
-            raise UnsafeArchive(url, Bilingual(
-                f"ce n'est pas une archive ZIP lisible ({exc})", f"not a readable ZIP archive ({exc})")) from None
+            raise UnsafeArchive(url, Message("archive_not_readable_zip_archive", exc=exc)) from None
         try:
             self.members = _checked_members(url, self._zip, settings)
         except BaseException:
@@ -84,29 +82,24 @@ class _OpenArchive:
         """Stream ``member`` to ``destination`` (atomically); return its sha256 and size."""
         where = f"{self.url}#{member}"
         if member not in self.members:
-            raise NotFound(where, Bilingual(
-                "entrée absente de l'archive (ou refusée : pas un document .xml, nom dangereux)",
-                "entry missing from the archive (or refused: not an .xml document, unsafe name)"))
+            raise NotFound(where, Message("archive_entry_missing_from_archive_refused"))
         target = Path(destination)
         target.parent.mkdir(parents=True, exist_ok=True)
         digest, size = hashlib.sha256(), 0
         partial = tempfile.NamedTemporaryFile(dir=target.parent, prefix=".budgetod-", suffix=".part", delete=False)
         try:
             with partial, self._zip.open(member) as entry:
-                while chunk := entry.read(_CHUNK_SIZE):
+                while chunk := entry.read(CHUNK_SIZE):
                     size += len(chunk)
                     # zipfile stops at the declared size; this guards the cap should it not.
                     if size > max_bytes:
-                        raise UnsafeArchive(where, Bilingual(
-                            f"entrée plus grosse que la limite de {max_bytes} octets",
-                            f"entry larger than the {max_bytes}-byte limit"))
+                        raise UnsafeArchive(where, Message("archive_entry_larger_than_byte_limit", max_bytes=max_bytes))
                     digest.update(chunk)
                     partial.write(chunk)
             os.replace(partial.name, target)
         except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
             _remove_quietly(partial.name)
-            raise UnsafeArchive(where, Bilingual(
-                f"entrée d'archive corrompue ou illisible ({exc})", f"corrupt or unreadable archive entry ({exc})")
+            raise UnsafeArchive(where, Message("archive_corrupt_unreadable_archive_entry", exc=exc)
             ) from None
         except BaseException:
             _remove_quietly(partial.name)
@@ -117,10 +110,10 @@ class _OpenArchive:
         self._zip.close()
         self._handle.close()
 
-    def __enter__(self) -> _OpenArchive:
+    def __enter__(self) -> OpenArchive:
         return self
 
-    def __exit__(self, *exc_info) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         self.close()
 
 
@@ -164,15 +157,13 @@ def _check_central_directory(url: str, handle: BinaryIO, settings: Settings) -> 
         raise _too_many_entries(url, entries, settings)
     limit = settings.network.max_archive_entries * CENTRAL_DIRECTORY_BYTES_PER_ENTRY
     if directory_bytes > limit:
-        raise UnsafeArchive(url, Bilingual(
-            f"archive refusée : répertoire central de {directory_bytes} octets, {limit} au plus",
-            f"archive refused: central directory of {directory_bytes} bytes, at most {limit}"))
+        raise UnsafeArchive(url, Message("archive_archive_refused_central_directory_bytes",
+            directory_bytes=directory_bytes, limit=limit))
 
 
 def _too_many_entries(url: str, entries: int, settings: Settings) -> UnsafeArchive:
-    return UnsafeArchive(url, Bilingual(
-        f"archive refusée : {entries} entrées, {settings.network.max_archive_entries} au plus",
-        f"archive refused: {entries} entries, at most {settings.network.max_archive_entries}"))
+    return UnsafeArchive(url, Message("archive_archive_refused_entries_most",
+        entries=entries, max_archive_entries=settings.network.max_archive_entries))
 
 
 def _checked_members(url: str, archive: zipfile.ZipFile, settings: Settings) -> list[str]:
@@ -185,33 +176,23 @@ def _checked_members(url: str, archive: zipfile.ZipFile, settings: Settings) -> 
     for entry in entries:
         name = entry.filename
         if _unsafe_entry_name(name):
-            raise UnsafeArchive(url, Bilingual(
-                f"archive refusée : nom d'entrée dangereux « {name} » "
-                "(chemin absolu, « .. » ou barre oblique inverse)",
-                f"archive refused: unsafe entry name '{name}' (absolute path, '..' or backslash)"))
+            raise UnsafeArchive(url, Message("archive_archive_refused_unsafe_entry_name", name=name))
         if entry.is_dir() or not name.lower().endswith(".xml") or _is_platform_debris(name):
             continue  # nested archives and other files are not documents
         if entry.flag_bits & 0x1:
             log.warning("%s: encrypted entry %s ignored", url, name)
             continue
         if entry.file_size > settings.max_document_size:
-            raise UnsafeArchive(url, Bilingual(
-                f"archive refusée : l'entrée « {name} » décompressée ferait {entry.file_size} octets, "
-                f"{settings.max_document_size} au plus",
-                f"archive refused: entry '{name}' would decompress to {entry.file_size} bytes, "
-                f"at most {settings.max_document_size}"))
+            raise UnsafeArchive(url, Message("archive_archive_refused_entry_would_decompress",
+                name=name, file_size=entry.file_size, max_document_size=settings.max_document_size))
         if (entry.file_size > RATIO_FLOOR_BYTES
                 and entry.file_size > settings.network.max_compression_ratio * max(entry.compress_size, 1)):
-            raise UnsafeArchive(url, Bilingual(
-                f"archive refusée : taux de compression suspect pour « {name} » "
-                f"({entry.file_size} octets pour {entry.compress_size} compressés, bombe de décompression ?)",
-                f"archive refused: suspicious compression ratio for '{name}' "
-                f"({entry.file_size} bytes from {entry.compress_size} compressed; decompression bomb?)"))
+            raise UnsafeArchive(url, Message("archive_archive_refused_suspicious_compression_ratio",
+                name=name, file_size=entry.file_size, compress_size=entry.compress_size))
         total += entry.file_size
         if total > settings.network.max_archive_total_bytes:
-            raise UnsafeArchive(url, Bilingual(
-                f"archive refusée : plus de {settings.network.max_archive_total_bytes} octets une fois décompressée",
-                f"archive refused: more than {settings.network.max_archive_total_bytes} bytes once decompressed"))
+            raise UnsafeArchive(url, Message("archive_archive_refused_more_than_bytes",
+                max_archive_total_bytes=settings.network.max_archive_total_bytes))
         members.setdefault(name)
     return list(members)
 
@@ -226,16 +207,16 @@ def _is_platform_debris(name: str) -> bool:
     return name.startswith("__MACOSX/") or name.rpartition("/")[2].startswith("._")
 
 
-class _ArchiveNotModified(Exception):
+class ArchiveNotModified(Exception):
     """The server confirmed the caller's validators: the archive has not changed."""
 
 
-def _fetch_archive(url: str, settings: Settings, *, etag: str | None = None,
-                   last_modified: str | None = None) -> _OpenArchive:
+def fetch_archive(url: str, settings: Settings, *, etag: str | None = None,
+                   last_modified: str | None = None) -> OpenArchive:
     """Download (or revalidate the cached copy of) an archive and open it.
 
     With ``etag`` / ``last_modified`` from the caller, a 304 Not Modified
-    raises ``_ArchiveNotModified``. Without them, a cached copy's validators
+    raises ``ArchiveNotModified``. Without them, a cached copy's validators
     are used and a 304 means "use the cached copy".
     """
     cache = _ArchiveCache(settings.archive_cache_dir) if settings.archive_cache_dir else None
@@ -251,20 +232,32 @@ def _fetch_archive(url: str, settings: Settings, *, etag: str | None = None,
         with response:
             if response.not_modified:
                 if caller_validators:
-                    raise _ArchiveNotModified
+                    raise ArchiveNotModified
                 if cache is not None and cached is not None:
                     cache.touch(url)
                     opened = cached.open(url, settings)
                     cached = None  # now owned by the returned archive
                     return opened
-            _require_ok(response)
-            return _archive_from_response(url, response, settings)
+            require_ok(response)
+            return archive_from_response(url, response, settings)
     finally:
         if cached is not None:
             cached.handle.close()
 
 
-def _archive_from_response(url: str, response, settings: Settings) -> _OpenArchive:
+def list_zip(url: str, settings: Settings, collected: Collected) -> None:
+    """The documents of a ``zip`` archive (downloaded, or revalidated in the cache)."""
+    with fetch_archive(url, settings) as archive:
+        collected.add(archive.documents())
+
+
+def list_zip_response(url: str, response: HttpResponse, settings: Settings, collected: Collected) -> None:
+    """The documents of an archive already fetched (``response``, answered 200)."""
+    with archive_from_response(url, response, settings) as archive:
+        collected.add(archive.documents())
+
+
+def archive_from_response(url: str, response: HttpResponse, settings: Settings) -> OpenArchive:
     # The handle is opened before the spooled file is moved into the cache or
     # deleted: it keeps reading exactly these bytes whatever happens to the path.
     handle = open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"")
@@ -274,7 +267,7 @@ def _archive_from_response(url: str, response, settings: Settings) -> _OpenArchi
             cache.store(url, response)
             cache.evict(settings.network.archive_cache_bytes, keep=url)
         response.discard()
-        return _OpenArchive(url, handle, response.final_url, response.etag, response.last_modified, settings)
+        return OpenArchive(url, handle, response.final_url, response.etag, response.last_modified, settings)
     except BaseException:
         handle.close()
         raise
@@ -287,9 +280,9 @@ class _CachedArchive:
     etag: str | None
     last_modified: str | None
 
-    def open(self, url: str, settings: Settings) -> _OpenArchive:
+    def open(self, url: str, settings: Settings) -> OpenArchive:
         self.handle.seek(0)
-        return _OpenArchive(url, self.handle, self.final_url, self.etag, self.last_modified, settings)
+        return OpenArchive(url, self.handle, self.final_url, self.etag, self.last_modified, settings)
 
 
 class _ArchiveCache:
@@ -315,7 +308,7 @@ class _ArchiveCache:
         except (OSError, ValueError):
             return None
         digest = hashlib.sha256()
-        while chunk := handle.read(_CHUNK_SIZE):
+        while chunk := handle.read(CHUNK_SIZE):
             digest.update(chunk)
         if not isinstance(record, dict) or digest.hexdigest() != record.get("sha256") or not (
                 record.get("etag") or record.get("last_modified")):
@@ -333,7 +326,7 @@ class _ArchiveCache:
         """Remove the least recently used archives until those kept take at most ``max_bytes``;
         ``keep`` (the URL just stored) stays. Partial downloads in progress are not counted."""
         kept = self._paths(keep)[0].stem
-        copies: dict[str, list] = {}
+        copies: dict[str, list[float]] = {}  # stem -> [last used, size]
         for entry in os.scandir(self.directory):
             stem, dot, suffix = entry.name.rpartition(".")
             if not dot or suffix not in ("zip", "json"):
@@ -355,7 +348,7 @@ class _ArchiveCache:
                 _remove_quietly(str(self.directory / f"{stem}.{suffix}"))
             total -= size
 
-    def store(self, url: str, response) -> None:
+    def store(self, url: str, response: HttpResponse) -> None:
         archive_path, record_path = self._paths(url)
         response.save_to(archive_path)
         record = {"url": normalise_url(url), "final_url": response.final_url, "sha256": response.sha256,

@@ -3,12 +3,11 @@ from __future__ import annotations
 
 import os
 
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import FetchError, http_get
 from ckanext.budgetod.core.settings import Settings
-
-from .archive import _ArchiveNotModified, _fetch_archive
-from .common import DocumentRef, Retrieved, _require_ok
+from ckanext.budgetod.core.sources.archive import ArchiveNotModified, fetch_archive
+from ckanext.budgetod.core.sources.common import DocumentRef, Retrieved, require_ok
 
 
 def retrieve_document(ref: DocumentRef, destination: str, *, settings: Settings,
@@ -23,8 +22,8 @@ def retrieve_document(ref: DocumentRef, destination: str, *, settings: Settings,
     if ref.member is None:
         return _retrieve_plain(ref.url, destination, settings, etag, last_modified)
     try:
-        archive = _fetch_archive(ref.url, settings, etag=etag, last_modified=last_modified)
-    except _ArchiveNotModified:
+        archive = fetch_archive(ref.url, settings, etag=etag, last_modified=last_modified)
+    except ArchiveNotModified:
         return Retrieved(True, None, 0, etag, last_modified, ref.url)
     with archive:
         sha256, size = archive.extract(ref.member, destination, settings.max_document_size)
@@ -39,12 +38,10 @@ def _retrieve_plain(url: str, destination: str, settings: Settings, etag: str | 
         if response.not_modified:
             if not (etag or last_modified):
                 # Nothing to compare with: "unchanged" would leave the caller without a document.
-                raise FetchError(response.final_url, Bilingual(
-                    "le serveur a répondu HTTP 304 (non modifié) à une requête non conditionnelle",
-                    "server answered HTTP 304 (not modified) to an unconditional request"))
+                raise FetchError(response.final_url, Message("retrieval_server_answered_http_304_not"))
             return Retrieved(True, None, 0, response.etag or etag, response.last_modified or last_modified,
                              response.final_url)
-        _require_ok(response)
+        require_ok(response)
         response.save_to(destination)
         return Retrieved(False, response.sha256, response.size, response.etag, response.last_modified,
                          response.final_url)

@@ -8,17 +8,19 @@ from urllib.parse import urlsplit
 
 from lxml import etree
 
+from ckanext.budgetod.core.messages import Message
+from ckanext.budgetod.core.net.fetch import HttpResponse, http_get
 from ckanext.budgetod.core.net.urls import absolute_web_url, normalise_url
 from ckanext.budgetod.core.settings import Settings
-
-from .archive import _fetch_archive
-from .common import (
-    _CHUNK_SIZE,
-    DocumentRef,
-    _Collected,
-    _extension,
-    _plain_document,
-    _too_many_documents,
+from ckanext.budgetod.core.sources.archive import list_zip
+from ckanext.budgetod.core.sources.common import (
+    CHUNK_SIZE,
+    Collected,
+    SourceError,
+    extension_of,
+    plain_document,
+    require_ok,
+    too_many_documents,
 )
 
 log = logging.getLogger(__name__)
@@ -41,11 +43,11 @@ class _LinkCollector:
     (``html.parser`` is super-linear on some malformed pages) and builds no tree.
     """
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.base_href: str | None = None
         self.hrefs: list[str] = []
 
-    def start(self, tag, attrib):
+    def start(self, tag: str, attrib: dict[str, str]) -> None:
         href = attrib.get("href")
         if not href:
             return
@@ -54,13 +56,13 @@ class _LinkCollector:
         elif tag == "base" and self.base_href is None:
             self.base_href = href.strip()
 
-    def end(self, tag):
+    def end(self, tag: str) -> None:
         pass
 
-    def data(self, data):
+    def data(self, data: str) -> None:
         pass
 
-    def close(self):
+    def close(self) -> _LinkCollector:
         return self
 
 
@@ -70,13 +72,13 @@ def page_encoding(content_type: str) -> str:
     return _PAGE_ENCODINGS.get(match.group(1).lower(), "UTF-8") if match else "UTF-8"
 
 
-def _collect_links(response) -> _LinkCollector:
+def _collect_links(response: HttpResponse) -> _LinkCollector:
     collector = _LinkCollector()
     parser = etree.HTMLParser(target=collector, encoding=page_encoding(response.headers.get("content-type", "")),
                               no_network=True, remove_comments=True, remove_pis=True)
     with open(response.body_path, "rb") if response.body_path else io.BytesIO(response.body or b"") as body:
         try:
-            while chunk := body.read(_CHUNK_SIZE):
+            while chunk := body.read(CHUNK_SIZE):
                 parser.feed(chunk)
             parser.close()
         except etree.LxmlError:
@@ -84,29 +86,41 @@ def _collect_links(response) -> _LinkCollector:
     return collector
 
 
-def _list_index(url: str, final_url: str, collector: _LinkCollector, settings: Settings) -> list[DocumentRef]:
+def list_index(url: str, settings: Settings, collected: Collected) -> None:
+    """The documents an ``index`` page links to (read here)."""
+    with http_get(url, timeout=settings.network.timeout, max_bytes=settings.network.max_page_bytes,
+                  allow_private=settings.network.allow_private, memory_limit=0,
+                  spool_dir=settings.archive_cache_dir) as response:
+        require_ok(response)
+        list_index_page(url, response, settings, collected)
+
+
+def list_index_page(url: str, response: HttpResponse, settings: Settings, collected: Collected) -> None:
+    """The documents an index page already fetched (``response``, answered 200) links to."""
+    if response.size > settings.network.max_page_bytes:
+        raise SourceError(url, Message("index_index_page_too_large_bytes",
+            size=response.size, max_page_bytes=settings.network.max_page_bytes))
+    final_url = response.final_url
+    collector = _collect_links(response)
     base = (absolute_web_url(final_url, collector.base_href) if collector.base_href else None) or final_url
     # The page may have been redirected (www., https): both hosts count as "the same host".
     hosts = {urlsplit(url).hostname, urlsplit(final_url).hostname}
-    documents = _Collected(url, settings)
     archives: dict[str, None] = {}
     for href in collector.hrefs:
         link = absolute_web_url(base, href)
         if link is None:
             continue
-        extension = _extension(link)
+        extension = extension_of(link)
         if extension not in ("xml", "zip"):
             continue
         if urlsplit(link).hostname not in hosts:
             log.info("%s: link to another host ignored: %s", url, link)
             continue
         if extension == "xml":
-            documents.add([_plain_document(link)])
+            collected.add([plain_document(link)])
         else:
             archives.setdefault(normalise_url(link))
             if len(archives) > settings.network.max_documents:
-                raise _too_many_documents(url, settings)
+                raise too_many_documents(url, settings)
     for archive_url in archives:
-        with _fetch_archive(archive_url, settings) as archive:
-            documents.add(archive.documents())
-    return documents
+        list_zip(archive_url, settings, collected)

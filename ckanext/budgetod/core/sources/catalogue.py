@@ -4,22 +4,22 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from typing import Any
 from urllib.parse import quote, urlencode, urlsplit
 
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import http_get
 from ckanext.budgetod.core.net.urls import KIND_PAGE_SHAPES, CataloguePage, absolute_web_url, catalogue_page
 from ckanext.budgetod.core.settings import Settings
-
-from . import streamed_json
-from .common import (
+from ckanext.budgetod.core.sources import streamed_json
+from ckanext.budgetod.core.sources.common import (
+    Collected,
     DocumentRef,
     SourceError,
-    _Collected,
-    _extension,
-    _plain_document,
+    extension_of,
+    plain_document,
 )
-from .streamed_json import VALUE, Array, Fields, Items
+from ckanext.budgetod.core.sources.streamed_json import VALUE, Array, Fields, Items
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +36,7 @@ _ERROR_FIELDS = {"error": Fields(message=VALUE), "message": VALUE}
 _RESOURCE = Fields(url=VALUE, format=VALUE)
 
 
-def _get_json(url: str, settings: Settings, api: str, shape: Callable[[str], Fields]) -> tuple[dict, str]:
+def _get_json(url: str, settings: Settings, api: str, shape: Callable[[str], Fields]) -> tuple[dict[str, Any], str]:
     """GET a JSON object from a catalogue API; returns what ``shape(final URL)`` keeps of it, and the final URL.
 
     The body is parsed as a stream (``streamed_json``): however large or deeply nested a page, only
@@ -53,12 +53,10 @@ def _get_json(url: str, settings: Settings, api: str, shape: Callable[[str], Fie
             document = None
     if status != 200:
         detail = _api_error_detail(document)
-        what = Bilingual("introuvable", "not found") if status in (404, 410) else Bilingual("erreur", "error")
-        raise SourceError(final_url, Bilingual(
-            f"API {api} : {what.fr} (HTTP {status}){detail}", f"{api} API: {what.en} (HTTP {status}){detail}"))
+        what = Message("udata_not_found") if status in (404, 410) else Message("catalogue_error")
+        raise SourceError(final_url, Message("catalogue_api_http", api=api, what=what, status=status, detail=detail))
     if not isinstance(document, dict):
-        raise SourceError(final_url, Bilingual(
-            f"API {api} : la réponse n'est pas un objet JSON", f"{api} API: the response is not a JSON object"))
+        raise SourceError(final_url, Message("catalogue_api_response_not_json_object", api=api))
     return document, final_url
 
 
@@ -75,14 +73,14 @@ def _is_xml_resource(resource: object) -> bool:
     if not isinstance(resource, dict) or not isinstance(resource.get("url"), str):
         return False
     declared = str(resource.get("format") or "").strip().lower().lstrip(".")
-    return declared in _XML_FORMATS or _extension(resource["url"]) == "xml"
+    return declared in _XML_FORMATS or extension_of(resource["url"]) == "xml"
 
 
 class _ResponseDocuments:
     """The documents of one API response, taken from its resources as they are read: resolved against
     the response's URL and counted against the source's cap at once."""
 
-    def __init__(self, documents: _Collected, listing_url: str):
+    def __init__(self, documents: Collected, listing_url: str):
         self.documents, self.listing_url = documents, listing_url
         self.pending = 0
 
@@ -96,7 +94,7 @@ class _ResponseDocuments:
             return []
         self.pending += 1
         self.documents.check_pending(self.pending)
-        return [_plain_document(url)]
+        return [plain_document(url)]
 
     def resources(self) -> Items:
         """The shape of a dataset's "resources": only each one's url and format are read."""
@@ -116,73 +114,66 @@ def _page_of(kind: str, url: str) -> CataloguePage:
     """The catalogue page ``url`` names; a SourceError when it has no shape of a ``kind`` page."""
     page = catalogue_page(kind, url)
     if page is None:
-        raise SourceError(url, Bilingual(
-            f"ce n'est pas une adresse de {KIND_PAGE_SHAPES[kind].fr}",
-            f"not the address of {KIND_PAGE_SHAPES[kind].en}"))
+        raise SourceError(url, Message("catalogue_not_address", kind_page_shape=KIND_PAGE_SHAPES[kind]))
     return page
 
 
-def _list_ckan(url: str, settings: Settings) -> list[DocumentRef]:
+def list_ckan(url: str, settings: Settings, collected: Collected) -> None:
     page = _page_of("ckan", url)
-    documents = _Collected(url, settings)
     if page.what == "dataset":
         dataset, _ = _ckan_action(page.api_base, "package_show", {"id": page.ident}, settings,
                                   lambda listing_url: Fields(
-                                      resources=_ResponseDocuments(documents, listing_url).resources()))
-        documents.add(_dataset_documents(dataset))
-        return documents
+                                      resources=_ResponseDocuments(collected, listing_url).resources()))
+        collected.add(_dataset_documents(dataset))
+        return
     # The organisation page may name it by id; the search filter needs its name.
     organization, _ = _ckan_action(page.api_base, "organization_show", {
         "id": page.ident, "include_datasets": "false", "include_users": "false",
         "include_extras": "false", "include_followers": "false"}, settings, lambda _listing_url: Fields(name=VALUE))
     name = organization.get("name")
     if not isinstance(name, str) or not name:
-        raise SourceError(url, Bilingual("API CKAN : organisation sans nom", "CKAN API: organization without a name"))
+        raise SourceError(url, Message("catalogue_ckan_api_organization_without_name"))
     start = 0
     first_count = None
     for _page in range(MAX_LISTING_PAGES):
         result, final_url = _ckan_action(page.api_base, "package_search", {
             "fq": f'organization:"{name}"', "rows": settings.network.listing_page_size, "start": start,
             "sort": "name asc"}, settings, lambda listing_url: Fields(
-                results=_ResponseDocuments(documents, listing_url).datasets(), count=VALUE))
+                results=_ResponseDocuments(collected, listing_url).datasets(), count=VALUE))
         datasets = result.get("results")
         count = result.get("count")
         if not isinstance(datasets, Array) or not isinstance(count, int):
-            raise SourceError(final_url, Bilingual(
-                "API CKAN : réponse de package_search sans « results » ni « count »",
-                "CKAN API: package_search response without 'results' and 'count'"))
+            raise SourceError(final_url, Message("catalogue_ckan_api_package_search_response"))
         first_count = _same_total(final_url, first_count, count)
-        documents.add(datasets.kept)
+        collected.add(datasets.kept)
         start += datasets.length
         if not datasets.length or start >= count:
-            return documents
+            return
     raise _too_many_pages(url)
 
 
-def _ckan_action(api_base: str, action: str, params: dict, settings: Settings,
-                 result: Callable[[str], Fields]) -> tuple[dict, str]:
+def _ckan_action(api_base: str, action: str, params: dict[str, object], settings: Settings,
+                 result: Callable[[str], Fields]) -> tuple[dict[str, Any], str]:
     """The ``result`` of a CKAN action, as much of it as the shape ``result(final URL)`` keeps."""
     document, final_url = _get_json(f"{api_base}/{action}?{urlencode(params)}", settings, "CKAN",
                                     lambda listing_url: Fields(success=VALUE, result=result(listing_url),
                                                                **_ERROR_FIELDS))
     kept = document.get("result")
     if document.get("success") is not True or not isinstance(kept, dict):
-        raise SourceError(final_url, Bilingual(
-            f"API CKAN : échec de {action}{_api_error_detail(document)}",
-            f"CKAN API: {action} failed{_api_error_detail(document)}"))
+        raise SourceError(final_url, Message("catalogue_ckan_api_failed",
+            action=action, _api_error_detail=_api_error_detail(document)))
     return kept, final_url
 
 
-def _list_udata(url: str, settings: Settings) -> list[DocumentRef]:
+def list_udata(url: str, settings: Settings, collected: Collected) -> None:
     page = _page_of("udata", url)
     ident = quote(page.ident, safe="")
-    documents = _Collected(url, settings)
     # The API's canonical paths end with "/": asking for them directly avoids a 308 per request.
     if page.what == "dataset":
         dataset, _ = _get_json(f"{page.api_base}/datasets/{ident}/", settings, "udata", lambda listing_url: Fields(
-            resources=_ResponseDocuments(documents, listing_url).resources(), **_ERROR_FIELDS))
-        documents.add(_dataset_documents(dataset))
-        return documents
+            resources=_ResponseDocuments(collected, listing_url).resources(), **_ERROR_FIELDS))
+        collected.add(_dataset_documents(dataset))
+        return
     next_url = (f"{page.api_base}/organizations/{ident}/datasets/?"
                 + urlencode({"page": 1, "page_size": settings.network.listing_page_size}))
     visited: set[str] = set()
@@ -190,25 +181,21 @@ def _list_udata(url: str, settings: Settings) -> list[DocumentRef]:
     for _page in range(MAX_LISTING_PAGES):
         visited.add(next_url)
         listing, final_url = _get_json(next_url, settings, "udata", lambda listing_url: Fields(
-            data=_ResponseDocuments(documents, listing_url).datasets(), total=VALUE, next_page=VALUE,
+            data=_ResponseDocuments(collected, listing_url).datasets(), total=VALUE, next_page=VALUE,
             **_ERROR_FIELDS))
         datasets = listing.get("data")
         if not isinstance(datasets, Array) or not isinstance(listing.get("total"), int):
-            raise SourceError(final_url, Bilingual(
-                "API udata : page de résultats sans « data » ni « total »",
-                "udata API: result page without 'data' and 'total'"))
+            raise SourceError(final_url, Message("catalogue_udata_api_result_page_without"))
         first_total = _same_total(final_url, first_total, listing["total"])
-        documents.add(datasets.kept)
+        collected.add(datasets.kept)
         next_page = listing.get("next_page")
         if next_page is None or next_page == "":
-            return documents
+            return
         following = absolute_web_url(final_url, next_page) if isinstance(next_page, str) else None
         # The next page is followed only on the API's own host, and never twice.
         if (following is None or following in visited
                 or urlsplit(following).hostname != urlsplit(final_url).hostname):
-            raise SourceError(final_url, Bilingual(
-                f"API udata : « next_page » inattendu ({next_page!r})",
-                f"udata API: unexpected 'next_page' ({next_page!r})"))
+            raise SourceError(final_url, Message("catalogue_udata_api_unexpected_next_page", next_page=next_page))
         next_url = following
     raise _too_many_pages(url)
 
@@ -216,15 +203,9 @@ def _list_udata(url: str, settings: Settings) -> list[DocumentRef]:
 def _same_total(url: str, first: int | None, current: int) -> int:
     """Offset paging skips a dataset when one before it disappears mid-listing; a changed total reveals it."""
     if first is not None and current != first:
-        raise SourceError(url, Bilingual(
-            f"le catalogue a changé pendant la lecture ({first} puis {current} jeux de données) : "
-            "liste abandonnée, elle sera reprise au prochain moissonnage",
-            f"the catalogue changed while being listed ({first} then {current} datasets): "
-            "listing abandoned, it will be retried at the next harvest"))
+        raise SourceError(url, Message("catalogue_catalogue_changed_while_being_listed", first=first, current=current))
     return current
 
 
 def _too_many_pages(url: str) -> SourceError:
-    return SourceError(url, Bilingual(
-        f"plus de {MAX_LISTING_PAGES} pages de résultats : liste abandonnée",
-        f"more than {MAX_LISTING_PAGES} result pages: listing abandoned"))
+    return SourceError(url, Message("catalogue_more_than_result_pages_listing", max_listing_pages=MAX_LISTING_PAGES))
