@@ -175,8 +175,7 @@ class Runner:
 
     def _failure(self, case: Case, error: BudgetodError, stage: str, document: str, options: dict) -> Outcome:
         kind = type(error).__name__
-        message_id = error.message_id or (error.cause.en if isinstance(error.cause, messages.Bilingual) else None)
-        label = f"{kind}: {error.message_id or re.sub(r'[0-9]+', 'N', str(message_id))[:70]}"
+        label = f"{kind}: {error.message_id}"
         problems: list[tuple[str, str]] = []  # (stable kind, detail)
         try:
             lines = {lang: error.describe(lang) for lang in ("fr", "en")}
@@ -199,10 +198,8 @@ class Runner:
         french = next((fragment for fragment in FRENCH_ONLY if fragment in causes["en"]), None)
         if french is not None:
             problems.append(("French in the English cause", f"{french!r} in {causes['en'][:300]!r}"))
-        if error.message_id is not None and error.message_id not in messages.MESSAGES:
+        if error.message_id not in messages.MESSAGES:
             problems.append(("unknown message id", error.message_id))
-        if error.message_id is None and not isinstance(error.cause, messages.Bilingual):
-            problems.append(("cause in one language only", str(error.cause)[:200]))
         if stage == "validate" and type(error).__name__ == "UnusableInput":
             problems.append(("validation cannot read the converted CSV", lines["en"]))
         if not problems and stage == "convert" and isinstance(error, DocumentError):

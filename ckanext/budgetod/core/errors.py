@@ -16,7 +16,7 @@ _Error = TypeVar("_Error", bound="BudgetodError")
 class BudgetodError(Exception):
     """Base of every error this package raises on bad input or unusable resources."""
 
-    def __init__(self, source: object, cause: messages.Message | messages.Bilingual):
+    def __init__(self, source: object, cause: messages.Message):
         self.source = "" if source is None else str(source)
         self.cause = cause
         super().__init__(self.source, cause)
@@ -26,13 +26,13 @@ class BudgetodError(Exception):
         return cls(source, messages.Message(message_id, params))
 
     @property
-    def message_id(self) -> str | None:
+    def message_id(self) -> str:
         """The catalogue id of the cause (what kind of error this is)."""
-        return self.cause.id if isinstance(self.cause, messages.Message) else None
+        return self.cause.id
 
     @property
     def params(self) -> dict[str, object]:
-        return self.cause.params if isinstance(self.cause, messages.Message) else {}
+        return self.cause.params
 
     def localized_cause(self, lang: str | None = None) -> str:
         return self.cause.render(lang)
@@ -40,9 +40,7 @@ class BudgetodError(Exception):
     @property
     def description(self) -> messages.Message:
         """What ``describe`` says, to be rendered later in either language (inside another message)."""
-        cause = self.cause if isinstance(self.cause, messages.Message) else messages.Message(
-            "plain_text", text=self.cause)
-        return messages.Message("error_described", source=self.source, cause=cause) if self.source else cause
+        return messages.Message("error_described", source=self.source, cause=self.cause) if self.source else self.cause
 
     def describe(self, lang: str | None = None) -> str:
         cause = self.localized_cause(lang)

@@ -7,8 +7,7 @@ also carry, so a caller (CKAN, a harvester) can re-render them in its own langua
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
 
 LANGUAGES = ("fr", "en")
 DEFAULT_LANGUAGE = "fr"
@@ -446,6 +445,18 @@ MESSAGES: dict[str, dict[str, str]] = {
     "metadata_unknown_placeholder": {
         "fr": "« {key} » : variable {{{field}}} inconnue ; variables possibles : {possible}",
         "en": "\"{key}\": unknown placeholder {{{field}}}; possible placeholders: {possible}",
+    },
+    "publish_dataset_of_another_organisation": {
+        "fr": "ce jeu de données appartient à l'organisation « {owner} » : une source d'une autre organisation ne peut ni le modifier ni le déplacer (seul un administrateur du portail change l'organisation d'un jeu de données)",
+        "en": "this dataset belongs to the organisation '{owner}': a source of another organisation may neither change nor move it (only a sysadmin changes a dataset's organisation)",
+    },
+    "publish_dataset_of_no_organisation": {
+        "fr": "ce jeu de données n'appartient à aucune organisation : une source d'organisation ne peut ni le modifier ni se l'approprier (seul un administrateur du portail le peut)",
+        "en": "this dataset belongs to no organisation: a source of an organisation may neither change nor take it (only a sysadmin may)",
+    },
+    "action_document_unreadable": {
+        "fr": "document illisible, laissé de côté (le journal du serveur dit pourquoi)",
+        "en": "unreadable document, left out (the server log says why)",
     },
     "plain_text": {
         "fr": "{text}",
@@ -1034,6 +1045,83 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "« {key} » : accolades mal formées ({error}) ; écrire {{{{ et }}}} pour des accolades",
         "en": "\"{key}\": malformed braces ({error}); write {{{{ and }}}} for literal braces",
     },
+    # --- summary -----------------------------------------------------------------------------------
+    "summary_sections_directions_operations": {
+        "fr": "sections × sens × opérations",
+        "en": "sections × directions × operations",
+    },
+    "summary_chapters": {
+        "fr": "chapitres",
+        "en": "chapters",
+    },
+    "summary_functions": {
+        "fr": "fonctions",
+        "en": "functions",
+    },
+    "summary_nature_accounts": {
+        "fr": "comptes par nature",
+        "en": "nature accounts",
+    },
+    "summary_summary_would_take_bytes_most": {
+        "fr": "le résumé ferait {size} octets, {max_summary_bytes} au plus",
+        "en": "the summary would take {size} bytes, at most {max_summary_bytes}",
+    },
+    "summary_not_utf_8_encoded": {
+        "fr": "n'est pas encodé en UTF-8",
+        "en": "not UTF-8 encoded",
+    },
+    "summary_unreadable_csv": {
+        "fr": "CSV illisible ({error})",
+        "en": "unreadable CSV ({error})",
+    },
+    "summary_more_than_distinct_not_budget": {
+        "fr": "plus de {max_groups} {what} distincts : ce n'est pas un budget qu'une visualisation peut montrer",
+        "en": "more than {max_groups} distinct {what}: not a budget a visualisation can show",
+    },
+    "summary_header_not_scdl_budget_schema": {
+        "fr": "l'en-tête n'est pas celui du schéma SCDL budget",
+        "en": "the header is not the SCDL budget schema's",
+    },
+    # --- collectivite ------------------------------------------------------------------------------
+    "collectivite_no_plan_de_comptes_published": {
+        "fr": "aucun plan de comptes {nomenclature} n'est publié pour {exercice} ni les années voisines",
+        "en": "no plan de comptes {nomenclature} is published for {exercice} or the years around it",
+    },
+    # --- mapping -----------------------------------------------------------------------------------
+    "mapping_resource_s_file_missing_from": {
+        "fr": "le fichier de la ressource manque dans le stockage du portail",
+        "en": "the resource's file is missing from the portal's storage",
+    },
+    # --- publish -----------------------------------------------------------------------------------
+    "publish_document_published_there_harvest_source": {
+        "fr": "le document {key} y est publié par la source de moissonnage « {value} » ; une autre source ne le remplace pas (supprimer cette source d'abord)",
+        "en": "the document {key} is published there by the harvest source '{value}'; another source does not replace it (delete that source first)",
+    },
+    # --- plugin ------------------------------------------------------------------------------------
+    "plugin_unexpected_error_see_server_log": {
+        "fr": "erreur inattendue ({kind} : {detail}), voir le journal du serveur",
+        "en": "unexpected error ({kind}: {detail}), see the server log",
+    },
+    "plugin_document_abandoned_processing_took_over": {
+        "fr": "document abandonné : son traitement a dépassé {seconds} s (réglage ckanext.budgetod.object_time_budget)",
+        "en": "document abandoned: its processing took over {seconds} s (setting ckanext.budgetod.object_time_budget)",
+    },
+    "plugin_mb_document_not_published_portal": {
+        "fr": "document de {megabytes} Mo non publié : le portail refuse les fichiers de plus de {limit_mb} Mo (réglage ckan.max_resource_size)",
+        "en": "{megabytes} MB document not published: the portal refuses files over {limit_mb} MB (setting ckan.max_resource_size)",
+    },
+    "plugin_invalid_document_address_character_that": {
+        "fr": "adresse de document invalide (caractère impossible à enregistrer), document ignoré",
+        "en": "invalid document address (a character that cannot be stored), document skipped",
+    },
+    "plugin_scdl_csv_not_valid_nothing": {
+        "fr": "CSV SCDL non conforme, rien n'est publié. {summary}",
+        "en": "SCDL CSV not valid, nothing published. {summary}",
+    },
+    "plugin_ckan_refused_publication": {
+        "fr": "publication refusée par CKAN ({details})",
+        "en": "CKAN refused the publication ({details})",
+    },
 }
 
 
@@ -1065,7 +1153,7 @@ class Message:
 
     def render(self, lang: str | None = None) -> str:
         language = lang if lang in LANGUAGES else current_language()
-        values = {name: value.render(language) if isinstance(value, (Message, Bilingual, QuotedList)) else value
+        values = {name: value.render(language) if isinstance(value, (Message, QuotedList, Decimals, PerLanguage)) else value
                   for name, value in self.params.items()}
         return MESSAGES[self.id][language].format(**values)
 
@@ -1093,21 +1181,31 @@ class QuotedList:
         return ", ".join(Message("quoted", text=value).render(lang) for value in self.values)
 
 
+class Decimals:
+    """A number shown with ``places`` decimals, as the language writes it (1,5 / 1.5)."""
+
+    __slots__ = ("places", "value")
+
+    def __init__(self, value: float, places: int):
+        self.value, self.places = value, places
+
+    def render(self, lang: str | None = None) -> str:
+        shown = f"{self.value:.{self.places}f}"
+        return shown.replace(".", ",") if (lang if lang in LANGUAGES else current_language()) == "fr" else shown
+
+
+class PerLanguage:
+    """A text another module renders in each language itself (a validation verdict), for a message."""
+
+    __slots__ = ("rendered",)
+
+    def __init__(self, rendered: Callable[[str], str]):
+        self.rendered = rendered
+
+    def render(self, lang: str | None = None) -> str:
+        return self.rendered(lang if lang in LANGUAGES else current_language())
+
+
 def both_languages(message: Message) -> str:
     """One stored text for both audiences (harvest reports, sync states): French / English."""
     return f"{message.render('fr')} / {message.render('en')}"
-
-
-@dataclass(frozen=True)
-class Bilingual:
-    """A text written in both languages where it is raised (instead of a MESSAGES id);
-    ``str()`` follows $BUDGETOD_LANG (French by default)."""
-
-    fr: str
-    en: str
-
-    def render(self, lang: str | None = None) -> str:
-        return self.en if (lang or current_language()) == "en" else self.fr
-
-    def __str__(self) -> str:
-        return self.render()

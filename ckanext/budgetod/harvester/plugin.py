@@ -40,6 +40,7 @@ from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
 from ckanext.budgetod import settings
 from ckanext.budgetod.core import contract, source_config, sources
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.messages import Decimals, Message, PerLanguage, both_languages
 from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.pipeline import Pipeline, Processed
 from ckanext.budgetod.portal import metadata, publish
@@ -61,9 +62,9 @@ LICENCE_OUVERTE_2 = {
 
 # ---------------------------------------------------------------- messages
 
-def _bilingual(url: str, french: str, english: str) -> str:
-    """One stored message for both audiences: harvest reports are read in either language."""
-    return f"{url} — {french} / {english}"
+def _reported(url: str, message: Message) -> str:
+    """One stored line for both audiences, naming the document: harvest reports are read in either language."""
+    return f"{url} — {both_languages(message)}"
 
 
 def _failure(url: str, error: BaseException, local_dir: str = "") -> str:
@@ -72,18 +73,16 @@ def _failure(url: str, error: BaseException, local_dir: str = "") -> str:
         # A cause about a spool file says nothing more than the URL; one about another location
         # (a plan de comptes, the schema) names it.
         if not error.source or error.source == url or (local_dir and error.source.startswith(local_dir)):
-            return _bilingual(url, error.localized_cause("fr"), error.localized_cause("en"))
-        return _bilingual(url, error.describe("fr"), error.describe("en"))
+            return _reported(url, error.cause)
+        return _reported(url, error.description)
     if isinstance(error, _OverBudget):
         return _over_budget(url, error.seconds)
     if isinstance(error, tk.ValidationError):
         details = "; ".join(f"{field}: {messages}" for field, messages in (error.error_dict or {}).items())
-        return _bilingual(url, f"publication refusée par CKAN ({details})",
-                          f"CKAN refused the publication ({details})")
+        return _reported(url, Message("plugin_ckan_refused_publication", details=details))
     log.error("Unexpected error on %s", url, exc_info=error)
     detail = str(error).splitlines()[0][:300] if str(error) else ""
-    return _bilingual(url, f"erreur inattendue ({type(error).__name__} : {detail}), voir le journal du serveur",
-                      f"unexpected error ({type(error).__name__}: {detail}), see the server log")
+    return _reported(url, Message("plugin_unexpected_error_see_server_log", kind=type(error).__name__, detail=detail))
 
 
 class _OverBudget(Exception):
@@ -117,18 +116,13 @@ def _time_budget(seconds: int):
 
 
 def _over_budget(url: str, seconds: int) -> str:
-    return _bilingual(
-        url, f"document abandonné : son traitement a dépassé {seconds} s (réglage ckanext.budgetod.object_time_budget)",
-        f"document abandoned: its processing took over {seconds} s (setting ckanext.budgetod.object_time_budget)")
+    return _reported(
+        url, Message("plugin_document_abandoned_processing_took_over", seconds=seconds))
 
 
 def _too_large_for_portal(url: str, size: int, limit_mb: int) -> str:
-    megabytes = f"{size / 2**20:.1f}"
-    return _bilingual(
-        url, f"document de {megabytes.replace('.', ',')} Mo non publié : "
-             f"le portail refuse les fichiers de plus de {limit_mb} Mo (réglage ckan.max_resource_size)",
-        f"{megabytes} MB document not published: the portal refuses files over {limit_mb} MB "
-        "(setting ckan.max_resource_size)")
+    return _reported(url, Message("plugin_mb_document_not_published_portal", megabytes=Decimals(size / 2**20, 1),
+                                  limit_mb=limit_mb))
 
 
 def _storable(text: str | None) -> bool:
@@ -143,8 +137,7 @@ def _storable(text: str | None) -> bool:
 
 def _unstorable_address(url: str) -> str:
     shown = url.encode("utf-8", "backslashreplace").decode("utf-8").replace("\x00", "\\x00")
-    return _bilingual(shown, "adresse de document invalide (caractère impossible à enregistrer), document ignoré",
-                      "invalid document address (a character that cannot be stored), document skipped")
+    return _reported(shown, Message("plugin_invalid_document_address_character_that"))
 
 
 def _ui_language() -> str:
@@ -211,9 +204,7 @@ def _publication_fingerprint(config: source_config.SourceConfig, template: dict)
 
 
 def _invalid(url: str, doc: Processed) -> str:
-    french, english = (doc.summary(lang) for lang in ("fr", "en"))
-    return _bilingual(url, f"CSV SCDL non conforme, rien n'est publié. {french}",
-                      f"SCDL CSV not valid, nothing published. {english}")
+    return _reported(url, Message("plugin_scdl_csv_not_valid_nothing", summary=PerLanguage(doc.summary)))
 
 
 # ---------------------------------------------------------------- the plugin

@@ -19,7 +19,7 @@ from flask import has_request_context
 from ckanext.budgetod import __version__, settings
 from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.scdl import collectivite, summary
 from ckanext.budgetod.core.settings import described
 from ckanext.budgetod.datagouv import sync as datagouv_sync
@@ -226,15 +226,28 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict, identity: list)
             _csv, _totem, csv_path, totem_path = budget["documents"][key]
             try:
                 if not summary.has_scdl_header(csv_path):
-                    raise summary.NotScdlBudget(csv_path, Bilingual(
-                        "l'en-tête n'est pas celui du schéma SCDL budget",
-                        "the header is not the SCDL budget schema's"))
+                    raise summary.NotScdlBudget(csv_path, Message("summary_header_not_scdl_budget_schema"))
                 documents.append(collectivite.describe_document(totem_path, csv_path,
                                                                 max_bytes=options.max_document_size))
             except BudgetodError as error:
                 skipped.append({"document": key, "message_fr": error.localized_cause("fr"),
                                 "message_en": error.localized_cause("en")})
-        return {**collectivite.collectivite_summary(documents, options), "skipped": skipped}
+            except Exception:  # one unreadable document never fails its budget's page (logged)
+                log.exception("document %s of budget %s left out of its summary", key, siret)
+                unreadable = Message("action_document_unreadable")
+                skipped.append({"document": key, "message_fr": unreadable.render("fr"),
+                                "message_en": unreadable.render("en")})
+        # A CSV is read in full only by the summary: one that breaks past its header is left out then.
+        while True:
+            try:
+                return {**collectivite.collectivite_summary(documents, options), "skipped": skipped}
+            except BudgetodError as error:
+                broken = next((document for document in documents if document.csv_path == error.source), None)
+                if broken is None:
+                    raise
+                documents.remove(broken)
+                skipped.append({"document": broken.key, "message_fr": error.localized_cause("fr"),
+                                "message_en": error.localized_cause("en")})
 
     return collectivite.cached_summary(collectivite_cache_dir(), _summary_key(siret, annex_suffix, budget),
                                        identity, build)

@@ -52,7 +52,7 @@ from ckanext.budgetod.core.contract import (
     SCDL_SCHEMA_NAME,
 )
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.pipeline import Processed, upgrade_report
 from ckanext.budgetod.core.source_config import GROUPING_DOCUMENT
 from ckanext.budgetod.core.totem import occultation
@@ -297,16 +297,8 @@ def check_ownership(dataset: dict, target: DatasetTarget, key: str | None = None
     organisation, may be taken over; so may those published before sources were recorded."""
     if (dataset.get("owner_org") or None) != (target.owner_org or None):
         owner = _organisation_title(dataset.get("owner_org")) if dataset.get("owner_org") else ""
-        raise OwnershipError(dataset["name"], Bilingual(
-            f"ce jeu de données appartient à l'organisation « {owner} » : une source d'une autre "
-            "organisation ne peut ni le modifier ni le déplacer (seul un administrateur du portail "
-            "change l'organisation d'un jeu de données)" if owner else
-            "ce jeu de données n'appartient à aucune organisation : une source d'organisation ne peut "
-            "ni le modifier ni se l'approprier (seul un administrateur du portail le peut)",
-            f"this dataset belongs to the organisation '{owner}': a source of another organisation may "
-            "neither change nor move it (only a sysadmin changes a dataset's organisation)" if owner else
-            "this dataset belongs to no organisation: a source of an organisation may neither change nor "
-            "take it (only a sysadmin may)"))
+        raise OwnershipError(dataset["name"], Message("publish_dataset_of_another_organisation", owner=owner)
+                             if owner else Message("publish_dataset_of_no_organisation"))
     if key is None or not target.harvest_source:
         return
     belongs = _harvested(key)
@@ -316,11 +308,8 @@ def check_ownership(dataset: dict, target: DatasetTarget, key: str | None = None
             continue
         source = _active_source_of(other, dataset.get("owner_org"))
         if source is not None:
-            raise OwnershipError(dataset["name"], Bilingual(
-                f"le document {key} y est publié par la source de moissonnage « {source.title or source.name} » ; "
-                "une autre source ne le remplace pas (supprimer cette source d'abord)",
-                f"the document {key} is published there by the harvest source '{source.title or source.name}'; "
-                "another source does not replace it (delete that source first)"))
+            raise OwnershipError(dataset["name"], Message("publish_document_published_there_harvest_source",
+                key=key, value=source.title or source.name))
 
 
 def _harvested(key: str) -> Callable[[dict], bool]:

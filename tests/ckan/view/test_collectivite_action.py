@@ -288,15 +288,17 @@ def test_a_forged_budget_never_fails_another_budgets_page(app, publish_budget, s
 
     result = helpers.call_action("budgetod_collectivite_summary", id=CRACH)
     (year,) = result["exercices"]
-    # The two forged budgets compare with nothing (their one amount is out), the broken one is out.
-    assert result["unreadable_peers"] == 1
+    # The two forged budgets compare with nothing (their one amount is out); the broken one's document
+    # is left out of its own summary, so it compares with nothing either.
+    assert result["unreadable_peers"] == 0
+    (broken,) = helpers.call_action("budgetod_collectivite_summary", id="21000000000023")["skipped"]
+    assert "UTF-8" in broken["message_en"]
     assert year["peers"]["count"] == 3 and year["peers"]["per_inhabitant"][0]["median"] == "1.50"
     for siret in ("21000000000021", "21000000000022"):
         forged = helpers.call_action("budgetod_collectivite_summary", id=siret)["exercices"][0]
         assert (forged["unreadable_amounts"], forged["totals"], forged["per_inhabitant"]) == (1, [], [])
     page = app.get("/en/budgets/21000000000021").body
     assert "1 amounts are not plausible numbers and are left out of the figures." in page
-    assert "1 other budgets could not be read" in app.get(f"/en/budgets/{CRACH}").body
 
 
 def test_requests_for_budgets_nobody_publishes_never_evict_the_portals_list(app, publish_budget, monkeypatch):
@@ -317,3 +319,18 @@ def test_requests_for_budgets_nobody_publishes_never_evict_the_portals_list(app,
                        query_string={"id": f"219900000{number:05d}", "annexe": "02"}).status_code == 404
     assert app.get(f"/budgets/{CRACH}").status_code == 200
     assert listings == ["+budgetod_siret:[* TO *]"]
+
+
+def test_a_budget_whose_own_csv_breaks_past_its_header_still_has_its_page(app, publish_budget, sysadmin,
+                                                                           organization):
+    """Its own data never fail a budget's page either: the broken document is left out, named."""
+    publish_budget("crach-principal-ca-2021")
+    dataset = publish_peer(sysadmin, organization, "21000000000023", 3000, "10.00")
+    helpers.call_action("resource_patch", context={"user": sysadmin["name"]}, id=resource_of(dataset, "scdl")["id"],
+                        upload=file_storage(peer_csv("21000000000023", 2021, "10.00") + b"\xff\xfe\n", "ca.csv"))
+
+    # Its one document is left out: the page says so (no series to export then).
+    for path in ("/budgets/21000000000023", "/budgets/21000000000023/embed", f"/budgets/{CRACH}"):
+        assert app.get(path).status_code == 200, path
+    (skipped,) = helpers.call_action("budgetod_collectivite_summary", id="21000000000023")["skipped"]
+    assert skipped["message_en"] and skipped["message_fr"]

@@ -59,7 +59,7 @@ from typing import Any
 from urllib.parse import quote, urlencode, urljoin
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual, Message
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import (
     USER_AGENT,
     FetchError,
@@ -97,7 +97,7 @@ class UdataError(BudgetodError):
     ``retry_after``: seconds the server asked to wait, if it said so.
     """
 
-    def __init__(self, source: object, cause: Message | Bilingual, *, status: int | None = None,
+    def __init__(self, source: object, cause: Message, *, status: int | None = None,
                  retryable: bool = False, ambiguous: bool = False, errors: dict[str, Any] | None = None,
                  retry_after: float | None = None):
         super().__init__(source, cause)

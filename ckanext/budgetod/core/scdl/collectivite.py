@@ -66,7 +66,7 @@ from lxml import etree
 
 from ckanext.budgetod.core.contract import ACCOUNT_NATDECS, NATDEC_BUDGET_PRIMITIF, VOTED_NATDECS
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.scdl import amounts
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
 from ckanext.budgetod.core.scdl.summary import read_header as read_csv_header
@@ -224,8 +224,7 @@ def _read_sums(path: str) -> _Sums:
         with open(path, encoding="utf-8-sig", newline="") as stream:
             header = read_csv_header(stream.readline())
             if header is None:
-                raise NotScdlBudget(path, Bilingual("l'en-tête n'est pas celui du schéma SCDL budget",
-                                                    "the header is not the SCDL budget schema's"))
+                raise NotScdlBudget(path, Message("summary_header_not_scdl_budget_schema"))
             columns, delimiter = header
             width, pick = len(columns), operator.itemgetter(*(columns.index(name) for name in _READ_COLUMNS))
             for row in csv.reader(stream, delimiter=delimiter):
@@ -233,9 +232,9 @@ def _read_sums(path: str) -> _Sums:
                     row += [""] * (width - len(row))
                 _add_row(sums, lines, [cell.strip() for cell in pick(row)])
     except UnicodeDecodeError:
-        raise NotScdlBudget(path, Bilingual("n'est pas encodé en UTF-8", "not UTF-8 encoded")) from None
+        raise NotScdlBudget(path, Message("summary_not_utf_8_encoded")) from None
     except csv.Error as error:
-        raise NotScdlBudget(path, Bilingual(f"CSV illisible ({error})", f"unreadable CSV ({error})")) from None
+        raise NotScdlBudget(path, Message("summary_unreadable_csv", error=error)) from None
     for (section, codrd, opbudg, chapter, function), line_amounts in lines.items():
         with_function = opbudg == REAL and function
         for column, amount in zip(_AMOUNT_COLUMNS, line_amounts, strict=True):
@@ -440,15 +439,14 @@ def _plan(document: BudgetDocument, exercice: int, plans: Settings) -> tuple[Pla
     try:
         lookup = find_plan(plans.plans_de_comptes, document.norme, declinaison, exercice, cache_dir=plans.cache_dir,
                            allow_private=plans.network.allow_private, timeout=plans.network.timeout)
-        message = None if lookup.plan is not None else Bilingual(
-            f"aucun plan de comptes {document.nomenclature} n'est publié pour {exercice} ni les années voisines",
-            f"no plan de comptes {document.nomenclature} is published for {exercice} or the years around it")
+        message = None if lookup.plan is not None else Message("collectivite_no_plan_de_comptes_published",
+            nomenclature=document.nomenclature, exercice=exercice)
     except BudgetodError as error:
         lookup = PlanLookup(document.nomenclature, exercice, None, None)
-        message = Bilingual(error.localized_cause("fr"), error.localized_cause("en"))
+        message = error.cause
     return lookup, {"nomenclature": document.nomenclature, "requested_year": exercice,
-                    "used_year": lookup.used_year, "message_fr": message and message.fr,
-                    "message_en": message and message.en}
+                    "used_year": lookup.used_year, "message_fr": message and message.render("fr"),
+                    "message_en": message and message.render("en")}
 
 
 def plans_complete(summary: dict) -> bool:

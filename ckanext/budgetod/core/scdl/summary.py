@@ -36,7 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 
 from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.scdl.amounts import EXACT, UnreadableAmount, read_amount, text
 from ckanext.budgetod.core.scdl.conversion import SCDL_FIELDS
 
@@ -98,47 +98,43 @@ def summarise(path: str | os.PathLike) -> dict:
         with open(path, encoding="utf-8-sig", newline="") as stream:
             header = read_header(stream.readline())
             if header is None:
-                raise NotScdlBudget(str(path), Bilingual(
-                    "l'en-tête n'est pas celui du schéma SCDL budget", "the header is not the SCDL budget schema's"))
+                raise NotScdlBudget(str(path), Message("summary_header_not_scdl_budget_schema"))
             columns, delimiter = header
             with decimal.localcontext(EXACT):
                 result = _aggregate(str(path), csv.DictReader(stream, fieldnames=columns, delimiter=delimiter))
     except UnicodeDecodeError:
-        raise NotScdlBudget(str(path), Bilingual("n'est pas encodé en UTF-8", "not UTF-8 encoded")) from None
+        raise NotScdlBudget(str(path), Message("summary_not_utf_8_encoded")) from None
     except csv.Error as error:
-        raise NotScdlBudget(str(path), Bilingual(f"CSV illisible ({error})", f"unreadable CSV ({error})")) from None
+        raise NotScdlBudget(str(path), Message("summary_unreadable_csv", error=error)) from None
     size = len(json.dumps(result, ensure_ascii=False).encode("utf-8"))
     if size > MAX_SUMMARY_BYTES:
-        raise UnusableBudget(str(path), Bilingual(
-            f"le résumé ferait {size} octets, {MAX_SUMMARY_BYTES} au plus",
-            f"the summary would take {size} bytes, at most {MAX_SUMMARY_BYTES}"))
+        raise UnusableBudget(str(path), Message("summary_summary_would_take_bytes_most",
+            size=size, max_summary_bytes=MAX_SUMMARY_BYTES))
     return result
 
 
 class _Groups(dict):
     """A breakdown's sums by key, refusing the file past ``MAX_GROUPS`` keys."""
 
-    def __init__(self, source: str, what: Bilingual, start):
+    def __init__(self, source: str, what: Message, start):
         super().__init__()
         self.source, self.what, self.start = source, what, start
 
     def __missing__(self, key):
         if len(self) >= MAX_GROUPS:
-            raise UnusableBudget(self.source, Bilingual(
-                f"plus de {MAX_GROUPS} {self.what.fr} distincts : "
-                "ce n'est pas un budget qu'une visualisation peut montrer",
-                f"more than {MAX_GROUPS} distinct {self.what.en}: not a budget a visualisation can show"))
+            raise UnusableBudget(self.source, Message("summary_more_than_distinct_not_budget",
+                max_groups=MAX_GROUPS, what=self.what))
         value = self[key] = self.start()
         return value
 
 
 def _aggregate(source: str, rows) -> dict:
     column_totals = {column: Decimal(0) for column in AMOUNT_COLUMNS}
-    totals = _Groups(source, Bilingual("sections × sens × opérations", "sections × directions × operations"),
+    totals = _Groups(source, Message("summary_sections_directions_operations"),
                      lambda: [Decimal(0), Decimal(0)])
-    chapters = _Groups(source, Bilingual("chapitres", "chapters"), lambda: [Decimal(0), Decimal(0)])
-    functions = _Groups(source, Bilingual("fonctions", "functions"), Decimal)
-    natures = _Groups(source, Bilingual("comptes par nature", "nature accounts"), Decimal)
+    chapters = _Groups(source, Message("summary_chapters"), lambda: [Decimal(0), Decimal(0)])
+    functions = _Groups(source, Message("summary_functions"), Decimal)
+    natures = _Groups(source, Message("summary_nature_accounts"), Decimal)
     labels: dict[tuple, str] = {}
     first: dict = {}
     measure = MEASURE_VOTED  # each is the first row's

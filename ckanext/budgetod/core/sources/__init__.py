@@ -38,7 +38,7 @@ adds the location's documents to ``collected`` (``common.Collected``, which refu
 its document cap); ``listing.LISTERS`` maps kinds to them. URLs are ``core/net/urls.py``'s. All
 network access goes through ``ckanext.budgetod.core.net.fetch.http_get``, which enforces timeouts,
 size caps and the refusal of private addresses; every message is given in French and English
-(``Bilingual``).
+(``core/messages.py``).
 """
 from ckanext.budgetod.core.sources.archive import UnsafeArchive
 from ckanext.budgetod.core.sources.common import DocumentRef, Retrieved, SourceError

@@ -18,7 +18,7 @@ import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 
 from ckanext.budgetod.core import contract
-from ckanext.budgetod.core.messages import Bilingual
+from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.net.fetch import file_digest
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.datagouv.sync.targets import SyncError, extras_of
@@ -171,9 +171,7 @@ def _wanted_resource(resource: dict, options: Settings) -> WantedResource:
         return WantedResource(resource["id"], {**fields, "filetype": "remote", "url": resource["url"]})
     path = uploader.get_resource_uploader(resource).get_path(resource["id"])
     if not os.path.isfile(path):
-        raise SyncError(resource["id"], Bilingual(
-            "le fichier de la ressource manque dans le stockage du portail",
-            "the resource's file is missing from the portal's storage"))
+        raise SyncError(resource["id"], Message("mapping_resource_s_file_missing_from"))
     return WantedResource(resource["id"], fields, path, filename, file_digest(path, "sha1"))
 
 
