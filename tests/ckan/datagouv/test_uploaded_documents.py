@@ -70,7 +70,7 @@ def test_a_document_added_by_hand_is_synced_only_once_occulted(portal, udata, sy
     copy = udata_copy(udata, totem["id"])
     assert copy is not None and copy["filetype"] == "file"
     assert udata.file_content(copy["url"]) == stored(totem)
-    assert assert_occulted(MOHON, stored(totem)) == 105
+    assert assert_occulted(MOHON, stored(totem)) == 112
     assert_never_reached(udata)
     assert udata.violations == []
 

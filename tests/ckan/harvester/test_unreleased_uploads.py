@@ -21,8 +21,8 @@ from tests.occultation_oracle import assert_occulted, named_persons
 
 pytestmark = pytest.mark.usefixtures("harvest_db", "with_test_worker", "clean_queues")
 
-MOHON = (SHARED_TOTEM / "mohon-cfu-2023.xml").read_bytes()  # 105 personal values, 1.75 MB
-MOHON_OCCULTED_VALUES = 105
+MOHON = (SHARED_TOTEM / "mohon-cfu-2023.xml").read_bytes()  # 112 personal values, 1.75 MB
+MOHON_OCCULTED_VALUES = 112
 
 
 def utf16(document: bytes) -> bytes:
