@@ -61,6 +61,7 @@ from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from lxml import etree
 
@@ -85,6 +86,10 @@ from ckanext.budgetod.core.totem.reader import (
 COLLECTIVITE_SUMMARY_VERSION = 3
 # Lower bounds of the population bands (INSEE strata of communes).
 POPULATION_BANDS = (0, 500, 2_000, 3_500, 5_000, 10_000, 20_000, 50_000, 100_000)
+
+# A summary and its parts, as JSON; a figure's key (section, sens, operation or code…).
+Json = dict[str, Any]
+Key = tuple[str, ...]
 
 
 MEASURE_REALISED = "realised"
@@ -124,7 +129,7 @@ class Ratio:
     value: Decimal
     national_average: Decimal | None
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> Json:
         return {"code": self.code, "unit": RATIO_CODES[self.code], "value": amounts.text(self.value),
                 "national_average": None if self.national_average is None else amounts.text(self.national_average)}
 
@@ -145,7 +150,7 @@ class BudgetDocument:
     decision: str = ""
 
 
-def describe_document(xml_path: str | os.PathLike, csv_path: str | os.PathLike, *,
+def describe_document(xml_path: str | os.PathLike[str], csv_path: str | os.PathLike[str], *,
                       max_bytes: int = DEFAULT_MAX_BYTES) -> BudgetDocument:
     """The facts of one TOTEM document and its converted CSV. Raises DocumentError."""
     header = read_header(xml_path, max_bytes=max_bytes)  # size, prolog and header checks
@@ -157,7 +162,7 @@ def describe_document(xml_path: str | os.PathLike, csv_path: str | os.PathLike, 
         decision=header.decision_number or header.decision_date)
 
 
-def read_general_information(xml_path: str | os.PathLike, encoding: str) -> tuple[int | None, tuple[Ratio, ...]]:
+def read_general_information(xml_path: str | os.PathLike[str], encoding: str) -> tuple[int | None, tuple[Ratio, ...]]:
     """The population (``PopTot``, None when absent or zero) and the legal ratios of a document
     whose header ``read_header`` already accepted; reads no further than the first budget line."""
     values: dict[str, str] = {}
@@ -208,10 +213,10 @@ def _number(text: str) -> Decimal | None:
 class _Sums:
     """The sums of one CSV by measure column (BGT_MTREAL, BGT_MTPREV, BGT_CREDOUV)."""
 
-    totals: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
-    chapters: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
-    functions: dict = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
-    labels: dict = field(default_factory=dict)
+    totals: dict[Key, dict[str, Decimal]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
+    chapters: dict[Key, dict[str, Decimal]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
+    functions: dict[Key, dict[str, Decimal]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
+    labels: dict[Key, str] = field(default_factory=dict)
     unreadable: int = 0
 
 
@@ -219,7 +224,7 @@ def _read_sums(path: str) -> _Sums:
     sums = _Sums()
     # Amounts by kind of line (section, sens, operation, chapter, function), then added to the totals,
     # chapters and functions once per kind: a region's summary spent most of its time per row.
-    lines: dict[tuple, list] = {}
+    lines: dict[Key, list[Decimal | None]] = {}
     try:
         with open(path, encoding="utf-8-sig", newline="") as stream:
             header = read_csv_header(stream.readline())
@@ -247,7 +252,7 @@ def _read_sums(path: str) -> _Sums:
     return sums
 
 
-def _add_row(sums: _Sums, lines: dict[tuple, list], cells: list[str]) -> None:
+def _add_row(sums: _Sums, lines: dict[Key, list[Decimal | None]], cells: list[str]) -> None:
     """One row's ``_READ_COLUMNS`` (stripped) added to the amounts of its kind of line; None stands
     for a column without any amount, whose key a summary leaves out."""
     section, codrd, opbudg, chapter, function, chapter_label, function_label = cells[:7]
@@ -265,17 +270,20 @@ def _add_row(sums: _Sums, lines: dict[tuple, list], cells: list[str]) -> None:
         except amounts.UnreadableAmount:
             sums.unreadable += 1
             continue
+        if amount is None:  # blank once stripped
+            continue
         if line_amounts is None:
             line_amounts = lines.setdefault((section, codrd, opbudg, chapter, function),
                                           [None] * len(_AMOUNT_COLUMNS))
-        line_amounts[index] = amount if line_amounts[index] is None else line_amounts[index] + amount
+        previous = line_amounts[index]
+        line_amounts[index] = amount if previous is None else previous + amount
 
 
 # ---------------------------------------------------------------- a year
 
-def _figures(sums_list: list[_Sums], column: str) -> dict[str, dict]:
+def _figures(sums_list: list[_Sums], column: str) -> dict[str, dict[Key, Decimal]]:
     """Per kind (totals, chapters, functions): key → amount of ``column`` summed over the CSVs."""
-    figures: dict[str, dict] = {"totals": defaultdict(Decimal), "chapters": defaultdict(Decimal),
+    figures: dict[str, dict[Key, Decimal]] = {"totals": defaultdict(Decimal), "chapters": defaultdict(Decimal),
                                 "functions": defaultdict(Decimal)}
     for sums in sums_list:
         for kind in figures:
@@ -284,7 +292,7 @@ def _figures(sums_list: list[_Sums], column: str) -> dict[str, dict]:
     return figures
 
 
-def _rows(kind: str, key: tuple, labels: dict) -> dict:
+def _rows(kind: str, key: Key, labels: dict[Key, str]) -> Json:
     if kind == "totals":
         return dict(zip(("section", "codrd", "opbudg"), key, strict=True))
     if kind == "chapters":
@@ -293,14 +301,15 @@ def _rows(kind: str, key: tuple, labels: dict) -> dict:
     return {**dict(zip(("codrd", "code"), key, strict=True)), "label": labels.get(("function",) + key, "")}
 
 
-def _labels(sums_list: list[_Sums]) -> dict:
-    labels: dict = {}
+def _labels(sums_list: list[_Sums]) -> dict[Key, str]:
+    labels: dict[Key, str] = {}
     for sums in reversed(sums_list):  # the figures' own document (first) wins
         labels.update({key: label for key, label in sums.labels.items() if label})
     return labels
 
 
-def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> tuple[dict, BudgetDocument]:
+def _year(exercice: int, documents: list[BudgetDocument],
+          sums_of: Callable[[BudgetDocument], _Sums]) -> tuple[Json, BudgetDocument]:
     """The year's summary and the document whose nomenclature its figures follow."""
     accounts = sorted((d for d in documents if d.natdec in ACCOUNT_NATDECS), key=lambda d: d.key)
     # The latest CA when a year has two (a CA and the CFU that replaced it): the last by key.
@@ -309,7 +318,7 @@ def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> tuple[dict
     voted_documents = sorted((d for d in documents if d.natdec in VOTED_NATDECS),
                              key=lambda d: (VOTED_NATDECS.index(d.natdec), d.decision.zfill(8), d.key))
     voted_sums = [sums_of(d) for d in voted_documents] if primitive else []
-    year: dict = {"exercice": exercice, "documents": sorted(d.key for d in documents)}
+    year: Json = {"exercice": exercice, "documents": sorted(d.key for d in documents)}
     if account is not None:
         source, measure, figure_sums, column = account, MEASURE_REALISED, [sums_of(account)], "BGT_MTREAL"
     elif primitive:
@@ -345,19 +354,20 @@ def _year(exercice: int, documents: list[BudgetDocument], sums_of) -> tuple[dict
     return year, source
 
 
-def _real_totals(totals: dict) -> dict:
-    real: dict = defaultdict(Decimal)
+def _real_totals(totals: dict[Key, Decimal]) -> dict[Key, Decimal]:
+    real: dict[Key, Decimal] = defaultdict(Decimal)
     for (section, codrd, opbudg), amount in totals.items():
         if opbudg == REAL:
             real[(section, codrd)] += amount
     return real
 
 
-def _execution(realised: dict, voted_sums: list[_Sums], credits_ouverts: dict, labels: dict,
-               voted_documents: list[str]) -> dict:
+def _execution(realised: dict[str, dict[Key, Decimal]], voted_sums: list[_Sums],
+               credits_ouverts: dict[str, dict[Key, Decimal]], labels: dict[Key, str],
+               voted_documents: list[str]) -> Json:
     from_budget = bool(voted_sums)
     voted = _figures(voted_sums, "BGT_MTPREV") if from_budget else credits_ouverts
-    execution: dict = {"voted_source": VOTED_FROM_BUDGET if from_budget else VOTED_FROM_CREDITS_OUVERTS,
+    execution: Json = {"voted_source": VOTED_FROM_BUDGET if from_budget else VOTED_FROM_CREDITS_OUVERTS,
                        "voted_documents": voted_documents}
     # The CA gives opened credits per chapter, not per function.
     for kind in ("totals", "chapters", "functions") if from_budget else ("totals", "chapters"):
@@ -380,7 +390,7 @@ def _rate(realised: Decimal, voted: Decimal) -> str | None:
 
 # ---------------------------------------------------------------- the budget
 
-def collectivite_summary(documents: list[BudgetDocument], settings: Settings | None = None) -> dict:
+def collectivite_summary(documents: list[BudgetDocument], settings: Settings | None = None) -> Json:
     """The summary of one budget's documents (see the module docstring). Raises NotScdlBudget.
 
     ``settings`` say where the plans de comptes of the crosswalk come from, as for a conversion
@@ -389,7 +399,7 @@ def collectivite_summary(documents: list[BudgetDocument], settings: Settings | N
         return _collectivite_summary(documents, settings or Settings.from_environment())
 
 
-def _collectivite_summary(documents: list[BudgetDocument], plans: Settings) -> dict:
+def _collectivite_summary(documents: list[BudgetDocument], plans: Settings) -> Json:
     cache: dict[str, _Sums] = {}
 
     def sums_of(document: BudgetDocument) -> _Sums:
@@ -405,7 +415,7 @@ def _collectivite_summary(documents: list[BudgetDocument], plans: Settings) -> d
         year, sources[exercice] = _year(exercice, by_year[exercice], sums_of)
         years.append(year)
     breaks = []
-    previous: dict | None = None
+    previous: Json | None = None
     for year in years:
         if year["measure"] is None:
             continue
@@ -417,7 +427,7 @@ def _collectivite_summary(documents: list[BudgetDocument], plans: Settings) -> d
     return {"version": COLLECTIVITE_SUMMARY_VERSION, "exercices": years, "breaks": breaks}
 
 
-def _break(previous: dict, year: dict, before: BudgetDocument, after: BudgetDocument, plans: Settings) -> dict:
+def _break(previous: Json, year: Json, before: BudgetDocument, after: BudgetDocument, plans: Settings) -> Json:
     """The break from ``previous`` to ``year``; flags ``year``'s chapter rows (module docstring)."""
     before_lookup, before_described = _plan(before, previous["exercice"], plans)
     after_lookup, after_described = _plan(after, year["exercice"], plans)
@@ -432,7 +442,7 @@ def _break(previous: dict, year: dict, before: BudgetDocument, after: BudgetDocu
             "not_comparable_chapters": [code for code in codes if code not in comparable]}
 
 
-def _plan(document: BudgetDocument, exercice: int, plans: Settings) -> tuple[PlanLookup, dict]:
+def _plan(document: BudgetDocument, exercice: int, plans: Settings) -> tuple[PlanLookup, Json]:
     """The plan of a year's figures and how the summary describes it (never its location: a
     path on the server)."""
     declinaison = document.declinaison or document.nomenclature.partition("-")[2]
@@ -449,12 +459,13 @@ def _plan(document: BudgetDocument, exercice: int, plans: Settings) -> tuple[Pla
                     "message_en": message and message.render("en")}
 
 
-def plans_complete(summary: dict) -> bool:
+def plans_complete(summary: Json) -> bool:
     """Whether every plan de comptes a summary's breaks compare was read."""
     return all(side["used_year"] is not None for item in summary["breaks"] for side in item["plans"].values())
 
 
-def cached_summary(cache_dir: str | os.PathLike, key: str, identity: list, build: Callable[[], dict]) -> dict:
+def cached_summary(cache_dir: str | os.PathLike[str], key: str, identity: list[Any],
+                   build: Callable[[], Json]) -> Json:
     """``build()`` (a budget's summary), kept in ``cache_dir/{key}.json`` until ``identity`` (what
     identifies the files' contents: ids and checksums, sizes and times) changes; not kept when a
     plan de comptes of its breaks could not be read."""
@@ -464,7 +475,7 @@ def cached_summary(cache_dir: str | os.PathLike, key: str, identity: list, build
 
 # ---------------------------------------------------------------- peers
 
-def population_band(population: int) -> dict:
+def population_band(population: int) -> Json:
     """The band of a population: ``min`` and ``max`` (null for the last, open band)."""
     lower = max(bound for bound in POPULATION_BANDS if bound <= population)
     upper = next((bound - 1 for bound in POPULATION_BANDS if bound > population), None)
@@ -475,7 +486,7 @@ def nomenclature_family(norme: str) -> str:
     return norme  # the reader gives M4 for every M4x déclinaison
 
 
-def peer_card(summary: dict) -> dict:
+def peer_card(summary: Json) -> Json:
     """What ``peer_comparison`` reads of another budget's summary: a small part of it, which a
     portal can keep for every budget."""
     return {"exercices": [{key: year.get(key) for key in ("exercice", "measure", "population", "norme",
@@ -483,7 +494,7 @@ def peer_card(summary: dict) -> dict:
                           for year in summary["exercices"]]}
 
 
-def peer_comparison(own: dict, others: list[dict]) -> dict:
+def peer_comparison(own: Json, others: list[Json]) -> Json:
     """``own`` (a ``collectivite_summary``) with ``peers`` added to each year with figures and a
     population; ``others`` are the other budgets' summaries, or their ``peer_card`` (see the module
     docstring)."""
@@ -499,9 +510,9 @@ def peer_comparison(own: dict, others: list[dict]) -> dict:
     return result
 
 
-def _peers_of(year: dict, others: list[dict]) -> dict:
+def _peers_of(year: Json, others: list[Json]) -> Json:
     family, band = nomenclature_family(year["norme"]), population_band(year["population"])
-    values: dict[tuple, list[Decimal]] = defaultdict(list)
+    values: dict[Key, list[Decimal]] = defaultdict(list)
     count = unreadable = 0
     for other in others:
         match = next((candidate for candidate in other["exercices"] if candidate["exercice"] == year["exercice"]

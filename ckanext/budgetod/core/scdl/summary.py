@@ -31,9 +31,10 @@ import json
 import os
 import tempfile
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Message
@@ -77,7 +78,7 @@ def read_header(first_line: str) -> tuple[list[str], str] | None:
     return None
 
 
-def has_scdl_header(path: str | os.PathLike) -> bool:
+def has_scdl_header(path: str | os.PathLike[str]) -> bool:
     """Whether the file starts with an SCDL budget header (reads only its first bytes)."""
     try:
         with open(path, "rb") as stream:
@@ -92,7 +93,7 @@ def measure_of(natdec: str) -> str:
     return MEASURE_REALISED if natdec == ACCOUNT_STAGE else MEASURE_VOTED
 
 
-def summarise(path: str | os.PathLike) -> dict:
+def summarise(path: str | os.PathLike[str]) -> dict[str, Any]:
     """The aggregates of one SCDL budget CSV (see the module docstring). Raises NotScdlBudget."""
     try:
         with open(path, encoding="utf-8-sig", newline="") as stream:
@@ -113,14 +114,14 @@ def summarise(path: str | os.PathLike) -> dict:
     return result
 
 
-class _Groups(dict):
+class _Groups(dict[tuple[str, ...], Any]):
     """A breakdown's sums by key, refusing the file past ``MAX_GROUPS`` keys."""
 
-    def __init__(self, source: str, what: Message, start):
+    def __init__(self, source: str, what: Message, start: Callable[[], Any]):
         super().__init__()
         self.source, self.what, self.start = source, what, start
 
-    def __missing__(self, key):
+    def __missing__(self, key: tuple[str, ...]) -> Any:
         if len(self) >= MAX_GROUPS:
             raise UnusableBudget(self.source, Message("summary_more_than_distinct_not_budget",
                 max_groups=MAX_GROUPS, what=self.what))
@@ -128,15 +129,15 @@ class _Groups(dict):
         return value
 
 
-def _aggregate(source: str, rows) -> dict:
+def _aggregate(source: str, rows: Iterable[dict[str, str]]) -> dict[str, Any]:
     column_totals = {column: Decimal(0) for column in AMOUNT_COLUMNS}
     totals = _Groups(source, Message("summary_sections_directions_operations"),
                      lambda: [Decimal(0), Decimal(0)])
     chapters = _Groups(source, Message("summary_chapters"), lambda: [Decimal(0), Decimal(0)])
     functions = _Groups(source, Message("summary_functions"), Decimal)
     natures = _Groups(source, Message("summary_nature_accounts"), Decimal)
-    labels: dict[tuple, str] = {}
-    first: dict = {}
+    labels: dict[tuple[str, ...], str] = {}
+    first: dict[str, str] = {}
     measure = MEASURE_VOTED  # each is the first row's
     voted_measure: str | None = None
     count = unreadable = 0
@@ -184,7 +185,7 @@ def _aggregate(source: str, rows) -> dict:
 
     with_voted = voted_measure is not None
 
-    def amounts_of(pair: list[Decimal]) -> dict:
+    def amounts_of(pair: list[Decimal]) -> dict[str, str]:
         return {"amount": text(pair[0]), **({"voted": text(pair[1])} if with_voted else {})}
 
     return {
@@ -216,18 +217,19 @@ def _aggregate(source: str, rows) -> dict:
     }
 
 
-def _cell(row: dict, name: str) -> str:
+def _cell(row: dict[str, str], name: str) -> str:
     return (row.get(name) or "").strip()[:MAX_TEXT_CHARS]
 
 
-def _remember_label(labels: dict, key: tuple, row: dict, column: str) -> None:
+def _remember_label(labels: dict[tuple[str, ...], str], key: tuple[str, ...], row: dict[str, str],
+                    column: str) -> None:
     # The first non-empty label wins: a code keeps one label within a document.
     if not labels.get(key):
         labels[key] = _cell(row, column)
 
 
-def _ranked_by_sens(natures: dict[tuple, Decimal]) -> dict[str, list]:
-    ranked: dict[str, list] = defaultdict(list)
+def _ranked_by_sens(natures: dict[tuple[str, ...], Decimal]) -> dict[str, list[tuple[tuple[str, ...], Decimal]]]:
+    ranked: dict[str, list[tuple[tuple[str, ...], Decimal]]] = defaultdict(list)
     for item in sorted(natures.items(), key=lambda item: (-item[1], item[0][1])):
         ranked[item[0][0]].append(item)
     return dict(sorted(ranked.items()))
@@ -235,7 +237,7 @@ def _ranked_by_sens(natures: dict[tuple, Decimal]) -> dict[str, list]:
 
 # ---------------------------------------------------------------- cache
 
-def cached_summary(path: str | os.PathLike, cache_dir: str | os.PathLike, key: str) -> dict:
+def cached_summary(path: str | os.PathLike[str], cache_dir: str | os.PathLike[str], key: str) -> dict[str, Any]:
     """``summarise(path)``, kept in ``cache_dir/{key}.json`` until the file changes.
 
     The file's size and modification time identify its content: the filestore replaces a
@@ -246,15 +248,17 @@ def cached_summary(path: str | os.PathLike, cache_dir: str | os.PathLike, key: s
     return cached_json(cache_dir, key, stamp, lambda: summarise(path))
 
 
-def cached_json(cache_dir: str | os.PathLike, key: str, stamp: dict, build: Callable[[], dict],
-                keep: Callable[[dict], bool] | None = None) -> dict:
+def cached_json(cache_dir: str | os.PathLike[str], key: str, stamp: dict[str, Any],
+                build: Callable[[], dict[str, Any]],
+                keep: Callable[[dict[str, Any]], bool] | None = None) -> dict[str, Any]:
     """``build()``, kept in ``cache_dir/{key}.json`` with ``stamp`` and returned while the stamp
     (what identifies the inputs) is the same; a result ``keep`` refuses is returned, not kept."""
     cache_file = Path(cache_dir) / f"{key}.json"
     try:
         cached = json.loads(cache_file.read_text(encoding="utf-8"))
         if cached.get("stamp") == stamp:
-            return cached["summary"]
+            summary: dict[str, Any] = cached["summary"]
+            return summary
     except (OSError, ValueError, AttributeError):
         pass  # no cache yet, or an unreadable one: rebuilt below
     result = build()

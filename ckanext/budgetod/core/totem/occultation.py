@@ -39,7 +39,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 import yaml
 from lxml import etree
@@ -144,15 +144,16 @@ def _rules_error(source: str, reason: str) -> RulesError:
     return RulesError.from_message(source, "occultation_rules_invalid", reason=reason)
 
 
-def _names(value, source: str, where: str) -> list[str]:
-    names = value if isinstance(value, list) else [value]
-    for name in names:
+def _names(value: object, source: str, where: str) -> list[str]:
+    names: list[str] = []
+    for name in value if isinstance(value, list) else [value]:
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise _rules_error(source, f"{where}: {shown(name)}")
+        names.append(name)
     return names
 
 
-def _condition(value, source: str, rule_id: str) -> Condition | None:
+def _condition(value: object, source: str, rule_id: str) -> Condition | None:
     if value is None:
         return None
     where = f"{rule_id}.when"
@@ -170,7 +171,7 @@ def _condition(value, source: str, rule_id: str) -> Condition | None:
     return Condition(element[0], frozenset(str(code) for code in codes), "not_in" in value, or_absent)
 
 
-def parse_rules(data, source: str) -> Rules:
+def parse_rules(data: object, source: str) -> Rules:
     """Rules from the parsed YAML; any unknown key or wrong type is an error naming the file."""
     if not isinstance(data, dict) or set(data) - {"replacement", "rules"}:
         raise _rules_error(source, "replacement, rules")
@@ -229,7 +230,7 @@ class OccultationResult:
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return {"total": self.total, "rules": dict(self.counts), "replacement": self.replacement}
 
 
@@ -392,7 +393,7 @@ class _Rewriter:
             self._tag(match, tag_end)
             self.scan = base + tag_end
 
-    def _tag_end(self, match: re.Match, final: bool) -> int:
+    def _tag_end(self, match: re.Match[bytes], final: bool) -> int:
         """The buffer offset just past the ">" of the tag ``match`` begins, or -1 when it is cut at the
         end of the buffer: then where the search stopped is kept, so that it resumes there."""
         start, quote = match.end(), None
@@ -416,7 +417,7 @@ class _Rewriter:
         return head[:5] == b"<?xml" and head[5:6].isspace() and (
             stream_start == 0 or bytes(self.buffer[:start]) == _UTF8_BOM)
 
-    def _plain_row(self, match: re.Match, tag_end: int, final: bool) -> int | None:
+    def _plain_row(self, match: re.Match[bytes], tag_end: int, final: bool) -> int | None:
         """Occult a whole row at once if it is plain: complete in the buffer, only self-closing
         elements inside, no comment, CDATA section, processing instruction or nested row. Returns the
         stream offset after it, _WAIT when its end may come with the next chunk, or None for the
@@ -462,7 +463,7 @@ class _Rewriter:
                     self.edits.extend(edits)  # after every edit so far: the scan is past them
         return base + closing.end()
 
-    def _tag(self, match: re.Match, tag_end: int) -> None:
+    def _tag(self, match: re.Match[bytes], tag_end: int) -> None:
         name = match.group(3).decode("ascii")
         closing = bool(match.group(2))
         empty = self.buffer[tag_end - 2:tag_end] == b"/>"
@@ -505,7 +506,7 @@ class _Rewriter:
                 return rule, row
         return candidates[0] if candidates else None
 
-    def _occult(self, name: str, match: re.Match, tag_end: int, empty: bool) -> None:
+    def _occult(self, name: str, match: re.Match[bytes], tag_end: int, empty: bool) -> None:
         applicable = self._applicable(name)
         if applicable is None:
             return
@@ -573,7 +574,7 @@ class _Rewriter:
             return ""
         return " ".join(attributes.get(b"V", "").split())
 
-    def _text(self, attribute: re.Match) -> str:
+    def _text(self, attribute: re.Match[bytes]) -> str:
         raw = attribute.group(2) if attribute.group(2) is not None else attribute.group(3)
         return _CHARACTER_REFERENCE.sub(_unescape, raw.decode(self.codec, "replace"))
 
@@ -642,7 +643,7 @@ def _alternatives(names: set[str]) -> bytes:
     return b"|".join(re.escape(name.encode("ascii")) for name in sorted(names, key=len, reverse=True))
 
 
-def _token(names: set[str]) -> re.Pattern:
+def _token(names: set[str]) -> re.Pattern[bytes]:
     """Comments, CDATA sections, processing instructions, and the tags of ``names`` (any prefix)."""
     # One "<" then the alternatives: the engine looks for the literal first (twice as fast).
     return re.compile(rb"<(?:(!--|!\[CDATA\[|\?)|(/?)" + _PREFIX + rb"(" + _alternatives(names) + rb")(?=[\s/>]))")
@@ -658,7 +659,7 @@ def _escaped(text: str, codec: str) -> bytes:
     return escaped.encode(codec, "xmlcharrefreplace")
 
 
-def _unescape(match: re.Match) -> str:
+def _unescape(match: re.Match[str]) -> str:
     reference = match.group(1)
     if reference.startswith("#"):
         try:
@@ -699,7 +700,7 @@ class _WellFormedness:
 
 # ---------------------------------------------------------------- entry point
 
-def occult_document(source: str | os.PathLike, destination: str | os.PathLike | BinaryIO | None, *,
+def occult_document(source: str | os.PathLike[str], destination: str | os.PathLike[str] | BinaryIO | None, *,
                     rules: Rules | None = None, max_bytes: int = DEFAULT_MAX_BYTES) -> OccultationResult:
     """Write the occulted document to ``destination`` (a path, a binary stream, or None to count
     only) and say how many values each rule occulted.
