@@ -1,6 +1,7 @@
-"""The `budgetod_harvester` plugin: harvest sources of type `budgetod_totem`, the readable validation
-report page, the licence Licence Ouverte 2.0, and the background conversion of hand-uploaded TOTEM
-resources.
+"""The `budgetod_harvester` plugin: harvest sources of type `budgetod_totem` (the three stages below,
+thin over ``core/sources``, ``core/pipeline`` and ``portal/publish``) and the licence Licence
+Ouverte 2.0. A source's configuration is read once per job (``_publication``); every stage's
+failure becomes a report line in one place (``_reported_failures``).
 
 Stages (ckanext-harvest contract):
 
@@ -20,6 +21,7 @@ Stages (ckanext-harvest contract):
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import json
 import logging
@@ -27,6 +29,8 @@ import os
 import signal
 import tempfile
 import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
 
 import ckan.model as model
 import ckan.plugins as plugins
@@ -197,10 +201,32 @@ def _source_owner(source_id: str) -> str | None:
     return source_dataset.owner_org if source_dataset else None
 
 
-def _publication_fingerprint(config: source_config.SourceConfig, template: dict) -> str:
-    """What besides the document decides what is published: a change re-imports unchanged documents."""
+@dataclass(frozen=True)
+class _Publication:
+    """What a source's configuration says of its documents, read once per harvest job: the parsed
+    configuration, the metadata template, and the fingerprint of what besides a document decides
+    what is published (a change re-imports unchanged documents)."""
+
+    config: source_config.SourceConfig
+    template: dict
+    fingerprint: str
+
+
+@functools.lru_cache(maxsize=32)
+def _publication(job_id: str, source_url: str, config_text: str | None) -> _Publication:
+    """Keyed by the job too: the fetch and import stages of every object of a job share one reading,
+    and the next job reads the template file and the settings again."""
+    config = source_config.parse_source_config(source_url, config_text)
+    template = metadata.effective_template(config.metadata)
     decisive = {"grouping": config.grouping, "template": template, "schema": settings.current().scdl_schema}
-    return hashlib.sha256(json.dumps(decisive, sort_keys=True, default=str).encode()).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps(decisive, sort_keys=True, default=str).encode()).hexdigest()
+    return _Publication(config, template, fingerprint)
+
+
+class _Outcome:
+    """Whether the block of ``_reported_failures`` failed (its error is then in the harvest report)."""
+
+    failed = False
 
 
 def _invalid(url: str, doc: Processed) -> str:
@@ -248,13 +274,31 @@ class BudgetodHarvester(HarvesterBase):
     def get_original_url(self, harvest_object_id: str) -> str | None:
         return _extras(HarvestObject.get(harvest_object_id)).get("url")
 
+    @contextlib.contextmanager
+    def _reported_failures(self, url: str, *, job=None, harvest_object=None,
+                           stage: str = "") -> Iterator[_Outcome]:
+        """The one place where a stage's failure becomes a harvest report line (naming ``url`` and the
+        cause, FR and EN, never a traceback): a gather error of ``job``, or an object error of
+        ``harvest_object`` at ``stage``. The block is left, the transaction rolled back, the stage
+        goes on (``failed`` is set): one bad source or document never stops a consumer."""
+        outcome = _Outcome()
+        try:
+            yield outcome
+        except Exception as error:  # noqa: BLE001 - whatever happens, the report gets a message
+            model.Session.rollback()
+            outcome.failed = True
+            message = _failure(url, error, _spool_dir())
+            if harvest_object is not None:
+                self._save_object_error(message, harvest_object, stage)
+            else:
+                self._save_gather_error(message, job)
+
     def gather_stage(self, harvest_job) -> list[str] | None:
         source = harvest_job.source
-        try:
-            config = source_config.parse_source_config(source.url, source.config)
+        with self._reported_failures(source.url, job=harvest_job) as listing:
+            config = _publication(harvest_job.id, source.url, source.config).config
             listed = sources.list_documents(source.url, config, settings=settings.current())
-        except Exception as error:  # noqa: BLE001 - whatever happens, the report gets a message
-            self._save_gather_error(_failure(source.url, error), harvest_job)
+        if listing.failed:
             return None
         objects = []
         for ref in listed:
@@ -277,14 +321,10 @@ class BudgetodHarvester(HarvesterBase):
                     ("status", STATUS_DELETE), ("url", kept.get("url", published.guid)),
                     ("document_key", kept.get("document_key")), ("dataset", kept.get("dataset")))
                     if value]))
-        try:
+        with self._reported_failures(source.url, job=harvest_job) as saving:
             model.Session.add_all(objects)
             model.Session.commit()
-        except Exception as error:  # noqa: BLE001 - the gather consumer must survive any listing
-            model.Session.rollback()
-            self._save_gather_error(_failure(source.url, error), harvest_job)
-            return None
-        return [harvest_object.id for harvest_object in objects]
+        return None if saving.failed else [harvest_object.id for harvest_object in objects]
 
     def fetch_stage(self, harvest_object):
         extras = _extras(harvest_object)
@@ -297,19 +337,17 @@ class BudgetodHarvester(HarvesterBase):
             published = None  # its dataset was deleted: publish again whatever the content
         before = _extras(published)
         spool = _spool_path(harvest_object)
-        try:
+        with self._reported_failures(url, harvest_object=harvest_object, stage="Fetch") as fetching:
             source = harvest_object.source
-            config = source_config.parse_source_config(source.url, source.config)
-            fingerprint = _publication_fingerprint(config, metadata.effective_template(config.metadata))
+            fingerprint = _publication(harvest_object.harvest_job_id, source.url, source.config).fingerprint
             # `ckan harvester run-test --force-import=GUID` flags the object: publish it again anyway.
             if before.get("fingerprint") != fingerprint or getattr(harvest_object, "force_import", False):
                 before = {}  # no conditional request, no comparison
             retrieved = sources.retrieve_document(
                 sources.DocumentRef(harvest_object.guid, url, extras.get("member")), spool,
                 settings=settings.current(), etag=before.get("etag"), last_modified=before.get("last_modified"))
-        except Exception as error:  # noqa: BLE001
+        if fetching.failed:
             _remove_quietly(spool)
-            self._save_object_error(_failure(url, error, _spool_dir()), harvest_object, "Fetch")
             return False
         if published is not None and before and (retrieved.not_modified or retrieved.sha256 == before.get("sha256")):
             _remove_quietly(spool)
@@ -335,9 +373,9 @@ class BudgetodHarvester(HarvesterBase):
         source = harvest_object.source
         owner_org = _source_owner(source.id)
         spool = _spool_path(harvest_object)
-        try:
-            config = source_config.parse_source_config(source.url, source.config)
-            template = metadata.effective_template(config.metadata)
+        with self._reported_failures(url, harvest_object=harvest_object, stage="Import") as importing:
+            publication = _publication(harvest_object.harvest_job_id, source.url, source.config)
+            config, template = publication.config, publication.template
             if extras.get("status") == STATUS_DELETE:
                 return self._import_deletion(harvest_object, extras, owner_org, template)
             with tempfile.TemporaryDirectory(dir=_spool_dir()) as workdir:
@@ -355,23 +393,20 @@ class BudgetodHarvester(HarvesterBase):
                         spool, os.path.join(workdir, "scdl.csv"), source=harvest_object.guid, sha256=sha256,
                         occult_to=os.path.join(workdir, "occulted.xml"))
                 if not doc.valid:
+                    _remove_quietly(spool)
                     self._save_object_error(_invalid(url, doc), harvest_object, "Import")
                     return False
                 assert doc.header is not None, "convert raises rather than return a document without header"
                 target = publish.DatasetTarget(publish.dataset_name(doc.header, config.grouping), owner_org,
                                                template, source.id)
                 dataset = publish.upsert_document(doc, target, user=self._get_user_name(), workdir=workdir)
-        except Exception as error:  # noqa: BLE001 - one bad document never stops the job
-            model.Session.rollback()
-            self._save_object_error(_failure(url, error, _spool_dir()), harvest_object, "Import")
+        _remove_quietly(spool)
+        if importing.failed:
             return False
-        finally:
-            _remove_quietly(spool)
         self._retire_previous(harvest_object, doc.key, target, url)
         harvest_object.current = True
         harvest_object.package_id = dataset["id"]
-        _set_extras(harvest_object, document_key=doc.key, dataset=target.name,
-                    fingerprint=_publication_fingerprint(config, template))
+        _set_extras(harvest_object, document_key=doc.key, dataset=target.name, fingerprint=publication.fingerprint)
         harvest_object.save()
         # ckanext-harvest adds the harvest source to a dataset's index entry from its current
         # object, which only now exists: without this, searches by source miss new datasets.
@@ -386,14 +421,11 @@ class BudgetodHarvester(HarvesterBase):
         for previous in previous_objects:
             before = _extras(previous)
             if before.get("dataset") and (before["dataset"], before.get("document_key")) != (target.name, key):
-                try:
+                with self._reported_failures(url, harvest_object=harvest_object, stage="Import"):
                     publish.remove_document(
                         publish.DatasetTarget(before["dataset"], target.owner_org, target.template,
                                               target.harvest_source),
                         before["document_key"], harvest_object.guid, user=self._get_user_name())
-                except Exception as error:  # noqa: BLE001
-                    model.Session.rollback()
-                    self._save_object_error(_failure(url, error), harvest_object, "Import")
         # Flagged after the removals: taking a dataset's lock discards unsaved changes of the session.
         for previous in previous_objects:
             previous.current = False

@@ -94,6 +94,23 @@ def test_the_samples_become_one_dataset_per_budget_and_year_with_three_resources
     assert sorted(result["name"] for result in by_source["results"]) == sorted(set(SAMPLE_DATASETS.values()))
 
 
+def test_a_source_configuration_is_read_once_per_job_whatever_its_documents(sysadmin, organization, shared_server,
+                                                                           monkeypatch):
+    """Gather, then fetch and import of each of the 6 documents, read one parsing of the configuration
+    (and of the metadata template); the next job reads it again."""
+    from ckanext.budgetod.core import source_config
+
+    parsings = []
+    parse = source_config.parse_source_config
+    monkeypatch.setattr(source_config, "parse_source_config",
+                        lambda url, text: parsings.append(url) or parse(url, text))
+    source = create_source(sysadmin, organization, shared_server.url("/"), {"kind": "index"})
+    parsings.clear()  # the configuration checked when the source is saved
+
+    assert harvest(source).errors() == [] and len(parsings) == 1
+    assert harvest(source).errors() == [] and len(parsings) == 2
+
+
 def test_a_second_harvest_with_nothing_changed_converts_nothing_and_modifies_no_dataset(
         sysadmin, organization, shared_server, monkeypatch):
     source = create_source(sysadmin, organization, shared_server.url("/"), {"kind": "index"})
