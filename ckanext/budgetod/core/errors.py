@@ -43,8 +43,7 @@ class BudgetodError(Exception):
         return messages.Message("error_described", source=self.source, cause=self.cause) if self.source else self.cause
 
     def describe(self, lang: str | None = None) -> str:
-        cause = self.localized_cause(lang)
-        return f"{self.source}: {cause}" if self.source else cause
+        return self.description.render(lang)
 
     def __str__(self) -> str:
         return self.describe()

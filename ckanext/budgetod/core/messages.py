@@ -994,10 +994,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "data.gouv.fr : {error}",
         "en": "data.gouv.fr: {error}",
     },
-    "synchroniser_unexpected_error_see_server_log": {
-        "fr": "erreur inattendue ({kind} : {detail}), voir le journal du serveur",
-        "en": "unexpected error ({kind}: {detail}), see the server log",
-    },
     # --- targets -----------------------------------------------------------------------------------
     "targets_unknown_value_possible_values": {
         "fr": "valeur « {on_delete} » inconnue ; valeurs possibles : {choices}",
@@ -1016,7 +1012,6 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "fiche de métadonnées en YAML invalide ({error})",
         "en": "metadata template is not valid YAML ({error})",
     },
-    # --- metadata ----------------------------------------------------------------------------------
     "metadata_metadata_template_must_mapping_key": {
         "fr": "la fiche de métadonnées doit être un objet (clé : valeur)",
         "en": "the metadata template must be a mapping (key: value)",
@@ -1094,11 +1089,15 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     # --- publish -----------------------------------------------------------------------------------
     "publish_document_published_there_harvest_source": {
-        "fr": "le document {key} y est publié par la source de moissonnage « {value} » ; une autre source ne le remplace pas (supprimer cette source d'abord)",
-        "en": "the document {key} is published there by the harvest source '{value}'; another source does not replace it (delete that source first)",
+        "fr": "le document {key} y est publié par la source de moissonnage « {source} » ; une autre source ne le remplace pas (supprimer cette source d'abord)",
+        "en": "the document {key} is published there by the harvest source '{source}'; another source does not replace it (delete that source first)",
+    },
+    "publish_file_cause": {
+        "fr": "{name} : {cause}",
+        "en": "{name}: {cause}",
     },
     # --- plugin ------------------------------------------------------------------------------------
-    "plugin_unexpected_error_see_server_log": {
+    "unexpected_error_see_server_log": {
         "fr": "erreur inattendue ({kind} : {detail}), voir le journal du serveur",
         "en": "unexpected error ({kind}: {detail}), see the server log",
     },
@@ -1131,11 +1130,14 @@ def current_language() -> str:
     return language if language in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def _language(lang: str | None) -> str:
+    """``lang`` when it is one of ours, else the current language."""
+    return lang if lang in LANGUAGES else current_language()
+
+
 def text(message_id: str, lang: str | None = None, **params: object) -> str:
     """Render a message in ``lang`` (default: current language) with its parameters."""
-    translations = MESSAGES[message_id]
-    language = lang if lang in LANGUAGES else current_language()
-    return translations[language].format(**params)
+    return Message(message_id, params).render(lang)
 
 
 class Message:
@@ -1152,8 +1154,8 @@ class Message:
         self.params: dict[str, object] = {**(params or {}), **named}
 
     def render(self, lang: str | None = None) -> str:
-        language = lang if lang in LANGUAGES else current_language()
-        values = {name: value.render(language) if isinstance(value, (Message, QuotedList, Decimals, PerLanguage)) else value
+        language = _language(lang)
+        values = {name: value.render(language) if isinstance(value, _RENDERED) else value
                   for name, value in self.params.items()}
         return MESSAGES[self.id][language].format(**values)
 
@@ -1191,7 +1193,7 @@ class Decimals:
 
     def render(self, lang: str | None = None) -> str:
         shown = f"{self.value:.{self.places}f}"
-        return shown.replace(".", ",") if (lang if lang in LANGUAGES else current_language()) == "fr" else shown
+        return shown.replace(".", ",") if _language(lang) == "fr" else shown
 
 
 class PerLanguage:
@@ -1203,7 +1205,11 @@ class PerLanguage:
         self.rendered = rendered
 
     def render(self, lang: str | None = None) -> str:
-        return self.rendered(lang if lang in LANGUAGES else current_language())
+        return self.rendered(_language(lang))
+
+
+# The parameters a message renders in its own language.
+_RENDERED = (Message, QuotedList, Decimals, PerLanguage)
 
 
 def both_languages(message: Message) -> str:

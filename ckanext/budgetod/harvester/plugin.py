@@ -86,7 +86,7 @@ def _failure(url: str, error: BaseException, local_dir: str = "") -> str:
         return _reported(url, Message("plugin_ckan_refused_publication", details=details))
     log.error("Unexpected error on %s", url, exc_info=error)
     detail = str(error).splitlines()[0][:300] if str(error) else ""
-    return _reported(url, Message("plugin_unexpected_error_see_server_log", kind=type(error).__name__, detail=detail))
+    return _reported(url, Message("unexpected_error_see_server_log", kind=type(error).__name__, detail=detail))
 
 
 class _OverBudget(Exception):

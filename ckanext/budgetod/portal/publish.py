@@ -309,7 +309,7 @@ def check_ownership(dataset: dict, target: DatasetTarget, key: str | None = None
         source = _active_source_of(other, dataset.get("owner_org"))
         if source is not None:
             raise OwnershipError(dataset["name"], Message("publish_document_published_there_harvest_source",
-                key=key, value=source.title or source.name))
+                key=key, source=source.title or source.name))
 
 
 def _harvested(key: str) -> Callable[[dict], bool]:
@@ -457,7 +457,7 @@ def not_totem(error: BudgetodError) -> bool:
 
 
 def _file_name(resource: dict) -> str:
-    return os.path.basename(urllib.parse.urlparse(resource.get("url") or "").path) or f"{resource['id']}.xml"
+    return named_file(resource) or f"{resource['id']}.xml"
 
 
 def file_identity(resource: dict) -> tuple:
@@ -473,9 +473,9 @@ def _set_occultation(resource: dict, state: str, error: BudgetodError | None = N
     resource[contract.RESOURCE_OCCULTATION] = state
     if error is not None:
         # Named by its file name: the error's source is a path in the filestore or a work directory.
-        name = _file_name(resource)
-        resource.update({contract.RESOURCE_OCCULTATION_ERROR_FR: f"{name} : {error.localized_cause('fr')}",
-                         contract.RESOURCE_OCCULTATION_ERROR_EN: f"{name}: {error.localized_cause('en')}"})
+        cause = Message("publish_file_cause", name=_file_name(resource), cause=error.cause)
+        resource.update({contract.RESOURCE_OCCULTATION_ERROR_FR: cause.render("fr"),
+                         contract.RESOURCE_OCCULTATION_ERROR_EN: cause.render("en")})
 
 
 def _failed_or_not_totem(resource: dict, error: BudgetodError) -> None:

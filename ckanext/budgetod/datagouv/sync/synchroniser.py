@@ -243,7 +243,7 @@ class Synchroniser:
             except Exception as error:
                 log.exception("data.gouv.fr sync of %s failed", name)
                 detail = str(error).splitlines()[0][:300] if str(error) else ""
-                recorder.failed(both_languages(Message("synchroniser_unexpected_error_see_server_log",
+                recorder.failed(both_languages(Message("unexpected_error_see_server_log",
                                                        kind=type(error).__name__, detail=detail)))
                 raise
             return outcome
