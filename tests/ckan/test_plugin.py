@@ -116,3 +116,24 @@ def test_ckan_budgetod_reports_bad_input_in_one_line(cli, tmp_path):
     assert result.exit_code == 2
     assert result.output.strip().startswith(f"error: {broken}:")
     assert "Traceback" not in result.output
+
+
+def test_the_datagouv_commands_help_comes_from_the_catalogue(cli):
+    from ckanext.budgetod.core import messages
+
+    group_help = cli.invoke(ckan_command, ["budgetod", "datagouv", "--help"])
+    sync_help = cli.invoke(ckan_command, ["budgetod", "datagouv", "sync", "--help"])
+
+    assert group_help.exit_code == 0 and sync_help.exit_code == 0
+    language = messages.current_language()
+    assert messages.text("datagouv_cli_help", language) in group_help.output
+    assert messages.text("datagouv_cli_sync_short_help", language) in group_help.output
+    assert messages.text("datagouv_cli_opt_dry_run", language) in " ".join(sync_help.output.split())
+
+
+def test_the_harvester_describes_itself_in_both_languages():
+    description = plugins.get_plugin("budgetod_harvester").info()["description"]
+
+    assert description.startswith("Documents budgétaires TOTEM (fichier, page d'index")
+    assert " / TOTEM budget documents (file, index page" in description
+    assert "metadata" in description  # the source configuration's keys

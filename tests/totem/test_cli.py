@@ -370,8 +370,9 @@ def test_every_message_the_code_names_is_in_the_catalogue_with_the_parameters_it
     named = 0
     for path in package.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Message"
-                    and node.args and isinstance(node.args[0], ast.Constant)):
+            if not (isinstance(node, ast.Call) and node.args and isinstance(node.args[0], ast.Constant)
+                    and (getattr(node.func, "id", None) == "Message"
+                         or ast.unparse(node.func) in ("Message", "messages.Message", "messages.text"))):
                 continue
             named += 1
             message_id = node.args[0].value
@@ -382,3 +383,29 @@ def test_every_message_the_code_names_is_in_the_catalogue_with_the_parameters_it
             if len(node.args) == 1 and None not in given:
                 assert given == wanted, f"{path.name}:{node.lineno}: {message_id} gets {given}, needs {wanted}"
     assert named > 150
+
+
+def test_no_module_writes_user_text_outside_the_catalogues():
+    """French text lives in the catalogues (core/messages.py, the gettext .po files), never in code:
+    a string literal (docstrings aside) with a French letter and a space is a sentence written in a
+    module. The SCDL vocabulary (the schema's enumerations) is data, not text."""
+    import ast
+    import re
+
+    schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
+    vocabulary = {value for field in schema["fields"] for value in field.get("constraints", {}).get("enum", [])}
+    french = re.compile(r"[àâçéèêëîïôûùüÿœ]", re.IGNORECASE)
+    package = Path(__file__).resolve().parents[2] / "ckanext" / "budgetod"
+    written = []
+    for path in package.rglob("*.py"):
+        if path.relative_to(package).as_posix() == "core/messages.py":
+            continue
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                      if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                      and node.body and isinstance(node.body[0], ast.Expr)
+                      and isinstance(node.body[0].value, ast.Constant)}
+        written += [f"{path.relative_to(package)}:{node.lineno}: {node.value[:60]!r}" for node in ast.walk(tree)
+                    if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings
+                    and " " in node.value and french.search(node.value) and node.value not in vocabulary]
+    assert written == []

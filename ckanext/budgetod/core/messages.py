@@ -1082,6 +1082,39 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "aucun plan de comptes {nomenclature} n'est publié pour {exercice} ni les années voisines",
         "en": "no plan de comptes {nomenclature} is published for {exercice} or the years around it",
     },
+    # --- the data.gouv.fr command line --------------------------------------------------------------
+    "datagouv_cli_help": {
+        "fr": "Synchronise les jeux de données budgétaires avec data.gouv.fr (API udata v1).",
+        "en": "Synchronise the budget datasets with data.gouv.fr (udata API v1).",
+    },
+    "datagouv_cli_short_help": {
+        "fr": "synchronisation data.gouv.fr",
+        "en": "data.gouv.fr sync",
+    },
+    "datagouv_cli_sync_help": {
+        "fr": "Synchronise DATASET (identifiant ou nom), ou --all, tout de suite, dans ce processus. Les jeux de données inchangés ne coûtent aucun appel. Code de sortie : 0 fait, 1 des jeux de données ont échoué (leur état dit pourquoi), 2 rien n'a pu être fait.",
+        "en": "Sync DATASET (id or name), or --all, now, in this process. Unchanged datasets cost no call. Exit status: 0 done, 1 some datasets failed (their state says why), 2 nothing could be done.",
+    },
+    "datagouv_cli_sync_short_help": {
+        "fr": "synchroniser maintenant",
+        "en": "sync now",
+    },
+    "datagouv_cli_opt_all": {
+        "fr": "tous les jeux de données budgétaires",
+        "en": "every budget dataset",
+    },
+    "datagouv_cli_opt_dry_run": {
+        "fr": "dire seulement ce qui serait écrit",
+        "en": "only say what would be written",
+    },
+    "datagouv_cli_status_help": {
+        "fr": "L'état de synchronisation de chaque jeu de données : en attente, synchronisé ou en erreur, tentatives, dernier succès, identifiant udata.",
+        "en": "The sync state of every dataset: pending, in sync or error, attempts, last success, udata id.",
+    },
+    "datagouv_cli_status_short_help": {
+        "fr": "état de la synchronisation",
+        "en": "sync state",
+    },
     # --- mapping -----------------------------------------------------------------------------------
     "mapping_resource_s_file_missing_from": {
         "fr": "le fichier de la ressource manque dans le stockage du portail",
@@ -1096,7 +1129,52 @@ MESSAGES: dict[str, dict[str, str]] = {
         "fr": "{name} : {cause}",
         "en": "{name}: {cause}",
     },
+    # The published resources' names and descriptions (rendered in the metadata's language).
+    "publish_stage": {
+        "fr": "{etape}, exercice {exercice}",
+        "en": "{etape}, financial year {exercice}",
+    },
+    "publish_scdl_name": {
+        "fr": "{stage} — données au format SCDL (CSV)",
+        "en": "{stage} — data in the SCDL format (CSV)",
+    },
+    "publish_totem_name": {
+        "fr": "{stage} — document budgétaire TOTEM (XML)",
+        "en": "{stage} — TOTEM budget document (XML)",
+    },
+    "publish_report_name": {
+        "fr": "{stage} — rapport de validation SCDL (JSON)",
+        "en": "{stage} — SCDL validation report (JSON)",
+    },
+    "publish_scdl_description": {
+        "fr": "{stage}, {budget} : données au format national SCDL « budget » (schéma {schema} {version}), converties du document TOTEM publié à côté.",
+        "en": "{stage}, {budget}: data in the national SCDL \"budget\" format (schema {schema} {version}), converted from the TOTEM document published beside it.",
+    },
+    "publish_totem_description": {
+        "fr": "{stage}, {budget} : document budgétaire TOTEM d'origine ({nomenclature}), données personnelles occultées (CRPA, article L311-7).",
+        "en": "{stage}, {budget}: the original TOTEM budget document ({nomenclature}), personal data occulted (CRPA, article L311-7).",
+    },
+    "publish_report_description_valid": {
+        "fr": "Rapport de validation du CSV contre le schéma SCDL, avec les contrôles de Validata : valide.",
+        "en": "Validation report of the CSV against the SCDL schema, with Validata's checks: valid.",
+    },
+    "publish_report_description_invalid": {
+        "fr": "Rapport de validation du CSV contre le schéma SCDL, avec les contrôles de Validata : non valide.",
+        "en": "Validation report of the CSV against the SCDL schema, with Validata's checks: not valid.",
+    },
+    "publish_failure_report_name": {
+        "fr": "Rapport de conversion TOTEM → SCDL (JSON)",
+        "en": "TOTEM → SCDL conversion report (JSON)",
+    },
+    "publish_failure_report_description": {
+        "fr": "Le document TOTEM déposé n'a pas pu être converti au format SCDL : ce rapport dit pourquoi.",
+        "en": "The TOTEM document uploaded could not be converted to the SCDL format: this report says why.",
+    },
     # --- plugin ------------------------------------------------------------------------------------
+    "harvester_description": {
+        "fr": "Documents budgétaires TOTEM (fichier, page d'index, archive ZIP, portail CKAN ou udata), convertis au format SCDL budget et validés. Configuration (JSON, facultative) : {keys}",
+        "en": "TOTEM budget documents (file, index page, ZIP archive, CKAN or udata portal), converted to SCDL budget and validated. Configuration (JSON, optional): {keys}",
+    },
     "unexpected_error_see_server_log": {
         "fr": "erreur inattendue ({kind} : {detail}), voir le journal du serveur",
         "en": "unexpected error ({kind}: {detail}), see the server log",

@@ -13,6 +13,7 @@ import ckan.plugins.toolkit as tk
 import click
 
 from ckanext.budgetod import settings
+from ckanext.budgetod.core import messages
 from ckanext.budgetod.datagouv import sync
 from ckanext.budgetod.datagouv.sync import state
 
@@ -46,22 +47,19 @@ def _fail(message: str) -> NoReturn:
     sys.exit(2)
 
 
-@click.group(name="datagouv", short_help="data.gouv.fr sync / synchronisation data.gouv.fr")
+# Help is written before any request: in the command line's language, as `ckan budgetod`'s own.
+@click.group(name="datagouv", help=messages.text("datagouv_cli_help"),
+             short_help=messages.text("datagouv_cli_short_help"))
 def datagouv():
-    """Synchronise the budget datasets with data.gouv.fr (udata API v1) /
-    synchronise les jeux de données budgétaires avec data.gouv.fr."""
+    pass
 
 
-@datagouv.command("sync", short_help="sync now / synchroniser maintenant")
+@datagouv.command("sync", help=messages.text("datagouv_cli_sync_help"),
+                  short_help=messages.text("datagouv_cli_sync_short_help"))
 @click.argument("dataset", required=False)
-@click.option("--all", "every", is_flag=True,
-              help="every budget dataset / tous les jeux de données budgétaires")
-@click.option("--dry-run", is_flag=True,
-              help="only say what would be written / dire seulement ce qui serait écrit")
+@click.option("--all", "every", is_flag=True, help=messages.text("datagouv_cli_opt_all"))
+@click.option("--dry-run", is_flag=True, help=messages.text("datagouv_cli_opt_dry_run"))
 def sync_command(dataset: str | None, every: bool, dry_run: bool):
-    """Sync DATASET (id or name), or --all, now, in this process. Unchanged datasets cost no call.
-    Exit status: 0 done, 1 some datasets failed (their state says why), 2 nothing could be done. /
-    Synchronise DATASET (identifiant ou nom), ou --all, tout de suite."""
     with _in_portal_language():
         if bool(dataset) == every:
             _fail(tk._("give one dataset or --all"))
@@ -96,10 +94,9 @@ def sync_command(dataset: str | None, every: bool, dry_run: bool):
         sys.exit(1 if failed else 0)
 
 
-@datagouv.command("status", short_help="sync state / état de la synchronisation")
+@datagouv.command("status", help=messages.text("datagouv_cli_status_help"),
+                  short_help=messages.text("datagouv_cli_status_short_help"))
 def status_command():
-    """The sync state of every dataset: pending, in sync or error, attempts, last success, udata id.
-    / L'état de synchronisation de chaque jeu de données."""
     with _in_portal_language():
         try:
             options = sync.checked(settings.current())

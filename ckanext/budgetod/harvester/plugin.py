@@ -255,11 +255,8 @@ class BudgetodHarvester(HarvesterBase):
         return {
             "name": contract.SOURCE_TYPE,
             "title": "Budgets TOTEM (SCDL)",
-            "description": (
-                "Documents budgétaires TOTEM (fichier, page d'index, archive ZIP, portail CKAN ou udata), "
-                "convertis au format SCDL budget et validés / TOTEM budget documents (file, index page, "
-                "ZIP archive, CKAN or udata portal), converted to SCDL budget and validated. "
-                f"Configuration (JSON, facultative / optional): {', '.join(source_config.CONFIG_KEYS)}"),
+            "description": both_languages(
+                Message("harvester_description", keys=", ".join(source_config.CONFIG_KEYS))),
         }
 
     def validate_config(self, config: str | None) -> str | None:

@@ -22,6 +22,8 @@ from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Message
 
 DEFAULT_TEMPLATE = Path(__file__).with_name("fiche_metadonnees.yaml")
+# The language of the published metadata: the shipped template's, and the resources' names.
+LANGUAGE = "fr"
 # Dataset fields of CKAN's core schema a template may set; anything else goes under "extras".
 CORE_FIELDS = ("title", "notes", "tags", "license_id", "author", "author_email", "maintainer",
                "maintainer_email", "url", "version")

@@ -143,32 +143,35 @@ def _create_default_views(dataset: dict, user: str) -> None:
 
 # ---------------------------------------------------------------- resources
 
+def _in_metadata_language(message: Message) -> str:
+    """A resource's name or description, in the language of the portal's metadata (its template's)."""
+    return message.render(metadata.LANGUAGE)
+
+
 def _resource_fields(doc: Processed, role: str, identity: dict) -> dict:
     header = doc.header
     assert header is not None, "only a converted document has resources"
     etape = etape_title(header.natdec, header.decision_number)
     key = doc.key
-    stage = f"{etape.capitalize()}, exercice {header.exercice}"
+    stage = Message("publish_stage", etape=etape.capitalize(), exercice=header.exercice)
     budget = metadata.escape_markdown(header.budget_name)  # descriptions are rendered as Markdown
     names = {
-        ROLE_SCDL: f"{stage} — données au format SCDL (CSV)",
-        ROLE_TOTEM: f"{stage} — document budgétaire TOTEM (XML)",
-        ROLE_REPORT: f"{stage} — rapport de validation SCDL (JSON)",
+        ROLE_SCDL: Message("publish_scdl_name", stage=stage),
+        ROLE_TOTEM: Message("publish_totem_name", stage=stage),
+        ROLE_REPORT: Message("publish_report_name", stage=stage),
     }
     descriptions = {
-        ROLE_SCDL: (f"{stage}, {budget} : données au format national SCDL « budget » "
-                    f"(schéma {SCDL_SCHEMA_NAME} {doc.schema_version}), converties du document TOTEM "
-                    "publié à côté."),
-        ROLE_TOTEM: (f"{stage}, {budget} : document budgétaire TOTEM d'origine "
-                     f"({metadata.escape_markdown(header.nomenclature)}), données personnelles occultées "
-                     "(CRPA, article L311-7)."),
-        ROLE_REPORT: ("Rapport de validation du CSV contre le schéma SCDL, avec les contrôles de Validata : "
-                      + ("valide." if doc.valid else "non valide.")),
+        ROLE_SCDL: Message("publish_scdl_description", stage=stage, budget=budget, schema=SCDL_SCHEMA_NAME,
+                           version=doc.schema_version),
+        ROLE_TOTEM: Message("publish_totem_description", stage=stage, budget=budget,
+                            nomenclature=metadata.escape_markdown(header.nomenclature)),
+        ROLE_REPORT: (Message("publish_report_description_valid") if doc.valid
+                      else Message("publish_report_description_invalid")),
     }
     fields = {
         **identity,
-        "name": names[role],
-        "description": descriptions[role],
+        "name": _in_metadata_language(names[role]),
+        "description": _in_metadata_language(descriptions[role]),
         "format": _FORMATS[role],
         contract.RESOURCE_ROLE: role,
         contract.RESOURCE_DOCUMENT: key,
@@ -410,8 +413,8 @@ def _place_failure(resources: list[dict], doc: Processed, belongs, identity: dic
         resources.append(report)
     report.update({
         **identity,
-        "name": "Rapport de conversion TOTEM → SCDL (JSON)",
-        "description": "Le document TOTEM déposé n'a pas pu être converti au format SCDL : ce rapport dit pourquoi.",
+        "name": _in_metadata_language(Message("publish_failure_report_name")),
+        "description": _in_metadata_language(Message("publish_failure_report_description")),
         "format": "JSON",
         contract.RESOURCE_ROLE: ROLE_REPORT,
         contract.RESOURCE_VALID: "false",

@@ -81,6 +81,13 @@ def test_the_samples_become_one_dataset_per_budget_and_year_with_three_resources
     assert {tag["name"] for tag in crach["tags"]} >= {"budget", "SCDL", "2021"}
     assert set(by_role(crach["resources"], CRACH_CA_KEY)) == {"scdl", "totem", "report"}
     assert set(by_role(crach["resources"], CRACH_DM2_KEY)) == {"scdl", "totem", "report"}
+    # Resource names and descriptions are in the metadata's language, French.
+    dm2 = by_role(crach["resources"], CRACH_DM2_KEY)
+    assert dm2["scdl"]["name"] == "Décision modificative n° 2, exercice 2021 — données au format SCDL (CSV)"
+    assert dm2["totem"]["description"].startswith(
+        "Décision modificative n° 2, exercice 2021, CRACH : document budgétaire TOTEM d'origine (M14")
+    assert dm2["report"]["description"] == ("Rapport de validation du CSV contre le schéma SCDL, avec les "
+                                            "contrôles de Validata : valide.")
     # The annex budget shares nothing with the main budget's datasets.
     lotissement = dataset("budget-21560046100085-2022-annexe-06")
     assert lotissement["title"] == "Budget 2022 — CRACH - LOTISSEMENT LE BOCENO"
