@@ -1,4 +1,4 @@
-"""The ``budgetod`` command line: convert, validate, inspect — without CKAN.
+"""The ``budgetod`` command line: convert, validate, inspect, occult — without CKAN.
 
 ``build_cli(settings)`` builds the click group, so that CKAN can expose the same
 commands (``ckan budgetod ...``) with defaults taken from its ini file.

@@ -1,4 +1,5 @@
-"""Errors raised by the TOTEM → SCDL converter core.
+"""The error every layer raises for a user (``BudgetodError``; each module derives its own kinds), and
+the reading and nomenclature errors.
 
 Every error names the file or URL it is about (``source``) and what went wrong (``cause``, a
 ``messages.Message``: an id of the catalogue and its parameters), so a one-line

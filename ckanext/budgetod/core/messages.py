@@ -1,4 +1,6 @@
-"""Every user-facing text of the converter core, in French (default) and English.
+"""Every user-facing text of the core and of what the portal writes into data (reports, harvest
+errors, sync states, published metadata), in French (default) and English; the web pages' own texts
+are CKAN's gettext catalogues (i18n/).
 
 The core runs outside CKAN (command line, tests), so it cannot rely on CKAN's
 gettext catalogues: texts live here, keyed by a stable message id that reports

@@ -1,3 +1,7 @@
+"""The actions of the `budgetod` plugin: the configuration for sysadmins, a budget's visualisation
+summary, a collectivité's summary across its years with its peers (the portal's budgets kept per
+permission labels, each budget's summary cached on disk by its files' identity), and a dataset's
+data.gouv.fr sync state."""
 from __future__ import annotations
 
 import json

@@ -1,3 +1,5 @@
+"""Who may call the `budgetod` actions, and the budget dataset names reserved to the extension
+(chained to CKAN's ``package_create`` and ``package_update``)."""
 from __future__ import annotations
 
 import ckan.model as model
