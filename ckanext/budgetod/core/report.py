@@ -18,6 +18,7 @@ is no report; it never fails.
 """
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any, TypedDict
 
@@ -152,15 +153,13 @@ def from_untrusted(content: object) -> Report | None:
     error, validation = content.get("error"), content.get("validation")
     if not isinstance(error, (dict, type(None))) or not isinstance(validation, (dict, type(None))):
         return None
-    document = content.get("document")
     return {
         "report_version": REPORT_VERSION,
         "source": _text_or_none(content.get("source")),
         "sha256": _text_or_none(content.get("sha256")),
         "created": _text_or_none(content.get("created")),
         "document_key": _text_or_none(content.get("document_key")),
-        "document": {key: value for key, value in document.items() if isinstance(key, str)}
-        if isinstance(document, dict) and document else None,
+        "document": _document(content.get("document")),
         "conversion": _conversion(content.get("conversion")),
         "validation": _validation(validation) if validation else None,
         "occultation": _occultation(content.get("occultation")),
@@ -169,6 +168,7 @@ def from_untrusted(content: object) -> Report | None:
 
 
 def _version_1_upgraded(content: dict[Any, Any]) -> dict[Any, Any]:
+    """A copy of a version 1 report with its parts where version 2 has them (values unchecked)."""
     upgraded = dict(content)
     if "conversion" not in upgraded and ("rows" in upgraded or "warnings" in upgraded):
         # The command line's version 1: the conversion at the top, each warning with one message.
@@ -180,6 +180,12 @@ def _version_1_upgraded(content: dict[Any, Any]) -> dict[Any, Any]:
     if isinstance(upgraded.get("error"), str):
         upgraded["error"] = {"message_fr": upgraded["error"], "message_en": upgraded["error"]}
     return upgraded
+
+
+def _document(value: object) -> DocumentPart | None:
+    if not isinstance(value, dict) or not value:
+        return None
+    return {key: item for key, item in value.items() if isinstance(key, str)}
 
 
 def _conversion(value: object) -> ConversionPart | None:
@@ -239,7 +245,7 @@ def _occultation(value: object) -> OccultationPart | None:
     return {
         "total": _count(value.get("total")),
         "rules": {rule[:MAX_RULE_NAME_LENGTH]: _count(count)
-                  for rule, count in list(rules.items())[:MAX_OCCULTATION_RULES] if isinstance(rule, str)},
+                  for rule, count in itertools.islice(rules.items(), MAX_OCCULTATION_RULES) if isinstance(rule, str)},
         "replacement": _text(value.get("replacement"))[:MAX_REPLACEMENT_LENGTH],
     }
 
