@@ -1,13 +1,12 @@
-"""The one pipeline (convert, validate, report) and its one report shape, read back from older shapes."""
+"""The one pipeline: convert, validate, report (the report's shape: test_report.py)."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
-from ckanext.budgetod.core import pipeline as pipeline_module
-from ckanext.budgetod.core.pipeline import REPORT_VERSION, Pipeline, upgrade_report
+from ckanext.budgetod.core.pipeline import Pipeline
+from ckanext.budgetod.core.report import REPORT_VERSION, Report
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.scdl import validation
 from ckanext.budgetod.core.errors import DocumentError
@@ -19,8 +18,7 @@ pytestmark = pytest.mark.usefixtures("offline_environment")
 
 CRACH = next(path for path in CORPUS if path.name == "crach-lotissement-bp-2022.xml")
 TRANSPORT = next(path for path in CORPUS if path.name == "transport-m43-bp-2022.xml")
-# The top-level keys of a report, as the module docstring documents them.
-DOCUMENTED_KEYS = set(re.findall(r'^      "(\w+)":', pipeline_module.__doc__, re.MULTILINE))
+REPORT_KEYS = list(Report.__annotations__)
 
 
 @pytest.fixture
@@ -34,7 +32,7 @@ def test_the_report_holds_document_rows_plan_and_warnings(tmp_path, plan):
     processed = Pipeline(Settings(plans_de_comptes=str(plan), scdl_schema=str(SCHEMA_PATH))).run(
         str(source), str(tmp_path / "doc.csv"), validate=False)
     report = processed.report
-    assert set(report) == DOCUMENTED_KEYS and report["report_version"] == REPORT_VERSION
+    assert list(report) == REPORT_KEYS and report["report_version"] == REPORT_VERSION
     assert report["conversion"]["rows"] == 1
     assert report["document"]["lines"] == {"total": 2, "calculated": 1, "detail": 1}
     assert "source" not in report["document"] and report["source"] == str(source)
@@ -80,30 +78,8 @@ def test_a_document_that_cannot_be_converted_gets_a_report_saying_why(tmp_path):
         pipeline.run(str(broken), str(tmp_path / "out.csv"))
     processed = pipeline.failure(str(broken), caught.value, source="https://example.org/broken.xml", sha256="f")
     report = processed.report
-    assert set(report) == DOCUMENTED_KEYS and processed.csv_path is None and not processed.valid
+    assert list(report) == REPORT_KEYS and processed.csv_path is None and not processed.valid
     assert report["error"] == {"message_fr": "SIRET « 123 » invalide (IdEtab) : 14 chiffres attendus",
                                "message_en": 'invalid SIRET "123" (IdEtab): 14 digits expected'}
     assert report["document_key"] is None and report["conversion"] is None and report["validation"] is None
 
-
-def test_a_report_of_the_portal_before_versions_reads_as_version_2():
-    stored = {"document_key": "k", "source": "https://example.org/bp.xml", "sha256": "s", "created": "2025",
-              "document": {"siret": "1"}, "conversion": {"rows": 3, "plan": {}, "warnings": []},
-              "validation": {"valid": True}, "occultation": None}
-    upgraded = upgrade_report(stored)
-    assert set(upgraded) == DOCUMENTED_KEYS and upgraded["report_version"] == REPORT_VERSION
-    assert upgraded["conversion"] == {"output": None, "rows": 3, "plan": {}, "warnings": []}
-    assert upgraded["error"] is None and upgraded["validation"] == {"valid": True}
-    assert "report_version" not in stored  # a copy
-
-
-def test_a_report_of_the_command_line_before_versions_reads_as_version_2():
-    stored = {"source": "bp.xml", "output": "bp.csv", "document": {}, "rows": 3, "plan": {"used_year": 2022},
-              "warnings": [{"code": "plan_missing", "message": "plan absent", "count": 1, "details": {}}],
-              "validation": None}
-    upgraded = upgrade_report(stored)
-    assert set(upgraded) == DOCUMENTED_KEYS
-    assert upgraded["conversion"]["rows"] == 3 and upgraded["conversion"]["output"] == "bp.csv"
-    assert upgraded["conversion"]["warnings"][0]["message_fr"] == "plan absent"
-    failed = upgrade_report({"source": "x.xml", "error": "x.xml: illisible"})
-    assert failed["error"] == {"message_fr": "x.xml: illisible", "message_en": "x.xml: illisible"}

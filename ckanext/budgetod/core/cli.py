@@ -24,6 +24,7 @@ from ckanext.budgetod.core.settings import DEFAULT_MAX_DOCUMENT_SIZE, DEFAULT_PL
 
 if TYPE_CHECKING:  # imported where used: the help texts need neither
     from ckanext.budgetod.core.pipeline import Pipeline
+    from ckanext.budgetod.core.report import Report
     from ckanext.budgetod.core.totem.occultation import Rules
 
 _Command = TypeVar("_Command", bound=Callable[..., Any])  # a command function being decorated
@@ -172,7 +173,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
 
         from ckanext.budgetod.core.pipeline import Pipeline  # the converter's modules: not for the help texts
 
-        entries: list[dict[str, Any]] = []
+        entries: list[Report] = []
         status = EXIT_OK
         pipeline = Pipeline(config, local_paths=True)
         pairs = list(zip(documents, outputs, strict=True))
@@ -287,8 +288,8 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
 
 
 def _convert_one(document: str, target: str | None, pipeline: Pipeline, *, validate: bool, lang: str, debug: bool,
-                 announce: bool = True) -> tuple[dict[str, Any], int]:
-    """Convert (and validate) one document; returns its report (``core/pipeline.py``) and exit status.
+                 announce: bool = True) -> tuple[Report, int]:
+    """Convert (and validate) one document; returns its report (``core/report.py``) and exit status.
 
     ``target`` None means standard output; validating then goes through a
     temporary file, since a stream cannot be read back. ``announce`` prints a
@@ -333,7 +334,10 @@ def _convert_one(document: str, target: str | None, pipeline: Pipeline, *, valid
             if converted_path is not None:
                 with open(converted_path, "rb") as converted:
                     shutil.copyfileobj(converted, stdout)
-                processed.report["conversion"]["output"] = None
+                # The CSV went to standard output, not to the temporary file the report names.
+                conversion = processed.report["conversion"]
+                if conversion is not None:
+                    conversion["output"] = None
         stdout.flush()
     return processed.report, status
 

@@ -6,44 +6,17 @@ schema once, on the first validation. ``Pipeline.run`` converts a document (occu
 caller asks) into a CSV, validates it and builds its report; ``Pipeline.failure`` builds the report
 of a document that could not be converted.
 
-The report (JSON, ``REPORT_VERSION`` 2), published beside the CSV and written by ``--report``::
-
-    {
-      "report_version": 2,
-      "source": "https://…/bp-2024.xml",   # the document's URL (portal) or the path given (command line)
-      "sha256": "…" | null,                 # of the original document (null on the command line)
-      "created": "2026-01-31T12:00:00+00:00",
-      "document_key": "…" | null,           # null when the document could not be read
-      "document": {…} | null,               # what the reader found: reader.DocumentInfo.to_dict() less "source"
-      "conversion": {
-        "output": "out.csv" | null,         # the CSV written (command line only)
-        "rows": 1234,
-        "plan": {…},                        # nomenclature.PlanLookup.to_dict(); "location" null on the portal
-        "warnings": [{"code", "count", "details", "message_fr", "message_en"}, …]
-      } | null,
-      "validation": {
-        "valid", "rows", "error_count", "error_limit_reached", "errors_by_type", "errors_by_field",
-        "errors_by_type_and_field", "first_errors": [{"type", "row", "field", "cell",
-        "message_fr", "message_en"}, …], "warnings": [{"message_fr", "message_en"}], "seconds",
-        "schema": {"name": "scdl/budget", "version": "0.8.3"}
-      } | null,                             # null when not validated or not converted
-      "occultation": {…} | null,            # occultation.OccultationResult.to_dict(); null when not occulted
-      "error": {"message_fr", "message_en"} | null   # why the document could not be converted or validated
-    }
-
-Every key is always present. Version 1 (no ``report_version``) is what the portal published before:
-the same keys less ``report_version`` and ``conversion.output``, ``error`` only on failures; and
-the command line's own shape (``rows``, ``plan``, ``warnings`` at the top). ``upgrade_report``
-reads both into version 2.
+The report's shape, its versions and its reading back: ``core/report.py``.
 """
 from __future__ import annotations
 
 import datetime
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.report import REPORT_VERSION, ConversionPart, ErrorPart, Report, ValidationPart
 from ckanext.budgetod.core.scdl import conversion as scdl_conversion
 from ckanext.budgetod.core.scdl.conversion import ConversionResult
 from ckanext.budgetod.core.settings import Settings
@@ -54,9 +27,6 @@ from ckanext.budgetod.core.totem.reader import DocumentHeader
 if TYPE_CHECKING:
     from ckanext.budgetod.core.scdl.validation import ValidationReport
     from ckanext.budgetod.core.totem.occultation import OccultationResult, Rules
-
-REPORT_VERSION = 2
-_VALIDATION_SERVER_SIDE = ("file", "frictionless")  # local paths, and frictionless' raw descriptor
 
 
 @dataclass
@@ -73,11 +43,11 @@ class Processed:
     sha256: str | None
     totem_path: str
     csv_path: str | None
-    report: dict[str, Any]
     schema_version: str = ""
     conversion: ConversionResult | None = None
     validation: ValidationReport | None = None
     occultation: OccultationResult | None = None
+    report: Report = field(init=False)  # built by the pipeline with the rest
 
     @property
     def valid(self) -> bool:
@@ -149,7 +119,7 @@ class Pipeline:
             allow_private=settings.network.allow_private, max_bytes=settings.max_document_size,
             timeout=settings.network.timeout)
         processed = Processed(conversion.info.header, source or totem_path, sha256, totem_path, conversion.output,
-                              {}, conversion=conversion, occultation=occulted)
+                              conversion=conversion, occultation=occulted)
         return self.validated(processed) if validate else self._reported(processed)
 
     def validated(self, processed: Processed, csv_path: str | None = None) -> Processed:
@@ -171,7 +141,7 @@ class Pipeline:
         if converted is not None:
             converted.csv_path, converted.validation = None, None
             return self._reported(converted, error)
-        return self._reported(Processed(None, source or totem_path, sha256, totem_path, None, {},
+        return self._reported(Processed(None, source or totem_path, sha256, totem_path, None,
                                         occultation=occulted), error)
 
     # ------------------------------------------------------------ the report
@@ -196,55 +166,40 @@ class Pipeline:
         }
         return processed
 
-    def _error_part(self, error: BudgetodError, source: str) -> dict[str, Any]:
+    def _error_part(self, error: BudgetodError, source: str) -> ErrorPart:
         # A cause about another file (a plan de comptes, the schema) names it, unless that is a
         # path of the server.
         about_another = self.local_paths and error.source not in ("", source)
-        return {f"message_{lang}": error.describe(lang) if about_another else error.localized_cause(lang)
-                for lang in ("fr", "en")}
+        describe = error.describe if about_another else error.localized_cause
+        return {"message_fr": describe("fr"), "message_en": describe("en")}
 
-    def _conversion_part(self, conversion: ConversionResult) -> dict[str, Any]:
+    def _conversion_part(self, conversion: ConversionResult) -> ConversionPart:
         plan = conversion.plan.to_dict()
-        if not self.local_paths:
-            plan["location"] = None
         return {
             "output": conversion.output if self.local_paths else None,
             "rows": conversion.rows,
-            "plan": plan,
+            "plan": {"nomenclature": plan["nomenclature"], "requested_year": plan["requested_year"],
+                     "used_year": plan["used_year"], "location": plan["location"] if self.local_paths else None},
             "warnings": [{"code": warning.code, "count": warning.count, "details": warning.params,
                           "message_fr": warning.message("fr"), "message_en": warning.message("en")}
                          for warning in conversion.warnings],
         }
 
 
-def validation_part(report: ValidationReport, schema_version: str) -> dict[str, Any]:
-    """The report's "validation" object."""
-    part = {key: value for key, value in report.to_dict().items() if key not in _VALIDATION_SERVER_SIDE}
-    part["schema"] = {"name": contract.SCDL_SCHEMA_NAME, "version": schema_version}
-    return part
-
-
-def upgrade_report(content: dict[str, Any]) -> dict[str, Any]:
-    """A stored report of any version in the shape of version 2 (a copy; unknown keys kept). Reports
-    may be uploaded by any editor: values of unexpected types are kept as they are, never fail."""
-    if content.get("report_version") == REPORT_VERSION:
-        return content
-    upgraded = dict(content)
-    if "conversion" not in content and ("rows" in content or "warnings" in content):
-        # The command line's version 1: rows, plan and warnings at the top, the error as one line.
-        warnings = upgraded.pop("warnings", None)
-        upgraded["conversion"] = {
-            "output": upgraded.pop("output", None), "rows": upgraded.pop("rows", 0),
-            "plan": upgraded.pop("plan", None),
-            "warnings": [{**warning, "message_fr": warning.get("message", ""),
-                          "message_en": warning.get("message", "")} if isinstance(warning, dict) else warning
-                         for warning in (warnings if isinstance(warnings, list) else [])]}
-    if isinstance(upgraded.get("error"), str):
-        upgraded["error"] = {"message_fr": upgraded["error"], "message_en": upgraded["error"]}
-    if isinstance(upgraded.get("conversion"), dict):
-        upgraded["conversion"] = {"output": None, **upgraded["conversion"]}
-    for key in ("source", "sha256", "created", "document_key", "document", "conversion", "validation",
-                "occultation", "error"):
-        upgraded.setdefault(key, None)
-    upgraded["report_version"] = REPORT_VERSION
-    return upgraded
+def validation_part(report: ValidationReport, schema_version: str) -> ValidationPart:
+    """The report's "validation" part: the validation's own report less the server's file paths
+    and frictionless' raw descriptor."""
+    described = report.to_dict()
+    return {
+        "valid": described["valid"],
+        "schema": {"name": contract.SCDL_SCHEMA_NAME, "version": schema_version},
+        "rows": described["rows"],
+        "error_count": described["error_count"],
+        "error_limit_reached": described["error_limit_reached"],
+        "errors_by_type": described["errors_by_type"],
+        "errors_by_field": described["errors_by_field"],
+        "errors_by_type_and_field": described["errors_by_type_and_field"],
+        "first_errors": described["first_errors"],
+        "warnings": described["warnings"],
+        "seconds": described["seconds"],
+    }

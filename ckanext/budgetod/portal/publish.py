@@ -53,7 +53,8 @@ from ckanext.budgetod.core.contract import (
 )
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Message
-from ckanext.budgetod.core.pipeline import Processed, upgrade_report
+from ckanext.budgetod.core.pipeline import Processed
+from ckanext.budgetod.core.report import Report, from_untrusted, to_json
 from ckanext.budgetod.core.source_config import GROUPING_DOCUMENT
 from ckanext.budgetod.core.totem import occultation
 from ckanext.budgetod.core.totem.reader import DocumentHeader
@@ -185,10 +186,10 @@ def _resource_fields(doc: Processed, role: str, identity: dict) -> dict:
     return fields
 
 
-def _write_report(doc: Processed, workdir: str) -> str:
-    path = os.path.join(workdir, "report.json")
+def _write_report(report: Report, workdir: str, file_name: str = "report.json") -> str:
+    path = os.path.join(workdir, file_name)
     with open(path, "w", encoding="utf-8") as stream:
-        json.dump(doc.report, stream, ensure_ascii=False, indent=2)
+        stream.write(to_json(report))
     return path
 
 
@@ -197,7 +198,7 @@ def _place_document(resources: list[dict], doc: Processed, roles: tuple[str, ...
     """Put the document's resources in ``resources`` (in place: same position, same id when they
     exist); return the files to upload by resource id."""
     assert doc.csv_path is not None, "only a converted document has resources"
-    files = {ROLE_SCDL: doc.csv_path, ROLE_TOTEM: doc.totem_path, ROLE_REPORT: _write_report(doc, workdir)}
+    files = {ROLE_SCDL: doc.csv_path, ROLE_TOTEM: doc.totem_path, ROLE_REPORT: _write_report(doc.report, workdir)}
     existing = {resource[contract.RESOURCE_ROLE]: resource for resource in resources if belongs(resource)}
     uploads = {}
     for role in roles:
@@ -420,7 +421,7 @@ def _place_failure(resources: list[dict], doc: Processed, belongs, identity: dic
         contract.RESOURCE_VALID: "false",
         contract.RESOURCE_SHA256: doc.sha256,
     })
-    return {report["id"]: (_write_report(doc, workdir), "rapport-conversion.json")}
+    return {report["id"]: (_write_report(doc.report, workdir), "rapport-conversion.json")}
 
 
 def named_file(resource: dict) -> str:
@@ -540,22 +541,24 @@ def stored_path(resource: dict) -> str | None:
 
 def _with_occultation(report_path: str | None, occulted: occultation.OccultationResult, workdir: str,
                       resource_id: str) -> str | None:
-    """A copy of a published report saying what the occultation did; None when it already says so."""
+    """A copy of a published report saying what the occultation did; None when it already says so,
+    or is no report."""
     if report_path is None:
         return None
     try:
         with open(report_path, encoding="utf-8") as stream:
-            report = json.load(stream)
+            content = json.load(stream)
     except (OSError, ValueError):
         return None
-    if not isinstance(report, dict) or report.get("occultation") == occulted.to_dict():
+    done = occulted.to_dict()
+    # Compared as stored: a report read back may be cut to its bounds.
+    if isinstance(content, dict) and content.get("occultation") == done:
         return None
-    report = upgrade_report(report)
-    report["occultation"] = occulted.to_dict()
-    path = os.path.join(workdir, f"{resource_id}-report.json")
-    with open(path, "w", encoding="utf-8") as stream:
-        json.dump(report, stream, ensure_ascii=False, indent=2)
-    return path
+    report = from_untrusted(content)
+    if report is None:
+        return None
+    report["occultation"] = done
+    return _write_report(report, workdir, f"{resource_id}-report.json")
 
 
 def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, workdir: str,

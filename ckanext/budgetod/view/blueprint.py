@@ -11,7 +11,7 @@ from flask import Blueprint, request
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core import contract
-from ckanext.budgetod.core.pipeline import upgrade_report
+from ckanext.budgetod.core.report import ValidationPart, from_untrusted
 from ckanext.budgetod.view import collectivite_page, dashboard, helpers
 
 budgets = Blueprint("budgetod_budgets", __name__)
@@ -57,86 +57,26 @@ def index():
     })
 
 
-def errors_by_field(validation: dict, english: bool) -> list[dict]:
+def errors_by_field(validation: ValidationPart | None, english: bool) -> list[dict]:
     """The listed errors grouped by column (errors about whole rows or the file last), each group
     with its total count, its row numbers and its errors in the page's language."""
-    counts = validation.get("errors_by_field") or {}
+    if validation is None:
+        return []
+    counts = validation["errors_by_field"]
     groups: OrderedDict[str, dict] = OrderedDict()
-    for issue in validation.get("first_errors") or []:
-        field = issue.get("field") or ""
+    for issue in validation["first_errors"]:
+        field = issue["field"] or ""
         group = groups.setdefault(field, {"field": field, "count": counts.get(field, 0), "errors": []})
         group["errors"].append({
-            "row": issue.get("row"),
-            "cell": issue.get("cell"),
-            "message": issue.get("message_en" if english else "message_fr") or "",
+            "row": issue["row"],
+            "cell": issue["cell"],
+            "message": issue["message_en" if english else "message_fr"],
         })
     for group in groups.values():
         group["listed"] = len(group["errors"])
         group["count"] = max(group["count"], group["listed"])
         group["rows"] = sorted({error["row"] for error in group["errors"] if error["row"] is not None})
     return sorted(groups.values(), key=lambda group: (group["field"] == "", -group["count"], group["field"]))
-
-
-def _text(value) -> str:
-    return value if isinstance(value, str) else ""
-
-
-def _count(value) -> int:
-    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
-
-
-def _dict(value) -> dict:
-    return value if isinstance(value, dict) else {}
-
-
-def _messages(items) -> list[dict]:
-    return [{"message_fr": _text(item.get("message_fr")), "message_en": _text(item.get("message_en"))}
-            for item in (items if isinstance(items, list) else []) if isinstance(item, dict)]
-
-
-def readable_report(content) -> tuple[dict, dict] | None:
-    """The report (and its "validation" part) with every value the page shows of the type it
-    expects; None when it is not shaped like a report at all. A report resource may be uploaded by
-    any editor: the page must never fail on what it holds."""
-    if not isinstance(content, dict):
-        return None
-    content = upgrade_report(content)
-    error, validation = content.get("error"), content.get("validation")
-    if (error is not None and not isinstance(error, dict)) or (
-            validation is not None and not isinstance(validation, dict)):
-        return None
-    validation = validation or {}
-    schema = _dict(validation.get("schema"))
-    by_field = validation.get("errors_by_field")
-    issues = validation.get("first_errors")
-    conversion = _dict(content.get("conversion"))
-    clean_validation = {
-        "valid": validation.get("valid") is True,
-        "rows": _count(validation.get("rows")),
-        "error_count": _count(validation.get("error_count")),
-        "error_limit_reached": validation.get("error_limit_reached") is True,
-        "schema": {"name": _text(schema.get("name")), "version": _text(schema.get("version"))},
-        "errors_by_field": {field: _count(count) for field, count in by_field.items()
-                            if isinstance(field, str)} if isinstance(by_field, dict) else {},
-        "first_errors": [{
-            "field": _text(issue.get("field")),
-            "row": _count(issue.get("row")) if isinstance(issue.get("row"), int) else None,
-            "cell": str(issue["cell"]) if isinstance(issue.get("cell"), (str, int, float)) else "",
-            **_messages([issue])[0],
-        } for issue in (issues if isinstance(issues, list) else []) if isinstance(issue, dict)],
-        "warnings": _messages(validation.get("warnings")),
-    } if validation else {}
-    occultation = _dict(content.get("occultation"))
-    rules = _dict(occultation.get("rules"))
-    clean = {"error": _messages([error])[0] if error else None,
-             "conversion": {"warnings": _messages(conversion.get("warnings"))},
-             "occultation": {
-                 "total": _count(occultation.get("total")),
-                 "replacement": _text(occultation.get("replacement"))[:200],
-                 "rules": {rule[:100]: _count(count) for rule, count in list(rules.items())[:100]
-                           if isinstance(rule, str)},
-             } if occultation else None}
-    return clean, clean_validation
 
 
 @budgets.route("/budgets/report/<resource_id>")
@@ -156,16 +96,16 @@ def report(resource_id: str):
         return tk.abort(404, not_found)
     try:
         # Bounded above; a nesting deep enough to exhaust the stack is a RecursionError.
-        readable = readable_report(json.loads(data)) if len(data) <= MAX_REPORT_BYTES else None
+        readable = from_untrusted(json.loads(data)) if len(data) <= MAX_REPORT_BYTES else None
     except (ValueError, RecursionError):
         readable = None
     english = tk.h.lang() == "en"
-    content, validation = readable or ({}, {})
+    validation = readable["validation"] if readable is not None else None
     return tk.render("budgetod/validation_report.html", {
         "pkg_dict": dataset,
         "resource": resource,
         "unreadable": readable is None,
-        "content": content,
+        "content": readable or {},
         "validation": validation,
         "english": english,
         "groups": errors_by_field(validation, english),

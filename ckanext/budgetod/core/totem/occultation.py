@@ -39,12 +39,13 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import yaml
 from lxml import etree
 
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
+from ckanext.budgetod.core.report import OccultationPart
 from ckanext.budgetod.core.totem.reader import (
     DEFAULT_MAX_BYTES,
     SAFE_PARSER_OPTIONS,
@@ -230,7 +231,7 @@ class OccultationResult:
     def total(self) -> int:
         return sum(self.counts.values())
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> OccultationPart:
         return {"total": self.total, "rules": dict(self.counts), "replacement": self.replacement}
 
 
