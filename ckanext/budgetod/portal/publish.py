@@ -548,7 +548,7 @@ def _with_occultation(report_path: str | None, occulted: occultation.Occultation
     try:
         with open(report_path, encoding="utf-8") as stream:
             content = json.load(stream)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):  # anyone with upload rights wrote it
         return None
     done = occulted.to_dict()
     # Compared as stored: a report read back may be cut to its bounds.
