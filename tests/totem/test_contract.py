@@ -6,8 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from ckanext.budgetod.core import contract
-from ckanext.budgetod.core import source_config
+from ckanext.budgetod.core import contract, source_config
 from ckanext.budgetod.core.source_config import SourceConfigError, parse_source_config
 
 
@@ -67,3 +66,13 @@ def test_each_declared_option_is_checked_generically(text, field, expected):
     with pytest.raises(SourceConfigError) as caught:
         parse_source_config("", text)
     assert caught.value.field == field and expected in caught.value.describe("en")
+
+
+# ---------------------------------------------------------------- columns and measures
+
+def test_each_measure_reads_one_amount_column():
+    # The columns are the schema's (tests/totem/test_scdl.py checks them and their order).
+    assert set(contract.AMOUNT_COLUMNS) < set(contract.SCDL_COLUMNS)
+    assert set(contract.MEASURE_COLUMNS.values()) <= set(contract.AMOUNT_COLUMNS)
+    # A measure is a kind of figure, never a column: one name, one meaning.
+    assert not set(contract.MEASURE_COLUMNS) & set(contract.SCDL_COLUMNS)

@@ -9,6 +9,10 @@ marked with the ``RESOURCE_*`` fields below. A hand-uploaded TOTEM resource's si
 Budget stages. TOTEM's NatDec codes, with the SCDL value written to BGT_NATDEC (a CFU is a
 "compte administratif" there), the title people read on the portal, and the abbreviation.
 
+SCDL columns and measures. The columns of the SCDL budget CSV (``SCDL_COLUMNS``, in the schema's
+order), and the measures: the kinds of figure a budget's amounts are (realised, voted, opened
+credits), each read from one column (``MEASURE_COLUMNS``).
+
 Harvest sources. Their type is ``SOURCE_TYPE``; their configuration is ``core/source_config.py``'s.
 """
 from __future__ import annotations
@@ -102,3 +106,53 @@ NATDEC_ABBREVIATIONS = {
 def natdec_of_scdl_label(label: str) -> str | None:
     """The NatDec code of a BGT_NATDEC value (a CFU reads as a compte administratif)."""
     return next((code for code, known in NATDEC_SCDL_LABELS.items() if known == label), None)
+
+# ---------------------------------------------------------------- SCDL budget columns (schema 0.8.3)
+
+COLUMN_NATDEC = "BGT_NATDEC"
+COLUMN_ANNEE = "BGT_ANNEE"
+COLUMN_SIRET = "BGT_SIRET"
+COLUMN_NOM = "BGT_NOM"
+COLUMN_CONTNAT = "BGT_CONTNAT"
+COLUMN_CONTNAT_LABEL = "BGT_CONTNAT_LABEL"
+COLUMN_NATURE = "BGT_NATURE"
+COLUMN_NATURE_LABEL = "BGT_NATURE_LABEL"
+COLUMN_FONCTION = "BGT_FONCTION"
+COLUMN_FONCTION_LABEL = "BGT_FONCTION_LABEL"
+COLUMN_OPERATION = "BGT_OPERATION"
+COLUMN_SECTION = "BGT_SECTION"
+COLUMN_OPBUDG = "BGT_OPBUDG"
+COLUMN_CODRD = "BGT_CODRD"
+COLUMN_MTREAL = "BGT_MTREAL"
+COLUMN_MTBUDGPREC = "BGT_MTBUDGPREC"
+COLUMN_MTRARPREC = "BGT_MTRARPREC"
+COLUMN_MTPROPNOUV = "BGT_MTPROPNOUV"
+COLUMN_MTPREV = "BGT_MTPREV"
+COLUMN_CREDOUV = "BGT_CREDOUV"
+COLUMN_MTRAR3112 = "BGT_MTRAR3112"
+COLUMN_ARTSPE = "BGT_ARTSPE"
+# The amount columns, in the schema's order.
+AMOUNT_COLUMNS = (COLUMN_MTREAL, COLUMN_MTBUDGPREC, COLUMN_MTRARPREC, COLUMN_MTPROPNOUV, COLUMN_MTPREV,
+                  COLUMN_CREDOUV, COLUMN_MTRAR3112)
+# The CSV's header, in the schema's order.
+SCDL_COLUMNS = (
+    COLUMN_NATDEC, COLUMN_ANNEE, COLUMN_SIRET, COLUMN_NOM,
+    COLUMN_CONTNAT, COLUMN_CONTNAT_LABEL, COLUMN_NATURE, COLUMN_NATURE_LABEL,
+    COLUMN_FONCTION, COLUMN_FONCTION_LABEL, COLUMN_OPERATION, COLUMN_SECTION,
+    COLUMN_OPBUDG, COLUMN_CODRD,
+    *AMOUNT_COLUMNS,
+    COLUMN_ARTSPE,
+)
+
+# ---------------------------------------------------------------- measures
+
+# The kind of figure amounts are; the collectivité summary's ``measure`` is one of them.
+MEASURE_REALISED = "realised"  # what a compte administratif (or a CFU) says was spent or received
+MEASURE_VOTED = "voted"  # what a budget act voted
+MEASURE_OPENED_CREDITS = "opened_credits"  # what a compte administratif says was voted for its year
+# The column each measure is read from (a budget summary's ``measure`` is that column).
+MEASURE_COLUMNS = {
+    MEASURE_REALISED: COLUMN_MTREAL,
+    MEASURE_VOTED: COLUMN_MTPREV,
+    MEASURE_OPENED_CREDITS: COLUMN_CREDOUV,
+}

@@ -14,6 +14,7 @@ import ckan.plugins.toolkit as tk
 from flask import Response
 from markupsafe import Markup, escape
 
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.spreadsheet import neutralised
 from ckanext.budgetod.view import helpers
 
@@ -61,7 +62,7 @@ def ratio_labels() -> dict[str, str]:
 
 
 def measure_text(measure: str | None) -> str:
-    return {"realised": tk._("realised"), "voted": tk._("voted")}.get(measure or "", "")
+    return {contract.MEASURE_REALISED: tk._("realised"), contract.MEASURE_VOTED: tk._("voted")}.get(measure or "", "")
 
 
 def collectivite_url(siret: str, document_key: str = "", organization: str = "") -> str:
