@@ -2,12 +2,16 @@
 "datagouv" section reads the same for the harvester and the data.gouv.fr sync."""
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from ckanext.budgetod.core import contract, source_config
 from ckanext.budgetod.core.source_config import SourceConfigError, parse_source_config
+from ckanext.budgetod.core.totem.reader import read_header
+
+from .totem_factory import write_totem
 
 
 def test_every_stage_has_its_scdl_value_title_abbreviation_and_place_in_the_year():
@@ -67,6 +71,59 @@ def test_each_declared_option_is_checked_generically(text, field, expected):
         parse_source_config("", text)
     assert caught.value.field == field and expected in caught.value.describe("en")
 
+
+# ---------------------------------------------------------------- document keys
+
+@pytest.mark.parametrize("parts, key", [
+    (("21560046100010", 2022, "01", "7", ""), "21560046100010-2022-01"),  # one BP a year: no decision
+    (("21560046100010", 2021, "02", "2", ""), "21560046100010-2021-02-2"),
+    (("21560046100010", 2022, "02", "2022-06-30", ""), "21560046100010-2022-02-2022-06-30"),
+    (("21560046100010", 2022, "03", "", "annexe-06"), "21560046100010-2022-03-annexe-06"),
+    (("21560046100085", 2022, "01", "", "annexe"), "21560046100085-2022-01-annexe"),
+    (("21560046100085", 2022, "02", "2022-06-30", "annexe"), "21560046100085-2022-02-2022-06-30-annexe"),
+    (("21560046100085", 2022, "09", "", "annexe-eau-potable"), "21560046100085-2022-09-annexe-eau-potable"),
+])
+def test_a_document_key_is_written_and_read_back_by_the_contract(parts, key):
+    siret, exercice, natdec, decision, annex = parts
+    assert contract.document_key(siret, exercice, natdec, decision, annex) == key
+    kept = decision if natdec in contract.REPEATABLE_NATDECS else ""
+    assert contract.parse_document_key(key) == contract.DocumentKey(siret, exercice, natdec, kept, annex)
+
+
+def test_the_annex_of_a_key_main_coded_or_bare():
+    main, coded, bare = (contract.parse_document_key(key) for key in (
+        "21560046100010-2022-01", "21560046100085-2022-01-annexe-06", "21560046100085-2022-01-annexe"))
+    assert (main.is_annex, main.annex_code) == (False, "")
+    assert (coded.is_annex, coded.annex_code, coded.annex_suffix) == (True, "06", "annexe-06")
+    assert (bare.is_annex, bare.annex_code, bare.annex_suffix) == (True, "", "annexe")
+    assert contract.annex_suffix("Eau potable") == "annexe-eau-potable" and contract.annex_suffix(" - ") == "annexe"
+
+
+@pytest.mark.parametrize("key", ["", "budget", "2156004610001-2022-01", "21560046100010-22-01",
+                                 "21560046100010-2022-01-7",  # a BP's key names no decision
+                                 "21560046100010-2022-01-annexe-"])
+def test_what_is_no_document_key_is_not_read_as_one(key):
+    assert contract.parse_document_key(key) is None
+
+
+def test_the_reader_writes_the_contracts_key_a_bare_annex_included(tmp_path):
+    header = read_header(write_totem(tmp_path / "annex.xml", natdec="02", decision_number="3", budget_type="A",
+                                     main_siret="21560046100028"))
+    assert header.document_key == "21560046100010-2022-02-3-annexe-00"
+    bare = dataclasses.replace(header, budget_code="")
+    assert bare.document_key == "21560046100010-2022-02-3-annexe"
+    assert contract.parse_document_key(bare.document_key) == contract.DocumentKey(
+        "21560046100010", 2022, "02", "3", "annexe")
+
+
+def test_budget_dataset_names_are_made_of_the_keys_parts_and_reserved():
+    names = [contract.budget_dataset_name("21560046100010", 2022),
+             contract.budget_dataset_name("21560046100085", 2022, "annexe"),
+             contract.document_dataset_name("21560046100010-2022-02-2022-06-30-annexe-06")]
+    assert names == ["budget-21560046100010-2022", "budget-21560046100085-2022-annexe",
+                     "budget-21560046100010-2022-02-2022-06-30-annexe-06"]
+    assert all(contract.is_budget_dataset_name(name) for name in names)
+    assert not contract.is_budget_dataset_name("budget-2156004610001-2022")
 
 # ---------------------------------------------------------------- columns and measures
 

@@ -9,6 +9,10 @@ marked with the ``RESOURCE_*`` fields below. A hand-uploaded TOTEM resource's si
 Budget stages. TOTEM's NatDec codes, with the SCDL value written to BGT_NATDEC (a CFU is a
 "compte administratif" there), the title people read on the portal, and the abbreviation.
 
+Document keys. Every resource of a document carries its key (``RESOURCE_DOCUMENT``): SIRET, year,
+stage, the decision of a stage a year may hold several of, the annex. ``document_key`` writes it,
+``parse_document_key`` reads it back; the budget dataset names are made of the same parts.
+
 SCDL columns and measures. The columns of the SCDL budget CSV (``SCDL_COLUMNS``, in the schema's
 order), and the measures: the kinds of figure a budget's amounts are (realised, voted, opened
 credits), each read from one column (``MEASURE_COLUMNS``).
@@ -18,6 +22,7 @@ Harvest sources. Their type is ``SOURCE_TYPE``; their configuration is ``core/so
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 SOURCE_TYPE = "budgetod_totem"
 SCDL_SCHEMA_NAME = "scdl/budget"
@@ -62,14 +67,7 @@ EXTRA_ETAPES = "budgetod_etapes"  # the titles of the stages published, for peop
 # The udata organisation of a dataset no harvest source publishes.
 EXTRA_DATAGOUV_ORGANIZATION = "budgetod_datagouv_organization"
 
-# What every name ``portal/publish.dataset_name`` gives begins with: "budget-", the SIRET, the year.
-_BUDGET_DATASET_NAME = re.compile(r"budget-[0-9]{14}-[0-9]{4}(?:-.*)?", re.DOTALL)
 
-
-def is_budget_dataset_name(name: str) -> bool:
-    """Whether ``name`` is one the extension gives a budget dataset: such names are reserved to it,
-    so that nobody takes beforehand the name a collectivité's harvest will need."""
-    return bool(_BUDGET_DATASET_NAME.fullmatch(name))
 
 # ---------------------------------------------------------------- budget stages (NatDec)
 
@@ -103,9 +101,94 @@ NATDEC_ABBREVIATIONS = {
 }
 
 
+# Stages a year may hold several of: their document key names the decision.
+REPEATABLE_NATDECS = (NATDEC_DECISION_MODIFICATIVE, NATDEC_BUDGET_SUPPLEMENTAIRE)
+
+
 def natdec_of_scdl_label(label: str) -> str | None:
     """The NatDec code of a BGT_NATDEC value (a CFU reads as a compte administratif)."""
     return next((code for code, known in NATDEC_SCDL_LABELS.items() if known == label), None)
+
+# ---------------------------------------------------------------- document keys and dataset names
+
+ANNEX = "annexe"
+_SIRET = "[0-9]{14}"
+_ANNEX_CODE = "[a-z0-9]+(?:-[a-z0-9]+)*"  # a budget code as ``annex_suffix`` writes it
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+# The decision is optional and as short as leaves a well-formed annex suffix: none when the key ends
+# with one (a BS without number nor date).
+_DOCUMENT_KEY = re.compile(rf"(?P<siret>{_SIRET})-(?P<exercice>[0-9]{{4}})-(?P<natdec>[0-9]{{2}})"
+                           rf"(?:-(?P<decision>.+?))??(?:-(?P<annex>{ANNEX}(?:-{_ANNEX_CODE})?))?", re.DOTALL)
+# What every name ``budget_dataset_name`` and ``document_dataset_name`` give begins with.
+_BUDGET_DATASET_NAME = re.compile(rf"budget-{_SIRET}-[0-9]{{4}}(?:-.*)?", re.DOTALL)
+
+
+def is_siret(text: str) -> bool:
+    return re.fullmatch(_SIRET, text) is not None
+
+
+def is_annex_code(text: str) -> bool:
+    """Whether ``text`` is an annex's budget code as its document key and its page's address write it."""
+    return re.fullmatch(_ANNEX_CODE, text) is not None
+
+
+def annex_suffix(budget_code: str) -> str:
+    """The part of an annex budget's document key that names it: ``annexe-{budget code}``, or
+    ``annexe`` alone for an annex without a code (a main budget's key has none)."""
+    code = _NOT_SLUG.sub("-", budget_code.lower()).strip("-")
+    return f"{ANNEX}-{code}" if code else ANNEX
+
+
+@dataclass(frozen=True)
+class DocumentKey:
+    """The parts of a document key: what a newer version of the same budget act replaces."""
+
+    siret: str
+    exercice: int
+    natdec: str
+    decision: str = ""  # a repeatable stage's decision number, else its date; "" for other stages
+    annex_suffix: str = ""  # "" for a main budget, else ``annex_suffix(budget code)``
+
+    @property
+    def is_annex(self) -> bool:
+        return bool(self.annex_suffix)
+
+    @property
+    def annex_code(self) -> str:
+        """The annex's budget code as its key writes it: "" for a main budget or an annex without one."""
+        return self.annex_suffix.removeprefix(ANNEX).removeprefix("-")
+
+
+def document_key(siret: str, exercice: int, natdec: str, decision: str = "", annex: str = "") -> str:
+    """The document key: SIRET, year, stage; for the stages a year may hold several of, the decision
+    (its number, else its date); the annex suffix. Parts are joined by "-", empty ones left out."""
+    parts = [siret, str(exercice), natdec, decision if natdec in REPEATABLE_NATDECS else "", annex]
+    return "-".join(part for part in parts if part)
+
+
+def parse_document_key(key: str) -> DocumentKey | None:
+    """The parts of a key ``document_key`` wrote, or None when ``key`` is not one."""
+    match = _DOCUMENT_KEY.fullmatch(key)
+    if match is None or (match["decision"] and match["natdec"] not in REPEATABLE_NATDECS):
+        return None
+    return DocumentKey(match["siret"], int(match["exercice"]), match["natdec"], match["decision"] or "",
+                       match["annex"] or "")
+
+
+def budget_dataset_name(siret: str, exercice: int, annex: str = "") -> str:
+    """The dataset of a budget's year (grouping ``budget``): every document of that budget and year."""
+    return f"budget-{siret}-{exercice}" + (f"-{annex}" if annex else "")
+
+
+def document_dataset_name(key: str) -> str:
+    """The dataset of one document (grouping ``document``), named after its key."""
+    return _NOT_SLUG.sub("-", f"budget-{key}".lower()).strip("-")[:100]
+
+
+def is_budget_dataset_name(name: str) -> bool:
+    """Whether ``name`` is one the extension gives a budget dataset: such names are reserved to it,
+    so that nobody takes beforehand the name a collectivité's harvest will need."""
+    return bool(_BUDGET_DATASET_NAME.fullmatch(name))
 
 # ---------------------------------------------------------------- SCDL budget columns (schema 0.8.3)
 
