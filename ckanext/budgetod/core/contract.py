@@ -13,6 +13,9 @@ Document keys. Every resource of a document carries its key (``RESOURCE_DOCUMENT
 stage, the decision of a stage a year may hold several of, the annex. ``document_key`` writes it,
 ``parse_document_key`` reads it back; the budget dataset names are made of the same parts.
 
+Index fields. The dataset extras are indexed under their own names; the view plugin adds the
+``INDEX_*`` fields, which the /budgets dashboard filters on.
+
 SCDL columns and measures. The columns of the SCDL budget CSV (``SCDL_COLUMNS``, in the schema's
 order), and the measures: the kinds of figure a budget's amounts are (realised, voted, opened
 credits), each read from one column (``MEASURE_COLUMNS``).
@@ -68,6 +71,13 @@ EXTRA_ETAPES = "budgetod_etapes"  # the titles of the stages published, for peop
 EXTRA_DATAGOUV_ORGANIZATION = "budgetod_datagouv_organization"
 
 
+# ---------------------------------------------------------------- index fields
+
+# Added to a budget dataset's index entry by the view plugin (exact-match fields, not stored).
+INDEX_DEPARTEMENT = "budgetod_departement"
+INDEX_NORME = "budgetod_norme"
+# The budget datasets, as a search filter: those with a SIRET.
+BUDGET_DATASETS_QUERY = f"{EXTRA_SIRET}:[* TO *]"
 
 # ---------------------------------------------------------------- budget stages (NatDec)
 

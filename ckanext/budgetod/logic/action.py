@@ -142,7 +142,7 @@ def _list_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
     while True:
         page = tk.get_action("package_search")(context, {
             "q": "*:*", "fq": fq, "rows": _SEARCH_PAGE, "start": start,
-            "sort": "budgetod_siret asc, budgetod_exercice asc", "include_private": True})
+            "sort": f"{contract.EXTRA_SIRET} asc, {contract.EXTRA_EXERCICE} asc", "include_private": True})
         for dataset in page["results"]:
             extras = {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
             owner = dataset.get("organization") or {}
@@ -277,9 +277,10 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
         raise not_found
     annex_suffix = contract.annex_suffix(annex_code) if annex is True or annex_code else ""
     # A main budget is compared with every other: one search gives it and its peers.
-    everyone = None if annex_suffix else _published_budgets(context, "+budgetod_siret:[* TO *]", _PORTAL_LISTINGS)
+    everyone = None if annex_suffix else _published_budgets(context, f"+{contract.BUDGET_DATASETS_QUERY}",
+                                                                  _PORTAL_LISTINGS)
     publishers = _publishers(everyone if everyone is not None else _published_budgets(
-        context, f'+budgetod_siret:"{siret}"', _SIRET_LISTINGS), siret, annex_suffix)
+        context, f'+{contract.EXTRA_SIRET}:"{siret}"', _SIRET_LISTINGS), siret, annex_suffix)
     budget = next((candidate for candidate in publishers
                    if not organization or organization in (candidate["organization"]["id"],
                                                            candidate["organization"]["name"])), None)
