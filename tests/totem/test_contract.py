@@ -1,8 +1,12 @@
 """The contract the layers share: the stages' tables agree, and the source configuration's
-"datagouv" section reads the same for the harvester and the data.gouv.fr sync."""
+"datagouv" section reads the same for the harvester and the data.gouv.fr sync; a document key reads
+back into the parts it was written from; SCDL column names, index fields and document key parsers
+are spelt in the contract alone."""
 from __future__ import annotations
 
+import ast
 import dataclasses
+import re
 from pathlib import Path
 
 import pytest
@@ -125,6 +129,7 @@ def test_budget_dataset_names_are_made_of_the_keys_parts_and_reserved():
     assert all(contract.is_budget_dataset_name(name) for name in names)
     assert not contract.is_budget_dataset_name("budget-2156004610001-2022")
 
+
 # ---------------------------------------------------------------- columns and measures
 
 def test_each_measure_reads_one_amount_column():
@@ -133,3 +138,43 @@ def test_each_measure_reads_one_amount_column():
     assert set(contract.MEASURE_COLUMNS.values()) <= set(contract.AMOUNT_COLUMNS)
     # A measure is a kind of figure, never a column: one name, one meaning.
     assert not set(contract.MEASURE_COLUMNS) & set(contract.SCDL_COLUMNS)
+
+
+# ---------------------------------------------------------------- the contract is the one place
+
+PACKAGE = Path(contract.__file__).resolve().parents[1]
+_COLUMN = re.compile(r"BGT_[A-Z0-9_]+")
+# A search on a field the extension indexes: a filter ("budgetod_x:") or a sort ("budgetod_x asc").
+_INDEX_FIELD_USE = re.compile(r"budgetod_[a-z_]+(?::| (?:asc|desc)\b)")
+_REGEX_CALLS = {"compile", "match", "fullmatch", "search", "sub", "findall", "finditer", "split"}
+
+
+def _outside_the_contract():
+    for path in sorted(PACKAGE.rglob("*.py")):
+        if path.name != "contract.py" or path.parent.name != "core":
+            yield path.relative_to(PACKAGE), ast.parse(path.read_text(encoding="utf-8"))
+
+
+def _strings(tree):
+    """The string constants of a module, docstrings left out (they may name a column)."""
+    docstrings = {id(node.body[0].value) for node in ast.walk(tree)
+                  if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef))
+                  and node.body and isinstance(node.body[0], ast.Expr)}
+    return [node for node in ast.walk(tree)
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and id(node) not in docstrings]
+
+
+def test_column_names_index_fields_and_document_keys_are_spelt_only_in_the_contract():
+    found = []
+    for path, tree in _outside_the_contract():
+        for node in _strings(tree):
+            if _COLUMN.fullmatch(node.value) or _INDEX_FIELD_USE.search(node.value) or node.value in {
+                    contract.INDEX_DEPARTEMENT, contract.INDEX_NORME}:
+                found.append(f"{path}:{node.lineno}: {node.value!r}")
+        for node in ast.walk(tree):
+            # A regular expression that mentions the annex is a parser of document keys.
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _REGEX_CALLS
+                    and isinstance(node.func.value, ast.Name) and node.func.value.id == "re" and node.args
+                    and isinstance(node.args[0], ast.Constant) and contract.ANNEX in str(node.args[0].value)):
+                found.append(f"{path}:{node.lineno}: a document key parsed by {node.args[0].value!r}")
+    assert found == []
