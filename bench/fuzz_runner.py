@@ -20,10 +20,10 @@ from fuzz_cases import Case
 from fuzz_documents import PLANS_DIR, SCHEMA_PATH
 
 from ckanext.budgetod.core import messages
-from ckanext.budgetod.core.contract import NATDEC_SCDL_LABELS
+from ckanext.budgetod.core.contract import COLUMN_MTRAR3112, COLUMN_MTREAL, NATDEC_SCDL_LABELS, SCDL_COLUMNS
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.pipeline import Pipeline
-from ckanext.budgetod.core.scdl.conversion import CODRD, OPBUDG, SCDL_FIELDS, SECTIONS
+from ckanext.budgetod.core.scdl.conversion import CODRD, OPBUDG, SECTIONS
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem import nomenclature
 from ckanext.budgetod.core.totem.reader import inspect_document
@@ -230,16 +230,16 @@ class Runner:
         except UnicodeDecodeError as error:
             return f"csv not UTF-8: {error}"
         rows = list(csv.reader(io.StringIO(text, newline="")))
-        if not rows or tuple(rows[0]) != SCDL_FIELDS:
+        if not rows or tuple(rows[0]) != SCDL_COLUMNS:
             return "header: not the SCDL header"
         if len(rows) - 1 != result.rows:
             return f"rows: {len(rows) - 1} in the CSV, {result.rows} reported"
-        amounts = range(SCDL_FIELDS.index("BGT_MTREAL"), SCDL_FIELDS.index("BGT_MTRAR3112") + 1)
+        amounts = range(SCDL_COLUMNS.index(COLUMN_MTREAL), SCDL_COLUMNS.index(COLUMN_MTRAR3112) + 1)
         natdecs = set(NATDEC_SCDL_LABELS.values())
         for number, row in enumerate(rows[1:], 1):
-            if len(row) != len(SCDL_FIELDS):
+            if len(row) != len(SCDL_COLUMNS):
                 return f"row width: row {number} has {len(row)} cells"
-            cells = dict(zip(SCDL_FIELDS, row))
+            cells = dict(zip(SCDL_COLUMNS, row))
             if not re.fullmatch(r"[0-9]{14}", cells["BGT_SIRET"]):
                 return f"siret: {cells['BGT_SIRET'][:40]!r}"
             if not re.fullmatch(r"[0-9]{4}", cells["BGT_ANNEE"]):
@@ -251,7 +251,7 @@ class Runner:
                 return f"section: {cells['BGT_SECTION'][:40]!r}"
             for index in amounts:
                 if row[index] and not ASCII_DECIMAL.fullmatch(row[index]):
-                    return f"amount: {SCDL_FIELDS[index]} {row[index][:40]!r}"
+                    return f"amount: {SCDL_COLUMNS[index]} {row[index][:40]!r}"
         return None
 
 

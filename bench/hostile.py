@@ -385,12 +385,12 @@ def run_summary_cases(sampler: RssSampler, sysadmin: dict, organization: dict) -
     import ckan.plugins.toolkit as tk
     from ckan.tests import helpers
     from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
-    from ckanext.budgetod.core.scdl import conversion
+    from ckanext.budgetod.core import contract
 
     dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]}, name="summaries-hostiles",
                                   owner_org=organization["id"])
     results = []
-    for case in hostile_cases.summary_cases(list(conversion.SCDL_FIELDS)):
+    for case in hostile_cases.summary_cases(list(contract.SCDL_COLUMNS)):
         resource = helpers.call_action("resource_create", context={"user": sysadmin["name"]},
                                        package_id=dataset["id"], format="CSV", url=f"{case.name}.csv",
                                        upload=FakeFileStorage(io.BytesIO(case.csv()), f"{case.name}.csv"))

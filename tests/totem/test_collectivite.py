@@ -15,8 +15,9 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ckanext.budgetod.core.scdl import amounts, collectivite, conversion
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.scdl import amounts, collectivite, conversion
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem import nomenclature
@@ -176,21 +177,21 @@ def test_crach_2021_ca_with_its_dm(converted):
 
 # ---------------------------------------------------------------- budgets written here
 
-HEADER = ",".join(conversion.SCDL_FIELDS)
+HEADER = ",".join(contract.SCDL_COLUMNS)
 
 
 def write_csv(path: Path, natdec: str, year: int, rows: list[tuple]) -> Path:
     """rows: (section, codrd, opbudg, chapter, function, MTREAL, MTPREV, CREDOUV)."""
     lines = [HEADER]
     for section, codrd, opbudg, chapter, function, realised, voted, opened in rows:
-        cells = dict.fromkeys(conversion.SCDL_FIELDS, "")
+        cells = dict.fromkeys(contract.SCDL_COLUMNS, "")
         cells.update({"BGT_NATDEC": natdec, "BGT_ANNEE": str(year), "BGT_SIRET": "21560046100010",
                       "BGT_NOM": "CRACH", "BGT_CONTNAT": chapter, "BGT_CONTNAT_LABEL": f"Chapitre {chapter}",
                       "BGT_NATURE": chapter + "1", "BGT_FONCTION": function,
                       "BGT_FONCTION_LABEL": f"Fonction {function}" if function else "",
                       "BGT_SECTION": section, "BGT_OPBUDG": opbudg, "BGT_CODRD": codrd,
                       "BGT_MTREAL": realised, "BGT_MTPREV": voted, "BGT_CREDOUV": opened})
-        lines.append(",".join(cells[name] for name in conversion.SCDL_FIELDS))
+        lines.append(",".join(cells[name] for name in contract.SCDL_COLUMNS))
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 

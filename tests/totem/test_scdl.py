@@ -7,8 +7,9 @@ import json
 
 import pytest
 
+from ckanext.budgetod.core.contract import SCDL_COLUMNS
 from ckanext.budgetod.core.errors import DocumentError
-from ckanext.budgetod.core.scdl.conversion import SCDL_FIELDS, convert_document
+from ckanext.budgetod.core.scdl.conversion import convert_document
 
 from .conftest import SCHEMA_PATH
 from .totem_factory import DEFAULT_ACCOUNTS, DEFAULT_CHAPTERS, Line, write_plan, write_totem
@@ -200,7 +201,7 @@ def test_amounts_are_copied_exactly_as_written(tmp_path, plan):
     rows, _result = convert(tmp_path, plan, [Line(amounts=amounts), Line(amounts={})])
     assert [rows[0][column] for column in ("BGT_MTREAL", "BGT_MTBUDGPREC", "BGT_MTRARPREC", "BGT_MTPROPNOUV",
                                            "BGT_MTPREV", "BGT_CREDOUV", "BGT_MTRAR3112")] == list(amounts.values())
-    assert all(rows[1][column] == "" for column in SCDL_FIELDS if column.startswith(("BGT_MT", "BGT_CRED")))
+    assert all(rows[1][column] == "" for column in SCDL_COLUMNS if column.startswith(("BGT_MT", "BGT_CRED")))
 
 
 # --- plans ------------------------------------------------------------------------------------
@@ -231,7 +232,7 @@ def test_plan_of_the_nearest_year_is_used_with_a_warning(tmp_path, plans_dir):
 
 def test_header_is_in_schema_order():
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
-    assert list(SCDL_FIELDS) == [field["name"] for field in schema["fields"]]
+    assert list(SCDL_COLUMNS) == [field["name"] for field in schema["fields"]]
 
 
 def test_csv_is_utf8_without_bom_comma_separated_with_lf(tmp_path, plan):
@@ -239,7 +240,7 @@ def test_csv_is_utf8_without_bom_comma_separated_with_lf(tmp_path, plan):
     content = (tmp_path / "doc.csv").read_bytes()
     assert not content.startswith(b"\xef\xbb\xbf")
     assert b"\r" not in content
-    assert content.startswith(",".join(SCDL_FIELDS).encode() + b"\n")
+    assert content.startswith(",".join(SCDL_COLUMNS).encode() + b"\n")
     assert content.endswith(b"\n")
     assert '"Rue ""Haute"", église"'.encode("utf-8") in content
     assert "SAINT-ÉTIENNE".encode("utf-8") in content

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import pytest
 
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.scdl import conversion, summary
 
 from .conftest import CORPUS, PLANS_DIR
 
-AMOUNTS = summary.AMOUNT_COLUMNS
+AMOUNTS = contract.AMOUNT_COLUMNS
 
 
 @pytest.fixture(scope="module")
@@ -137,7 +138,7 @@ def test_a_budget_without_functions_has_an_empty_function_breakdown(converted):
     assert summary.summarise(converted["crach-principal-ca-2021"])["functions"] == []
 
 
-HEADER = ",".join(conversion.SCDL_FIELDS)
+HEADER = ",".join(contract.SCDL_COLUMNS)
 
 
 def line(**cells: str) -> str:
@@ -146,7 +147,7 @@ def line(**cells: str) -> str:
             "BGT_NATURE": "6064", "BGT_NATURE_LABEL": "Fournitures", "BGT_SECTION": "fonctionnement",
             "BGT_OPBUDG": "réel", "BGT_CODRD": "dépense", "BGT_ARTSPE": "non spécialisé"}
     base.update(cells)
-    return ",".join(base.get(field, "") for field in conversion.SCDL_FIELDS)
+    return ",".join(base.get(field, "") for field in contract.SCDL_COLUMNS)
 
 
 def write(tmp_path: Path, text: str, name: str = "budget.csv", encoding: str = "utf-8") -> Path:

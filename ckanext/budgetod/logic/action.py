@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -75,9 +74,6 @@ def _language() -> str:
     return "fr" if has_request_context() and tk.h.lang() != "en" else "en"
 
 
-_SIRET = re.compile(r"[0-9]{14}")
-_ANNEX_CODE = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_ANNEX_SUFFIX = re.compile(r"-(annexe(?:-[a-z0-9-]+)?)$")
 _SEARCH_PAGE = 1000  # CKAN's default ckan.search.rows_max
 
 
@@ -150,20 +146,19 @@ def _list_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
     while True:
         page = tk.get_action("package_search")(context, {
             "q": "*:*", "fq": fq, "rows": _SEARCH_PAGE, "start": start,
-            "sort": "budgetod_siret asc, budgetod_exercice asc", "include_private": True})
+            "sort": f"{contract.EXTRA_SIRET} asc, {contract.EXTRA_EXERCICE} asc", "include_private": True})
         for dataset in page["results"]:
             extras = {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
             owner = dataset.get("organization") or {}
             resources = dataset.get("resources") or []
             for resource in resources:
                 key = resource.get(contract.RESOURCE_DOCUMENT) or ""
-                if (resource.get(contract.RESOURCE_ROLE) != contract.ROLE_SCDL
-                        or not key.startswith(extras.get(contract.EXTRA_SIRET, "-"))):
+                parts = contract.parse_document_key(key)
+                if (resource.get(contract.RESOURCE_ROLE) != contract.ROLE_SCDL or parts is None
+                        or parts.siret != extras.get(contract.EXTRA_SIRET)):
                     continue
-                # The document key starts with the SIRET and ends with the annex suffix (DocumentHeader).
-                suffix = _ANNEX_SUFFIX.search(key)
                 budget = budgets.setdefault(
-                    (dataset.get("owner_org") or "", key[:14], suffix.group(1) if suffix else ""),
+                    (dataset.get("owner_org") or "", parts.siret, parts.annex_suffix),
                     {"name": "", "documents": {}, "first_published": dataset.get("metadata_created") or "",
                      "organization": {"id": dataset.get("owner_org") or "", "name": owner.get("name") or "",
                                       "title": owner.get("title") or owner.get("name") or ""}})
@@ -270,23 +265,26 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
     ``organization`` in the result says whose, ``other_organizations`` who else publishes it.
 
     :param id: the budget's SIRET
-    :param annexe: the budget code of an annex budget (``06`` for ``/budgets/<siret>/annexe-06``)
+    :param annexe: the budget code of an annex budget (``06`` for ``/budgets/<siret>/annexe-06``), or
+        ``true`` for an annex budget without a code (``/budgets/<siret>/annexe``)
     :param organization: the id or name of the organisation whose datasets to summarise
     :returns: also ``unreadable_peers``, how many other budgets could not be read and are left out
         of the comparison (never an error of this budget's page)
     """
     siret = str(tk.get_or_bust(data_dict, "id")).strip()
-    annex_code = str(data_dict.get("annexe") or "").strip().lower()
+    annex = data_dict.get("annexe")
+    annex_code = "" if annex is True else str(annex or "").strip().lower()
     organization = str(data_dict.get("organization") or "").strip()
     tk.check_access("budgetod_collectivite_summary", context, {"id": siret, "annexe": annex_code})
     not_found = tk.ObjectNotFound(tk._("No budget is published for this SIRET."))
-    if not _SIRET.fullmatch(siret) or (annex_code and not _ANNEX_CODE.fullmatch(annex_code)):
+    if not contract.is_siret(siret) or (annex_code and not contract.is_annex_code(annex_code)):
         raise not_found
-    annex_suffix = f"annexe-{annex_code}" if annex_code else ""
+    annex_suffix = contract.annex_suffix(annex_code) if annex is True or annex_code else ""
     # A main budget is compared with every other: one search gives it and its peers.
-    everyone = None if annex_suffix else _published_budgets(context, "+budgetod_siret:[* TO *]", _PORTAL_LISTINGS)
+    everyone = None if annex_suffix else _published_budgets(context, f"+{contract.BUDGET_DATASETS_QUERY}",
+                                                                  _PORTAL_LISTINGS)
     publishers = _publishers(everyone if everyone is not None else _published_budgets(
-        context, f'+budgetod_siret:"{siret}"', _SIRET_LISTINGS), siret, annex_suffix)
+        context, f'+{contract.EXTRA_SIRET}:"{siret}"', _SIRET_LISTINGS), siret, annex_suffix)
     budget = next((candidate for candidate in publishers
                    if not organization or organization in (candidate["organization"]["id"],
                                                            candidate["organization"]["name"])), None)
@@ -306,7 +304,7 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
             except (BudgetodError, OSError, ArithmeticError, ValueError) as error:
                 log.warning("budget %s left out of the peers of %s: %s", other_siret, siret, error)
                 unreadable_peers += 1
-    return {"siret": siret, "annexe": annex_code or None, "name": budget["name"],
+    return {"siret": siret, "annexe": annex_code if annex_suffix else None, "name": budget["name"],
             "organization": budget["organization"],
             "other_organizations": [candidate["organization"] for candidate in publishers if candidate is not budget],
             **(collectivite.peer_comparison(own, others) if not annex_suffix else own),

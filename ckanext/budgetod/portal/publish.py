@@ -76,9 +76,8 @@ def _slug(text: str) -> str:
 
 def dataset_name(header: DocumentHeader, grouping: str) -> str:
     if grouping == GROUPING_DOCUMENT:
-        return _slug(f"budget-{header.document_key}")[:100]
-    suffix = header.annex_suffix
-    return f"budget-{header.siret}-{header.exercice}" + (f"-{suffix}" if suffix else "")
+        return contract.document_dataset_name(header.document_key)
+    return contract.budget_dataset_name(header.siret, header.exercice, header.annex_suffix)
 
 
 def etape_title(natdec: str, decision_number: str = "") -> str:

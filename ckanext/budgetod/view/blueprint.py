@@ -25,6 +25,13 @@ budgets.add_url_rule("/budgets/<siret>/annexe-<code>/embed", "collectivite_annex
 budgets.add_url_rule("/budgets/<siret>/<table>.csv", "collectivite_csv", collectivite_page.table_download)
 budgets.add_url_rule("/budgets/<siret>/annexe-<code>/<table>.csv", "collectivite_annex_csv",
                      collectivite_page.table_download)
+# An annex without a budget code: its document key ends with a bare "annexe" (contract.annex_suffix).
+budgets.add_url_rule("/budgets/<siret>/annexe", "collectivite_annex", collectivite_page.page,
+                     defaults={"code": ""})
+budgets.add_url_rule("/budgets/<siret>/annexe/embed", "collectivite_annex_embed", collectivite_page.embed,
+                     defaults={"code": ""})
+budgets.add_url_rule("/budgets/<siret>/annexe/<table>.csv", "collectivite_annex_csv",
+                     collectivite_page.table_download, defaults={"code": ""})
 # The embeddable page is made to be framed by the collectivités' own sites; the other pages are not.
 EMBED_ENDPOINTS = {"budgetod_budgets.collectivite_embed", "budgetod_budgets.collectivite_annex_embed"}
 

@@ -1,4 +1,4 @@
-"""The page of one budget across the years (/budgets/<siret>[/annexe-<code>]), its embeddable
+"""The page of one budget across the years (/budgets/<siret>[/annexe[-<code>]]), its embeddable
 version (…/embed) and the CSV of each of its tables (…/<table>.csv).
 
 Every figure of the page is built here from the action budgetod_collectivite_summary: a table (the
@@ -14,10 +14,10 @@ import ckan.plugins.toolkit as tk
 from flask import Response
 from markupsafe import Markup, escape
 
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.spreadsheet import neutralised
 from ckanext.budgetod.view import helpers
 
-_ANNEX_SUFFIX = re.compile(r"-annexe-([a-z0-9-]+)$")
 # The line charts of chapters and functions draw the largest ones only; their tables list them all.
 LARGEST_SERIES = 10
 PAIRS = (("fonctionnement", "recette"), ("fonctionnement", "dépense"),
@@ -61,16 +61,16 @@ def ratio_labels() -> dict[str, str]:
 
 
 def measure_text(measure: str | None) -> str:
-    return {"realised": tk._("realised"), "voted": tk._("voted")}.get(measure or "", "")
+    return {contract.MEASURE_REALISED: tk._("realised"), contract.MEASURE_VOTED: tk._("voted")}.get(measure or "", "")
 
 
 def collectivite_url(siret: str, document_key: str = "", organization: str = "") -> str:
-    """The page of the budget a document belongs to (its key ends with its annex code, if any), as
+    """The page of the budget a document belongs to (its key names its annex, if any), as
     ``organization`` (its name) publishes it: two organisations may publish the same SIRET."""
     query = {"organization": organization} if organization else {}
-    annex = _ANNEX_SUFFIX.search(document_key or "")
-    if annex:
-        return tk.h.url_for("budgetod_budgets.collectivite_annex", siret=siret, code=annex.group(1), **query)
+    key = contract.parse_document_key(document_key or "")
+    if key is not None and key.is_annex:
+        return tk.h.url_for("budgetod_budgets.collectivite_annex", siret=siret, code=key.annex_code, **query)
     return tk.h.url_for("budgetod_budgets.collectivite", siret=siret, **query)
 
 
@@ -406,9 +406,11 @@ def table_csv(table: Table) -> str:
 # ---------------------------------------------------------------- routes
 
 def _summary(siret: str, code: str | None) -> dict:
+    """The budget's summary; ``code`` is None for a main budget, "" for an annex without a code
+    (/budgets/<siret>/annexe), which the action is asked for as ``annexe: true``."""
     try:
         return tk.get_action("budgetod_collectivite_summary")(
-            helpers.user_context(), {"id": siret, "annexe": code or "",
+            helpers.user_context(), {"id": siret, "annexe": True if code == "" else code or "",
                                      # ?organization=<name>: whose budget when two organisations publish the SIRET
                                      "organization": tk.request.args.get("organization", "")})
     except tk.ObjectNotFound:
@@ -417,8 +419,8 @@ def _summary(siret: str, code: str | None) -> dict:
 
 def _render(siret: str, code: str | None, template: str):
     summary = _summary(siret, code)
-    endpoint, arguments = (("budgetod_budgets.collectivite_annex", {"siret": siret, "code": code}) if code
-                           else ("budgetod_budgets.collectivite", {"siret": siret}))
+    endpoint, arguments = (("budgetod_budgets.collectivite_annex", {"siret": siret, "code": code})
+                           if code is not None else ("budgetod_budgets.collectivite", {"siret": siret}))
     # The embed code and the CSV links show the same organisation's budget as the page.
     if tk.request.args.get("organization"):
         arguments["organization"] = summary["organization"]["name"]
@@ -447,6 +449,6 @@ def table_download(siret: str, table: str, code: str | None = None):
                   if figure.table.name == table), None)
     if found is None:
         return tk.abort(404, tk._("This budget has no such table."))
-    filename = f"{siret}{f'-annexe-{code}' if code else ''}-{table}.csv"
+    filename = "-".join((siret, contract.annex_suffix(code), table) if code is not None else (siret, table)) + ".csv"
     return Response(table_csv(found), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})

@@ -14,12 +14,6 @@ from ckan.lib.pagination import Page
 from ckanext.budgetod.core import contract
 from ckanext.budgetod.view import helpers
 
-# Index fields: the harvester's extras are indexed under their own names; the département and the
-# norm are added by BudgetodViewPlugin.before_dataset_index.
-FIELD_DEPARTEMENT = "budgetod_departement"
-FIELD_NORME = "budgetod_norme"
-FIELD_EXERCICE = contract.EXTRA_EXERCICE
-BUDGET_DATASETS = "budgetod_siret:[* TO *]"
 DATAGOUV_STATUS_ACTION = "budgetod_datagouv_status"
 
 _PATTERNS = {
@@ -45,9 +39,9 @@ class Filters:
         return cls(**values)
 
     def fq(self) -> str:
-        clauses = [f"+{BUDGET_DATASETS}"]
-        for field, value in ((FIELD_DEPARTEMENT, self.departement), (FIELD_NORME, self.norme),
-                             (FIELD_EXERCICE, self.exercice)):
+        clauses = [f"+{contract.BUDGET_DATASETS_QUERY}"]
+        for field, value in ((contract.INDEX_DEPARTEMENT, self.departement), (contract.INDEX_NORME, self.norme),
+                             (contract.EXTRA_EXERCICE, self.exercice)):
             if value:
                 clauses.append(f'+{field}:"{value}"')
         return " ".join(clauses)
@@ -92,18 +86,18 @@ def coverage(datasets: list[dict]) -> tuple[list[str], list[dict]]:
 
 def search(filters: Filters, page_number: int, page_size: int) -> dict:
     search_action = tk.get_action("package_search")
-    facets = [FIELD_DEPARTEMENT, FIELD_NORME, FIELD_EXERCICE]
+    facets = [contract.INDEX_DEPARTEMENT, contract.INDEX_NORME, contract.EXTRA_EXERCICE]
     result = search_action(helpers.user_context(), {
         "q": "*:*",
         "fq": filters.fq(),
         "rows": page_size,
         "start": (page_number - 1) * page_size,
-        "sort": "budgetod_collectivite asc, budgetod_siret asc, budgetod_exercice asc",
+        "sort": f"{contract.EXTRA_COLLECTIVITE} asc, {contract.EXTRA_SIRET} asc, {contract.EXTRA_EXERCICE} asc",
         "include_private": True,
     })
     # The filters offer every value of the published budgets, not only those of the current selection.
     choices = search_action(helpers.user_context(), {
-        "q": "*:*", "fq": f"+{BUDGET_DATASETS}", "rows": 0, "facet.field": facets, "facet.limit": -1,
+        "q": "*:*", "fq": f"+{contract.BUDGET_DATASETS_QUERY}", "rows": 0, "facet.field": facets, "facet.limit": -1,
         "include_private": True,
     })["search_facets"]
     years, rows = coverage(result["results"])
@@ -119,9 +113,9 @@ def search(filters: Filters, page_number: int, page_size: int) -> dict:
         "rows": rows,
         "page": page,
         "options": {
-            "departement": _facet_options(choices, FIELD_DEPARTEMENT),
-            "norme": _facet_options(choices, FIELD_NORME),
-            "exercice": _facet_options(choices, FIELD_EXERCICE, reverse=True),
+            "departement": _facet_options(choices, contract.INDEX_DEPARTEMENT),
+            "norme": _facet_options(choices, contract.INDEX_NORME),
+            "exercice": _facet_options(choices, contract.EXTRA_EXERCICE, reverse=True),
         },
     }
 

@@ -81,10 +81,11 @@ def direction_label(codrd: str) -> str:
 
 
 def measure_label(column: str | None) -> str:
+    """The label of a budget summary's ``measure`` or ``voted_measure``: the column of a measure."""
     return {
-        "BGT_MTREAL": tk._("Realised"),
-        "BGT_MTPREV": tk._("Voted at this stage"),
-        "BGT_CREDOUV": tk._("Voted (opened credits)"),
+        contract.MEASURE_COLUMNS[contract.MEASURE_REALISED]: tk._("Realised"),
+        contract.MEASURE_COLUMNS[contract.MEASURE_VOTED]: tk._("Voted at this stage"),
+        contract.MEASURE_COLUMNS[contract.MEASURE_OPENED_CREDITS]: tk._("Voted (opened credits)"),
     }.get(column or "", column or "")
 
 

@@ -94,7 +94,7 @@ class BudgetodViewPlugin(plugins.SingletonPlugin):
             departement = helpers.departement_of(pkg_dict.get(contract.EXTRA_INSEE) or "")
             norme = helpers.norme_of(pkg_dict.get(contract.EXTRA_NOMENCLATURE) or "")
             if departement:
-                pkg_dict["budgetod_departement"] = departement
+                pkg_dict[contract.INDEX_DEPARTEMENT] = departement
             if norme:
-                pkg_dict["budgetod_norme"] = norme
+                pkg_dict[contract.INDEX_NORME] = norme
         return pkg_dict

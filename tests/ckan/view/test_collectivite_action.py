@@ -62,6 +62,19 @@ def test_an_annex_budget_is_asked_for_by_its_code(publish_budget):
         helpers.call_action("budgetod_collectivite_summary", id=CRACH_LOTISSEMENT)  # no main budget
 
 
+def test_an_annex_budget_without_a_code_is_asked_for_as_true(publish_budget, sysadmin):
+    dataset = publish_budget("crach-lotissement-bp-2022")
+    for resource in dataset["resources"]:
+        helpers.call_action("resource_patch", context={"user": sysadmin["name"]}, id=resource["id"],
+                            budgetod_document="21560046100085-2022-01-annexe")
+    result = helpers.call_action("budgetod_collectivite_summary", id=CRACH_LOTISSEMENT, annexe=True)
+    assert result["annexe"] == ""
+    assert [year["measure"] for year in result["exercices"]] == ["voted"]
+    for other in ("06", None):
+        with pytest.raises(tk.ObjectNotFound):
+            helpers.call_action("budgetod_collectivite_summary", id=CRACH_LOTISSEMENT, annexe=other)
+
+
 def test_anyone_may_read_a_public_budget_over_http_and_only_its_organisation_a_private_one(
         app, publish_budget, organization):
     publish_budget("montreuil-ca-2018")

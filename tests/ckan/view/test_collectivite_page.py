@@ -75,6 +75,26 @@ def test_an_annex_budget_has_its_own_page(app, publish_budget):
     assert page(app, "/budgets/21560046100085").status_code == 404
 
 
+def test_an_annex_budget_without_a_code_has_its_own_page(app, publish_budget, sysadmin, organization):
+    # An annex whose document gives no budget code: its key ends with a bare "annexe".
+    dataset = publish_budget("crach-lotissement-bp-2022")
+    for resource in dataset["resources"]:
+        helpers.call_action("resource_patch", context={"user": sysadmin["name"]}, id=resource["id"],
+                            budgetod_document="21560046100085-2022-01-annexe")
+    publisher = f"?organization={organization['name']}"
+    assert f'href="/budgets/21560046100085/annexe{publisher}"' in page(app, f"/dataset/{dataset['name']}").body
+    assert f'href="/budgets/21560046100085/annexe{publisher}"' in page(app, "/budgets").body
+    response = page(app, "/budgets/21560046100085/annexe")
+    assert response.status_code == 200
+    assert "SIRET 21560046100085 · Budget annexe" in text_of(response.body)
+    assert 'href="/budgets/21560046100085/annexe/series.csv"' in response.body
+    assert page(app, "/budgets/21560046100085/annexe/embed").status_code == 200
+    download = page(app, "/budgets/21560046100085/annexe/series.csv")
+    assert download.headers["Content-Disposition"] == 'attachment; filename="21560046100085-annexe-series.csv"'
+    for elsewhere in ("/budgets/21560046100085", "/budgets/21560046100085/annexe-06"):
+        assert page(app, elsewhere).status_code == 404
+
+
 def test_a_private_budget_is_not_found_outside_its_organisation(app, publish_budget, organization):
     publish_budget("crach-principal-ca-2021", private=True)
     member = factories.UserWithToken()

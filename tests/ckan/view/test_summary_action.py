@@ -10,7 +10,8 @@ import pytest
 import ckan.plugins.toolkit as tk
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.core.scdl import conversion, summary
+from ckanext.budgetod.core import contract
+from ckanext.budgetod.core.scdl import summary
 
 from .conftest import file_storage, resource_of, upload
 
@@ -104,8 +105,8 @@ def test_the_refusal_is_in_the_language_of_the_request(app, publish_budget, sysa
 
 
 def scdl_csv(rows: list[dict]) -> bytes:
-    lines = [",".join(conversion.SCDL_FIELDS)]
-    lines += [",".join(row.get(field, "") for field in conversion.SCDL_FIELDS) for row in rows]
+    lines = [",".join(contract.SCDL_COLUMNS)]
+    lines += [",".join(row.get(field, "") for field in contract.SCDL_COLUMNS) for row in rows]
     return "\n".join(lines).encode()
 
 

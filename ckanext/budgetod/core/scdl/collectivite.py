@@ -65,7 +65,22 @@ from typing import Any
 
 from lxml import etree
 
-from ckanext.budgetod.core.contract import ACCOUNT_NATDECS, NATDEC_BUDGET_PRIMITIF, VOTED_NATDECS
+from ckanext.budgetod.core.contract import (
+    ACCOUNT_NATDECS,
+    COLUMN_CODRD,
+    COLUMN_CONTNAT,
+    COLUMN_CONTNAT_LABEL,
+    COLUMN_FONCTION,
+    COLUMN_FONCTION_LABEL,
+    COLUMN_OPBUDG,
+    COLUMN_SECTION,
+    MEASURE_COLUMNS,
+    MEASURE_OPENED_CREDITS,
+    MEASURE_REALISED,
+    MEASURE_VOTED,
+    NATDEC_BUDGET_PRIMITIF,
+    VOTED_NATDECS,
+)
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.scdl import amounts
@@ -92,8 +107,6 @@ Json = dict[str, Any]
 Key = tuple[str, ...]
 
 
-MEASURE_REALISED = "realised"
-MEASURE_VOTED = "voted"
 VOTED_FROM_BUDGET = "budget"
 VOTED_FROM_CREDITS_OUVERTS = "credits_ouverts"
 
@@ -116,9 +129,10 @@ _ACCOUNTING_DOCUMENT = "{*}DocumentComptable"
 # Producers write figures the French way: "3 446", "0,00", "55.73 %".
 _SPACES = re.compile(r"[\s\u00a0\u202f]+")
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)")
-_AMOUNT_COLUMNS = ("BGT_MTREAL", "BGT_MTPREV", "BGT_CREDOUV")
-_READ_COLUMNS = ("BGT_SECTION", "BGT_CODRD", "BGT_OPBUDG", "BGT_CONTNAT", "BGT_FONCTION", "BGT_CONTNAT_LABEL",
-                 "BGT_FONCTION_LABEL") + _AMOUNT_COLUMNS
+# The columns of the measures a summary reads: realised, voted, opened credits.
+_AMOUNT_COLUMNS = tuple(MEASURE_COLUMNS.values())
+_READ_COLUMNS = (COLUMN_SECTION, COLUMN_CODRD, COLUMN_OPBUDG, COLUMN_CONTNAT, COLUMN_FONCTION, COLUMN_CONTNAT_LABEL,
+                 COLUMN_FONCTION_LABEL) + _AMOUNT_COLUMNS
 
 
 # ---------------------------------------------------------------- documents
@@ -211,7 +225,7 @@ def _number(text: str) -> Decimal | None:
 
 @dataclass
 class _Sums:
-    """The sums of one CSV by measure column (BGT_MTREAL, BGT_MTPREV, BGT_CREDOUV)."""
+    """The sums of one CSV by the column of each measure (BGT_MTREAL, BGT_MTPREV, BGT_CREDOUV)."""
 
     totals: dict[Key, dict[str, Decimal]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
     chapters: dict[Key, dict[str, Decimal]] = field(default_factory=lambda: defaultdict(lambda: defaultdict(Decimal)))
@@ -281,8 +295,9 @@ def _add_row(sums: _Sums, lines: dict[Key, list[Decimal | None]], cells: list[st
 
 # ---------------------------------------------------------------- a year
 
-def _figures(sums_list: list[_Sums], column: str) -> dict[str, dict[Key, Decimal]]:
-    """Per kind (totals, chapters, functions): key → amount of ``column`` summed over the CSVs."""
+def _figures(sums_list: list[_Sums], measure: str) -> dict[str, dict[Key, Decimal]]:
+    """Per kind (totals, chapters, functions): key → amount of ``measure`` summed over the CSVs."""
+    column = MEASURE_COLUMNS[measure]
     figures: dict[str, dict[Key, Decimal]] = {"totals": defaultdict(Decimal), "chapters": defaultdict(Decimal),
                                 "functions": defaultdict(Decimal)}
     for sums in sums_list:
@@ -320,14 +335,14 @@ def _year(exercice: int, documents: list[BudgetDocument],
     voted_sums = [sums_of(d) for d in voted_documents] if primitive else []
     year: Json = {"exercice": exercice, "documents": sorted(d.key for d in documents)}
     if account is not None:
-        source, measure, figure_sums, column = account, MEASURE_REALISED, [sums_of(account)], "BGT_MTREAL"
+        source, measure, figure_sums = account, MEASURE_REALISED, [sums_of(account)]
     elif primitive:
-        source, measure, figure_sums, column = primitive[-1], MEASURE_VOTED, voted_sums, "BGT_MTPREV"
+        source, measure, figure_sums = primitive[-1], MEASURE_VOTED, voted_sums
     else:
         year.update({"measure": None, "nomenclature": documents[-1].nomenclature, "norme": documents[-1].norme})
         return year, documents[-1]
     labels = _labels(figure_sums + voted_sums)
-    figures = _figures(figure_sums, column)
+    figures = _figures(figure_sums, measure)
     year.update({
         "measure": measure,
         "figures_documents": [account.key] if account is not None else [d.key for d in voted_documents],
@@ -349,7 +364,7 @@ def _year(exercice: int, documents: list[BudgetDocument],
          "amount": amounts.text(amounts.quotient(amount, year["population"], amounts.CENTS))}
         for (section, codrd), amount in sorted(_real_totals(figures["totals"]).items())]
     year["execution"] = None if account is None else _execution(
-        figures, voted_sums, _figures([sums_of(account)], "BGT_CREDOUV"), labels,
+        figures, voted_sums, _figures([sums_of(account)], MEASURE_OPENED_CREDITS), labels,
         [d.key for d in voted_documents] if voted_sums else [account.key])
     return year, source
 
@@ -366,7 +381,7 @@ def _execution(realised: dict[str, dict[Key, Decimal]], voted_sums: list[_Sums],
                credits_ouverts: dict[str, dict[Key, Decimal]], labels: dict[Key, str],
                voted_documents: list[str]) -> Json:
     from_budget = bool(voted_sums)
-    voted = _figures(voted_sums, "BGT_MTPREV") if from_budget else credits_ouverts
+    voted = _figures(voted_sums, MEASURE_VOTED) if from_budget else credits_ouverts
     execution: Json = {"voted_source": VOTED_FROM_BUDGET if from_budget else VOTED_FROM_CREDITS_OUVERTS,
                        "voted_documents": voted_documents}
     # The CA gives opened credits per chapter, not per function.

@@ -21,7 +21,7 @@ One CSV row per non-calculated ``LigneBudget``:
 - Amounts are copied as written (decimal strings, never floats).
 
 The CSV is UTF-8 without BOM, comma-separated, LF line ends, header in schema
-order; the same document and plan always give the same bytes.
+order (``contract.SCDL_COLUMNS``); the same document and plan always give the same bytes.
 """
 from __future__ import annotations
 
@@ -33,7 +33,7 @@ import tempfile
 from dataclasses import dataclass, field
 from typing import BinaryIO
 
-from ckanext.budgetod.core import messages
+from ckanext.budgetod.core import contract, messages
 from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT
 from ckanext.budgetod.core.totem.nomenclature import (
     Account,
@@ -54,15 +54,6 @@ from ckanext.budgetod.core.totem.reader import (
     shown,
 )
 
-SCDL_FIELDS = (
-    "BGT_NATDEC", "BGT_ANNEE", "BGT_SIRET", "BGT_NOM",
-    "BGT_CONTNAT", "BGT_CONTNAT_LABEL", "BGT_NATURE", "BGT_NATURE_LABEL",
-    "BGT_FONCTION", "BGT_FONCTION_LABEL", "BGT_OPERATION", "BGT_SECTION",
-    "BGT_OPBUDG", "BGT_CODRD",
-    "BGT_MTREAL", "BGT_MTBUDGPREC", "BGT_MTRARPREC", "BGT_MTPROPNOUV", "BGT_MTPREV",
-    "BGT_CREDOUV", "BGT_MTRAR3112",
-    "BGT_ARTSPE",
-)
 SECTIONS = {"I": "investissement", "F": "fonctionnement"}
 OPBUDG = {"0": "réel", "1": "ordre"}
 CODRD = {"R": "recette", "D": "dépense"}
@@ -343,7 +334,7 @@ def _write_csv(stream: BinaryIO, builder: RowBuilder, reader: TotemReader) -> in
     text = io.TextIOWrapper(stream, encoding="utf-8", newline="", write_through=False)
     try:
         writer = csv.writer(text, lineterminator="\n")
-        writer.writerow(SCDL_FIELDS)
+        writer.writerow(contract.SCDL_COLUMNS)
         rows = 0
         for line in reader.lines():
             writer.writerow(builder.row(line))

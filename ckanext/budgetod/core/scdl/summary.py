@@ -1,6 +1,7 @@
 """What a budget visualisation shows, aggregated from an SCDL budget CSV (no CKAN here).
 
-The amounts of a stage are read from one column, its *measure*: the realised amounts
+The amounts of a stage are read from the column of one measure (``contract.MEASURE_COLUMNS``;
+the summary's ``measure`` and ``voted_measure`` name those columns): the realised amounts
 (BGT_MTREAL) for a compte administratif or a CFU (the SCDL calls both "compte administratif"),
 the amounts voted at that stage (BGT_MTPREV) for a budget primitif, a budget supplémentaire or a
 décision modificative. A compte administratif also carries what was voted for the year, its
@@ -36,20 +37,35 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from ckanext.budgetod.core.contract import (
+    AMOUNT_COLUMNS,
+    COLUMN_ANNEE,
+    COLUMN_CODRD,
+    COLUMN_CONTNAT,
+    COLUMN_CONTNAT_LABEL,
+    COLUMN_FONCTION,
+    COLUMN_FONCTION_LABEL,
+    COLUMN_NATDEC,
+    COLUMN_NATURE,
+    COLUMN_NATURE_LABEL,
+    COLUMN_NOM,
+    COLUMN_OPBUDG,
+    COLUMN_SECTION,
+    COLUMN_SIRET,
+    MEASURE_COLUMNS,
+    MEASURE_OPENED_CREDITS,
+    MEASURE_REALISED,
+    MEASURE_VOTED,
+    SCDL_COLUMNS,
+)
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.scdl.amounts import EXACT, UnreadableAmount, read_amount, text
-from ckanext.budgetod.core.scdl.conversion import SCDL_FIELDS
 
 # Bumped whenever the shape or the rules change: cached summaries of an older version are rebuilt.
 SUMMARY_VERSION = 2
 LARGEST_NATURES = 15
 
-MEASURE_REALISED = "BGT_MTREAL"
-MEASURE_VOTED = "BGT_MTPREV"
-MEASURE_OPENED_CREDITS = "BGT_CREDOUV"
-AMOUNT_COLUMNS = ("BGT_MTREAL", "BGT_MTBUDGPREC", "BGT_MTRARPREC", "BGT_MTPROPNOUV", "BGT_MTPREV",
-                  "BGT_CREDOUV", "BGT_MTRAR3112")
 ACCOUNT_STAGE = "compte administratif"
 REAL = "réel"
 _DELIMITERS = (",", ";", "\t")
@@ -73,7 +89,7 @@ def read_header(first_line: str) -> tuple[list[str], str] | None:
     """The columns and delimiter of an SCDL budget header line, or None when the line is not one."""
     for delimiter in _DELIMITERS:
         columns = [column.strip() for column in next(csv.reader([first_line.strip("\r\n")], delimiter=delimiter), [])]
-        if set(SCDL_FIELDS) <= set(columns):
+        if set(SCDL_COLUMNS) <= set(columns):
             return columns, delimiter
     return None
 
@@ -89,8 +105,9 @@ def has_scdl_header(path: str | os.PathLike[str]) -> bool:
     return read_header(first_line) is not None
 
 
-def measure_of(natdec: str) -> str:
-    return MEASURE_REALISED if natdec == ACCOUNT_STAGE else MEASURE_VOTED
+def measure_column(natdec: str) -> str:
+    """The column a stage's amounts are read from, by its BGT_NATDEC: realised for an account, else voted."""
+    return MEASURE_COLUMNS[MEASURE_REALISED if natdec == ACCOUNT_STAGE else MEASURE_VOTED]
 
 
 def summarise(path: str | os.PathLike[str]) -> dict[str, Any]:
@@ -138,15 +155,16 @@ def _aggregate(source: str, rows: Iterable[dict[str, str]]) -> dict[str, Any]:
     natures = _Groups(source, Message("summary_nature_accounts"), Decimal)
     labels: dict[tuple[str, ...], str] = {}
     first: dict[str, str] = {}
-    measure = MEASURE_VOTED  # each is the first row's
+    # The columns of the stage's amounts and of what was voted for the year, by the first row's stage.
+    measure = MEASURE_COLUMNS[MEASURE_VOTED]
     voted_measure: str | None = None
     count = unreadable = 0
     for row in rows:
         if not first:
             first = row
-            natdec = (row["BGT_NATDEC"] or "").strip()
-            measure = measure_of(natdec)
-            voted_measure = MEASURE_OPENED_CREDITS if natdec == ACCOUNT_STAGE else None
+            natdec = (row[COLUMN_NATDEC] or "").strip()
+            measure = measure_column(natdec)
+            voted_measure = MEASURE_COLUMNS[MEASURE_OPENED_CREDITS] if natdec == ACCOUNT_STAGE else None
         count += 1
         amounts = {}
         for column in AMOUNT_COLUMNS:
@@ -160,28 +178,28 @@ def _aggregate(source: str, rows: Iterable[dict[str, str]]) -> dict[str, Any]:
                 column_totals[column] += value
         amount = amounts[measure] or Decimal(0)
         voted = (amounts[voted_measure] or Decimal(0)) if voted_measure else Decimal(0)
-        section, codrd, opbudg = (_cell(row, name) for name in ("BGT_SECTION", "BGT_CODRD", "BGT_OPBUDG"))
+        section, codrd, opbudg = (_cell(row, name) for name in (COLUMN_SECTION, COLUMN_CODRD, COLUMN_OPBUDG))
 
         total = totals[(section, codrd, opbudg)]
         total[0] += amount
         total[1] += voted
 
-        chapter_key = (section, codrd, _cell(row, "BGT_CONTNAT"))
+        chapter_key = (section, codrd, _cell(row, COLUMN_CONTNAT))
         chapter = chapters[chapter_key]
         chapter[0] += amount
         chapter[1] += voted
-        _remember_label(labels, ("chapter",) + chapter_key, row, "BGT_CONTNAT_LABEL")
+        _remember_label(labels, ("chapter",) + chapter_key, row, COLUMN_CONTNAT_LABEL)
 
         if opbudg != REAL:
             continue
-        function = _cell(row, "BGT_FONCTION")
+        function = _cell(row, COLUMN_FONCTION)
         if function:
             functions[(codrd, function)] += amount
-            _remember_label(labels, ("function", codrd, function), row, "BGT_FONCTION_LABEL")
-        nature_key = (codrd, _cell(row, "BGT_NATURE"))
+            _remember_label(labels, ("function", codrd, function), row, COLUMN_FONCTION_LABEL)
+        nature_key = (codrd, _cell(row, COLUMN_NATURE))
         natures[nature_key] += amount
-        _remember_label(labels, ("nature",) + nature_key, row, "BGT_NATURE_LABEL")
-        labels.setdefault(("nature-chapter",) + nature_key, _cell(row, "BGT_CONTNAT"))
+        _remember_label(labels, ("nature",) + nature_key, row, COLUMN_NATURE_LABEL)
+        labels.setdefault(("nature-chapter",) + nature_key, _cell(row, COLUMN_CONTNAT))
 
     with_voted = voted_measure is not None
 
@@ -190,12 +208,12 @@ def _aggregate(source: str, rows: Iterable[dict[str, str]]) -> dict[str, Any]:
 
     return {
         "version": SUMMARY_VERSION,
-        "natdec": _cell(first, "BGT_NATDEC") if first else "",
-        "exercice": _cell(first, "BGT_ANNEE") if first else "",
-        "siret": _cell(first, "BGT_SIRET") if first else "",
-        "nom": _cell(first, "BGT_NOM") if first else "",
+        "natdec": _cell(first, COLUMN_NATDEC) if first else "",
+        "exercice": _cell(first, COLUMN_ANNEE) if first else "",
+        "siret": _cell(first, COLUMN_SIRET) if first else "",
+        "nom": _cell(first, COLUMN_NOM) if first else "",
         "rows": count,
-        "measure": measure or MEASURE_VOTED,
+        "measure": measure or MEASURE_COLUMNS[MEASURE_VOTED],
         "voted_measure": voted_measure,
         "unreadable_amounts": unreadable,
         "column_totals": {column: text(value) for column, value in column_totals.items()},

@@ -25,7 +25,7 @@ from typing import Any, BinaryIO, NamedTuple
 
 from lxml import etree
 
-from ckanext.budgetod.core.contract import NATDEC_SCDL_LABELS
+from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.errors import DocumentError
 from ckanext.budgetod.core.settings import DEFAULT_MAX_DOCUMENT_SIZE
 
@@ -58,7 +58,6 @@ _XML_DECLARATION = re.compile(
 )
 # ASCII digits only: Python's \d also matches Arabic-Indic or full-width digits, which int() and
 # Decimal() accept but no SCDL consumer does.
-_SIRET = re.compile(r"[0-9]{14}")
 _YEAR = re.compile(r"[0-9]{4}")
 # NORME-DECLINAISON, e.g. M14-M14_COM_500_3500, M4-M43_D, M57-M57_A: the déclinaison
 # extends the norme's name, in capitals, digits and underscores.
@@ -127,8 +126,6 @@ SAFE_PARSER_OPTIONS = {
 # The header elements the reader keeps (DocumentHeader).
 _HEADER_ELEMENTS_READ = ("IdEtab", "LibelleEtab", "LibelleColl", "IdColl", "CodInseeColl", "Nomenclature", "NatDec",
                          "NumDec", "Exer", "DteDec", "CodBud", "CodTypBud", "IdEtabPal", "LibelleEtabPal")
-# Étapes a year may hold several of: décision modificative, budget supplémentaire.
-_REPEATABLE_STAGES = frozenset({"02", "03"})
 
 
 @dataclass(frozen=True)
@@ -166,7 +163,7 @@ class DocumentHeader:
 
     @property
     def natdec_label(self) -> str:
-        return NATDEC_SCDL_LABELS[self.natdec]
+        return contract.NATDEC_SCDL_LABELS[self.natdec]
 
     @property
     def is_annex(self) -> bool:
@@ -186,20 +183,15 @@ class DocumentHeader:
     def annex_suffix(self) -> str:
         """``annexe-{budget code}`` for an annex budget, "" for a main one: an annex may carry its
         main budget's SIRET (crach-lotissement does), so the SIRET alone cannot tell them apart."""
-        if not self.is_annex:
-            return ""
-        code = re.sub(r"[^a-z0-9]+", "-", self.budget_code.lower()).strip("-")
-        return f"annexe-{code}" if code else "annexe"
+        return contract.annex_suffix(self.budget_code) if self.is_annex else ""
 
     @property
     def document_key(self) -> str:
-        """What a newer version of the same budget act replaces: SIRET, year, stage; for the
-        stages a year may hold several of (DM, BS) the decision number, else its date; the annex."""
-        parts = [self.siret, str(self.exercice), self.natdec]
-        if self.natdec in _REPEATABLE_STAGES:
-            parts.append(self.decision_number or self.decision_date)
-        parts.append(self.annex_suffix)
-        return "-".join(part for part in parts if part)
+        """What a newer version of the same budget act replaces (``contract.document_key``): SIRET,
+        year, stage; for the stages a year may hold several of (DM, BS) the decision number, else
+        its date; the annex."""
+        return contract.document_key(self.siret, self.exercice, self.natdec,
+                                     self.decision_number or self.decision_date, self.annex_suffix)
 
 
 @dataclass
@@ -517,15 +509,15 @@ class TotemReader:
                 raise self._error("header_value_too_long", element=element, length=len(values[element]),
                                   limit=MAX_VALUE_LENGTH)
         siret = values["IdEtab"]
-        if not _SIRET.fullmatch(siret):
+        if not contract.is_siret(siret):
             raise self._error("invalid_siret", value=shown(siret))
         year = values["Exer"]
         maximum = datetime.date.today().year + MAX_YEARS_AHEAD
         if not _YEAR.fullmatch(year) or not MIN_YEAR <= int(year) <= maximum:
             raise self._error("invalid_year", value=shown(year), minimum=MIN_YEAR, maximum=maximum)
         natdec = values["NatDec"]
-        if natdec not in NATDEC_SCDL_LABELS:
-            raise self._error("unknown_natdec", value=shown(natdec), expected=", ".join(NATDEC_SCDL_LABELS))
+        if natdec not in contract.NATDEC_SCDL_LABELS:
+            raise self._error("unknown_natdec", value=shown(natdec), expected=", ".join(contract.NATDEC_SCDL_LABELS))
         nomenclature = values["Nomenclature"]
         match = _NOMENCLATURE.fullmatch(nomenclature) if len(nomenclature) <= _NOMENCLATURE_MAX_LENGTH else None
         if match is None or not match.group(2).startswith(match.group(1)):
