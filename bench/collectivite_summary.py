@@ -52,14 +52,16 @@ def budget_files(corpus: Path, csv_directory: Path) -> dict[str, list[tuple[Path
 def convert(corpus: Path, csv_directory: Path) -> int:
     """Every document without an up-to-date CSV converted; returns how many were."""
     from ckanext.budgetod.core.scdl import conversion
+    from ckanext.budgetod.core.settings import Settings
 
+    settings = Settings(plans_de_comptes=str(PLANS), cache_dir=str(BENCH / "plans-cache"))
     csv_directory.mkdir(parents=True, exist_ok=True)
     converted = 0
     for xml in sorted(corpus.glob("*.xml")):
         target = csv_directory / f"{xml.stem}.csv"
         if target.exists() and target.stat().st_mtime_ns >= xml.stat().st_mtime_ns:
             continue
-        conversion.convert_document(xml, target, plans=str(PLANS), cache_dir=str(BENCH / "plans-cache"))
+        conversion.convert_document(xml, target, settings)
         converted += 1
     return converted
 
@@ -70,14 +72,14 @@ def build(corpus: Path, csv_directory: Path, cache_directory: Path) -> dict:
     from ckanext.budgetod.core.scdl import collectivite
     from ckanext.budgetod.core.settings import Settings
 
-    plans = Settings(plans_de_comptes=str(PLANS), cache_dir=str(BENCH / "plans-cache"))
+    settings = Settings(plans_de_comptes=str(PLANS), cache_dir=str(BENCH / "plans-cache"))
     summaries = {}
     for budget, files in budget_files(corpus, csv_directory).items():
         identity = [[path.name, path.stat().st_size, path.stat().st_mtime_ns] for pair in files for path in pair]
 
         def summarise(files=files) -> dict:
             return collectivite.collectivite_summary(
-                [collectivite.describe_document(xml, csv_path) for xml, csv_path in files], plans)
+                [collectivite.describe_document(xml, csv_path) for xml, csv_path in files], settings)
 
         summaries[budget] = collectivite.cached_summary(cache_directory, budget, identity, summarise)
     # Annex budgets (the régies: their own SIRET, an IdEtabPal) have no peers and are none.

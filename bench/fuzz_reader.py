@@ -73,7 +73,6 @@ from fuzz_cases import (  # noqa: E402 - bench/ is on sys.path, as the script's 
 )
 from fuzz_documents import (  # noqa: E402 - bench/ is on sys.path, as the script's own directory
     PLANS_DIR,
-    SCHEMA_PATH,
     Seed,
     load_seeds,
     real_codes,
@@ -86,6 +85,7 @@ from fuzz_runner import (  # noqa: E402 - bench/ is on sys.path, as the script's
 )
 
 from ckanext.budgetod.core.errors import BudgetodError  # noqa: E402
+from ckanext.budgetod.core.settings import Settings  # noqa: E402
 from ckanext.budgetod.core.totem import nomenclature  # noqa: E402
 
 # --- the run -------------------------------------------------------------------------------------
@@ -254,7 +254,8 @@ def plan_locations_of(seeds: list[Seed]) -> dict:
                 header = read_header(path)
             except BudgetodError:
                 continue
-            lookup = nomenclature.find_plan(str(PLANS_DIR), header.norme, header.declinaison, header.exercice)
+            lookup = nomenclature.find_plan(header.norme, header.declinaison, header.exercice,
+                                            Settings(plans_de_comptes=str(PLANS_DIR)))
             if lookup.plan is not None:
                 relative = f"{header.exercice}/{header.norme}/{header.declinaison}"
                 locations[seed.name] = (relative, lookup.plan.location)
@@ -295,8 +296,6 @@ def main() -> int:
     arguments = parser.parse_args()
 
     os.environ.pop("BUDGETOD_LANG", None)
-    os.environ["BUDGETOD_PLANS_DE_COMPTES"] = str(PLANS_DIR)
-    os.environ["BUDGETOD_SCDL_SCHEMA"] = str(SCHEMA_PATH)
     limit = arguments.memory_limit_mb * 2**20
     resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     if arguments.replay:

@@ -6,7 +6,7 @@ import os
 
 import ckan.plugins.toolkit as tk
 
-from ckanext.budgetod.core.settings import DATAGOUV_API_KEY_ENV, INI_KEYS, Settings
+from ckanext.budgetod.core.settings import DATAGOUV_API_KEY_ENV, DEFAULT_CACHE_DIR, INI_KEYS, Settings
 
 # The settings built last, and the configuration values they were built from: rebuilt only when one
 # of those values changes (config_option_update, a test's ckan_config), not at every call.
@@ -23,7 +23,7 @@ def current() -> Settings:
     if _built is None or _built[0] != source:
         storage_path = source[1]
         default_cache_dir = (os.path.join(storage_path, "budgetod") if storage_path
-                             else os.path.join(os.path.expanduser("~"), ".cache", "budgetod"))
+                             else os.path.expanduser(DEFAULT_CACHE_DIR))
         _built = (source, Settings.from_ini(tk.config.get, default_cache_dir=default_cache_dir))
     return _built[1]
 

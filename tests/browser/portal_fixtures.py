@@ -22,8 +22,12 @@ import secrets
 import sys
 import tempfile
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import requests
+
+if TYPE_CHECKING:
+    from ckanext.budgetod.core.settings import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 CKAN_INI = ROOT / ".local" / "ckan.ini"
@@ -95,7 +99,7 @@ class Portal:
         return response.status_code == 200
 
 
-def spoil(csv_path: str, schema: str) -> dict:
+def spoil(csv_path: str, portal_settings: Settings) -> dict:
     """Give the CSV two SIRETs that fail their check (rows 3 and 5) and an amount written with a
     decimal comma (row 4); return its validation as the harvester publishes it."""
     import csv
@@ -113,7 +117,7 @@ def spoil(csv_path: str, schema: str) -> dict:
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\n").writerows(rows)
     Path(csv_path).write_text(buffer.getvalue(), encoding="utf-8")
-    return validation_part(validation.validate_csv(csv_path, schema), "0.8.3")
+    return validation_part(validation.validate_csv(csv_path, portal_settings), "0.8.3")
 
 
 def sample_path(stem: str, workdir: Path) -> Path:
@@ -143,7 +147,7 @@ def publish_document(app, portal: Portal, stem: str, organization_id: str) -> di
             sha256=file_digest(str(totem)), occult_to=os.path.join(workdir, "occulted.xml"))
         report = dict(doc.report)
         if invalid:
-            report["validation"] = spoil(doc.csv_path, settings.current().scdl_schema)
+            report["validation"] = spoil(doc.csv_path, settings.current())
         valid = report["validation"]["valid"]
         header = doc.header
         name = PREFIX + ("invalid-" if invalid else "") + publish.dataset_name(

@@ -1,11 +1,13 @@
 """Shared fixtures of the converter core tests: the read-only corpus in ../shared/data,
-an environment that never reaches the network, and small plans in tmp_path."""
+settings and a command-line environment that never reach the network, and small plans in tmp_path."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem import nomenclature
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -17,9 +19,16 @@ SCHEMA_PATH = SHARED_DATA / "scdl-budget" / "schema-0.8.3.json"
 CORPUS = sorted(TOTEM_DIR.glob("*.xml"))
 
 
+def offline_settings(plans: Path | str = PLANS_DIR, **changes: Any) -> Settings:
+    """Settings reading the plans de comptes under ``plans`` (the shared ones by default) and the
+    shared schema, with ``changes`` (``Settings.replace``) over them."""
+    return Settings(plans_de_comptes=str(plans), scdl_schema=str(SCHEMA_PATH)).replace(**changes)
+
+
 @pytest.fixture
 def offline_environment(monkeypatch, tmp_path_factory):
-    """Local plans and schema by default, a private cache, French messages, fresh plan caches.
+    """The command line's environment (``Settings.from_environment``): local plans and schema, a
+    private cache; and French messages, fresh plan caches.
 
     The converter's test modules use it for every test (``pytestmark``); it is not
     autouse so that other modules here keep the environment they set up themselves."""

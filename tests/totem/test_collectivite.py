@@ -22,7 +22,7 @@ from ckanext.budgetod.core.scdl.summary import NotScdlBudget
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem import nomenclature
 
-from .conftest import CORPUS, PLANS_DIR, TOTEM_DIR
+from .conftest import CORPUS, PLANS_DIR, TOTEM_DIR, offline_settings
 from .totem_factory import Line, totem_document
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
@@ -36,7 +36,7 @@ def converted(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
     paths = {}
     for document in CORPUS:
         target = directory / f"{document.stem}.csv"
-        conversion.convert_document(document, target, plans=str(PLANS_DIR), cache_dir=str(cache))
+        conversion.convert_document(document, target, offline_settings(cache_dir=str(cache)))
         paths[document.stem] = (document, target)
     return paths
 
@@ -117,7 +117,7 @@ def test_sample_figures_documents():
 def test_each_sample_budget_equals_its_csvs(converted):
     for name, (xml, csv_path) in converted.items():
         document = collectivite.describe_document(xml, csv_path)
-        result = collectivite.collectivite_summary([document])
+        result = collectivite.collectivite_summary([document], offline_settings())
         (year,) = result["exercices"]
         assert year["exercice"] == document.exercice
         if document.natdec in collectivite.ACCOUNT_NATDECS:
@@ -162,7 +162,7 @@ def test_each_sample_budget_equals_its_csvs(converted):
 def test_crach_2021_ca_with_its_dm(converted):
     documents = [collectivite.describe_document(*converted[name])
                  for name in ("crach-principal-dm2-2021", "crach-principal-ca-2021")]
-    (year,) = collectivite.collectivite_summary(documents)["exercices"]
+    (year,) = collectivite.collectivite_summary(documents, offline_settings())["exercices"]
     assert year["measure"] == "realised"
     assert year["figures_documents"] == ["21560046100010-2021-09"]
     assert year["population"] == 3446  # the CA's, not the DM's 3 431
@@ -246,7 +246,7 @@ def by_year(result: dict) -> dict[int, dict]:
 
 
 def test_execution_against_bp_bs_and_dms(five_years):
-    years = by_year(collectivite.collectivite_summary(five_years))
+    years = by_year(collectivite.collectivite_summary(five_years, offline_settings()))
     execution = years[2021]["execution"]
     assert execution["voted_source"] == "budget"
     assert execution["voted_documents"] == ["21560046100010-2021-01", "21560046100010-2021-03",
@@ -268,7 +268,7 @@ def test_execution_against_bp_bs_and_dms(five_years):
 
 
 def test_execution_equals_a_recomputation(five_years):
-    years = by_year(collectivite.collectivite_summary(five_years))
+    years = by_year(collectivite.collectivite_summary(five_years, offline_settings()))
     voted = sums([Path(d.csv_path) for d in five_years if d.exercice == 2021 and d.natdec != "09"], "BGT_MTPREV")
     account = next(Path(d.csv_path) for d in five_years if d.exercice == 2021 and d.natdec == "09")
     realised = sums([account], "BGT_MTREAL")
@@ -279,7 +279,7 @@ def test_execution_equals_a_recomputation(five_years):
 
 
 def test_series_measures_population_and_breaks(five_years):
-    result = collectivite.collectivite_summary(five_years)
+    result = collectivite.collectivite_summary(five_years, offline_settings())
     years = by_year(result)
     assert [year["exercice"] for year in result["exercices"]] == [2019, 2020, 2021, 2022, 2023]
     assert [years[year]["measure"] for year in years] == ["realised", None, "realised", "voted", "voted"]
@@ -334,7 +334,7 @@ def test_a_chapter_of_the_year_after_a_break_is_comparable_where_the_crosswalk_h
                                         (F, D, "réel", "6586", "", "2.50", "", ""),
                                         (F, D, "réel", "930", "", "3.00", "", "")], norme="M57_A"),
     ]
-    result = collectivite.collectivite_summary(documents)
+    result = collectivite.collectivite_summary(documents, offline_settings())
     (crosswalk,) = result["breaks"]
     assert (crosswalk["comparable_chapters"], crosswalk["not_comparable_chapters"]) == (["011"], ["656", "6586", "930"])
     assert {row["code"]: row["comparable"] for row in by_year(result)[2023]["chapters"]} == {
@@ -362,12 +362,13 @@ def test_a_plan_that_cannot_be_read_makes_no_chapter_comparable(tmp_path, plans_
     cache = tmp_path / "cache"
     collectivite.cached_summary(cache, "budget", ["a"], lambda: missing_plans)
     assert not (cache / "budget.json").exists()
-    collectivite.cached_summary(cache, "budget", ["a"], lambda: collectivite.collectivite_summary(documents))
+    collectivite.cached_summary(cache, "budget", ["a"],
+                                lambda: collectivite.collectivite_summary(documents, offline_settings()))
     assert (cache / "budget.json").exists()
 
 
 def test_a_summary_is_json_with_decimal_strings(five_years):
-    text = json.dumps(collectivite.collectivite_summary(five_years))
+    text = json.dumps(collectivite.collectivite_summary(five_years, offline_settings()))
     assert "e-" not in text and "E+" not in text
     assert json.loads(text)["version"] == collectivite.COLLECTIVITE_SUMMARY_VERSION
 
@@ -376,7 +377,7 @@ def test_the_cache_follows_the_files_identity(five_years, tmp_path):
     cache = tmp_path / "cache"
 
     def build() -> dict:
-        return collectivite.collectivite_summary(five_years)
+        return collectivite.collectivite_summary(five_years, offline_settings())
 
     first = collectivite.cached_summary(cache, "budget", ["a", "sha-1"], build)
     # Same identity: the stored summary, even though the file changed behind it.
@@ -395,7 +396,7 @@ def test_a_file_that_is_no_scdl_table_is_named(tmp_path):
     budget = collectivite.BudgetDocument(key="k", exercice=2021, natdec="01", nomenclature="M14-M14_COM_500_3500",
                                          norme="M14", csv_path=str(path))
     with pytest.raises(NotScdlBudget) as raised:
-        collectivite.collectivite_summary([budget])
+        collectivite.collectivite_summary([budget], offline_settings())
     assert str(path) in str(raised.value)
 
 
@@ -404,7 +405,7 @@ def test_an_unreadable_amount_is_counted(tmp_path):
                                                                      (F, D, "réel", "011", "", "", "n/a", "")])
     budget = collectivite.BudgetDocument(key="k", exercice=2021, natdec="01", nomenclature="M14-M14_COM_500_3500",
                                          norme="M14", csv_path=str(path))
-    (year,) = collectivite.collectivite_summary([budget])["exercices"]
+    (year,) = collectivite.collectivite_summary([budget], offline_settings())["exercices"]
     assert year["unreadable_amounts"] == 1
     assert year["chapters"][0]["amount"] == "12.50"
 
@@ -416,7 +417,7 @@ def test_an_amount_out_of_bounds_is_counted_never_raised(tmp_path, forged):
     budget = document(tmp_path, "09", 2021, [(F, D, "réel", "011", "020", forged, "", forged),
                                             (F, D, "réel", "011", "020", "12.50", "", "10.00"),
                                             (F, R, "réel", "70", "", "7.00", "", forged)], population=1)
-    (year,) = collectivite.collectivite_summary([budget])["exercices"]
+    (year,) = collectivite.collectivite_summary([budget], offline_settings())["exercices"]
     assert year["unreadable_amounts"] == 3
     assert year["totals"] == [{"section": F, "codrd": D, "opbudg": "réel", "amount": "12.50"},
                               {"section": F, "codrd": R, "opbudg": "réel", "amount": "7.00"}]
@@ -429,8 +430,9 @@ def test_a_converted_ca_with_a_35_digit_amount_is_summarised(tmp_path):
     xml, csv_path = tmp_path / "ca.xml", tmp_path / "ca.csv"
     xml.write_bytes(totem_document([Line(nature="6064", amounts={"MtReal": "1" * 35}),
                                     Line(nature="6068", amounts={"MtReal": "300.00"})], year="2021", natdec="09"))
-    conversion.convert_document(xml, csv_path, plans=str(PLANS_DIR), cache_dir=str(tmp_path / "cache"))
-    (year,) = collectivite.collectivite_summary([collectivite.describe_document(xml, csv_path)])["exercices"]
+    conversion.convert_document(xml, csv_path, offline_settings(cache_dir=str(tmp_path / "cache")))
+    described = collectivite.describe_document(xml, csv_path)
+    (year,) = collectivite.collectivite_summary([described], offline_settings())["exercices"]
     assert year["unreadable_amounts"] == 1
     assert year["per_inhabitant"] == [{"section": F, "codrd": D, "amount": "0.10"}]  # 300 / 3000
 
@@ -514,7 +516,7 @@ def budget_of(tmp_path: Path, name: str, *, population: int | None, norme: str =
         cells[column] = amount
         rows.append(tuple(cells))
     return collectivite.collectivite_summary(
-        [document(directory, natdec, year, rows, norme=norme, population=population)])
+        [document(directory, natdec, year, rows, norme=norme, population=population)], offline_settings())
 
 
 def test_peers_are_the_same_family_band_year_and_measure(tmp_path):

@@ -24,7 +24,7 @@ from lxml import etree
 
 from ckanext.budgetod.core.scdl import collectivite, conversion
 
-from .conftest import CORPUS, PLANS_DIR, REPOSITORY
+from .conftest import CORPUS, PLANS_DIR, REPOSITORY, offline_settings
 
 sys.path.insert(0, str(REPOSITORY / "bench"))
 from generate_corpus import corpus_specs  # noqa: E402
@@ -46,7 +46,7 @@ def convert_all(xml_paths: list[Path], directory: Path) -> list[dict]:
     documents = []
     for xml in xml_paths:
         csv_path = directory / f"{xml.stem}.csv"
-        conversion.convert_document(xml, csv_path, plans=str(PLANS_DIR), cache_dir=str(directory / "cache"))
+        conversion.convert_document(xml, csv_path, offline_settings(cache_dir=str(directory / "cache")))
         documents.append({"xml": xml, "csv": csv_path, **read_document(xml)})
     return documents
 
@@ -198,7 +198,7 @@ def check_corpus(documents: list[dict]) -> dict:
     summaries, expected = {}, {}
     for identity, budget_documents in budgets.items():
         described = [collectivite.describe_document(document["xml"], document["csv"]) for document in budget_documents]
-        summaries[identity] = collectivite.collectivite_summary(described)
+        summaries[identity] = collectivite.collectivite_summary(described, offline_settings())
         expected[identity] = recompute_budget(budget_documents)
     mains = [identity for identity in budgets if not identity[1]]
     compared = most_peers = breaks = 0
@@ -297,8 +297,8 @@ def test_the_bench_corpus_annex_padding_enters_no_figure(tmp_path):
         assert padded.stat().st_size > unpadded.stat().st_size + spec.loans * 100, name
         described = []
         for xml in (padded, unpadded):
-            conversion.convert_document(xml, xml.with_suffix(".csv"), plans=str(PLANS_DIR),
-                                        cache_dir=str(tmp_path / "cache"))
+            conversion.convert_document(xml, xml.with_suffix(".csv"),
+                                        offline_settings(cache_dir=str(tmp_path / "cache")))
             facts = collectivite.describe_document(xml, xml.with_suffix(".csv"))
             described.append((facts.population, facts.ratios, facts.natdec, facts.exercice, facts.nomenclature,
                               facts.decision, read_document(xml)))

@@ -14,7 +14,7 @@ from ckanext.budgetod.core.totem.reader import AMOUNT_ELEMENTS, inspect_document
 from ckanext.budgetod.core.scdl.conversion import convert_document
 from ckanext.budgetod.core.scdl.validation import validate_csv
 
-from .conftest import BROKEN_DIR, CORPUS, PLANS_DIR, SCHEMA_PATH
+from .conftest import BROKEN_DIR, CORPUS, offline_settings
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 
@@ -37,7 +37,7 @@ def converted(tmp_path_factory):
     outcome = {}
     for source in CORPUS:
         output = directory / f"{source.stem}.csv"
-        outcome[source.name] = (output, convert_document(source, output, plans=str(PLANS_DIR)))
+        outcome[source.name] = (output, convert_document(source, output, offline_settings()))
     return outcome
 
 
@@ -55,7 +55,7 @@ def csv_rows(path):
 @pytest.mark.parametrize("source", CORPUS, ids=lambda path: path.stem)
 def test_every_document_converts_to_a_valid_scdl_csv(converted, source):
     output, _result = converted[source.name]
-    report = validate_csv(str(output), str(SCHEMA_PATH))
+    report = validate_csv(str(output), offline_settings())
     assert report.errors == []
     assert report.valid
 
@@ -100,7 +100,7 @@ def test_every_row_has_a_chapter_a_section_and_labels(converted, source):
 def test_same_document_gives_the_same_bytes(converted, source, tmp_path):
     output, _result = converted[source.name]
     again = tmp_path / "again.csv"
-    convert_document(source, again, plans=str(PLANS_DIR))
+    convert_document(source, again, offline_settings())
     assert again.read_bytes() == output.read_bytes()
 
 
@@ -153,7 +153,7 @@ def test_inspect_on_the_corpus():
 def test_each_broken_document_gives_its_specific_error(name, message_id, english, tmp_path):
     output = tmp_path / "out.csv"
     with pytest.raises(DocumentError) as caught:
-        convert_document(BROKEN_DIR / name, output, plans=str(PLANS_DIR))
+        convert_document(BROKEN_DIR / name, output, offline_settings())
     assert caught.value.message_id == message_id
     assert english in caught.value.describe("en")
     assert caught.value.source == str(BROKEN_DIR / name)

@@ -33,10 +33,13 @@ from ckanext.budgetod.core.net.fetch import (
     http_get,
     open_location,
 )
+from ckanext.budgetod.core.settings import CACHE_DIR_ENV, NetworkLimits, Settings
 
 SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 PLANS_MIRROR = SHARED_DATA / "plans-de-comptes"
 PLAN_RELATIVE = "2018/M14/M14_COM_SUP3500/planDeCompte.xml"
+# Local mirrors use no cache nor network.
+LOCAL = Settings()
 # Bounds how long a stalled handler may wait if a test forgets to release it.
 STALL_LIMIT_SECONDS = 10
 
@@ -481,11 +484,16 @@ def test_https_verifies_the_certificate_against_the_host_name(tls_site, monkeypa
 # --- open_location ------------------------------------------------------------
 
 
+def cached_in(directory: Path, *, allow_private: bool = True) -> Settings:
+    """Settings downloading into ``directory``, allowed to reach the loopback test site."""
+    return Settings(cache_dir=str(directory), network=NetworkLimits(allow_private=allow_private))
+
+
 def test_url_base_is_downloaded_once_into_the_cache(site, tmp_path):
     site.files["2018/M14/M14_COM_SUP3500/planDeCompte.xml"] = b"<plan/>"
     cache = tmp_path / "cache"
-    first = open_location(site.url("/files"), PLAN_RELATIVE, cache_dir=cache, allow_private=True)
-    second = open_location(site.url("/files/"), PLAN_RELATIVE, cache_dir=cache, allow_private=True)
+    first = open_location(site.url("/files"), PLAN_RELATIVE, cached_in(cache))
+    second = open_location(site.url("/files/"), PLAN_RELATIVE, cached_in(cache))
     assert first == second
     assert Path(first).read_bytes() == b"<plan/>"
     assert Path(first).is_relative_to(cache)
@@ -493,48 +501,49 @@ def test_url_base_is_downloaded_once_into_the_cache(site, tmp_path):
     assert not [p for p in cache.rglob("*") if p.name.endswith(".part")]
 
 
-def test_cache_dir_defaults_to_the_environment_variable(site, tmp_path, monkeypatch):
+def test_the_command_lines_cache_dir_comes_from_the_environment(site, tmp_path, monkeypatch):
     site.files["schema.json"] = b"{}"
-    monkeypatch.setenv(fetch.CACHE_DIR_ENV, str(tmp_path / "env-cache"))
-    path = open_location(site.url("/files"), "schema.json", allow_private=True)
+    monkeypatch.setenv(CACHE_DIR_ENV, str(tmp_path / "env-cache"))
+    settings = Settings.from_environment().replace(network={"allow_private": True})
+    path = open_location(site.url("/files"), "schema.json", settings)
     assert Path(path).is_relative_to(tmp_path / "env-cache")
 
 
 def test_missing_remote_file_is_not_found_and_not_cached(site, tmp_path):
     with pytest.raises(NotFound) as caught:
-        open_location(site.url("/files"), "2018/M14/NOPE/planDeCompte.xml", cache_dir=tmp_path, allow_private=True)
+        open_location(site.url("/files"), "2018/M14/NOPE/planDeCompte.xml", cached_in(tmp_path))
     assert "2018/M14/NOPE/planDeCompte.xml" in str(caught.value)
     assert not [p for p in tmp_path.rglob("*") if p.is_file()]
 
 
 def test_server_error_is_a_fetch_error(site, tmp_path):
     with pytest.raises(FetchError, match="HTTP 500"):
-        open_location(site.base_url, "error", cache_dir=tmp_path, allow_private=True)
+        open_location(site.base_url, "error", cached_in(tmp_path))
 
 
 def test_url_base_is_refused_on_loopback_without_allow_private(site, tmp_path):
     with pytest.raises(RefusedLocation):
-        open_location(site.url("/files"), "schema.json", cache_dir=tmp_path)
+        open_location(site.url("/files"), "schema.json", cached_in(tmp_path, allow_private=False))
     assert sum(site.hits.values()) == 0
 
 
 @pytest.mark.skipif(not PLANS_MIRROR.is_dir(), reason="shared plans-de-comptes data not available")
 def test_local_directory_mirror():
-    path = open_location(str(PLANS_MIRROR), PLAN_RELATIVE)
+    path = open_location(str(PLANS_MIRROR), PLAN_RELATIVE, LOCAL)
     assert Path(path) == PLANS_MIRROR / PLAN_RELATIVE
-    assert open_location(PLANS_MIRROR.as_uri(), PLAN_RELATIVE) == path
+    assert open_location(PLANS_MIRROR.as_uri(), PLAN_RELATIVE, LOCAL) == path
     with pytest.raises(NotFound, match="missing from the mirror"):
-        open_location(str(PLANS_MIRROR), "2018/M14/NOPE/planDeCompte.xml")
+        open_location(str(PLANS_MIRROR), "2018/M14/NOPE/planDeCompte.xml", LOCAL)
 
 
 def test_a_path_longer_than_the_system_allows_is_missing_from_the_mirror(tmp_path):
     with pytest.raises(NotFound, match="missing from the mirror"):
-        open_location(str(tmp_path), "/".join(["M" * 200] * 30))
+        open_location(str(tmp_path), "/".join(["M" * 200] * 30), LOCAL)
 
 
 def test_mirror_that_is_not_a_directory_is_a_fetch_error(tmp_path):
     with pytest.raises(FetchError, match="not an existing directory"):
-        open_location(str(tmp_path / "absent"), "x.xml")
+        open_location(str(tmp_path / "absent"), "x.xml", LOCAL)
 
 
 @pytest.mark.parametrize("relative", [
@@ -543,13 +552,13 @@ def test_mirror_that_is_not_a_directory_is_a_fetch_error(tmp_path):
 ])
 def test_unsafe_relative_paths_are_refused(relative, site, tmp_path):
     with pytest.raises(RefusedLocation, match="relative path refused"):
-        open_location(str(tmp_path), relative)
+        open_location(str(tmp_path), relative, LOCAL)
     with pytest.raises(RefusedLocation, match="relative path refused"):
-        open_location(site.url("/files"), relative, cache_dir=tmp_path, allow_private=True)
+        open_location(site.url("/files"), relative, cached_in(tmp_path))
     assert sum(site.hits.values()) == 0
 
 
 @pytest.mark.parametrize("base", ["ftp://127.0.0.1/mirror", "s3://bucket/plans"])
 def test_unsupported_base_schemes_are_refused(base, tmp_path):
     with pytest.raises(RefusedLocation, match="unsupported scheme"):
-        open_location(base, "x.xml", cache_dir=tmp_path)
+        open_location(base, "x.xml", cached_in(tmp_path, allow_private=False))

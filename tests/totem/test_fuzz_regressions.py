@@ -17,7 +17,7 @@ from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, TotemReader, in
 from ckanext.budgetod.core.scdl.conversion import convert_document
 from ckanext.budgetod.core.scdl.validation import validate_csv
 
-from .conftest import SCHEMA_PATH
+from .conftest import offline_settings
 from .totem_factory import Line, plan_de_comptes, totem_document, write_plan, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
@@ -73,7 +73,7 @@ def test_shown_escapes_controls_and_marks_a_cut():
 def test_warnings_show_codes_on_one_line(tmp_path, plan):
     # &#10; in an attribute is a newline in the value: the CLI prints each warning as one line.
     source = write_totem(tmp_path / "doc.xml", lines=[Line(nature="60\n64")])
-    result = convert_document(source, tmp_path / "doc.csv", plans=str(plan))
+    result = convert_document(source, tmp_path / "doc.csv", offline_settings(plan))
     warning = next(warning for warning in result.warnings if warning.code == "nature_label_from_parent")
     assert warning.params["nature"] == "60\n64"  # the report's details keep the value
     for lang in ("fr", "en"):
@@ -100,7 +100,7 @@ def test_an_overlong_nomenclature_is_invalid_not_an_oserror(tmp_path, plan):
     # Its déclinaison became a mirror directory name of 300 bytes: OSError "File name too long".
     source = write_totem(tmp_path / "doc.xml", nomenclature="M14-M14_" + "A" * 300)
     with pytest.raises(DocumentError) as caught:
-        convert_document(source, tmp_path / "doc.csv", plans=str(plan))
+        convert_document(source, tmp_path / "doc.csv", offline_settings(plan))
     assert caught.value.message_id == "invalid_nomenclature"
     assert_one_line(caught.value)
 
@@ -182,8 +182,8 @@ def test_values_within_the_bound_give_a_csv_that_validation_can_read(tmp_path, p
     source = write_totem(tmp_path / "doc.xml", collectivite="C" * MAX_VALUE_LENGTH,
                          lines=[Line(nature=long_code, amounts={"MtPrev": "9" * MAX_VALUE_LENGTH})])
     output = tmp_path / "doc.csv"
-    convert_document(source, output, plans=str(plan))
-    report = validate_csv(str(output), str(SCHEMA_PATH))
+    convert_document(source, output, offline_settings(plan))
+    report = validate_csv(str(output), offline_settings())
     assert not report.valid  # BGT_NATURE has 9 characters at most: invalid, but read
     with open(output, encoding="utf-8", newline="") as stream:
         assert next(csv.DictReader(stream))["BGT_NATURE"] == long_code
@@ -197,7 +197,7 @@ def test_a_plan_label_beyond_the_bound_is_refused(tmp_path, plans_dir):
         ("60", "Achats", {}, [("6064", "é" * (MAX_VALUE_LENGTH + 1), {"DR": "011"}, [])])])
     source = write_totem(tmp_path / "doc.xml")
     with pytest.raises(NomenclatureError) as caught:
-        convert_document(source, tmp_path / "doc.csv", plans=str(plans_dir))
+        convert_document(source, tmp_path / "doc.csv", offline_settings(plans_dir))
     error = caught.value
     assert (error.source, error.message_id) == (str(path), "plan_value_too_long")
     assert "Libelle attribute of a Compte element too long" in error.describe("en")

@@ -8,7 +8,7 @@ import pytest
 
 from ckanext.budgetod.core.scdl.conversion import convert_document
 
-from .conftest import PLANS_DIR
+from .conftest import PLANS_DIR, offline_settings
 from .totem_factory import Line, m57_function_lines, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
@@ -20,7 +20,7 @@ M57_PLANS = [("M57", 2022), ("M57_A", 2024), ("M57_D", 2024), ("M57_P", 2024)]
 def convert(tmp_path, lines, *, declinaison: str, year: int):
     source = write_totem(tmp_path / "doc.xml", lines=lines, nomenclature=f"M57-{declinaison}", year=str(year))
     output = tmp_path / "doc.csv"
-    result = convert_document(source, output, plans=str(PLANS_DIR))
+    result = convert_document(source, output, offline_settings())
     with open(output, encoding="utf-8", newline="") as stream:
         return list(csv.DictReader(stream)), result
 

@@ -12,7 +12,7 @@ from ckanext.budgetod.core.errors import NomenclatureError
 from ckanext.budgetod.core.net.fetch import FetchError
 from ckanext.budgetod.core.totem.nomenclature import candidate_years, find_plan, load_plan
 
-from .conftest import PLANS_DIR
+from .conftest import PLANS_DIR, offline_settings
 from .totem_factory import write_plan
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
@@ -57,7 +57,7 @@ def test_candidate_years_go_outwards_earlier_first():
 def test_exact_year_is_used(plans_dir):
     write_plan(plans_dir, 2021)
     write_plan(plans_dir, 2022)
-    lookup = find_plan(str(plans_dir), "M14", "M14_COM_500_3500", 2022)
+    lookup = find_plan("M14", "M14_COM_500_3500", 2022, offline_settings(plans_dir))
     assert (lookup.used_year, lookup.year_fallback) == (2022, False)
     assert lookup.plan.location.endswith("2022/M14/M14_COM_500_3500/planDeCompte.xml")
 
@@ -65,26 +65,26 @@ def test_exact_year_is_used(plans_dir):
 def test_nearest_year_is_used_when_the_exact_one_is_missing(plans_dir):
     write_plan(plans_dir, 2019)
     write_plan(plans_dir, 2024)
-    lookup = find_plan(str(plans_dir), "M14", "M14_COM_500_3500", 2022)
+    lookup = find_plan("M14", "M14_COM_500_3500", 2022, offline_settings(plans_dir))
     assert (lookup.used_year, lookup.year_fallback) == (2024, True)
     assert lookup.to_dict()["requested_year"] == 2022
 
 
 def test_no_plan_within_reach_gives_none(plans_dir):
     write_plan(plans_dir, 2022 - nomenclature.MAX_YEAR_DISTANCE - 1)
-    lookup = find_plan(str(plans_dir), "M14", "M14_COM_500_3500", 2022)
+    lookup = find_plan("M14", "M14_COM_500_3500", 2022, offline_settings(plans_dir))
     assert lookup.plan is None and lookup.used_year is None
 
 
 def test_a_plans_location_that_is_no_directory_is_an_error(tmp_path):
     with pytest.raises(FetchError):
-        find_plan(str(tmp_path / "absent"), "M14", "M14_COM_500_3500", 2022)
+        find_plan("M14", "M14_COM_500_3500", 2022, offline_settings(tmp_path / "absent"))
 
 
 def test_each_plan_is_parsed_once_per_process(plans_dir):
     write_plan(plans_dir)
-    first = find_plan(str(plans_dir), "M14", "M14_COM_500_3500", 2022).plan
-    second = find_plan(str(plans_dir), "M14", "M14_COM_500_3500", 2022).plan
+    first = find_plan("M14", "M14_COM_500_3500", 2022, offline_settings(plans_dir)).plan
+    second = find_plan("M14", "M14_COM_500_3500", 2022, offline_settings(plans_dir)).plan
     again = load_plan(first.location)
     assert first is second is again
     assert nomenclature._load_plan.cache_info().misses == 1
@@ -153,13 +153,14 @@ def plan_server(plans_dir):
 def test_plans_from_a_base_url_are_downloaded_once_into_the_cache(plan_server, tmp_path):
     write_plan(plan_server.mirror, 2021)
     cache = tmp_path / "cache"
-    lookup = find_plan(plan_server.url, "M14", "M14_COM_500_3500", 2022, cache_dir=str(cache), allow_private=True)
+    served = offline_settings(plan_server.url, cache_dir=str(cache), network={"allow_private": True})
+    lookup = find_plan("M14", "M14_COM_500_3500", 2022, served)
     assert lookup.used_year == 2021
     assert lookup.plan.location.startswith(str(cache))
     assert plan_server.requests == ["/normes/2022/M14/M14_COM_500_3500/planDeCompte.xml",
                                     "/normes/2021/M14/M14_COM_500_3500/planDeCompte.xml"]
     nomenclature.clear_caches()  # a new process: the download is reused from the cache
-    again = find_plan(plan_server.url, "M14", "M14_COM_500_3500", 2021, cache_dir=str(cache), allow_private=True)
+    again = find_plan("M14", "M14_COM_500_3500", 2021, served)
     assert again.plan.chapter("011") is not None
     assert len(plan_server.requests) == 2
 
@@ -167,5 +168,5 @@ def test_plans_from_a_base_url_are_downloaded_once_into_the_cache(plan_server, t
 def test_a_loopback_base_url_is_refused_unless_allowed(plan_server, tmp_path):
     write_plan(plan_server.mirror, 2022)
     with pytest.raises(FetchError):
-        find_plan(plan_server.url, "M14", "M14_COM_500_3500", 2022, cache_dir=str(tmp_path / "cache"))
+        find_plan("M14", "M14_COM_500_3500", 2022, offline_settings(plan_server.url, cache_dir=str(tmp_path / "cache")))
     assert plan_server.requests == []

@@ -21,7 +21,7 @@ from ckanext.budgetod.core.scdl.conversion import convert_document
 
 from tests.occultation_oracle import REPLACEMENT, assert_occulted, codes
 
-from .conftest import BROKEN_DIR, CORPUS, PLANS_DIR
+from .conftest import BROKEN_DIR, CORPUS, offline_settings
 from .totem_factory import personal_document as generated
 from .totem_factory import totem_document, write_plan
 
@@ -59,8 +59,8 @@ def test_the_named_persons_of_the_corpus_are_gone():
 def test_the_occulted_document_converts_to_the_same_csv_bytes(source, tmp_path):
     occulted = tmp_path / source.name
     occult_document(source, occulted)
-    convert_document(source, tmp_path / "original.csv", plans=str(PLANS_DIR))
-    convert_document(occulted, tmp_path / "occulted.csv", plans=str(PLANS_DIR))
+    convert_document(source, tmp_path / "original.csv", offline_settings())
+    convert_document(occulted, tmp_path / "occulted.csv", offline_settings())
     assert (tmp_path / "original.csv").read_bytes() == (tmp_path / "occulted.csv").read_bytes()
 
 
@@ -121,8 +121,8 @@ def test_generated_documents_convert_to_the_same_csv(variant, tmp_path):
     source = tmp_path / "document.xml"
     source.write_bytes(generated(**VARIANTS[variant]))
     occult_document(source, tmp_path / "occulted.xml")
-    convert_document(source, tmp_path / "original.csv", plans=str(plans))
-    convert_document(tmp_path / "occulted.xml", tmp_path / "occulted.csv", plans=str(plans))
+    convert_document(source, tmp_path / "original.csv", offline_settings(plans))
+    convert_document(tmp_path / "occulted.xml", tmp_path / "occulted.csv", offline_settings(plans))
     assert (tmp_path / "original.csv").read_bytes() == (tmp_path / "occulted.csv").read_bytes()
 
 
@@ -187,7 +187,7 @@ def _bad_inputs(tmp_path):
 def test_bad_input_gets_the_conversions_one_line_errors(tmp_path):
     for name, path in _bad_inputs(tmp_path).items():
         with pytest.raises(BudgetodError) as conversion:
-            convert_document(path, tmp_path / "out.csv", plans=str(PLANS_DIR))
+            convert_document(path, tmp_path / "out.csv", offline_settings())
         with pytest.raises(BudgetodError) as occulting:
             occult_document(path, tmp_path / "out.xml")
         for lang in ("fr", "en"):
@@ -200,7 +200,7 @@ def test_bad_input_gets_the_conversions_one_line_errors(tmp_path):
 def test_documents_the_conversion_refuses_for_their_content_are_occulted_all_the_same(broken):
     """A wrong SIRET or year does not make annexes less personal: a hand upload is occulted anyway."""
     with pytest.raises(DocumentError):
-        convert_document(broken, io.StringIO(), plans=str(PLANS_DIR))
+        convert_document(broken, io.StringIO(), offline_settings())
     occulted, result = occulted_bytes(broken)
     assert assert_occulted(broken.read_bytes(), occulted) == result.total
 

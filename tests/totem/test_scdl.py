@@ -11,7 +11,7 @@ from ckanext.budgetod.core.contract import SCDL_COLUMNS
 from ckanext.budgetod.core.errors import DocumentError
 from ckanext.budgetod.core.scdl.conversion import convert_document
 
-from .conftest import SCHEMA_PATH
+from .conftest import SCHEMA_PATH, offline_settings
 from .totem_factory import DEFAULT_ACCOUNTS, DEFAULT_CHAPTERS, Line, write_plan, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
@@ -26,7 +26,7 @@ def plan(plans_dir):
 def convert(tmp_path, plans, lines=None, **document):
     source = write_totem(tmp_path / "doc.xml", lines=lines, **document)
     output = tmp_path / "doc.csv"
-    result = convert_document(source, output, plans=str(plans))
+    result = convert_document(source, output, offline_settings(plans))
     with open(output, encoding="utf-8", newline="") as stream:
         rows = list(csv.DictReader(stream))
     return rows, result
@@ -250,15 +250,15 @@ def test_same_input_gives_the_same_bytes(tmp_path, plan):
     lines = [Line(nature="6518"), Line(nature="2313", contnat="2313"), Line(fonction="8229"), Line()]
     source = write_totem(tmp_path / "doc.xml", lines=lines)
     first, second = tmp_path / "first.csv", tmp_path / "second.csv"
-    convert_document(source, first, plans=str(plan))
-    convert_document(source, second, plans=str(plan))
+    convert_document(source, first, offline_settings(plan))
+    convert_document(source, second, offline_settings(plan))
     assert first.read_bytes() == second.read_bytes()
 
 
 def test_output_to_a_binary_stream(tmp_path, plan):
     source = write_totem(tmp_path / "doc.xml")
     stream = io.BytesIO()
-    result = convert_document(source, stream, plans=str(plan))
+    result = convert_document(source, stream, offline_settings(plan))
     assert result.output is None and result.rows == 1
     assert stream.getvalue().startswith(b"BGT_NATDEC,")
     assert not stream.closed  # the caller owns it
@@ -270,7 +270,7 @@ def test_a_failed_conversion_leaves_no_file_behind(tmp_path, plan):
     output.parent.mkdir()
     output.write_text("previous content")
     with pytest.raises(DocumentError):
-        convert_document(source, output, plans=str(plan))
+        convert_document(source, output, offline_settings(plan))
     assert output.read_text() == "previous content"
     assert [path.name for path in output.parent.iterdir()] == ["doc.csv"]
 

@@ -3,6 +3,7 @@ builds it from the environment and its flags, and every download follows its net
 from __future__ import annotations
 
 import json
+import os
 import time
 
 import pytest
@@ -21,8 +22,9 @@ from ckanext.budgetod.core.settings import (
 )
 from ckanext.budgetod.core.net.fetch import FetchTimeout
 
-from .conftest import REPOSITORY
+from .conftest import REPOSITORY, SCHEMA_PATH
 from .test_fetch import site  # noqa: F401 (fixture)
+from .totem_factory import write_plan, write_totem
 
 DECLARATION = REPOSITORY / "ckanext" / "budgetod" / "config_declaration.yaml"
 SECRET = "udata-api-key-5f0c2b1e"
@@ -89,6 +91,30 @@ def test_the_command_line_reads_the_environment_then_its_flags(monkeypatch):
         "/srv/plans", "/srv/schema.json", "/srv/cache", "/srv/rules.yaml")
     assert settings.max_document_size == 5000
     assert Settings.from_environment({}) == Settings()
+
+
+def test_the_command_lines_cache_dir_is_the_users_one():
+    assert Settings.from_environment({"XDG_CACHE_HOME": "/xdg"}).cache_dir == "/xdg/budgetod"
+    assert Settings.from_environment({"XDG_CACHE_HOME": "/xdg", "BUDGETOD_CACHE_DIR": "/c"}).cache_dir == "/c"
+    assert Settings().download_cache_dir == os.path.expanduser("~/.cache/budgetod")
+    assert Settings(cache_dir="/c").download_cache_dir == "/c"
+
+
+def test_the_environment_reaches_the_conversion_and_the_validation_through_the_settings(tmp_path, plans_dir,
+                                                                                       monkeypatch):
+    """The core functions read no environment variable: the command line's settings carry them."""
+    write_plan(plans_dir, 2022)
+    monkeypatch.setenv("BUDGETOD_PLANS_DE_COMPTES", str(plans_dir))
+    monkeypatch.setenv("BUDGETOD_SCDL_SCHEMA", str(SCHEMA_PATH))
+    monkeypatch.setenv("BUDGETOD_CACHE_DIR", str(tmp_path / "cache"))
+    settings = Settings.from_environment()
+    processed = Pipeline(settings, local_paths=True).run(str(write_totem(tmp_path / "doc.xml")),
+                                                         str(tmp_path / "doc.csv"))
+    assert processed.report["conversion"]["plan"]["location"].startswith(str(plans_dir))
+    assert processed.valid and processed.validation.schema_source == str(SCHEMA_PATH)
+    monkeypatch.setenv("BUDGETOD_PLANS_DE_COMPTES", str(tmp_path / "nowhere"))
+    again = Pipeline(settings, local_paths=True).run(str(tmp_path / "doc.xml"), str(tmp_path / "again.csv"))
+    assert again.report["conversion"]["plan"] == processed.report["conversion"]["plan"]
 
 
 def test_replace_changes_one_group_field_and_keeps_the_others():

@@ -14,7 +14,7 @@ import pytest
 from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.scdl import conversion, summary
 
-from .conftest import CORPUS, PLANS_DIR
+from .conftest import CORPUS, offline_settings
 
 AMOUNTS = contract.AMOUNT_COLUMNS
 
@@ -27,7 +27,7 @@ def converted(tmp_path_factory) -> dict[str, Path]:
     paths = {}
     for document in CORPUS:
         target = directory / f"{document.stem}.csv"
-        conversion.convert_document(document, target, plans=str(PLANS_DIR), cache_dir=str(cache))
+        conversion.convert_document(document, target, offline_settings(cache_dir=str(cache)))
         paths[document.stem] = target
     return paths
 

@@ -16,14 +16,15 @@ from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.net.fetch import RefusedLocation
 from ckanext.budgetod.core.scdl.validation import (
-    DEFAULT_SCHEMA_URL,
-    SCHEMA_ENV,
     UnusableInput,
     UnusableSchema,
     format_summary,
     is_valid_siret,
     validate_csv,
 )
+from ckanext.budgetod.core.settings import DEFAULT_SCHEMA_URL, SCHEMA_ENV, Settings
+
+from .conftest import offline_settings
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = REPO_ROOT.parent / "shared" / "data" / "scdl-budget" / "schema-0.8.3.json"
@@ -69,7 +70,7 @@ def write_csv(path: Path, rows: list[dict], header: list[str] = HEADER, encoding
 
 
 def validate(path: str, **kwargs):
-    return validate_csv(path, str(SCHEMA_PATH), **kwargs)
+    return validate_csv(path, offline_settings(), **kwargs)
 
 
 # --- verdicts -----------------------------------------------------------------
@@ -307,9 +308,9 @@ def test_not_a_csv_is_unusable(tmp_path, content):
 # --- schema -------------------------------------------------------------------
 
 
-def test_schema_from_the_environment(tmp_path, monkeypatch):
+def test_the_command_lines_schema_comes_from_the_environment(tmp_path, monkeypatch):
     monkeypatch.setenv(SCHEMA_ENV, str(SCHEMA_PATH))
-    report = validate_csv(write_csv(tmp_path / "budget.csv", [budget_row()]))
+    report = validate_csv(write_csv(tmp_path / "budget.csv", [budget_row()]), Settings.from_environment())
     assert report.valid and report.schema_source == str(SCHEMA_PATH)
 
 
@@ -334,21 +335,22 @@ def schema_server():
 def test_schema_url_is_fetched_into_the_cache(tmp_path, schema_server):
     csv_path = write_csv(tmp_path / "budget.csv", [budget_row()])
     schema_url = f"{schema_server}/{SCHEMA_PATH.name}"
-    report = validate_csv(csv_path, schema_url, cache_dir=str(tmp_path / "cache"), allow_private=True)
+    report = validate_csv(csv_path, offline_settings(scdl_schema=schema_url, cache_dir=str(tmp_path / "cache"),
+                                                     network={"allow_private": True}))
     assert report.valid
     assert [p.name for p in (tmp_path / "cache").rglob("*.json")] == [SCHEMA_PATH.name]
     with pytest.raises(RefusedLocation):  # the fetch safeguards apply to the schema too
-        validate_csv(csv_path, schema_url, cache_dir=str(tmp_path / "other-cache"))
+        validate_csv(csv_path, offline_settings(scdl_schema=schema_url, cache_dir=str(tmp_path / "other-cache")))
 
 
 def test_unreadable_schema(tmp_path):
     csv_path = write_csv(tmp_path / "budget.csv", [budget_row()])
     with pytest.raises(UnusableSchema, match="schema not found"):
-        validate_csv(csv_path, str(tmp_path / "absent.json"))
+        validate_csv(csv_path, offline_settings(scdl_schema=str(tmp_path / "absent.json")))
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")
     with pytest.raises(UnusableSchema, match="unreadable schema"):
-        validate_csv(csv_path, str(broken))
+        validate_csv(csv_path, offline_settings(scdl_schema=str(broken)))
 
 
 def test_unknown_custom_check_is_reported_as_a_warning(tmp_path):
@@ -356,7 +358,7 @@ def test_unknown_custom_check_is_reported_as_a_warning(tmp_path):
     descriptor["custom_checks"].append({"name": "french-gps-coordinates", "params": {}})
     schema = tmp_path / "schema.json"
     schema.write_text(json.dumps(descriptor), encoding="utf-8")
-    report = validate_csv(write_csv(tmp_path / "budget.csv", [budget_row()]), str(schema))
+    report = validate_csv(write_csv(tmp_path / "budget.csv", [budget_row()]), offline_settings(scdl_schema=str(schema)))
     assert report.valid
     [warning] = report.to_dict()["warnings"]
     assert "french-gps-coordinates" in warning["message_fr"] and "not supported" in warning["message_en"]

@@ -125,9 +125,9 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     help_lang = _language(lang)
 
     def current_settings(**flags: Any) -> Settings:
-        """The settings, with the command's flags given (not None) over them."""
+        """The settings, with the command's flags given (not None nor empty) over them."""
         base = settings if settings is not None else Settings.from_environment()
-        return base.replace(**{name: value for name, value in flags.items() if value is not None})
+        return base.replace(**{name: value for name, value in flags.items() if value not in (None, "")})
 
     @click.group(name=name, help=messages.text("cli_help", help_lang))
     @click.help_option(help=messages.text("cli_opt_help", help_lang))
@@ -153,7 +153,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     def convert(inputs: tuple[str, ...], output: str | None, plans: str | None, report: str | None,
                 schema: str | None, max_bytes: int | None, lang: str | None, debug: bool) -> None:
         lang = _language(lang)
-        config = current_settings(plans_de_comptes=plans, scdl_schema=schema, max_document_size=max_bytes)
+        settings = current_settings(plans_de_comptes=plans, scdl_schema=schema, max_document_size=max_bytes)
         documents = _documents(inputs)
         several = len(inputs) > 1 or os.path.isdir(inputs[0])
         to_directory = several or (output is not None and os.path.isdir(output))
@@ -175,7 +175,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
 
         entries: list[Report] = []
         status = EXIT_OK
-        pipeline = Pipeline(config, local_paths=True)
+        pipeline = Pipeline(settings, local_paths=True)
         pairs = list(zip(documents, outputs, strict=True))
         show_progress = several and sys.stderr.isatty()
         with click.progressbar(pairs, label=messages.text("cli_progress", lang), file=sys.stderr) \
@@ -203,9 +203,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
         try:
             from ckanext.budgetod.core.scdl.validation import format_summary, validate_csv
 
-            config = current_settings(scdl_schema=schema)
-            report = validate_csv(csv_file, config.scdl_schema, cache_dir=config.cache_dir,
-                                  allow_private=config.network.allow_private, timeout=config.network.timeout)
+            report = validate_csv(csv_file, current_settings(scdl_schema=schema))
             if as_json:
                 _write_json(report.to_dict(), None)
             else:
@@ -223,14 +221,14 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
     @_common_options(help_lang)
     def inspect(totem_file: str, max_bytes: int | None, rules: str | None, lang: str | None, debug: bool) -> None:
         lang = _language(lang)
-        config = current_settings(max_document_size=max_bytes, occultation_rules=rules)
+        settings = current_settings(max_document_size=max_bytes, occultation_rules=rules)
         try:
             from ckanext.budgetod.core.totem.occultation import load_rules, occult_document
             from ckanext.budgetod.core.totem.reader import inspect_document
 
-            limit = config.max_document_size
+            limit = settings.max_document_size
             info = inspect_document(totem_file, max_bytes=limit).to_dict()
-            occultation = occult_document(totem_file, None, rules=load_rules(config.occultation_rules or None),
+            occultation = occult_document(totem_file, None, rules=load_rules(settings.occultation_rules or None),
                                           max_bytes=limit)
             info["occultation"] = occultation.to_dict()
             _write_json(info, None)
@@ -254,13 +252,13 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             sys.exit(republish_all(lang, debug))
         if not inputs:
             raise click.UsageError(messages.text("cli_occult_needs_inputs", lang))
-        config = current_settings(max_document_size=max_bytes, occultation_rules=rules)
+        settings = current_settings(max_document_size=max_bytes, occultation_rules=rules)
         documents = _documents(inputs)
         several = len(inputs) > 1 or os.path.isdir(inputs[0])
         try:
             from ckanext.budgetod.core.totem.occultation import load_rules
 
-            loaded_rules = load_rules(config.occultation_rules or None)
+            loaded_rules = load_rules(settings.occultation_rules or None)
             if not documents:
                 raise _fail(", ".join(inputs), "cli_no_documents", lang)
             if several or (output is not None and os.path.isdir(output)):
@@ -275,7 +273,7 @@ def build_cli(settings: Settings | None = None, *, lang: str | None = None, name
             sys.exit(EXIT_UNUSABLE)
         status = EXIT_OK
         for document, target in zip(documents, outputs, strict=True):
-            status = max(status, _occult_one(document, target, loaded_rules, max_bytes=config.max_document_size,
+            status = max(status, _occult_one(document, target, loaded_rules, max_bytes=settings.max_document_size,
                                              lang=lang, debug=debug))
         sys.exit(status)
 

@@ -84,9 +84,7 @@ class Pipeline:
         if self._schema is None:
             from ckanext.budgetod.core.scdl import validation
 
-            self._schema = validation.load_schema(
-                self.settings.scdl_schema, cache_dir=self.settings.cache_dir,
-                allow_private=self.settings.network.allow_private, timeout=self.settings.network.timeout)
+            self._schema = validation.load_schema(self.settings)
         return self._schema
 
     def occult(self, totem_path: str, destination: str | BinaryIO) -> OccultationResult:
@@ -113,11 +111,7 @@ class Pipeline:
         if occult_to is not None:
             occulted = self.occult(totem_path, occult_to)
             totem_path = occult_to
-        settings = self.settings
-        conversion = scdl_conversion.convert_document(
-            totem_path, csv_output, plans=settings.plans_de_comptes, cache_dir=settings.cache_dir,
-            allow_private=settings.network.allow_private, max_bytes=settings.max_document_size,
-            timeout=settings.network.timeout)
+        conversion = scdl_conversion.convert_document(totem_path, csv_output, self.settings)
         processed = Processed(conversion.info.header, source or totem_path, sha256, totem_path, conversion.output,
                               conversion=conversion, occultation=occulted)
         return self.validated(processed) if validate else self._reported(processed)
@@ -129,7 +123,7 @@ class Pipeline:
         assert checked is not None, "a CSV written to a stream is validated from the copy saved"
         from ckanext.budgetod.core.scdl import validation
 
-        processed.validation = validation.validate_csv(checked, self.settings.scdl_schema, descriptor=self.schema())
+        processed.validation = validation.validate_csv(checked, self.settings, descriptor=self.schema())
         processed.schema_version = str(self.schema().get("version") or "")
         return self._reported(processed)
 

@@ -23,6 +23,8 @@ DEFAULT_MAX_DOCUMENT_SIZE = 100 * MIB
 DEFAULT_HTTP_TIMEOUT = 30.0
 DEFAULT_OBJECT_TIME_BUDGET = 600
 DEFAULT_DATAGOUV_URL = "https://www.data.gouv.fr"
+# Where downloaded plans de comptes and schemas are kept when no cache directory is set.
+DEFAULT_CACHE_DIR = os.path.join("~", ".cache", "budgetod")
 ON_DELETE_CHOICES = ("delete", "archive")
 
 # The offline command line's environment (the portal reads its ini file instead).
@@ -85,9 +87,9 @@ class DatagouvSettings:
 class Settings:
     """Everything the extension's behaviour depends on.
 
-    ``cache_dir`` None means ``$BUDGETOD_CACHE_DIR``, else ``$XDG_CACHE_HOME/budgetod``, else
-    ``~/.cache/budgetod`` (the portal always gives one); ``occultation_rules`` and
-    ``metadata_template`` empty mean the files shipped with the extension.
+    ``cache_dir`` None means downloads are kept in ``~/.cache/budgetod`` and harvested archives
+    are not kept (the portal always gives one); ``occultation_rules`` and ``metadata_template``
+    empty mean the files shipped with the extension.
     """
 
     plans_de_comptes: str = DEFAULT_PLANS_BASE
@@ -101,6 +103,11 @@ class Settings:
     object_time_budget: int = DEFAULT_OBJECT_TIME_BUDGET
     network: NetworkLimits = NetworkLimits()
     datagouv: DatagouvSettings = DatagouvSettings()
+
+    @property
+    def download_cache_dir(self) -> str:
+        """Where downloaded plans de comptes and schemas are kept."""
+        return self.cache_dir or os.path.expanduser(DEFAULT_CACHE_DIR)
 
     @property
     def archive_cache_dir(self) -> str | None:
@@ -122,6 +129,9 @@ class Settings:
         values: dict[str, Any] = {}
         for key, name in INI_KEYS.items():
             values[name] = get(key)
+        # An empty key means its default, as an unset one.
+        values["plans_de_comptes"] = values["plans_de_comptes"] or DEFAULT_PLANS_BASE
+        values["scdl_schema"] = values["scdl_schema"] or DEFAULT_SCHEMA_URL
         values["cache_dir"] = values["cache_dir"] or default_cache_dir
         values["occultation_rules"] = values["occultation_rules"] or ""
         values["metadata_template"] = values["metadata_template"] or ""
@@ -137,12 +147,15 @@ class Settings:
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None, **flags: Any) -> Settings:
         """The offline command line's settings: its flags (those not None), else the environment,
-        else the defaults."""
+        else the defaults. The only reading of the environment the core does, but for the language
+        of messages (``messages.LANGUAGE_ENV``) and the portal's data.gouv.fr API key."""
         environ = os.environ if environ is None else environ
+        xdg_cache_home = environ.get("XDG_CACHE_HOME")
         values: dict[str, Any] = {
             "plans_de_comptes": environ.get(PLANS_ENV) or DEFAULT_PLANS_BASE,
             "scdl_schema": environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA_URL,
-            "cache_dir": environ.get(CACHE_DIR_ENV) or None,
+            "cache_dir": (environ.get(CACHE_DIR_ENV)
+                          or (os.path.join(xdg_cache_home, "budgetod") if xdg_cache_home else None)),
             "occultation_rules": environ.get(OCCULTATION_RULES_ENV) or "",
         }
         values.update({name: value for name, value in flags.items() if value is not None})

@@ -64,10 +64,10 @@ def sync_command(dataset: str | None, every: bool, dry_run: bool):
         if bool(dataset) == every:
             _fail(tk._("give one dataset or --all"))
         try:
-            options = sync.checked(settings.current())
+            portal_settings = sync.checked(settings.current())
         except sync.SyncError as error:
             _fail(error.describe())
-        if not options.datagouv.enabled and not dry_run:
+        if not portal_settings.datagouv.enabled and not dry_run:
             _fail(tk._("the data.gouv.fr sync is disabled (ckanext.budgetod.datagouv.enabled)"))
         if every:
             package_ids = sync.candidate_ids()
@@ -76,7 +76,7 @@ def sync_command(dataset: str | None, every: bool, dry_run: bool):
             if package is None:
                 _fail(tk._("no dataset {dataset}").format(dataset=dataset))
             package_ids = [package.id]
-        synchroniser = sync.Synchroniser(sync.client(options), options, dry_run=dry_run)
+        synchroniser = sync.Synchroniser(sync.client(portal_settings), portal_settings, dry_run=dry_run)
         results, failed = _results(), False
         if dry_run:
             click.echo(tk._("Dry run: nothing is written; these writes would be made."))
@@ -99,13 +99,14 @@ def sync_command(dataset: str | None, every: bool, dry_run: bool):
 def status_command():
     with _in_portal_language():
         try:
-            options = sync.checked(settings.current())
+            portal_settings = sync.checked(settings.current())
         except sync.SyncError as error:
             _fail(error.describe())
         rows = state.all_rows()
         statuses = _statuses()
         click.echo(tk._("data.gouv.fr sync: {state}, {url}").format(
-            state=tk._("enabled") if options.datagouv.enabled else tk._("disabled"), url=options.datagouv.url))
+            state=tk._("enabled") if portal_settings.datagouv.enabled else tk._("disabled"),
+            url=portal_settings.datagouv.url))
         for row in rows:
             click.echo(f"{row.package_name}: {statuses.get(row.status, row.status)}")
             details = [tk._("attempts: {count}").format(count=row.attempts),

@@ -70,7 +70,7 @@ def sync_dataset(package_id: str) -> None:
     """The job (run by ``ckan jobs worker``); its outcome is kept in the dataset's state row."""
     if not enabled():
         return
-    options = settings.current()
-    outcome = sync.Synchroniser(sync.client(options), options).sync(package_id)
+    portal_settings = settings.current()
+    outcome = sync.Synchroniser(sync.client(portal_settings), portal_settings).sync(package_id)
     log.info("data.gouv.fr sync of %s: %s %s", outcome.package_name, outcome.result,
              "; ".join(outcome.operations))

@@ -217,7 +217,7 @@ def _peer_card(siret: str, budget: dict) -> dict:
 def _budget_summary(siret: str, annex_suffix: str, budget: dict, identity: list) -> dict:
     """The cached ``collectivite_summary`` of one budget's documents, with ``skipped``: the
     documents that could not be read (one unreadable document leaves the others' figures)."""
-    options = settings.current()
+    portal_settings = settings.current()
 
     def build() -> dict:
         documents, skipped = [], []
@@ -227,7 +227,7 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict, identity: list)
                 if not summary.has_scdl_header(csv_path):
                     raise summary.NotScdlBudget(csv_path, Message("summary_header_not_scdl_budget_schema"))
                 documents.append(collectivite.describe_document(totem_path, csv_path,
-                                                                max_bytes=options.max_document_size))
+                                                                max_bytes=portal_settings.max_document_size))
             except BudgetodError as error:
                 skipped.append({"document": key, "message_fr": error.localized_cause("fr"),
                                 "message_en": error.localized_cause("en")})
@@ -239,7 +239,7 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict, identity: list)
         # A CSV is read in full only by the summary: one that breaks past its header is left out then.
         while True:
             try:
-                return {**collectivite.collectivite_summary(documents, options), "skipped": skipped}
+                return {**collectivite.collectivite_summary(documents, portal_settings), "skipped": skipped}
             except BudgetodError as error:
                 broken = next((document for document in documents if document.csv_path == error.source), None)
                 if broken is None:

@@ -31,9 +31,9 @@ def _dataset_ids() -> list[tuple[str, str]]:
 
 def republish_all(lang: str, debug: bool) -> int:
     """Republish every stored TOTEM document occulted; returns the exit status."""
-    options = settings.current()
+    portal_settings = settings.current()
     try:
-        rules = occultation.load_rules(options.occultation_rules or None)
+        rules = occultation.load_rules(portal_settings.occultation_rules or None)
     except BudgetodError as error:
         click.echo(f"error: {error.describe(lang)}", err=True)
         return 2
@@ -47,7 +47,7 @@ def republish_all(lang: str, debug: bool) -> int:
         for dataset_id, name in progress:
             with tempfile.TemporaryDirectory(dir=cache_dir, prefix="occult-") as workdir:
                 outcomes = publish.republish_occulted(dataset_id, rules, user=user, workdir=workdir,
-                                                      max_bytes=options.max_document_size)
+                                                      max_bytes=portal_settings.max_document_size)
             _queue_pending_jobs(dataset_id, user)
             if not outcomes:
                 continue

@@ -136,11 +136,11 @@ def build_siblings(resource_id: str) -> None:
             or not publish.is_uploaded_totem(resource)):
         return  # another job did it, or it is no XML resource any more (it stays pending: unreachable)
     started = publish.file_identity(resource)
-    options = settings.current()
-    pipeline = Pipeline(options)
+    portal_settings = settings.current()
+    pipeline = Pipeline(portal_settings)
     with tempfile.TemporaryDirectory(dir=settings.cache_dir(), prefix="upload-") as workdir:
         try:
-            path = _local_copy(resource, workdir, options)
+            path = _local_copy(resource, workdir, portal_settings)
         except BudgetodError as error:
             publish.record_occultation(resource["package_id"], resource_id, started, user=user, error=error)
             return
@@ -171,7 +171,7 @@ def build_siblings(resource_id: str) -> None:
         publish.upsert_siblings(resource["package_id"], resource_id, doc, user=user, workdir=workdir)
 
 
-def _local_copy(resource: dict, workdir: str, options: Settings) -> str:
+def _local_copy(resource: dict, workdir: str, settings: Settings) -> str:
     """The uploaded file in the filestore, or a download of the resource's URL."""
     if resource.get("url_type") == "upload":
         store = uploader.get_resource_uploader(resource)
@@ -179,8 +179,8 @@ def _local_copy(resource: dict, workdir: str, options: Settings) -> str:
         if path and os.path.isfile(path):
             return path
     destination = os.path.join(workdir, "document.xml")
-    with fetch.http_get(resource["url"], timeout=options.network.timeout, max_bytes=options.max_document_size,
-                        allow_private=options.network.allow_private, spool_dir=workdir) as response:
+    with fetch.http_get(resource["url"], timeout=settings.network.timeout, max_bytes=settings.max_document_size,
+                        allow_private=settings.network.allow_private, spool_dir=workdir) as response:
         response.raise_for_status()
         response.save_to(destination)
     return destination

@@ -18,11 +18,11 @@ from tests.ckan.harvester.conftest import (SAMPLE_DATASETS, SHARED_TOTEM, by_rol
 from tests.ckan.harvester.test_uploads import editor_dataset, run_background_jobs, siblings, upload  # noqa: F401
 from tests.harvester_sources.servers import LocalServer
 from tests.occultation_oracle import assert_occulted, leftover_personal_values, named_persons
+from tests.totem.conftest import offline_settings
 from tests.totem.totem_factory import personal_document
 
 pytestmark = pytest.mark.usefixtures("harvest_db", "with_test_worker", "clean_queues")
 
-PLANS = SHARED_TOTEM.parent / "plans-de-comptes"
 
 
 def harvest_corpus(sysadmin: dict, organization: dict) -> None:
@@ -50,7 +50,7 @@ def test_the_harvested_corpus_is_published_occulted(app, sysadmin, organization,
         report_text = stored_file(resources["report"]).read_text(encoding="utf-8")
         assert json.loads(report_text)["occultation"] == expected.to_dict()
         # The SCDL CSV bytes are those of the original document's conversion.
-        convert_document(source, tmp_path / "expected.csv", plans=str(PLANS))
+        convert_document(source, tmp_path / "expected.csv", offline_settings())
         csv_bytes = stored_file(resources["scdl"]).read_bytes()
         assert csv_bytes == (tmp_path / "expected.csv").read_bytes()
         everything_shown = "\n".join([json.dumps(dataset(name), ensure_ascii=False), report_text,

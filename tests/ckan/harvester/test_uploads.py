@@ -12,6 +12,7 @@ from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
 
 from ckanext.budgetod.core.scdl import validation
+from ckanext.budgetod.core.settings import Settings
 from tests.ckan.harvester.conftest import SCHEMA, SHARED_TOTEM, stored_file
 
 pytestmark = pytest.mark.usefixtures("harvest_db", "with_test_worker", "clean_queues")
@@ -56,7 +57,7 @@ def test_an_uploaded_totem_document_gets_its_csv_and_report(editor_dataset):
             ] == ["budgetod_view"]
     assert made["scdl"]["budgetod_valid"] == "true"
     assert json.loads(made["scdl"]["schema"])["name"] == "scdl/budget"
-    assert validation.validate_csv(str(stored_file(made["scdl"])), str(SCHEMA)).valid
+    assert validation.validate_csv(str(stored_file(made["scdl"])), Settings(scdl_schema=str(SCHEMA))).valid
     report = json.loads(stored_file(made["report"]).read_text(encoding="utf-8"))
     assert report["validation"]["valid"] is True and report["document_key"] == "21560046100010-2021-09"
     totem = helpers.call_action("resource_show", id=totem["id"])

@@ -11,6 +11,7 @@ import pytest
 import ckan.plugins.toolkit as tk
 from ckan.tests import factories, helpers
 
+from ckanext.budgetod import settings
 from ckanext.budgetod.core.scdl import collectivite
 
 from tests.totem.totem_factory import Line, totem_document
@@ -22,13 +23,13 @@ CRACH_LOTISSEMENT = "21560046100085"
 
 
 def expected_summary(tmp_path, converted_documents, *stems: str) -> dict:
-    """The core's summary of the sample documents, from files written here."""
+    """The core's summary of the sample documents, from files written here, under the portal's settings."""
     documents = []
     for stem in stems:
         csv_path = tmp_path / f"{stem}.csv"
         csv_path.write_bytes(converted_documents(stem).csv)
         documents.append(collectivite.describe_document(SHARED_TOTEM / f"{stem}.xml", csv_path))
-    return collectivite.collectivite_summary(documents)
+    return collectivite.collectivite_summary(documents, settings.current())
 
 
 def test_the_summary_of_a_budget_is_made_of_its_published_documents(publish_budget, converted_documents, tmp_path,

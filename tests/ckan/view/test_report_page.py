@@ -44,8 +44,7 @@ def invalid_budget(publish_budget, converted_documents, tmp_path):
     content = buffer.getvalue().encode()
     path = tmp_path / "invalid.csv"
     path.write_bytes(content)
-    options = settings.current()
-    checked = validation.validate_csv(str(path), options.scdl_schema)
+    checked = validation.validate_csv(str(path), settings.current())
     report = dict(doc.report)
     report["validation"] = validation_part(checked, "0.8.3")
     return publish_budget("crach-principal-ca-2021", csv=content, report=report)

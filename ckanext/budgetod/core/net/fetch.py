@@ -42,7 +42,7 @@ from urllib.request import url2pathname
 
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Message
-from ckanext.budgetod.core.settings import CACHE_DIR_ENV, DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_DOCUMENT_SIZE
+from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_MAX_DOCUMENT_SIZE, Settings
 
 DEFAULT_TIMEOUT = DEFAULT_HTTP_TIMEOUT
 DEFAULT_MAX_BYTES = DEFAULT_MAX_DOCUMENT_SIZE
@@ -553,28 +553,13 @@ def _remove_quietly(path: str) -> None:
         os.unlink(path)
 
 
-def default_cache_dir() -> Path:
-    """``$BUDGETOD_CACHE_DIR``, else ``$XDG_CACHE_HOME/budgetod``, else ``~/.cache/budgetod``."""
-    configured = os.environ.get(CACHE_DIR_ENV)
-    if configured:
-        return Path(configured).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "budgetod"
-
-
-def open_location(
-    base: str,
-    relative: str,
-    *,
-    cache_dir: str | os.PathLike[str] | None = None,
-    allow_private: bool = False,
-    timeout: float = DEFAULT_TIMEOUT,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-) -> str:
+def open_location(base: str, relative: str, settings: Settings, *, max_bytes: int = DEFAULT_MAX_BYTES) -> str:
     """Local file path for ``relative`` under ``base``.
 
     ``base`` is a local directory (a mirror; ``file://`` accepted) or an http(s)
-    base URL (a mirror or the official site). URLs are downloaded once into
-    ``cache_dir`` (default: ``default_cache_dir()``) and served from there
+    base URL (a mirror or the official site). URLs are downloaded, under the
+    settings' network limits and with at most ``max_bytes``, once into
+    ``settings.download_cache_dir`` and served from there
     afterwards, without revalidation: the files are versioned by their path
     (year, norm, schema version); delete the cache to refresh it. ``relative``
     must be plain "/"-separated names, so it can neither leave ``base`` nor the
@@ -585,7 +570,7 @@ def open_location(
     parts = urlsplit(base)
     scheme = parts.scheme.lower()
     if scheme in ("http", "https"):
-        return _cached_download(base, segments, cache_dir, allow_private, timeout, max_bytes)
+        return _cached_download(base, segments, settings, max_bytes)
     if scheme == "file":
         return _local_file(url2pathname(parts.path), segments)
     if len(scheme) > 1:  # one letter would be a Windows drive, i.e. a local path
@@ -614,8 +599,7 @@ def _local_file(directory: str, segments: list[str]) -> str:
     return str(path)
 
 
-def _cached_download(base: str, segments: list[str], cache_dir: str | os.PathLike[str] | None,
-                     allow_private: bool, timeout: float, max_bytes: int) -> str:
+def _cached_download(base: str, segments: list[str], settings: Settings, max_bytes: int) -> str:
     parts = urlsplit(base)
     if parts.query or parts.fragment:
         raise RefusedLocation(base, Message("fetch_base_url_cannot_have_query"))
@@ -625,15 +609,15 @@ def _cached_download(base: str, segments: list[str], cache_dir: str | os.PathLik
     # so two mirrors never share files and nothing from the URL becomes a path.
     host_label = re.sub(r"[^A-Za-z0-9.-]", "_", parts.hostname or "host")
     base_key = hashlib.sha256(base_url.encode("utf-8")).hexdigest()[:16]
-    cached = Path(cache_dir or default_cache_dir()).joinpath(f"{host_label}-{base_key}", *segments)
+    cached = Path(settings.download_cache_dir).joinpath(f"{host_label}-{base_key}", *segments)
     if cached.is_file():
         return str(cached)
     try:
         cached.parent.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise FetchError(str(cached.parent), Message("fetch_unusable_cache_directory", strerror=exc.strerror)) from None
-    with http_get(url, timeout=timeout, max_bytes=max_bytes, allow_private=allow_private,
-                  memory_limit=0, spool_dir=cached.parent) as response:
+    with http_get(url, timeout=settings.network.timeout, max_bytes=max_bytes,
+                  allow_private=settings.network.allow_private, memory_limit=0, spool_dir=cached.parent) as response:
         response.raise_for_status()
         if response.status != 200:
             raise FetchError(response.final_url, Message("fetch_unexpected_response_http", status=response.status))

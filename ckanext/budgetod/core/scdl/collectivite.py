@@ -405,16 +405,15 @@ def _rate(realised: Decimal, voted: Decimal) -> str | None:
 
 # ---------------------------------------------------------------- the budget
 
-def collectivite_summary(documents: list[BudgetDocument], settings: Settings | None = None) -> Json:
+def collectivite_summary(documents: list[BudgetDocument], settings: Settings) -> Json:
     """The summary of one budget's documents (see the module docstring). Raises NotScdlBudget.
 
-    ``settings`` say where the plans de comptes of the crosswalk come from, as for a conversion
-    (None: the environment's, as the command line reads them)."""
+    ``settings`` say where the plans de comptes of the crosswalk come from, as for a conversion."""
     with decimal.localcontext(amounts.EXACT):
-        return _collectivite_summary(documents, settings or Settings.from_environment())
+        return _collectivite_summary(documents, settings)
 
 
-def _collectivite_summary(documents: list[BudgetDocument], plans: Settings) -> Json:
+def _collectivite_summary(documents: list[BudgetDocument], settings: Settings) -> Json:
     cache: dict[str, _Sums] = {}
 
     def sums_of(document: BudgetDocument) -> _Sums:
@@ -437,15 +436,15 @@ def _collectivite_summary(documents: list[BudgetDocument], plans: Settings) -> J
         comparable = previous is None or previous["norme"] == year["norme"]
         year["chapters_comparable"] = comparable
         if previous is not None and not comparable:
-            breaks.append(_break(previous, year, sources[previous["exercice"]], sources[year["exercice"]], plans))
+            breaks.append(_break(previous, year, sources[previous["exercice"]], sources[year["exercice"]], settings))
         previous = year
     return {"version": COLLECTIVITE_SUMMARY_VERSION, "exercices": years, "breaks": breaks}
 
 
-def _break(previous: Json, year: Json, before: BudgetDocument, after: BudgetDocument, plans: Settings) -> Json:
+def _break(previous: Json, year: Json, before: BudgetDocument, after: BudgetDocument, settings: Settings) -> Json:
     """The break from ``previous`` to ``year``; flags ``year``'s chapter rows (module docstring)."""
-    before_lookup, before_described = _plan(before, previous["exercice"], plans)
-    after_lookup, after_described = _plan(after, year["exercice"], plans)
+    before_lookup, before_described = _plan(before, previous["exercice"], settings)
+    after_lookup, after_described = _plan(after, year["exercice"], settings)
     comparable = (comparable_chapters(before_lookup.plan, after_lookup.plan)
                   if before_lookup.plan is not None and after_lookup.plan is not None else frozenset())
     for row in year["chapters"]:
@@ -457,13 +456,12 @@ def _break(previous: Json, year: Json, before: BudgetDocument, after: BudgetDocu
             "not_comparable_chapters": [code for code in codes if code not in comparable]}
 
 
-def _plan(document: BudgetDocument, exercice: int, plans: Settings) -> tuple[PlanLookup, Json]:
+def _plan(document: BudgetDocument, exercice: int, settings: Settings) -> tuple[PlanLookup, Json]:
     """The plan of a year's figures and how the summary describes it (never its location: a
     path on the server)."""
     declinaison = document.declinaison or document.nomenclature.partition("-")[2]
     try:
-        lookup = find_plan(plans.plans_de_comptes, document.norme, declinaison, exercice, cache_dir=plans.cache_dir,
-                           allow_private=plans.network.allow_private, timeout=plans.network.timeout)
+        lookup = find_plan(document.norme, declinaison, exercice, settings)
         message = None if lookup.plan is not None else Message("collectivite_no_plan_de_comptes_published",
             nomenclature=document.nomenclature, exercice=exercice)
     except BudgetodError as error:

@@ -34,19 +34,17 @@ from dataclasses import dataclass, field
 from typing import BinaryIO
 
 from ckanext.budgetod.core import contract, messages
-from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT
+from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem.nomenclature import (
     Account,
     Chapter,
     OtherYears,
     PlanDeComptes,
     PlanLookup,
-    default_plans_base,
     find_plan,
     plan_of_year,
 )
 from ckanext.budgetod.core.totem.reader import (
-    DEFAULT_MAX_BYTES,
     BudgetLine,
     DocumentHeader,
     DocumentInfo,
@@ -275,25 +273,19 @@ def _section_of_account_class(nature: str) -> str:
 def convert_document(
     source: str | os.PathLike[str],
     output: str | os.PathLike[str] | BinaryIO,
-    *,
-    plans: str | None = None,
-    cache_dir: str | None = None,
-    allow_private: bool = False,
-    max_bytes: int = DEFAULT_MAX_BYTES,
-    timeout: float = DEFAULT_HTTP_TIMEOUT,
+    settings: Settings,
 ) -> ConversionResult:
     """Convert one TOTEM document to an SCDL budget CSV.
 
     ``output`` is a file path (written atomically: nothing is left behind on
-    failure) or a binary stream. ``plans`` is the plans de comptes directory or
-    base URL (default: ``$BUDGETOD_PLANS_DE_COMPTES`` or the official site).
+    failure) or a binary stream. ``settings`` give the plans de comptes (directory
+    or base URL), the largest document read and the network limits.
     Raises BudgetodError (DocumentError, FetchError, NomenclatureError).
     """
     warnings = _Warnings()
-    with TotemReader(source, max_bytes=max_bytes) as reader:
+    with TotemReader(source, max_bytes=settings.max_document_size) as reader:
         header = reader.header
-        lookup = find_plan(plans or default_plans_base(), header.norme, header.declinaison, header.exercice,
-                           cache_dir=cache_dir, allow_private=allow_private, timeout=timeout)
+        lookup = find_plan(header.norme, header.declinaison, header.exercice, settings)
         if lookup.plan is None:
             warnings.add(_Warnings.key("warn_plan_missing", nomenclature=header.nomenclature,
                                        year=str(header.exercice)))
@@ -301,8 +293,7 @@ def convert_document(
             warnings.add(_Warnings.key("warn_plan_year_fallback", nomenclature=header.nomenclature,
                                        year=str(header.exercice), used_year=str(lookup.used_year)))
         other_years = OtherYears(
-            lambda year: plan_of_year(plans or default_plans_base(), header.norme, header.declinaison, year,
-                                      cache_dir=cache_dir, allow_private=allow_private, timeout=timeout),
+            lambda year: plan_of_year(header.norme, header.declinaison, year, settings),
             lookup)
         builder = RowBuilder(header, lookup, other_years, warnings)
         if isinstance(output, (str, os.PathLike)):

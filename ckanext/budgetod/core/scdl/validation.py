@@ -17,7 +17,6 @@ import csv
 import functools
 import io
 import json
-import os
 import re
 import time
 from collections import Counter
@@ -29,7 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Message, QuotedList
 from ckanext.budgetod.core.net import fetch
-from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_SCHEMA_URL, SCHEMA_ENV
+from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.spreadsheet import formula_risk
 
 if TYPE_CHECKING:  # frictionless is imported where it is used
@@ -154,19 +153,15 @@ class ValidationReport:
 
 def validate_csv(
     csv_path: str,
-    schema: str | None = None,
+    settings: Settings,
     *,
-    cache_dir: str | None = None,
-    allow_private: bool = False,
-    timeout: float = DEFAULT_HTTP_TIMEOUT,
     descriptor: dict[str, Any] | None = None,
     limit_errors: int = DEFAULT_ERROR_LIMIT,
 ) -> ValidationReport:
-    """Validate ``csv_path`` against the SCDL budget schema (path or URL).
+    """Validate ``csv_path`` against the SCDL budget schema ``settings.scdl_schema`` (path or URL).
 
-    The schema defaults to ``$BUDGETOD_SCDL_SCHEMA`` or DEFAULT_SCHEMA_URL; URLs
-    go through ``fetch.open_location`` and its cache. ``descriptor``: the schema
-    already loaded (``load_schema``), ``schema`` then only names it. Raises
+    Schema URLs go through ``fetch.open_location`` and its cache. ``descriptor``: the schema
+    already loaded (``load_schema``), ``settings.scdl_schema`` then only names it. Raises
     UnusableInput when the file cannot be validated at all, UnusableSchema /
     FetchError for the schema.
     """
@@ -177,9 +172,9 @@ def validate_csv(
 
     path = Path(csv_path)
     row_count, header, formula_like = _check_usable_csv(path)
-    schema_source = schema or os.environ.get(SCHEMA_ENV) or DEFAULT_SCHEMA_URL
+    schema_source = settings.scdl_schema
     if descriptor is None:
-        descriptor = load_schema(schema_source, cache_dir=cache_dir, allow_private=allow_private, timeout=timeout)
+        descriptor = load_schema(settings)
     checks, warnings = _custom_checks(descriptor)
     warnings += _formula_warnings(header, formula_like, descriptor)
 
@@ -218,13 +213,13 @@ def validate_csv(
     )
 
 
-def load_schema(source: str, *, cache_dir: str | None = None, allow_private: bool = False,
-                timeout: float = DEFAULT_HTTP_TIMEOUT) -> dict[str, Any]:
-    """The Table Schema descriptor from a local path or a URL (http(s) ones are cached)."""
+def load_schema(settings: Settings) -> dict[str, Any]:
+    """The Table Schema descriptor ``settings.scdl_schema``, a local path or a URL (http(s) ones are
+    cached)."""
+    source = settings.scdl_schema
     if "://" in source:  # fetch accepts http, https and file URLs and refuses the others
         base, _, name = source.rpartition("/")
-        local_path = fetch.open_location(base, name, cache_dir=cache_dir, allow_private=allow_private,
-                                         timeout=timeout)
+        local_path = fetch.open_location(base, name, settings)
     else:
         local_path = source
     try:

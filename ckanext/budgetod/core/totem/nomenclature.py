@@ -2,8 +2,8 @@
 
 A plan is published per year, norme and déclinaison, at
 ``{year}/{norme}/{declinaison}/planDeCompte.xml`` under a base that is either a
-local mirror directory or a base URL (downloaded once into a cache by
-``fetch.open_location``). When the document's year has no plan, the nearest
+local mirror directory or a base URL (``Settings.plans_de_comptes``, downloaded once into a cache
+by ``fetch.open_location``). When the document's year has no plan, the nearest
 year's is used (the caller reports it); when none exists, conversion goes on
 without labels. A code missing from that plan is looked for in the other years'
 plans (``OtherYears``): codes come and go from one year to the next, and documents
@@ -38,7 +38,7 @@ from typing import Any, TypeVar
 from lxml import etree
 
 from ckanext.budgetod.core.errors import DocumentError, NomenclatureError
-from ckanext.budgetod.core.settings import DEFAULT_HTTP_TIMEOUT, DEFAULT_PLANS_BASE, PLANS_ENV
+from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, PROLOG_LIMIT, check_prolog, shown
 
 # How far from the document's year a plan may be taken.
@@ -190,11 +190,6 @@ class PlanLookup:
         }
 
 
-def default_plans_base() -> str:
-    """``$BUDGETOD_PLANS_DE_COMPTES``, else the official publication site."""
-    return os.environ.get(PLANS_ENV) or DEFAULT_PLANS_BASE
-
-
 def candidate_years(year: int) -> list[int]:
     """The exact year, then nearer years first, the earlier one first at equal distance."""
     years = [year]
@@ -208,43 +203,39 @@ _locations: dict[tuple[str, str, str, int, str | None, bool], str | None] = {}
 _locations_lock = threading.Lock()
 
 
-def find_plan(base: str, norme: str, declinaison: str, year: int, *, cache_dir: str | None = None,
-              allow_private: bool = False, timeout: float = DEFAULT_HTTP_TIMEOUT) -> PlanLookup:
-    """Locate and read the plan for a document; NotFound everywhere gives ``plan=None``.
+def find_plan(norme: str, declinaison: str, year: int, settings: Settings) -> PlanLookup:
+    """Locate and read the plan for a document under ``settings.plans_de_comptes``; NotFound
+    everywhere gives ``plan=None``.
 
     Any other fetch failure (unreachable server, refused address, missing mirror
     directory) raises: the plan may exist, and converting without it would
     silently degrade the output.
     """
     for candidate in candidate_years(year):
-        plan = plan_of_year(base, norme, declinaison, candidate, cache_dir=cache_dir,
-                            allow_private=allow_private, timeout=timeout)
+        plan = plan_of_year(norme, declinaison, candidate, settings)
         if plan is not None:
             return PlanLookup(f"{norme}-{declinaison}", year, candidate, plan)
     return PlanLookup(f"{norme}-{declinaison}", year, None, None)
 
 
-def plan_of_year(base: str, norme: str, declinaison: str, year: int, *, cache_dir: str | None = None,
-                 allow_private: bool = False, timeout: float = DEFAULT_HTTP_TIMEOUT) -> PlanDeComptes | None:
+def plan_of_year(norme: str, declinaison: str, year: int, settings: Settings) -> PlanDeComptes | None:
     """The plan of exactly ``year``, None when it is not published; other fetch failures raise."""
-    key = (base, norme, declinaison, year, cache_dir, allow_private)
+    key = (settings.plans_de_comptes, norme, declinaison, year, settings.cache_dir, settings.network.allow_private)
     with _locations_lock:
         located, known = key in _locations, _locations.get(key)
     # Located before but gone since (a cache emptied under a long-running process): look again.
     if not located or (known is not None and not os.path.isfile(known)):
-        known = _locate(base, f"{year}/{norme}/{declinaison}/{PLAN_FILE}", cache_dir=cache_dir,
-                        allow_private=allow_private, timeout=timeout)
+        known = _locate(f"{year}/{norme}/{declinaison}/{PLAN_FILE}", settings)
         with _locations_lock:
             _locations[key] = known
     return None if known is None else load_plan(known)
 
 
-def _locate(base: str, relative: str, *, cache_dir: str | None, allow_private: bool, timeout: float) -> str | None:
+def _locate(relative: str, settings: Settings) -> str | None:
     from ckanext.budgetod.core.net.fetch import NotFound, open_location  # network machinery only when a plan is needed
 
     try:
-        return open_location(base, relative, cache_dir=cache_dir, allow_private=allow_private,
-                             timeout=timeout, max_bytes=MAX_PLAN_BYTES)
+        return open_location(settings.plans_de_comptes, relative, settings, max_bytes=MAX_PLAN_BYTES)
     except NotFound:
         return None
 

@@ -127,7 +127,7 @@ def portal_url(name: str) -> str:
     return f"{tk.config.get('ckan.site_url').rstrip('/')}/dataset/{name}"
 
 
-def wanted_dataset(dataset: dict, organization: str, options: Settings) -> Wanted:
+def wanted_dataset(dataset: dict, organization: str, settings: Settings) -> Wanted:
     extras = extras_of(dataset)
     exercice = extras.get(contract.EXTRA_EXERCICE, "")
     tags = sorted({udata_tag(tag["name"]) for tag in dataset.get("tags", [])})
@@ -144,13 +144,13 @@ def wanted_dataset(dataset: dict, organization: str, options: Settings) -> Wante
         "extras": {KEY_DATASET: dataset["id"], KEY_PORTAL_URL: portal_url(dataset["name"])},
     }
     # A file not occulted yet, or that could not be, never leaves the portal (portal/uploads.py).
-    resources = tuple(_wanted_resource(resource, options) for resource in dataset.get("resources", [])
+    resources = tuple(_wanted_resource(resource, settings) for resource in dataset.get("resources", [])
                       if publish.released(resource))
     return Wanted(dataset["id"], organization, fields,
                   udata_zone(extras.get(contract.EXTRA_INSEE, "")), resources)
 
 
-def _wanted_resource(resource: dict, options: Settings) -> WantedResource:
+def _wanted_resource(resource: dict, settings: Settings) -> WantedResource:
     role = resource.get(contract.RESOURCE_ROLE) or ""
     filename = stored_name((resource.get("url") or "").rsplit("/", 1)[-1] or resource["id"])
     extras = {KEY_RESOURCE: resource["id"]}
@@ -166,7 +166,7 @@ def _wanted_resource(resource: dict, options: Settings) -> WantedResource:
         "schema": _schema(resource),
         "extras": extras,
     }
-    uploaded = resource.get("url_type") == "upload" and (role == contract.ROLE_SCDL or options.datagouv.upload_all)
+    uploaded = resource.get("url_type") == "upload" and (role == contract.ROLE_SCDL or settings.datagouv.upload_all)
     if not uploaded:
         return WantedResource(resource["id"], {**fields, "filetype": "remote", "url": resource["url"]})
     path = uploader.get_resource_uploader(resource).get_path(resource["id"])

@@ -210,10 +210,10 @@ class Synchroniser:
     """Syncs datasets through one client. Organisations, zones and organisation listings are
     cached for the run: ``sync --all`` walks an organisation's datasets once, not once per dataset."""
 
-    def __init__(self, client: UdataClient, options: Settings, *, dry_run: bool = False):
+    def __init__(self, client: UdataClient, settings: Settings, *, dry_run: bool = False):
         self.client = client
-        self.options = checked(options)
-        self._tied = parse_organizations(options.datagouv.organizations)
+        self.settings = checked(settings)
+        self._tied = parse_organizations(settings.datagouv.organizations)
         self.dry_run = dry_run
         self._organizations: dict[str, dict] = {}
         self._zones: dict[tuple[str, str], tuple[str | None, Message | None]] = {}
@@ -267,7 +267,7 @@ class Synchroniser:
             recorder.forget()
             return
         organization = self._permitted(dataset, organization)
-        wanted = wanted_dataset(dataset, organization, self.options)
+        wanted = wanted_dataset(dataset, organization, self.settings)
         fingerprint = wanted.fingerprint()
         if (row is not None and row.udata_dataset_id and row.content_hash == fingerprint
                 and row.status != state.STATUS_ERROR):
@@ -305,7 +305,7 @@ class Synchroniser:
         recorder.succeeded(fingerprint, outcome.message)
 
     def _check_api_key(self) -> None:
-        if not self.dry_run and not self.options.datagouv.api_key:
+        if not self.dry_run and not self.settings.datagouv.api_key:
             raise SyncError(OPTION + "api_key", Message("synchroniser_no_data_gouv_fr_api",
                 datagouv_api_key_env=DATAGOUV_API_KEY_ENV))
 
@@ -412,7 +412,7 @@ class Synchroniser:
     def _take_down(self, organization: str | None, recorder: _Recorder) -> None:
         """The CKAN dataset is deleted or purged: delete (or archive) its udata dataset."""
         outcome, row = self._outcome, recorder.row
-        done = _takedown_hash(self.options.datagouv.on_delete)
+        done = _takedown_hash(self.settings.datagouv.on_delete)
         if row is not None and row.content_hash == done and row.status != state.STATUS_ERROR:
             recorder.succeeded(done)
             return
@@ -435,7 +435,7 @@ class Synchroniser:
         recorder.begin()
         for remote in copies:
             outcome.udata_id = remote["id"]
-            if self.options.datagouv.on_delete == "archive":
+            if self.settings.datagouv.on_delete == "archive":
                 if not remote.get("archived"):
                     payload = merged(remote, {"archived": state.utcnow().isoformat(timespec="seconds")})
                     self._write(tk._("archive the udata dataset {id}").format(id=remote["id"]),
@@ -444,7 +444,7 @@ class Synchroniser:
                 self._write(tk._("delete the udata dataset {id}").format(id=remote["id"]),
                             functools.partial(self.client.delete_dataset, remote["id"]))
         if outcome.operations:
-            outcome.result = "archived" if self.options.datagouv.on_delete == "archive" else "deleted"
+            outcome.result = "archived" if self.settings.datagouv.on_delete == "archive" else "deleted"
         if copies:
             recorder.dataset(copies[0]["id"])
         recorder.succeeded(done)

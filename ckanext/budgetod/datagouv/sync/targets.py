@@ -27,20 +27,20 @@ class SyncError(BudgetodError):
     """The dataset cannot be synced as it is (configuration, missing file...)."""
 
 
-def checked(options: Settings) -> Settings:
+def checked(settings: Settings) -> Settings:
     """The settings when the sync can work with them; else SyncError naming the wrong ini key."""
-    on_delete = options.datagouv.on_delete
+    on_delete = settings.datagouv.on_delete
     if on_delete not in ON_DELETE_CHOICES:
         raise SyncError(OPTION + "on_delete", Message("targets_unknown_value_possible_values",
             on_delete=on_delete, choices=', '.join(ON_DELETE_CHOICES)))
-    parse_organizations(options.datagouv.organizations)
-    return options
+    parse_organizations(settings.datagouv.organizations)
+    return settings
 
 
-def client(options: Settings, **overrides) -> UdataClient:
+def client(settings: Settings, **overrides) -> UdataClient:
     """A client of the udata API the settings name, with their key and network limits."""
-    return UdataClient(options.datagouv.api_url, options.datagouv.api_key, timeout=options.network.timeout,
-                       allow_private=options.network.allow_private, **overrides)
+    return UdataClient(settings.datagouv.api_url, settings.datagouv.api_key, timeout=settings.network.timeout,
+                       allow_private=settings.network.allow_private, **overrides)
 
 
 def parse_organizations(value) -> tuple[tuple[str, str], ...]:
