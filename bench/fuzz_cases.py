@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from ckanext.budgetod.core.totem.reader import AMOUNT_ELEMENTS
-from tests.totem.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE, Line, totem_document
+from tests.support.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE, Line, totem_document
 
 # --- cases ---------------------------------------------------------------------------------------
 

@@ -9,13 +9,13 @@ from dataclasses import dataclass
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.totem.totem_factory
+sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.support.totem_factory
 
 from lxml import etree  # noqa: E402
 
 from ckanext.budgetod.core.totem import nomenclature  # noqa: E402
 from ckanext.budgetod.core.totem.reader import TOTEM_NAMESPACE  # noqa: E402
-from tests.totem.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE  # noqa: E402
+from tests.support.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE  # noqa: E402
 
 SHARED_DATA = REPOSITORY / ".." / "shared" / "data"
 TOTEM_DIR = SHARED_DATA / "totem"

@@ -54,7 +54,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 REPOSITORY = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.totem.totem_factory
+sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.support.totem_factory
 FUZZ_DIR = REPOSITORY / ".local" / "fuzz"  # git-ignored, as all of .local/
 FINDINGS_DIR = FUZZ_DIR / "findings"
 # Hypothesis' own files (its constants cache) there too, not in a .hypothesis/ of the working directory.

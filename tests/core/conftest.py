@@ -1,5 +1,5 @@
-"""Shared fixtures of the converter core tests: the read-only corpus in ../shared/data,
-an environment that never reaches the network, and small plans in tmp_path."""
+"""Fixtures of the core tests: an environment that never reaches the network (the plans and schema of
+the shared data), small plans in tmp_path, and a local misbehaving HTTP site."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -7,14 +7,8 @@ from pathlib import Path
 import pytest
 
 from ckanext.budgetod.core.totem import nomenclature
-
-REPOSITORY = Path(__file__).resolve().parents[2]
-SHARED_DATA = REPOSITORY / ".." / "shared" / "data"
-TOTEM_DIR = SHARED_DATA / "totem"
-BROKEN_DIR = TOTEM_DIR / "broken"
-PLANS_DIR = SHARED_DATA / "plans-de-comptes"
-SCHEMA_PATH = SHARED_DATA / "scdl-budget" / "schema-0.8.3.json"
-CORPUS = sorted(TOTEM_DIR.glob("*.xml"))
+from tests.support.http_site import start_site, stop_site
+from tests.support.shared import PLANS_DIR, SCHEMA_PATH
 
 
 @pytest.fixture
@@ -38,3 +32,11 @@ def plans_dir(tmp_path) -> Path:
     directory = tmp_path / "plans"
     directory.mkdir()
     return directory
+
+
+@pytest.fixture
+def site():
+    """The misbehaving local site (tests.support.http_site), stopped after the test."""
+    server, site, thread = start_site()
+    yield site
+    stop_site(server, site, thread)

@@ -13,7 +13,6 @@ import pty
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -22,10 +21,10 @@ from ckanext.budgetod.core import cli
 from ckanext.budgetod.core.cli import build_cli
 from ckanext.budgetod.core.scdl import conversion
 from ckanext.budgetod.core.settings import Settings
-
-from .conftest import CORPUS, PLANS_DIR, REPOSITORY, SCHEMA_PATH
-from .test_reader import SECRET, UNSAFE_PROLOGS, billion_laughs, xxe_document
-from .totem_factory import Line, totem_document, write_plan, write_totem
+from tests.support.hostile_xml import SECRET, UNSAFE_PROLOGS, billion_laughs, xxe_document
+from tests.support.repository import REPOSITORY
+from tests.support.shared import CORPUS, PLANS_DIR, SCHEMA_PATH
+from tests.support.totem_factory import Line, totem_document, write_plan, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 
@@ -366,7 +365,7 @@ def test_every_message_the_code_names_is_in_the_catalogue_with_the_parameters_it
 
     from ckanext.budgetod.core.messages import MESSAGES
 
-    package = Path(__file__).resolve().parents[2] / "ckanext" / "budgetod"
+    package = REPOSITORY / "ckanext" / "budgetod"
     named = 0
     for path in package.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):

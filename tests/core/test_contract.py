@@ -2,13 +2,11 @@
 "datagouv" section reads the same for the harvester and the data.gouv.fr sync."""
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from ckanext.budgetod.core import contract
-from ckanext.budgetod.core import source_config
+from ckanext.budgetod.core import contract, source_config
 from ckanext.budgetod.core.source_config import SourceConfigError, parse_source_config
+from tests.support.repository import REPOSITORY
 
 
 def test_every_stage_has_its_scdl_value_title_abbreviation_and_place_in_the_year():
@@ -46,7 +44,7 @@ def _declared(options, prefix=""):
 
 
 def test_the_documentation_shows_every_declared_source_option_with_its_help():
-    text = (Path(__file__).resolve().parents[2] / "docs" / "harvesting.md").read_text(encoding="utf-8")
+    text = (REPOSITORY / "docs" / "harvesting.md").read_text(encoding="utf-8")
     table = text.split("| key / clé | value / valeur | meaning / sens |")[1].split("\n\n")[0]
     documented = {row.split("|")[1].strip().strip("`"): row.split("|")[3].strip()
                   for row in table.strip().splitlines()[1:]}

@@ -10,11 +10,10 @@ import pytest
 from lxml import etree
 
 from ckanext.budgetod.core.errors import DocumentError
-from ckanext.budgetod.core.totem.reader import AMOUNT_ELEMENTS, inspect_document
 from ckanext.budgetod.core.scdl.conversion import convert_document
 from ckanext.budgetod.core.scdl.validation import validate_csv
-
-from .conftest import BROKEN_DIR, CORPUS, PLANS_DIR, SCHEMA_PATH
+from ckanext.budgetod.core.totem.reader import AMOUNT_ELEMENTS, inspect_document
+from tests.support.shared import BROKEN_DIR, CORPUS, PLANS_DIR, SCHEMA_PATH
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 

@@ -10,15 +10,14 @@ import time
 
 import pytest
 
-from ckanext.budgetod.core.totem import nomenclature
 from ckanext.budgetod.core.errors import DocumentError, NomenclatureError
-from ckanext.budgetod.core.totem.nomenclature import Account, PlanDeComptes, load_plan
-from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, TotemReader, inspect_document, read_header, shown
 from ckanext.budgetod.core.scdl.conversion import convert_document
 from ckanext.budgetod.core.scdl.validation import validate_csv
-
-from .conftest import SCHEMA_PATH
-from .totem_factory import Line, plan_de_comptes, totem_document, write_plan, write_totem
+from ckanext.budgetod.core.totem import nomenclature
+from ckanext.budgetod.core.totem.nomenclature import Account, PlanDeComptes, load_plan
+from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, TotemReader, inspect_document, read_header, shown
+from tests.support.shared import SCHEMA_PATH
+from tests.support.totem_factory import Line, plan_de_comptes, totem_document, write_plan, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 

@@ -7,13 +7,12 @@ import re
 import pytest
 
 from ckanext.budgetod.core import pipeline as pipeline_module
-from ckanext.budgetod.core.pipeline import REPORT_VERSION, Pipeline, upgrade_report
-from ckanext.budgetod.core.settings import Settings
-from ckanext.budgetod.core.scdl import validation
 from ckanext.budgetod.core.errors import DocumentError
-
-from .conftest import CORPUS, SCHEMA_PATH
-from .totem_factory import Line, write_plan, write_totem
+from ckanext.budgetod.core.pipeline import REPORT_VERSION, Pipeline, upgrade_report
+from ckanext.budgetod.core.scdl import validation
+from ckanext.budgetod.core.settings import Settings
+from tests.support.shared import CORPUS, SCHEMA_PATH
+from tests.support.totem_factory import Line, write_plan, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 

@@ -8,21 +8,19 @@ import time
 import pytest
 import yaml
 
+from ckanext.budgetod.core.net.fetch import FetchTimeout
 from ckanext.budgetod.core.pipeline import Pipeline
 from ckanext.budgetod.core.settings import (
     INI_KEYS,
     DatagouvSettings,
     NetworkLimits,
+    OrganizationsError,
     Settings,
     described,
     field_value,
     parse_organizations,
-    OrganizationsError,
 )
-from ckanext.budgetod.core.net.fetch import FetchTimeout
-
-from .conftest import REPOSITORY
-from .test_fetch import site  # noqa: F401 (fixture)
+from tests.support.repository import REPOSITORY
 
 DECLARATION = REPOSITORY / "ckanext" / "budgetod" / "config_declaration.yaml"
 SECRET = "udata-api-key-5f0c2b1e"
@@ -104,7 +102,7 @@ def test_a_malformed_organisation_mapping_names_the_item(value):
         parse_organizations(value)
 
 
-def test_the_schema_download_follows_the_http_timeout(site, tmp_path):  # noqa: F811 (fixture)
+def test_the_schema_download_follows_the_http_timeout(site, tmp_path):
     """It used to ignore ckanext.budgetod.http_timeout: a stalled schema server held a harvest 30 s."""
     settings = Settings(scdl_schema=site.url("/stall"), cache_dir=str(tmp_path),
                         network=NetworkLimits(timeout=0.3, allow_private=True))

@@ -71,7 +71,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-SWAGGER_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "udata" / "swagger-v1.json"
+from tests.support.shared import SWAGGER_PATH
+
+# The API keys of the stand-in users the tests create.
+ALICE = "alice-key"  # editor of Metz
+BOB = "bob-key"  # admin of Nancy only
 
 FAULT_KINDS = ("error", "throttle", "stall", "reset")
 LICENSES = ("cc-by", "cc-by-sa", "cc-zero", "fr-lo", "lov2", "notspecified", "odc-by", "odc-odbl", "odc-pddl",

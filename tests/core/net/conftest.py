@@ -1,9 +1,6 @@
 import pytest
 
-from .standin import UdataStandIn
-
-ALICE = "alice-key"  # editor of Metz
-BOB = "bob-key"  # admin of Nancy only
+from tests.support.udata_standin import UdataStandIn
 
 
 @pytest.fixture

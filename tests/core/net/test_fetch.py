@@ -12,18 +12,15 @@ import shutil
 import socket
 import ssl
 import subprocess
-import threading
 import time
-from collections import Counter
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 
-from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core import messages
 from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net import fetch
 from ckanext.budgetod.core.net.fetch import (
     BodyTooLarge,
     FetchError,
@@ -33,143 +30,14 @@ from ckanext.budgetod.core.net.fetch import (
     http_get,
     open_location,
 )
+from tests.support.http_site import start_site, stop_site
+from tests.support.shared import PLANS_DIR
 
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
-PLANS_MIRROR = SHARED_DATA / "plans-de-comptes"
 PLAN_RELATIVE = "2018/M14/M14_COM_SUP3500/planDeCompte.xml"
-# Bounds how long a stalled handler may wait if a test forgets to release it.
-STALL_LIMIT_SECONDS = 10
-
-
-class _Site:
-    """State shared between the test and the server's handler threads."""
-
-    def __init__(self):
-        self.files: dict[str, bytes] = {}
-        self.hits: Counter[str] = Counter()
-        self.seen_headers: list[dict[str, str]] = []
-        self.release_stall = threading.Event()
-        self.base_url = ""
-
-    def url(self, path: str) -> str:
-        return self.base_url + path
-
-
-class _Handler(BaseHTTPRequestHandler):
-    def log_message(self, format, *args):  # keep pytest output clean
-        pass
-
-    def do_GET(self):
-        site: _Site = self.server.site
-        parts = urlsplit(self.path)
-        query = {name: values[0] for name, values in parse_qs(parts.query).items()}
-        site.hits[parts.path] += 1
-        site.seen_headers.append({name.lower(): value for name, value in self.headers.items()})
-        if parts.path.startswith("/files/"):
-            self._serve_file(site, parts.path[len("/files/"):])
-        elif parts.path == "/redirect":
-            self._reply(int(query.get("status", 302)), b"", {"Location": query["to"]})
-        elif parts.path == "/loop":
-            self._reply(302, b"", {"Location": "/loop"})
-        elif parts.path == "/stall":
-            site.release_stall.wait(STALL_LIMIT_SECONDS)
-            self._reply(200, b"late")
-        elif parts.path == "/stream":
-            # No Content-Length: the body ends when the connection closes (HTTP/1.0).
-            self.send_response(200)
-            self.end_headers()
-            remaining = int(query["size"])
-            while remaining > 0:
-                piece = min(remaining, 4096)
-                self.wfile.write(b"x" * piece)
-                remaining -= piece
-        elif parts.path == "/truncated":
-            # Promises more than it sends, then closes the connection.
-            self.send_response(200)
-            self.send_header("Content-Length", "100000")
-            self.end_headers()
-            self.wfile.write(b"x" * 1000)
-            self.close_connection = True
-        elif parts.path == "/dribble":
-            # One byte at a time, each well within the read timeout, until released.
-            self.send_response(200)
-            self.end_headers()
-            while not site.release_stall.wait(0.02):
-                self.wfile.write(b"x")
-                self.wfile.flush()
-        elif parts.path == "/slow-headers":
-            # A status line, then one header byte at a time, each well within the read timeout.
-            self.wfile.write(b"HTTP/1.1 200 OK\r\nX-Slow: ")
-            self.wfile.flush()
-            ends = time.monotonic() + STALL_LIMIT_SECONDS
-            while not site.release_stall.wait(0.02) and time.monotonic() < ends:
-                self.wfile.write(b"x")
-                self.wfile.flush()
-            self.close_connection = True
-        elif parts.path == "/declared-huge":
-            self._reply(200, b"small", {"Content-Length": str(10**12)})
-        elif parts.path == "/echo-headers":
-            self._reply(200, json.dumps(site.seen_headers[-1]).encode())
-        elif parts.path == "/error":
-            self._reply(500, b"boom")
-        else:
-            self._reply(404, b"not here")
-
-    def _serve_file(self, site: _Site, name: str):
-        if name not in site.files:
-            self._reply(404, b"not here")
-            return
-        etag = '"' + hashlib.sha256(site.files[name]).hexdigest()[:12] + '"'
-        if self.headers.get("If-None-Match") == etag:
-            self._reply(304, b"", {"ETag": etag})
-            return
-        self._reply(200, site.files[name], {"ETag": etag, "Last-Modified": "Tue, 01 Oct 2024 10:00:00 GMT"})
-
-    def _reply(self, status: int, body: bytes, headers: dict[str, str] | None = None):
-        self.send_response(status)
-        headers = dict(headers or {})
-        headers.setdefault("Content-Length", str(len(body)))
-        for name, value in headers.items():
-            self.send_header(name, value)
-        self.end_headers()
-        if body:
-            self.wfile.write(body)
-
-
-def _start_server(tls_context: ssl.SSLContext | None = None):
-    site = _Site()
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    server.daemon_threads = True
-    server.site = site
-    if tls_context is not None:
-        server.socket = tls_context.wrap_socket(server.socket, server_side=True)
-    scheme = "https" if tls_context else "http"
-    host = "localhost" if tls_context else "127.0.0.1"
-    site.base_url = f"{scheme}://{host}:{server.server_address[1]}"
-    # A short poll interval keeps shutdown (and so each test's teardown) quick.
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    return server, site, thread
-
-
-def _stop_server(server, site, thread):
-    site.release_stall.set()
-    server.shutdown()
-    server.server_close()
-    thread.join()
-
-
 @pytest.fixture(autouse=True)
 def english_messages(monkeypatch):
     """Error texts follow $BUDGETOD_LANG: pin it so ``match=`` sees the English text."""
     monkeypatch.setenv(messages.LANGUAGE_ENV, "en")
-
-
-@pytest.fixture
-def site():
-    server, site, thread = _start_server()
-    yield site
-    _stop_server(server, site, thread)
 
 
 @pytest.fixture
@@ -463,10 +331,10 @@ def tls_site(tmp_path):
         check=True, capture_output=True)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(cert, key)
-    server, site, thread = _start_server(context)
+    server, site, thread = start_site(context)
     site.certificate = cert
     yield site
-    _stop_server(server, site, thread)
+    stop_site(server, site, thread)
 
 
 def test_https_verifies_the_certificate_against_the_host_name(tls_site, monkeypatch):
@@ -518,13 +386,12 @@ def test_url_base_is_refused_on_loopback_without_allow_private(site, tmp_path):
     assert sum(site.hits.values()) == 0
 
 
-@pytest.mark.skipif(not PLANS_MIRROR.is_dir(), reason="shared plans-de-comptes data not available")
 def test_local_directory_mirror():
-    path = open_location(str(PLANS_MIRROR), PLAN_RELATIVE)
-    assert Path(path) == PLANS_MIRROR / PLAN_RELATIVE
-    assert open_location(PLANS_MIRROR.as_uri(), PLAN_RELATIVE) == path
+    path = open_location(str(PLANS_DIR), PLAN_RELATIVE)
+    assert Path(path) == PLANS_DIR / PLAN_RELATIVE
+    assert open_location(PLANS_DIR.as_uri(), PLAN_RELATIVE) == path
     with pytest.raises(NotFound, match="missing from the mirror"):
-        open_location(str(PLANS_MIRROR), "2018/M14/NOPE/planDeCompte.xml")
+        open_location(str(PLANS_DIR), "2018/M14/NOPE/planDeCompte.xml")
 
 
 def test_a_path_longer_than_the_system_allows_is_missing_from_the_mirror(tmp_path):

@@ -17,9 +17,8 @@ from ckanext.budgetod.core.net.udata import (
     UdataClient,
     UdataError,
 )
+from tests.support.udata_standin import ALICE, BOB, Fault, UdataStandIn
 
-from .conftest import ALICE, BOB
-from .standin import Fault, UdataStandIn
 
 @pytest.fixture
 def metz(udata):

@@ -7,8 +7,8 @@ import socket
 
 import pytest
 
-from .conftest import ALICE, BOB
-from .standin import Fault, Swagger, UdataStandIn
+from tests.support.udata_standin import ALICE, BOB, Fault, Swagger, UdataStandIn
+
 
 @pytest.fixture
 def metz(udata):

@@ -15,14 +15,13 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from ckanext.budgetod.core.scdl import amounts, collectivite, conversion
 from ckanext.budgetod.core.errors import DocumentError
+from ckanext.budgetod.core.scdl import amounts, collectivite, conversion
 from ckanext.budgetod.core.scdl.summary import NotScdlBudget
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem import nomenclature
-
-from .conftest import CORPUS, PLANS_DIR, TOTEM_DIR
-from .totem_factory import Line, totem_document
+from tests.support.shared import CORPUS, PLANS_DIR, SHARED_TOTEM
+from tests.support.totem_factory import Line, totem_document
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 
@@ -108,9 +107,9 @@ def test_population_and_ratios_are_the_documents_own(converted):
 
 def test_sample_figures_documents():
     # What the tests below rely on, read from the files themselves.
-    assert general_information(TOTEM_DIR / "montreuil-ca-2018.xml")["PopTot"] == "107564"
-    assert general_information(TOTEM_DIR / "crach-principal-ca-2021.xml")["PopTot"] == "3 446"
-    assert general_information(TOTEM_DIR / "transport-m43-bp-2022.xml")["PopTot"] == "0"
+    assert general_information(SHARED_TOTEM / "montreuil-ca-2018.xml")["PopTot"] == "107564"
+    assert general_information(SHARED_TOTEM / "crach-principal-ca-2021.xml")["PopTot"] == "3 446"
+    assert general_information(SHARED_TOTEM / "transport-m43-bp-2022.xml")["PopTot"] == "0"
 
 
 def test_each_sample_budget_equals_its_csvs(converted):

@@ -23,8 +23,8 @@ import pytest
 from lxml import etree
 
 from ckanext.budgetod.core.scdl import collectivite, conversion
-
-from .conftest import CORPUS, PLANS_DIR, REPOSITORY
+from tests.support.repository import REPOSITORY
+from tests.support.shared import CORPUS, PLANS_DIR
 
 sys.path.insert(0, str(REPOSITORY / "bench"))
 from generate_corpus import corpus_specs  # noqa: E402

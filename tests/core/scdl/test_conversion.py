@@ -9,9 +9,8 @@ import pytest
 
 from ckanext.budgetod.core.errors import DocumentError
 from ckanext.budgetod.core.scdl.conversion import SCDL_FIELDS, convert_document
-
-from .conftest import SCHEMA_PATH
-from .totem_factory import DEFAULT_ACCOUNTS, DEFAULT_CHAPTERS, Line, write_plan, write_totem
+from tests.support.shared import SCHEMA_PATH
+from tests.support.totem_factory import DEFAULT_ACCOUNTS, DEFAULT_CHAPTERS, Line, write_plan, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 

@@ -7,9 +7,8 @@ import csv
 import pytest
 
 from ckanext.budgetod.core.scdl.conversion import convert_document
-
-from .conftest import PLANS_DIR
-from .totem_factory import Line, m57_function_lines, write_totem
+from tests.support.shared import PLANS_DIR
+from tests.support.totem_factory import Line, m57_function_lines, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 

@@ -12,8 +12,7 @@ from pathlib import Path
 import pytest
 
 from ckanext.budgetod.core.scdl import conversion, summary
-
-from .conftest import CORPUS, PLANS_DIR
+from tests.support.shared import CORPUS, PLANS_DIR
 
 AMOUNTS = summary.AMOUNT_COLUMNS
 

@@ -24,11 +24,8 @@ from ckanext.budgetod.core.scdl.validation import (
     is_valid_siret,
     validate_csv,
 )
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-SCHEMA_PATH = REPO_ROOT.parent / "shared" / "data" / "scdl-budget" / "schema-0.8.3.json"
-
-pytestmark = pytest.mark.skipif(not SCHEMA_PATH.is_file(), reason="shared SCDL budget schema not available")
+from tests.support.repository import REPOSITORY
+from tests.support.shared import SCHEMA_PATH
 
 HEADER = [
     "BGT_NATDEC", "BGT_ANNEE", "BGT_SIRET", "BGT_NOM", "BGT_CONTNAT", "BGT_CONTNAT_LABEL", "BGT_NATURE",
@@ -366,4 +363,4 @@ def test_unknown_custom_check_is_reported_as_a_warning(tmp_path):
 def test_import_does_not_load_frictionless():
     code = ("import sys, ckanext.budgetod.core.scdl.validation, ckanext.budgetod.core.net.fetch; "
             "assert 'frictionless' not in sys.modules and 'requests' not in sys.modules")
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPO_ROOT)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=REPOSITORY)

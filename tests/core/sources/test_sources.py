@@ -1,6 +1,6 @@
 """Tests for the harvest source kinds: configuration, listing (gather) and retrieval (fetch).
 
-Every request goes to local servers on 127.0.0.1 (see servers.py), so the
+Every request goes to local servers on 127.0.0.1 (tests/support/servers.py), so the
 success paths pass ``allow_private=True``; the refusal of loopback addresses
 is checked without it. Real TOTEM documents are read from ../shared/data;
 archives are built in tmp_path.
@@ -16,28 +16,26 @@ import time
 import tracemalloc
 import zipfile
 from dataclasses import replace
-from pathlib import Path
 
 import pytest
 
-from ckanext.budgetod.core.sources import archive as archive_module
-from ckanext.budgetod.core.sources import streamed_json
-from ckanext.budgetod.core.source_config import SourceConfigError, parse_source_config
+from ckanext.budgetod.core.errors import BudgetodError
+from ckanext.budgetod.core.net.fetch import NotFound, RefusedLocation, http_get
 from ckanext.budgetod.core.net.urls import normalise_url
+from ckanext.budgetod.core.settings import NetworkLimits, Settings
+from ckanext.budgetod.core.source_config import SourceConfigError, parse_source_config
 from ckanext.budgetod.core.sources import (
     DocumentRef,
     SourceError,
     UnsafeArchive,
     list_documents,
     retrieve_document,
+    streamed_json,
 )
-from ckanext.budgetod.core.errors import BudgetodError
-from ckanext.budgetod.core.net.fetch import NotFound, RefusedLocation, http_get
-from ckanext.budgetod.core.settings import NetworkLimits, Settings
+from ckanext.budgetod.core.sources import archive as archive_module
+from tests.support.servers import CkanStandIn, LocalServer, Reply, UdataStandIn
+from tests.support.shared import SHARED_DATA
 
-from .servers import CkanStandIn, LocalServer, Reply, UdataStandIn
-
-SHARED_DATA = Path(__file__).resolve().parents[2].parent / "shared" / "data"
 TOTEM = SHARED_DATA / "totem"
 BP = (TOTEM / "crach-lotissement-bp-2022.xml").read_bytes()
 DM = (TOTEM / "crach-principal-dm2-2021.xml").read_bytes()

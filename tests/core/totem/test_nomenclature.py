@@ -7,13 +7,12 @@ from functools import partial
 
 import pytest
 
-from ckanext.budgetod.core.totem import nomenclature
 from ckanext.budgetod.core.errors import NomenclatureError
 from ckanext.budgetod.core.net.fetch import FetchError
+from ckanext.budgetod.core.totem import nomenclature
 from ckanext.budgetod.core.totem.nomenclature import candidate_years, find_plan, load_plan
-
-from .conftest import PLANS_DIR
-from .totem_factory import write_plan
+from tests.support.shared import PLANS_DIR
+from tests.support.totem_factory import write_plan
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 

@@ -1,6 +1,6 @@
 """Occultation of personal data (CRPA art. L311-7): checked against an independent oracle.
 
-The oracle (tests/occultation_oracle.py) reads both documents as trees and applies the rules by their
+The oracle (tests/support/occultation_oracle.py) reads both documents as trees and applies the rules by their
 meaning: every element the rules designate must hold only the replacement, and every other element,
 attribute and text must be unchanged.
 """
@@ -14,16 +14,14 @@ import sys
 import pytest
 from lxml import etree
 
-from ckanext.budgetod.core.totem import occultation
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
-from ckanext.budgetod.core.totem.occultation import RulesError, load_rules, occult_document
 from ckanext.budgetod.core.scdl.conversion import convert_document
-
-from tests.occultation_oracle import REPLACEMENT, assert_occulted, codes
-
-from .conftest import BROKEN_DIR, CORPUS, PLANS_DIR
-from .totem_factory import personal_document as generated
-from .totem_factory import totem_document, write_plan
+from ckanext.budgetod.core.totem import occultation
+from ckanext.budgetod.core.totem.occultation import RulesError, load_rules, occult_document
+from tests.support.occultation_oracle import REPLACEMENT, assert_occulted, codes
+from tests.support.shared import BROKEN_DIR, CORPUS, PLANS_DIR
+from tests.support.totem_factory import personal_document as generated
+from tests.support.totem_factory import totem_document, write_plan
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 

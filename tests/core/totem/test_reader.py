@@ -8,12 +8,10 @@ import pytest
 
 from ckanext.budgetod.core.errors import DocumentError
 from ckanext.budgetod.core.totem.reader import TotemReader, check_prolog, inspect_document, read_header
-
-from .totem_factory import Line, totem_document, write_totem
+from tests.support.hostile_xml import SECRET, UNSAFE_PROLOGS, billion_laughs, xxe_document
+from tests.support.totem_factory import Line, totem_document, write_totem
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
-
-SECRET = "TOP-SECRET-CONTENT-4242"
 
 
 def read_lines(path, **options):
@@ -252,30 +250,6 @@ def test_several_budgets_are_refused(tmp_path):
     budget = document[document.index("<Budget>"):document.index("</Budget>") + len("</Budget>")]
     path.write_text(document.replace(budget, budget + budget))
     assert error_of(path).message_id == "several_budgets"
-
-
-def xxe_document(tmp_path) -> str:
-    secret = tmp_path / "secret.txt"
-    secret.write_text(SECRET)
-    return (f'<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<!DOCTYPE DocumentBudgetaire [<!ENTITY xxe SYSTEM "file://{secret}">]>\n'
-            + totem_document(collectivite="&xxe;").decode().split("\n", 1)[1].replace("&amp;xxe;", "&xxe;"))
-
-
-def billion_laughs() -> str:
-    entities = '<!ENTITY lol0 "lol">' + "".join(
-        f'<!ENTITY lol{level} "{f"&lol{level - 1};" * 10}">' for level in range(1, 10))
-    return (f'<?xml version="1.0"?>\n<!DOCTYPE DocumentBudgetaire [{entities}]>\n'
-            '<DocumentBudgetaire xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire">'
-            "<VersionSchema V=\"&lol9;\"/></DocumentBudgetaire>")
-
-
-UNSAFE_PROLOGS = {
-    "external_dtd": '<!DOCTYPE DocumentBudgetaire SYSTEM "http://127.0.0.1:9/evil.dtd">\n',
-    "parameter_entity": '<!DOCTYPE DocumentBudgetaire [<!ENTITY % remote SYSTEM "file:///etc/passwd"> %remote;]>\n',
-    "doctype_after_comment_and_pi": '<!-- a comment --><?pi data?>\n<!DOCTYPE DocumentBudgetaire>\n',
-    "lower_case_doctype": "<!doctype DocumentBudgetaire>\n",
-}
 
 
 def test_xxe_is_refused_without_reading_the_referenced_file(tmp_path):
