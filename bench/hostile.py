@@ -227,7 +227,7 @@ def is_clear(message: str) -> bool:
 
 
 class Harvester:
-    """Runs harvest jobs in-process like tests/ckan/harvester/conftest.py, timing each object."""
+    """Runs harvest jobs in-process like tests/support/ckan_harvest.py, timing each object."""
 
     def __init__(self, sysadmin: dict, organization: dict):
         import ckan.plugins as plugins
@@ -538,7 +538,7 @@ def main() -> int:
     return 0 if all(passed for _name, passed, _detail in checks) else 1
 
 
-# The datasets the six samples become (tests/ckan/harvester/conftest.py SAMPLE_DATASETS).
+# The datasets the six samples become (tests/support/ckan_harvest.py SAMPLE_DATASETS).
 SAMPLE_DATASET_NAMES = ("budget-21560046100085-2022-annexe-06", "budget-21560046100010-2021",
                         "budget-21560134500014-2023", "budget-21930048000015-2018",
                         "budget-24350078200095-2022-annexe-06")

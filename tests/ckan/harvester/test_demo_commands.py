@@ -3,11 +3,11 @@ documents published again."""
 from __future__ import annotations
 
 import pytest
-
 from ckan.cli.cli import ckan as ckan_command
 
-from tests.ckan.harvester.conftest import SAMPLE_DATASETS, SHARED_TOTEM, create_source, dataset
-from tests.harvester_sources.servers import LocalServer
+from tests.support.ckan_harvest import SAMPLE_DATASETS, create_source, dataset
+from tests.support.servers import LocalServer
+from tests.support.shared import SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 

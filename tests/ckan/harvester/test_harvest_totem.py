@@ -7,16 +7,24 @@ import signal
 import threading
 
 import pytest
-
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import helpers
 
 from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.pipeline import Pipeline
 from ckanext.budgetod.core.scdl import validation
-from tests.ckan.harvester.conftest import (BROKEN, SAMPLE_DATASETS, SCHEMA, SHARED_TOTEM, by_role, create_source,
-                                           dataset, harvest, occulted, stored_file)
-from tests.harvester_sources.servers import CkanStandIn, LocalServer, Reply
+from tests.support.ckan_harvest import (
+    BROKEN,
+    SAMPLE_DATASETS,
+    by_role,
+    create_source,
+    dataset,
+    harvest,
+    occulted,
+    stored_file,
+)
+from tests.support.servers import CkanStandIn, LocalServer, Reply
+from tests.support.shared import SCHEMA_PATH, SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 
@@ -68,7 +76,7 @@ def test_the_samples_become_one_dataset_per_budget_and_year_with_three_resources
             if resource["budgetod_role"] == contract.ROLE_SCDL:
                 assert resource["format"] == "CSV"
                 assert json.loads(resource["schema"]) == {"name": "scdl/budget", "version": "0.8.3"}
-                assert validation.validate_csv(str(stored_file(resource)), str(SCHEMA)).valid
+                assert validation.validate_csv(str(stored_file(resource)), str(SCHEMA_PATH)).valid
         assert {resource["format"] for resource in published["resources"]} == {"CSV", "XML", "JSON"}
 
     crach = dataset(CRACH_2021)

@@ -14,9 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable
 
-import pytest
-
 import ckan.model as model
+import pytest
 from ckan.tests import factories, helpers
 
 from ckanext.harvest.model import HarvestJob
@@ -24,12 +23,10 @@ from ckanext.harvest.model import HarvestJob
 from ckanext.budgetod.datagouv import jobs as datagouv_jobs
 from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.logic import action
-from tests.ckan.datagouv.conftest import empty_jobs_queue  # noqa: F401 (fixture)
-from tests.ckan.view.conftest import (  # noqa: F401 (fixtures)
-    converted_documents, organization, publish_budget, resource_of, storage, sysadmin)
-from tests.ckan.harvester.conftest import SHARED_TOTEM, harvest
-from tests.ckan.view.test_dashboard import token_of
-from tests.harvester_sources.servers import LocalServer
+from tests.support.ckan_harvest import harvest
+from tests.support.ckan_portal import resource_of, token_of
+from tests.support.servers import LocalServer
+from tests.support.shared import SHARED_TOTEM
 
 YES, NO = "allowed", "refused"
 # "A" is the organisation of the budget datasets and of the harvest sources; "other" users are an
@@ -293,7 +290,7 @@ def test_harvest_sources_of_organisation_a(app, cast, sysadmin, organization):
 # ---------------------------------------------------------------- the data.gouv.fr sync
 
 def test_only_who_may_change_a_dataset_can_queue_its_sync_and_no_request_runs_one(
-        app, cast, budgets, ckan_config, monkeypatch, empty_jobs_queue):  # noqa: F811
+        app, cast, budgets, ckan_config, monkeypatch, empty_jobs_queue):
     # The sync enabled towards a closed port: a sync run by a request would record a failed attempt.
     for option, value in (("enabled", True), ("url", "http://127.0.0.1:9"), ("api_key", "not-used"),
                           ("http_timeout", 1)):

@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import pytest
-
 import ckan.plugins.toolkit as tk
+import pytest
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod.core.scdl import collectivite
-
-from tests.totem.totem_factory import Line, totem_document
-
-from .conftest import SHARED_TOTEM, file_storage, resource_of, upload
+from tests.support.ckan_portal import file_storage, resource_of, upload
+from tests.support.shared import SHARED_TOTEM
+from tests.support.totem_factory import Line, totem_document
 
 CRACH = "21560046100010"
 CRACH_LOTISSEMENT = "21560046100085"

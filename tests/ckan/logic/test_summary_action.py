@@ -5,14 +5,12 @@ from __future__ import annotations
 import json
 from decimal import Decimal
 
-import pytest
-
 import ckan.plugins.toolkit as tk
+import pytest
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod.core.scdl import conversion, summary
-
-from .conftest import file_storage, resource_of, upload
+from tests.support.ckan_portal import file_storage, resource_of, upload
 
 
 def test_the_summary_of_a_published_csv_is_the_csv_aggregated(publish_budget, converted_documents, tmp_path):

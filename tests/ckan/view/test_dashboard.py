@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 import ckan.logic
+import pytest
 from ckan.tests import factories, helpers
+
+from tests.support.ckan_portal import token_of
 
 ALL_SAMPLES = ("crach-lotissement-bp-2022", "crach-principal-ca-2021", "crach-principal-dm2-2021",
                "mohon-cfu-2023", "montreuil-ca-2018", "transport-m43-bp-2022")
@@ -129,11 +130,6 @@ def harvest_source(clean_db, sysadmin, organization):
         owner_org=organization["id"], frequency="MANUAL")
     helpers.call_action("harvest_job_create", context={"user": sysadmin["name"]}, source_id=source["id"], run=False)
     return source
-
-
-def token_of(user: dict) -> str:
-    return helpers.call_action("api_token_create", context={"user": user["name"]}, user=user["name"],
-                               name="dashboard")["token"]
 
 
 def test_administrators_see_their_harvest_sources_and_last_jobs(app, every_sample, harvest_source, sysadmin):

@@ -9,14 +9,12 @@ import json
 import re
 
 import pytest
-
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core.pipeline import validation_part
 from ckanext.budgetod.core.scdl import validation
-
-from .conftest import resource_of, upload
+from tests.support.ckan_portal import resource_of, upload
 
 
 def report_page(app, resource_id: str, lang: str = "", headers: dict | None = None):
