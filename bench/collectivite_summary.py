@@ -32,8 +32,8 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import processes  # noqa: E402 - bench/ is no package
-from generate_corpus import write_corpus  # noqa: E402
+import processes
+from generate_corpus import write_corpus
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 BENCH = REPOSITORY / ".local" / "bench"

@@ -73,7 +73,7 @@ class DocumentSpec:
     ratios: tuple[tuple[str, str, str], ...] = ()  # (code, Val…, MoyNat…) as written, e.g. ("DGFPop", "145,53", "150,00")
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def plan_codes(plans: Path, year: int, norme: str, declinaison: str):
     """Accounts usable per plan column, and the plan's function codes (none for plans by nature only)."""
     root = etree.parse(str(plans / str(year) / norme / declinaison / "planDeCompte.xml")).getroot()

@@ -211,7 +211,7 @@ def create_source(corpus_url: str) -> dict:
                 config=json.dumps({"kind": "index"}))
 
 
-def harvest(source: dict, poll: "callable") -> tuple[dict, float]:
+def harvest(source: dict, poll: callable) -> tuple[dict, float]:
     """One job through the queues, driven as cron drives it; returns the job and the wall time
     until this script saw it finished (its own duration is in the job's timestamps)."""
     import ckan.model as model
@@ -233,6 +233,7 @@ def harvest(source: dict, poll: "callable") -> tuple[dict, float]:
 
 def object_errors(job: dict) -> list[str]:
     import ckan.model as model
+
     from ckanext.harvest.model import HarvestGatherError, HarvestObject, HarvestObjectError
 
     gather = [error.message for error in model.Session.query(HarvestGatherError).filter_by(harvest_job_id=job["id"])]
@@ -259,8 +260,9 @@ def job_seconds(job: dict) -> float:
     up-to-a-second delay of this script's polling. (The job's own "finished" is its last import's
     end, and an unchanged document has no import.)"""
     import ckan.model as model
-    from ckanext.harvest.model import HarvestJob, HarvestObject
     from sqlalchemy import func
+
+    from ckanext.harvest.model import HarvestJob, HarvestObject
 
     last_done = model.Session.query(func.max(func.coalesce(HarvestObject.import_finished,
                                                            HarvestObject.fetch_finished))) \

@@ -52,9 +52,9 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import hostile_cases  # noqa: E402
-from hostile_cases import Case  # noqa: E402
-from portal_reset import reset_portal  # noqa: E402
+import hostile_cases
+from hostile_cases import Case
+from portal_reset import reset_portal
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 GOOD_SAMPLES = sorted(path.name for path in hostile_cases.SHARED_TOTEM.glob("*.xml"))
@@ -261,11 +261,12 @@ class Harvester:
         helpers.call_action("harvest_source_patch", context={"user": self.sysadmin["name"]},
                             id=source["id"], config=json.dumps(config))
 
-    def harvest(self, source: dict) -> "JobOutcome":
+    def harvest(self, source: dict) -> JobOutcome:
+        import ckan.model as model
         from ckan.tests import helpers
+
         from ckanext.harvest.model import HarvestGatherError, HarvestJob, HarvestObject
         from ckanext.harvest.tests.lib import run_harvest_job
-        import ckan.model as model
 
         job = helpers.call_action("harvest_job_create", source_id=source["id"], run=False)
         started = time.monotonic()
@@ -382,9 +383,11 @@ LISTING_RSS_GROWTH_LIMIT_MB = 50
 def run_summary_cases(sampler: RssSampler, sysadmin: dict, organization: dict) -> list[CaseResult]:
     """Phase C: each CSV uploaded to a dataset, then summarised through the action, anonymously."""
     import io
+
     import ckan.plugins.toolkit as tk
     from ckan.tests import helpers
     from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+
     from ckanext.budgetod.core.scdl import conversion
 
     dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]}, name="summaries-hostiles",
@@ -424,8 +427,8 @@ def main() -> int:
     guard = ConnectionGuard()
     guard.install()
 
-    from ckanext.budgetod.core.net.urls import normalise_url
     from ckanext.budgetod.core.net import fetch
+    from ckanext.budgetod.core.net.urls import normalise_url
 
     print("building cases…", flush=True)
     documents = hostile_cases.document_cases(PROBE_PATH)
@@ -546,7 +549,7 @@ SAMPLE_DATASET_NAMES = ("budget-21560046100085-2022-annexe-06", "budget-21560046
 
 # === Round 2, part A (issue 12: items 1, 2 and 9; cases in hostile_cases.py) =====================
 
-def _document_results(cases: list[Case], outcome: "JobOutcome", base_url: str) -> list[CaseResult]:
+def _document_results(cases: list[Case], outcome: JobOutcome, base_url: str) -> list[CaseResult]:
     from ckanext.budgetod.core.net.urls import normalise_url
     results = []
     for case in cases:
@@ -564,7 +567,9 @@ def _document_results(cases: list[Case], outcome: "JobOutcome", base_url: str) -
 def _published_dataset(base_url: str, case: Case) -> dict | None:
     import ckan.model as model
     from ckan.tests import helpers
+
     from ckanext.harvest.model import HarvestObject
+
     from ckanext.budgetod.core.net.urls import normalise_url
     found = model.Session.query(HarvestObject).filter_by(
         guid=normalise_url(base_url + case.path), current=True).first()
@@ -573,7 +578,7 @@ def _published_dataset(base_url: str, case: Case) -> dict | None:
     return helpers.call_action("package_show", context={"use_cache": False}, id=found.package_id)
 
 
-INJECTED = re.compile(r"""<(?:a\b[^>]*\bhref|img\b[^>]*\bsrc)=["']?(?:[^"'>]*evil\.example|javascript:)""", re.I)
+INJECTED = re.compile(r"""<(?:a\b[^>]*\bhref|img\b[^>]*\bsrc)=["']?(?:[^"'>]*evil\.example|javascript:)""", re.IGNORECASE)
 
 
 def run_round_two_a(harvester: Harvester, server: HostileServer, guard: ConnectionGuard,
@@ -774,6 +779,7 @@ def run_round_three_uploads(app, harvester: Harvester, server: HostileServer, re
     from ckan.lib import uploader
     from ckan.tests import factories, helpers
     from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+
     from ckanext.budgetod.core.totem.occultation import occult_document
     from ckanext.budgetod.portal import uploads
 
@@ -788,7 +794,7 @@ def run_round_three_uploads(app, harvester: Harvester, server: HostileServer, re
                                   owner_org=harvester.organization["id"])
     test_app = helpers.CKANTestApp(app)  # the whole middleware stack, languages included
 
-    class client:  # noqa: N801 - a request from within the bench's application context
+    class client:
         @staticmethod
         def get(path: str, headers: dict):
             # The bench runs inside one application context, which every request shares: forget the

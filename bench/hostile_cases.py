@@ -18,10 +18,10 @@ import itertools
 import random
 import re
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 SHARED_TOTEM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "totem"
 # The smallest sample (an annex budget, 21 lines): the base of every mutated document.
@@ -185,7 +185,7 @@ def replace_first(text: str, element: str, value: str) -> str:
 def remove_element(text: str, element: str) -> str:
     """Remove the first <element …/> or <element>…</element>."""
     pattern = rf"<{element}(?:\s[^>]*)?/>|<{element}(?:\s[^>]*)?>.*?</{element}>"
-    return re.sub(pattern, "", text, count=1, flags=re.S)
+    return re.sub(pattern, "", text, count=1, flags=re.DOTALL)
 
 
 def label(value: str) -> str:
@@ -378,7 +378,7 @@ def document_cases(probe_path: str) -> list[Case]:
         # An annex with no CodBud or a budget with no names is still a budget.
         add("missing", f"no-{element.lower()}", mutated(f"miss{element}", lambda t, element=element: remove_element(t, element)),
             may_import=element in ("EnTeteDocBudgetaire", "LibelleColl", "IdColl", "CodBud", "LibelleEtab"))
-    add("missing", "no-lines", mutated("nolines", lambda t: re.sub(r"<LigneBudget>.*?</LigneBudget>", "", t, flags=re.S)),
+    add("missing", "no-lines", mutated("nolines", lambda t: re.sub(r"<LigneBudget>.*?</LigneBudget>", "", t, flags=re.DOTALL)),
         may_import=True)
     add("missing", "empty-values", mutated("emptyvalues", lambda t: re.sub(r' V="[^"]*"', ' V=""', t)))
 
@@ -520,7 +520,7 @@ def source_cases(good: bytes) -> list[Case]:
              source_config=zip_kind, may_list_nothing=True),
         source("index-redirect-loop", redirect(lambda h: base_url(h) + h.path), index_kind),
         source("index-endless-html", stream(lambda: itertools.chain(
-            [b"<html><body>"], itertools.repeat(b"<p>" + b"x" * 8000 + "</p>".encode()))), index_kind),
+            [b"<html><body>"], itertools.repeat(b"<p>" + b"x" * 8000 + b"</p>"))), index_kind),
         source("index-stall", stall_before_headers, index_kind),
         source("index-http-500", body(b"oops", "text/plain", status=500), index_kind),
         source("guess-json-content", body(b'{"not": "a page"}', "application/json"), {}),

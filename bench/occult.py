@@ -26,7 +26,7 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import processes  # noqa: E402 - bench/ is no package
+import processes
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 PLANS = REPOSITORY / ".." / "shared" / "data" / "plans-de-comptes"

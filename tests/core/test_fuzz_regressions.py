@@ -238,8 +238,7 @@ def test_an_undeclared_prefix_inside_the_document_is_malformed_xml(tmp_path):
         b"</LigneBudget>", b"</db:LigneBudget>", 1)
     path = tmp_path / "doc.xml"
     path.write_bytes(data)
-    with pytest.raises(DocumentError) as caught:
-        with TotemReader(path) as reader:
-            list(reader.lines())
+    with pytest.raises(DocumentError) as caught, TotemReader(path) as reader:
+        list(reader.lines())
     assert caught.value.message_id == "malformed_xml"
     assert refusal(path).message_id == "malformed_xml"

@@ -57,7 +57,7 @@ class Reply:
     headers: dict[str, str] = field(default_factory=dict)
 
     @classmethod
-    def json(cls, document: object, status: int = 200) -> "Reply":
+    def json(cls, document: object, status: int = 200) -> Reply:
         return cls(status, json.dumps(document).encode("utf-8"), {"Content-Type": "application/json"})
 
 
@@ -105,7 +105,7 @@ class LocalServer:
 
     # --- lifecycle ---
 
-    def start(self) -> "LocalServer":
+    def start(self) -> LocalServer:
         server = self
 
         class _RequestHandler(_Handler):
@@ -126,7 +126,7 @@ class LocalServer:
             self._thread.join()
             self._httpd = self._thread = None
 
-    def __enter__(self) -> "LocalServer":
+    def __enter__(self) -> LocalServer:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:

@@ -238,7 +238,7 @@ def plan_de_comptes(norme: str = "M14", declinaison: str = "M14_COM_500_3500", y
         "</Chapitres><Comptes/>"
         f"<RefFonctionnelles>{function_xml(DEFAULT_FUNCTIONS if functions is None else functions)}"
         "</RefFonctionnelles></Fonction></Nomenclature>\n"
-    ).encode("utf-8")
+    ).encode()
 
 
 def write_plan(base: Path, year: int = 2022, norme: str = "M14", declinaison: str = "M14_COM_500_3500",

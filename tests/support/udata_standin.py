@@ -136,7 +136,7 @@ class Swagger:
 
     @classmethod
     @functools.cache
-    def load(cls, path: Path = SWAGGER_PATH) -> "Swagger":
+    def load(cls, path: Path = SWAGGER_PATH) -> Swagger:
         return cls(json.loads(path.read_text(encoding="utf-8")))
 
     def route(self, path: str) -> tuple[str, dict, dict[str, str]] | None:
@@ -253,7 +253,7 @@ class _Reply:
     headers: dict[str, str] | None = None
 
     @classmethod
-    def json(cls, document: object, status: int = 200, **headers: str) -> "_Reply":
+    def json(cls, document: object, status: int = 200, **headers: str) -> _Reply:
         return cls(status, json.dumps(document).encode("utf-8"), {"Content-Type": "application/json", **headers})
 
 
@@ -298,7 +298,7 @@ class UdataStandIn:
 
     # --- lifecycle ---
 
-    def start(self) -> "UdataStandIn":
+    def start(self) -> UdataStandIn:
         owner = self
 
         class Handler(_Handler):
@@ -327,7 +327,7 @@ class UdataStandIn:
             self._thread.join()
             self._httpd = self._thread = None
 
-    def __enter__(self) -> "UdataStandIn":
+    def __enter__(self) -> UdataStandIn:
         return self.start()
 
     def __exit__(self, *exc_info) -> None:
@@ -468,7 +468,7 @@ class UdataStandIn:
 
     # --- answering (handler threads) ---
 
-    def _serve(self, handler: "_Handler") -> None:
+    def _serve(self, handler: _Handler) -> None:
         parts = urlsplit(handler.path)
         call = _Call(handler.command, parts.path, dict(parse_qsl(parts.query, keep_blank_values=True)),
                      {name.lower(): value for name, value in handler.headers.items()}, handler.read_body())
@@ -491,7 +491,7 @@ class UdataStandIn:
         self._record(call, reply.status, None)
         handler.answer(reply)
 
-    def _play(self, handler: "_Handler", call: _Call, fault: Fault) -> None:
+    def _play(self, handler: _Handler, call: _Call, fault: Fault) -> None:
         """Answer with the fault instead of the real answer (which, after a write, is lost)."""
         if fault.kind in ("stall", "reset"):
             self._record(call, None, fault.kind)

@@ -11,8 +11,8 @@ sync`, which needs shell access to the portal. No action, page or API call runs 
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import ckan.model as model
 import pytest

@@ -30,7 +30,7 @@ def coverage_rows(html: str) -> list[str]:
     body = html[html.index('class="table table-bordered table-sm budgetod-coverage"'):]
     body = body[body.index("<tbody>"):body.index("</tbody>")]
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", name)).strip()  # the name links to the budget's page
-            for name in re.findall(r'<th scope="row">(.*?)<small>', body, re.S)]
+            for name in re.findall(r'<th scope="row">(.*?)<small>', body, re.DOTALL)]
 
 
 def test_every_published_budget_is_listed_with_its_stages(app, every_sample):
@@ -208,7 +208,7 @@ def test_a_dataset_of_another_organisation_with_the_same_extras_never_joins_a_ro
     html = dashboard(app)
 
     assert coverage_rows(html).count("CRACH") == 2
-    rows = re.findall(r'<tr>\s*<th scope="row">(.*?)</tr>', html, re.S)
+    rows = re.findall(r'<tr>\s*<th scope="row">(.*?)</tr>', html, re.DOTALL)
     # The budget's name links to its page: the row starts with that link.
     crach_row = next(row for row in rows if "· Collectivités<" in row
                      and re.sub(r"<[^>]+>", "", row).startswith("CRACH"))

@@ -48,7 +48,7 @@ def page(app, dataset: dict, resource: dict, lang: str = "") -> str:
 
 
 def embedded_summary(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="budgetod-[^"]+-summary">(.*?)</script>', html, re.S)
+    match = re.search(r'<script type="application/json" id="budgetod-[^"]+-summary">(.*?)</script>', html, re.DOTALL)
     return json.loads(match.group(1))
 
 

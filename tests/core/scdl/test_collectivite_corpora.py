@@ -27,8 +27,8 @@ from tests.support.repository import REPOSITORY
 from tests.support.shared import CORPUS, PLANS_DIR
 
 sys.path.insert(0, str(REPOSITORY / "bench"))
-from generate_corpus import corpus_specs  # noqa: E402
-from generate_totem import BUDGET_SUPPLEMENTAIRE, COMPTE_FINANCIER_UNIQUE, write_document  # noqa: E402
+from generate_corpus import corpus_specs
+from generate_totem import BUDGET_SUPPLEMENTAIRE, COMPTE_FINANCIER_UNIQUE, write_document
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
 

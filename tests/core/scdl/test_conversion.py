@@ -240,8 +240,8 @@ def test_csv_is_utf8_without_bom_comma_separated_with_lf(tmp_path, plan):
     assert b"\r" not in content
     assert content.startswith(",".join(SCDL_FIELDS).encode() + b"\n")
     assert content.endswith(b"\n")
-    assert '"Rue ""Haute"", église"'.encode("utf-8") in content
-    assert "SAINT-ÉTIENNE".encode("utf-8") in content
+    assert '"Rue ""Haute"", église"'.encode() in content
+    assert "SAINT-ÉTIENNE".encode() in content
 
 
 def test_same_input_gives_the_same_bytes(tmp_path, plan):
