@@ -506,19 +506,19 @@ def structured_document(draw, natures, functions):
             typopbudg=pick(draw, [None, "1", "2", "", "3"]), artspe=pick(draw, ["false", "true", None, "1", "0", "x"]),
             section=pick(draw, [None, None, *SECTION_CODES]), amounts=amounts,
             calculated=draw(st.integers(0, 6)) == 0))
-    header = dict(
-        siret=pick(draw, ["21560046100010", "21560046100010", "21930048700013", *SIRETS, None]),
-        year=pick(draw, ["2022", "2021", "2023", "2018", "2013", *YEARS, None]),
-        natdec=pick(draw, ["01", "02", "03", "09", "10", *NATDECS, None]),
-        nomenclature=pick(draw, [*NOMENCLATURES[:4], *NOMENCLATURES, None]),
-        budget_type=pick(draw, ["P", "A", None, "X"]),
-        main_siret=pick(draw, [None, "21560046100010", "21930048700013", ""]),
-        decision_number=pick(draw, [None, "1", "2", "", "x" * 300]),
-        collectivite=xml_safe(pick(draw, ["CRACH", "", "Saint-Étienne", *GENERIC])),
-        etablissement=xml_safe(pick(draw, ["BUDGET PRINCIPAL", "LOTISSEMENT", "", *GENERIC])),
-        encoding=pick(draw, ["UTF-8", "ISO-8859-1"]),
-        cfu=draw(st.integers(0, 4)) == 0,
-    )
+    header = {
+        "siret": pick(draw, ["21560046100010", "21560046100010", "21930048700013", *SIRETS, None]),
+        "year": pick(draw, ["2022", "2021", "2023", "2018", "2013", *YEARS, None]),
+        "natdec": pick(draw, ["01", "02", "03", "09", "10", *NATDECS, None]),
+        "nomenclature": pick(draw, [*NOMENCLATURES[:4], *NOMENCLATURES, None]),
+        "budget_type": pick(draw, ["P", "A", None, "X"]),
+        "main_siret": pick(draw, [None, "21560046100010", "21930048700013", ""]),
+        "decision_number": pick(draw, [None, "1", "2", "", "x" * 300]),
+        "collectivite": xml_safe(pick(draw, ["CRACH", "", "Saint-Étienne", *GENERIC])),
+        "etablissement": xml_safe(pick(draw, ["BUDGET PRINCIPAL", "LOTISSEMENT", "", *GENERIC])),
+        "encoding": pick(draw, ["UTF-8", "ISO-8859-1"]),
+        "cfu": draw(st.integers(0, 4)) == 0,
+    }
     try:
         data = totem_document(lines, **header)
     except UnicodeEncodeError:

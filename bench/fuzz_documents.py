@@ -148,8 +148,8 @@ DOCTYPES = [
     b'<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
     b'<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;]>',
     b'<!DOCTYPE r SYSTEM "http://127.0.0.1:1/evil.dtd">',
-    b'<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>',
+    (b'<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+     b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'),
     b'<!DOCTYPE r [<!ATTLIST LigneBudget calculated CDATA "true">]>',
     b"<!doctype r>",
     b"<!ELEMENT x ANY>",

@@ -521,8 +521,8 @@ def main() -> int:
             results.append(harvest_own_source(harvester, case, case.url))
         checks.append(("SSRF: no request reached the local server", server.total_hits == hits_before
                        and len(guard.to_bench_server) == bench_connections_before,
-                       f"{server.total_hits - hits_before} requests, "
-                       f"{len(guard.to_bench_server) - bench_connections_before} connections"))
+                       (f"{server.total_hits - hits_before} requests, "
+                        f"{len(guard.to_bench_server) - bench_connections_before} connections")))
         checks.append(("no connection attempted to a non-loopback address", not guard.refused,
                        "; ".join(guard.refused[:5])))
         tk.config["ckanext.budgetod.allow_private_urls"] = True
@@ -713,11 +713,11 @@ def run_round_three_occult(harvester: Harvester, server: HostileServer, results:
             leaks.append(result.case.name)
     refused = next(result for result in case_results if result.case.name == "r3-namespace-uri")
     blanks = next(result for result in case_results if result.case.name == "r3-blanks-across-chunk")
-    checks.append((f"round 3: a tag of {hostile_cases.ROUND3_BLANKS:,} blanks across the chunk boundary "
-                   f"harvested in {blanks.seconds:.1f} s", blanks.imported and blanks.seconds < ROUND3_CASE_SECONDS,
+    checks.append(((f"round 3: a tag of {hostile_cases.ROUND3_BLANKS:,} blanks across the chunk boundary "
+                    f"harvested in {blanks.seconds:.1f} s"), blanks.imported and blanks.seconds < ROUND3_CASE_SECONDS,
                    ", ".join(blanks.errors)[:200]))
-    checks.append(("round 3: every crafted bypass published with nobody named (comments, PIs, stray elements, "
-                   "codes, agents' index)", not leaks, ", ".join(leaks)))
+    checks.append((("round 3: every crafted bypass published with nobody named (comments, PIs, stray elements, "
+                    "codes, agents' index)"), not leaks, ", ".join(leaks)))
     checks.append(("round 3: a namespace URI holding a name refused, unquoted",
                    not refused.imported and len(refused.errors) == 1
                    and "Jeanne" not in refused.errors[0] and "namespace" in refused.errors[0], ", ".join(refused.errors)[:200]))
@@ -859,12 +859,12 @@ def run_round_three_uploads(app, harvester: Harvester, server: HostileServer, re
                 if state != "failed" or not reason or reason.split(": ", 1)[-1][:40] not in page.replace("&#34;", '"'):
                     unexplained.append(f"{case.name}: {state}")
         results.append(result)
-    checks.append(("round 3: no byte of a pending or unreadable hand-added TOTEM document downloadable "
-                   "(anonymous, editor, sysadmin)", not leaked, "; ".join(leaked[:5])))
+    checks.append((("round 3: no byte of a pending or unreadable hand-added TOTEM document downloadable "
+                    "(anonymous, editor, sysadmin)"), not leaked, "; ".join(leaked[:5])))
     checks.append(("round 3: each unreadable or pending one says why to its editors", not unexplained,
                    "; ".join(unexplained)))
-    checks.append(("round 3: uploaded and linked documents served only as the stored occulted copy, "
-                   "the link's URL kept as provenance", not wrong_copy, "; ".join(wrong_copy)))
+    checks.append((("round 3: uploaded and linked documents served only as the stored occulted copy, "
+                    "the link's URL kept as provenance"), not wrong_copy, "; ".join(wrong_copy)))
 
 # === end of round 3, uploads =====================================================================
 

@@ -340,8 +340,8 @@ def document_cases(probe_path: str) -> list[Case]:
         "csv": (b"BGT_NATDEC;BGT_ANNEE\n01;2022\n", "text/csv"),
         "rss": (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>', "application/rss+xml"),
         "svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
-        "soap-fault": (b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
-                       b"<soap:Body><soap:Fault/></soap:Body></soap:Envelope>", "text/xml"),
+        "soap-fault": ((b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+                        b"<soap:Body><soap:Fault/></soap:Body></soap:Envelope>"), "text/xml"),
     }
     for name, (data, content_type) in not_xml.items():
         add("not-xml", name, data, content_type=content_type)

@@ -382,8 +382,8 @@ def test_a_document_over_its_time_budget_fails_and_the_harvest_goes_on(sysadmin,
         run = harvest(create_source(sysadmin, organization, server.url("/"), {"kind": "index"}))
         url = server.url("/crach-lotissement-bp-2022.xml")
     assert run.errors() == [
-        f"{url} — document abandonné : son traitement a dépassé 10 s (réglage ckanext.budgetod.object_time_budget)"
-        " / document abandoned: its processing took over 10 s (setting ckanext.budgetod.object_time_budget)"]
+        (f"{url} — document abandonné : son traitement a dépassé 10 s (réglage ckanext.budgetod.object_time_budget)"
+         " / document abandoned: its processing took over 10 s (setting ckanext.budgetod.object_time_budget)")]
     assert run.stats["added"] == 1
     assert dataset(CRACH_2021)["state"] == "active"
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

@@ -129,8 +129,8 @@ def test_a_file_beyond_the_summary_bounds_is_refused_clearly(app, publish_budget
     response = app.get("/api/3/action/budgetod_budget_summary", query_string={"resource_id": hostile["id"]})
     assert response.status_code == 409
     assert response.json["error"]["resource_id"] == [
-        "Ce tableau budgétaire ne peut pas être résumé : plus de 3 chapitres distincts : "
-        "ce n'est pas un budget qu'une visualisation peut montrer"]
+        ("Ce tableau budgétaire ne peut pas être résumé : plus de 3 chapitres distincts : "
+         "ce n'est pas un budget qu'une visualisation peut montrer")]
     with pytest.raises(tk.ValidationError) as raised:
         helpers.call_action("budgetod_budget_summary", resource_id=hostile["id"])
     assert raised.value.error_dict["resource_id"] == [

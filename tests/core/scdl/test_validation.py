@@ -90,14 +90,14 @@ def test_text_cells_a_spreadsheet_would_run_as_formulas_are_kept_and_warned_abou
 
     assert report.valid  # SCDL allows such text: the CSV stays as the document wrote it
     assert [warning.render('fr') for warning in report.warnings] == [
-        "colonne BGT_NOM : 2 cellule(s) de texte ont =, +, - ou @ au début ou après une virgule, un "
-        "point-virgule, une tabulation ou un saut de ligne (la première ligne 3) ; un tableur pourrait les "
-        "exécuter comme des formules. Le schéma SCDL les admet et le CSV garde le texte du document tel quel : "
-        "l'ouvrir par une importation en texte.",
-        "colonne BGT_CONTNAT_LABEL : 2 cellule(s) de texte ont =, +, - ou @ au début ou après une virgule, un "
-        "point-virgule, une tabulation ou un saut de ligne (la première ligne 5) ; un tableur pourrait les "
-        "exécuter comme des formules. Le schéma SCDL les admet et le CSV garde le texte du document tel quel : "
-        "l'ouvrir par une importation en texte."]
+        ("colonne BGT_NOM : 2 cellule(s) de texte ont =, +, - ou @ au début ou après une virgule, un "
+         "point-virgule, une tabulation ou un saut de ligne (la première ligne 3) ; un tableur pourrait les "
+         "exécuter comme des formules. Le schéma SCDL les admet et le CSV garde le texte du document tel quel : "
+         "l'ouvrir par une importation en texte."),
+        ("colonne BGT_CONTNAT_LABEL : 2 cellule(s) de texte ont =, +, - ou @ au début ou après une virgule, un "
+         "point-virgule, une tabulation ou un saut de ligne (la première ligne 5) ; un tableur pourrait les "
+         "exécuter comme des formules. Le schéma SCDL les admet et le CSV garde le texte du document tel quel : "
+         "l'ouvrir par une importation en texte.")]
     assert report.warnings[0].render('en').startswith(
         "column BGT_NOM: 2 text cell(s) have =, +, - or @ at their start or after a comma, semicolon, tab or "
         "line break (the first on row 3); a spreadsheet could run them as formulas.")

@@ -83,11 +83,11 @@ DROPPED = ["comment text", "pi text"]
 
 
 VARIANTS = {
-    "utf-8": dict(),
-    "iso-8859-1": dict(encoding="ISO-8859-1"),
-    "prefixed": dict(prefixed=True),
-    "prefixed-iso-8859-1": dict(encoding="ISO-8859-1", prefixed=True),
-    "cfu": dict(cfu=True),
+    "utf-8": {},
+    "iso-8859-1": {"encoding": "ISO-8859-1"},
+    "prefixed": {"prefixed": True},
+    "prefixed-iso-8859-1": {"encoding": "ISO-8859-1", "prefixed": True},
+    "cfu": {"cfu": True},
 }
 
 
@@ -358,33 +358,33 @@ def test_no_pay_of_an_agent_is_left_in_montreuil():
 _ROW_P1 = '<CONCOURS><CodNatJurBenefCA V="P1"/><LibOrgaBenef V="Association des amis"/></CONCOURS>'
 BYPASSES = {
     # Comments and processing instructions are dropped wherever they are, the XML declaration stays.
-    "comment": dict(annexes=f"<!-- Jean Commentaire --><DATA_CONCOURS>{_ROW_P1}</DATA_CONCOURS>"),
-    "comment in a row": dict(annexes='<DATA_PRET><PRET><!-- Jean Commentaire --><MtPret V="1"/></PRET></DATA_PRET>'),
-    "comment before the root": dict(before_root="<!-- Jean Commentaire -->\n"),
-    "processing instruction": dict(annexes="<?note Jean Commentaire?>"),
-    "comments and PIs in a row": dict(annexes="<!-- Jean --><!----><?note Jean?><!-- Jean -->\n<!-- Jean -->"),
-    "stylesheet before the root": dict(before_root='<?xml-stylesheet href="Jean-Commentaire.xsl"?>\n'),
+    "comment": {"annexes": f"<!-- Jean Commentaire --><DATA_CONCOURS>{_ROW_P1}</DATA_CONCOURS>"},
+    "comment in a row": {"annexes": '<DATA_PRET><PRET><!-- Jean Commentaire --><MtPret V="1"/></PRET></DATA_PRET>'},
+    "comment before the root": {"before_root": "<!-- Jean Commentaire -->\n"},
+    "processing instruction": {"annexes": "<?note Jean Commentaire?>"},
+    "comments and PIs in a row": {"annexes": "<!-- Jean --><!----><?note Jean?><!-- Jean -->\n<!-- Jean -->"},
+    "stylesheet before the root": {"before_root": '<?xml-stylesheet href="Jean-Commentaire.xsl"?>\n'},
     # An element a rule names, outside a row of a rule naming it.
-    "personal element outside its row": dict(annexes='<NomBenefPret V="Jean Egare"/>'),
-    "personal element in another row": dict(
-        annexes='<DATA_CONCOURS><CONCOURS><CodNatJurBenefCA V="P1"/><NomBenefPret V="Jean Egare"/>'
-                '<LibOrgaBenef V="Association des amis"/></CONCOURS></DATA_CONCOURS>'),
-    "personal element with content outside its row": dict(
-        annexes="<DATA_PRET><NomBenefPret>Jean <![CDATA[Egare]]></NomBenefPret></DATA_PRET>"),
+    "personal element outside its row": {"annexes": '<NomBenefPret V="Jean Egare"/>'},
+    "personal element in another row": {
+        "annexes": '<DATA_CONCOURS><CONCOURS><CodNatJurBenefCA V="P1"/><NomBenefPret V="Jean Egare"/>'
+                '<LibOrgaBenef V="Association des amis"/></CONCOURS></DATA_CONCOURS>'},
+    "personal element with content outside its row": {
+        "annexes": "<DATA_PRET><NomBenefPret>Jean <![CDATA[Egare]]></NomBenefPret></DATA_PRET>"},
     # A code a reader cannot classify, or does not see: the row is personal.
-    "code in lower case": dict(
-        annexes='<DATA_CONCOURS><CONCOURS><CodNatJurBenefCA V="p3"/><LibOrgaBenef V="Jean Minuscule"/>'
-                "</CONCOURS></DATA_CONCOURS>"),
-    "code in a foreign namespace": dict(
-        annexes='<DATA_CONCOURS><CONCOURS><bl:CodNatJurBenefCA xmlns:bl="http://www.berger-levrault.fr/demat/outils"'
-                ' V="P1"/><LibOrgaBenef V="Jean Etranger"/></CONCOURS></DATA_CONCOURS>'),
-    "code in a foreign default namespace": dict(
-        annexes='<DATA_CONCOURS><CONCOURS><LibOrgaBenef V="Jean Etranger"/><CodNatJurBenefCA V="P1"'
-                ' xmlns="http://www.berger-levrault.fr/demat/outils"/></CONCOURS></DATA_CONCOURS>'),
-    "code under a foreign default namespace": dict(
-        annexes='<DATA_CONCOURS><CONCOURS><LibOrgaBenef V="Jean Etranger"/>'
+    "code in lower case": {
+        "annexes": '<DATA_CONCOURS><CONCOURS><CodNatJurBenefCA V="p3"/><LibOrgaBenef V="Jean Minuscule"/>'
+                "</CONCOURS></DATA_CONCOURS>"},
+    "code in a foreign namespace": {
+        "annexes": '<DATA_CONCOURS><CONCOURS><bl:CodNatJurBenefCA xmlns:bl="http://www.berger-levrault.fr/demat/outils"'
+                ' V="P1"/><LibOrgaBenef V="Jean Etranger"/></CONCOURS></DATA_CONCOURS>'},
+    "code in a foreign default namespace": {
+        "annexes": '<DATA_CONCOURS><CONCOURS><LibOrgaBenef V="Jean Etranger"/><CodNatJurBenefCA V="P1"'
+                ' xmlns="http://www.berger-levrault.fr/demat/outils"/></CONCOURS></DATA_CONCOURS>'},
+    "code under a foreign default namespace": {
+        "annexes": '<DATA_CONCOURS><CONCOURS><LibOrgaBenef V="Jean Etranger"/>'
                 '<Groupe xmlns="http://www.berger-levrault.fr/demat/outils"><CodNatJurBenefCA V="P1"/></Groupe>'
-                "</CONCOURS></DATA_CONCOURS>"),
+                "</CONCOURS></DATA_CONCOURS>"},
 }
 
 
