@@ -153,7 +153,7 @@ class Mutator:
     def op_delete_attribute(self):
         element = self.choose(self.elements())
         if element.attrib:
-            name = sorted(element.attrib)[0]
+            name = min(element.attrib)
             del element.attrib[name]
             self.steps.append(f"delete {etree.QName(element).localname}/@{name}")
 

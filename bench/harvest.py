@@ -120,7 +120,7 @@ class Process:
 
 
 def start(name: str, command: list[str], environment: dict[str, str]) -> Process:
-    log = open(LOG_DIRECTORY / f"bench-harvest-{name}.log", "wb")
+    log = open(LOG_DIRECTORY / f"bench-harvest-{name}.log", "wb")  # noqa: SIM115 - the process outlives this function
     popen = subprocess.Popen(command, cwd=REPOSITORY, env=environment, stdout=log, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, start_new_session=True)
     return Process(name, popen)

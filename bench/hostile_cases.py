@@ -248,12 +248,15 @@ def document_cases(probe_path: str) -> list[Case]:
         entities = '<!ENTITY l0 "lol">' + "".join(
             f'<!ENTITY l{level} "{("&l" + str(level - 1) + ";") * 10}">' for level in range(1, depth + 1))
         for element in ("LibelleEtab", "Nature"):
-            add("bomb", f"billion-laughs-{depth}-{element.lower()}", mutated(f"bomb-{depth}{element}", lambda t: with_doctype(
-                replace_first(t, element, f"&l{depth};"), f"<!DOCTYPE d [{entities}]>")))
+            # mutated() calls the change at once; the defaults bind this iteration's values all the same.
+            add("bomb", f"billion-laughs-{depth}-{element.lower()}", mutated(
+                f"bomb-{depth}{element}", lambda t, element=element, depth=depth, entities=entities: with_doctype(
+                    replace_first(t, element, f"&l{depth};"), f"<!DOCTYPE d [{entities}]>")))
     for size_kb, references in ((100, 1000), (1000, 100)):
-        add("bomb", f"quadratic-{size_kb}k-x{references}", mutated(f"quad{size_kb}", lambda t: with_doctype(
-            replace_first(t, "LibelleEtab", "&a;" * references),
-            f'<!DOCTYPE d [<!ENTITY a "{"a" * size_kb * 1024}">]>')))
+        add("bomb", f"quadratic-{size_kb}k-x{references}", mutated(
+            f"quad{size_kb}", lambda t, size_kb=size_kb, references=references: with_doctype(
+                replace_first(t, "LibelleEtab", "&a;" * references),
+                f'<!DOCTYPE d [<!ENTITY a "{"a" * size_kb * 1024}">]>')))
     add("bomb", "recursive-entity", mutated("bomb-rec", lambda t: with_doctype(
         replace_first(t, "LibelleEtab", "&a;"), '<!DOCTYPE d [<!ENTITY a "&b;"><!ENTITY b "&a;">]>')))
     add("bomb", "undeclared-entity", mutated("bomb-undeclared", lambda t: replace_first(t, "LibelleEtab", "&nowhere;")))
@@ -479,11 +482,11 @@ def transport_cases(good: bytes) -> list[Case]:
 def zip_bomb_entry(size: int) -> bytes:
     """One entry of ``size`` zero bytes, deflated (about 1000:1), built without holding it whole."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("budget.xml", "w", force_zip64=True) as entry:
-            block = b"\x00" * MEGABYTE
-            for _ in range(size // MEGABYTE):
-                entry.write(block)
+    with (zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+          archive.open("budget.xml", "w", force_zip64=True) as entry):
+        block = b"\x00" * MEGABYTE
+        for _ in range(size // MEGABYTE):
+            entry.write(block)
     return buffer.getvalue()
 
 

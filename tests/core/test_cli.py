@@ -99,7 +99,7 @@ def test_convert_reports_an_invalid_csv_with_status_1(tmp_path, plans_dir):
     assert result.exit_code == 1
     content = json.loads(report.read_text(encoding="utf-8"))
     assert content["validation"]["valid"] is False
-    assert [warning["code"] for warning in content["conversion"]["warnings"]][0] == "plan_missing"
+    assert next(warning["code"] for warning in content["conversion"]["warnings"]) == "plan_missing"
 
 
 def test_convert_a_directory_into_a_directory(tmp_path):

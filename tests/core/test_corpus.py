@@ -19,7 +19,7 @@ pytestmark = pytest.mark.usefixtures("offline_environment")
 
 TOTEM = "{http://www.minefi.gouv.fr/cp/demat/docbudgetaire}"
 AMOUNT_COLUMNS = dict(zip(AMOUNT_ELEMENTS, ("BGT_MTREAL", "BGT_MTBUDGPREC", "BGT_MTRARPREC", "BGT_MTPROPNOUV",
-                                            "BGT_MTPREV", "BGT_CREDOUV", "BGT_MTRAR3112")))
+                                            "BGT_MTPREV", "BGT_CREDOUV", "BGT_MTRAR3112"), strict=True))
 CODRD = {"D": "dépense", "R": "recette"}
 
 

@@ -100,7 +100,7 @@ def assert_occulted(original: bytes, occulted: bytes) -> int:
         old_children = [child for child in old if isinstance(child.tag, str)]
         new_children = [child for child in new if isinstance(child.tag, str)]
         assert len(old_children) == len(new_children), old.tag
-        for old_child, new_child in zip(old_children, new_children):
+        for old_child, new_child in zip(old_children, new_children, strict=True):
             compare(old_child, new_child)
 
     compare(before, after)

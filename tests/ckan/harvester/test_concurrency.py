@@ -45,7 +45,7 @@ def _consume_fetch_queue(app, errors: list) -> None:
                 if body is None:
                     return
                 queue.fetch_callback(channel, method, None, body)
-    except BaseException as error:
+    except BaseException as error:  # noqa: BLE001 - the main thread asserts on what this thread raised
         errors.append(error)
     finally:
         model.Session.remove()

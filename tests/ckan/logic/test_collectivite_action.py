@@ -151,11 +151,11 @@ def publish_peer(sysadmin: dict, organization: dict, siret: str, population: int
 
 
 def peer_csv(siret: str, year: int, spent: str) -> bytes:
-    header = "BGT_NATDEC,BGT_ANNEE,BGT_SIRET,BGT_NOM,BGT_CONTNAT,BGT_CONTNAT_LABEL,BGT_NATURE,BGT_NATURE_LABEL," \
-             "BGT_FONCTION,BGT_FONCTION_LABEL,BGT_OPERATION,BGT_SECTION,BGT_OPBUDG,BGT_CODRD,BGT_MTREAL," \
-             "BGT_MTBUDGPREC,BGT_MTRARPREC,BGT_MTPROPNOUV,BGT_MTPREV,BGT_CREDOUV,BGT_MTRAR3112,BGT_ARTSPE"
-    row = f"compte administratif,{year},{siret},PAIR,011,Charges,6064,Fournitures,,,,fonctionnement,réel,dépense," \
-          f"{spent},,,,,,,non spécialisé"
+    header = ("BGT_NATDEC,BGT_ANNEE,BGT_SIRET,BGT_NOM,BGT_CONTNAT,BGT_CONTNAT_LABEL,BGT_NATURE,BGT_NATURE_LABEL,"
+              "BGT_FONCTION,BGT_FONCTION_LABEL,BGT_OPERATION,BGT_SECTION,BGT_OPBUDG,BGT_CODRD,BGT_MTREAL,"
+              "BGT_MTBUDGPREC,BGT_MTRARPREC,BGT_MTPROPNOUV,BGT_MTPREV,BGT_CREDOUV,BGT_MTRAR3112,BGT_ARTSPE")
+    row = (f"compte administratif,{year},{siret},PAIR,011,Charges,6064,Fournitures,,,,fonctionnement,réel,dépense,"
+           f"{spent},,,,,,,non spécialisé")
     return f"{header}\n{row}\n".encode()
 
 

@@ -135,7 +135,7 @@ def test_redirect_to_loopback_is_refused_even_after_a_public_hop(site, monkeypat
     monkeypatch.setattr(fetch, "address_refusal_reason",
                         lambda address: None if str(address) == "127.0.0.1" else real_policy(address))
     port = urlsplit(site.base_url).port
-    with pytest.raises(RefusedLocation, match="127.0.0.2") as caught:
+    with pytest.raises(RefusedLocation, match=r"127\.0\.0\.2") as caught:
         http_get(site.url(f"/redirect?to=http://127.0.0.2:{port}/files/a"))
     assert "loopback" in str(caught.value)
     assert site.hits["/redirect"] == 1 and site.hits["/files/a"] == 0

@@ -303,8 +303,8 @@ def test_backoff_exponential_bounded_jittered_and_attempts_capped(udata, client_
     assert len(udata.requests) == 6
     ceilings = [1, 2, 4, 4, 4]
     assert len(sleeps) == 5
-    assert all(ceiling / 2 <= wait <= ceiling for wait, ceiling in zip(sleeps, ceilings))
-    assert len({wait / ceiling for wait, ceiling in zip(sleeps, ceilings)}) == 5  # jitter: no two alike
+    assert all(ceiling / 2 <= wait <= ceiling for wait, ceiling in zip(sleeps, ceilings, strict=True))
+    assert len({wait / ceiling for wait, ceiling in zip(sleeps, ceilings, strict=True)}) == 5  # jitter: no two alike
 
     other_waits = SleepRecorder()
     udata.script(*[Fault("error")] * 2)

@@ -194,7 +194,7 @@ def write_csv(path: Path, natdec: str, year: int, rows: list[tuple]) -> Path:
     return path
 
 
-F, I, D, R = "fonctionnement", "investissement", "dépense", "recette"
+F, INV, D, R = "fonctionnement", "investissement", "dépense", "recette"
 
 
 NOMENCLATURES = {"M14": "M14-M14_COM_500_3500", "M57": "M57-M57_P", "M57_A": "M57-M57_A", "M52": "M52-M52"}
@@ -221,16 +221,16 @@ def five_years(tmp_path) -> list[collectivite.BudgetDocument]:
         document(tmp_path, "01", 2021, [(F, D, "réel", "011", "020", "", "1000.00", ""),
                                         (F, D, "réel", "65", "", "", "200.00", ""),
                                         (F, D, "ordre", "042", "", "", "30.00", ""),
-                                        (I, D, "réel", "21", "822", "", "400.00", ""),
+                                        (INV, D, "réel", "21", "822", "", "400.00", ""),
                                         (F, R, "réel", "70", "", "", "1630.00", "")]),
         document(tmp_path, "03", 2021, [(F, D, "réel", "011", "020", "", "100.00", "")]),
         document(tmp_path, "02", 2021, [(F, D, "réel", "011", "020", "", "-30.00", ""),
-                                        (I, D, "réel", "21", "822", "", "25.50", "")], decision="1"),
+                                        (INV, D, "réel", "21", "822", "", "25.50", "")], decision="1"),
         document(tmp_path, "02", 2021, [(F, D, "réel", "65", "", "", "10.00", "")], decision="2"),
         document(tmp_path, "09", 2021, [(F, D, "réel", "011", "020", "1000.00", "", "1070.00"),
                                         (F, D, "réel", "65", "", "105.00", "", "210.00"),
                                         (F, D, "ordre", "042", "", "30.00", "", "30.00"),
-                                        (I, D, "réel", "21", "822", "0", "", "425.50"),
+                                        (INV, D, "réel", "21", "822", "0", "", "425.50"),
                                         (F, R, "réel", "70", "", "1700.00", "", "1630.00"),
                                         (F, R, "réel", "74", "", "12.34", "", "")], population=3001),
         document(tmp_path, "01", 2022, [(F, D, "réel", "011", "", "", "1200.00", "")], norme="M57"),
@@ -255,7 +255,7 @@ def test_execution_against_bp_bs_and_dms(five_years):
                                        "voted": "1070.00", "realised": "1000.00", "gap": "-70.00",
                                        "rate": "0.9346"}
     assert chapters[(F, D, "65")]["voted"] == "210.00" and chapters[(F, D, "65")]["rate"] == "0.5000"
-    assert chapters[(I, D, "21")]["realised"] == "0" and chapters[(I, D, "21")]["rate"] == "0.0000"
+    assert chapters[(INV, D, "21")]["realised"] == "0" and chapters[(INV, D, "21")]["rate"] == "0.0000"
     # Realised without any vote: no rate.
     assert chapters[(F, R, "74")]["voted"] == "0" and chapters[(F, R, "74")]["rate"] is None
     functions = {(row["codrd"], row["code"]): row for row in execution["functions"]}
@@ -287,7 +287,7 @@ def test_series_measures_population_and_breaks(five_years):
     # The CA's population, then none when the document gives none.
     assert years[2021]["population"] == 3001
     per_inhabitant = {(row["section"], row["codrd"]): row["amount"] for row in years[2021]["per_inhabitant"]}
-    assert per_inhabitant == {(F, D): "0.37", (F, R): "0.57", (I, D): "0.00"}  # 1105/3001, 1712.34/3001
+    assert per_inhabitant == {(F, D): "0.37", (F, R): "0.57", (INV, D): "0.00"}  # 1105/3001, 1712.34/3001
     assert years[2023]["population"] is None and years[2023]["per_inhabitant"] == []
     # M57_P is published from 2023: the nearest plan stands for 2022's.
     assert result["breaks"] == [{
