@@ -369,14 +369,14 @@ def test_every_message_the_code_names_is_in_the_catalogue_with_the_parameters_it
     named = 0
     for path in package.rglob("*.py"):
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if not (isinstance(node, ast.Call) and getattr(node.func, "id", getattr(node.func, "attr", None)) == "Message"
-                    and node.args and isinstance(node.args[0], ast.Constant)):
+            called = getattr(node.func, "id", getattr(node.func, "attr", None)) if isinstance(node, ast.Call) else None
+            if not (called == "Message" and node.args and isinstance(node.args[0], ast.Constant)):
                 continue
             named += 1
             message_id = node.args[0].value
             assert message_id in MESSAGES, f"{path.name}:{node.lineno}: {message_id}"
-            wanted = {name for _literal, name, _spec, _conversion in string.Formatter().parse(MESSAGES[message_id]["en"])
-                      if name}
+            wanted = {name for _literal, name, _spec, _conversion
+                      in string.Formatter().parse(MESSAGES[message_id]["en"]) if name}
             given = {keyword.arg for keyword in node.keywords}
             if len(node.args) == 1 and None not in given:
                 assert given == wanted, f"{path.name}:{node.lineno}: {message_id} gets {given}, needs {wanted}"

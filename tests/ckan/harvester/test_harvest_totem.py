@@ -331,11 +331,13 @@ def test_run_test_gives_every_scdl_resource_one_budget_view_and_republishing_kee
     assert 'data-module="budgetod-budget-view"' in html
 
     # Published again (a GUID after the source forces it): still one view, the same one.
-    rebuilt = cli.invoke(ckan_command, ["search-index", "rebuild", "budgets-vues"])  # CKAN 2.12 (docs/development.md, Tests)
+    # For CKAN 2.12 (docs/development.md, Tests).
+    rebuilt = cli.invoke(ckan_command, ["search-index", "rebuild", "budgets-vues"])
     assert rebuilt.exit_code == 0, rebuilt.output
     mohon = next(resource for name, resource in scdl if name == SAMPLE_DATASETS["mohon-cfu-2023.xml"])
     before = budget_views(mohon)
-    again = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-vues", shared_server.url("/mohon-cfu-2023.xml")])
+    again = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-vues",
+                                      shared_server.url("/mohon-cfu-2023.xml")])
     assert again.exit_code == 0, again.output
     assert shared_server.statuses("/mohon-cfu-2023.xml") == [200, 200]
     assert budget_views(mohon) == before

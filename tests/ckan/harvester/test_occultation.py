@@ -90,7 +90,8 @@ def test_an_uploaded_document_is_replaced_by_its_occulted_version(editor_dataset
     assert helpers.call_action("package_show", id=target["id"])["metadata_modified"] >= modified
 
 
-@pytest.mark.parametrize("variant", [{}, {"encoding": "ISO-8859-1", "prefixed": True}], ids=["utf-8", "prefixed-latin-1"])
+@pytest.mark.parametrize("variant", [{}, {"encoding": "ISO-8859-1", "prefixed": True}],
+                         ids=["utf-8", "prefixed-latin-1"])
 def test_a_document_exercising_every_rule_is_published_occulted(editor_dataset, variant):
     editor, target = editor_dataset
     original = personal_document(**variant)
@@ -98,7 +99,8 @@ def test_a_document_exercising_every_rule_is_published_occulted(editor_dataset, 
 
     run_background_jobs()
 
-    assert assert_occulted(original, stored_file(helpers.call_action("resource_show", id=totem["id"])).read_bytes()) == 23
+    stored = stored_file(helpers.call_action("resource_show", id=totem["id"])).read_bytes()
+    assert assert_occulted(original, stored) == 23
     made = siblings(target["id"], totem["id"])
     report_text = stored_file(made["report"]).read_text(encoding="utf-8")
     assert json.loads(report_text)["occultation"]["total"] == 23
@@ -152,7 +154,8 @@ def test_occult_all_republishes_what_was_published_before_occultation(cli, sysad
     # The lotissement's annexes name nobody: its document stays the original, and its report now counts
     # (checked above with the others).
     lotissement = published("crach-lotissement-bp-2022.xml")
-    assert stored_file(lotissement["totem"]).read_bytes() == (SHARED_TOTEM / "crach-lotissement-bp-2022.xml").read_bytes()
+    assert (stored_file(lotissement["totem"]).read_bytes()
+            == (SHARED_TOTEM / "crach-lotissement-bp-2022.xml").read_bytes())
 
     again = cli.invoke(ckan_command, ["budgetod", "occult", "--all", "--lang", "en"])
     assert again.exit_code == 0, again.output

@@ -125,7 +125,8 @@ def recompute_budget(documents: list[dict]) -> dict[int, dict]:
         accounts = [document for document in of_year if document["natdec"] in ("09", "10")]
         # BP, then BS, then DMs by number: the last one's population is the latest.
         voted = sorted((document for document in of_year if document["natdec"] in ("01", "02", "03")),
-                       key=lambda document: (("01", "03", "02").index(document["natdec"]), document["decision"].zfill(8)))
+                       key=lambda document: (("01", "03", "02").index(document["natdec"]),
+                                             document["decision"].zfill(8)))
         has_bp = any(document["natdec"] == "01" for document in voted)
         accounts.sort(key=lambda document: document["csv"].name)
         if accounts:

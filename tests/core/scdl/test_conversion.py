@@ -283,8 +283,8 @@ OLD_CHAPTER = ("017", "RSA", "F")
 def write_older_plan(plans_dir, year, label_suffix=""):
     """A plan with a few codes the default (current) plan no longer has."""
     accounts = [*DEFAULT_ACCOUNTS, (OLD_ACCOUNT[0], OLD_ACCOUNT[1] + label_suffix, *OLD_ACCOUNT[2:])]
-    functions = [("8", "Aménagement", [("82", "Aménagement urbain", [("822", "Voirie", []),
-                                                                      (OLD_FUNCTION[0], OLD_FUNCTION[1] + label_suffix, [])])])]
+    old_function = (OLD_FUNCTION[0], OLD_FUNCTION[1] + label_suffix, [])
+    functions = [("8", "Aménagement", [("82", "Aménagement urbain", [("822", "Voirie", []), old_function])])]
     write_plan(plans_dir, year, accounts=accounts, functions=functions,
                chapters=[*DEFAULT_CHAPTERS, (OLD_CHAPTER[0], OLD_CHAPTER[1] + label_suffix, OLD_CHAPTER[2])])
 
@@ -293,7 +293,8 @@ def test_a_code_missing_from_the_years_plan_is_taken_from_the_nearest_other_year
     write_plan(plans_dir, 2022)
     write_older_plan(plans_dir, 2019, " (2019)")
     write_older_plan(plans_dir, 2021)  # nearer than 2019
-    rows, result = convert(tmp_path, plans_dir, [Line(nature="6237", fonction="823"), Line(nature="6064", contnat="017")])
+    rows, result = convert(tmp_path, plans_dir,
+                           [Line(nature="6237", fonction="823"), Line(nature="6064", contnat="017")])
     assert [(row["BGT_CONTNAT"], row["BGT_CONTNAT_LABEL"], row["BGT_NATURE_LABEL"], row["BGT_FONCTION_LABEL"])
             for row in rows] == [("011", "Charges à caractère général", "Publications", "Espaces verts urbains"),
                                  ("017", "RSA", "Fournitures administratives", "")]

@@ -238,8 +238,8 @@ def test_custom_rules_extend_the_default(tmp_path):
     ("rules: []\nreplacement: x\n", "rules"),
     ("replacement: x\nrules:\n  - id: a\n    row: PRET\n    ocult: [NomBenefPret]\n", "id, row, occult, when"),
     ("replacement: x\nrules:\n  - id: a\n    occult: ['Nom Benef']\n", "Nom Benef"),
-    ("replacement: x\nrules:\n  - id: a\n    row: PRET\n    occult: [A]\n    when: {element: B, in: [1], not_in: [2]}\n",
-     "in | not_in"),
+    (("replacement: x\nrules:\n  - id: a\n    row: PRET\n    occult: [A]\n"
+      "    when: {element: B, in: [1], not_in: [2]}\n"), "in | not_in"),
     ("replacement: x\nrules:\n  - id: a\n    occult: [A]\n    when: {element: B, in: [1]}\n", "a.when: row"),
     ("replacement: ''\nrules:\n  - id: a\n    occult: [A]\n", "replacement"),
     ("rules: [\n", "YAML"),
