@@ -82,7 +82,8 @@ def build(corpus: Path, csv_directory: Path, cache_directory: Path) -> dict:
         summaries[budget] = collectivite.cached_summary(cache_directory, budget, identity, summarise)
     # Annex budgets (the régies: their own SIRET, an IdEtabPal) have no peers and are none.
     mains = [budget for budget in summaries if not budget.startswith("regie-")]
-    compared = [collectivite.peer_comparison(summaries[budget], [summaries[other] for other in mains if other != budget])
+    compared = [collectivite.peer_comparison(summaries[budget],
+                                             [summaries[other] for other in mains if other != budget])
                 for budget in mains]
     years = [year for summary in summaries.values() for year in summary["exercices"]]
     peered = [year["peers"]["count"] for summary in compared for year in summary["exercices"] if year["peers"]]

@@ -145,7 +145,8 @@ class Mutator:
     def op_header(self):
         element = self.choose(self.by_local(tuple(HEADER_ELEMENTS)))
         values = HEADER_ELEMENTS.get(etree.QName(element).localname, GENERIC)
-        self.set_value(element, pick(self.draw, values) if self.draw(st.booleans()) else value_for(self.draw, "generic"))
+        value = pick(self.draw, values) if self.draw(st.booleans()) else value_for(self.draw, "generic")
+        self.set_value(element, value)
 
     def op_attribute(self):
         self.set_value(self.choose(self.elements()), value_for(self.draw, "generic"), pick(self.draw, ATTRIBUTE_NAMES))
@@ -342,9 +343,9 @@ def prolog_variant(draw, seed: Seed, steps: list[str]) -> bytes:
             data = doctype + head + rest
         steps.append(f"DOCTYPE {doctype[:40]!r} {where}")
         return data
-    junk = pick(draw, [b"\n" * 70_000, b" " * 65_536, b"<!-- " + b"x" * 70_000 + b" -->", b"<?pi " + b"y" * 70_000 + b"?>",
-                       b"<!-- unterminated", b"<?pi unterminated", b"text before root", b"\x00", b"]]>",
-                       b"<!-- a --><!-- b --><?c d?>", b"\r\n\r\n"])
+    junk = pick(draw, [b"\n" * 70_000, b" " * 65_536, b"<!-- " + b"x" * 70_000 + b" -->",
+                       b"<?pi " + b"y" * 70_000 + b"?>", b"<!-- unterminated", b"<?pi unterminated",
+                       b"text before root", b"\x00", b"]]>", b"<!-- a --><!-- b --><?c d?>", b"\r\n\r\n"])
     steps.append(f"prolog junk {junk[:30]!r} (+{len(junk)} bytes)")
     return head + junk + rest
 
@@ -434,7 +435,8 @@ def limits_variant(draw, seed: Seed, steps: list[str]) -> bytes:
             if match is None:
                 return data
             return data[:match.start()] + b'V="' + chunk + b'"' + data[match.end():]
-        insert = (b"<!--" + chunk.replace(b"--", b"..") + b"-->") if kind == "huge_comment" else chunk.replace(b"<", b"")
+        comment = b"<!--" + chunk.replace(b"--", b"..") + b"-->"
+        insert = comment if kind == "huge_comment" else chunk.replace(b"<", b"")
         position = line_start + data[line_start:].find(b">") + 1 if line_start >= 0 else len(data) // 2
         steps.append(f"{kind} {filler!r} x{size}")
         return data[:position] + insert + data[position:]

@@ -486,7 +486,8 @@ def main() -> int:
         checks.append(("good samples unchanged on the hostile harvest", len(good_second) == len(good_guids)
                        and all(not obj.errors and obj.report_status == "not modified" for obj in good_second),
                        ", ".join(sorted({str(obj.report_status) for obj in good_second}))))
-        checks.append(("hostile harvest: no gather error", not second.gather_errors, "; ".join(second.gather_errors)[:200]))
+        checks.append(("hostile harvest: no gather error", not second.gather_errors,
+                       "; ".join(second.gather_errors)[:200]))
 
         # Phase A.3: one source per source-level case.
         print(f"phase A: {len(source_level)} hostile sources…", flush=True)
@@ -578,7 +579,8 @@ def _published_dataset(base_url: str, case: Case) -> dict | None:
     return helpers.call_action("package_show", context={"use_cache": False}, id=found.package_id)
 
 
-INJECTED = re.compile(r"""<(?:a\b[^>]*\bhref|img\b[^>]*\bsrc)=["']?(?:[^"'>]*evil\.example|javascript:)""", re.IGNORECASE)
+INJECTED = re.compile(r"""<(?:a\b[^>]*\bhref|img\b[^>]*\bsrc)=["']?(?:[^"'>]*evil\.example|javascript:)""",
+                      re.IGNORECASE)
 
 
 def run_round_two_a(harvester: Harvester, server: HostileServer, guard: ConnectionGuard,
@@ -720,7 +722,8 @@ def run_round_three_occult(harvester: Harvester, server: HostileServer, results:
                     "codes, agents' index)"), not leaks, ", ".join(leaks)))
     checks.append(("round 3: a namespace URI holding a name refused, unquoted",
                    not refused.imported and len(refused.errors) == 1
-                   and "Jeanne" not in refused.errors[0] and "namespace" in refused.errors[0], ", ".join(refused.errors)[:200]))
+                   and "Jeanne" not in refused.errors[0] and "namespace" in refused.errors[0],
+                   ", ".join(refused.errors)[:200]))
     checks.append((f"round 3: every occultation case within {ROUND3_CASE_SECONDS} s", not slow, ", ".join(slow)))
 
 # === end of round 3, occultation =================================================================
@@ -759,7 +762,8 @@ def run_round_three_names(harvester: Harvester, server: HostileServer,
     outcome = harvester.harvest(source)
     published = helpers.call_action("package_show", context={"use_cache": False}, id=name)
     checks.append(("round 3: a budget name taken by hand first is refused and the harvest publishes it",
-                   name in refusal and not outcome.all_errors() and published["owner_org"] == harvester.organization["id"],
+                   (name in refusal and not outcome.all_errors()
+                    and published["owner_org"] == harvester.organization["id"]),
                    f"{name}: refusal {refusal[:80]!r}, harvest errors {outcome.all_errors()[:1]}"))
 
 
@@ -978,7 +982,8 @@ def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total
     by_category: dict[str, list[CaseResult]] = defaultdict(list)
     for result in results:
         by_category[result.case.category].append(result)
-    print(f"{'category':<12} {'cases':>5} {'refused':>7} {'imported':>8} {'skipped':>7} {'other':>5} {'max s':>6} {'sum s':>7}")
+    print(f"{'category':<12} {'cases':>5} {'refused':>7} {'imported':>8} {'skipped':>7} {'other':>5} {'max s':>6}"
+          f" {'sum s':>7}")
     for category, items in sorted(by_category.items()):
         outcomes = Counter(item.outcome for item in items)
         print(f"{category:<12} {len(items):>5} {outcomes['refused']:>7} {outcomes['imported']:>8} "
@@ -990,7 +995,8 @@ def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total
     if round2:
         print(f"{'round 2 case':<52} {'outcome':<10} {'s':>6} {'peak RSS +MB':>12}")
         for result in sorted(round2, key=lambda r: (r.case.category, r.case.name)):
-            print(f"{result.case.name[:52]:<52} {result.outcome:<10} {result.seconds:>6.2f} {result.rss_growth_mb:>12.0f}")
+            print(f"{result.case.name[:52]:<52} {result.outcome:<10} {result.seconds:>6.2f}"
+                  f" {result.rss_growth_mb:>12.0f}")
         print()
     listings = [r for r in round2 if r.case.category == "listing"]
     crashed = [r for r in results if r.crashed]
@@ -1014,7 +1020,8 @@ def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total
         *checks,
         (f"round 2: each case adds under {ROUND2_RSS_GROWTH_LIMIT_MB} MB to the RSS",
          all(r.rss_growth_mb < ROUND2_RSS_GROWTH_LIMIT_MB for r in round2),
-         ", ".join(f"{r.case.name}: {r.rss_growth_mb:.0f} MB" for r in round2 if r.rss_growth_mb >= ROUND2_RSS_GROWTH_LIMIT_MB)),
+         ", ".join(f"{r.case.name}: {r.rss_growth_mb:.0f} MB" for r in round2
+                   if r.rss_growth_mb >= ROUND2_RSS_GROWTH_LIMIT_MB)),
         (f"catalogue listings: each page read adding under {LISTING_RSS_GROWTH_LIMIT_MB} MB to the RSS",
          bool(listings) and all(r.rss_growth_mb < LISTING_RSS_GROWTH_LIMIT_MB for r in listings),
          ", ".join(f"{r.case.name}: {r.rss_growth_mb:.0f} MB, {r.seconds:.1f} s" for r in listings)),

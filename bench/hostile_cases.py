@@ -221,7 +221,8 @@ def document_cases(probe_path: str) -> list[Case]:
             add("xxe", name, lambda handler, name=name, target=target, element=element: body(mutated(
                 f"xxe-{name}", lambda t: with_doctype(
                     replace_first(t, element, "&xxe;"),
-                    f'<!DOCTYPE DocumentBudgetaire [<!ENTITY xxe SYSTEM "{target.format(probe=base_url(handler) + probe_path)}">]>'
+                    '<!DOCTYPE DocumentBudgetaire [<!ENTITY xxe SYSTEM '
+                    f'"{target.format(probe=base_url(handler) + probe_path)}">]>'
                 )))(handler))
     for name, doctype in {
         "parameter-entity": '<!DOCTYPE d [<!ENTITY % p SYSTEM "{probe}"> %p;]>',
@@ -285,17 +286,24 @@ def document_cases(probe_path: str) -> list[Case]:
         "garbage-after-root": mutated("garbage", lambda t: t + "<<<&&&>>>"),
         "unterminated-cdata": mutated("cdata", lambda t: t.replace("<Budget>", "<Budget><![CDATA[ never ends", 1)),
         "unquoted-attribute": mutated("unquoted", lambda t: t.replace('<Exer V="2022"/>', "<Exer V=2022/>", 1)),
-        "duplicate-attribute": mutated("dupattr", lambda t: t.replace('<Exer V="2022"/>', '<Exer V="2022" V="2023"/>', 1)),
+        "duplicate-attribute": mutated("dupattr", lambda t: t.replace('<Exer V="2022"/>',
+                                                                      '<Exer V="2022" V="2023"/>', 1)),
         "lt-in-attribute": mutated("ltattr", lambda t: replace_first(t, "LibelleEtab", "a<b")),
-        "deep-nesting-100k": mutated("deep", lambda t: t.replace("<Budget>", "<Budget>" + "<x>" * 100_000 + "</x>" * 100_000, 1)),
+        "deep-nesting-100k": mutated("deep", lambda t: t.replace(
+            "<Budget>", "<Budget>" + "<x>" * 100_000 + "</x>" * 100_000, 1)),
         "long-attribute-10mb": mutated("longattr", lambda t: replace_first(t, "LibelleEtab", "A" * (10 * MEGABYTE))),
         "long-tag-name": mutated("longtag", lambda t: t.replace("<Budget>", "<Budget><" + "T" * 100_000 + "/>", 1)),
-        "million-attributes": mutated("attrs", lambda t: t.replace("<Budget>", "<Budget><x " + " ".join(f"a{i}=''" for i in range(200_000)) + "/>", 1)),
-        "wrong-namespace": mutated("ns", lambda t: t.replace("http://www.minefi.gouv.fr/cp/demat/docbudgetaire", "urn:x", 1)),
-        "no-namespace": mutated("nons", lambda t: t.replace(' xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"', "", 1)),
+        "million-attributes": mutated("attrs", lambda t: t.replace(
+            "<Budget>", "<Budget><x " + " ".join(f"a{i}=''" for i in range(200_000)) + "/>", 1)),
+        "wrong-namespace": mutated("ns", lambda t: t.replace(
+            "http://www.minefi.gouv.fr/cp/demat/docbudgetaire", "urn:x", 1)),
+        "no-namespace": mutated("nons", lambda t: t.replace(
+            ' xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"', "", 1)),
         "other-root": b'<?xml version="1.0"?><Budget xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"/>',
-        "two-budgets": mutated("twobudgets", lambda t: t.replace("</Budget>", "</Budget>" + t[t.index("<Budget>"):t.index("</Budget>") + 9], 1)),
-        "processing-instruction-flood": mutated("pis", lambda t: t.replace("<Budget>", "<Budget>" + "<?pi x?>" * 100_000, 1)),
+        "two-budgets": mutated("twobudgets", lambda t: t.replace(
+            "</Budget>", "</Budget>" + t[t.index("<Budget>"):t.index("</Budget>") + 9], 1)),
+        "processing-instruction-flood": mutated("pis", lambda t: t.replace(
+            "<Budget>", "<Budget>" + "<?pi x?>" * 100_000, 1)),
         "comment-flood": mutated("comments", lambda t: t.replace("<Budget>", "<Budget>" + "<!-- c -->" * 200_000, 1)),
     }
     well_formed_floods = ("million-attributes", "processing-instruction-flood", "comment-flood")
@@ -313,7 +321,8 @@ def document_cases(probe_path: str) -> list[Case]:
         "utf8-declared-latin1-bytes": utf8.encode("iso-8859-1"),
         "utf8-declared-lone-continuation": utf8.replace("BUDGET", "BUDGET\udc80", 1).encode("utf-8", "surrogateescape"),
         "utf8-declared-overlong": utf8.replace("BUDGET", "BUDGET\udcc0\udcaf", 1).encode("utf-8", "surrogateescape"),
-        "utf8-declared-surrogate": utf8.replace("BUDGET", "BUDGET\udced\udca0\udc80", 1).encode("utf-8", "surrogateescape"),
+        "utf8-declared-surrogate": (utf8.replace("BUDGET", "BUDGET\udced\udca0\udc80", 1)
+                                    .encode("utf-8", "surrogateescape")),
         "utf8-bom-declared-latin1": codecs.BOM_UTF8 + declared_latin.encode("utf-8"),
         "utf16-bom-declared-utf8": codecs.BOM_UTF16_LE + utf8.encode("utf-16-le"),
         "utf8-bom-twice": codecs.BOM_UTF8 * 2 + utf8.encode("utf-8"),
@@ -330,7 +339,8 @@ def document_cases(probe_path: str) -> list[Case]:
 
     # Something else served as XML.
     not_xml = {
-        "html-page": (b"<!DOCTYPE html><html><head><title>Budget</title></head><body><p>Budget 2022</p></body></html>", "application/xml"),
+        "html-page": (b"<!DOCTYPE html><html><head><title>Budget</title></head><body><p>Budget 2022</p></body></html>",
+                      "application/xml"),
         "html-no-doctype": (b"<html><body>Erreur 500</body></html>", "text/html"),
         "xhtml": (b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>', "application/xml"),
         "json-object": (b'{"budget": 2022, "lines": []}', "application/json"),
@@ -341,7 +351,8 @@ def document_cases(probe_path: str) -> list[Case]:
         "png": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png"),
         "plain-text": (b"Budget primitif 2022\n", "text/plain"),
         "csv": (b"BGT_NATDEC;BGT_ANNEE\n01;2022\n", "text/csv"),
-        "rss": (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>', "application/rss+xml"),
+        "rss": (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>',
+                "application/rss+xml"),
         "svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
         "soap-fault": ((b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
                         b"<soap:Body><soap:Fault/></soap:Body></soap:Envelope>"), "text/xml"),
@@ -364,7 +375,8 @@ def document_cases(probe_path: str) -> list[Case]:
         ("DteDec", "99999-12-31"), ("DteDec", "0000-00-00"), ("DteDec", "2022-02-30"), ("DteDec", "yesterday"),
         ("NatDec", "99"), ("NatDec", ""), ("NatDec", "1"),
         ("IdEtab", "0" * 14), ("IdEtab", "2156004610008"), ("IdEtab", "ABCDEFGHIJKLMN"), ("IdEtab", "9" * 500),
-        ("Nomenclature", "M999-M999"), ("Nomenclature", "../../etc/passwd"), ("Nomenclature", "M14-M14_COM_500_3500/../../x"),
+        ("Nomenclature", "M999-M999"), ("Nomenclature", "../../etc/passwd"),
+        ("Nomenclature", "M14-M14_COM_500_3500/../../x"),
         ("CodBud", "../../../etc"), ("CodBud", "<script>alert(1)</script>"),
     }
     for index, (element, value) in enumerate(sorted(header_values)):
@@ -379,9 +391,11 @@ def document_cases(probe_path: str) -> list[Case]:
     for element in ("IdEtab", "Exer", "Nomenclature", "Budget", "NatDec", "EnTeteDocBudgetaire",
                     "EnTeteBudget", "BlocBudget", "LibelleColl", "IdColl", "CodBud", "LibelleEtab"):
         # An annex with no CodBud or a budget with no names is still a budget.
-        add("missing", f"no-{element.lower()}", mutated(f"miss{element}", lambda t, element=element: remove_element(t, element)),
+        add("missing", f"no-{element.lower()}",
+            mutated(f"miss{element}", lambda t, element=element: remove_element(t, element)),
             may_import=element in ("EnTeteDocBudgetaire", "LibelleColl", "IdColl", "CodBud", "LibelleEtab"))
-    add("missing", "no-lines", mutated("nolines", lambda t: re.sub(r"<LigneBudget>.*?</LigneBudget>", "", t, flags=re.DOTALL)),
+    add("missing", "no-lines",
+        mutated("nolines", lambda t: re.sub(r"<LigneBudget>.*?</LigneBudget>", "", t, flags=re.DOTALL)),
         may_import=True)
     add("missing", "empty-values", mutated("emptyvalues", lambda t: re.sub(r' V="[^"]*"', ' V=""', t)))
 
@@ -461,7 +475,8 @@ def transport_cases(good: bytes) -> list[Case]:
         case("huge-header-1mb", raw(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * MEGABYTE + b"\r\n\r\n")),
         case("header-flood-10000", raw(b"HTTP/1.1 200 OK\r\n" + b"".join(
             b"X-H%d: v\r\n" % i for i in range(10_000)) + b"\r\n")),
-        case("header-without-colon", raw(b"HTTP/1.1 200 OK\r\nthis header has no colon\r\nContent-Length: 3\r\n\r\nabc")),
+        case("header-without-colon",
+             raw(b"HTTP/1.1 200 OK\r\nthis header has no colon\r\nContent-Length: 3\r\n\r\nabc")),
         case("status-line-1mb", raw(b"HTTP/1.1 200 " + b"O" * MEGABYTE + b"\r\n\r\n")),
         case("stall-before-headers", stall_before_headers),
         case("stall-after-headers", stall_after_headers),
@@ -510,10 +525,12 @@ def source_cases(good: bytes) -> list[Case]:
     return [
         source("zip-bomb-1gb", body(zip_bomb_entry(1024 * MEGABYTE), "application/zip"), zip_kind),
         source("zip-lying-size", body(lying_size_zip(), "application/zip"), zip_kind),
-        source("zip-2000-entries", body(zip_of({f"d{i}.xml": b"<a/>" for i in range(2000)}), "application/zip"), zip_kind),
+        source("zip-2000-entries", body(zip_of({f"d{i}.xml": b"<a/>" for i in range(2000)}), "application/zip"),
+               zip_kind),
         source("zip-traversal", body(zip_of({"../../../tmp/budgetod-pwned.xml": good}), "application/zip"), zip_kind),
         source("zip-absolute-path", body(zip_of({"/etc/budgetod-pwned.xml": good}), "application/zip"), zip_kind),
-        source("zip-backslash-traversal", body(zip_of({"..\\..\\budgetod-pwned.xml": good}), "application/zip"), zip_kind),
+        source("zip-backslash-traversal", body(zip_of({"..\\..\\budgetod-pwned.xml": good}), "application/zip"),
+               zip_kind),
         source("zip-windows-drive", body(zip_of({"C:/budgetod-pwned.xml": good}), "application/zip"), zip_kind),
         source("zip-truncated", body(zip_of({"a.xml": good})[:-30], "application/zip"), zip_kind),
         source("zip-not-an-archive", body(b'{"json": true}', "application/zip"), zip_kind),
@@ -750,10 +767,12 @@ def round2_source_cases(good: bytes) -> list[Case]:
     return [
         # 4. Pages that took html.parser or a Content-Type charset super-linear time.
         source("parsing", "index-48k-of-a-open", body(b"<a " * 16_000, "text/html"), index_kind, nothing=True),
-        source("parsing", "index-5mb-of-a-open", body(b"<a " * (5 * MEGABYTE // 3), "text/html"), index_kind, nothing=True),
-        source("parsing", "index-charset-punycode", body(b"<p>" + b"a-" * MEGABYTE + b"</p>", "text/html; charset=punycode"),
-               index_kind, nothing=True),
-        source("parsing", "index-charset-idna", body(b"<p>\xff\xfe</p>", "text/html; charset=idna"), index_kind, nothing=True),
+        source("parsing", "index-5mb-of-a-open", body(b"<a " * (5 * MEGABYTE // 3), "text/html"), index_kind,
+               nothing=True),
+        source("parsing", "index-charset-punycode",
+               body(b"<p>" + b"a-" * MEGABYTE + b"</p>", "text/html; charset=punycode"), index_kind, nothing=True),
+        source("parsing", "index-charset-idna", body(b"<p>\xff\xfe</p>", "text/html; charset=idna"), index_kind,
+               nothing=True),
         source("parsing", "index-charset-utf7", body(b'+ADw-a href=+ACI-x.xml+ACI-+AD4-', "text/html; charset=utf-7"),
                index_kind, nothing=True),
         # 5. Patterns: matched by RE2 in linear time, or refused when RE2 cannot run them.
@@ -767,11 +786,12 @@ def round2_source_cases(good: bytes) -> list[Case]:
         # 7. Elements no event reports: freed as they pile up, whatever they are.
         source("memory", "50mb-small-elements-after-last-line", filled("m50x", last_line, b"<x/>", 50 * MEGABYTE),
                {"kind": "file"}, imports=True),
-        source("memory", "50mb-line-fields-after-last-line", filled("m50n", last_line, b'<Nature V="1"/>', 50 * MEGABYTE),
-               {"kind": "file"}, imports=True),
+        source("memory", "50mb-line-fields-after-last-line",
+               filled("m50n", last_line, b'<Nature V="1"/>', 50 * MEGABYTE), {"kind": "file"}, imports=True),
         source("memory", "50mb-comments-after-last-line", filled("m50c", last_line, b"<!---->", 50 * MEGABYTE),
                {"kind": "file"}, imports=True),
-        source("memory", "line-with-1m-children", filled("m1mc", first_line_end, b"<x/>", 4 * MEGABYTE), {"kind": "file"}),
+        source("memory", "line-with-1m-children", filled("m1mc", first_line_end, b"<x/>", 4 * MEGABYTE),
+               {"kind": "file"}),
         # 8. A source listing more documents than allowed (5,000 by default).
         source("growth", "index-6000-documents", body(links.encode(), "text/html"), index_kind),
         # 9. Central directories of a million entries, refused from the end record alone.
@@ -830,7 +850,8 @@ def listing_cases(text: str) -> list[Case]:
         prefix = f"/case/{name}"
         api = f"{prefix}/api/3/action"
         head = (b'{"help": "h", "success": true, "result": {"count": %d, "sort": "name asc", "results": ['
-                b'{"name": "budget", "resources": [{"url": "%s/budget.xml", "format": "XML"}]}' % (count, prefix.encode()))
+                b'{"name": "budget", "resources": [{"url": "%s/budget.xml", "format": "XML"}]}'
+                % (count, prefix.encode()))
         return Case(name, "listing", "source", source_config={"kind": "ckan"}, may_import=True,
                     source_path=f"{prefix}/organization/ville", max_page_bytes=max_page_bytes, routes={
                         f"{api}/organization_show": body(b'{"success": true, "result": {"name": "ville"}}',
@@ -905,8 +926,10 @@ def summary_cases(fields: list[str]) -> list[SummaryCase]:
         SummaryCase("amounts-1e9999999", table(row(i, BGT_MTPREV="1E+9999999") for i in range(10)), False),
         SummaryCase("amounts-0e-999999", table(row(i, BGT_MTPREV="0E-999999") for i in range(2_000)), False),
         SummaryCase("amounts-500-digits", table(row(i, BGT_MTPREV="9" * 500) for i in range(2_000)), False),
-        SummaryCase("chapters-100k-distinct", table(row(0, BGT_CONTNAT=f"C{i}", BGT_MTPREV="1") for i in range(100_000)), True),
-        SummaryCase("labels-100kb", table(row(i, BGT_CONTNAT_LABEL="L" * 100_000, BGT_MTPREV="1") for i in range(50)), False),
+        SummaryCase("chapters-100k-distinct",
+                    table(row(0, BGT_CONTNAT=f"C{i}", BGT_MTPREV="1") for i in range(100_000)), True),
+        SummaryCase("labels-100kb",
+                    table(row(i, BGT_CONTNAT_LABEL="L" * 100_000, BGT_MTPREV="1") for i in range(50)), False),
     ]
 # === end of round 2 ================================================================================
 
