@@ -34,10 +34,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import processes
 from generate_corpus import write_corpus
+from locations import REPOSITORY, SHARED_DATA
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 BENCH = REPOSITORY / ".local" / "bench"
-PLANS = REPOSITORY.parent / "shared" / "data" / "plans-de-comptes"
+PLANS = SHARED_DATA / "plans-de-comptes"
 GOAL_SECONDS = 60
 
 

@@ -21,8 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPOSITORY / ".." / "shared" / "data"
+from locations import REPOSITORY, SHARED_DATA
+
 PLANS = SHARED_DATA / "plans-de-comptes"
 MONTREUIL = SHARED_DATA / "totem" / "montreuil-ca-2018.xml"
 SCHEMA = SHARED_DATA / "scdl-budget" / "schema-0.8.3.json"

@@ -6,18 +6,17 @@ import datetime
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+from locations import REPOSITORY, SHARED_DATA
+
 sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.support.totem_factory
 
-from lxml import etree  # noqa: E402
+from lxml import etree
 
-from ckanext.budgetod.core.totem import nomenclature  # noqa: E402
-from ckanext.budgetod.core.totem.reader import TOTEM_NAMESPACE  # noqa: E402
-from tests.support.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE  # noqa: E402
+from ckanext.budgetod.core.totem import nomenclature
+from ckanext.budgetod.core.totem.reader import TOTEM_NAMESPACE
+from tests.support.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE
 
-SHARED_DATA = REPOSITORY / ".." / "shared" / "data"
 TOTEM_DIR = SHARED_DATA / "totem"
 PLANS_DIR = SHARED_DATA / "plans-de-comptes"
 SCHEMA_PATH = SHARED_DATA / "scdl-budget" / "schema-0.8.3.json"

@@ -53,7 +53,8 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+from locations import REPOSITORY
+
 sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.support.totem_factory
 FUZZ_DIR = REPOSITORY / ".local" / "fuzz"  # git-ignored, as all of .local/
 FINDINGS_DIR = FUZZ_DIR / "findings"

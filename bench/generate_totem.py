@@ -27,10 +27,10 @@ import random
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from locations import SHARED_DATA
 from lxml import etree
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-DEFAULT_PLANS = REPOSITORY / ".." / "shared" / "data" / "plans-de-comptes"
+DEFAULT_PLANS = SHARED_DATA / "plans-de-comptes"
 NAMESPACE = "http://www.minefi.gouv.fr/cp/demat/docbudgetaire"
 
 # (CodRD, OpBudg, TypOpBudg, plan column giving the chapter), with their usual weights.

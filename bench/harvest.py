@@ -40,14 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+from locations import REPOSITORY, SHARED_DATA
+
 sys.path.insert(0, str(REPOSITORY / "bench"))
-from generate_corpus import write_corpus  # noqa: E402
-from portal_reset import reset_portal  # noqa: E402
+from generate_corpus import write_corpus
+from portal_reset import reset_portal
 
 BENCH = REPOSITORY / ".local" / "bench"
 LOG_DIRECTORY = REPOSITORY / ".local" / "log"
-PLANS = REPOSITORY.parent / "shared" / "data" / "plans-de-comptes"
+PLANS = SHARED_DATA / "plans-de-comptes"
 DATABASE = "ckan_bench"
 REDIS_DATABASE = 3
 FETCH_CONSUMERS = 2

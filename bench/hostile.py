@@ -54,9 +54,9 @@ from urllib.parse import urlsplit
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import hostile_cases
 from hostile_cases import Case
+from locations import REPOSITORY
 from portal_reset import reset_portal
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 GOOD_SAMPLES = sorted(path.name for path in hostile_cases.SHARED_TOTEM.glob("*.xml"))
 HTTP_TIMEOUT_SECONDS = 2
 TOTAL_DOWNLOAD_BUDGET_SECONDS = 20.0

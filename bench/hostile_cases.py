@@ -21,9 +21,10 @@ import zipfile
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
 
-SHARED_TOTEM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "totem"
+from locations import SHARED_DATA
+
+SHARED_TOTEM = SHARED_DATA / "totem"
 # The smallest sample (an annex budget, 21 lines): the base of every mutated document.
 BASE_SAMPLE = SHARED_TOTEM / "crach-lotissement-bp-2022.xml"
 MEGABYTE = 2**20

@@ -27,9 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import processes
+from locations import REPOSITORY, SHARED_DATA
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-PLANS = REPOSITORY / ".." / "shared" / "data" / "plans-de-comptes"
+PLANS = SHARED_DATA / "plans-de-comptes"
 BUDGETOD = REPOSITORY / ".local" / "venv" / "bin" / "budgetod"
 PEAK_MB_TARGET = 100
 
