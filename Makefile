@@ -27,10 +27,11 @@ ifeq ($(filter-out 2.11,$(CKAN_VERSION)),)
 	@npm run --silent test:browser || { $(STACK) logs; exit 1; }
 endif
 
-## lint: ruff (lint rules and import order) and mypy (types) on the package, configured in pyproject.toml;
-## `$(VENV)/bin/ruff check --fix ckanext/budgetod` applies ruff's mechanical fixes
+## lint: ruff (lint rules and import order) on the package, the tests and the benches, and mypy (types) on
+## the package, configured in pyproject.toml; `$(VENV)/bin/ruff check --fix ckanext/budgetod tests bench`
+## applies ruff's mechanical fixes
 lint: install
-	@$(VENV)/bin/ruff check ckanext/budgetod
+	@$(VENV)/bin/ruff check ckanext/budgetod tests bench
 	@$(VENV)/bin/mypy
 
 up:

@@ -16,8 +16,9 @@ import sys
 from decimal import Decimal
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-SAMPLES = REPOSITORY / ".." / "shared" / "data" / "totem"
+from locations import REPOSITORY, SHARED_DATA
+
+SAMPLES = SHARED_DATA / "totem"
 sys.path.insert(0, str(REPOSITORY / "bench"))
 from generate_corpus import siret  # noqa: E402
 

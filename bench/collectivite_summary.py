@@ -32,12 +32,12 @@ from collections import defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import processes  # noqa: E402 - bench/ is no package
-from generate_corpus import write_corpus  # noqa: E402
+import processes
+from generate_corpus import write_corpus
+from locations import REPOSITORY, SHARED_DATA
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 BENCH = REPOSITORY / ".local" / "bench"
-PLANS = REPOSITORY.parent / "shared" / "data" / "plans-de-comptes"
+PLANS = SHARED_DATA / "plans-de-comptes"
 GOAL_SECONDS = 60
 
 
@@ -84,7 +84,8 @@ def build(corpus: Path, csv_directory: Path, cache_directory: Path) -> dict:
         summaries[budget] = collectivite.cached_summary(cache_directory, budget, identity, summarise)
     # Annex budgets (the régies: their own SIRET, an IdEtabPal) have no peers and are none.
     mains = [budget for budget in summaries if not budget.startswith("regie-")]
-    compared = [collectivite.peer_comparison(summaries[budget], [summaries[other] for other in mains if other != budget])
+    compared = [collectivite.peer_comparison(summaries[budget],
+                                             [summaries[other] for other in mains if other != budget])
                 for budget in mains]
     years = [year for summary in summaries.values() for year in summary["exercices"]]
     peered = [year["peers"]["count"] for summary in compared for year in summary["exercices"] if year["peers"]]

@@ -21,8 +21,8 @@ import sys
 import tempfile
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPOSITORY / ".." / "shared" / "data"
+from locations import REPOSITORY, SHARED_DATA
+
 PLANS = SHARED_DATA / "plans-de-comptes"
 MONTREUIL = SHARED_DATA / "totem" / "montreuil-ca-2018.xml"
 SCHEMA = SHARED_DATA / "scdl-budget" / "schema-0.8.3.json"
@@ -75,8 +75,9 @@ def main() -> None:
         for name, document, reference_runs in (("montreuil", MONTREUIL, arguments.runs),
                                                ("generated", generated, arguments.reference_runs_generated)):
             ours_csv, reference_csv = work / f"{name}-ours.csv", work / f"{name}-reference.csv"
-            ours = processes.best_of(arguments.runs, [str(arguments.ours), "convert", str(document), "-o", str(ours_csv),
-                                            "--plans-de-comptes", str(PLANS)], work / "ours.stdout")
+            ours = processes.best_of(arguments.runs, [str(arguments.ours), "convert", str(document),
+                                                      "-o", str(ours_csv), "--plans-de-comptes", str(PLANS)],
+                                     work / "ours.stdout")
             reference = processes.best_of(reference_runs, [str(arguments.reference), "budget", str(document),
                                                  "--plans-de-comptes", str(PLANS)], reference_csv)
             size = document.stat().st_size / 2**20
@@ -84,7 +85,8 @@ def main() -> None:
                 print(f"{name:<12} {size:>6.1f} {label:<14} {run.wall:>8.3f} {run.peak:>8.1f}")
             speedup, memory_ratio = reference.wall / ours.wall, reference.peak / ours.peak
             wanted_speedup, wanted_peak = TARGETS[name]
-            met = speedup >= wanted_speedup and ours.peak < reference.peak and (wanted_peak is None or ours.peak < wanted_peak)
+            met = (speedup >= wanted_speedup and ours.peak < reference.peak
+                   and (wanted_peak is None or ours.peak < wanted_peak))
             verdicts.append(
                 f"{name}: {speedup:.1f}x faster (target {wanted_speedup}x), {memory_ratio:.1f}x less memory"
                 + (f", peak {ours.peak:.0f} MB (target < {wanted_peak} MB)" if wanted_peak else "")

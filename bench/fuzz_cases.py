@@ -43,7 +43,7 @@ from hypothesis import strategies as st
 from lxml import etree
 
 from ckanext.budgetod.core.totem.reader import AMOUNT_ELEMENTS
-from tests.totem.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE, Line, totem_document
+from tests.support.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE, Line, totem_document
 
 # --- cases ---------------------------------------------------------------------------------------
 
@@ -145,7 +145,8 @@ class Mutator:
     def op_header(self):
         element = self.choose(self.by_local(tuple(HEADER_ELEMENTS)))
         values = HEADER_ELEMENTS.get(etree.QName(element).localname, GENERIC)
-        self.set_value(element, pick(self.draw, values) if self.draw(st.booleans()) else value_for(self.draw, "generic"))
+        value = pick(self.draw, values) if self.draw(st.booleans()) else value_for(self.draw, "generic")
+        self.set_value(element, value)
 
     def op_attribute(self):
         self.set_value(self.choose(self.elements()), value_for(self.draw, "generic"), pick(self.draw, ATTRIBUTE_NAMES))
@@ -153,7 +154,7 @@ class Mutator:
     def op_delete_attribute(self):
         element = self.choose(self.elements())
         if element.attrib:
-            name = sorted(element.attrib)[0]
+            name = min(element.attrib)
             del element.attrib[name]
             self.steps.append(f"delete {etree.QName(element).localname}/@{name}")
 
@@ -342,9 +343,9 @@ def prolog_variant(draw, seed: Seed, steps: list[str]) -> bytes:
             data = doctype + head + rest
         steps.append(f"DOCTYPE {doctype[:40]!r} {where}")
         return data
-    junk = pick(draw, [b"\n" * 70_000, b" " * 65_536, b"<!-- " + b"x" * 70_000 + b" -->", b"<?pi " + b"y" * 70_000 + b"?>",
-                       b"<!-- unterminated", b"<?pi unterminated", b"text before root", b"\x00", b"]]>",
-                       b"<!-- a --><!-- b --><?c d?>", b"\r\n\r\n"])
+    junk = pick(draw, [b"\n" * 70_000, b" " * 65_536, b"<!-- " + b"x" * 70_000 + b" -->",
+                       b"<?pi " + b"y" * 70_000 + b"?>", b"<!-- unterminated", b"<?pi unterminated",
+                       b"text before root", b"\x00", b"]]>", b"<!-- a --><!-- b --><?c d?>", b"\r\n\r\n"])
     steps.append(f"prolog junk {junk[:30]!r} (+{len(junk)} bytes)")
     return head + junk + rest
 
@@ -434,7 +435,8 @@ def limits_variant(draw, seed: Seed, steps: list[str]) -> bytes:
             if match is None:
                 return data
             return data[:match.start()] + b'V="' + chunk + b'"' + data[match.end():]
-        insert = (b"<!--" + chunk.replace(b"--", b"..") + b"-->") if kind == "huge_comment" else chunk.replace(b"<", b"")
+        comment = b"<!--" + chunk.replace(b"--", b"..") + b"-->"
+        insert = comment if kind == "huge_comment" else chunk.replace(b"<", b"")
         position = line_start + data[line_start:].find(b">") + 1 if line_start >= 0 else len(data) // 2
         steps.append(f"{kind} {filler!r} x{size}")
         return data[:position] + insert + data[position:]
@@ -506,19 +508,19 @@ def structured_document(draw, natures, functions):
             typopbudg=pick(draw, [None, "1", "2", "", "3"]), artspe=pick(draw, ["false", "true", None, "1", "0", "x"]),
             section=pick(draw, [None, None, *SECTION_CODES]), amounts=amounts,
             calculated=draw(st.integers(0, 6)) == 0))
-    header = dict(
-        siret=pick(draw, ["21560046100010", "21560046100010", "21930048700013", *SIRETS, None]),
-        year=pick(draw, ["2022", "2021", "2023", "2018", "2013", *YEARS, None]),
-        natdec=pick(draw, ["01", "02", "03", "09", "10", *NATDECS, None]),
-        nomenclature=pick(draw, [*NOMENCLATURES[:4], *NOMENCLATURES, None]),
-        budget_type=pick(draw, ["P", "A", None, "X"]),
-        main_siret=pick(draw, [None, "21560046100010", "21930048700013", ""]),
-        decision_number=pick(draw, [None, "1", "2", "", "x" * 300]),
-        collectivite=xml_safe(pick(draw, ["CRACH", "", "Saint-Étienne", *GENERIC])),
-        etablissement=xml_safe(pick(draw, ["BUDGET PRINCIPAL", "LOTISSEMENT", "", *GENERIC])),
-        encoding=pick(draw, ["UTF-8", "ISO-8859-1"]),
-        cfu=draw(st.integers(0, 4)) == 0,
-    )
+    header = {
+        "siret": pick(draw, ["21560046100010", "21560046100010", "21930048700013", *SIRETS, None]),
+        "year": pick(draw, ["2022", "2021", "2023", "2018", "2013", *YEARS, None]),
+        "natdec": pick(draw, ["01", "02", "03", "09", "10", *NATDECS, None]),
+        "nomenclature": pick(draw, [*NOMENCLATURES[:4], *NOMENCLATURES, None]),
+        "budget_type": pick(draw, ["P", "A", None, "X"]),
+        "main_siret": pick(draw, [None, "21560046100010", "21930048700013", ""]),
+        "decision_number": pick(draw, [None, "1", "2", "", "x" * 300]),
+        "collectivite": xml_safe(pick(draw, ["CRACH", "", "Saint-Étienne", *GENERIC])),
+        "etablissement": xml_safe(pick(draw, ["BUDGET PRINCIPAL", "LOTISSEMENT", "", *GENERIC])),
+        "encoding": pick(draw, ["UTF-8", "ISO-8859-1"]),
+        "cfu": draw(st.integers(0, 4)) == 0,
+    }
     try:
         data = totem_document(lines, **header)
     except UnicodeEncodeError:

@@ -6,18 +6,17 @@ import datetime
 import re
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.totem.totem_factory
+from locations import REPOSITORY, SHARED_DATA
 
-from lxml import etree  # noqa: E402
+sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.support.totem_factory
 
-from ckanext.budgetod.core.totem import nomenclature  # noqa: E402
-from ckanext.budgetod.core.totem.reader import TOTEM_NAMESPACE  # noqa: E402
-from tests.totem.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE  # noqa: E402
+from lxml import etree
 
-SHARED_DATA = REPOSITORY / ".." / "shared" / "data"
+from ckanext.budgetod.core.totem import nomenclature
+from ckanext.budgetod.core.totem.reader import TOTEM_NAMESPACE
+from tests.support.totem_factory import CFU_NAMESPACE, COMPTABLE_NAMESPACE
+
 TOTEM_DIR = SHARED_DATA / "totem"
 PLANS_DIR = SHARED_DATA / "plans-de-comptes"
 SCHEMA_PATH = SHARED_DATA / "scdl-budget" / "schema-0.8.3.json"
@@ -108,7 +107,8 @@ YEARS = ["2022", "2021", "2018", "2023", "1999", "2000", "0000", "9999", "２０
 NATDECS = ["01", "02", "03", "09", "10", "1", "00", "11", "٠١", "１０", " 01", "", "1O"]
 NOMENCLATURES = [
     "M14-M14_COM_500_3500", "M57-M57_A", "M57-M57", "M4-M43", "M4-M43_D", "M14-M14", "M14-M57", "M0-M0",
-    "M14-M14_" + "A" * 5000, "M14-M14_" + "A" * 300, "M57-M57_" + "A1_" * 320, "m14-m14_com", "M14-M14__X", "M14-M14_COM_500_3500/../x", "M１４-M１４", "M999-M999",
+    "M14-M14_" + "A" * 5000, "M14-M14_" + "A" * 300, "M57-M57_" + "A1_" * 320, "m14-m14_com", "M14-M14__X",
+    "M14-M14_COM_500_3500/../x", "M１４-M１４", "M999-M999",
     "M52-M52", "M71-M71", "M61-M61", "M14-M14_CE", "M21-M21", "M57-M57_D", "M832-M832_X", "", " M57-M57_A ",
     "M4-M4", "M14-M14_COM_SUP3500",
 ]
@@ -148,8 +148,8 @@ DOCTYPES = [
     b'<!DOCTYPE r [<!ENTITY xxe SYSTEM "file:///etc/passwd">]>',
     b'<!DOCTYPE r [<!ENTITY % p SYSTEM "http://127.0.0.1:1/x.dtd"> %p;]>',
     b'<!DOCTYPE r SYSTEM "http://127.0.0.1:1/evil.dtd">',
-    b'<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
-    b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>',
+    (b'<!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">'
+     b'<!ENTITY c "&b;&b;&b;&b;&b;&b;&b;&b;&b;&b;"><!ENTITY d "&c;&c;&c;&c;&c;&c;&c;&c;&c;&c;">]>'),
     b'<!DOCTYPE r [<!ATTLIST LigneBudget calculated CDATA "true">]>',
     b"<!doctype r>",
     b"<!ELEMENT x ANY>",
@@ -168,8 +168,9 @@ ACTUAL_ENCODINGS = ["utf-8", "latin-1", "cp1252", "utf-16-le", "utf-16-be", "utf
 BOMS = [b"", b"\xef\xbb\xbf", b"\xff\xfe", b"\xfe\xff", b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff", b"\xef\xbb",
         b"\xef\xbb\xbf\xef\xbb\xbf"]
 DECLARATION_STYLES = [
-    '<?xml version="1.0" encoding="{e}"?>', "<?xml version='1.0' encoding='{e}'?>", '<?xml version="1.1" encoding="{e}"?>',
-    '<?xml version="1.0" encoding="{e}" standalone="yes"?>', '<?xml encoding="{e}"?>', '<?XML version="1.0" encoding="{e}"?>',
+    '<?xml version="1.0" encoding="{e}"?>', "<?xml version='1.0' encoding='{e}'?>",
+    '<?xml version="1.1" encoding="{e}"?>', '<?xml version="1.0" encoding="{e}" standalone="yes"?>',
+    '<?xml encoding="{e}"?>', '<?XML version="1.0" encoding="{e}"?>',
     '<?xml version="1.0"  encoding = "{e}" ?>', "", '<?xml version="1.0"?>', '<?xml version="2.0" encoding="{e}"?>',
     ' <?xml version="1.0" encoding="{e}"?>', '<?xml version="1.0" encoding="{e}"?><?xml version="1.0"?>',
     '<?xml version="1.0" encoding="{e}"',

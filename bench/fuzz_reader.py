@@ -53,8 +53,9 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.totem.totem_factory
+from locations import REPOSITORY
+
+sys.path.insert(0, str(REPOSITORY))  # ckanext (also installed editable) and tests.support.totem_factory
 FUZZ_DIR = REPOSITORY / ".local" / "fuzz"  # git-ignored, as all of .local/
 FINDINGS_DIR = FUZZ_DIR / "findings"
 # Hypothesis' own files (its constants cache) there too, not in a .hypothesis/ of the working directory.
@@ -197,7 +198,6 @@ def run_batches(state: State, strategy, base_seed: int, batch_size: int, seed_va
             return
         size = batch_size if state.max_examples is None else min(batch_size, state.max_examples - state.examples)
         state.smallest.clear()
-        raised: set[str] = set()
 
         @settings(max_examples=size, deadline=None, database=None, derandomize=False, print_blob=False,
                   suppress_health_check=list(HealthCheck), verbosity=Verbosity.quiet, report_multiple_bugs=True,
@@ -214,7 +214,6 @@ def run_batches(state: State, strategy, base_seed: int, batch_size: int, seed_va
             previous = state.smallest.get(outcome.finding)
             if previous is None or len(case.document) <= len(previous[0].document):
                 state.smallest[outcome.finding] = (case, outcome)
-            raised.add(outcome.finding)
             raise state.finding_class(outcome.finding)(outcome.finding)
 
         try:
@@ -227,7 +226,8 @@ def run_batches(state: State, strategy, base_seed: int, batch_size: int, seed_va
                     state.fuzzer_errors.append("".join(traceback.format_exception(failure)))
                     print(f"  fuzzer error (a bug of this script, batch {batch}):\n"
                           + state.fuzzer_errors[-1], flush=True)
-        for signature in sorted(raised):
+        # Each finding raised in this batch has its smallest case here.
+        for signature in sorted(state.smallest):
             case, outcome = state.smallest[signature]
             reduced = reduce_document(state.runner, case, signature, budget_seconds=20)
             directory = save_finding(signature, case, outcome, reduced, seed_value)

@@ -239,7 +239,7 @@ class Runner:
         for number, row in enumerate(rows[1:], 1):
             if len(row) != len(SCDL_COLUMNS):
                 return f"row width: row {number} has {len(row)} cells"
-            cells = dict(zip(SCDL_COLUMNS, row))
+            cells = dict(zip(SCDL_COLUMNS, row, strict=True))
             if not re.fullmatch(r"[0-9]{14}", cells["BGT_SIRET"]):
                 return f"siret: {cells['BGT_SIRET'][:40]!r}"
             if not re.fullmatch(r"[0-9]{4}", cells["BGT_ANNEE"]):

@@ -41,9 +41,16 @@ from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from generate_totem import (BUDGET_PRIMITIF, BUDGET_SUPPLEMENTAIRE, COMPTE_ADMINISTRATIF,  # noqa: E402
-                            COMPTE_FINANCIER_UNIQUE, DECISION_MODIFICATIVE, DEFAULT_PLANS, DocumentSpec,
-                            write_document)
+from generate_totem import (
+    BUDGET_PRIMITIF,
+    BUDGET_SUPPLEMENTAIRE,
+    COMPTE_ADMINISTRATIF,
+    COMPTE_FINANCIER_UNIQUE,
+    DECISION_MODIFICATIVE,
+    DEFAULT_PLANS,
+    DocumentSpec,
+    write_document,
+)
 
 YEARS = range(2019, 2024)
 DEPARTEMENTS = ("08", "10", "51", "52", "54", "55", "57", "67", "68", "88")

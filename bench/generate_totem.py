@@ -27,10 +27,10 @@ import random
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
+from locations import SHARED_DATA
 from lxml import etree
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-DEFAULT_PLANS = REPOSITORY / ".." / "shared" / "data" / "plans-de-comptes"
+DEFAULT_PLANS = SHARED_DATA / "plans-de-comptes"
 NAMESPACE = "http://www.minefi.gouv.fr/cp/demat/docbudgetaire"
 
 # (CodRD, OpBudg, TypOpBudg, plan column giving the chapter), with their usual weights.
@@ -70,10 +70,11 @@ class DocumentSpec:
     encoding: str = "UTF-8"
     seed: int = 0
     population: int = 0  # PopTot; 0 writes no general information
-    ratios: tuple[tuple[str, str, str], ...] = ()  # (code, Val…, MoyNat…) as written, e.g. ("DGFPop", "145,53", "150,00")
+    # (code, Val…, MoyNat…) as written, e.g. ("DGFPop", "145,53", "150,00")
+    ratios: tuple[tuple[str, str, str], ...] = ()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def plan_codes(plans: Path, year: int, norme: str, declinaison: str):
     """Accounts usable per plan column, and the plan's function codes (none for plans by nature only)."""
     root = etree.parse(str(plans / str(year) / norme / declinaison / "planDeCompte.xml")).getroot()
@@ -136,7 +137,8 @@ def calculated_line_xml(rng: random.Random) -> str:
 def header_xml(spec: DocumentSpec) -> str:
     decided = f"{spec.year + 1}-04-15" if spec.natdec in ACCOUNTS else (
         f"{spec.year - 1}-12-14" if spec.natdec == BUDGET_PRIMITIF else
-        f"{spec.year}-06-10" if spec.natdec == BUDGET_SUPPLEMENTAIRE else f"{spec.year}-{5 + 2 * spec.decision_number:02d}-20")
+        f"{spec.year}-06-10" if spec.natdec == BUDGET_SUPPLEMENTAIRE
+        else f"{spec.year}-{5 + 2 * spec.decision_number:02d}-20")
     main_budget = (f'         <IdEtabPal V="{spec.main_siret}"/>\n         <LibelleEtabPal V="BUDGET PRINCIPAL"/>\n'
                    if spec.main_siret else "")
     insee = f'         <CodInseeColl V="{spec.insee}"/>\n' if spec.insee else ""  # none for départements, régions
@@ -151,7 +153,7 @@ def header_xml(spec: DocumentSpec) -> str:
 {cfu}<DocumentBudgetaire xmlns="{NAMESPACE}">
    <VersionSchema V="100"/>
    <BlocEditeur><CodeEditeur V="budgetod bench generator"/></BlocEditeur>
-   <Scellement md5="00000000000000000000000000000000" sha1="0000000000000000000000000000000000000000" date="{decided}T10:00:00"/>
+   <Scellement md5="{'0' * 32}" sha1="{'0' * 40}" date="{decided}T10:00:00"/>
    <EnTeteDocBudgetaire>
       <DteStr V="{decided}"/>
       <LibellePoste V="TRESORERIE GENERATED"/>

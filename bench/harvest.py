@@ -40,14 +40,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
-REPOSITORY = Path(__file__).resolve().parents[1]
+from locations import REPOSITORY, SHARED_DATA
+
 sys.path.insert(0, str(REPOSITORY / "bench"))
-from generate_corpus import write_corpus  # noqa: E402
-from portal_reset import reset_portal  # noqa: E402
+from generate_corpus import write_corpus
+from portal_reset import reset_portal
 
 BENCH = REPOSITORY / ".local" / "bench"
 LOG_DIRECTORY = REPOSITORY / ".local" / "log"
-PLANS = REPOSITORY.parent / "shared" / "data" / "plans-de-comptes"
+PLANS = SHARED_DATA / "plans-de-comptes"
 DATABASE = "ckan_bench"
 REDIS_DATABASE = 3
 FETCH_CONSUMERS = 2
@@ -120,7 +121,7 @@ class Process:
 
 
 def start(name: str, command: list[str], environment: dict[str, str]) -> Process:
-    log = open(LOG_DIRECTORY / f"bench-harvest-{name}.log", "wb")
+    log = open(LOG_DIRECTORY / f"bench-harvest-{name}.log", "wb")  # noqa: SIM115 - the process outlives this function
     popen = subprocess.Popen(command, cwd=REPOSITORY, env=environment, stdout=log, stderr=subprocess.STDOUT,
                              stdin=subprocess.DEVNULL, start_new_session=True)
     return Process(name, popen)
@@ -211,7 +212,7 @@ def create_source(corpus_url: str) -> dict:
                 config=json.dumps({"kind": "index"}))
 
 
-def harvest(source: dict, poll: "callable") -> tuple[dict, float]:
+def harvest(source: dict, poll: callable) -> tuple[dict, float]:
     """One job through the queues, driven as cron drives it; returns the job and the wall time
     until this script saw it finished (its own duration is in the job's timestamps)."""
     import ckan.model as model
@@ -233,6 +234,7 @@ def harvest(source: dict, poll: "callable") -> tuple[dict, float]:
 
 def object_errors(job: dict) -> list[str]:
     import ckan.model as model
+
     from ckanext.harvest.model import HarvestGatherError, HarvestObject, HarvestObjectError
 
     gather = [error.message for error in model.Session.query(HarvestGatherError).filter_by(harvest_job_id=job["id"])]
@@ -259,8 +261,9 @@ def job_seconds(job: dict) -> float:
     up-to-a-second delay of this script's polling. (The job's own "finished" is its last import's
     end, and an unchanged document has no import.)"""
     import ckan.model as model
-    from ckanext.harvest.model import HarvestJob, HarvestObject
     from sqlalchemy import func
+
+    from ckanext.harvest.model import HarvestJob, HarvestObject
 
     last_done = model.Session.query(func.max(func.coalesce(HarvestObject.import_finished,
                                                            HarvestObject.fetch_finished))) \

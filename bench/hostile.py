@@ -52,11 +52,11 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import hostile_cases  # noqa: E402
-from hostile_cases import Case  # noqa: E402
-from portal_reset import reset_portal  # noqa: E402
+import hostile_cases
+from hostile_cases import Case
+from locations import REPOSITORY
+from portal_reset import reset_portal
 
-REPOSITORY = Path(__file__).resolve().parents[1]
 GOOD_SAMPLES = sorted(path.name for path in hostile_cases.SHARED_TOTEM.glob("*.xml"))
 HTTP_TIMEOUT_SECONDS = 2
 TOTAL_DOWNLOAD_BUDGET_SECONDS = 20.0
@@ -227,7 +227,7 @@ def is_clear(message: str) -> bool:
 
 
 class Harvester:
-    """Runs harvest jobs in-process like tests/ckan/harvester/conftest.py, timing each object."""
+    """Runs harvest jobs in-process like tests/support/ckan_harvest.py, timing each object."""
 
     def __init__(self, sysadmin: dict, organization: dict):
         import ckan.plugins as plugins
@@ -261,11 +261,12 @@ class Harvester:
         helpers.call_action("harvest_source_patch", context={"user": self.sysadmin["name"]},
                             id=source["id"], config=json.dumps(config))
 
-    def harvest(self, source: dict) -> "JobOutcome":
+    def harvest(self, source: dict) -> JobOutcome:
+        import ckan.model as model
         from ckan.tests import helpers
+
         from ckanext.harvest.model import HarvestGatherError, HarvestJob, HarvestObject
         from ckanext.harvest.tests.lib import run_harvest_job
-        import ckan.model as model
 
         job = helpers.call_action("harvest_job_create", source_id=source["id"], run=False)
         started = time.monotonic()
@@ -382,9 +383,11 @@ LISTING_RSS_GROWTH_LIMIT_MB = 50
 def run_summary_cases(sampler: RssSampler, sysadmin: dict, organization: dict) -> list[CaseResult]:
     """Phase C: each CSV uploaded to a dataset, then summarised through the action, anonymously."""
     import io
+
     import ckan.plugins.toolkit as tk
     from ckan.tests import helpers
     from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+
     from ckanext.budgetod.core import contract
 
     dataset = helpers.call_action("package_create", context={"user": sysadmin["name"]}, name="summaries-hostiles",
@@ -424,8 +427,8 @@ def main() -> int:
     guard = ConnectionGuard()
     guard.install()
 
-    from ckanext.budgetod.core.net.urls import normalise_url
     from ckanext.budgetod.core.net import fetch
+    from ckanext.budgetod.core.net.urls import normalise_url
 
     print("building cases…", flush=True)
     documents = hostile_cases.document_cases(PROBE_PATH)
@@ -483,7 +486,8 @@ def main() -> int:
         checks.append(("good samples unchanged on the hostile harvest", len(good_second) == len(good_guids)
                        and all(not obj.errors and obj.report_status == "not modified" for obj in good_second),
                        ", ".join(sorted({str(obj.report_status) for obj in good_second}))))
-        checks.append(("hostile harvest: no gather error", not second.gather_errors, "; ".join(second.gather_errors)[:200]))
+        checks.append(("hostile harvest: no gather error", not second.gather_errors,
+                       "; ".join(second.gather_errors)[:200]))
 
         # Phase A.3: one source per source-level case.
         print(f"phase A: {len(source_level)} hostile sources…", flush=True)
@@ -518,8 +522,8 @@ def main() -> int:
             results.append(harvest_own_source(harvester, case, case.url))
         checks.append(("SSRF: no request reached the local server", server.total_hits == hits_before
                        and len(guard.to_bench_server) == bench_connections_before,
-                       f"{server.total_hits - hits_before} requests, "
-                       f"{len(guard.to_bench_server) - bench_connections_before} connections"))
+                       (f"{server.total_hits - hits_before} requests, "
+                        f"{len(guard.to_bench_server) - bench_connections_before} connections")))
         checks.append(("no connection attempted to a non-loopback address", not guard.refused,
                        "; ".join(guard.refused[:5])))
         tk.config["ckanext.budgetod.allow_private_urls"] = True
@@ -538,7 +542,7 @@ def main() -> int:
     return 0 if all(passed for _name, passed, _detail in checks) else 1
 
 
-# The datasets the six samples become (tests/ckan/harvester/conftest.py SAMPLE_DATASETS).
+# The datasets the six samples become (tests/support/ckan_harvest.py SAMPLE_DATASETS).
 SAMPLE_DATASET_NAMES = ("budget-21560046100085-2022-annexe-06", "budget-21560046100010-2021",
                         "budget-21560134500014-2023", "budget-21930048000015-2018",
                         "budget-24350078200095-2022-annexe-06")
@@ -546,7 +550,7 @@ SAMPLE_DATASET_NAMES = ("budget-21560046100085-2022-annexe-06", "budget-21560046
 
 # === Round 2, part A (issue 12: items 1, 2 and 9; cases in hostile_cases.py) =====================
 
-def _document_results(cases: list[Case], outcome: "JobOutcome", base_url: str) -> list[CaseResult]:
+def _document_results(cases: list[Case], outcome: JobOutcome, base_url: str) -> list[CaseResult]:
     from ckanext.budgetod.core.net.urls import normalise_url
     results = []
     for case in cases:
@@ -564,7 +568,9 @@ def _document_results(cases: list[Case], outcome: "JobOutcome", base_url: str) -
 def _published_dataset(base_url: str, case: Case) -> dict | None:
     import ckan.model as model
     from ckan.tests import helpers
+
     from ckanext.harvest.model import HarvestObject
+
     from ckanext.budgetod.core.net.urls import normalise_url
     found = model.Session.query(HarvestObject).filter_by(
         guid=normalise_url(base_url + case.path), current=True).first()
@@ -573,7 +579,8 @@ def _published_dataset(base_url: str, case: Case) -> dict | None:
     return helpers.call_action("package_show", context={"use_cache": False}, id=found.package_id)
 
 
-INJECTED = re.compile(r"""<(?:a\b[^>]*\bhref|img\b[^>]*\bsrc)=["']?(?:[^"'>]*evil\.example|javascript:)""", re.I)
+INJECTED = re.compile(r"""<(?:a\b[^>]*\bhref|img\b[^>]*\bsrc)=["']?(?:[^"'>]*evil\.example|javascript:)""",
+                      re.IGNORECASE)
 
 
 def run_round_two_a(harvester: Harvester, server: HostileServer, guard: ConnectionGuard,
@@ -708,14 +715,15 @@ def run_round_three_occult(harvester: Harvester, server: HostileServer, results:
             leaks.append(result.case.name)
     refused = next(result for result in case_results if result.case.name == "r3-namespace-uri")
     blanks = next(result for result in case_results if result.case.name == "r3-blanks-across-chunk")
-    checks.append((f"round 3: a tag of {hostile_cases.ROUND3_BLANKS:,} blanks across the chunk boundary "
-                   f"harvested in {blanks.seconds:.1f} s", blanks.imported and blanks.seconds < ROUND3_CASE_SECONDS,
+    checks.append(((f"round 3: a tag of {hostile_cases.ROUND3_BLANKS:,} blanks across the chunk boundary "
+                    f"harvested in {blanks.seconds:.1f} s"), blanks.imported and blanks.seconds < ROUND3_CASE_SECONDS,
                    ", ".join(blanks.errors)[:200]))
-    checks.append(("round 3: every crafted bypass published with nobody named (comments, PIs, stray elements, "
-                   "codes, agents' index)", not leaks, ", ".join(leaks)))
+    checks.append((("round 3: every crafted bypass published with nobody named (comments, PIs, stray elements, "
+                    "codes, agents' index)"), not leaks, ", ".join(leaks)))
     checks.append(("round 3: a namespace URI holding a name refused, unquoted",
                    not refused.imported and len(refused.errors) == 1
-                   and "Jeanne" not in refused.errors[0] and "namespace" in refused.errors[0], ", ".join(refused.errors)[:200]))
+                   and "Jeanne" not in refused.errors[0] and "namespace" in refused.errors[0],
+                   ", ".join(refused.errors)[:200]))
     checks.append((f"round 3: every occultation case within {ROUND3_CASE_SECONDS} s", not slow, ", ".join(slow)))
 
 # === end of round 3, occultation =================================================================
@@ -754,7 +762,8 @@ def run_round_three_names(harvester: Harvester, server: HostileServer,
     outcome = harvester.harvest(source)
     published = helpers.call_action("package_show", context={"use_cache": False}, id=name)
     checks.append(("round 3: a budget name taken by hand first is refused and the harvest publishes it",
-                   name in refusal and not outcome.all_errors() and published["owner_org"] == harvester.organization["id"],
+                   (name in refusal and not outcome.all_errors()
+                    and published["owner_org"] == harvester.organization["id"]),
                    f"{name}: refusal {refusal[:80]!r}, harvest errors {outcome.all_errors()[:1]}"))
 
 
@@ -774,6 +783,7 @@ def run_round_three_uploads(app, harvester: Harvester, server: HostileServer, re
     from ckan.lib import uploader
     from ckan.tests import factories, helpers
     from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+
     from ckanext.budgetod.core.totem.occultation import occult_document
     from ckanext.budgetod.portal import uploads
 
@@ -788,7 +798,7 @@ def run_round_three_uploads(app, harvester: Harvester, server: HostileServer, re
                                   owner_org=harvester.organization["id"])
     test_app = helpers.CKANTestApp(app)  # the whole middleware stack, languages included
 
-    class client:  # noqa: N801 - a request from within the bench's application context
+    class client:
         @staticmethod
         def get(path: str, headers: dict):
             # The bench runs inside one application context, which every request shares: forget the
@@ -853,12 +863,12 @@ def run_round_three_uploads(app, harvester: Harvester, server: HostileServer, re
                 if state != "failed" or not reason or reason.split(": ", 1)[-1][:40] not in page.replace("&#34;", '"'):
                     unexplained.append(f"{case.name}: {state}")
         results.append(result)
-    checks.append(("round 3: no byte of a pending or unreadable hand-added TOTEM document downloadable "
-                   "(anonymous, editor, sysadmin)", not leaked, "; ".join(leaked[:5])))
+    checks.append((("round 3: no byte of a pending or unreadable hand-added TOTEM document downloadable "
+                    "(anonymous, editor, sysadmin)"), not leaked, "; ".join(leaked[:5])))
     checks.append(("round 3: each unreadable or pending one says why to its editors", not unexplained,
                    "; ".join(unexplained)))
-    checks.append(("round 3: uploaded and linked documents served only as the stored occulted copy, "
-                   "the link's URL kept as provenance", not wrong_copy, "; ".join(wrong_copy)))
+    checks.append((("round 3: uploaded and linked documents served only as the stored occulted copy, "
+                    "the link's URL kept as provenance"), not wrong_copy, "; ".join(wrong_copy)))
 
 # === end of round 3, uploads =====================================================================
 
@@ -972,7 +982,8 @@ def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total
     by_category: dict[str, list[CaseResult]] = defaultdict(list)
     for result in results:
         by_category[result.case.category].append(result)
-    print(f"{'category':<12} {'cases':>5} {'refused':>7} {'imported':>8} {'skipped':>7} {'other':>5} {'max s':>6} {'sum s':>7}")
+    print(f"{'category':<12} {'cases':>5} {'refused':>7} {'imported':>8} {'skipped':>7} {'other':>5} {'max s':>6}"
+          f" {'sum s':>7}")
     for category, items in sorted(by_category.items()):
         outcomes = Counter(item.outcome for item in items)
         print(f"{category:<12} {len(items):>5} {outcomes['refused']:>7} {outcomes['imported']:>8} "
@@ -984,7 +995,8 @@ def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total
     if round2:
         print(f"{'round 2 case':<52} {'outcome':<10} {'s':>6} {'peak RSS +MB':>12}")
         for result in sorted(round2, key=lambda r: (r.case.category, r.case.name)):
-            print(f"{result.case.name[:52]:<52} {result.outcome:<10} {result.seconds:>6.2f} {result.rss_growth_mb:>12.0f}")
+            print(f"{result.case.name[:52]:<52} {result.outcome:<10} {result.seconds:>6.2f}"
+                  f" {result.rss_growth_mb:>12.0f}")
         print()
     listings = [r for r in round2 if r.case.category == "listing"]
     crashed = [r for r in results if r.crashed]
@@ -1008,7 +1020,8 @@ def report(results: list[CaseResult], checks: list[tuple[str, bool, str]], total
         *checks,
         (f"round 2: each case adds under {ROUND2_RSS_GROWTH_LIMIT_MB} MB to the RSS",
          all(r.rss_growth_mb < ROUND2_RSS_GROWTH_LIMIT_MB for r in round2),
-         ", ".join(f"{r.case.name}: {r.rss_growth_mb:.0f} MB" for r in round2 if r.rss_growth_mb >= ROUND2_RSS_GROWTH_LIMIT_MB)),
+         ", ".join(f"{r.case.name}: {r.rss_growth_mb:.0f} MB" for r in round2
+                   if r.rss_growth_mb >= ROUND2_RSS_GROWTH_LIMIT_MB)),
         (f"catalogue listings: each page read adding under {LISTING_RSS_GROWTH_LIMIT_MB} MB to the RSS",
          bool(listings) and all(r.rss_growth_mb < LISTING_RSS_GROWTH_LIMIT_MB for r in listings),
          ", ".join(f"{r.case.name}: {r.rss_growth_mb:.0f} MB, {r.seconds:.1f} s" for r in listings)),

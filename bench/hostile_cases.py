@@ -18,12 +18,13 @@ import itertools
 import random
 import re
 import zipfile
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler
-from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
-SHARED_TOTEM = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "totem"
+from locations import SHARED_DATA
+
+SHARED_TOTEM = SHARED_DATA / "totem"
 # The smallest sample (an annex budget, 21 lines): the base of every mutated document.
 BASE_SAMPLE = SHARED_TOTEM / "crach-lotissement-bp-2022.xml"
 MEGABYTE = 2**20
@@ -185,7 +186,7 @@ def replace_first(text: str, element: str, value: str) -> str:
 def remove_element(text: str, element: str) -> str:
     """Remove the first <element …/> or <element>…</element>."""
     pattern = rf"<{element}(?:\s[^>]*)?/>|<{element}(?:\s[^>]*)?>.*?</{element}>"
-    return re.sub(pattern, "", text, count=1, flags=re.S)
+    return re.sub(pattern, "", text, count=1, flags=re.DOTALL)
 
 
 def label(value: str) -> str:
@@ -221,7 +222,8 @@ def document_cases(probe_path: str) -> list[Case]:
             add("xxe", name, lambda handler, name=name, target=target, element=element: body(mutated(
                 f"xxe-{name}", lambda t: with_doctype(
                     replace_first(t, element, "&xxe;"),
-                    f'<!DOCTYPE DocumentBudgetaire [<!ENTITY xxe SYSTEM "{target.format(probe=base_url(handler) + probe_path)}">]>'
+                    '<!DOCTYPE DocumentBudgetaire [<!ENTITY xxe SYSTEM '
+                    f'"{target.format(probe=base_url(handler) + probe_path)}">]>'
                 )))(handler))
     for name, doctype in {
         "parameter-entity": '<!DOCTYPE d [<!ENTITY % p SYSTEM "{probe}"> %p;]>',
@@ -248,12 +250,15 @@ def document_cases(probe_path: str) -> list[Case]:
         entities = '<!ENTITY l0 "lol">' + "".join(
             f'<!ENTITY l{level} "{("&l" + str(level - 1) + ";") * 10}">' for level in range(1, depth + 1))
         for element in ("LibelleEtab", "Nature"):
-            add("bomb", f"billion-laughs-{depth}-{element.lower()}", mutated(f"bomb-{depth}{element}", lambda t: with_doctype(
-                replace_first(t, element, f"&l{depth};"), f"<!DOCTYPE d [{entities}]>")))
+            # mutated() calls the change at once; the defaults bind this iteration's values all the same.
+            add("bomb", f"billion-laughs-{depth}-{element.lower()}", mutated(
+                f"bomb-{depth}{element}", lambda t, element=element, depth=depth, entities=entities: with_doctype(
+                    replace_first(t, element, f"&l{depth};"), f"<!DOCTYPE d [{entities}]>")))
     for size_kb, references in ((100, 1000), (1000, 100)):
-        add("bomb", f"quadratic-{size_kb}k-x{references}", mutated(f"quad{size_kb}", lambda t: with_doctype(
-            replace_first(t, "LibelleEtab", "&a;" * references),
-            f'<!DOCTYPE d [<!ENTITY a "{"a" * size_kb * 1024}">]>')))
+        add("bomb", f"quadratic-{size_kb}k-x{references}", mutated(
+            f"quad{size_kb}", lambda t, size_kb=size_kb, references=references: with_doctype(
+                replace_first(t, "LibelleEtab", "&a;" * references),
+                f'<!DOCTYPE d [<!ENTITY a "{"a" * size_kb * 1024}">]>')))
     add("bomb", "recursive-entity", mutated("bomb-rec", lambda t: with_doctype(
         replace_first(t, "LibelleEtab", "&a;"), '<!DOCTYPE d [<!ENTITY a "&b;"><!ENTITY b "&a;">]>')))
     add("bomb", "undeclared-entity", mutated("bomb-undeclared", lambda t: replace_first(t, "LibelleEtab", "&nowhere;")))
@@ -282,17 +287,24 @@ def document_cases(probe_path: str) -> list[Case]:
         "garbage-after-root": mutated("garbage", lambda t: t + "<<<&&&>>>"),
         "unterminated-cdata": mutated("cdata", lambda t: t.replace("<Budget>", "<Budget><![CDATA[ never ends", 1)),
         "unquoted-attribute": mutated("unquoted", lambda t: t.replace('<Exer V="2022"/>', "<Exer V=2022/>", 1)),
-        "duplicate-attribute": mutated("dupattr", lambda t: t.replace('<Exer V="2022"/>', '<Exer V="2022" V="2023"/>', 1)),
+        "duplicate-attribute": mutated("dupattr", lambda t: t.replace('<Exer V="2022"/>',
+                                                                      '<Exer V="2022" V="2023"/>', 1)),
         "lt-in-attribute": mutated("ltattr", lambda t: replace_first(t, "LibelleEtab", "a<b")),
-        "deep-nesting-100k": mutated("deep", lambda t: t.replace("<Budget>", "<Budget>" + "<x>" * 100_000 + "</x>" * 100_000, 1)),
+        "deep-nesting-100k": mutated("deep", lambda t: t.replace(
+            "<Budget>", "<Budget>" + "<x>" * 100_000 + "</x>" * 100_000, 1)),
         "long-attribute-10mb": mutated("longattr", lambda t: replace_first(t, "LibelleEtab", "A" * (10 * MEGABYTE))),
         "long-tag-name": mutated("longtag", lambda t: t.replace("<Budget>", "<Budget><" + "T" * 100_000 + "/>", 1)),
-        "million-attributes": mutated("attrs", lambda t: t.replace("<Budget>", "<Budget><x " + " ".join(f"a{i}=''" for i in range(200_000)) + "/>", 1)),
-        "wrong-namespace": mutated("ns", lambda t: t.replace("http://www.minefi.gouv.fr/cp/demat/docbudgetaire", "urn:x", 1)),
-        "no-namespace": mutated("nons", lambda t: t.replace(' xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"', "", 1)),
+        "million-attributes": mutated("attrs", lambda t: t.replace(
+            "<Budget>", "<Budget><x " + " ".join(f"a{i}=''" for i in range(200_000)) + "/>", 1)),
+        "wrong-namespace": mutated("ns", lambda t: t.replace(
+            "http://www.minefi.gouv.fr/cp/demat/docbudgetaire", "urn:x", 1)),
+        "no-namespace": mutated("nons", lambda t: t.replace(
+            ' xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"', "", 1)),
         "other-root": b'<?xml version="1.0"?><Budget xmlns="http://www.minefi.gouv.fr/cp/demat/docbudgetaire"/>',
-        "two-budgets": mutated("twobudgets", lambda t: t.replace("</Budget>", "</Budget>" + t[t.index("<Budget>"):t.index("</Budget>") + 9], 1)),
-        "processing-instruction-flood": mutated("pis", lambda t: t.replace("<Budget>", "<Budget>" + "<?pi x?>" * 100_000, 1)),
+        "two-budgets": mutated("twobudgets", lambda t: t.replace(
+            "</Budget>", "</Budget>" + t[t.index("<Budget>"):t.index("</Budget>") + 9], 1)),
+        "processing-instruction-flood": mutated("pis", lambda t: t.replace(
+            "<Budget>", "<Budget>" + "<?pi x?>" * 100_000, 1)),
         "comment-flood": mutated("comments", lambda t: t.replace("<Budget>", "<Budget>" + "<!-- c -->" * 200_000, 1)),
     }
     well_formed_floods = ("million-attributes", "processing-instruction-flood", "comment-flood")
@@ -310,7 +322,8 @@ def document_cases(probe_path: str) -> list[Case]:
         "utf8-declared-latin1-bytes": utf8.encode("iso-8859-1"),
         "utf8-declared-lone-continuation": utf8.replace("BUDGET", "BUDGET\udc80", 1).encode("utf-8", "surrogateescape"),
         "utf8-declared-overlong": utf8.replace("BUDGET", "BUDGET\udcc0\udcaf", 1).encode("utf-8", "surrogateescape"),
-        "utf8-declared-surrogate": utf8.replace("BUDGET", "BUDGET\udced\udca0\udc80", 1).encode("utf-8", "surrogateescape"),
+        "utf8-declared-surrogate": (utf8.replace("BUDGET", "BUDGET\udced\udca0\udc80", 1)
+                                    .encode("utf-8", "surrogateescape")),
         "utf8-bom-declared-latin1": codecs.BOM_UTF8 + declared_latin.encode("utf-8"),
         "utf16-bom-declared-utf8": codecs.BOM_UTF16_LE + utf8.encode("utf-16-le"),
         "utf8-bom-twice": codecs.BOM_UTF8 * 2 + utf8.encode("utf-8"),
@@ -327,7 +340,8 @@ def document_cases(probe_path: str) -> list[Case]:
 
     # Something else served as XML.
     not_xml = {
-        "html-page": (b"<!DOCTYPE html><html><head><title>Budget</title></head><body><p>Budget 2022</p></body></html>", "application/xml"),
+        "html-page": (b"<!DOCTYPE html><html><head><title>Budget</title></head><body><p>Budget 2022</p></body></html>",
+                      "application/xml"),
         "html-no-doctype": (b"<html><body>Erreur 500</body></html>", "text/html"),
         "xhtml": (b'<?xml version="1.0"?><html xmlns="http://www.w3.org/1999/xhtml"><body/></html>', "application/xml"),
         "json-object": (b'{"budget": 2022, "lines": []}', "application/json"),
@@ -338,10 +352,11 @@ def document_cases(probe_path: str) -> list[Case]:
         "png": (b"\x89PNG\r\n\x1a\n" + b"\x00" * 100, "image/png"),
         "plain-text": (b"Budget primitif 2022\n", "text/plain"),
         "csv": (b"BGT_NATDEC;BGT_ANNEE\n01;2022\n", "text/csv"),
-        "rss": (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>', "application/rss+xml"),
+        "rss": (b'<?xml version="1.0"?><rss version="2.0"><channel><title>x</title></channel></rss>',
+                "application/rss+xml"),
         "svg": (b'<svg xmlns="http://www.w3.org/2000/svg"><script>alert(1)</script></svg>', "image/svg+xml"),
-        "soap-fault": (b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
-                       b"<soap:Body><soap:Fault/></soap:Body></soap:Envelope>", "text/xml"),
+        "soap-fault": ((b'<?xml version="1.0"?><soap:Envelope xmlns:soap="http://schemas.xmlsoap.org/soap/envelope/">'
+                        b"<soap:Body><soap:Fault/></soap:Body></soap:Envelope>"), "text/xml"),
     }
     for name, (data, content_type) in not_xml.items():
         add("not-xml", name, data, content_type=content_type)
@@ -361,7 +376,8 @@ def document_cases(probe_path: str) -> list[Case]:
         ("DteDec", "99999-12-31"), ("DteDec", "0000-00-00"), ("DteDec", "2022-02-30"), ("DteDec", "yesterday"),
         ("NatDec", "99"), ("NatDec", ""), ("NatDec", "1"),
         ("IdEtab", "0" * 14), ("IdEtab", "2156004610008"), ("IdEtab", "ABCDEFGHIJKLMN"), ("IdEtab", "9" * 500),
-        ("Nomenclature", "M999-M999"), ("Nomenclature", "../../etc/passwd"), ("Nomenclature", "M14-M14_COM_500_3500/../../x"),
+        ("Nomenclature", "M999-M999"), ("Nomenclature", "../../etc/passwd"),
+        ("Nomenclature", "M14-M14_COM_500_3500/../../x"),
         ("CodBud", "../../../etc"), ("CodBud", "<script>alert(1)</script>"),
     }
     for index, (element, value) in enumerate(sorted(header_values)):
@@ -376,9 +392,11 @@ def document_cases(probe_path: str) -> list[Case]:
     for element in ("IdEtab", "Exer", "Nomenclature", "Budget", "NatDec", "EnTeteDocBudgetaire",
                     "EnTeteBudget", "BlocBudget", "LibelleColl", "IdColl", "CodBud", "LibelleEtab"):
         # An annex with no CodBud or a budget with no names is still a budget.
-        add("missing", f"no-{element.lower()}", mutated(f"miss{element}", lambda t, element=element: remove_element(t, element)),
+        add("missing", f"no-{element.lower()}",
+            mutated(f"miss{element}", lambda t, element=element: remove_element(t, element)),
             may_import=element in ("EnTeteDocBudgetaire", "LibelleColl", "IdColl", "CodBud", "LibelleEtab"))
-    add("missing", "no-lines", mutated("nolines", lambda t: re.sub(r"<LigneBudget>.*?</LigneBudget>", "", t, flags=re.S)),
+    add("missing", "no-lines",
+        mutated("nolines", lambda t: re.sub(r"<LigneBudget>.*?</LigneBudget>", "", t, flags=re.DOTALL)),
         may_import=True)
     add("missing", "empty-values", mutated("emptyvalues", lambda t: re.sub(r' V="[^"]*"', ' V=""', t)))
 
@@ -458,7 +476,8 @@ def transport_cases(good: bytes) -> list[Case]:
         case("huge-header-1mb", raw(b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * MEGABYTE + b"\r\n\r\n")),
         case("header-flood-10000", raw(b"HTTP/1.1 200 OK\r\n" + b"".join(
             b"X-H%d: v\r\n" % i for i in range(10_000)) + b"\r\n")),
-        case("header-without-colon", raw(b"HTTP/1.1 200 OK\r\nthis header has no colon\r\nContent-Length: 3\r\n\r\nabc")),
+        case("header-without-colon",
+             raw(b"HTTP/1.1 200 OK\r\nthis header has no colon\r\nContent-Length: 3\r\n\r\nabc")),
         case("status-line-1mb", raw(b"HTTP/1.1 200 " + b"O" * MEGABYTE + b"\r\n\r\n")),
         case("stall-before-headers", stall_before_headers),
         case("stall-after-headers", stall_after_headers),
@@ -479,11 +498,11 @@ def transport_cases(good: bytes) -> list[Case]:
 def zip_bomb_entry(size: int) -> bytes:
     """One entry of ``size`` zero bytes, deflated (about 1000:1), built without holding it whole."""
     buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        with archive.open("budget.xml", "w", force_zip64=True) as entry:
-            block = b"\x00" * MEGABYTE
-            for _ in range(size // MEGABYTE):
-                entry.write(block)
+    with (zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive,
+          archive.open("budget.xml", "w", force_zip64=True) as entry):
+        block = b"\x00" * MEGABYTE
+        for _ in range(size // MEGABYTE):
+            entry.write(block)
     return buffer.getvalue()
 
 
@@ -507,10 +526,12 @@ def source_cases(good: bytes) -> list[Case]:
     return [
         source("zip-bomb-1gb", body(zip_bomb_entry(1024 * MEGABYTE), "application/zip"), zip_kind),
         source("zip-lying-size", body(lying_size_zip(), "application/zip"), zip_kind),
-        source("zip-2000-entries", body(zip_of({f"d{i}.xml": b"<a/>" for i in range(2000)}), "application/zip"), zip_kind),
+        source("zip-2000-entries", body(zip_of({f"d{i}.xml": b"<a/>" for i in range(2000)}), "application/zip"),
+               zip_kind),
         source("zip-traversal", body(zip_of({"../../../tmp/budgetod-pwned.xml": good}), "application/zip"), zip_kind),
         source("zip-absolute-path", body(zip_of({"/etc/budgetod-pwned.xml": good}), "application/zip"), zip_kind),
-        source("zip-backslash-traversal", body(zip_of({"..\\..\\budgetod-pwned.xml": good}), "application/zip"), zip_kind),
+        source("zip-backslash-traversal", body(zip_of({"..\\..\\budgetod-pwned.xml": good}), "application/zip"),
+               zip_kind),
         source("zip-windows-drive", body(zip_of({"C:/budgetod-pwned.xml": good}), "application/zip"), zip_kind),
         source("zip-truncated", body(zip_of({"a.xml": good})[:-30], "application/zip"), zip_kind),
         source("zip-not-an-archive", body(b'{"json": true}', "application/zip"), zip_kind),
@@ -520,7 +541,7 @@ def source_cases(good: bytes) -> list[Case]:
              source_config=zip_kind, may_list_nothing=True),
         source("index-redirect-loop", redirect(lambda h: base_url(h) + h.path), index_kind),
         source("index-endless-html", stream(lambda: itertools.chain(
-            [b"<html><body>"], itertools.repeat(b"<p>" + b"x" * 8000 + "</p>".encode()))), index_kind),
+            [b"<html><body>"], itertools.repeat(b"<p>" + b"x" * 8000 + b"</p>"))), index_kind),
         source("index-stall", stall_before_headers, index_kind),
         source("index-http-500", body(b"oops", "text/plain", status=500), index_kind),
         source("guess-json-content", body(b'{"not": "a page"}', "application/json"), {}),
@@ -747,10 +768,12 @@ def round2_source_cases(good: bytes) -> list[Case]:
     return [
         # 4. Pages that took html.parser or a Content-Type charset super-linear time.
         source("parsing", "index-48k-of-a-open", body(b"<a " * 16_000, "text/html"), index_kind, nothing=True),
-        source("parsing", "index-5mb-of-a-open", body(b"<a " * (5 * MEGABYTE // 3), "text/html"), index_kind, nothing=True),
-        source("parsing", "index-charset-punycode", body(b"<p>" + b"a-" * MEGABYTE + b"</p>", "text/html; charset=punycode"),
-               index_kind, nothing=True),
-        source("parsing", "index-charset-idna", body(b"<p>\xff\xfe</p>", "text/html; charset=idna"), index_kind, nothing=True),
+        source("parsing", "index-5mb-of-a-open", body(b"<a " * (5 * MEGABYTE // 3), "text/html"), index_kind,
+               nothing=True),
+        source("parsing", "index-charset-punycode",
+               body(b"<p>" + b"a-" * MEGABYTE + b"</p>", "text/html; charset=punycode"), index_kind, nothing=True),
+        source("parsing", "index-charset-idna", body(b"<p>\xff\xfe</p>", "text/html; charset=idna"), index_kind,
+               nothing=True),
         source("parsing", "index-charset-utf7", body(b'+ADw-a href=+ACI-x.xml+ACI-+AD4-', "text/html; charset=utf-7"),
                index_kind, nothing=True),
         # 5. Patterns: matched by RE2 in linear time, or refused when RE2 cannot run them.
@@ -764,11 +787,12 @@ def round2_source_cases(good: bytes) -> list[Case]:
         # 7. Elements no event reports: freed as they pile up, whatever they are.
         source("memory", "50mb-small-elements-after-last-line", filled("m50x", last_line, b"<x/>", 50 * MEGABYTE),
                {"kind": "file"}, imports=True),
-        source("memory", "50mb-line-fields-after-last-line", filled("m50n", last_line, b'<Nature V="1"/>', 50 * MEGABYTE),
-               {"kind": "file"}, imports=True),
+        source("memory", "50mb-line-fields-after-last-line",
+               filled("m50n", last_line, b'<Nature V="1"/>', 50 * MEGABYTE), {"kind": "file"}, imports=True),
         source("memory", "50mb-comments-after-last-line", filled("m50c", last_line, b"<!---->", 50 * MEGABYTE),
                {"kind": "file"}, imports=True),
-        source("memory", "line-with-1m-children", filled("m1mc", first_line_end, b"<x/>", 4 * MEGABYTE), {"kind": "file"}),
+        source("memory", "line-with-1m-children", filled("m1mc", first_line_end, b"<x/>", 4 * MEGABYTE),
+               {"kind": "file"}),
         # 8. A source listing more documents than allowed (5,000 by default).
         source("growth", "index-6000-documents", body(links.encode(), "text/html"), index_kind),
         # 9. Central directories of a million entries, refused from the end record alone.
@@ -827,7 +851,8 @@ def listing_cases(text: str) -> list[Case]:
         prefix = f"/case/{name}"
         api = f"{prefix}/api/3/action"
         head = (b'{"help": "h", "success": true, "result": {"count": %d, "sort": "name asc", "results": ['
-                b'{"name": "budget", "resources": [{"url": "%s/budget.xml", "format": "XML"}]}' % (count, prefix.encode()))
+                b'{"name": "budget", "resources": [{"url": "%s/budget.xml", "format": "XML"}]}'
+                % (count, prefix.encode()))
         return Case(name, "listing", "source", source_config={"kind": "ckan"}, may_import=True,
                     source_path=f"{prefix}/organization/ville", max_page_bytes=max_page_bytes, routes={
                         f"{api}/organization_show": body(b'{"success": true, "result": {"name": "ville"}}',
@@ -902,8 +927,10 @@ def summary_cases(fields: list[str]) -> list[SummaryCase]:
         SummaryCase("amounts-1e9999999", table(row(i, BGT_MTPREV="1E+9999999") for i in range(10)), False),
         SummaryCase("amounts-0e-999999", table(row(i, BGT_MTPREV="0E-999999") for i in range(2_000)), False),
         SummaryCase("amounts-500-digits", table(row(i, BGT_MTPREV="9" * 500) for i in range(2_000)), False),
-        SummaryCase("chapters-100k-distinct", table(row(0, BGT_CONTNAT=f"C{i}", BGT_MTPREV="1") for i in range(100_000)), True),
-        SummaryCase("labels-100kb", table(row(i, BGT_CONTNAT_LABEL="L" * 100_000, BGT_MTPREV="1") for i in range(50)), False),
+        SummaryCase("chapters-100k-distinct",
+                    table(row(0, BGT_CONTNAT=f"C{i}", BGT_MTPREV="1") for i in range(100_000)), True),
+        SummaryCase("labels-100kb",
+                    table(row(i, BGT_CONTNAT_LABEL="L" * 100_000, BGT_MTPREV="1") for i in range(50)), False),
     ]
 # === end of round 2 ================================================================================
 

@@ -26,10 +26,10 @@ import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-import processes  # noqa: E402 - bench/ is no package
+import processes
+from locations import REPOSITORY, SHARED_DATA
 
-REPOSITORY = Path(__file__).resolve().parents[1]
-PLANS = REPOSITORY / ".." / "shared" / "data" / "plans-de-comptes"
+PLANS = SHARED_DATA / "plans-de-comptes"
 BUDGETOD = REPOSITORY / ".local" / "venv" / "bin" / "budgetod"
 PEAK_MB_TARGET = 100
 
@@ -90,9 +90,10 @@ def main() -> None:
             occulted, original_csv, occulted_csv = (work / f"{name}-occulted.xml", work / f"{name}.csv",
                                                     work / f"{name}-occulted.csv")
             occult = processes.best_of(arguments.runs, [str(BUDGETOD), "occult", str(document), "-o", str(occulted)])
-            convert = processes.best_of(arguments.runs, [str(BUDGETOD), "convert", str(document), "-o", str(original_csv),
-                                               "--plans-de-comptes", str(PLANS)])
-            processes.measure([str(BUDGETOD), "convert", str(occulted), "-o", str(occulted_csv), "--plans-de-comptes", str(PLANS)])
+            convert = processes.best_of(arguments.runs, [str(BUDGETOD), "convert", str(document),
+                                                         "-o", str(original_csv), "--plans-de-comptes", str(PLANS)])
+            processes.measure([str(BUDGETOD), "convert", str(occulted), "-o", str(occulted_csv),
+                               "--plans-de-comptes", str(PLANS)])
             megabytes = document.stat().st_size / 2**20
             for label, (seconds, cpu, peak) in (("occult", occult), ("convert", convert)):
                 print(f"{name:<10} {megabytes:>6.1f} {label:<8} {seconds:>8.3f} {cpu:>8.3f} {peak:>8.1f}")

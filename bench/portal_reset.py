@@ -7,6 +7,7 @@ def reset_portal() -> None:
     from ckan.cli.db import _run_migrations
     from ckan.lib import search
     from ckan.tests import helpers
+
     from ckanext.harvest import queue
 
     helpers.reset_db()

@@ -9,10 +9,10 @@ branch no test runs, fails here.
 from __future__ import annotations
 
 import ast
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CORE = ROOT / "ckanext" / "budgetod" / "core"
+from tests.support.repository import REPOSITORY
+
+CORE = REPOSITORY / "ckanext" / "budgetod" / "core"
 
 ENVIRONMENT_READERS = frozenset({"environ", "environb", "getenv", "getenvb"})
 # (module file under core/, function) that may read the environment, and why.

@@ -12,10 +12,10 @@ import ast
 import json
 import subprocess
 import sys
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-CORE = ROOT / "ckanext" / "budgetod" / "core"
+from tests.support.repository import REPOSITORY
+
+CORE = REPOSITORY / "ckanext" / "budgetod" / "core"
 FORBIDDEN = ("ckan", "flask", "sqlalchemy")
 
 # Run in a fresh interpreter: argv[1] is the JSON list of (module, package, file, [(line, import statement)]).
@@ -64,7 +64,7 @@ def _core_modules() -> list[tuple[str, str, str, list[tuple[int, str]]]]:
     """(module name, its package, its file, the import statements written in it) of every core file."""
     modules = []
     for path in sorted(CORE.rglob("*.py")):
-        parts = path.relative_to(ROOT).with_suffix("").parts
+        parts = path.relative_to(REPOSITORY).with_suffix("").parts
         is_package = parts[-1] == "__init__"
         name = ".".join(parts[:-1] if is_package else parts)
         package = name if is_package else name.rpartition(".")[0]
@@ -79,7 +79,7 @@ def _core_modules() -> list[tuple[str, str, str, list[tuple[int, str]]]]:
 
 def _probe(modules) -> dict:
     completed = subprocess.run([sys.executable, "-c", _PROBE, json.dumps(modules), ",".join(FORBIDDEN)],
-                               cwd=ROOT, capture_output=True, text=True, timeout=300)
+                               cwd=REPOSITORY, capture_output=True, text=True, timeout=300)
     assert completed.returncode == 0, completed.stderr
     return json.loads(completed.stdout.strip().splitlines()[-1])
 
@@ -114,5 +114,5 @@ def test_converting_loads_neither_validation_nor_occultation():
     probe = ("import sys, ckanext.budgetod.core.cli, ckanext.budgetod.core.pipeline; "
              "print(' '.join(name for name in ('ckanext.budgetod.core.scdl.validation', "
              "'ckanext.budgetod.core.totem.occultation', 'frictionless', 're2') if name in sys.modules))")
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=REPOSITORY)
     assert loaded.stdout.split() == []

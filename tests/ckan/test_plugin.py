@@ -2,16 +2,15 @@
 import json
 from pathlib import Path
 
-import pytest
-import yaml
-
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
+import pytest
+import yaml
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import factories, helpers
 
 import ckanext.budgetod
-
+from tests.support.shared import SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("clean_db")
 
@@ -87,9 +86,6 @@ def test_messages_follow_the_language_french_by_default(app, path, expected):
     user = factories.UserWithToken()
     response = app.get(path, headers={"Authorization": user["token"]}, status=403)
     assert expected in response.json["error"]["message"]
-
-
-SHARED_TOTEM = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "totem"
 
 
 def test_ckan_budgetod_convert_uses_the_ini_nomenclatures_and_schema(cli, tmp_path):

@@ -6,16 +6,14 @@ import json
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import factories, helpers
 
-from ckanext.budgetod.datagouv.sync import state
-from ckanext.budgetod.datagouv import sync
 from ckanext.budgetod.core.totem.reader import read_header
-
-from tests.ckan.harvester.conftest import (SAMPLE_DATASETS, SHARED_TOTEM, by_role, create_source, harvest,
-                                           stored_file)
-from tests.harvester_sources.servers import LocalServer
-from tests.occultation_oracle import leftover_personal_values, named_persons
-
-from .conftest import PORTAL_ORGANIZATION, sync_all
+from ckanext.budgetod.datagouv import sync
+from ckanext.budgetod.datagouv.sync import state
+from tests.support.ckan_datagouv import PORTAL_ORGANIZATION, sync_all
+from tests.support.ckan_harvest import SAMPLE_DATASETS, by_role, create_source, harvest, stored_file
+from tests.support.occultation_oracle import leftover_personal_values, named_persons
+from tests.support.servers import LocalServer
+from tests.support.shared import SHARED_TOTEM
 
 
 def test_the_harvested_corpus_gives_one_udata_dataset_per_dataset_and_a_second_sync_writes_nothing(

@@ -2,15 +2,13 @@
 it), the dataset page, and `ckan budgetod datagouv sync|status`."""
 from __future__ import annotations
 
-import pytest
-
 import ckan.model as model
 import ckan.plugins.toolkit as tk
+import pytest
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod.datagouv.sync import state
-
-from .conftest import MOHON_CFU, ckan_process, ended, sync_all
+from tests.support.ckan_datagouv import MOHON_CFU, ckan_process, ended, sync_all
 
 pytestmark = pytest.mark.usefixtures("portal")
 

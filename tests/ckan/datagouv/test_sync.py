@@ -2,10 +2,8 @@
 faults, lost state."""
 from __future__ import annotations
 
-
-import pytest
-
 import ckan.model as model
+import pytest
 from ckan.lib import uploader
 from ckan.tests import helpers
 
@@ -13,13 +11,22 @@ from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestSource
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core import contract
-from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.datagouv import sync
-
-from tests.datagouv.standin import Fault, UdataStandIn
-
-from .conftest import (API_KEY, CRACH_CA, CRACH_DM, MOHON_CFU, SAINT_MALO_BP, ZONES, file_digest, only_copies,
-                       publish_samples, sync_all, udata_state)
+from ckanext.budgetod.datagouv.sync import state
+from tests.support.ckan_datagouv import (
+    API_KEY,
+    CRACH_CA,
+    CRACH_DM,
+    MOHON_CFU,
+    SAINT_MALO_BP,
+    ZONES,
+    file_digest,
+    only_copies,
+    publish_samples,
+    sync_all,
+    udata_state,
+)
+from tests.support.udata_standin import Fault, UdataStandIn
 
 pytestmark = pytest.mark.usefixtures("portal")
 

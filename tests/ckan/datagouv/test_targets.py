@@ -6,16 +6,14 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.settings import described
-from ckanext.budgetod.datagouv.sync import state
 from ckanext.budgetod.datagouv import sync
-
-from .conftest import API_KEY, MOHON_CFU, SAINT_MALO_BP
+from ckanext.budgetod.datagouv.sync import state
+from tests.support.ckan_datagouv import API_KEY, MOHON_CFU, SAINT_MALO_BP
 
 pytestmark = pytest.mark.usefixtures("portal")
 

@@ -6,18 +6,16 @@ from __future__ import annotations
 import io
 
 import pytest
-from werkzeug.datastructures import FileStorage
-
 from ckan.lib import jobs as ckan_jobs
 from ckan.lib import uploader
 from ckan.tests import helpers
+from werkzeug.datastructures import FileStorage
 
 from ckanext.budgetod.datagouv import sync
-from tests.ckan.harvester.conftest import SHARED_TOTEM
-from tests.harvester_sources.servers import LocalServer
-from tests.occultation_oracle import assert_occulted, named_persons
-
-from .conftest import MOHON_CFU
+from tests.support.ckan_datagouv import MOHON_CFU
+from tests.support.occultation_oracle import assert_occulted, named_persons
+from tests.support.servers import LocalServer
+from tests.support.shared import SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("portal", "with_test_worker")
 

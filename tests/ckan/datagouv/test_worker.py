@@ -4,17 +4,22 @@ from __future__ import annotations
 
 import threading
 
+import ckan.model as model
 import pytest
 
-import ckan.model as model
-
-from ckanext.budgetod.datagouv import jobs
+from ckanext.budgetod.datagouv import jobs, sync
 from ckanext.budgetod.datagouv.sync import state
-from ckanext.budgetod.datagouv import sync
-from tests.datagouv.standin import Fault, UdataStandIn
-
-from .conftest import (CRACH_CA, CRACH_DM, MOHON_CFU, ckan_process, ended, kill_with_descendants, only_copies,
-                       udata_state)
+from tests.support.ckan_datagouv import (
+    CRACH_CA,
+    CRACH_DM,
+    MOHON_CFU,
+    ckan_process,
+    ended,
+    kill_with_descendants,
+    only_copies,
+    udata_state,
+)
+from tests.support.udata_standin import Fault, UdataStandIn
 
 pytestmark = pytest.mark.usefixtures("portal")
 

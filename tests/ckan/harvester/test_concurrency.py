@@ -4,18 +4,19 @@ from __future__ import annotations
 import threading
 import time
 
-import pytest
-import sqlalchemy as sa
-
 import ckan.model as model
 import ckan.plugins as plugins
+import pytest
+import sqlalchemy as sa
 from ckan.tests import helpers
 
-from ckanext.budgetod.portal import publish
 from ckanext.harvest import queue
 from ckanext.harvest.model import HarvestJob, HarvestObject
-from tests.ckan.harvester.conftest import SHARED_TOTEM, create_source, dataset
-from tests.harvester_sources.servers import LocalServer
+
+from ckanext.budgetod.portal import publish
+from tests.support.ckan_harvest import create_source, dataset
+from tests.support.servers import LocalServer
+from tests.support.shared import SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 
@@ -44,7 +45,7 @@ def _consume_fetch_queue(app, errors: list) -> None:
                 if body is None:
                     return
                 queue.fetch_callback(channel, method, None, body)
-    except BaseException as error:  # noqa: BLE001 - reported by the test thread
+    except BaseException as error:  # noqa: BLE001 - the main thread asserts on what this thread raised
         errors.append(error)
     finally:
         model.Session.remove()

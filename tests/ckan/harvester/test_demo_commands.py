@@ -3,19 +3,19 @@ documents published again."""
 from __future__ import annotations
 
 import pytest
-
 from ckan.cli.cli import ckan as ckan_command
 
-from tests.ckan.harvester.conftest import SAMPLE_DATASETS, SHARED_TOTEM, create_source, dataset
-from tests.harvester_sources.servers import LocalServer
+from tests.support.ckan_harvest import SAMPLE_DATASETS, create_source, dataset
+from tests.support.servers import LocalServer
+from tests.support.shared import SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 
 
 def test_source_create_then_run_test_publishes_the_samples(cli, sysadmin, organization):
     with LocalServer(directory=SHARED_TOTEM) as server:
-        # Created by the action, as the web form and `make demo` do: on CKAN 2.12, ckanext-harvest
-        # 1.6.3's `ckan harvester source create` creates the source, then fails printing it (docs/development.md, Tests).
+        # Created by the action, as the web form and `make demo` do: on CKAN 2.12, ckanext-harvest 1.6.3's
+        # `ckan harvester source create` creates the source, then fails printing it (docs/development.md, Tests).
         create_source(sysadmin, organization, server.url("/"), {"kind": "index"}, name="budgets-demo")
         harvested = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-demo"])
         assert harvested.exit_code == 0, harvested.output

@@ -7,7 +7,6 @@ import signal
 import threading
 
 import pytest
-
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import helpers
 
@@ -15,9 +14,18 @@ from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.pipeline import Pipeline
 from ckanext.budgetod.core.scdl import validation
 from ckanext.budgetod.core.settings import Settings
-from tests.ckan.harvester.conftest import (BROKEN, SAMPLE_DATASETS, SCHEMA, SHARED_TOTEM, by_role, create_source,
-                                           dataset, harvest, occulted, stored_file)
-from tests.harvester_sources.servers import CkanStandIn, LocalServer, Reply
+from tests.support.ckan_harvest import (
+    BROKEN,
+    SAMPLE_DATASETS,
+    by_role,
+    create_source,
+    dataset,
+    harvest,
+    occulted,
+    stored_file,
+)
+from tests.support.servers import CkanStandIn, LocalServer, Reply
+from tests.support.shared import SCHEMA_PATH, SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 
@@ -69,7 +77,7 @@ def test_the_samples_become_one_dataset_per_budget_and_year_with_three_resources
             if resource["budgetod_role"] == contract.ROLE_SCDL:
                 assert resource["format"] == "CSV"
                 assert json.loads(resource["schema"]) == {"name": "scdl/budget", "version": "0.8.3"}
-                assert validation.validate_csv(str(stored_file(resource)), Settings(scdl_schema=str(SCHEMA))).valid
+                assert validation.validate_csv(str(stored_file(resource)), Settings(scdl_schema=str(SCHEMA_PATH))).valid
         assert {resource["format"] for resource in published["resources"]} == {"CSV", "XML", "JSON"}
 
     crach = dataset(CRACH_2021)
@@ -331,11 +339,13 @@ def test_run_test_gives_every_scdl_resource_one_budget_view_and_republishing_kee
     assert 'data-module="budgetod-budget-view"' in html
 
     # Published again (a GUID after the source forces it): still one view, the same one.
-    rebuilt = cli.invoke(ckan_command, ["search-index", "rebuild", "budgets-vues"])  # CKAN 2.12 (docs/development.md, Tests)
+    # For CKAN 2.12 (docs/development.md, Tests).
+    rebuilt = cli.invoke(ckan_command, ["search-index", "rebuild", "budgets-vues"])
     assert rebuilt.exit_code == 0, rebuilt.output
     mohon = next(resource for name, resource in scdl if name == SAMPLE_DATASETS["mohon-cfu-2023.xml"])
     before = budget_views(mohon)
-    again = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-vues", shared_server.url("/mohon-cfu-2023.xml")])
+    again = cli.invoke(ckan_command, ["harvester", "run-test", "budgets-vues",
+                                      shared_server.url("/mohon-cfu-2023.xml")])
     assert again.exit_code == 0, again.output
     assert shared_server.statuses("/mohon-cfu-2023.xml") == [200, 200]
     assert budget_views(mohon) == before
@@ -382,8 +392,8 @@ def test_a_document_over_its_time_budget_fails_and_the_harvest_goes_on(sysadmin,
         run = harvest(create_source(sysadmin, organization, server.url("/"), {"kind": "index"}))
         url = server.url("/crach-lotissement-bp-2022.xml")
     assert run.errors() == [
-        f"{url} — document abandonné : son traitement a dépassé 10 s (réglage ckanext.budgetod.object_time_budget)"
-        " / document abandoned: its processing took over 10 s (setting ckanext.budgetod.object_time_budget)"]
+        (f"{url} — document abandonné : son traitement a dépassé 10 s (réglage ckanext.budgetod.object_time_budget)"
+         " / document abandoned: its processing took over 10 s (setting ckanext.budgetod.object_time_budget)")]
     assert run.stats["added"] == 1
     assert dataset(CRACH_2021)["state"] == "active"
     assert signal.getitimer(signal.ITIMER_REAL) == (0.0, 0.0)

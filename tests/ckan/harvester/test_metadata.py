@@ -6,12 +6,12 @@ import re
 
 import pytest
 import yaml
-
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod.portal import metadata
-from tests.ckan.harvester.conftest import SHARED_TOTEM, create_source, dataset, harvest
-from tests.harvester_sources.servers import LocalServer
+from tests.support.ckan_harvest import create_source, dataset, harvest
+from tests.support.servers import LocalServer
+from tests.support.shared import SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 

@@ -6,20 +6,19 @@ from __future__ import annotations
 import json
 
 import pytest
-
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import helpers
 
+from ckanext.budgetod.core.scdl.conversion import convert_document
 from ckanext.budgetod.core.totem.occultation import occult_document
 from ckanext.budgetod.core.totem.reader import read_header
-from ckanext.budgetod.core.scdl.conversion import convert_document
-from tests.ckan.harvester.conftest import (SAMPLE_DATASETS, SHARED_TOTEM, by_role, create_source, dataset,
-                                           harvest, stored_file)
-from tests.ckan.harvester.test_uploads import editor_dataset, run_background_jobs, siblings, upload  # noqa: F401
-from tests.harvester_sources.servers import LocalServer
-from tests.occultation_oracle import assert_occulted, leftover_personal_values, named_persons
-from tests.totem.conftest import offline_settings
-from tests.totem.totem_factory import personal_document
+from tests.support.ckan_harvest import SAMPLE_DATASETS, by_role, create_source, dataset, harvest, stored_file
+from tests.support.ckan_uploads import run_background_jobs, siblings, upload
+from tests.support.occultation_oracle import assert_occulted, leftover_personal_values, named_persons
+from tests.support.servers import LocalServer
+from tests.support.settings import offline_settings
+from tests.support.shared import SHARED_TOTEM
+from tests.support.totem_factory import personal_document
 
 pytestmark = pytest.mark.usefixtures("harvest_db", "with_test_worker", "clean_queues")
 
@@ -64,7 +63,7 @@ def test_the_harvested_corpus_is_published_occulted(app, sysadmin, organization,
     assert "<code>concours</code></td><td>37</td>" in page
 
 
-def test_an_uploaded_document_is_replaced_by_its_occulted_version(editor_dataset):  # noqa: F811
+def test_an_uploaded_document_is_replaced_by_its_occulted_version(editor_dataset):
     editor, target = editor_dataset
     original = (SHARED_TOTEM / "mohon-cfu-2023.xml").read_bytes()
     totem = upload(editor, target["id"], original, "cfu-2023.xml")
@@ -91,15 +90,17 @@ def test_an_uploaded_document_is_replaced_by_its_occulted_version(editor_dataset
     assert helpers.call_action("package_show", id=target["id"])["metadata_modified"] >= modified
 
 
-@pytest.mark.parametrize("variant", [{}, {"encoding": "ISO-8859-1", "prefixed": True}], ids=["utf-8", "prefixed-latin-1"])
-def test_a_document_exercising_every_rule_is_published_occulted(editor_dataset, variant):  # noqa: F811
+@pytest.mark.parametrize("variant", [{}, {"encoding": "ISO-8859-1", "prefixed": True}],
+                         ids=["utf-8", "prefixed-latin-1"])
+def test_a_document_exercising_every_rule_is_published_occulted(editor_dataset, variant):
     editor, target = editor_dataset
     original = personal_document(**variant)
     totem = upload(editor, target["id"], original, "annexes.xml")
 
     run_background_jobs()
 
-    assert assert_occulted(original, stored_file(helpers.call_action("resource_show", id=totem["id"])).read_bytes()) == 23
+    stored = stored_file(helpers.call_action("resource_show", id=totem["id"])).read_bytes()
+    assert assert_occulted(original, stored) == 23
     made = siblings(target["id"], totem["id"])
     report_text = stored_file(made["report"]).read_text(encoding="utf-8")
     assert json.loads(report_text)["occultation"]["total"] == 23
@@ -111,7 +112,7 @@ def test_a_document_exercising_every_rule_is_published_occulted(editor_dataset, 
         assert person not in everything_shown, person
 
 
-def test_an_uploaded_document_the_conversion_refuses_is_occulted_all_the_same(editor_dataset):  # noqa: F811
+def test_an_uploaded_document_the_conversion_refuses_is_occulted_all_the_same(editor_dataset):
     editor, target = editor_dataset
     original = (SHARED_TOTEM / "crach-principal-ca-2021.xml").read_bytes().replace(
         b'<IdEtab V="21560046100010"/>', b'<IdEtab V="123"/>')
@@ -153,7 +154,8 @@ def test_occult_all_republishes_what_was_published_before_occultation(cli, sysad
     # The lotissement's annexes name nobody: its document stays the original, and its report now counts
     # (checked above with the others).
     lotissement = published("crach-lotissement-bp-2022.xml")
-    assert stored_file(lotissement["totem"]).read_bytes() == (SHARED_TOTEM / "crach-lotissement-bp-2022.xml").read_bytes()
+    assert (stored_file(lotissement["totem"]).read_bytes()
+            == (SHARED_TOTEM / "crach-lotissement-bp-2022.xml").read_bytes())
 
     again = cli.invoke(ckan_command, ["budgetod", "occult", "--all", "--lang", "en"])
     assert again.exit_code == 0, again.output

@@ -5,14 +5,14 @@ what another active source published. Moving a collectivité is a sysadmin's act
 from __future__ import annotations
 
 import pytest
-
 from ckan.lib import search
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod.portal import publish
-from tests.ckan.harvester.conftest import SHARED_TOTEM, by_role, create_source, dataset, harvest, stored_file
-from tests.ckan.view.test_dashboard import token_of
-from tests.harvester_sources.servers import LocalServer
+from tests.support.ckan_harvest import by_role, create_source, dataset, harvest, stored_file
+from tests.support.ckan_portal import token_of
+from tests.support.servers import LocalServer
+from tests.support.shared import SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 

@@ -7,9 +7,9 @@ import zipfile
 
 import pytest
 
-from tests.ckan.harvester.conftest import (SHARED_TOTEM, by_role, create_source, dataset, harvest, occulted,
-                                           stored_file)
-from tests.harvester_sources.servers import CkanStandIn, LocalServer, UdataStandIn
+from tests.support.ckan_harvest import by_role, create_source, dataset, harvest, occulted, stored_file
+from tests.support.servers import CkanStandIn, LocalServer, UdataStandIn
+from tests.support.shared import SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db")
 

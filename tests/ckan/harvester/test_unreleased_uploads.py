@@ -5,19 +5,19 @@ from __future__ import annotations
 
 import io
 
-import pytest
-from rq.timeouts import JobTimeoutException
-
 import ckan.lib.jobs as jobs
+import pytest
 from ckan.cli.cli import ckan as ckan_command
 from ckan.tests import factories, helpers
 from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+from rq.timeouts import JobTimeoutException
 
 from ckanext.budgetod.core.pipeline import Pipeline
-from tests.ckan.harvester.conftest import SHARED_TOTEM, stored_file
-from tests.ckan.harvester.test_uploads import run_background_jobs, siblings, upload
-from tests.harvester_sources.servers import LocalServer
-from tests.occultation_oracle import assert_occulted, named_persons
+from tests.support.ckan_harvest import stored_file
+from tests.support.ckan_uploads import run_background_jobs, siblings, upload
+from tests.support.occultation_oracle import assert_occulted, named_persons
+from tests.support.servers import LocalServer
+from tests.support.shared import SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db", "with_test_worker", "clean_queues")
 

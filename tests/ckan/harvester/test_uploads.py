@@ -2,46 +2,18 @@
 the readable report page."""
 from __future__ import annotations
 
-import io
 import json
 
 import pytest
-
-import ckan.lib.jobs as jobs
-from ckan.tests import factories, helpers
-from ckan.tests.pytest_ckan.fixtures import FakeFileStorage
+from ckan.tests import helpers
 
 from ckanext.budgetod.core.scdl import validation
 from ckanext.budgetod.core.settings import Settings
-from tests.ckan.harvester.conftest import SCHEMA, SHARED_TOTEM, stored_file
+from tests.support.ckan_harvest import stored_file
+from tests.support.ckan_uploads import run_background_jobs, siblings, upload
+from tests.support.shared import SCHEMA_PATH, SHARED_TOTEM
 
 pytestmark = pytest.mark.usefixtures("harvest_db", "with_test_worker", "clean_queues")
-
-
-@pytest.fixture
-def editor_dataset(organization):
-    editor = factories.User()
-    helpers.call_action("organization_member_create", id=organization["id"], username=editor["name"],
-                        role="editor")
-    return editor, factories.Dataset(owner_org=organization["id"], name="budgets-deposes")
-
-
-def upload(user: dict, dataset_id: str, content: bytes, filename: str, resource_id: str | None = None) -> dict:
-    fields = {"upload": FakeFileStorage(io.BytesIO(content), filename), "url": filename, "format": "XML"}
-    if resource_id:
-        return helpers.call_action("resource_patch", context={"user": user["name"]}, id=resource_id, **fields)
-    return helpers.call_action("resource_create", context={"user": user["name"]}, package_id=dataset_id,
-                               name=filename, **fields)
-
-
-def run_background_jobs() -> None:
-    jobs.Worker().work(burst=True)
-
-
-def siblings(dataset_id: str, totem_id: str) -> dict[str, dict]:
-    resources = helpers.call_action("package_show", id=dataset_id)["resources"]
-    return {resource["budgetod_role"]: resource for resource in resources
-            if resource.get("budgetod_totem_resource") == totem_id}
 
 
 def test_an_uploaded_totem_document_gets_its_csv_and_report(editor_dataset):
@@ -57,7 +29,7 @@ def test_an_uploaded_totem_document_gets_its_csv_and_report(editor_dataset):
             ] == ["budgetod_view"]
     assert made["scdl"]["budgetod_valid"] == "true"
     assert json.loads(made["scdl"]["schema"])["name"] == "scdl/budget"
-    assert validation.validate_csv(str(stored_file(made["scdl"])), Settings(scdl_schema=str(SCHEMA))).valid
+    assert validation.validate_csv(str(stored_file(made["scdl"])), Settings(scdl_schema=str(SCHEMA_PATH))).valid
     report = json.loads(stored_file(made["report"]).read_text(encoding="utf-8"))
     assert report["validation"]["valid"] is True and report["document_key"] == "21560046100010-2021-09"
     totem = helpers.call_action("resource_show", id=totem["id"])

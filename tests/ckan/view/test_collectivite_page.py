@@ -10,7 +10,6 @@ from collections import defaultdict
 from decimal import Decimal
 
 from babel.numbers import format_currency
-
 from ckan.tests import factories, helpers
 
 CRACH = "21560046100010"

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-import pytest
-
 import ckan.logic
+import pytest
 from ckan.tests import factories, helpers
+
+from tests.support.ckan_portal import token_of
 
 ALL_SAMPLES = ("crach-lotissement-bp-2022", "crach-principal-ca-2021", "crach-principal-dm2-2021",
                "mohon-cfu-2023", "montreuil-ca-2018", "transport-m43-bp-2022")
@@ -29,7 +30,7 @@ def coverage_rows(html: str) -> list[str]:
     body = html[html.index('class="table table-bordered table-sm budgetod-coverage"'):]
     body = body[body.index("<tbody>"):body.index("</tbody>")]
     return [re.sub(r"\s+", " ", re.sub(r"<[^>]+>", "", name)).strip()  # the name links to the budget's page
-            for name in re.findall(r'<th scope="row">(.*?)<small>', body, re.S)]
+            for name in re.findall(r'<th scope="row">(.*?)<small>', body, re.DOTALL)]
 
 
 def test_every_published_budget_is_listed_with_its_stages(app, every_sample):
@@ -131,11 +132,6 @@ def harvest_source(clean_db, sysadmin, organization):
     return source
 
 
-def token_of(user: dict) -> str:
-    return helpers.call_action("api_token_create", context={"user": user["name"]}, user=user["name"],
-                               name="dashboard")["token"]
-
-
 def test_administrators_see_their_harvest_sources_and_last_jobs(app, every_sample, harvest_source, sysadmin):
     html = dashboard(app, headers={"Authorization": token_of(sysadmin)})
     admin = html[html.index('class="budgetod-admin"'):]
@@ -212,7 +208,7 @@ def test_a_dataset_of_another_organisation_with_the_same_extras_never_joins_a_ro
     html = dashboard(app)
 
     assert coverage_rows(html).count("CRACH") == 2
-    rows = re.findall(r'<tr>\s*<th scope="row">(.*?)</tr>', html, re.S)
+    rows = re.findall(r'<tr>\s*<th scope="row">(.*?)</tr>', html, re.DOTALL)
     # The budget's name links to its page: the row starts with that link.
     crach_row = next(row for row in rows if "· Collectivités<" in row
                      and re.sub(r"<[^>]+>", "", row).startswith("CRACH"))

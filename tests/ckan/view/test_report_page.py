@@ -9,14 +9,12 @@ import json
 import re
 
 import pytest
-
 from ckan.tests import factories, helpers
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core.pipeline import validation_part
 from ckanext.budgetod.core.scdl import validation
-
-from .conftest import resource_of, upload
+from tests.support.ckan_portal import resource_of, upload
 
 
 def report_page(app, resource_id: str, lang: str = "", headers: dict | None = None):
@@ -134,10 +132,10 @@ UNREADABLE_EN = "This report cannot be read."
     (b'{"validation": "valid"}', False),
     (b'{"error": ["no"]}', False),
     (b"[" * 100_000 + b"]" * 100_000, False),
-    (b'{"validation": {"valid": "yes", "rows": "many", "error_count": -3, "schema": [],'
-     b' "errors_by_field": ["BGT_SIRET"], "first_errors": ["x", 3, {"row": "4", "field": ["BGT_NOM"],'
-     b' "cell": {"a": 1}, "message_fr": {"x": 1}}, {"row": 7, "field": "BGT_NOM", "message_fr": "mauvais"}],'
-     b' "warnings": [1, {"message_fr": 2}]}, "conversion": {"warnings": "none"}}', True),
+    ((b'{"validation": {"valid": "yes", "rows": "many", "error_count": -3, "schema": [],'
+      b' "errors_by_field": ["BGT_SIRET"], "first_errors": ["x", 3, {"row": "4", "field": ["BGT_NOM"],'
+      b' "cell": {"a": 1}, "message_fr": {"x": 1}}, {"row": 7, "field": "BGT_NOM", "message_fr": "mauvais"}],'
+      b' "warnings": [1, {"message_fr": 2}]}, "conversion": {"warnings": "none"}}'), True),
     (b'{"error": {"message_fr": ["x"], "message_en": null}, "validation": null}', True),
 ])
 def test_a_crafted_report_gives_a_clear_page_never_an_error(app, publish_budget, sysadmin, content, readable):

@@ -5,13 +5,12 @@ import json
 import re
 from decimal import Decimal
 
+import ckan.plugins as plugins
 import pytest
 from babel.numbers import format_currency
-
-import ckan.plugins as plugins
 from ckan.tests import factories, helpers
 
-from .conftest import file_storage, resource_of, upload
+from tests.support.ckan_portal import file_storage, resource_of, upload
 
 NBSP, NNBSP = "\u00a0", "\u202f"
 
@@ -49,7 +48,7 @@ def page(app, dataset: dict, resource: dict, lang: str = "") -> str:
 
 
 def embedded_summary(html: str) -> dict:
-    match = re.search(r'<script type="application/json" id="budgetod-[^"]+-summary">(.*?)</script>', html, re.S)
+    match = re.search(r'<script type="application/json" id="budgetod-[^"]+-summary">(.*?)</script>', html, re.DOTALL)
     return json.loads(match.group(1))
 
 
