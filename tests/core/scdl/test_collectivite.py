@@ -22,23 +22,10 @@ from ckanext.budgetod.core.scdl.summary import NotScdlBudget
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem import nomenclature
 from tests.support.settings import offline_settings
-from tests.support.shared import CORPUS, PLANS_DIR, SHARED_TOTEM
+from tests.support.shared import PLANS_DIR, SHARED_TOTEM
 from tests.support.totem_factory import Line, totem_document
 
 pytestmark = pytest.mark.usefixtures("offline_environment")
-
-
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory) -> dict[str, tuple[Path, Path]]:
-    """Every sample document converted once: name → (XML, CSV)."""
-    directory = tmp_path_factory.mktemp("scdl")
-    cache = tmp_path_factory.mktemp("cache")
-    paths = {}
-    for document in CORPUS:
-        target = directory / f"{document.stem}.csv"
-        conversion.convert_document(document, target, offline_settings(cache_dir=str(cache)))
-        paths[document.stem] = (document, target)
-    return paths
 
 
 # ---------------------------------------------------------------- independent recomputation

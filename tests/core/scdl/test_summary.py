@@ -12,24 +12,10 @@ from pathlib import Path
 import pytest
 
 from ckanext.budgetod.core import contract
-from ckanext.budgetod.core.scdl import conversion, summary
-from tests.support.settings import offline_settings
+from ckanext.budgetod.core.scdl import summary
 from tests.support.shared import CORPUS
 
 AMOUNTS = contract.AMOUNT_COLUMNS
-
-
-@pytest.fixture(scope="module")
-def converted(tmp_path_factory) -> dict[str, Path]:
-    """Every sample document converted once: name → CSV path."""
-    directory = tmp_path_factory.mktemp("scdl")
-    cache = tmp_path_factory.mktemp("cache")
-    paths = {}
-    for document in CORPUS:
-        target = directory / f"{document.stem}.csv"
-        conversion.convert_document(document, target, offline_settings(cache_dir=str(cache)))
-        paths[document.stem] = target
-    return paths
 
 
 def read_rows(path: Path) -> list[dict]:
@@ -58,7 +44,7 @@ def test_the_corpus_is_there():
 
 @pytest.mark.parametrize("document", [path.stem for path in CORPUS])
 def test_every_total_equals_the_sum_computed_from_the_csv(converted, document):
-    path = converted[document]
+    path = converted[document][1]
     rows = read_rows(path)
     result = summary.summarise(path)
     natdec = rows[0]["BGT_NATDEC"]
@@ -97,8 +83,8 @@ def test_every_total_equals_the_sum_computed_from_the_csv(converted, document):
 
 @pytest.mark.parametrize("document", [path.stem for path in CORPUS])
 def test_labels_come_from_the_csv(converted, document):
-    rows = read_rows(converted[document])
-    result = summary.summarise(converted[document])
+    rows = read_rows(converted[document][1])
+    result = summary.summarise(converted[document][1])
     chapter_labels = {(row["BGT_SECTION"], row["BGT_CODRD"], row["BGT_CONTNAT"]): row["BGT_CONTNAT_LABEL"]
                       for row in reversed(rows) if row["BGT_CONTNAT_LABEL"]}
     for chapter in result["chapters"]:
@@ -111,8 +97,8 @@ def test_labels_come_from_the_csv(converted, document):
 
 
 def test_a_compte_administratif_compares_voted_and_realised(converted):
-    rows = read_rows(converted["montreuil-ca-2018"])
-    result = summary.summarise(converted["montreuil-ca-2018"])
+    rows = read_rows(converted["montreuil-ca-2018"][1])
+    result = summary.summarise(converted["montreuil-ca-2018"][1])
 
     assert result["measure"] == "BGT_MTREAL"
     assert result["voted_measure"] == "BGT_CREDOUV"
@@ -127,7 +113,7 @@ def test_a_compte_administratif_compares_voted_and_realised(converted):
 
 
 def test_a_budget_primitif_has_no_voted_column(converted):
-    result = summary.summarise(converted["transport-m43-bp-2022"])
+    result = summary.summarise(converted["transport-m43-bp-2022"][1])
     assert result["measure"] == "BGT_MTPREV"
     assert result["voted_measure"] is None
     assert all("voted" not in item for item in result["totals"] + result["chapters"])
@@ -135,7 +121,7 @@ def test_a_budget_primitif_has_no_voted_column(converted):
 
 
 def test_a_budget_without_functions_has_an_empty_function_breakdown(converted):
-    assert summary.summarise(converted["crach-principal-ca-2021"])["functions"] == []
+    assert summary.summarise(converted["crach-principal-ca-2021"][1])["functions"] == []
 
 
 HEADER = ",".join(contract.SCDL_COLUMNS)
