@@ -165,3 +165,15 @@ def test_occult_all_republishes_what_was_published_before_occultation(cli, sysad
 def test_occult_all_with_files_given_is_a_usage_error(cli, tmp_path):
     result = cli.invoke(ckan_command, ["budgetod", "occult", "--all", str(tmp_path), "--lang", "en"])
     assert result.exit_code == 2 and "--all goes alone" in result.output
+
+
+def test_occult_all_leaves_a_stored_report_nested_past_the_stack_as_it_is(tmp_path):
+    """An editor may upload any report: one nested deeper than the stack is no report to rewrite,
+    not an error that would stop ``occult --all`` on that dataset."""
+    from ckanext.budgetod.portal import publish
+
+    stored = tmp_path / "report.json"
+    stored.write_text("[" * 200_000 + "]" * 200_000, encoding="utf-8")
+    occulted = occult_document(SHARED_TOTEM / "crach-principal-ca-2021.xml", None)
+
+    assert publish._with_occultation(str(stored), occulted, str(tmp_path), "resource") is None
