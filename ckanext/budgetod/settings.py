@@ -10,7 +10,7 @@ from ckanext.budgetod.core.settings import DATAGOUV_API_KEY_ENV, DEFAULT_CACHE_D
 
 # The settings built last, and the configuration values they were built from: rebuilt only when one
 # of those values changes (config_option_update, a test's ckan_config), not at every call.
-_built: tuple[tuple, Settings] | None = None
+_built: tuple[tuple[tuple[object, ...], object, str | None], Settings] | None = None
 
 
 def current() -> Settings:
