@@ -11,10 +11,13 @@ queued: the job's update that stores the occulted file queues it.
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 import sqlalchemy as sa
+from rq.job import Job
+from sqlalchemy import orm
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core import contract
@@ -43,7 +46,7 @@ def dataset_changed(package_id: str) -> None:
     model.Session.info.setdefault(_CHANGED, set()).add(package.id)
 
 
-def _enqueue_committed(session) -> None:
+def _enqueue_committed(session: orm.Session) -> None:
     for package_id in sorted(session.info.pop(_CHANGED, ())):
         try:
             enqueue(package_id)
@@ -52,7 +55,7 @@ def _enqueue_committed(session) -> None:
                           "(ckan budgetod datagouv sync --all)", package_id)
 
 
-def _forget_rolled_back(session) -> None:
+def _forget_rolled_back(session: orm.Session) -> None:
     session.info.pop(_CHANGED, None)
 
 
@@ -62,8 +65,8 @@ def listen_to_commits() -> None:
             sa.event.listen(model.Session, event, handler)
 
 
-def enqueue(package_id: str):
-    return tk.enqueue_job(sync_dataset, [package_id], title=f"budgetod: data.gouv.fr sync of {package_id}")
+def enqueue(package_id: str) -> Job:
+    return cast(Job, tk.enqueue_job(sync_dataset, [package_id], title=f"budgetod: data.gouv.fr sync of {package_id}"))
 
 
 def sync_dataset(package_id: str) -> None:
