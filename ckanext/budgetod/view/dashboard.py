@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import ckan.model as model
 import ckan.plugins as plugins
@@ -30,7 +32,7 @@ class Filters:
     exercice: str = ""
 
     @classmethod
-    def from_args(cls, args) -> Filters:
+    def from_args(cls, args: Mapping[str, str]) -> Filters:
         """The filters of the query string; a malformed value is ignored rather than searched for."""
         values = {}
         for name, pattern in _PATTERNS.items():
@@ -46,22 +48,22 @@ class Filters:
                 clauses.append(f'+{field}:"{value}"')
         return " ".join(clauses)
 
-    def as_args(self) -> dict:
+    def as_args(self) -> dict[str, str]:
         return {name: value for name, value in asdict(self).items() if value}
 
 
-def _facet_options(search_facets: dict, field: str, reverse: bool = False) -> list[str]:
+def _facet_options(search_facets: dict[str, Any], field: str, reverse: bool = False) -> list[str]:
     items = (search_facets.get(field) or {}).get("items") or []
     return sorted((item["name"] for item in items if item.get("name")), reverse=reverse)
 
 
-def coverage(datasets: list[dict]) -> tuple[list[str], list[dict]]:
+def coverage(datasets: list[dict[str, Any]]) -> tuple[list[str], list[dict[str, Any]]]:
     """The years present and one row per budget (owning organisation, SIRET and budget name), each
     with its datasets by year; the rows keep the search's order. The organisation is part of a row's
     identity: extras are set by any editor, so another organisation's dataset carrying the same
     SIRET and name never joins the row."""
     years: set[str] = set()
-    rows: dict[tuple[str, str, str], dict] = {}
+    rows: dict[tuple[str, str, str], dict[str, Any]] = {}
     for dataset in datasets:
         siret = helpers.extra(dataset, contract.EXTRA_SIRET)
         name = helpers.extra(dataset, contract.EXTRA_BUDGET) or helpers.extra(dataset, contract.EXTRA_COLLECTIVITE)
@@ -84,7 +86,7 @@ def coverage(datasets: list[dict]) -> tuple[list[str], list[dict]]:
     return sorted(years), list(rows.values())
 
 
-def search(filters: Filters, page_number: int, page_size: int) -> dict:
+def search(filters: Filters, page_number: int, page_size: int) -> dict[str, Any]:
     search_action = tk.get_action("package_search")
     facets = [contract.INDEX_DEPARTEMENT, contract.INDEX_NORME, contract.EXTRA_EXERCICE]
     result = search_action(helpers.user_context(), {
@@ -133,7 +135,7 @@ def is_administrator() -> bool:
                                                             {"id": user.id, "permission": "admin"}))
 
 
-def harvest_status() -> list[dict]:
+def harvest_status() -> list[dict[str, Any]]:
     """The budget harvest sources the current user may update, each with its last job."""
     if not plugins.plugin_loaded("harvest"):
         return []
@@ -161,7 +163,7 @@ def harvest_status() -> list[dict]:
     return status
 
 
-def datagouv_states(datasets: list[dict]) -> dict | None:
+def datagouv_states(datasets: list[dict[str, Any]]) -> dict[str, Any] | None:
     """The data.gouv.fr sync state of the listed datasets, for those the user may see it: whether
     the sync is enabled, the count of datasets by state and the failures. None when the sync is
     not installed on this portal (no such action) or the user may see no state."""
