@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
+from typing import Any, cast
 
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
-from flask import Blueprint, request
+from flask import Blueprint, Response, request
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core import contract
@@ -37,7 +38,7 @@ EMBED_ENDPOINTS = {"budgetod_budgets.collectivite_embed", "budgetod_budgets.coll
 
 
 @budgets.after_request
-def frame_policy(response):
+def frame_policy(response: Response) -> Response:
     if request.endpoint in EMBED_ENDPOINTS:
         response.headers.pop("X-Frame-Options", None)
         response.headers["Content-Security-Policy"] = "frame-ancestors *"
@@ -48,7 +49,7 @@ def frame_policy(response):
 
 
 @budgets.route("/budgets")
-def index():
+def index() -> str:
     try:
         page_number = max(1, int(request.args.get("page", 1)))
     except ValueError:
@@ -56,21 +57,21 @@ def index():
     page_size = settings.current().dashboard_page_size
     results = dashboard.search(dashboard.Filters.from_args(request.args), page_number, page_size)
     administrator = dashboard.is_administrator()
-    return tk.render("budgetod/dashboard.html", {
+    return cast(str, tk.render("budgetod/dashboard.html", {
         **results,
         "administrator": administrator,
         "harvest_sources": dashboard.harvest_status() if administrator else [],
         "datagouv": dashboard.datagouv_states(results["datasets"]) if administrator else None,
-    })
+    }))
 
 
-def errors_by_field(validation: ValidationPart | None, english: bool) -> list[dict]:
+def errors_by_field(validation: ValidationPart | None, english: bool) -> list[dict[str, Any]]:
     """The listed errors grouped by column (errors about whole rows or the file last), each group
     with its total count, its row numbers and its errors in the page's language."""
     if validation is None:
         return []
     counts = validation["errors_by_field"]
-    groups: OrderedDict[str, dict] = OrderedDict()
+    groups: OrderedDict[str, dict[str, Any]] = OrderedDict()
     for issue in validation["first_errors"]:
         field = issue["field"] or ""
         group = groups.setdefault(field, {"field": field, "count": counts.get(field, 0), "errors": []})
@@ -87,20 +88,20 @@ def errors_by_field(validation: ValidationPart | None, english: bool) -> list[di
 
 
 @budgets.route("/budgets/report/<resource_id>")
-def report(resource_id: str):
+def report(resource_id: str) -> str:
     not_found = tk._("Validation report not found")
     try:
         resource = tk.get_action("resource_show")(helpers.user_context(), {"id": resource_id})
         dataset = tk.get_action("package_show")(helpers.user_context(), {"id": resource["package_id"]})
     except (tk.ObjectNotFound, tk.NotAuthorized):
-        return tk.abort(404, not_found)
+        return cast(str, tk.abort(404, not_found))
     if resource.get(contract.RESOURCE_ROLE) != contract.ROLE_REPORT or resource.get("url_type") != "upload":
-        return tk.abort(404, not_found)
+        return cast(str, tk.abort(404, not_found))
     try:
         with open(uploader.get_resource_uploader(resource).get_path(resource["id"]), "rb") as stream:
             data = stream.read(MAX_REPORT_BYTES + 1)
     except OSError:
-        return tk.abort(404, not_found)
+        return cast(str, tk.abort(404, not_found))
     try:
         # Bounded above; a nesting deep enough to exhaust the stack is a RecursionError.
         readable = from_untrusted(json.loads(data)) if len(data) <= MAX_REPORT_BYTES else None
@@ -108,7 +109,7 @@ def report(resource_id: str):
         readable = None
     english = tk.h.lang() == "en"
     validation = readable["validation"] if readable is not None else None
-    return tk.render("budgetod/validation_report.html", {
+    return cast(str, tk.render("budgetod/validation_report.html", {
         "pkg_dict": dataset,
         "resource": resource,
         "unreadable": readable is None,
@@ -117,4 +118,4 @@ def report(resource_id: str):
         "english": english,
         "groups": errors_by_field(validation, english),
         "csv_resource": helpers.csv_of(dataset["resources"], resource),
-    })
+    }))
