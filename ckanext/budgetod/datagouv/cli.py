@@ -18,7 +18,7 @@ from ckanext.budgetod.datagouv import sync
 from ckanext.budgetod.datagouv.sync import state
 
 
-def _in_portal_language():
+def _in_portal_language() -> contextlib.AbstractContextManager[object]:
     """A request context, so that messages are translated as in the web interface."""
     context = click.get_current_context(silent=True)
     flask_app = context.meta.get("flask_app") if context is not None else None
@@ -50,7 +50,7 @@ def _fail(message: str) -> NoReturn:
 # Help is written before any request: in the command line's language, as `ckan budgetod`'s own.
 @click.group(name="datagouv", help=messages.text("datagouv_cli_help"),
              short_help=messages.text("datagouv_cli_short_help"))
-def datagouv():
+def datagouv() -> None:
     pass
 
 
@@ -59,7 +59,7 @@ def datagouv():
 @click.argument("dataset", required=False)
 @click.option("--all", "every", is_flag=True, help=messages.text("datagouv_cli_opt_all"))
 @click.option("--dry-run", is_flag=True, help=messages.text("datagouv_cli_opt_dry_run"))
-def sync_command(dataset: str | None, every: bool, dry_run: bool):
+def sync_command(dataset: str | None, every: bool, dry_run: bool) -> None:
     with _in_portal_language():
         if bool(dataset) == every:
             _fail(tk._("give one dataset or --all"))
@@ -96,7 +96,7 @@ def sync_command(dataset: str | None, every: bool, dry_run: bool):
 
 @datagouv.command("status", help=messages.text("datagouv_cli_status_help"),
                   short_help=messages.text("datagouv_cli_status_short_help"))
-def status_command():
+def status_command() -> None:
     with _in_portal_language():
         try:
             portal_settings = sync.checked(settings.current())
