@@ -23,11 +23,14 @@ from __future__ import annotations
 import logging
 import os
 import tempfile
+from collections.abc import Callable
+from typing import Any, NoReturn, cast
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
 from flask import Blueprint
+from flask.typing import ResponseReturnValue
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core import contract
@@ -42,19 +45,19 @@ log = logging.getLogger(__name__)
 
 # ---------------------------------------------------------------- the state, set before a file is saved
 
-def _mark(resource: dict, state: str | None) -> None:
+def _mark(resource: dict[str, Any], state: str | None) -> None:
     for field in contract.OCCULTATION_FIELDS:
         resource.pop(field, None)
     if state is not None:
         resource[contract.RESOURCE_OCCULTATION] = state
 
 
-def mark_new_file(resource: dict) -> None:
+def mark_new_file(resource: dict[str, Any]) -> None:
     """A resource being created: a hand XML file is pending, whatever the request said."""
     _mark(resource, contract.OCCULTATION_PENDING if publish.is_uploaded_totem(resource) else None)
 
 
-def carry_occultation(current: dict, resource: dict) -> None:
+def carry_occultation(current: dict[str, Any], resource: dict[str, Any]) -> None:
     """A resource being updated: a new file (uploaded, or another URL) starts pending again; otherwise
     the state stays what the portal recorded, whatever the request said."""
     new_file = bool(resource.get("upload")) or (
@@ -67,7 +70,7 @@ def carry_occultation(current: dict, resource: dict) -> None:
     resource.update({field: current[field] for field in contract.OCCULTATION_FIELDS if field in current})
 
 
-def enqueue_if_pending(resource: dict) -> None:
+def enqueue_if_pending(resource: dict[str, Any]) -> None:
     if resource.get(contract.RESOURCE_OCCULTATION) == contract.OCCULTATION_PENDING:
         tk.enqueue_job(build_siblings, [resource["id"]],
                        title=f"budgetod: occultation, SCDL CSV and validation report of resource {resource['id']}")
@@ -75,12 +78,12 @@ def enqueue_if_pending(resource: dict) -> None:
 
 # ---------------------------------------------------------------- what is served
 
-def _stored_fields(resource: model.Resource) -> dict:
+def _stored_fields(resource: model.Resource) -> dict[str, Any]:
     return {**(resource.extras or {}), "format": resource.format, "url": resource.url,
             "url_type": resource.url_type}
 
 
-def refuse_unreleased_download():
+def refuse_unreleased_download() -> ResponseReturnValue | None:
     """Before CKAN's download route (``/dataset/<id>/resource/<rid>/download[/<name>]``, any dataset
     type): a 403 when the resource's file is not released."""
     blueprint, _, view = (tk.request.endpoint or "").rpartition(".")
@@ -89,8 +92,9 @@ def refuse_unreleased_download():
     resource = model.Resource.get((tk.request.view_args or {}).get("resource_id") or "")
     if resource is None or publish.released(_stored_fields(resource)):
         return None
-    return tk.abort(403, tk._("This document is not downloadable: the portal serves a TOTEM document only "
-                              "once its personal data are occulted (CRPA, article L311-7)."))
+    return cast(NoReturn, tk.abort(  # abort raises
+        403, tk._("This document is not downloadable: the portal serves a TOTEM document only "
+                  "once its personal data are occulted (CRPA, article L311-7).")))
 
 
 def get_blueprints() -> list[Blueprint]:
@@ -100,7 +104,7 @@ def get_blueprints() -> list[Blueprint]:
     return [gate]
 
 
-def occultation_notice(resource: dict) -> dict | None:
+def occultation_notice(resource: dict[str, Any]) -> dict[str, str] | None:
     """What the resource page says of an unreleased file: ``message`` for everyone, ``advice`` and
     ``reason`` (the cause of a failure, in the page's language) for its editors. None when released."""
     if publish.released(resource):
@@ -120,7 +124,7 @@ def occultation_notice(resource: dict) -> dict | None:
             "reason": ""}
 
 
-def get_helpers() -> dict:
+def get_helpers() -> dict[str, Callable[..., Any]]:
     return {"budgetod_occultation_notice": occultation_notice}
 
 
@@ -171,11 +175,11 @@ def build_siblings(resource_id: str) -> None:
         publish.upsert_siblings(resource["package_id"], resource_id, doc, user=user, workdir=workdir)
 
 
-def _local_copy(resource: dict, workdir: str, settings: Settings) -> str:
+def _local_copy(resource: dict[str, Any], workdir: str, settings: Settings) -> str:
     """The uploaded file in the filestore, or a download of the resource's URL."""
     if resource.get("url_type") == "upload":
         store = uploader.get_resource_uploader(resource)
-        path = store.get_path(resource["id"]) if hasattr(store, "get_path") else None
+        path: str | None = store.get_path(resource["id"]) if hasattr(store, "get_path") else None
         if path and os.path.isfile(path):
             return path
     destination = os.path.join(workdir, "document.xml")
