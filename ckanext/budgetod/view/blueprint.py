@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections import OrderedDict
-from typing import Any, cast
+from typing import Any, NoReturn, cast
 
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
@@ -94,14 +94,14 @@ def report(resource_id: str) -> str:
         resource = tk.get_action("resource_show")(helpers.user_context(), {"id": resource_id})
         dataset = tk.get_action("package_show")(helpers.user_context(), {"id": resource["package_id"]})
     except (tk.ObjectNotFound, tk.NotAuthorized):
-        return cast(str, tk.abort(404, not_found))
+        return cast(NoReturn, tk.abort(404, not_found))
     if resource.get(contract.RESOURCE_ROLE) != contract.ROLE_REPORT or resource.get("url_type") != "upload":
-        return cast(str, tk.abort(404, not_found))
+        return cast(NoReturn, tk.abort(404, not_found))
     try:
         with open(uploader.get_resource_uploader(resource).get_path(resource["id"]), "rb") as stream:
             data = stream.read(MAX_REPORT_BYTES + 1)
     except OSError:
-        return cast(str, tk.abort(404, not_found))
+        return cast(NoReturn, tk.abort(404, not_found))
     try:
         # Bounded above; a nesting deep enough to exhaust the stack is a RecursionError.
         readable = from_untrusted(json.loads(data)) if len(data) <= MAX_REPORT_BYTES else None
