@@ -11,7 +11,7 @@ import copy
 import functools
 import re
 import string
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -43,7 +43,7 @@ class MetadataTemplateError(BudgetodError):
     """A metadata template (file or a source's "metadata" object) that cannot be used."""
 
 
-def load_template(path: str | Path | None = None) -> dict:
+def load_template(path: str | Path | None = None) -> dict[str, Any]:
     """The template of the portal: ``path``, else the settings' file, else the shipped one."""
     location = Path(path or settings.current().metadata_template or DEFAULT_TEMPLATE)
     try:
@@ -55,7 +55,7 @@ def load_template(path: str | Path | None = None) -> dict:
 
 
 @functools.lru_cache(maxsize=8)
-def _parsed_template(location: str, _mtime_ns: int, _size: int) -> dict:
+def _parsed_template(location: str, _mtime_ns: int, _size: int) -> dict[str, Any]:
     try:
         content = yaml.safe_load(Path(location).read_text(encoding="utf-8"))
     except OSError as error:
@@ -70,19 +70,19 @@ def _unreadable(location: str | Path, error: OSError) -> MetadataTemplateError:
     return MetadataTemplateError(location, Message("metadata_unreadable_metadata_template", strerror=error.strerror))
 
 
-def effective_template(source_metadata: Mapping | None) -> dict:
+def effective_template(source_metadata: Mapping[str, Any] | None) -> dict[str, Any]:
     """The portal's template with a harvest source's overrides merged over it."""
     return merged(load_template(), checked(source_metadata or {}, "metadata"))
 
 
-def merged(base: Mapping, override: Mapping) -> dict:
+def merged(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
     """``override``'s keys replace ``base``'s, except "extras", merged key by key."""
     result = {**base, **override}
     result["extras"] = {**base.get("extras", {}), **override.get("extras", {})}
     return result
 
 
-def checked(template: Any, origin: object) -> dict:
+def checked(template: Any, origin: object) -> dict[str, Any]:
     """The template itself once its shape and placeholders are known good."""
 
     def fail(cause: Message) -> MetadataTemplateError:
@@ -113,7 +113,7 @@ def checked(template: Any, origin: object) -> dict:
     return template
 
 
-def _check_placeholders(text: str, key: str, fail) -> None:
+def _check_placeholders(text: str, key: str, fail: Callable[[Message], MetadataTemplateError]) -> None:
     try:
         parsed = list(string.Formatter().parse(text))
     except ValueError as error:
@@ -134,7 +134,7 @@ def escape_markdown(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("://", "&#58;&#8203;//")
 
 
-def dataset_fields(template: Mapping, values: Mapping[str, str]) -> dict:
+def dataset_fields(template: Mapping[str, Any], values: Mapping[str, str]) -> dict[str, Any]:
     """The dataset fields the template gives for these placeholder values.
 
     Returns the core fields (tags as CKAN tag dicts) and an "extras" dict; empty values are left out.
@@ -145,7 +145,7 @@ def dataset_fields(template: Mapping, values: Mapping[str, str]) -> dict:
     def fill(value: Any, markdown: bool = False) -> str:
         return str(value or "").format_map(escaped if markdown else values).strip()
 
-    fields: dict = {}
+    fields: dict[str, Any] = {}
     for key in CORE_FIELDS:
         if key == "tags" or key not in template:
             continue
