@@ -6,9 +6,11 @@ Everything here is a thin layer over the pure domain in `ckanext.budgetod.core`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
+from ckan.common import CKANConfig
 from ckan.lib.plugins import DefaultTranslation
 
 from ckanext.budgetod import cli
@@ -26,7 +28,7 @@ _PACKAGE_DIR = Path(__file__).resolve().parent
 @tk.blanket.cli(cli.get_commands)
 @tk.blanket.blueprints(uploads.get_blueprints)
 @tk.blanket.helpers(lambda: {**datagouv_helpers.get_helpers(), **uploads.get_helpers()})
-class BudgetodPlugin(plugins.SingletonPlugin, DefaultTranslation):
+class BudgetodPlugin(plugins.SingletonPlugin, DefaultTranslation):  # type: ignore[misc]
     plugins.implements(plugins.ITranslation)
     plugins.implements(plugins.IConfigurer)
     plugins.implements(plugins.IConfigurable)
@@ -35,38 +37,39 @@ class BudgetodPlugin(plugins.SingletonPlugin, DefaultTranslation):
 
     # IConfigurer
 
-    def update_config(self, config) -> None:
+    def update_config(self, config: CKANConfig) -> None:
         tk.add_template_directory(config, str(_PACKAGE_DIR / "templates"))
 
     # IConfigurable
 
-    def configure(self, config) -> None:
+    def configure(self, config: CKANConfig) -> None:
         datagouv_jobs.listen_to_commits()
 
     # IPackageController: each change of a dataset (its resources' included) may need a sync.
 
-    def after_dataset_create(self, context, pkg_dict) -> None:
+    def after_dataset_create(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
         datagouv_jobs.dataset_changed(pkg_dict["id"])
 
-    def after_dataset_update(self, context, pkg_dict) -> None:
+    def after_dataset_update(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
         datagouv_jobs.dataset_changed(pkg_dict["id"])
 
-    def after_dataset_delete(self, context, pkg_dict) -> None:
+    def after_dataset_delete(self, context: dict[str, Any], pkg_dict: dict[str, Any]) -> None:
         datagouv_jobs.dataset_changed(pkg_dict["id"])
 
     # IResourceController: an XML resource added or changed by hand may be a TOTEM document: its new
     # file is pending (not served) from the request that saves it until its job occulted it.
 
-    def before_resource_create(self, context, resource) -> None:
+    def before_resource_create(self, context: dict[str, Any], resource: dict[str, Any]) -> None:
         uploads.mark_new_file(resource)
 
-    def before_resource_update(self, context, current, resource) -> None:
+    def before_resource_update(self, context: dict[str, Any], current: dict[str, Any],
+                               resource: dict[str, Any]) -> None:
         uploads.carry_occultation(current, resource)
 
-    def after_resource_create(self, context, resource) -> None:
+    def after_resource_create(self, context: dict[str, Any], resource: dict[str, Any]) -> None:
         uploads.enqueue_if_pending(resource)
 
-    def after_resource_update(self, context, resource) -> None:
+    def after_resource_update(self, context: dict[str, Any], resource: dict[str, Any]) -> None:
         uploads.enqueue_if_pending(resource)
 
     def i18n_directory(self) -> str:
