@@ -4,10 +4,14 @@ validation report page. Needs the `budgetod` plugin (translations and the summar
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
+from ckan.common import CKANConfig
 from ckan.lib import uploader
+from flask import Blueprint
 
 from ckanext.budgetod.core import contract
 from ckanext.budgetod.core.scdl import summary
@@ -18,7 +22,7 @@ VIEW_NAME = "budgetod_view"
 _PACKAGE_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-class BudgetodViewPlugin(plugins.SingletonPlugin):
+class BudgetodViewPlugin(plugins.SingletonPlugin):  # type: ignore[misc]
     plugins.implements(plugins.IConfigurable)
     plugins.implements(plugins.IConfigurer)
     plugins.implements(plugins.IResourceView, inherit=True)
@@ -28,13 +32,13 @@ class BudgetodViewPlugin(plugins.SingletonPlugin):
 
     # IConfigurable
 
-    def configure(self, config) -> None:
+    def configure(self, config: CKANConfig) -> None:
         if not plugins.plugin_loaded("budgetod"):
             raise RuntimeError("budgetod_view needs the budgetod plugin: add both to ckan.plugins")
 
     # IConfigurer
 
-    def update_config(self, config) -> None:
+    def update_config(self, config: CKANConfig) -> None:
         tk.add_template_directory(config, os.path.join(_PACKAGE_DIR, "templates"))
         # The overrides of CKAN pages (dataset page card, navigation link) live apart from the
         # shared templates directory: they must apply only when this plugin is loaded.
@@ -51,7 +55,7 @@ class BudgetodViewPlugin(plugins.SingletonPlugin):
 
     # IResourceView
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, Any]:
         return {
             "name": VIEW_NAME,
             "title": tk._("Budget visualisation"),
@@ -61,7 +65,7 @@ class BudgetodViewPlugin(plugins.SingletonPlugin):
             "always_available": False,
         }
 
-    def can_view(self, data_dict: dict) -> bool:
+    def can_view(self, data_dict: dict[str, Any]) -> bool:
         resource = data_dict["resource"]
         if resource.get(contract.RESOURCE_ROLE) == contract.ROLE_SCDL:
             return True
@@ -70,25 +74,25 @@ class BudgetodViewPlugin(plugins.SingletonPlugin):
             return False
         return summary.has_scdl_header(uploader.get_resource_uploader(resource).get_path(resource["id"]))
 
-    def view_template(self, context, data_dict) -> str:
+    def view_template(self, context: dict[str, Any], data_dict: dict[str, Any]) -> str:
         return "budgetod/view/budget_view.html"
 
-    def setup_template_variables(self, context, data_dict) -> dict:
+    def setup_template_variables(self, context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
         return {"summary": helpers.resource_summary(data_dict["resource"])}
 
     # IBlueprint
 
-    def get_blueprint(self):
+    def get_blueprint(self) -> Blueprint:
         return budgets
 
     # ITemplateHelpers
 
-    def get_helpers(self) -> dict:
+    def get_helpers(self) -> dict[str, Callable[..., Any]]:
         return {**helpers.get_helpers(), "budgetod_collectivite_url": collectivite_page.collectivite_url}
 
     # IPackageController
 
-    def before_dataset_index(self, pkg_dict: dict) -> dict:
+    def before_dataset_index(self, pkg_dict: dict[str, Any]) -> dict[str, Any]:
         # Filters of the dashboard, as exact-match index fields (their values are not stored).
         if pkg_dict.get(contract.EXTRA_SIRET):
             departement = helpers.departement_of(pkg_dict.get(contract.EXTRA_INSEE) or "")
