@@ -31,15 +31,18 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from types import FrameType
+from typing import Any, NoReturn, cast
 
 import ckan.model as model
 import ckan.plugins as plugins
 import ckan.plugins.toolkit as tk
+from ckan.common import CKANConfig
 from ckan.lib import search
 from ckan.model.license import License
 
 from ckanext.harvest.harvesters.base import HarvesterBase
-from ckanext.harvest.model import HarvestObject, HarvestObjectExtra
+from ckanext.harvest.model import HarvestJob, HarvestObject, HarvestObjectExtra
 
 from ckanext.budgetod import settings
 from ckanext.budgetod.core import contract, source_config, sources
@@ -98,7 +101,7 @@ class _OverBudget(Exception):
 
 
 @contextlib.contextmanager
-def _time_budget(seconds: int):
+def _time_budget(seconds: int) -> Iterator[None]:
     """Bound the work of the block to ``seconds`` (0: no bound) with SIGALRM, which only the main
     thread receives: the harvest consumers run there. An alarm already armed (the timeout of an RQ
     job running a harvest stage) bounds the work instead, and is left alone."""
@@ -107,7 +110,7 @@ def _time_budget(seconds: int):
         yield
         return
 
-    def expire(signum, frame):
+    def expire(signum: int, frame: FrameType | None) -> NoReturn:
         raise _OverBudget(seconds)
 
     previous = signal.signal(signal.SIGALRM, expire)
@@ -153,7 +156,7 @@ def _ui_language() -> str:
 
 # ---------------------------------------------------------------- harvest objects
 
-def _extras(harvest_object: HarvestObject | None) -> dict:
+def _extras(harvest_object: HarvestObject | None) -> dict[str, str]:
     return {extra.key: extra.value for extra in harvest_object.extras} if harvest_object else {}
 
 
@@ -180,7 +183,7 @@ def _current_objects(source_id: str, guid: str | None = None, exclude: str | Non
         query = query.filter(HarvestObject.guid == guid)
     if exclude is not None:
         query = query.filter(HarvestObject.id != exclude)
-    return query.order_by(HarvestObject.import_finished.desc().nullslast()).all()
+    return cast("list[HarvestObject]", query.order_by(HarvestObject.import_finished.desc().nullslast()).all())
 
 
 def _spool_dir() -> str:
@@ -208,7 +211,7 @@ class _Publication:
     what is published (a change re-imports unchanged documents)."""
 
     config: source_config.SourceConfig
-    template: dict
+    template: dict[str, Any]
     fingerprint: str
 
 
@@ -235,12 +238,12 @@ def _invalid(url: str, doc: Processed) -> str:
 
 # ---------------------------------------------------------------- the plugin
 
-class BudgetodHarvester(HarvesterBase):
+class BudgetodHarvester(HarvesterBase):  # type: ignore[misc]
     plugins.implements(plugins.IConfigurable)
 
     # IConfigurable
 
-    def configure(self, config) -> None:
+    def configure(self, config: CKANConfig) -> None:
         if not plugins.plugin_loaded("budgetod"):
             raise RuntimeError("budgetod_harvester needs the budgetod plugin: add both to ckan.plugins")
         # CKAN 2.11 has no licence plugin interface: its register is built once, from
@@ -251,7 +254,7 @@ class BudgetodHarvester(HarvesterBase):
 
     # IHarvester
 
-    def info(self) -> dict:
+    def info(self) -> dict[str, str]:
         return {
             "name": contract.SOURCE_TYPE,
             "title": "Budgets TOTEM (SCDL)",
@@ -272,7 +275,8 @@ class BudgetodHarvester(HarvesterBase):
         return _extras(HarvestObject.get(harvest_object_id)).get("url")
 
     @contextlib.contextmanager
-    def _reported_failures(self, url: str, *, job=None, harvest_object=None,
+    def _reported_failures(self, url: str, *, job: HarvestJob | None = None,
+                           harvest_object: HarvestObject | None = None,
                            stage: str = "") -> Iterator[_Outcome]:
         """The one place where a stage's failure becomes a harvest report line (naming ``url`` and the
         cause, FR and EN, never a traceback): a gather error of ``job``, or an object error of
@@ -290,7 +294,7 @@ class BudgetodHarvester(HarvesterBase):
             else:
                 self._save_gather_error(message, job)
 
-    def gather_stage(self, harvest_job) -> list[str] | None:
+    def gather_stage(self, harvest_job: HarvestJob) -> list[str] | None:
         source = harvest_job.source
         with self._reported_failures(source.url, job=harvest_job) as listing:
             config = _publication(harvest_job.id, source.url, source.config).config
@@ -323,7 +327,7 @@ class BudgetodHarvester(HarvesterBase):
             model.Session.commit()
         return None if saving.failed else [harvest_object.id for harvest_object in objects]
 
-    def fetch_stage(self, harvest_object):
+    def fetch_stage(self, harvest_object: HarvestObject) -> bool | str:
         extras = _extras(harvest_object)
         if extras.get("status") == STATUS_DELETE:
             return True
@@ -364,7 +368,7 @@ class BudgetodHarvester(HarvesterBase):
         harvest_object.save()
         return True
 
-    def import_stage(self, harvest_object):
+    def import_stage(self, harvest_object: HarvestObject) -> bool:
         extras = _extras(harvest_object)
         url = extras.get("url", harvest_object.guid)
         source = harvest_object.source
@@ -410,7 +414,8 @@ class BudgetodHarvester(HarvesterBase):
         search.rebuild(dataset["id"])
         return True
 
-    def _retire_previous(self, harvest_object, key: str, target: publish.DatasetTarget, url: str) -> None:
+    def _retire_previous(self, harvest_object: HarvestObject, key: str, target: publish.DatasetTarget,
+                         url: str) -> None:
         """The objects this one replaces stop being current; what they published elsewhere (their
         document key or dataset changed since) is taken down."""
         previous_objects = _current_objects(harvest_object.harvest_source_id, harvest_object.guid,
@@ -427,7 +432,8 @@ class BudgetodHarvester(HarvesterBase):
         for previous in previous_objects:
             previous.current = False
 
-    def _import_deletion(self, harvest_object, extras: dict, owner_org, template) -> bool:
+    def _import_deletion(self, harvest_object: HarvestObject, extras: dict[str, str], owner_org: str | None,
+                         template: dict[str, Any]) -> bool:
         key, name = extras.get("document_key"), extras.get("dataset")
         if key and name:
             dataset_id = publish.remove_document(publish.DatasetTarget(name, owner_org, template,
