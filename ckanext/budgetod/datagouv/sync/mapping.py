@@ -13,6 +13,7 @@ import os
 import re
 import unicodedata
 from dataclasses import dataclass
+from typing import Any, cast
 
 import ckan.plugins.toolkit as tk
 from ckan.lib import uploader
@@ -79,7 +80,7 @@ def stored_name(filename: str) -> str:
     return _NOT_STORED_NAME.sub("_", ascii_name).strip("._") or "file"
 
 
-def _schema(resource: dict) -> dict | None:
+def _schema(resource: dict[str, Any]) -> dict[str, Any] | None:
     value = resource.get("schema")
     try:
         value = json.loads(value) if isinstance(value, str) and value else value
@@ -96,7 +97,7 @@ def _schema(resource: dict) -> dict | None:
 @dataclass(frozen=True)
 class WantedResource:
     ckan_id: str
-    fields: dict  # title, description, type, format, schema, extras; url and filetype when remote
+    fields: dict[str, Any]  # title, description, type, format, schema, extras; url and filetype when remote
     file_path: str | None = None  # uploaded when set
     filename: str | None = None
     sha1: str | None = None
@@ -112,7 +113,7 @@ class Wanted:
 
     package_id: str
     organization: str
-    fields: dict  # the dataset fields we own, spatial excepted
+    fields: dict[str, Any]  # the dataset fields we own, spatial excepted
     zone: tuple[str, str] | None
     resources: tuple[WantedResource, ...]
 
@@ -127,7 +128,7 @@ def portal_url(name: str) -> str:
     return f"{tk.config.get('ckan.site_url').rstrip('/')}/dataset/{name}"
 
 
-def wanted_dataset(dataset: dict, organization: str, settings: Settings) -> Wanted:
+def wanted_dataset(dataset: dict[str, Any], organization: str, settings: Settings) -> Wanted:
     extras = extras_of(dataset)
     exercice = extras.get(contract.EXTRA_EXERCICE, "")
     tags = sorted({udata_tag(tag["name"]) for tag in dataset.get("tags", [])})
@@ -150,7 +151,7 @@ def wanted_dataset(dataset: dict, organization: str, settings: Settings) -> Want
                   udata_zone(extras.get(contract.EXTRA_INSEE, "")), resources)
 
 
-def _wanted_resource(resource: dict, settings: Settings) -> WantedResource:
+def _wanted_resource(resource: dict[str, Any], settings: Settings) -> WantedResource:
     role = resource.get(contract.RESOURCE_ROLE) or ""
     filename = stored_name((resource.get("url") or "").rsplit("/", 1)[-1] or resource["id"])
     extras = {KEY_RESOURCE: resource["id"]}
@@ -175,11 +176,11 @@ def _wanted_resource(resource: dict, settings: Settings) -> WantedResource:
     return WantedResource(resource["id"], fields, path, filename, file_digest(path, "sha1"))
 
 
-def _blank(value) -> bool:
+def _blank(value: object) -> bool:
     return value is None or value == "" or value == [] or value == {}
 
 
-def _same(name: str, remote, wanted) -> bool:
+def _same(name: str, remote: Any, wanted: Any) -> bool:
     """Whether udata's value of a field we own equals ours, as udata stores it."""
     if _blank(remote) or _blank(wanted):
         return _blank(remote) and _blank(wanted)
@@ -196,22 +197,22 @@ def _same(name: str, remote, wanted) -> bool:
         return all(remote.get(key) == value for key, value in wanted.items())
     if name == "archived":
         return bool(remote) == bool(wanted)
-    return remote == wanted
+    return cast(bool, remote == wanted)
 
 
-def differences(remote: dict, fields: dict) -> list[str]:
+def differences(remote: dict[str, Any], fields: dict[str, Any]) -> list[str]:
     return [name for name, value in fields.items() if not _same(name, remote.get(name), value)]
 
 
-def merged(remote: dict, fields: dict) -> dict:
+def merged(remote: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
     """The whole object to PUT: what udata holds, our fields over it, extras merged key by key."""
     return {**remote, **fields, "extras": {**(remote.get("extras") or {}), **fields.get("extras", {})}}
 
 
-def extra_of(document: dict, key: str):
+def extra_of(document: dict[str, Any], key: str) -> Any:
     return (document.get("extras") or {}).get(key)
 
 
-def checksum_of(resource: dict) -> str | None:
+def checksum_of(resource: dict[str, Any]) -> str | None:
     checksum = resource.get("checksum") or {}
     return checksum.get("value") if checksum.get("type") == "sha1" else None

@@ -11,7 +11,7 @@ to take down.
 from __future__ import annotations
 
 import datetime
-from typing import Any
+from typing import Any, cast
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
@@ -30,7 +30,7 @@ def utcnow() -> datetime.datetime:
 _column: Any = sa.Column
 
 
-class DatagouvSync(tk.BaseModel):
+class DatagouvSync(tk.BaseModel):  # type: ignore[misc]
     __tablename__ = "budgetod_datagouv_sync"
 
     package_id = _column(sa.UnicodeText, primary_key=True)
@@ -52,7 +52,7 @@ class DatagouvSync(tk.BaseModel):
     # Fingerprint of everything the last successful sync published (see synchroniser.fingerprint).
     content_hash = _column(sa.UnicodeText)
 
-    def as_dict(self) -> dict:
+    def as_dict(self) -> dict[str, Any]:
         def iso(moment: datetime.datetime | None) -> str | None:
             return moment.isoformat(timespec="seconds") if moment else None
 
@@ -72,7 +72,7 @@ class DatagouvSync(tk.BaseModel):
 
 
 def get(package_id: str) -> DatagouvSync | None:
-    return model.Session.get(DatagouvSync, package_id)
+    return cast("DatagouvSync | None", model.Session.get(DatagouvSync, package_id))
 
 
 def mark_pending(package_id: str, package_name: str) -> None:
@@ -87,4 +87,4 @@ def mark_pending(package_id: str, package_name: str) -> None:
 
 
 def all_rows() -> list[DatagouvSync]:
-    return model.Session.query(DatagouvSync).order_by(DatagouvSync.package_name).all()
+    return cast("list[DatagouvSync]", model.Session.query(DatagouvSync).order_by(DatagouvSync.package_name).all())

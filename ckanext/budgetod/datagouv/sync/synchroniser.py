@@ -26,6 +26,7 @@ import hashlib
 import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import Any, TypeVar, cast
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
@@ -62,6 +63,7 @@ from ckanext.budgetod.datagouv.sync.targets import (
 )
 
 log = logging.getLogger(__name__)
+_T = TypeVar("_T")
 
 
 # How often a create whose outcome is unknown is looked for, then sent again.
@@ -73,7 +75,7 @@ def dataset_page(udata_id: str) -> str:
     return f"{settings.current().datagouv.url}/datasets/{udata_id}/"
 
 
-def status(package: model.Package) -> dict:
+def status(package: model.Package) -> dict[str, Any]:
     """The sync state of a dataset as the action and the dataset page show it."""
     row = state.get(package.id)
     described = row.as_dict() if row is not None else {
@@ -132,7 +134,7 @@ class _Recorder:
             self.row.udata_resources = {}  # they belonged to another udata dataset
             model.Session.commit()
 
-    def stored_resources(self) -> dict:
+    def stored_resources(self) -> dict[str, Any]:
         return dict(self.row.udata_resources or {}) if self.row is not None else {}
 
     def resource(self, ckan_id: str, udata_id: str | None, file_sha1: str | None = None) -> None:
@@ -179,7 +181,7 @@ def _takedown_hash(on_delete: str) -> str:
     return f"taken-down:{on_delete}"
 
 
-def _oldest_first(copies: list[dict]) -> list[dict]:
+def _oldest_first(copies: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return sorted(copies, key=lambda remote: (remote.get("created_at") or "", remote["id"]))
 
 
@@ -196,12 +198,12 @@ def _advisory_lock(name: str) -> Iterator[None]:
             connection.execute(sa.text("SELECT pg_advisory_unlock(:key)"), {"key": key})
 
 
-def _show(package_id: str) -> dict | None:
+def _show(package_id: str) -> dict[str, Any] | None:
     user = tk.get_action("get_site_user")({"ignore_auth": True}, {})["name"]
     try:
         # use_cache: the database, not the search index, which lags behind writers.
-        return tk.get_action("package_show")({"user": user, "ignore_auth": True, "use_cache": False},
-                                             {"id": package_id})
+        return cast("dict[str, Any]", tk.get_action("package_show")(
+            {"user": user, "ignore_auth": True, "use_cache": False}, {"id": package_id}))
     except tk.ObjectNotFound:
         return None
 
@@ -215,9 +217,9 @@ class Synchroniser:
         self.settings = checked(settings)
         self._tied = parse_organizations(settings.datagouv.organizations)
         self.dry_run = dry_run
-        self._organizations: dict[str, dict] = {}
+        self._organizations: dict[str, dict[str, Any]] = {}
         self._zones: dict[tuple[str, str], tuple[str | None, Message | None]] = {}
-        self._listings: dict[str, dict[str, list[dict]]] = {}
+        self._listings: dict[str, dict[str, list[dict[str, Any]]]] = {}
         self._outcome = Outcome("", "")
 
     # ------------------------------------------------------------ entry point
@@ -248,7 +250,7 @@ class Synchroniser:
                 raise
             return outcome
 
-    def _sync(self, dataset: dict | None, recorder: _Recorder) -> None:
+    def _sync(self, dataset: dict[str, Any] | None, recorder: _Recorder) -> None:
         outcome, row = self._outcome, recorder.row
         organization = target_organization(dataset) if dataset else None
         if dataset is None or dataset["state"] != "active":
@@ -311,13 +313,13 @@ class Synchroniser:
 
     # ------------------------------------------------------------ datasets
 
-    def _tied_organization(self, dataset: dict) -> str | None:
+    def _tied_organization(self, dataset: dict[str, Any]) -> str | None:
         """The udata organisation the sysadmins tied to the dataset's portal organisation, if any."""
         owner = dataset.get("organization") or {}
         names = {owner.get("name"), owner.get("id"), dataset.get("owner_org")} - {None, ""}
         return next((udata for portal, udata in self._tied if portal in names), None)
 
-    def _permitted(self, dataset: dict, named: str) -> str:
+    def _permitted(self, dataset: dict[str, Any], named: str) -> str:
         """The udata organisation ``named`` (by the dataset's source or extra) when it is the one the
         sysadmins tied to the dataset's portal organisation; else SyncError. Without a call to
         udata when both are written alike."""
@@ -338,9 +340,9 @@ class Synchroniser:
             if organization is None:
                 raise SyncError(reference, Message("synchroniser_organisation_not_found_on_data"))
             self._organizations[reference] = organization
-        return self._organizations[reference]["id"]
+        return cast(str, self._organizations[reference]["id"])
 
-    def _spatial(self, zone: tuple[str, str] | None) -> dict | None:
+    def _spatial(self, zone: tuple[str, str] | None) -> dict[str, Any] | None:
         """The dataset's ``spatial``; None, with the outcome's warning, when udata cannot say the
         zone (unknown, or the spatial API failing): the rest is published all the same."""
         if zone is None:
@@ -366,17 +368,17 @@ class Synchroniser:
             return None, Message("synchroniser_unknown_zone")
         return found["id"], None
 
-    def _listed(self, package_id: str, organization_id: str, *, fresh: bool = False) -> list[dict]:
+    def _listed(self, package_id: str, organization_id: str, *, fresh: bool = False) -> list[dict[str, Any]]:
         """The organisation's datasets carrying ``package_id`` as key, oldest first."""
         if fresh or organization_id not in self._listings:
-            found: dict[str, list[dict]] = {}
+            found: dict[str, list[dict[str, Any]]] = {}
             for remote in self.client.iter_organization_datasets(organization_id):
                 if extra_of(remote, KEY_DATASET):
                     found.setdefault(extra_of(remote, KEY_DATASET), []).append(remote)
             self._listings[organization_id] = found
         return _oldest_first(self._listings[organization_id].get(package_id, []))
 
-    def _find(self, package_id: str, organization_id: str, row: state.DatagouvSync | None) -> dict | None:
+    def _find(self, package_id: str, organization_id: str, row: state.DatagouvSync | None) -> dict[str, Any] | None:
         """The udata dataset of ``package_id`` — present, or soft-deleted (to restore) — or None.
 
         Without a usable stored id the organisation is searched, and copies beyond the oldest
@@ -388,13 +390,13 @@ class Synchroniser:
                 return lookup.dataset
         return self._keep_one(self._listed(package_id, organization_id))
 
-    def _keep_one(self, copies: list[dict]) -> dict | None:
+    def _keep_one(self, copies: list[dict[str, Any]]) -> dict[str, Any] | None:
         for duplicate in copies[1:]:
             self._write(tk._("delete the duplicate udata dataset {id}").format(id=duplicate["id"]),
                         functools.partial(self.client.delete_dataset, duplicate["id"]))
         return copies[0] if copies else None
 
-    def _update_dataset(self, remote: dict, fields: dict, organization_id: str) -> None:
+    def _update_dataset(self, remote: dict[str, Any], fields: dict[str, Any], organization_id: str) -> None:
         payload = merged(remote, fields)
         if remote.get("deleted"):
             payload["organization"] = organization_id
@@ -451,7 +453,7 @@ class Synchroniser:
 
     # ------------------------------------------------------------ resources
 
-    def _sync_resources(self, remote: dict, wanted: Wanted, recorder: _Recorder) -> None:
+    def _sync_resources(self, remote: dict[str, Any], wanted: Wanted, recorder: _Recorder) -> None:
         dataset_id = remote["id"]
         stored = recorder.stored_resources()
         available = list(remote.get("resources") or [])
@@ -479,25 +481,25 @@ class Synchroniser:
         for ckan_id in set(stored) - {item.ckan_id for item in wanted.resources}:
             recorder.resource(ckan_id, None)
 
-    def _send_new_resource(self, dataset_id: str, item: WantedResource) -> dict:
+    def _send_new_resource(self, dataset_id: str, item: WantedResource) -> dict[str, Any]:
         if item.file_path:
             assert item.filename is not None, "a file to upload has its name"
             return _resource_of(self.client.upload_resource(dataset_id, item.file_path, item.filename))
         return self.client.create_resource(dataset_id, item.fields)
 
-    def _claimed_again(self, dataset_id: str, item: WantedResource) -> list[dict]:
+    def _claimed_again(self, dataset_id: str, item: WantedResource) -> list[dict[str, Any]]:
         """After a create of unknown outcome: the copies of ``item`` udata now holds, best first."""
         dataset = self.client.get_dataset(dataset_id)
         chosen, copies = _claim(item, list((dataset or {}).get("resources") or []), None)
         return [chosen, *copies] if chosen is not None else copies
 
-    def _delete_resources(self, dataset_id: str, resources: list[dict]) -> None:
+    def _delete_resources(self, dataset_id: str, resources: list[dict[str, Any]]) -> None:
         for resource in resources:
             self._write(tk._("delete the resource {title}").format(title=resource.get("title") or resource["id"]),
                         functools.partial(self.client.delete_resource, dataset_id, resource["id"]))
 
-    def _refresh_file(self, dataset_id: str, resource: dict, item: WantedResource,
-                      stored_sha1: str | None) -> dict:
+    def _refresh_file(self, dataset_id: str, resource: dict[str, Any], item: WantedResource,
+                      stored_sha1: str | None) -> dict[str, Any]:
         """Replace the udata file when ours differs (by udata's checksum, else the one we stored)."""
         if not item.file_path or (checksum_of(resource) or stored_sha1) == item.sha1:
             return resource
@@ -508,7 +510,7 @@ class Synchroniser:
                               item.filename))
         return _resource_of(replaced) if replaced else resource
 
-    def _update_resource(self, dataset_id: str, resource: dict, item: WantedResource) -> None:
+    def _update_resource(self, dataset_id: str, resource: dict[str, Any], item: WantedResource) -> None:
         fields = {name: value for name, value in item.fields.items() if name != "filetype"}
         changed = differences(resource, fields)
         if changed:
@@ -522,13 +524,14 @@ class Synchroniser:
     def _note(self, description: str) -> None:
         self._outcome.operations.append(description)
 
-    def _write(self, description: str, call: Callable[[], object]):
+    def _write(self, description: str, call: Callable[[], _T]) -> _T | None:
         """Run a write — on a dry run, only say it. Every write is listed in the outcome."""
         self._note(description)
         return None if self.dry_run else call()
 
-    def _create(self, description: str, create: Callable[[], dict], copies: Callable[[], list[dict]],
-                discard: Callable[[dict], None]) -> dict | None:
+    def _create(self, description: str, create: Callable[[], dict[str, Any]],
+                copies: Callable[[], list[dict[str, Any]]],
+                discard: Callable[[dict[str, Any]], None]) -> dict[str, Any] | None:
         """A create udata may or may not have applied when it fails: look for the object (``copies``,
         best first) before sending it again; keep the best copy, ``discard`` the others."""
         self._note(description)
@@ -550,18 +553,19 @@ class Synchroniser:
                 tries += 1
 
 
-def _resource_of(uploaded: dict) -> dict:
+def _resource_of(uploaded: dict[str, Any]) -> dict[str, Any]:
     """The resource an upload answers with, without the answer's own "success" flag."""
     return {name: value for name, value in uploaded.items() if name != "success"}
 
 
 def _creation(item: WantedResource) -> str:
     if item.file_path:
-        return tk._("upload {title}").format(title=item.fields["title"])
-    return tk._("link {title}").format(title=item.fields["title"])
+        return cast(str, tk._("upload {title}").format(title=item.fields["title"]))
+    return cast(str, tk._("link {title}").format(title=item.fields["title"]))
 
 
-def _claim(item: WantedResource, available: list[dict], stored_id: str | None) -> tuple[dict | None, list[dict]]:
+def _claim(item: WantedResource, available: list[dict[str, Any]],
+           stored_id: str | None) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """The udata resource that is ``item``, and the other copies of it, to delete.
 
     Candidates, best first: the resources carrying its key, the one whose id was stored, and for an

@@ -4,6 +4,9 @@ A dataset goes where sysadmins tied its portal organisation (``ckanext.budgetod.
 else where its extra or its harvest source's ``datagouv.organization`` says."""
 from __future__ import annotations
 
+from collections.abc import Iterable
+from typing import Any
+
 import ckan.model as model
 import ckan.plugins as plugins
 import sqlalchemy as sa
@@ -37,13 +40,13 @@ def checked(settings: Settings) -> Settings:
     return settings
 
 
-def client(settings: Settings, **overrides) -> UdataClient:
+def client(settings: Settings, **overrides: Any) -> UdataClient:
     """A client of the udata API the settings name, with their key and network limits."""
     return UdataClient(settings.datagouv.api_url, settings.datagouv.api_key, timeout=settings.network.timeout,
                        allow_private=settings.network.allow_private, **overrides)
 
 
-def parse_organizations(value) -> tuple[tuple[str, str], ...]:
+def parse_organizations(value: str | Iterable[object] | None) -> tuple[tuple[str, str], ...]:
     """``portal-org=udata-org`` pairs separated by spaces (or a list of such pairs, as CKAN parses a
     list option), each portal organisation once."""
     try:
@@ -53,7 +56,7 @@ def parse_organizations(value) -> tuple[tuple[str, str], ...]:
             item=error.item)) from None
 
 
-def extras_of(dataset: dict) -> dict:
+def extras_of(dataset: dict[str, Any]) -> dict[str, Any]:
     return {extra["key"]: extra["value"] for extra in dataset.get("extras", [])}
 
 
@@ -63,7 +66,7 @@ def is_candidate(package: model.Package) -> bool:
     return bool(extras.get(contract.EXTRA_SIRET) or extras.get(contract.EXTRA_DATAGOUV_ORGANIZATION))
 
 
-def target_organization(dataset: dict) -> str | None:
+def target_organization(dataset: dict[str, Any]) -> str | None:
     """The udata organisation (id or slug) the dataset goes to, or None when it goes nowhere.
 
     The dataset extra ``budgetod_datagouv_organization`` first; else the ``datagouv.organization``
