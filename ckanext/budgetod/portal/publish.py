@@ -36,6 +36,7 @@ import urllib.parse
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Any, cast
 
 import ckan.model as model
 import ckan.plugins.toolkit as tk
@@ -109,20 +110,20 @@ def locked_dataset(name: str) -> Iterator[None]:
     model.Session.commit()
 
 
-def _context(user: str, **extra) -> dict:
+def _context(user: str, **extra: object) -> dict[str, Any]:
     # A fresh context per call: CKAN keeps per-call state in it. use_cache: read the database,
     # not the search index, which lags behind concurrent writers.
     return {"user": user, "ignore_auth": True, "use_cache": False, **extra}
 
 
-def _show(name_or_id: str, user: str) -> dict | None:
+def _show(name_or_id: str, user: str) -> dict[str, Any] | None:
     try:
-        return tk.get_action("package_show")(_context(user), {"id": name_or_id})
+        return cast("dict[str, Any]", tk.get_action("package_show")(_context(user), {"id": name_or_id}))
     except tk.ObjectNotFound:
         return None
 
 
-def _update(dataset: dict, user: str, uploads: dict[str, tuple[str, str]]) -> dict:
+def _update(dataset: dict[str, Any], user: str, uploads: dict[str, tuple[str, str]]) -> dict[str, Any]:
     """package_update, storing the files of ``uploads`` (resource id → path, file name) in the filestore."""
     with contextlib.ExitStack() as files:
         for resource in dataset["resources"]:
@@ -130,12 +131,12 @@ def _update(dataset: dict, user: str, uploads: dict[str, tuple[str, str]]) -> di
                 path, filename = uploads[resource["id"]]
                 stream = files.enter_context(open(path, "rb"))
                 resource["upload"] = FileStorage(stream=stream, filename=filename)
-        updated = tk.get_action("package_update")(_context(user), dataset)
+        updated: dict[str, Any] = tk.get_action("package_update")(_context(user), dataset)
     _create_default_views(updated, user)
     return updated
 
 
-def _create_default_views(dataset: dict, user: str) -> None:
+def _create_default_views(dataset: dict[str, Any], user: str) -> None:
     """The portal's default views (the budget visualisation of SCDL CSVs) on resources that lack them:
     CKAN creates them on package_create and resource_create, not on package_update."""
     tk.get_action("package_create_default_resource_views")(_context(user), {"package": dataset})
@@ -148,7 +149,7 @@ def _in_metadata_language(message: Message) -> str:
     return message.render(metadata.LANGUAGE)
 
 
-def _resource_fields(doc: Processed, role: str, identity: dict) -> dict:
+def _resource_fields(doc: Processed, role: str, identity: dict[str, Any]) -> dict[str, Any]:
     header = doc.header
     assert header is not None, "only a converted document has resources"
     etape = etape_title(header.natdec, header.decision_number)
@@ -192,8 +193,9 @@ def _write_report(report: Report, workdir: str, file_name: str = "report.json") 
     return path
 
 
-def _place_document(resources: list[dict], doc: Processed, roles: tuple[str, ...],
-                    belongs: Callable[[dict], bool], identity: dict, workdir: str) -> dict[str, tuple[str, str]]:
+def _place_document(resources: list[dict[str, Any]], doc: Processed, roles: tuple[str, ...],
+                    belongs: Callable[[dict[str, Any]], bool], identity: dict[str, Any],
+                    workdir: str) -> dict[str, tuple[str, str]]:
     """Put the document's resources in ``resources`` (in place: same position, same id when they
     exist); return the files to upload by resource id."""
     assert doc.csv_path is not None, "only a converted document has resources"
@@ -210,7 +212,7 @@ def _place_document(resources: list[dict], doc: Processed, roles: tuple[str, ...
     return uploads
 
 
-def _schema_version(resource: dict) -> str:
+def _schema_version(resource: dict[str, Any]) -> str:
     schema = resource.get("schema")
     try:
         schema = json.loads(schema) if isinstance(schema, str) else schema
@@ -219,7 +221,7 @@ def _schema_version(resource: dict) -> str:
     return str(schema.get("version", "")) if isinstance(schema, dict) else ""
 
 
-def _etapes(resources: list[dict]) -> list[str]:
+def _etapes(resources: list[dict[str, Any]]) -> list[str]:
     stages = {(resource.get(contract.RESOURCE_ETAPE, ""), resource.get(contract.RESOURCE_DECISION, ""))
               for resource in resources if resource.get(contract.RESOURCE_ROLE) == ROLE_SCDL}
     ordered = sorted(stages, key=lambda stage: (stage[0], stage[1].zfill(8)))
@@ -235,11 +237,11 @@ class DatasetTarget:
 
     name: str
     owner_org: str | None
-    template: dict
+    template: dict[str, Any]
     harvest_source: str | None = None
 
 
-def dataset_facts(header: DocumentHeader) -> dict:
+def dataset_facts(header: DocumentHeader) -> dict[str, Any]:
     """Dataset extras from a document; they also fill the template when a removal rebuilds it."""
     return {
         contract.EXTRA_SIRET: header.siret,
@@ -253,10 +255,10 @@ def dataset_facts(header: DocumentHeader) -> dict:
 
 def _organisation_title(owner_org: str | None) -> str:
     group = model.Group.get(owner_org) if owner_org else None
-    return (group.title or group.name) if group else tk.config.get("ckan.site_title", "")
+    return cast(str, (group.title or group.name) if group else tk.config.get("ckan.site_title", ""))
 
 
-def _apply_metadata(dataset: dict, target: DatasetTarget, facts: dict) -> None:
+def _apply_metadata(dataset: dict[str, Any], target: DatasetTarget, facts: dict[str, Any]) -> None:
     resources = dataset["resources"]
     etapes = _etapes(resources)
     versions = sorted({_schema_version(resource) for resource in resources
@@ -293,7 +295,7 @@ def _active_source_of(source_id: str, owner_org: str | None) -> model.Package | 
     return source if source is not None and source.state == "active" and source.owner_org == owner_org else None
 
 
-def check_ownership(dataset: dict, target: DatasetTarget, key: str | None = None) -> None:
+def check_ownership(dataset: dict[str, Any], target: DatasetTarget, key: str | None = None) -> None:
     """Refuse (OwnershipError naming the owner) to write into ``dataset`` when it belongs to another
     organisation than the target's, or over document ``key``'s resources published by another
     active source of its organisation. Resources of a source since deleted, or moved to another
@@ -315,14 +317,14 @@ def check_ownership(dataset: dict, target: DatasetTarget, key: str | None = None
                 key=key, source=source.title or source.name))
 
 
-def _harvested(key: str) -> Callable[[dict], bool]:
-    def belongs(resource: dict) -> bool:
+def _harvested(key: str) -> Callable[[dict[str, Any]], bool]:
+    def belongs(resource: dict[str, Any]) -> bool:
         return (resource.get(contract.RESOURCE_DOCUMENT) == key and contract.RESOURCE_TOTEM_RESOURCE not in resource
                 and resource.get(contract.RESOURCE_ROLE) in ROLES)
     return belongs
 
 
-def upsert_document(doc: Processed, target: DatasetTarget, *, user: str, workdir: str) -> dict:
+def upsert_document(doc: Processed, target: DatasetTarget, *, user: str, workdir: str) -> dict[str, Any]:
     """Create or update the target dataset with the document's three resources; returns the dataset."""
     assert doc.header is not None, "only a converted document is published"
     with locked_dataset(target.name):
@@ -359,20 +361,20 @@ def remove_document(target: DatasetTarget, key: str, source: str, *, user: str) 
                 if not (belongs(resource) and resource.get(contract.RESOURCE_SOURCE) == source
                         and resource.get(contract.RESOURCE_HARVEST_SOURCE) in (None, "", target.harvest_source))]
         if len(kept) == len(dataset["resources"]):
-            return dataset["id"]  # another URL publishes this document now
+            return cast(str, dataset["id"])  # another URL publishes this document now
         if not kept:
             tk.get_action("package_delete")(_context(user), {"id": dataset["id"]})
-            return dataset["id"]
+            return cast(str, dataset["id"])
         dataset["resources"] = kept
         extras = {extra["key"]: extra["value"] for extra in dataset["extras"]}
         _apply_metadata(dataset, target, {name: extras.get(name, "") for name in contract.FACT_EXTRAS})
-        return _update(dataset, user, {})["id"]
+        return cast(str, _update(dataset, user, {})["id"])
 
 
 # ---------------------------------------------------------------- hand-uploaded documents
 
 def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: Processed, *, user: str,
-                    workdir: str) -> dict | None:
+                    workdir: str) -> dict[str, Any] | None:
     """Give an uploaded TOTEM resource its CSV and report siblings (only the report when the
     conversion failed). Returns the dataset, or None when the resource is gone."""
     dataset = _show(dataset_id, user)
@@ -387,7 +389,7 @@ def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: Processed, *, 
         if totem is None:
             return None
 
-        def belongs(resource: dict) -> bool:
+        def belongs(resource: dict[str, Any]) -> bool:
             return resource.get(contract.RESOURCE_TOTEM_RESOURCE) == totem_resource_id
 
         identity = {contract.RESOURCE_TOTEM_RESOURCE: totem_resource_id}
@@ -404,8 +406,8 @@ def upsert_siblings(dataset_id: str, totem_resource_id: str, doc: Processed, *, 
         return _update(dataset, user, uploads)
 
 
-def _place_failure(resources: list[dict], doc: Processed, belongs, identity: dict,
-                   workdir: str) -> dict[str, tuple[str, str]]:
+def _place_failure(resources: list[dict[str, Any]], doc: Processed, belongs: Callable[[dict[str, Any]], bool],
+                   identity: dict[str, Any], workdir: str) -> dict[str, tuple[str, str]]:
     report = next((resource for resource in resources
                    if belongs(resource) and resource.get(contract.RESOURCE_ROLE) == ROLE_REPORT), None)
     if report is None:
@@ -423,13 +425,13 @@ def _place_failure(resources: list[dict], doc: Processed, belongs, identity: dic
     return {report["id"]: (_write_report(doc.report, workdir), "rapport-conversion.json")}
 
 
-def named_file(resource: dict) -> str:
+def named_file(resource: dict[str, Any]) -> str:
     """The file name of a resource: its upload's (before it is saved), or its URL's."""
     named = getattr(resource.get("upload"), "filename", None) or urllib.parse.urlparse(resource.get("url") or "").path
     return os.path.basename(named or "")
 
 
-def is_uploaded_totem(resource: dict) -> bool:
+def is_uploaded_totem(resource: dict[str, Any]) -> bool:
     """An XML resource people added (uploaded or linked): neither harvested nor one of the
     extension's siblings. An empty format counts as XML for a file named *.xml (CKAN guesses the
     format of a new resource only after its hooks ran, and not at all on update)."""
@@ -441,7 +443,7 @@ def is_uploaded_totem(resource: dict) -> bool:
             and resource.get(contract.RESOURCE_ROLE) in (None, "", ROLE_TOTEM))
 
 
-def released(resource: dict) -> bool:
+def released(resource: dict[str, Any]) -> bool:
     """Whether the portal may serve and sync the resource's file: yes, except a file whose
     occultation is pending or failed, and a hand-added XML resource until its job stored its
     occulted version in the filestore (or found no TOTEM document in it)."""
@@ -459,17 +461,17 @@ def not_totem(error: BudgetodError) -> bool:
     return isinstance(error, DocumentError) and error.message_id in _NOT_TOTEM
 
 
-def _file_name(resource: dict) -> str:
+def _file_name(resource: dict[str, Any]) -> str:
     return named_file(resource) or f"{resource['id']}.xml"
 
 
-def file_identity(resource: dict) -> tuple:
+def file_identity(resource: dict[str, Any]) -> tuple[str, str, str, str | None]:
     """What changes with each new file of a resource: a job compares it to tell that its file is still current."""
     return (resource.get("url_type") or "", _file_name(resource), resource.get("last_modified") or "",
             resource.get(contract.RESOURCE_OCCULTATION))
 
 
-def _set_occultation(resource: dict, state: str, error: BudgetodError | None = None) -> None:
+def _set_occultation(resource: dict[str, Any], state: str, error: BudgetodError | None = None) -> None:
     """Set a hand-added XML resource's occultation state, with the cause of a failure (``error``)."""
     for field in (contract.RESOURCE_OCCULTATION_ERROR_FR, contract.RESOURCE_OCCULTATION_ERROR_EN):
         resource.pop(field, None)
@@ -481,14 +483,14 @@ def _set_occultation(resource: dict, state: str, error: BudgetodError | None = N
                          contract.RESOURCE_OCCULTATION_ERROR_EN: cause.render("en")})
 
 
-def _failed_or_not_totem(resource: dict, error: BudgetodError) -> None:
+def _failed_or_not_totem(resource: dict[str, Any], error: BudgetodError) -> None:
     if not_totem(error):
         _set_occultation(resource, contract.OCCULTATION_NOT_TOTEM)
     else:
         _set_occultation(resource, contract.OCCULTATION_FAILED, error)
 
 
-def record_occultation(dataset_id: str, resource_id: str, started: tuple, *, user: str,
+def record_occultation(dataset_id: str, resource_id: str, started: tuple[str, str, str, str | None], *, user: str,
                        occulted_path: str | None = None, error: BudgetodError | None = None) -> bool:
     """Record what the job found of a hand-added XML resource, in one update: ``occulted_path``, the
     occulted document, becomes its file (a linked one becomes an upload, its URL kept as
@@ -530,7 +532,7 @@ class Republished:
     error: BudgetodError | None = None
 
 
-def stored_path(resource: dict) -> str | None:
+def stored_path(resource: dict[str, Any]) -> str | None:
     """The file of an uploaded resource in the filestore; None for a link or a missing file."""
     if resource.get("url_type") != "upload":
         return None
@@ -619,7 +621,7 @@ def republish_occulted(dataset_id: str, rules: occultation.Rules, *, user: str, 
     return outcomes
 
 
-def uploaded_siblings_sha256(dataset: dict, totem_resource_id: str) -> set[str]:
+def uploaded_siblings_sha256(dataset: dict[str, Any], totem_resource_id: str) -> set[str]:
     """The content fingerprints the siblings of an uploaded TOTEM resource were made from."""
     return {resource.get(contract.RESOURCE_SHA256, "") for resource in dataset["resources"]
             if resource.get(contract.RESOURCE_TOTEM_RESOURCE) == totem_resource_id}
