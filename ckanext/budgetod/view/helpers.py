@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
+from typing import Any, cast
 
 import ckan.plugins.toolkit as tk
 from babel import Locale
@@ -26,7 +28,7 @@ _INSEE_COMMUNE = re.compile(r"^(?:\d{5}|2[AB]\d{3})$")
 _CENT = Decimal("0.01")
 
 
-def user_context() -> dict:
+def user_context() -> dict[str, Any]:
     """A fresh action context for the current user (anonymous visitors included)."""
     return {"user": tk.current_user.name if tk.current_user else ""}
 
@@ -46,8 +48,8 @@ def stage_label(code: str, decision_number: str = "") -> str:
         contract.NATDEC_CFU: tk._("Single financial account"),
     }
     if code == contract.NATDEC_DECISION_MODIFICATIVE and decision_number:
-        return tk._("Amending decision no. {number}").format(number=decision_number)
-    return labels.get(code, code)
+        return cast(str, tk._("Amending decision no. {number}").format(number=decision_number))
+    return cast(str, labels.get(code, code))
 
 
 def natdec_label(natdec: str) -> str:
@@ -66,27 +68,27 @@ def stage_abbreviation(code: str, decision_number: str = "") -> str:
 # These two run for every row of a page's tables: each translates only the label it returns.
 def section_label(section: str) -> str:
     if section == "fonctionnement":
-        return tk._("Operating")
+        return cast(str, tk._("Operating"))
     if section == "investissement":
-        return tk._("Investment")
+        return cast(str, tk._("Investment"))
     return section
 
 
 def direction_label(codrd: str) -> str:
     if codrd == "recette":
-        return tk._("Revenue")
+        return cast(str, tk._("Revenue"))
     if codrd == "dépense":
-        return tk._("Expenditure")
+        return cast(str, tk._("Expenditure"))
     return codrd
 
 
 def measure_label(column: str | None) -> str:
     """The label of a budget summary's ``measure`` or ``voted_measure``: the column of a measure."""
-    return {
+    return cast(str, {
         contract.MEASURE_COLUMNS[contract.MEASURE_REALISED]: tk._("Realised"),
         contract.MEASURE_COLUMNS[contract.MEASURE_VOTED]: tk._("Voted at this stage"),
         contract.MEASURE_COLUMNS[contract.MEASURE_OPENED_CREDITS]: tk._("Voted (opened credits)"),
-    }.get(column or "", column or "")
+    }.get(column or "", column or ""))
 
 
 def departement_of(insee: str) -> str:
@@ -114,7 +116,7 @@ def format_amount(value: object) -> str:
     return amount_formatter()(value)
 
 
-def amount_formatter(locale_code: str | None = None):
+def amount_formatter(locale_code: str | None = None) -> Callable[[object], str]:
     """``format_amount`` for the thousands of amounts of a page: babel's currency pattern of the
     locale (default: the page's) read once, then applied here, since babel's own ``apply`` costs
     tens of microseconds a number. Same text as babel (tests compare them); values it is not made
@@ -131,12 +133,12 @@ def amount_formatter(locale_code: str | None = None):
         try:
             number = Decimal(str(value))
             if not (plain and number.is_finite()):
-                return pattern.apply(number, locale, currency="EUR")
+                return cast(str, pattern.apply(number, locale, currency="EUR"))
             whole, _, cents = f"{abs(number).quantize(_CENT):f}".partition(".")
         except (InvalidOperation, ValueError):
             return ""
         sign = int(number.is_signed())
-        return prefixes[sign] + f"{int(whole):,}".replace(",", group) + decimal_sign + cents + suffixes[sign]
+        return cast(str, prefixes[sign] + f"{int(whole):,}".replace(",", group) + decimal_sign + cents + suffixes[sign])
     return format_one
 
 
@@ -145,7 +147,7 @@ def format_rate(part: object, whole: object) -> str:
     return rate_formatter()(part, whole)
 
 
-def rate_formatter(locale_code: str | None = None):
+def rate_formatter(locale_code: str | None = None) -> Callable[[object, object], str]:
     """``format_rate`` for many rates: the locale and the percent pattern looked up once."""
     locale = Locale.parse(locale_code or _locale())
     pattern = parse_pattern("#,##0.0 %")
@@ -161,20 +163,21 @@ def rate_formatter(locale_code: str | None = None):
 
 # ---------------------------------------------------------------- budget datasets
 
-def is_budget_dataset(pkg: dict) -> bool:
+def is_budget_dataset(pkg: dict[str, Any]) -> bool:
     return any(extra.get("key") == contract.EXTRA_SIRET for extra in pkg.get("extras") or []) or any(
         resource.get(contract.RESOURCE_ROLE) == ROLE_SCDL for resource in pkg.get("resources") or [])
 
 
-def extra(pkg: dict, key: str) -> str:
+def extra(pkg: dict[str, Any], key: str) -> str:
     return next((item.get("value") or "" for item in pkg.get("extras") or [] if item.get("key") == key), "")
 
 
-def resource_summary(resource: dict) -> dict | None:
+def resource_summary(resource: dict[str, Any]) -> dict[str, Any] | None:
     """The ``budgetod_budget_summary`` of a CSV resource for the current user, or None when it
     cannot be made (file missing, not an SCDL budget, not visible)."""
     try:
-        return tk.get_action("budgetod_budget_summary")(user_context(), {"resource_id": resource["id"]})
+        return cast("dict[str, Any] | None", tk.get_action("budgetod_budget_summary")(
+            user_context(), {"resource_id": resource["id"]}))
     except (tk.ObjectNotFound, tk.NotAuthorized, tk.ValidationError):
         return None
     except OSError:
@@ -182,7 +185,7 @@ def resource_summary(resource: dict) -> dict | None:
         return None
 
 
-def direction_totals(summary: dict) -> dict:
+def direction_totals(summary: dict[str, Any]) -> dict[str, Any]:
     """Totals of the stage's amounts by sens (and the voted ones for an account), all operations."""
     totals: dict[str, dict[str, Decimal]] = {}
     for item in summary.get("totals", []):
@@ -192,7 +195,7 @@ def direction_totals(summary: dict) -> dict:
     return totals
 
 
-def _sibling(resources: list[dict], resource: dict, role: str) -> dict | None:
+def _sibling(resources: list[dict[str, Any]], resource: dict[str, Any], role: str) -> dict[str, Any] | None:
     """The resource of ``role`` made from the same document as ``resource``: harvested documents
     share a document key, the siblings of an uploaded TOTEM file share its id."""
     for key in (contract.RESOURCE_TOTEM_RESOURCE, contract.RESOURCE_DOCUMENT):
@@ -204,15 +207,15 @@ def _sibling(resources: list[dict], resource: dict, role: str) -> dict | None:
     return None
 
 
-def report_of(resources: list[dict], csv_resource: dict) -> dict | None:
+def report_of(resources: list[dict[str, Any]], csv_resource: dict[str, Any]) -> dict[str, Any] | None:
     return _sibling(resources, csv_resource, ROLE_REPORT)
 
 
-def csv_of(resources: list[dict], report: dict) -> dict | None:
+def csv_of(resources: list[dict[str, Any]], report: dict[str, Any]) -> dict[str, Any] | None:
     return _sibling(resources, report, ROLE_SCDL)
 
 
-def budget_documents(pkg: dict, with_totals: bool = True) -> list[dict]:
+def budget_documents(pkg: dict[str, Any], with_totals: bool = True) -> list[dict[str, Any]]:
     """One entry per SCDL CSV of the dataset, in budget-year order: stage, validity, resources and,
     when ``with_totals``, revenue and expenditure totals."""
     resources = pkg.get("resources") or []
@@ -243,12 +246,12 @@ def budget_documents(pkg: dict, with_totals: bool = True) -> list[dict]:
         (document["resource"].get(contract.RESOURCE_DECISION) or "").zfill(8)))
 
 
-def datagouv_url(pkg: dict) -> str:
+def datagouv_url(pkg: dict[str, Any]) -> str:
     url = extra(pkg, "budgetod_datagouv_url")
     return url if url.startswith(("https://", "http://")) else ""
 
 
-def budget_tables(summary: dict) -> dict:
+def budget_tables(summary: dict[str, Any]) -> dict[str, Any]:
     """The rows of the view's tables, from a budget summary (amounts stay decimal strings)."""
     totals = {(item["section"], item["codrd"], item["opbudg"]): item for item in summary["totals"]}
 
@@ -280,7 +283,7 @@ def budget_tables(summary: dict) -> dict:
     }
 
 
-def get_helpers() -> dict:
+def get_helpers() -> dict[str, Callable[..., Any]]:
     return {
         "budgetod_is_budget_dataset": is_budget_dataset,
         "budgetod_extra": extra,
