@@ -8,7 +8,9 @@ budgetod-collectivite module from those same rows), so chart, table and CSV cann
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any, NoReturn, cast
 
 import ckan.plugins.toolkit as tk
 from flask import Response
@@ -32,7 +34,7 @@ class Table:
     name: str  # also its CSV's name: <name>.csv
     caption: str
     columns: list[tuple[str, str]]  # (heading, kind)
-    rows: list[list] = field(default_factory=list)  # cells: text, or a decimal string, or None
+    rows: list[list[str | None]] = field(default_factory=list)  # cells: text, or a decimal string, or None
 
 
 @dataclass
@@ -40,7 +42,7 @@ class Figure:
     table: Table
     title: str
     note: str = ""
-    chart: dict | None = None  # what budgetod-collectivite draws (see assets/js/collectivite.js)
+    chart: dict[str, Any] | None = None  # what budgetod-collectivite draws (see assets/js/collectivite.js)
 
 
 def ratio_labels() -> dict[str, str]:
@@ -61,7 +63,8 @@ def ratio_labels() -> dict[str, str]:
 
 
 def measure_text(measure: str | None) -> str:
-    return {contract.MEASURE_REALISED: tk._("realised"), contract.MEASURE_VOTED: tk._("voted")}.get(measure or "", "")
+    return cast(str, {contract.MEASURE_REALISED: tk._("realised"),
+                      contract.MEASURE_VOTED: tk._("voted")}.get(measure or "", ""))
 
 
 def collectivite_url(siret: str, document_key: str = "", organization: str = "") -> str:
@@ -70,14 +73,14 @@ def collectivite_url(siret: str, document_key: str = "", organization: str = "")
     query = {"organization": organization} if organization else {}
     key = contract.parse_document_key(document_key or "")
     if key is not None and key.is_annex:
-        return tk.h.url_for("budgetod_budgets.collectivite_annex", siret=siret, code=key.annex_code, **query)
-    return tk.h.url_for("budgetod_budgets.collectivite", siret=siret, **query)
+        return cast(str, tk.h.url_for("budgetod_budgets.collectivite_annex", siret=siret, code=key.annex_code, **query))
+    return cast(str, tk.h.url_for("budgetod_budgets.collectivite", siret=siret, **query))
 
 
-def series_rows(years: list[dict], kind: str, names: tuple[str, ...]) -> list[dict]:
+def series_rows(years: list[dict[str, Any]], kind: str, names: tuple[str, ...]) -> list[dict[str, Any]]:
     """One row per key of ``kind`` (totals, chapters, functions) over the years with figures, with
     its amount by year (None where the year has none)."""
-    rows: dict[tuple, dict] = {}
+    rows: dict[tuple[str, ...], dict[str, Any]] = {}
     for year in years:
         for item in year.get(kind) or []:
             key = tuple(item[name] for name in names)
@@ -88,7 +91,7 @@ def series_rows(years: list[dict], kind: str, names: tuple[str, ...]) -> list[di
     return [rows[key] for key in sorted(rows)]
 
 
-def per_inhabitant(year: dict) -> list[dict]:
+def per_inhabitant(year: dict[str, Any]) -> list[dict[str, Any]]:
     """A year's per-inhabitant rows, each with its peers' figures (``peer``, None without peers)."""
     peers = {(item["section"], item["codrd"]): item for item in (year.get("peers") or {}).get("per_inhabitant", [])}
     return [{**row, "peer": peers.get((row["section"], row["codrd"]))} for row in year.get("per_inhabitant") or []]
@@ -101,14 +104,14 @@ def _pair_label(section: str, codrd: str) -> str:
 
 
 def _opbudg_label(opbudg: str) -> str:
-    return tk._("real") if opbudg == "réel" else tk._("ordre")
+    return cast(str, tk._("real") if opbudg == "réel" else tk._("ordre"))
 
 
-def _year_columns(years: list[dict]) -> list[tuple[str, str]]:
+def _year_columns(years: list[dict[str, Any]]) -> list[tuple[str, str]]:
     return [(f"{year['exercice']} ({measure_text(year['measure'])})", AMOUNT) for year in years]
 
 
-def _breaks(summary: dict, categories: list[str]) -> list[dict]:
+def _breaks(summary: dict[str, Any], categories: list[str]) -> list[dict[str, Any]]:
     """The nomenclature changes among a chart's years: where they are and what they say."""
     breaks = []
     for item in summary.get("breaks") or []:
@@ -129,7 +132,7 @@ def _segments(categories: list[str], starts: set[str]) -> list[set[int]]:
     return segments
 
 
-def _crosswalk(summary: dict) -> dict[str, dict[str, bool]]:
+def _crosswalk(summary: dict[str, Any]) -> dict[str, dict[str, bool]]:
     """Year of each nomenclature change → chapter code of the two years around it → whether its
     figures compare across it."""
     return {str(item["exercice"]): {**dict.fromkeys(item.get("not_comparable_chapters") or [], False),
@@ -137,13 +140,13 @@ def _crosswalk(summary: dict) -> dict[str, dict[str, bool]]:
             for item in summary.get("breaks") or []}
 
 
-def _largest(rows: list[dict]) -> list[dict]:
-    def size(row: dict) -> float:
+def _largest(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    def size(row: dict[str, Any]) -> float:
         return max((abs(float(amount)) for amount in row["amounts"].values()), default=0.0)
     return sorted(rows, key=size, reverse=True)[:LARGEST_SERIES]
 
 
-def series_figure(summary: dict, years: list[dict]) -> Figure:
+def series_figure(summary: dict[str, Any], years: list[dict[str, Any]]) -> Figure:
     rows = series_rows(years, "totals", ("section", "codrd", "opbudg"))
     table = Table("series", tk._("Revenue and expenditure by section and kind of operation, by year"),
                   [(tk._("Section"), HEADING), (tk._("Direction"), TEXT), (tk._("Operations"), TEXT),
@@ -161,7 +164,8 @@ def series_figure(summary: dict, years: list[dict]) -> Figure:
                             "accounting entries between sections."))
 
 
-def _lines_chart(summary: dict, years: list[dict], rows: list[dict], crosswalk: dict[str, dict[str, bool]]) -> dict:
+def _lines_chart(summary: dict[str, Any], years: list[dict[str, Any]], rows: list[dict[str, Any]],
+                 crosswalk: dict[str, dict[str, bool]]) -> dict[str, Any]:
     """One line per row over the years. At a nomenclature change the line goes on when the
     crosswalk (see ``_crosswalk``) compares the row's code across it, and stops otherwise: it is
     drawn as separate series then."""
@@ -178,7 +182,7 @@ def _lines_chart(summary: dict, years: list[dict], rows: list[dict], crosswalk: 
     return {"type": "years", "bars": False, "categories": categories, "breaks": breaks, "series": series}
 
 
-def chapters_figures(summary: dict, years: list[dict]) -> list[Figure]:
+def chapters_figures(summary: dict[str, Any], years: list[dict[str, Any]]) -> list[Figure]:
     figures = []
     rows = series_rows(years, "chapters", ("section", "codrd", "code"))
     crosswalk = _crosswalk(summary)
@@ -207,7 +211,7 @@ def chapters_figures(summary: dict, years: list[dict]) -> list[Figure]:
     return figures
 
 
-def functions_figures(summary: dict, years: list[dict]) -> list[Figure]:
+def functions_figures(summary: dict[str, Any], years: list[dict[str, Any]]) -> list[Figure]:
     figures = []
     rows = series_rows(years, "functions", ("codrd", "code"))
     for codrd, name, title in (("dépense", "functions-expenditure", tk._("Real expenditure by function")),
@@ -225,19 +229,19 @@ def functions_figures(summary: dict, years: list[dict]) -> list[Figure]:
     return figures
 
 
-def _largest_note(rows: list[dict], note: str) -> str:
+def _largest_note(rows: list[dict[str, Any]], note: str) -> str:
     if len(rows) > LARGEST_SERIES:
         largest = tk._("The chart shows the {count} largest; the table lists them all.").format(count=LARGEST_SERIES)
         note = f"{largest} {note}"
     return note
 
 
-def per_inhabitant_figure(summary: dict, years: list[dict]) -> Figure:
+def per_inhabitant_figure(summary: dict[str, Any], years: list[dict[str, Any]]) -> Figure:
     table = Table("per-inhabitant", tk._("Real operations per inhabitant, with the peers’ median and range"),
                   [(tk._("Year"), HEADING), (tk._("Population"), NUMBER), (tk._("Section"), TEXT),
                    (tk._("Direction"), TEXT), (tk._("Per inhabitant"), AMOUNT), (tk._("Peers’ median"), AMOUNT),
                    (tk._("Peers’ lowest"), AMOUNT), (tk._("Peers’ highest"), AMOUNT), (tk._("Peers"), NUMBER)])
-    by_pair: dict[tuple, dict] = {}
+    by_pair: dict[tuple[str, str], dict[str, Any]] = {}
     for year in years:
         if not year.get("per_inhabitant"):  # the document gives no population
             table.rows.append([str(year["exercice"]), *[None] * (len(table.columns) - 1)])
@@ -265,7 +269,7 @@ def per_inhabitant_figure(summary: dict, years: list[dict]) -> Figure:
                             "budgets on this portal with the same nomenclature and population band, the same year."))
 
 
-def ratio_figures(years: list[dict]) -> list[Figure]:
+def ratio_figures(years: list[dict[str, Any]]) -> list[Figure]:
     labels = ratio_labels()
     figures = []
     for unit, name, title, kind in (
@@ -298,7 +302,7 @@ def ratio_figures(years: list[dict]) -> list[Figure]:
     return figures
 
 
-def execution_figures(year: dict) -> list[Figure]:
+def execution_figures(year: dict[str, Any]) -> list[Figure]:
     execution = year["execution"]
     exercice = year["exercice"]
     from_budget = execution["voted_source"] == "budget"
@@ -333,7 +337,7 @@ def execution_figures(year: dict) -> list[Figure]:
     return figures
 
 
-def figures(summary: dict) -> dict:
+def figures(summary: dict[str, Any]) -> dict[str, Any]:
     """The page's figures by part: series, per_inhabitant (with ratios), execution, chapters, functions."""
     years = [year for year in summary["exercices"] if year["measure"]]
     if not years:
@@ -349,14 +353,14 @@ def figures(summary: dict) -> dict:
 
 # ---------------------------------------------------------------- HTML
 
-def cells_renderer():
+def cells_renderer() -> Callable[[list[str | None], list[tuple[str, str]]], Markup]:
     """The cells of a table row as HTML, in the page's language, each with its raw value in
     data-value (what the CSV holds). Built here rather than by a template macro, and with plain
     strings of escaped values rather than Markup.format: a page of five years has thousands of cells."""
     amount = helpers.amount_formatter()
     rate = helpers.rate_formatter()
 
-    def render(row: list, columns: list[tuple[str, str]]) -> Markup:
+    def render(row: list[str | None], columns: list[tuple[str, str]]) -> Markup:
         cells = []
         for value, (_heading, kind) in zip(row, columns, strict=True):
             raw = escape("" if value is None else value)
@@ -385,7 +389,7 @@ def cells_renderer():
 _PLAIN_NUMBER = re.compile(r"-?[0-9]+(?:\.[0-9]+)?")
 
 
-def _csv_cell(value, kind: str) -> str:
+def _csv_cell(value: str | None, kind: str) -> str:
     """One cell: empty stays empty, a number of a number column stays a bare number ("-12.50"), and
     any other text is quoted with an apostrophe before each piece a spreadsheet could run as a
     formula, whatever separator it splits on (``core.spreadsheet``)."""
@@ -405,26 +409,26 @@ def table_csv(table: Table) -> str:
 
 # ---------------------------------------------------------------- routes
 
-def _summary(siret: str, code: str | None) -> dict:
+def _summary(siret: str, code: str | None) -> dict[str, Any]:
     """The budget's summary; ``code`` is None for a main budget, "" for an annex without a code
     (/budgets/<siret>/annexe), which the action is asked for as ``annexe: true``."""
     try:
-        return tk.get_action("budgetod_collectivite_summary")(
+        return cast("dict[str, Any]", tk.get_action("budgetod_collectivite_summary")(
             helpers.user_context(), {"id": siret, "annexe": True if code == "" else code or "",
                                      # ?organization=<name>: whose budget when two organisations publish the SIRET
-                                     "organization": tk.request.args.get("organization", "")})
+                                     "organization": tk.request.args.get("organization", "")}))
     except tk.ObjectNotFound:
-        return tk.abort(404, tk._("No budget is published for this SIRET."))
+        return cast(NoReturn, tk.abort(404, tk._("No budget is published for this SIRET.")))
 
 
-def _render(siret: str, code: str | None, template: str):
+def _render(siret: str, code: str | None, template: str) -> str:
     summary = _summary(siret, code)
     endpoint, arguments = (("budgetod_budgets.collectivite_annex", {"siret": siret, "code": code})
                            if code is not None else ("budgetod_budgets.collectivite", {"siret": siret}))
     # The embed code and the CSV links show the same organisation's budget as the page.
     if tk.request.args.get("organization"):
         arguments["organization"] = summary["organization"]["name"]
-    return tk.render(template, {
+    return cast(str, tk.render(template, {
         "summary": summary,
         "parts": figures(summary),
         "page_url": tk.h.url_for(endpoint, **arguments, qualified=True),
@@ -432,23 +436,23 @@ def _render(siret: str, code: str | None, template: str):
         "csv_url": lambda table: tk.h.url_for(f"{endpoint}_csv", **arguments, table=table),
         "row_cells": cells_renderer(),
         "measure_text": measure_text,
-    })
+    }))
 
 
-def page(siret: str, code: str | None = None):
+def page(siret: str, code: str | None = None) -> str:
     return _render(siret, code, "budgetod/collectivite.html")
 
 
-def embed(siret: str, code: str | None = None):
+def embed(siret: str, code: str | None = None) -> str:
     return _render(siret, code, "budgetod/collectivite_embed.html")
 
 
-def table_download(siret: str, table: str, code: str | None = None):
+def table_download(siret: str, table: str, code: str | None = None) -> Response:
     summary = _summary(siret, code)
     found = next((figure.table for part in figures(summary).values() for figure in part
                   if figure.table.name == table), None)
     if found is None:
-        return tk.abort(404, tk._("This budget has no such table."))
+        return cast(NoReturn, tk.abort(404, tk._("This budget has no such table.")))
     filename = "-".join((siret, contract.annex_suffix(code), table) if code is not None else (siret, table)) + ".csv"
     return Response(table_csv(found), mimetype="text/csv", headers={
         "Content-Disposition": f'attachment; filename="{filename}"'})
