@@ -10,7 +10,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import ckan.authz as authz
 import ckan.model as model
@@ -30,9 +30,13 @@ from ckanext.budgetod.portal import publish
 
 log = logging.getLogger(__name__)
 
+_F = TypeVar("_F", bound=Callable[..., Any])
+# CKAN is untyped (Any): its decorator, typed here, keeps the decorated action's type.
+_side_effect_free: Callable[[_F], _F] = tk.side_effect_free
 
-@tk.side_effect_free
-def budgetod_config_show(context: dict, data_dict: dict) -> dict[str, Any]:
+
+@_side_effect_free
+def budgetod_config_show(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
     """The extension's effective configuration, for administrators diagnosing a portal."""
     tk.check_access("budgetod_config_show", context, data_dict)
     return {"version": __version__, **described(settings.current())}
@@ -42,8 +46,8 @@ def summary_cache_dir() -> str:
     return settings.cache_dir("summaries")
 
 
-@tk.side_effect_free
-def budgetod_budget_summary(context: dict, data_dict: dict) -> dict[str, Any]:
+@_side_effect_free
+def budgetod_budget_summary(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
     """The aggregates a budget visualisation shows, computed from an SCDL budget CSV stored on
     this portal (see ``ckanext.budgetod.core.scdl.summary``); amounts are decimal strings.
 
@@ -112,7 +116,7 @@ _SIRET_LISTINGS = _Recent(16)
 _PEER_CARDS = _Recent(4096)
 
 
-def _published_budgets(context: dict, fq: str, recent: _Recent) -> dict[tuple[str, str, str], dict]:
+def _published_budgets(context: dict[str, Any], fq: str, recent: _Recent) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The budgets of the datasets the user may see among ``fq``'s (see ``_list_budgets``), kept
     in ``recent`` and made again only when that set of datasets changes: what the user may see
     (their permission labels), how many datasets it has and when the last of them changed (a
@@ -131,17 +135,17 @@ def _published_budgets(context: dict, fq: str, recent: _Recent) -> dict[tuple[st
     if not latest["count"]:
         return {}
     key = json.dumps([fq, visibility, latest["count"], latest["results"][0]["metadata_modified"]])
-    return recent.get(key, lambda: _list_budgets(dict(context), fq))
+    return cast("dict[tuple[str, str, str], dict[str, Any]]", recent.get(key, lambda: _list_budgets(dict(context), fq)))
 
 
-def _list_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
+def _list_budgets(context: dict[str, Any], fq: str) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The budgets of the datasets the user may see among ``fq``'s, by (owning organisation's id,
     SIRET, annex suffix): their ``name``, ``organization`` (id, name, title), ``first_published``
     (the earliest creation of its datasets) and ``documents`` (document key → the CSV's and the TOTEM
     document's resource id and SHA-256, their files). The organisation is part of a budget's
     identity, as on the /budgets dashboard: two organisations' datasets carrying the same SIRET are
     never merged."""
-    budgets: dict[tuple[str, str, str], dict] = {}
+    budgets: dict[tuple[str, str, str], dict[str, Any]] = {}
     start = 0
     while True:
         page = tk.get_action("package_search")(context, {
@@ -176,7 +180,8 @@ def _list_budgets(context: dict, fq: str) -> dict[tuple[str, str, str], dict]:
             return budgets
 
 
-def _publishers(budgets: dict[tuple[str, str, str], dict], siret: str, annex_suffix: str) -> list[dict]:
+def _publishers(budgets: dict[tuple[str, str, str], dict[str, Any]], siret: str,
+                annex_suffix: str) -> list[dict[str, Any]]:
     """The organisations' budgets of one SIRET and annex, the default one first: among those with
     stored documents, the organisation that published it first (then the one with the most
     documents, then by name). Not the most documents first: the page of a budget does not change
@@ -187,11 +192,11 @@ def _publishers(budgets: dict[tuple[str, str, str], dict], siret: str, annex_suf
                                       -len(budget["documents"]), budget["organization"]["name"]))
 
 
-def _file_identity(resource: dict) -> tuple[str, str]:
+def _file_identity(resource: dict[str, Any]) -> tuple[str, str]:
     return resource["id"], resource.get(contract.RESOURCE_SHA256) or ""
 
 
-def _budget_identity(budget: dict) -> list:
+def _budget_identity(budget: dict[str, Any]) -> list[list[Any]]:
     """What a budget's summary is made of: its files (ids, checksums, sizes and times) and the plans."""
     identity = []
     for key in sorted(budget["documents"]):
@@ -203,23 +208,24 @@ def _budget_identity(budget: dict) -> list:
     return identity
 
 
-def _summary_key(siret: str, annex_suffix: str, budget: dict) -> str:
+def _summary_key(siret: str, annex_suffix: str, budget: dict[str, Any]) -> str:
     return f'{budget["organization"]["id"]}-{siret}' + (f"-{annex_suffix}" if annex_suffix else "")
 
 
-def _peer_card(siret: str, budget: dict) -> dict:
+def _peer_card(siret: str, budget: dict[str, Any]) -> dict[str, Any]:
     """What comparing with another main budget reads of it, kept in this process while its files stay."""
     identity = _budget_identity(budget)
-    return _PEER_CARDS.get(json.dumps([_summary_key(siret, "", budget), identity]), lambda: collectivite.peer_card(
-        _budget_summary(siret, "", budget, identity)))
+    return cast("dict[str, Any]", _PEER_CARDS.get(
+        json.dumps([_summary_key(siret, "", budget), identity]),
+        lambda: collectivite.peer_card(_budget_summary(siret, "", budget, identity))))
 
 
-def _budget_summary(siret: str, annex_suffix: str, budget: dict, identity: list) -> dict:
+def _budget_summary(siret: str, annex_suffix: str, budget: dict[str, Any], identity: list[list[Any]]) -> dict[str, Any]:
     """The cached ``collectivite_summary`` of one budget's documents, with ``skipped``: the
     documents that could not be read (one unreadable document leaves the others' figures)."""
     portal_settings = settings.current()
 
-    def build() -> dict:
+    def build() -> dict[str, Any]:
         documents, skipped = [], []
         for key in sorted(budget["documents"]):
             _csv, _totem, csv_path, totem_path = budget["documents"][key]
@@ -252,8 +258,8 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict, identity: list)
                                        identity, build)
 
 
-@tk.side_effect_free
-def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, Any]:
+@_side_effect_free
+def budgetod_collectivite_summary(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
     """A budget across every exercice published on this portal: series by year, execution,
     population and per-inhabitant figures, the document's ratios, nomenclature breaks, peers (see
     ``ckanext.budgetod.core.scdl.collectivite``); amounts are decimal strings. Only the documents the
@@ -311,8 +317,8 @@ def budgetod_collectivite_summary(context: dict, data_dict: dict) -> dict[str, A
             "unreadable_peers": unreadable_peers}
 
 
-@tk.side_effect_free
-def budgetod_datagouv_status(context: dict, data_dict: dict) -> dict[str, Any]:
+@_side_effect_free
+def budgetod_datagouv_status(context: dict[str, Any], data_dict: dict[str, Any]) -> dict[str, Any]:
     """The data.gouv.fr sync state of a dataset (sysadmins, editors and admins of its organisation).
 
     :param id: the dataset's id or name
@@ -329,7 +335,7 @@ def budgetod_datagouv_status(context: dict, data_dict: dict) -> dict[str, Any]:
     return datagouv_sync.status(package)
 
 
-def get_actions() -> dict:
+def get_actions() -> dict[str, Callable[..., Any]]:
     return {"budgetod_config_show": budgetod_config_show,
             "budgetod_budget_summary": budgetod_budget_summary,
             "budgetod_collectivite_summary": budgetod_collectivite_summary,
