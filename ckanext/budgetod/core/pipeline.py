@@ -169,11 +169,12 @@ class Pipeline:
 
     def _conversion_part(self, conversion: ConversionResult) -> ConversionPart:
         plan = conversion.plan.to_dict()
+        if not self.local_paths:
+            plan["location"] = None
         return {
             "output": conversion.output if self.local_paths else None,
             "rows": conversion.rows,
-            "plan": {"nomenclature": plan["nomenclature"], "requested_year": plan["requested_year"],
-                     "used_year": plan["used_year"], "location": plan["location"] if self.local_paths else None},
+            "plan": plan,
             "warnings": [{"code": warning.code, "count": warning.count, "details": warning.params,
                           "message_fr": warning.message("fr"), "message_en": warning.message("en")}
                          for warning in conversion.warnings],
@@ -181,19 +182,18 @@ class Pipeline:
 
 
 def validation_part(report: ValidationReport, schema_version: str) -> ValidationPart:
-    """The report's "validation" part: the validation's own report less the server's file paths
+    """The report's "validation" part: the validation's verdict, without the server's file paths
     and frictionless' raw descriptor."""
-    described = report.to_dict()
     return {
-        "valid": described["valid"],
+        "valid": report.valid,
         "schema": {"name": contract.SCDL_SCHEMA_NAME, "version": schema_version},
-        "rows": described["rows"],
-        "error_count": described["error_count"],
-        "error_limit_reached": described["error_limit_reached"],
-        "errors_by_type": described["errors_by_type"],
-        "errors_by_field": described["errors_by_field"],
-        "errors_by_type_and_field": described["errors_by_type_and_field"],
-        "first_errors": described["first_errors"],
-        "warnings": described["warnings"],
-        "seconds": described["seconds"],
+        "rows": report.rows,
+        "error_count": report.error_count,
+        "error_limit_reached": report.error_limit_reached,
+        "errors_by_type": report.counts_by_type(),
+        "errors_by_field": report.counts_by_field(),
+        "errors_by_type_and_field": report.counts_by_type_and_field(),
+        "first_errors": report.first_errors(),
+        "warnings": report.localized_warnings(),
+        "seconds": round(report.seconds, 3),
     }

@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 from ckanext.budgetod.core.errors import BudgetodError
 from ckanext.budgetod.core.messages import Message, QuotedList
 from ckanext.budgetod.core.net import fetch
+from ckanext.budgetod.core.report import LocalizedText, TypeAndFieldCount, ValidationErrorEntry
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.spreadsheet import formula_risk
 
@@ -97,7 +98,7 @@ class ValidationIssue:
     message_fr: str
     message_en: str
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> ValidationErrorEntry:
         return {"type": self.type, "row": self.row, "field": self.field, "cell": self.cell,
                 "message_fr": self.message_fr, "message_en": self.message_en}
 
@@ -127,10 +128,17 @@ class ValidationReport:
     def counts_by_field(self) -> dict[str, int]:
         return dict(Counter(issue.field for issue in self.errors if issue.field).most_common())
 
-    def counts_by_type_and_field(self) -> list[dict[str, Any]]:
+    def counts_by_type_and_field(self) -> list[TypeAndFieldCount]:
         counts = Counter((issue.type, issue.field) for issue in self.errors)
         return [{"type": error_type, "field": field_name, "count": count}
                 for (error_type, field_name), count in counts.most_common()]
+
+    def first_errors(self) -> list[ValidationErrorEntry]:
+        """The errors a report lists (the first ``FIRST_ERRORS_IN_REPORT``)."""
+        return [issue.to_dict() for issue in self.errors[:FIRST_ERRORS_IN_REPORT]]
+
+    def localized_warnings(self) -> list[LocalizedText]:
+        return [{"message_fr": warning.render("fr"), "message_en": warning.render("en")} for warning in self.warnings]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -143,9 +151,8 @@ class ValidationReport:
             "errors_by_type": self.counts_by_type(),
             "errors_by_field": self.counts_by_field(),
             "errors_by_type_and_field": self.counts_by_type_and_field(),
-            "first_errors": [issue.to_dict() for issue in self.errors[:FIRST_ERRORS_IN_REPORT]],
-            "warnings": [{"message_fr": warning.render("fr"), "message_en": warning.render("en")}
-                         for warning in self.warnings],
+            "first_errors": self.first_errors(),
+            "warnings": self.localized_warnings(),
             "seconds": round(self.seconds, 3),
             "frictionless": self.frictionless,
         }

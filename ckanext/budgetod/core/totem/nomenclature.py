@@ -33,11 +33,12 @@ import os
 import threading
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from lxml import etree
 
 from ckanext.budgetod.core.errors import DocumentError, NomenclatureError
+from ckanext.budgetod.core.report import PlanPart
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem.reader import MAX_VALUE_LENGTH, PROLOG_LIMIT, check_prolog, shown
 
@@ -181,7 +182,7 @@ class PlanLookup:
     def year_fallback(self) -> bool:
         return self.used_year is not None and self.used_year != self.requested_year
 
-    def to_dict(self) -> dict[str, Any]:
+    def to_dict(self) -> PlanPart:
         return {
             "nomenclature": self.nomenclature,
             "requested_year": self.requested_year,
