@@ -242,17 +242,8 @@ def _budget_summary(siret: str, annex_suffix: str, budget: dict[str, Any], ident
                 unreadable = Message("action_document_unreadable")
                 skipped.append({"document": key, "message_fr": unreadable.render("fr"),
                                 "message_en": unreadable.render("en")})
-        # A CSV is read in full only by the summary: one that breaks past its header is left out then.
-        while True:
-            try:
-                return {**collectivite.collectivite_summary(documents, portal_settings), "skipped": skipped}
-            except BudgetodError as error:
-                broken = next((document for document in documents if document.csv_path == error.source), None)
-                if broken is None:
-                    raise
-                documents.remove(broken)
-                skipped.append({"document": broken.key, "message_fr": error.localized_cause("fr"),
-                                "message_en": error.localized_cause("en")})
+        summarised = collectivite.collectivite_summary(documents, portal_settings)
+        return {**summarised, "skipped": skipped + summarised["skipped"]}
 
     return collectivite.cached_summary(collectivite_cache_dir(), _summary_key(siret, annex_suffix, budget),
                                        identity, build)

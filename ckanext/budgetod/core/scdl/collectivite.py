@@ -37,6 +37,8 @@ output (``collectivite_summary``) is a JSON-ready dict, amounts as decimal strin
   ``not_comparable_chapters``. A plan that cannot be read (not published, unreachable mirror)
   makes every chapter of the break not comparable, and says why in its message; such a summary
   is not cached, so that the plan is tried again.
+- ``skipped``: the documents whose CSV broke past its header (``document``, ``message_fr``,
+  ``message_en``): left out of every figure, the others' figures kept.
 
 ``peer_comparison`` adds to each year the same per-inhabitant figures among the budgets of the
 same nomenclature family (the norme: M14, M57, M52, M71, M4 for M41–M49) and the same population
@@ -84,7 +86,7 @@ from ckanext.budgetod.core.contract import (
 from ckanext.budgetod.core.errors import BudgetodError, DocumentError
 from ckanext.budgetod.core.messages import Message
 from ckanext.budgetod.core.scdl import amounts
-from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json
+from ckanext.budgetod.core.scdl.summary import NotScdlBudget, cached_json, has_scdl_header
 from ckanext.budgetod.core.scdl.summary import read_header as read_csv_header
 from ckanext.budgetod.core.settings import Settings
 from ckanext.budgetod.core.totem.nomenclature import PlanLookup, comparable_chapters, find_plan
@@ -406,14 +408,10 @@ def _rate(realised: Decimal, voted: Decimal) -> str | None:
 # ---------------------------------------------------------------- the budget
 
 def collectivite_summary(documents: list[BudgetDocument], settings: Settings) -> Json:
-    """The summary of one budget's documents (see the module docstring). Raises NotScdlBudget.
+    """The summary of one budget's documents (see the module docstring), with ``skipped``: the
+    documents whose CSV broke past its header, each left out of the figures and named with why.
 
     ``settings`` say where the plans de comptes of the crosswalk come from, as for a conversion."""
-    with decimal.localcontext(amounts.EXACT):
-        return _collectivite_summary(documents, settings)
-
-
-def _collectivite_summary(documents: list[BudgetDocument], settings: Settings) -> Json:
     cache: dict[str, _Sums] = {}
 
     def sums_of(document: BudgetDocument) -> _Sums:
@@ -421,6 +419,24 @@ def _collectivite_summary(documents: list[BudgetDocument], settings: Settings) -
             cache[document.csv_path] = _read_sums(document.csv_path)
         return cache[document.csv_path]
 
+    readable, skipped = list(documents), list[Json]()
+    with decimal.localcontext(amounts.EXACT):
+        # A CSV is read in full only here, when a figure needs it: one that breaks is left out and
+        # the others' sums, kept in ``cache``, are not read again.
+        while True:
+            try:
+                return {**_collectivite_summary(readable, sums_of, settings), "skipped": skipped}
+            except NotScdlBudget as error:
+                broken = next((document for document in readable if document.csv_path == error.source), None)
+                if broken is None or not has_scdl_header(broken.csv_path):
+                    raise  # no SCDL table at all: the caller gave a wrong file
+                readable.remove(broken)
+                skipped.append({"document": broken.key, "message_fr": error.localized_cause("fr"),
+                                "message_en": error.localized_cause("en")})
+
+
+def _collectivite_summary(documents: list[BudgetDocument], sums_of: Callable[[BudgetDocument], _Sums],
+                          settings: Settings) -> Json:
     by_year: dict[int, list[BudgetDocument]] = defaultdict(list)
     for document in documents:
         by_year[document.exercice].append(document)
